@@ -1,0 +1,93 @@
+// expr/feel.h — FEEL expressions: compiled once (at deploy), evaluated many times.
+//
+// Contract
+// - Expression::compile() parses text into an immutable tree. It never throws
+//   on bad input: a syntax error comes back as a CompileError with the 1-based
+//   line and column (columns count Unicode code points) and one plain sentence.
+// - Expression::evaluate() is pure: it reads only the EvalContext (variables,
+//   the instant that now()/today() see) and never throws for a FEEL-level
+//   failure. Such a failure (wrong types, unknown function argument, division
+//   by zero) yields a null Value that carries the reason (Value::null_reason()).
+// - A compiled Expression is immutable and may be evaluated from many threads
+//   at once. Copies share the compiled tree.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/json/fwd.hpp>
+
+#include "banshi/result.h"
+#include "expr/value.h"
+
+namespace banshi::expr {
+
+struct SourcePos {
+  uint32_t line = 1;
+  uint32_t column = 1;
+  friend bool operator==(const SourcePos&, const SourcePos&) = default;
+};
+
+struct CompileError {
+  SourcePos pos;
+  std::string message;
+};
+
+// "line:column: message", e.g. "1:7: expected ')' after the arguments of 'contains'".
+std::string to_string(const CompileError& error);
+
+enum class Mode : uint8_t {
+  kExpression,  // a full FEEL expression
+  kUnaryTests,  // a decision-table input entry: "< 18", "[1..2]", "\"a\",\"b\"", "-", "not(...)"
+};
+
+// The variables an expression can see. Implementations decide the scoping;
+// find() returns nullptr when a name is unbound.
+class Variables {
+ public:
+  virtual ~Variables() = default;
+  virtual const boost::json::value* find(std::string_view name) const = 0;
+};
+
+// Variables read from one JSON object (not owned; must outlive evaluation).
+class JsonVariables final : public Variables {
+ public:
+  explicit JsonVariables(const boost::json::object& object) : object_(object) {}
+  const boost::json::value* find(std::string_view name) const override;
+
+ private:
+  const boost::json::object& object_;
+};
+
+struct EvalContext {
+  const Variables* variables = nullptr;  // may be null: no variables
+  int64_t now_epoch_ms = 0;              // the instant now() and today() read
+  int32_t utc_offset_minutes = 480;      // local zone for today(); China Standard Time by default
+};
+
+class Expression {
+ public:
+  static Result<Expression, CompileError> compile(std::string_view text, Mode mode = Mode::kExpression);
+
+  // Full expression mode: the value of the expression.
+  Value evaluate(const EvalContext& ctx) const;
+
+  // Unary-tests mode: whether `input` satisfies the tests. In expression mode,
+  // true when the expression evaluates to true (or, if it evaluates to a
+  // non-boolean, equals `input`), matching DMN input-entry semantics.
+  bool test(const Value& input, const EvalContext& ctx) const;
+
+  std::string_view source() const;
+  Mode mode() const;
+
+  struct Node;  // the compiled tree (defined in the implementation)
+
+ private:
+  std::shared_ptr<const Node> root_;
+  std::shared_ptr<const std::string> source_;
+  Mode mode_ = Mode::kExpression;
+};
+
+}  // namespace banshi::expr

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for a while.
+# Usage: tools/fuzz.sh [--seconds N] [target...]   (default: every target, 60 s each)
+# Crashing inputs are written to build/fuzz/findings/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=60
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    -h|--help) sed -n 2,4p "$0"; exit 0 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_bpmn fuzz_feel)
+
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
+
+for t in "${targets[@]}"; do
+  corpus="build/fuzz/corpus/$t"
+  findings="build/fuzz/findings/$t"
+  mkdir -p "$corpus" "$findings"
+  dirs=("$corpus")
+  seeds="tests/fuzz/seeds/${t#fuzz_}"
+  [ -d "$seeds" ] && dirs+=("$seeds")
+  echo "fuzz: $t for ${seconds}s"
+  "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$findings/" "${dirs[@]}" >"$findings/log.txt" 2>&1 || true
+  grep -E '^(#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
+  if ls "$findings"/crash-* "$findings"/leak-* "$findings"/timeout-* >/dev/null 2>&1; then
+    echo "fuzz: $t found a failing input in $findings" >&2
+    exit 1
+  fi
+done
+echo "fuzz: no failures"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package banshi needs to build, test and run the demo.
+# Idempotent: when everything is present it changes nothing and asks no registry.
+# There is only this one set-up script; later subsystems add their packages here.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential g++ cmake ninja-build pkg-config ccache git
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsqlite3-dev sqlite3 libssl-dev libtomlplusplus-dev libpq-dev
+  # tests
+  libgtest-dev libgmock-dev googletest
+  # fuzzing (libFuzzer comes with clang)
+  clang-14 libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
