@@ -163,7 +163,7 @@ class Reader {
     }
   }
 
-  // One pass over every element: namespace prefixes are bound, ids are unique.
+  // One pass over every element: namespace prefixes are bound, BPMN ids are unique.
   // Depth is bounded by LoadLimits::max_depth, checked before this runs.
   void check_names_and_ids(pugi::xml_node node, size_t depth) {
     ns_.push(node);
@@ -181,7 +181,10 @@ class Reader {
                           full));
       }
     }
-    if (pugi::xml_attribute id = node.attribute("id"); id && name.bound) {
+    // Ids are unique among BPMN and BPMN DI elements; other vendors' extension
+    // elements may repeat them (they often point back at the BPMN id).
+    bool ours = name.bound && (name.ns == kBpmnModelNs || name.ns == kBpmnDiNs);
+    if (pugi::xml_attribute id = node.attribute("id"); id && ours) {
       std::string value = id.value();
       auto [it, inserted] = ids_.emplace(value, doc_.pos(node));
       if (!inserted) {

@@ -320,6 +320,9 @@ class Validator {
       error("BS211", n.pos, n.id, "events with several event definitions cannot be executed; split them");
       return;
     }
+    if (in_event_subprocess && n.type == ElementType::kStartEvent && n.event_kind == EventKind::kNone) {
+      return;  // BS224 names this on the event subprocess's start event
+    }
     if (!has_kind(n, allowed)) {
       error("BS211", n.pos, n.id,
             fmt::format("a {} {} cannot be executed", n.event_kind == EventKind::kNone ? "none" : event_kind_name(n.event_kind),
