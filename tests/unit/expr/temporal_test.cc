@@ -1,0 +1,124 @@
+// Dates, times, dates-and-times and durations.
+#include "test_support.h"
+
+namespace banshi::expr::testing {
+namespace {
+
+class FeelTemporal : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FeelTemporal, PrintsExpectedValue) {
+  const Case& c = GetParam();
+  EXPECT_EQ(eval_text(c.expression, json_object(R"({"due": "2024-01-31", "filed": "2024-02-10"})")), c.expected)
+      << c.expression;
+}
+
+const Case kLiteralsAndConversions[] = {
+    {"@\"2024-01-01\"", "2024-01-01"},
+    {"@\"10:30:00\"", "10:30:00"},
+    {"@\"10:30:00.250+08:00\"", "10:30:00.25+08:00"},
+    {"@\"2024-01-01T10:30:00Z\"", "2024-01-01T10:30:00Z"},
+    {"@\"2024-01-01T10:30:00@Asia/Shanghai\"", "2024-01-01T10:30:00@Asia/Shanghai"},
+    {"@\"P1Y2M\"", "P1Y2M"},
+    {"@\"P2DT3H4M5.5S\"", "P2DT3H4M5.5S"},
+    {"@\"-PT90M\"", "-PT1H30M"},
+    {"date(\"2024-02-29\")", "2024-02-29"},
+    {"date(\"2023-02-29\")", "null"},
+    {"date(2024, 1, 31)", "2024-01-31"},
+    {"date(date and time(\"2024-01-31T23:00:00\"))", "2024-01-31"},
+    {"date(due)", "2024-01-31"},
+    {"time(\"23:59:59\")", "23:59:59"},
+    {"time(13, 5, 7)", "13:05:07"},
+    {"time(13, 5, 7, duration(\"PT8H\"))", "13:05:07+08:00"},
+    {"date and time(\"2024-01-31T08:00:00\")", "2024-01-31T08:00:00"},
+    {"date and time(date(\"2024-01-31\"), time(\"08:00:00\"))", "2024-01-31T08:00:00"},
+    {"date and time(\"2024-01-31\")", "2024-01-31T00:00:00"},
+    {"duration(\"P3D\")", "P3D"},
+    {"duration(\"P14M\")", "P1Y2M"},
+    {"duration(\"PT36H\")", "P1DT12H"},
+    {"duration(\"P0D\")", "PT0S"},
+    {"duration(\"xyz\")", "null"},
+    {"years and months duration(date(\"2020-01-15\"), date(\"2024-03-14\"))", "P4Y1M"},
+    {"years and months duration(date(\"2024-03-14\"), date(\"2020-01-15\"))", "-P4Y1M"},
+    {"now()", "2024-03-15T18:30:00+08:00"},
+    {"today()", "2024-03-15"},
+};
+INSTANTIATE_TEST_SUITE_P(LiteralsAndConversions, FeelTemporal, ::testing::ValuesIn(kLiteralsAndConversions));
+
+const Case kArithmeticAndComparison[] = {
+    {"date(\"2024-01-31\") + duration(\"P1D\")", "2024-02-01"},
+    {"date(\"2024-01-31\") + duration(\"P1M\")", "2024-02-29"},
+    {"date(\"2024-03-01\") - duration(\"P1D\")", "2024-02-29"},
+    {"duration(\"P1D\") + date(\"2024-01-31\")", "2024-02-01"},
+    {"date(filed) - date(due)", "P10D"},
+    {"date(due) - date(filed)", "-P10D"},
+    {"date and time(\"2024-01-01T10:00:00\") + duration(\"PT15H\")", "2024-01-02T01:00:00"},
+    {"date and time(\"2024-01-01T10:00:00+08:00\") - date and time(\"2024-01-01T01:00:00Z\")", "PT1H"},
+    {"date and time(\"2024-01-31T10:00:00\") + duration(\"P1Y\")", "2025-01-31T10:00:00"},
+    {"time(\"23:00:00\") + duration(\"PT2H\")", "01:00:00"},
+    {"time(\"10:00:00\") - time(\"08:30:00\")", "PT1H30M"},
+    {"duration(\"P1D\") + duration(\"PT12H\")", "P1DT12H"},
+    {"duration(\"P1Y\") - duration(\"P1M\")", "P11M"},
+    {"duration(\"P1D\") * 2", "P2D"},
+    {"2 * duration(\"P1Y\")", "P2Y"},
+    {"duration(\"P1D\") / 2", "PT12H"},
+    {"duration(\"P1D\") / duration(\"PT1H\")", "24"},
+    {"-duration(\"P1D\")", "-P1D"},
+    {"date(\"2024-01-01\") < date(\"2024-01-02\")", "true"},
+    {"date(due) <= date(filed)", "true"},
+    {"date(\"2024-01-01\") = date(\"2024-01-01\")", "true"},
+    {"date and time(\"2024-01-01T10:00:00+08:00\") = date and time(\"2024-01-01T02:00:00Z\")", "true"},
+    {"date and time(\"2024-01-01T10:00:00\") < date and time(\"2024-01-01T02:00:00Z\")", "null"},
+    {"time(\"10:00:00\") > time(\"09:59:59\")", "true"},
+    {"duration(\"P1D\") > duration(\"PT23H\")", "true"},
+    {"duration(\"P1Y\") = duration(\"P12M\")", "true"},
+    {"date(\"2024-01-05\") in [date(\"2024-01-01\")..date(\"2024-01-31\")]", "true"},
+    {"date(\"2024-01-01\") + 1", "null"},
+};
+INSTANTIATE_TEST_SUITE_P(ArithmeticAndComparison, FeelTemporal, ::testing::ValuesIn(kArithmeticAndComparison));
+
+const Case kProperties[] = {
+    {"date(\"2024-03-15\").year", "2024"},
+    {"date(\"2024-03-15\").month", "3"},
+    {"date(\"2024-03-15\").day", "15"},
+    {"date(\"2024-03-15\").weekday", "5"},
+    {"date and time(\"2024-03-15T10:20:30+08:00\").hour", "10"},
+    {"date and time(\"2024-03-15T10:20:30+08:00\").time offset", "PT8H"},
+    {"time(\"10:20:30.5\").second", "30.5"},
+    {"duration(\"P2DT3H4M5S\").days", "2"},
+    {"duration(\"P2DT3H4M5S\").hours", "3"},
+    {"duration(\"P2DT3H4M5S\").minutes", "4"},
+    {"duration(\"P2DT3H4M5S\").seconds", "5"},
+    {"duration(\"P1Y2M\").years", "1"},
+    {"duration(\"P1Y2M\").months", "2"},
+    {"date(\"2024-03-15\").hour", "null"},
+    {"day of week(date(\"2024-03-15\"))", "\"Friday\""},
+    {"day of year(date(\"2024-03-15\"))", "75"},
+    {"week of year(date(\"2024-03-15\"))", "11"},
+    {"week of year(date(\"2021-01-03\"))", "53"},
+    {"month of year(date(\"2024-03-15\"))", "\"March\""},
+};
+INSTANTIATE_TEST_SUITE_P(Properties, FeelTemporal, ::testing::ValuesIn(kProperties));
+
+TEST(Temporal, EpochDaysRoundTrip) {
+  for (int64_t days : {-800000LL, -1LL, 0LL, 1LL, 19782LL, 2932896LL}) {
+    EXPECT_EQ(Date::from_epoch_days(days).epoch_days(), days);
+  }
+  EXPECT_EQ(Date::from_epoch_days(0).to_string(), "1970-01-01");
+  EXPECT_EQ((Date{-44, 3, 15}).to_string(), "-0044-03-15");
+}
+
+TEST(Temporal, ParsingRejectsMalformedText) {
+  EXPECT_FALSE(Date::parse("2024-1-01"));
+  EXPECT_FALSE(Date::parse("2024-13-01"));
+  EXPECT_FALSE(Time::parse("24:00:00"));
+  EXPECT_FALSE(Time::parse("10:00"));
+  EXPECT_FALSE(DateTime::parse("2024-01-01 10:00:00"));
+  EXPECT_FALSE(DaysTimeDuration::parse("P"));
+  EXPECT_FALSE(DaysTimeDuration::parse("PT"));
+  EXPECT_FALSE(DaysTimeDuration::parse("P1H"));
+  EXPECT_FALSE(YearsMonthsDuration::parse("P1D"));
+  EXPECT_FALSE(DaysTimeDuration::parse("P999999999999999999D") && false);
+}
+
+}  // namespace
+}  // namespace banshi::expr::testing
