@@ -38,6 +38,7 @@ enum class NodeKind : uint8_t {
   kContext,     // names[i]: children[i]
   kRange,       // children[0]..children[1]; flag_a/flag_b: start/end included
   kIterRange,   // children[0]..children[1] as an iteration domain of for
+  kOpenRange,   // "< e", ">= e", "= e", "!= e" used as a value: op children[0]
   kFor,         // names[i] in children[i], return children.back()
   kSome,
   kEvery,
@@ -98,6 +99,7 @@ struct Builtin {
   int min_args = 0;
   int max_args = 0;  // -1: any number
   BuiltinFn fn = nullptr;
+  std::vector<std::string_view> other_params = {};  // names of a second form, e.g. date(year, month, day)
 };
 
 std::span<const Builtin> builtins();

@@ -189,6 +189,7 @@ Value number_of(Args& a, CallContext&) {
 Value round_with(const Args& a, RoundingMode mode, std::string_view name, bool scale_required) {
   if (!a[0].is_number()) return bad(name, "the first argument must be a number");
   int64_t scale = 0;
+  if (a.size() > 1 && a[1].is_null()) return bad(name, "the scale is null");
   if (scale_required || given(a, 1)) {
     if (!given(a, 1) || !a[1].is_number()) return bad(name, "the scale must be a number");
     auto s = a[1].as_number().to_int64();
@@ -585,6 +586,7 @@ Value time_fn(Args& a, CallContext&) {
 }
 
 Value date_and_time_fn(Args& a, CallContext&) {
+  if (a.size() > 1 && a[1].is_null()) return bad("date and time", "the time is null");
   if (given(a, 1)) {
     if (a[1].kind() != ValueKind::kTime) return bad("date and time", "the second argument must be a time");
     if (a[0].kind() == ValueKind::kDate) return Value::date_time(DateTime{a[0].as_date(), a[1].as_time()});
@@ -731,9 +733,9 @@ const std::vector<Builtin>& table() {
       {"not", {"negand"}, 1, 1, not_fn},
       {"get value", {"m", "key"}, 2, 2, get_value},
       {"get entries", {"m"}, 1, 1, get_entries},
-      {"date", {"from", "month", "day"}, 1, 3, date_fn},
-      {"time", {"from", "minute", "second", "offset"}, 1, 4, time_fn},
-      {"date and time", {"from", "time"}, 1, 2, date_and_time_fn},
+      {"date", {"from"}, 1, 3, date_fn, {"year", "month", "day"}},
+      {"time", {"from"}, 1, 4, time_fn, {"hour", "minute", "second", "offset"}},
+      {"date and time", {"from"}, 1, 2, date_and_time_fn, {"date", "time"}},
       {"duration", {"from"}, 1, 1, duration_fn},
       {"years and months duration", {"from", "to"}, 2, 2, years_and_months_duration},
       {"now", {}, 0, 0, now_fn},

@@ -138,6 +138,25 @@ class Evaluator {
       case NodeKind::kSome:
       case NodeKind::kEvery: return eval_quantified(node, frame);
       case NodeKind::kInstanceOf: return Value::boolean(instance_of(eval(*node.children[0], frame), node.name));
+      case NodeKind::kOpenRange: {
+        Value endpoint = eval(*node.children[0], frame);
+        if (node.op == BinaryOp::kNe) return Value::null("'!=' cannot be used as a range");
+        Range range;
+        bool upper = node.op == BinaryOp::kLt || node.op == BinaryOp::kLe;
+        bool inclusive = node.op != BinaryOp::kLt && node.op != BinaryOp::kGt;
+        if (node.op == BinaryOp::kEq) {
+          range.start = range.end = endpoint;
+        } else if (upper) {
+          range.has_start = false;
+          range.end = endpoint;
+          range.end_included = inclusive;
+        } else {
+          range.has_end = false;
+          range.start = endpoint;
+          range.start_included = inclusive;
+        }
+        return Value::range(std::move(range));
+      }
       case NodeKind::kIterRange:
         return Value::null("a range with '..' is only allowed as the domain of 'for'");
       case NodeKind::kTestCompare:
@@ -255,6 +274,7 @@ class Evaluator {
   Value lookup(std::string_view name, const Frame* frame) {
     if (const Value* v = find_in_frames(name, frame)) return *v;
     if (ctx_.variables) {
+      if (const Value* value = ctx_.variables->find_value(name)) return *value;
       if (const boost::json::value* json = ctx_.variables->find(name)) return from_json(*json);
     }
     return Value::null(fmt::format("no variable named '{}'", name));
@@ -290,7 +310,8 @@ class Evaluator {
     std::reverse(segments.begin(), segments.end());
     size_t next = 0;
     Value current;
-    if (base->kind == NodeKind::kName && !find_in_frames(base->name, frame) && ctx_.variables) {
+    if (base->kind == NodeKind::kName && !find_in_frames(base->name, frame) && ctx_.variables &&
+        !ctx_.variables->find_value(base->name)) {
       const boost::json::value* json = ctx_.variables->find(base->name);
       if (!json) return Value::null(fmt::format("no variable named '{}'", base->name));
       while (next < segments.size() && json->is_object()) {

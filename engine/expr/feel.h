@@ -49,6 +49,9 @@ class Variables {
  public:
   virtual ~Variables() = default;
   virtual const boost::json::value* find(std::string_view name) const = 0;
+  // Variables that already are FEEL values (a date stays a date); consulted
+  // before find(). The default has none.
+  virtual const Value* find_value(std::string_view /*name*/) const { return nullptr; }
 };
 
 // Variables read from one JSON object (not owned; must outlive evaluation).

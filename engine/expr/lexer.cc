@@ -136,6 +136,21 @@ class Lexer {
         advance();
       }
     }
+    // An exponent: 1.23e4, 1e-7.
+    if (offset_ < text_.size() && (text_[offset_] == 'e' || text_[offset_] == 'E')) {
+      size_t digits_at = offset_ + 1;
+      if (digits_at < text_.size() && (text_[digits_at] == '+' || text_[digits_at] == '-')) ++digits_at;
+      if (digits_at < text_.size() && is_digit(text_[digits_at])) {
+        while (offset_ < digits_at) {
+          out += text_[offset_];
+          advance();
+        }
+        while (offset_ < text_.size() && is_digit(text_[offset_])) {
+          out += text_[offset_];
+          advance();
+        }
+      }
+    }
   }
 
   static void append_utf8(std::string& out, uint32_t cp) {

@@ -505,6 +505,20 @@ class Parser {
       return finish(std::move(list));
     }
     if (t.text == "{") return parse_context();
+    static constexpr std::pair<std::string_view, BinaryOp> kRangeOps[] = {
+        {"<", BinaryOp::kLt}, {"<=", BinaryOp::kLe}, {">", BinaryOp::kGt},
+        {">=", BinaryOp::kGe}, {"=", BinaryOp::kEq}, {"!=", BinaryOp::kNe}};
+    for (const auto& [text, op] : kRangeOps) {
+      if (t.text == text) {
+        take();
+        NodePtr endpoint = parse_additive();
+        if (!endpoint) return nullptr;
+        auto range = make(NodeKind::kOpenRange, pos);
+        range->op = op;
+        range->children.push_back(std::move(endpoint));
+        return finish(std::move(range));
+      }
+    }
     if (t.text == "@") {
       take();
       if (peek().kind != TokenKind::kString) return fail_here("expected a string after '@'");
@@ -658,11 +672,15 @@ class Parser {
     take();  // )
     if (!named.empty()) {
       for (auto& [name, arg] : named) {
-        auto it = std::find(builtin->params.begin(), builtin->params.end(), name);
-        if (it == builtin->params.end()) {
+        const auto& params = std::find(builtin->params.begin(), builtin->params.end(), named.front().first) !=
+                                     builtin->params.end()
+                                 ? builtin->params
+                                 : builtin->other_params;
+        auto it = std::find(params.begin(), params.end(), name);
+        if (it == params.end()) {
           return fail(arg->pos, fmt::format("'{}' has no parameter named '{}'", builtin->name, name));
         }
-        size_t index = static_cast<size_t>(it - builtin->params.begin());
+        size_t index = static_cast<size_t>(it - params.begin());
         if (call->children.size() <= index) call->children.resize(index + 1);
         if (call->children[index]) return fail(arg->pos, fmt::format("the argument '{}' is given twice", name));
         call->children[index] = std::move(arg);

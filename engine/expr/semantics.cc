@@ -248,11 +248,14 @@ Value arithmetic(BinaryOp op, const Value& a, const Value& b) {
       if (ka == ValueKind::kDateTime && kb == ValueKind::kDateTime) {
         return duration_between(a.as_date_time(), b.as_date_time());
       }
+      // A date next to a date and time stands for its midnight in UTC.
+      Time utc;
+      utc.offset_seconds = 0;
       if (ka == ValueKind::kDateTime && kb == ValueKind::kDate) {
-        return duration_between(a.as_date_time(), at_midnight(b.as_date(), a.as_date_time().time));
+        return duration_between(a.as_date_time(), at_midnight(b.as_date(), utc));
       }
       if (ka == ValueKind::kDate && kb == ValueKind::kDateTime) {
-        return duration_between(at_midnight(a.as_date(), b.as_date_time().time), b.as_date_time());
+        return duration_between(at_midnight(a.as_date(), utc), b.as_date_time());
       }
       if (ka == ValueKind::kTime && kb == ValueKind::kTime) {
         const Time& x = a.as_time();

@@ -40,8 +40,8 @@ bool expect(std::string_view text, size_t& pos, char c) {
 // Parses a date prefix; leaves `pos` after it.
 std::optional<Date> parse_date_prefix(std::string_view text, size_t& pos) {
   bool negative = false;
-  if (pos < text.size() && (text[pos] == '-' || text[pos] == '+')) {
-    negative = text[pos] == '-';
+  if (pos < text.size() && text[pos] == '-') {  // XML Schema allows no '+'
+    negative = true;
     ++pos;
   }
   size_t start = pos;
@@ -61,14 +61,16 @@ std::optional<Date> parse_date_prefix(std::string_view text, size_t& pos) {
   return Date::from_fields(negative ? -year : year, month, day);
 }
 
-std::optional<Time> parse_time_at(std::string_view text, size_t pos) {
+std::optional<Time> parse_time_at(std::string_view text, size_t pos, bool allow_end_of_day = false) {
   Time t;
   int64_t hour = 0, minute = 0, second = 0;
   if (!read_digits(text, pos, 2, hour) || !expect(text, pos, ':') || !read_digits(text, pos, 2, minute) ||
       !expect(text, pos, ':') || !read_digits(text, pos, 2, second)) {
     return std::nullopt;
   }
-  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  // 24:00:00 (the end of a day) is only meaningful within a date and time.
+  bool end_of_day = allow_end_of_day && hour == 24 && minute == 0 && second == 0;
+  if ((hour > 23 && !end_of_day) || minute > 59 || second > 59) return std::nullopt;
   t.hour = static_cast<int32_t>(hour);
   t.minute = static_cast<int32_t>(minute);
   t.second = static_cast<int32_t>(second);
@@ -84,7 +86,7 @@ std::optional<Time> parse_time_at(std::string_view text, size_t pos) {
       }
       ++pos;
     }
-    if (pos == start) return std::nullopt;
+    if (pos == start || (end_of_day && nanos != 0)) return std::nullopt;
     for (; digits < 9; ++digits) nanos *= 10;
     t.nanosecond = nanos;
   }
@@ -243,8 +245,14 @@ std::optional<DateTime> DateTime::parse(std::string_view text) {
   if (!date) return std::nullopt;
   if (pos == text.size()) return DateTime{*date, Time{}};
   if (text[pos] != 'T') return std::nullopt;
-  auto time = parse_time_at(text, pos + 1);
+  auto time = parse_time_at(text, pos + 1, /*allow_end_of_day=*/true);
   if (!time) return std::nullopt;
+  if (time->hour == 24) {
+    time->hour = 0;
+    Date next = Date::from_epoch_days(date->epoch_days() + 1);
+    if (next.year > kMaxYear) return std::nullopt;
+    return DateTime{next, *time};
+  }
   return DateTime{*date, *time};
 }
 
