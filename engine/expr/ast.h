@@ -20,6 +20,7 @@ inline constexpr uint32_t kMaxNestingDepth = 256;
 inline constexpr uint64_t kMaxEvaluationSteps = 10'000'000;
 inline constexpr size_t kMaxRangeItems = 1'000'000;
 inline constexpr size_t kMaxStringBytes = 1 << 20;
+inline constexpr uint64_t kMaxValueWeight = 1'000'000;  // values nested in a result, see Value::weight()
 
 enum class NodeKind : uint8_t {
   kLiteral,

@@ -27,6 +27,16 @@ class Evaluator {
 
   Value eval(const Node& node, const Frame* frame) {
     if (!budget_.charge(1)) return exhausted();
+    Value result = eval_node(node, frame);
+    // Shared parts (a context entry used twice, then twice again...) can make
+    // a value whose printed or JSON form grows exponentially with the text.
+    if (result.weight() > kMaxValueWeight) {
+      return Value::null(fmt::format("the value would hold more than {} items", kMaxValueWeight));
+    }
+    return result;
+  }
+
+  Value eval_node(const Node& node, const Frame* frame) {
     switch (node.kind) {
       case NodeKind::kLiteral: return node.literal;
       case NodeKind::kName: return lookup(node.name, frame);
@@ -132,6 +142,9 @@ class Evaluator {
         if (!range.start.is_null() && !range.end.is_null() && range.start.kind() != range.end.kind()) {
           return Value::null("the endpoints of the range have different types");
         }
+        if (!is_range_endpoint(range.start) || !is_range_endpoint(range.end)) {
+          return Value::null("a range endpoint must be a number, a string, a date, a time or a duration");
+        }
         return Value::range(std::move(range));
       }
       case NodeKind::kFor: return eval_for(node, frame);
@@ -141,6 +154,9 @@ class Evaluator {
       case NodeKind::kOpenRange: {
         Value endpoint = eval(*node.children[0], frame);
         if (node.op == BinaryOp::kNe) return Value::null("'!=' cannot be used as a range");
+        if (!is_range_endpoint(endpoint)) {
+          return Value::null("a range endpoint must be a number, a string, a date, a time or a duration");
+        }
         Range range;
         bool upper = node.op == BinaryOp::kLt || node.op == BinaryOp::kLe;
         bool inclusive = node.op != BinaryOp::kLt && node.op != BinaryOp::kGt;
@@ -219,6 +235,10 @@ class Evaluator {
   const EvalBudget& budget() const { return budget_; }
 
  private:
+  static bool is_range_endpoint(const Value& v) {
+    return !(v.is_list() || v.is_context() || v.kind() == ValueKind::kRange || v.is_boolean());
+  }
+
   static Value exhausted() {
     return Value::null(fmt::format("the evaluation needs more than {} steps", kMaxEvaluationSteps));
   }

@@ -98,15 +98,35 @@ Value Value::duration(YearsMonthsDuration d) {
   v.data_ = d;
   return v;
 }
+namespace {
+uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+}  // namespace
+
 Value Value::list(List items) {
+  uint64_t weight = 1;
+  for (const auto& item : items) weight = saturating_add(weight, item.weight());
   Value v;
-  v.data_ = std::make_shared<const List>(std::move(items));
+  v.data_ = std::make_shared<const ListBox>(ListBox{std::move(items), weight});
   return v;
 }
 Value Value::context(ContextEntries entries) {
+  uint64_t weight = 1;
+  for (const auto& entry : entries) weight = saturating_add(weight, entry.second.weight());
   Value v;
-  v.data_ = std::make_shared<const ContextEntries>(std::move(entries));
+  v.data_ = std::make_shared<const ContextBox>(ContextBox{std::move(entries), weight});
   return v;
+}
+
+uint64_t Value::weight() const {
+  switch (kind()) {
+    case ValueKind::kList: return std::get<std::shared_ptr<const ListBox>>(data_)->weight;
+    case ValueKind::kContext: return std::get<std::shared_ptr<const ContextBox>>(data_)->weight;
+    case ValueKind::kRange: {
+      const Range& r = as_range();
+      return saturating_add(1, saturating_add(r.start.weight(), r.end.weight()));
+    }
+    default: return 1;
+  }
 }
 Value Value::range(Range r) {
   Value v;
@@ -127,8 +147,10 @@ const Time& Value::as_time() const { return std::get<Time>(data_); }
 const DateTime& Value::as_date_time() const { return std::get<DateTime>(data_); }
 const DaysTimeDuration& Value::as_days_time_duration() const { return std::get<DaysTimeDuration>(data_); }
 const YearsMonthsDuration& Value::as_years_months_duration() const { return std::get<YearsMonthsDuration>(data_); }
-const List& Value::as_list() const { return *std::get<std::shared_ptr<const List>>(data_); }
-const ContextEntries& Value::as_context() const { return *std::get<std::shared_ptr<const ContextEntries>>(data_); }
+const List& Value::as_list() const { return std::get<std::shared_ptr<const ListBox>>(data_)->items; }
+const ContextEntries& Value::as_context() const {
+  return std::get<std::shared_ptr<const ContextBox>>(data_)->entries;
+}
 const Range& Value::as_range() const { return *std::get<std::shared_ptr<const Range>>(data_); }
 
 const Value* Value::find(std::string_view key) const {

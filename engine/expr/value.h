@@ -95,6 +95,11 @@ class Value {
   // The value of a context entry, or nullptr when absent or not a context.
   const Value* find(std::string_view key) const;
 
+  // How many values this one holds, counting shared parts each time they
+  // appear (1 for a scalar). Kept at construction, so O(1); the evaluator uses
+  // it to refuse values whose printed or JSON form would be enormous.
+  uint64_t weight() const;
+
   // FEEL-like text for people and tests: null, true, 1.5, "text", [1, 2],
   // {a: 1}, 2024-01-31, P1D, [1..10].
   std::string to_string() const;
@@ -108,9 +113,17 @@ class Value {
     std::shared_ptr<const std::string> reason;
     friend bool operator==(const Null&, const Null&) { return true; }  // reasons do not count
   };
+  struct ListBox {
+    List items;
+    uint64_t weight = 1;
+  };
+  struct ContextBox {
+    ContextEntries entries;
+    uint64_t weight = 1;
+  };
   using Data = std::variant<Null, bool, Decimal, std::string, Date, Time, DateTime, DaysTimeDuration,
-                            YearsMonthsDuration, std::shared_ptr<const List>,
-                            std::shared_ptr<const ContextEntries>, std::shared_ptr<const Range>>;
+                            YearsMonthsDuration, std::shared_ptr<const ListBox>, std::shared_ptr<const ContextBox>,
+                            std::shared_ptr<const Range>>;
   Data data_;
 };
 

@@ -1,6 +1,8 @@
 // Compile errors (position and sentence) and hostile input.
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "test_support.h"
 
 namespace banshi::expr::testing {
@@ -95,6 +97,32 @@ TEST(HostileInput, RegexInputIsBounded) {
 TEST(HostileInput, LongStringsAreBounded) {
   Value v = eval_value("string join(for i in 1..200000 return \"0123456789\")");
   EXPECT_TRUE(v.is_null());
+}
+
+}  // namespace
+}  // namespace banshi::expr::testing
+
+namespace banshi::expr::testing {
+namespace {
+
+// Found by fuzzing: nested '=' ranges shared their endpoint twice per level,
+// so printing the value doubled with every '='.
+TEST(HostileInput, NestedRangesDoNotExplode) {
+  std::string text = std::string(60, '=') + "iic5";
+  auto tests = Expression::compile(text, Mode::kUnaryTests);
+  ASSERT_TRUE(tests.ok());
+  EXPECT_FALSE(tests->test(Value::number(5), EvalContext{}));
+  Value v = eval_value(std::string(60, '=') + "1");
+  EXPECT_TRUE(v.is_null());
+}
+
+TEST(HostileInput, SharedValuesCannotGrowExponentially) {
+  std::string text = "{a0: [1, 2]";
+  for (int i = 1; i < 40; ++i) text += fmt::format(", a{}: [a{}, a{}]", i, i - 1, i - 1);
+  text += "}";
+  Value v = eval_value(text);
+  ASSERT_TRUE(v.is_null());
+  EXPECT_EQ(v.null_reason(), "the value would hold more than 1000000 items");
 }
 
 }  // namespace
