@@ -1,0 +1,53 @@
+// End events: the token ends here. Terminate ends the whole scope; error and
+// escalation ends throw; message and signal ends send first.
+#include <vector>
+
+#include "core/behaviors/behaviors.h"
+#include "core/behaviors/throw_effects.h"
+
+namespace banshi::core {
+
+using model::EventKind;
+
+void EndEventBehavior::on_activated(Processor& p, ElementInstance& ei, const model::FlowNode& node) const {
+  const model::Definitions& defs = p.process().definitions();
+  Key key = ei.key;
+  switch (node.event_kind) {
+    case EventKind::kError: {
+      const model::ErrorDef& e = defs.errors[node.events.front().ref];
+      p.throw_error(key, e.code, e.name);
+      return;  // caught: the catcher terminated this scope; uncaught: an incident holds the token here
+    }
+    case EventKind::kEscalation: {
+      p.throw_escalation(key, defs.escalations[node.events.front().ref].code);
+      if (p.state().find(key)) p.enqueue_complete(key);
+      return;
+    }
+    case EventKind::kMessage:
+      if (node.job) {
+        p.create_job(ei, node);
+        return;
+      }
+      if (node.events.front().ref != model::kNoIndex && !publish_message(p, ei, node, node.events.front().ref)) return;
+      break;
+    case EventKind::kSignal: throw_signal(p, ei, node); break;
+    case EventKind::kCompensate: not_supported(p, ei, node, "compensation"); return;
+    case EventKind::kCancel: not_supported(p, ei, node, "transaction cancellation"); return;
+    default: break;
+  }
+  p.enqueue_complete(key);
+}
+
+void EndEventBehavior::on_left(Processor& p, Key scope, const model::FlowNode& node) const {
+  if (node.event_kind != EventKind::kTerminate) return;
+  // Terminate: everything else in the scope ends now; the scope then completes.
+  std::vector<Key> others;
+  for (const auto& [k, e] : p.state().elements) {
+    if (e.scope == scope) others.push_back(k);
+  }
+  for (Key k : others) p.terminate(k);
+  auto& joins = p.state().joins;
+  std::erase_if(joins, [&](const JoinState& j) { return j.scope == scope; });
+}
+
+}  // namespace banshi::core

@@ -1,0 +1,41 @@
+// core/command.h — what can happen to an instance.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "core/records.h"
+
+namespace banshi::core {
+
+enum class CommandKind : uint8_t {
+  kStart = 1,             // name: start event id (empty: the none start event); variables
+  kCompleteJob = 2,       // key: job; variables
+  kFailJob = 3,           // key: job; retries: left; message; retry_at
+  kThrowJobError = 4,     // key: job; name: error code; message; variables
+  kCompleteUserTask = 5,  // key: task; variables
+  kCorrelateMessage = 6,  // key: subscription; name: message name; variables
+  kFireTimer = 7,         // key: timer
+  kThrowSignal = 8,       // name: signal name; variables (delivered to this instance)
+  kCancel = 9,            // message: reason
+  kResolveIncident = 10,  // key: incident; retries (for job incidents; default 1)
+  kSetVariables = 11,     // key: scope element instance (0: process); variables
+  kChildCompleted = 12,   // key: call activity element instance; variables
+  kChildError = 13,       // key: call activity element instance; name: error code; message
+  kActivateElement = 14,  // name: element id to start a token at (operator repair)
+  kTerminateElement = 15, // key: element instance to terminate (operator repair)
+};
+
+struct Command {
+  CommandKind kind{};
+  Key key = 0;
+  std::string name;
+  std::string message;
+  boost::json::object variables;
+  int32_t retries = -1;
+  int64_t retry_at = 0;
+};
+
+}  // namespace banshi::core

@@ -1,0 +1,131 @@
+// core/state.h — everything the engine knows about one process instance.
+//
+// InstanceState is a plain value: the engine service loads it, core::step()
+// changes it, the service stores it (serialize.h). Ordered maps keep every
+// walk over it deterministic, so the same inputs always give the same records.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "core/records.h"
+#include "model/definition.h"
+
+namespace banshi::core {
+
+// Persisted codes: DO NOT CHANGE OR REUSE.
+enum class InstanceStatus : uint8_t { kActive = 1, kCompleted = 2, kTerminated = 3 };
+enum class ElementState : uint8_t { kActivating = 1, kActivated = 2, kCompleting = 3 };
+enum class IncidentKind : uint8_t {
+  kExpressionFailed = 1,    // an expression could not be evaluated (or gave the wrong type)
+  kNoFlowMatched = 2,       // an exclusive gateway found no condition true and no default
+  kJobNoRetries = 3,        // a job failed and has no retries left
+  kUncaughtError = 4,       // a BPMN error no boundary or event subprocess catches
+  kCalledProcessFailed = 5, // a call activity could not start its child
+  kLoopWithoutWait = 6,     // the step did too much work without reaching a wait state
+};
+std::string_view incident_kind_name(IncidentKind kind);
+
+using Variables = std::map<std::string, boost::json::value>;
+
+struct ElementInstance {
+  Key key = 0;
+  model::Index element = model::kNoIndex;  // kNoIndex: the process itself
+  Key scope = 0;                           // parent element instance; 0 for the process
+  ElementState state = ElementState::kActivating;
+  model::Index entered_by = model::kNoIndex;  // the sequence flow taken into it
+  Variables variables;                        // local variables (scopes, mappings, loop items)
+  Key incident = 0;                           // open incident blocking this element
+
+  // Multi-instance: the body counts its inner instances; inner instances carry their index.
+  bool is_mi_body = false;
+  int64_t loop_counter = 0;  // inner instance: 1-based; body: instances started
+  int64_t mi_total = 0;      // body: how many instances in all
+  int64_t mi_completed = 0;  // body: how many completed
+  int64_t mi_active = 0;     // body: how many running now
+
+  bool interrupted = false;  // an interrupting event is replacing this scope's content
+};
+
+struct Job {
+  Key key = 0;
+  Key element_instance = 0;
+  std::string type;
+  int32_t retries = 3;
+  std::string last_error;
+  bool failed = false;   // waiting for a retry or an incident resolution
+};
+
+struct UserTask {
+  Key key = 0;
+  Key element_instance = 0;
+};
+
+struct Timer {
+  Key key = 0;
+  Key element_instance = 0;   // the waiting element, boundary owner or scope of an event subprocess
+  model::Index element = model::kNoIndex;  // the timer event (catch, boundary or event-subprocess start)
+  int64_t due_at = 0;
+  int64_t repetitions_left = 0;  // cycles: -1 unbounded; 0 for one-shot timers
+  int64_t interval_ms = 0;       // cycles without calendar parts
+};
+
+struct MessageSubscription {
+  Key key = 0;
+  Key element_instance = 0;
+  model::Index element = model::kNoIndex;  // the catching element
+  std::string name;
+  std::string correlation_key;
+};
+
+struct SignalSubscription {
+  Key key = 0;
+  Key element_instance = 0;
+  model::Index element = model::kNoIndex;
+  std::string name;
+};
+
+struct Incident {
+  Key key = 0;
+  Key element_instance = 0;
+  IncidentKind kind{};
+  std::string message;
+  Key job = 0;
+};
+
+// Tokens that reached a parallel or inclusive join and wait there, per scope.
+struct JoinState {
+  Key scope = 0;
+  model::Index gateway = model::kNoIndex;
+  std::vector<uint32_t> arrived;  // per incoming flow, in the gateway's incoming order
+};
+
+struct InstanceState {
+  static constexpr uint32_t kFormatVersion = 1;
+
+  std::string process_id;
+  InstanceStatus status = InstanceStatus::kActive;
+  Key next_key = 1;
+  Key root = 0;  // the process's element instance
+  std::map<Key, ElementInstance> elements;
+  std::map<Key, Job> jobs;
+  std::map<Key, UserTask> user_tasks;
+  std::map<Key, Timer> timers;
+  std::map<Key, MessageSubscription> message_subscriptions;
+  std::map<Key, SignalSubscription> signal_subscriptions;
+  std::map<Key, Incident> incidents;
+  std::vector<JoinState> joins;
+
+  const ElementInstance* find(Key key) const {
+    auto it = elements.find(key);
+    return it == elements.end() ? nullptr : &it->second;
+  }
+  // The element instances currently at the given element (any scope).
+  std::vector<Key> instances_of(model::Index element) const;
+};
+
+}  // namespace banshi::core

@@ -1,0 +1,294 @@
+#include "core/step.h"
+
+#include <fmt/format.h>
+
+#include "core/processor.h"
+
+namespace banshi::core {
+
+using model::Index;
+using model::kNoIndex;
+
+ExecutableProcess::ExecutableProcess(std::shared_ptr<const model::Definitions> definitions,
+                                     const model::Process& process)
+    : definitions_(std::move(definitions)), process_(&process) {
+  // Reachability between nodes of the same scope, following sequence flows and
+  // the flows out of boundary events (a token at an activity may leave that way).
+  const size_t n = process.nodes.size();
+  reach_.assign(n, std::vector<bool>(n, false));
+  for (size_t start = 0; start < n; ++start) {
+    std::vector<Index> stack{static_cast<Index>(start)};
+    std::vector<bool>& seen = reach_[start];
+    while (!stack.empty()) {
+      Index at = stack.back();
+      stack.pop_back();
+      const model::FlowNode& node = process.nodes[at];
+      auto visit = [&](Index target) {
+        if (target != kNoIndex && !seen[target]) {
+          seen[target] = true;
+          stack.push_back(target);
+        }
+      };
+      for (Index f : node.outgoing) visit(process.flows[f].target);
+      for (Index b : node.boundary_events) {
+        for (Index f : process.nodes[b].outgoing) visit(process.flows[f].target);
+      }
+    }
+  }
+}
+
+bool ExecutableProcess::can_reach(Index from, Index to) const {
+  return from < reach_.size() && to < reach_.size() && reach_[from][to];
+}
+
+namespace {
+
+Error reject(std::string message) { return Error{"rejected", std::move(message)}; }
+
+}  // namespace
+
+Result<void> step(const ExecutableProcess& process, InstanceState& state, const Command& command, const StepEnv& env,
+                  std::vector<Record>& out) {
+  Processor p(process, state, env, out);
+  const bool started = state.root != 0;
+  if (command.kind != CommandKind::kStart && (!started || state.status != InstanceStatus::kActive)) {
+    return reject("the instance is not active");
+  }
+  switch (command.kind) {
+    case CommandKind::kStart: {
+      if (started) return reject("the instance has already started");
+      const model::Process& def = process.process();
+      bool found = false;
+      for (Index s : def.start_events) {
+        const model::FlowNode& n = process.node(s);
+        if (command.name.empty() ? n.event_kind == model::EventKind::kNone : n.id == command.name) found = true;
+      }
+      if (!found) {
+        return reject(command.name.empty()
+                          ? fmt::format("process '{}' has no none start event; name the start event", def.id)
+                          : fmt::format("'{}' is not a start event of process '{}'", command.name, def.id));
+      }
+      p.start(command.name, command.variables);
+      return {};
+    }
+    case CommandKind::kCompleteJob: {
+      auto it = state.jobs.find(command.key);
+      if (it == state.jobs.end()) return reject(fmt::format("job {} does not exist", command.key));
+      Job job = it->second;
+      ElementInstance& ei = state.elements.at(job.element_instance);
+      if (ei.incident != 0) return reject(fmt::format("job {} has an open incident; resolve it first", command.key));
+      state.jobs.erase(it);
+      Record r{RecordKind::kJobCompleted, job.key, ei.element, ei.key};
+      r.name = job.type;
+      p.emit(std::move(r));
+      p.merge_completion_variables(ei, command.variables);
+      p.enqueue_complete(ei.key);
+      p.run();
+      return {};
+    }
+    case CommandKind::kFailJob: {
+      auto it = state.jobs.find(command.key);
+      if (it == state.jobs.end()) return reject(fmt::format("job {} does not exist", command.key));
+      Job& job = it->second;
+      if (job.failed) return reject(fmt::format("job {} has no retries left; resolve its incident", command.key));
+      int32_t retries = command.retries >= 0 ? command.retries : job.retries - 1;
+      job.retries = retries;
+      job.last_error = command.message;
+      const ElementInstance& ei = state.elements.at(job.element_instance);
+      Record r{RecordKind::kJobFailed, job.key, ei.element, ei.key};
+      r.name = job.type;
+      r.text = command.message;
+      r.due_at = command.retry_at;
+      boost::json::object payload;
+      payload["retries"] = retries;
+      r.payload = std::move(payload);
+      p.emit(std::move(r));
+      if (retries <= 0) {
+        job.failed = true;
+        p.raise_incident(job.element_instance, IncidentKind::kJobNoRetries,
+                         fmt::format("job '{}' failed and has no retries left: {}", job.type, command.message), job.key);
+      }
+      return {};
+    }
+    case CommandKind::kThrowJobError: {
+      auto it = state.jobs.find(command.key);
+      if (it == state.jobs.end()) return reject(fmt::format("job {} does not exist", command.key));
+      Job job = it->second;
+      state.jobs.erase(it);
+      const ElementInstance& ei = state.elements.at(job.element_instance);
+      Record r{RecordKind::kJobErrorThrown, job.key, ei.element, ei.key};
+      r.name = command.name;
+      r.text = command.message;
+      p.emit(std::move(r));
+      p.throw_error(job.element_instance, command.name, command.message);
+      p.run();
+      return {};
+    }
+    case CommandKind::kCompleteUserTask: {
+      auto it = state.user_tasks.find(command.key);
+      if (it == state.user_tasks.end()) return reject(fmt::format("user task {} does not exist", command.key));
+      UserTask task = it->second;
+      ElementInstance& ei = state.elements.at(task.element_instance);
+      if (ei.incident != 0) return reject("the task's element has an open incident");
+      state.user_tasks.erase(it);
+      Record r{RecordKind::kUserTaskCompleted, task.key, ei.element, ei.key};
+      r.payload = command.variables;
+      p.emit(std::move(r));
+      p.merge_completion_variables(ei, command.variables);
+      p.enqueue_complete(ei.key);
+      p.run();
+      return {};
+    }
+    case CommandKind::kCorrelateMessage: {
+      auto it = state.message_subscriptions.find(command.key);
+      if (it == state.message_subscriptions.end()) {
+        return reject(fmt::format("message subscription {} does not exist", command.key));
+      }
+      MessageSubscription sub = it->second;
+      const model::FlowNode& ev = process.node(sub.element);
+      // Non-interrupting boundary and event-subprocess starts keep listening.
+      bool keep = (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent) &&
+                  !ev.interrupting;
+      Record r{RecordKind::kMessageCorrelated, sub.key, sub.element, sub.element_instance};
+      r.name = sub.name;
+      r.text = sub.correlation_key;
+      r.payload = command.variables;
+      p.emit(std::move(r));
+      if (!keep) state.message_subscriptions.erase(it);
+      p.trigger_event(sub.element_instance, sub.element, command.variables);
+      p.run();
+      return {};
+    }
+    case CommandKind::kFireTimer: {
+      auto it = state.timers.find(command.key);
+      if (it == state.timers.end()) return reject(fmt::format("timer {} does not exist", command.key));
+      Timer timer = it->second;
+      const model::FlowNode& ev = process.node(timer.element);
+      Record fired{RecordKind::kTimerFired, timer.key, timer.element, timer.element_instance};
+      fired.due_at = timer.due_at;
+      p.emit(std::move(fired));
+      bool repeats = timer.repetitions_left != 0 && !ev.interrupting &&
+                     (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent);
+      if (repeats) {
+        Timer& t = it->second;
+        t.due_at += t.interval_ms;
+        if (t.repetitions_left > 0) --t.repetitions_left;
+        Record again{RecordKind::kTimerScheduled, t.key, t.element, t.element_instance};
+        again.due_at = t.due_at;
+        p.emit(std::move(again));
+      } else {
+        state.timers.erase(it);
+      }
+      p.trigger_event(timer.element_instance, timer.element, {});
+      p.run();
+      return {};
+    }
+    case CommandKind::kThrowSignal: {
+      std::vector<SignalSubscription> hits;
+      for (const auto& [k, s] : state.signal_subscriptions) {
+        if (s.name == command.name) hits.push_back(s);
+      }
+      if (hits.empty()) return reject(fmt::format("the instance does not wait for signal '{}'", command.name));
+      for (const SignalSubscription& s : hits) {
+        if (!state.signal_subscriptions.count(s.key)) continue;  // closed by an earlier hit
+        const model::FlowNode& ev = process.node(s.element);
+        bool keep = (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent) &&
+                    !ev.interrupting;
+        if (!keep) state.signal_subscriptions.erase(s.key);
+        p.trigger_event(s.element_instance, s.element, command.variables);
+      }
+      p.run();
+      return {};
+    }
+    case CommandKind::kCancel:
+      p.cancel_instance();
+      return {};
+    case CommandKind::kResolveIncident: {
+      auto it = state.incidents.find(command.key);
+      if (it == state.incidents.end()) return reject(fmt::format("incident {} does not exist", command.key));
+      Incident incident = it->second;
+      state.incidents.erase(it);
+      ElementInstance* ei = state.elements.count(incident.element_instance) ? &state.elements.at(incident.element_instance)
+                                                                              : nullptr;
+      if (ei) ei->incident = 0;
+      p.emit(Record{RecordKind::kIncidentResolved, incident.key, ei ? ei->element : kNoIndex, incident.element_instance});
+      if (incident.job != 0) {
+        Job& job = state.jobs.at(incident.job);
+        job.failed = false;
+        job.retries = command.retries > 0 ? command.retries : 1;
+        Record r{RecordKind::kJobRetriesUpdated, job.key, ei ? ei->element : kNoIndex, job.element_instance};
+        r.name = job.type;
+        boost::json::object payload;
+        payload["retries"] = job.retries;
+        r.payload = std::move(payload);
+        p.emit(std::move(r));
+        return {};
+      }
+      p.resume_after_incident(incident.element_instance);
+      return {};
+    }
+    case CommandKind::kSetVariables: {
+      Key scope = command.key == 0 ? state.root : command.key;
+      if (!state.elements.count(scope)) return reject(fmt::format("element instance {} does not exist", command.key));
+      for (const auto& [name, value] : command.variables) p.set_local_variable(scope, std::string(name), value);
+      return {};
+    }
+    case CommandKind::kChildCompleted: {
+      auto it = state.elements.find(command.key);
+      if (it == state.elements.end() || it->second.element == kNoIndex ||
+          process.node(it->second.element).type != model::ElementType::kCallActivity) {
+        return reject(fmt::format("element instance {} is not a waiting call activity", command.key));
+      }
+      ElementInstance& ei = it->second;
+      const model::FlowNode& n = process.node(ei.element);
+      if (n.call && n.call->propagate_all_child_variables) {
+        p.merge_completion_variables(ei, command.variables);
+      } else {
+        // Only what the output mappings pick: keep the child's variables local.
+        for (const auto& [name, value] : command.variables) p.set_local_variable(ei.key, std::string(name), value);
+      }
+      p.enqueue_complete(ei.key);
+      p.run();
+      return {};
+    }
+    case CommandKind::kChildError: {
+      if (!state.elements.count(command.key)) {
+        return reject(fmt::format("element instance {} does not exist", command.key));
+      }
+      p.throw_error(command.key, command.name, command.message);
+      p.run();
+      return {};
+    }
+    case CommandKind::kActivateElement: {
+      const model::FlowNode* n = process.process().find(command.name);
+      if (!n) return reject(fmt::format("'{}' is not an element of process '{}'", command.name, process.process().id));
+      if (n->type == model::ElementType::kBoundaryEvent || n->type == model::ElementType::kEventSubProcess) {
+        return reject("boundary events and event subprocesses start by their events, not by modification");
+      }
+      if (n->scope != kNoIndex) {
+        bool scope_active = false;
+        for (const auto& [k, e] : state.elements) {
+          if (e.element == n->scope && !e.is_mi_body) scope_active = true;
+        }
+        if (!scope_active) return reject(fmt::format("the subprocess around '{}' is not active", command.name));
+      }
+      p.activate_at(n->index);
+      return {};
+    }
+    case CommandKind::kTerminateElement: {
+      auto it = state.elements.find(command.key);
+      if (it == state.elements.end() || it->second.element == kNoIndex) {
+        return reject(fmt::format("element instance {} does not exist or is the process itself; cancel the instance",
+                                  command.key));
+      }
+      Key scope = it->second.scope;
+      p.terminate(command.key);
+      p.enqueue_check(scope);
+      p.run();
+      return {};
+    }
+  }
+  return reject("unknown command");
+}
+
+}  // namespace banshi::core
