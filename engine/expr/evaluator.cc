@@ -380,26 +380,41 @@ class Evaluator {
     return items[static_cast<size_t>(at)];
   }
 
+  static bool integer_of(const Value& v, int64_t& out) {
+    if (!v.is_number()) return false;
+    auto n = v.as_number().to_int64();
+    if (!n) return false;
+    out = *n;
+    return true;
+  }
+
+  // Calls `visit` with from, from±1, ..., to (at most kMaxRangeItems of them).
+  template <typename Visit>
+  static std::optional<std::string> for_each_integer(int64_t from, int64_t to, Visit& visit) {
+    Int128 count = (from <= to ? Int128{to} - from : Int128{from} - to) + 1;
+    if (count > static_cast<Int128>(kMaxRangeItems)) {
+      return fmt::format("the range {}..{} has more than {} items", from, to, kMaxRangeItems);
+    }
+    int64_t step = from <= to ? 1 : -1;
+    for (int64_t i = from;; i += step) {
+      Value item = Value::number(i);
+      if (!visit(item) || i == to) break;
+    }
+    return std::nullopt;
+  }
+
   // Calls `visit` with each element of an iteration domain; false stops early.
   template <typename Visit>
   std::optional<std::string> for_each_in_domain(const Node& domain, const Frame* frame, Visit&& visit) {
     if (domain.kind == NodeKind::kIterRange) {
       Value start = eval(*domain.children[0], frame);
       Value end = eval(*domain.children[1], frame);
-      auto first = start.is_number() ? start.as_number().to_int64() : std::nullopt;
-      auto last = end.is_number() ? end.as_number().to_int64() : std::nullopt;
-      if (!first || !last) return std::string("the bounds of a '..' range must be integers");
-      int64_t step = *first <= *last ? 1 : -1;
-      uint64_t count = static_cast<uint64_t>(step > 0 ? *last - *first : *first - *last) + 1;
-      if (count > kMaxRangeItems) {
-        return fmt::format("the range {}..{} has more than {} items", *first, *last, kMaxRangeItems);
+      int64_t first = 0;
+      int64_t last = 0;
+      if (!integer_of(start, first) || !integer_of(end, last)) {
+        return std::string("the bounds of a '..' range must be integers");
       }
-      for (int64_t i = *first;; i += step) {
-        Value item = Value::number(i);
-        if (!visit(item)) return std::nullopt;
-        if (i == *last) break;
-      }
-      return std::nullopt;
+      return for_each_integer(first, last, visit);
     }
     Value v = eval(domain, frame);
     if (v.is_list()) {
@@ -410,23 +425,17 @@ class Evaluator {
     }
     if (v.kind() == ValueKind::kRange) {
       const Range& r = v.as_range();
-      auto first = r.start.is_number() ? r.start.as_number().to_int64() : std::nullopt;
-      auto last = r.end.is_number() ? r.end.as_number().to_int64() : std::nullopt;
-      if (!r.has_start || !r.has_end || !first || !last) {
+      int64_t first = 0;
+      int64_t last = 0;
+      if (!r.has_start || !r.has_end || !integer_of(r.start, first) || !integer_of(r.end, last) ||
+          first == INT64_MIN || first == INT64_MAX || last == INT64_MIN || last == INT64_MAX) {
         return std::string("only ranges of integers can be iterated");
       }
-      int64_t step = *first <= *last ? 1 : -1;
-      int64_t from = r.start_included ? *first : *first + step;
-      int64_t to = r.end_included ? *last : *last - step;
+      int64_t step = first <= last ? 1 : -1;
+      int64_t from = r.start_included ? first : first + step;
+      int64_t to = r.end_included ? last : last - step;
       if ((step > 0 && from > to) || (step < 0 && from < to)) return std::nullopt;
-      uint64_t count = static_cast<uint64_t>(step > 0 ? to - from : from - to) + 1;
-      if (count > kMaxRangeItems) return fmt::format("the range has more than {} items", kMaxRangeItems);
-      for (int64_t i = from;; i += step) {
-        Value item = Value::number(i);
-        if (!visit(item)) return std::nullopt;
-        if (i == to) break;
-      }
-      return std::nullopt;
+      return for_each_integer(from, to, visit);
     }
     if (v.is_null()) return std::string("cannot iterate over null");
     visit(v);  // a single value iterates as a one-item list

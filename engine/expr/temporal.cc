@@ -215,16 +215,22 @@ Decimal Time::seconds_of_day() const {
 }
 
 std::string Time::to_string() const {
-  std::string out = two_digits(hour) + ":" + two_digits(minute) + ":" + two_digits(second);
+  std::string out = two_digits(hour);
+  out += ':';
+  out += two_digits(minute);
+  out += ':';
+  out += two_digits(second);
   if (nanosecond != 0) {
     char buffer[16];
     std::snprintf(buffer, sizeof(buffer), "%09d", nanosecond);
     std::string fraction(buffer);
     while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
-    out += "." + fraction;
+    out += '.';
+    out += fraction;
   }
   if (!zone_id.empty()) {
-    out += "@" + zone_id;
+    out += '@';
+    out += zone_id;
   } else if (offset_seconds) {
     int32_t offset = *offset_seconds;
     if (offset == 0) {
@@ -232,8 +238,13 @@ std::string Time::to_string() const {
     } else {
       int32_t magnitude = offset < 0 ? -offset : offset;
       out += offset < 0 ? "-" : "+";
-      out += two_digits(magnitude / 3600) + ":" + two_digits((magnitude / 60) % 60);
-      if (magnitude % 60 != 0) out += ":" + two_digits(magnitude % 60);
+      out += two_digits(magnitude / 3600);
+      out += ':';
+      out += two_digits((magnitude / 60) % 60);
+      if (magnitude % 60 != 0) {
+        out += ':';
+        out += two_digits(magnitude % 60);
+      }
     }
   }
   return out;

@@ -67,6 +67,8 @@ const Case kArithmetic[] = {
     {"0.000001 * 0.1", "1E-7"},
     {"123456789012345678901234567890123456789", "1.234567890123456789012345678901235E+38"},
     {"2.5 - 0.5", "2"},
+    {"1.23e4", "12300"},
+    {"1e-7 = 0.0000001", "true"},
 };
 INSTANTIATE_TEST_SUITE_P(Arithmetic, FeelExpression, ::testing::ValuesIn(kArithmetic));
 
@@ -178,6 +180,11 @@ const Case kIn[] = {
     {"5 in 5", "true"},
     {"[1..10]", "[1..10]"},
     {"(1..10]", "(1..10]"},
+    {"(< 10) = (< 10)", "true"},
+    {"5 in (< 10)", "true"},
+    {"[1..[2]]", "null"},
+    {"for x in [1..3) return x", "[1, 2]"},
+    {"for x in -9223372036854775808..9223372036854775807 return x", "null"},
 };
 INSTANTIATE_TEST_SUITE_P(In, FeelExpression, ::testing::ValuesIn(kIn));
 
