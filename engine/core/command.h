@@ -29,6 +29,9 @@ enum class CommandKind : uint8_t {
 };
 
 struct Command {
+  Command() = default;
+  explicit Command(CommandKind k) : kind(k) {}
+
   CommandKind kind{};
   Key key = 0;
   std::string name;
