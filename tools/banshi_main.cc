@@ -1,7 +1,9 @@
-// banshi — the command line: validate models now; serve, demo, deploy, test and
-// bench as the engine grows. Exit codes: 0 success, 1 a checked failure (an
+// banshi — the command line: validate models and run scenario tests now;
+// serve, demo, deploy and bench as the engine grows. Exit codes: 0 success, 1 a checked failure (an
 // invalid model), 2 a usage error.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,7 @@
 
 #include "banshi/version.h"
 #include "model/load.h"
+#include "scenario/scenario.h"
 
 namespace {
 
@@ -75,6 +78,72 @@ int run_validate(const ValidateOptions& options) {
   return invalid == 0 ? kExitOk : kExitInvalid;
 }
 
+struct TestOptions {
+  std::vector<std::string> paths;
+  bool coverage = true;
+};
+
+// Runs scenario files (or every *.scenario under a folder) and reports, per
+// process, which elements and sequence flows the scenarios reached.
+int run_test(const TestOptions& options) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const std::string& p : options.paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      for (const auto& entry : fs::recursive_directory_iterator(p, ec)) {
+        if (entry.path().extension() == ".scenario") files.push_back(entry.path());
+      }
+    } else if (fs::exists(p, ec)) {
+      files.emplace_back(p);
+    } else {
+      fmt::print(stderr, "{}: error: no such file or folder\n", p);
+      return kExitUsage;
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    fmt::print(stderr, "banshi test: no .scenario files found\n");
+    return kExitUsage;
+  }
+  banshi::scenario::Runner runner;
+  size_t passed = 0, failed = 0;
+  for (const fs::path& f : files) {
+    banshi::scenario::ScenarioResult r = runner.run(f);
+    if (r.passed()) {
+      ++passed;
+      fmt::print("ok   {} ({} commands, {} expectations)\n", f.string(), r.commands, r.expectations);
+    } else {
+      ++failed;
+      fmt::print("FAIL {}\n", f.string());
+      for (const std::string& msg : r.failures) fmt::print("  {}\n", msg);
+    }
+  }
+  if (options.coverage) {
+    fmt::print("\ncoverage{:>32} {:>12} {:>12}\n", "", "elements", "flows");
+    for (const auto& [id, cov] : runner.coverage()) {
+      size_t reached = 0, taken = 0;
+      std::vector<std::string> missed;
+      for (const std::string& e : cov.elements) {
+        if (cov.elements_reached.count(e)) ++reached;
+        else missed.push_back(e);
+      }
+      for (const std::string& fl : cov.flows) {
+        if (cov.flows_taken.count(fl)) ++taken;
+        else missed.push_back(fl);
+      }
+      fmt::print("  {:<38} {:>5}/{:<6} {:>5}/{:<6}\n", id, reached, cov.elements.size(), taken, cov.flows.size());
+      if (!missed.empty()) {
+        std::string list;
+        for (const std::string& m : missed) list += " " + m;
+        fmt::print("    not covered:{}\n", list);
+      }
+    }
+  }
+  fmt::print("\n{} passed, {} failed\n", passed, failed);
+  return failed == 0 ? kExitOk : kExitInvalid;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"banshi (办事) — a BPMN workflow engine for integrated government services", "banshi"};
   app.set_version_flag("--version", fmt::format("banshi {}", banshi::kVersion));
@@ -86,6 +155,12 @@ int run(int argc, char** argv) {
   validate_cmd->add_option("files", validate.files, "BPMN files to check")->required();
   validate_cmd->add_flag("-q,--quiet", validate.quiet, "Print errors only, no warnings or summary");
   validate_cmd->add_flag("--warnings-as-errors", validate.werror, "Fail on warnings too");
+
+  TestOptions test;
+  CLI::App* test_cmd = app.add_subcommand(
+      "test", "Run scenario files (or folders of them) and report the elements and flows they covered");
+  test_cmd->add_option("paths", test.paths, "Scenario files or folders")->required();
+  test_cmd->add_flag("!--no-coverage", test.coverage, "Do not print the coverage report");
 
   try {
     app.parse(argc, argv);
@@ -100,6 +175,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   if (validate_cmd->parsed()) return run_validate(validate);
+  if (test_cmd->parsed()) return run_test(test);
   return kExitUsage;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The `banshi validate` contract: exit 0 when every file is valid, 1 when any
+# The command line's contract. `banshi validate`: exit 0 when every file is valid, 1 when any
 # has an error (printed as file:line:col: error CODE: ...), 2 on a usage error,
-# and never a crash whatever the file holds.
+# and never a crash whatever the file holds. `banshi test`: scenarios pass
+# or fail with file:line and the reason, and coverage is reported.
 set -uo pipefail
 banshi="$1"
 workflows="$2"
@@ -62,6 +63,18 @@ expect "no files" 2 '' -- "$banshi" validate
 expect "unknown option" 2 '' -- "$banshi" validate --frobnicate "$tmp/good.bpmn"
 expect "unknown subcommand" 2 '' -- "$banshi" frobnicate
 expect "no subcommand" 2 '' -- "$banshi"
+# banshi test: scenario files, exit codes and the coverage report.
+cp "$tmp/good.bpmn" "$tmp/p.bpmn"
+printf 'deploy p.bpmn\nstart p\nexpect completed\nexpect path: s e\n' >"$tmp/ok.scenario"
+printf 'deploy p.bpmn\nstart p\nexpect running\n' >"$tmp/bad.scenario"
+printf 'deploy p.bpmn\nstart p\nfrobnicate\n' >"$tmp/unknown.scenario"
+expect "test passes" 0 '^ok .*ok.scenario' -- "$banshi" test "$tmp/ok.scenario"
+expect "test coverage" 0 'p +2/2 +1/1' -- "$banshi" test "$tmp/ok.scenario"
+expect "test fails" 1 'bad.scenario:3: the instance is completed, expected running' -- "$banshi" test "$tmp/bad.scenario"
+expect "test unknown command" 1 "unknown command 'frobnicate'" -- "$banshi" test "$tmp/unknown.scenario"
+expect "test folder" 1 '1 passed, 2 failed' -- "$banshi" test "$tmp"
+expect "test missing path" 2 'no such file' -- "$banshi" test "$tmp/none.scenario"
+
 mapfile -t shipped < <(find "$workflows" -name '*.bpmn' | sort)
 if [ ${#shipped[@]} -gt 0 ]; then
   expect "shipped workflows are valid" 0 '' -- "$banshi" validate --warnings-as-errors "${shipped[@]}"
