@@ -211,7 +211,7 @@ void Processor::do_activate(WorkItem& item) {
   if (!item.triggered && !b.accept_token(*this, item.scope, n, item.flow)) return;
 
   const ElementInstance* parent = state_.find(item.scope);
-  bool is_mi_inner = parent->is_mi_body && parent->element == item.element;
+  const bool is_mi_inner = parent != nullptr && parent->is_mi_body && parent->element == item.element;
   ElementInstance ei;
   ei.key = new_key();
   ei.element = item.element;
@@ -250,9 +250,7 @@ void Processor::continue_activation(ElementInstance& ei) {
   if (!apply_mappings(ei, n.inputs, true)) return;
   ei.state = ElementState::kActivated;
   lifecycle(RecordKind::kElementActivated, ei);
-  const ElementInstance* parent = state_.find(ei.scope);
-  bool is_mi_inner = parent && parent->is_mi_body && parent->element == ei.element;
-  if (!is_mi_inner) {
+  if (!is_mi_inner(ei)) {
     open_boundary_events(ei, n);
     if (ei.incident != 0) return;
   }
@@ -285,8 +283,7 @@ void Processor::do_complete(Key key) {
     return;
   }
   const FlowNode& n = node(ei.element);
-  const ElementInstance* parent = state_.find(ei.scope);
-  const bool is_mi_inner = parent && parent->is_mi_body && parent->element == ei.element;
+  const bool inner = is_mi_inner(ei);
   if (ei.is_mi_body && !n.multi_instance->output_collection.empty()) {
     auto out = ei.variables.find(n.multi_instance->output_collection);
     if (out != ei.variables.end()) propagate_variable(ei.scope, n.multi_instance->output_collection, out->second);
@@ -296,7 +293,7 @@ void Processor::do_complete(Key key) {
   // resolved incident retries the completion with nothing lost.
   std::optional<json::value> mi_output;
   std::vector<Index> flows;
-  if (is_mi_inner) {
+  if (inner) {
     const model::MultiInstanceSpec& mi = *n.multi_instance;
     if (!mi.output_collection.empty() && !mi.output_element.empty()) {
       mi_output = evaluate(mi.output_element, key, "output element");
@@ -308,7 +305,7 @@ void Processor::do_complete(Key key) {
   close_subscriptions(key);
   lifecycle(RecordKind::kElementCompleted, ei);
   Key scope = ei.scope;
-  if (is_mi_inner) {
+  if (inner) {
     mi_inner_done(scope, key, std::move(mi_output));
     state_.elements.erase(key);
     return;
@@ -335,6 +332,11 @@ bool Processor::scope_has_work(Key scope) const {
     }
   }
   return false;
+}
+
+bool Processor::is_mi_inner(const ElementInstance& ei) const {
+  const ElementInstance* parent = state_.find(ei.scope);
+  return parent != nullptr && parent->is_mi_body && parent->element == ei.element;
 }
 
 bool Processor::queued_activation_can_reach(Key scope, Index element) const {
@@ -784,8 +786,7 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
     const FlowNode* n = ei->element == kNoIndex ? nullptr : &node(ei->element);
     if (n && (n->type != ElementType::kEndEvent && n->type != ElementType::kIntermediateThrowEvent)) {
       // Boundary events catch on the activity (on the body for multi-instance).
-      bool inner = ei->scope != 0 && state_.find(ei->scope)->is_mi_body && state_.find(ei->scope)->element == ei->element;
-      if (!inner) {
+      if (!is_mi_inner(*ei)) {
         for (int pass = 0; pass < 2; ++pass) {  // a matching code first, then catch-all
           for (Index b : n->boundary_events) {
             const FlowNode& bn = node(b);
@@ -817,7 +818,8 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
     }
     k = ei->scope;
   }
-  Record r{RecordKind::kErrorUncaught, from, state_.find(from) ? state_.find(from)->element : kNoIndex, 0};
+  const ElementInstance* thrower = state_.find(from);
+  Record r{RecordKind::kErrorUncaught, from, thrower != nullptr ? thrower->element : kNoIndex, 0};
   r.name = code;
   r.text = message;
   emit(std::move(r));

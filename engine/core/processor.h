@@ -89,6 +89,8 @@ class Processor {
   // given start) and the subscriptions of its event subprocesses.
   void enter_scope(ElementInstance& scope_ei, const model::FlowNode* container);
   bool scope_has_work(Key scope) const;
+  // Whether an element instance is one inner instance of a multi-instance body.
+  bool is_mi_inner(const ElementInstance& ei) const;
   // Whether a queued (not yet created) token in `scope` can reach `element`.
   bool queued_activation_can_reach(Key scope, model::Index element) const;
 
