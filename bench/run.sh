@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh >/dev/null
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target bench_model bench_feel
+cmake --build --preset release -j "$(nproc)" --target bench_model bench_feel bench_core
 miwg="${BANSHI_CONFORMANCE_DIR:-../shared/conformance}/miwg"
 echo "== model: parse + validate =="
 if [ -d "$miwg" ]; then
@@ -15,3 +15,5 @@ else
 fi
 echo "== FEEL =="
 build/release/bench/bench_feel
+echo "== state machine (core::step alone) =="
+build/release/bench/bench_core

@@ -476,7 +476,7 @@ TEST(LoadPositions, ConditionErrorsPointIntoTheText) {
 <bpmn:exclusiveGateway id="g" default="f2"/>
 <bpmn:sequenceFlow id="f1" sourceRef="g" targetRef="e">
   <bpmn:conditionExpression>
-     = x &gt;&gt; 3</bpmn:conditionExpression>
+     = x + * 3</bpmn:conditionExpression>
 </bpmn:sequenceFlow><bpmn:sequenceFlow id="f2" sourceRef="g" targetRef="e"/><bpmn:endEvent id="e"/>)"));
   ASSERT_FALSE(r.ok());
   const Diagnostic* found = nullptr;
