@@ -11,7 +11,8 @@
 namespace banshi::core {
 
 enum class CommandKind : uint8_t {
-  kStart = 1,             // name: start event id (empty: the none start event); variables
+  kStart = 1,             // name: start event id (empty: the none start event); variables;
+                          // key: the parent's call activity element instance when called (else 0)
   kCompleteJob = 2,       // key: job; variables
   kFailJob = 3,           // key: job; retries: left; message; retry_at
   kThrowJobError = 4,     // key: job; name: error code; message; variables
@@ -26,6 +27,7 @@ enum class CommandKind : uint8_t {
   kChildError = 13,       // key: call activity element instance; name: error code; message
   kActivateElement = 14,  // name: element id to start a token at (operator repair)
   kTerminateElement = 15, // key: element instance to terminate (operator repair)
+  kErrorNotCaught = 16,   // key: the element instance that threw; name: error code; message
 };
 
 struct Command {

@@ -1,6 +1,7 @@
 #include "core/processor.h"
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 #include <boost/json.hpp>
@@ -63,10 +64,13 @@ void Processor::propagate_variable(Key scope, const std::string& name, const jso
 }
 
 void Processor::merge_completion_variables(ElementInstance& ei, const json::object& variables) {
+  // With output mappings the results stay local for the mappings to pick from.
+  // Without, each goes to the nearest scope that defines it, starting with the
+  // element's own locals (input mappings, multi-instance items), else the root.
   const bool has_outputs = ei.element != kNoIndex && !node(ei.element).outputs.empty();
   for (const auto& [name, value] : variables) {
     if (has_outputs) set_local_variable(ei.key, std::string(name), value);
-    else propagate_variable(ei.scope == 0 ? ei.key : ei.scope, std::string(name), value);
+    else propagate_variable(ei.key, std::string(name), value);
   }
 }
 
@@ -175,23 +179,9 @@ void Processor::complete(Key element_instance) { do_complete(element_instance); 
 void Processor::run() {
   while (!queue_.empty()) {
     if (++work_done_ > env_.max_work_items) {
-      // Looping without a wait state: park every pending token behind an incident
-      // so nothing is lost and an operator can see and repair it.
-      while (!queue_.empty()) {
-        WorkItem item = std::move(queue_.front());
-        queue_.pop_front();
-        if (item.kind != WorkItem::Kind::kActivate || !state_.find(item.scope)) continue;
-        ElementInstance ei;
-        ei.key = new_key();
-        ei.element = item.element;
-        ei.scope = item.scope;
-        ei.entered_by = item.flow;
-        state_.elements[ei.key] = ei;
-        lifecycle(RecordKind::kElementActivating, ei);
-        raise_incident(ei.key, IncidentKind::kLoopWithoutWait,
-                       fmt::format("the instance ran more than {} steps without waiting; it may loop forever",
-                                   env_.max_work_items));
-      }
+      // Looping without a wait state: park every pending token behind an
+      // incident so nothing is lost and an operator can see and repair it.
+      park_queued_work();
       return;
     }
     WorkItem item = std::move(queue_.front());
@@ -201,6 +191,37 @@ void Processor::run() {
       case WorkItem::Kind::kComplete: do_complete(item.ei); break;
       case WorkItem::Kind::kCheckScope: check_scope(item.scope); break;
     }
+  }
+}
+
+void Processor::park_queued_work() {
+  const std::string why = fmt::format(
+      "the instance ran more than {} steps without reaching a wait state; it may loop forever", env_.max_work_items);
+  while (!queue_.empty()) {
+    WorkItem item = std::move(queue_.front());
+    queue_.pop_front();
+    if (item.kind == WorkItem::Kind::kActivate) {
+      if (!state_.find(item.scope)) continue;
+      ElementInstance ei;
+      ei.key = new_key();
+      ei.element = item.element;
+      ei.scope = item.scope;
+      ei.entered_by = item.flow;
+      auto& stored = state_.elements[ei.key] = std::move(ei);
+      lifecycle(RecordKind::kElementActivating, stored);
+      raise_incident(stored.key, IncidentKind::kLoopWithoutWait, why);
+    } else if (item.kind == WorkItem::Kind::kComplete) {
+      auto it = state_.elements.find(item.ei);
+      if (it == state_.elements.end() || it->second.incident != 0) continue;
+      // Parked as completing, so resolving the incident finishes the completion.
+      if (it->second.state != ElementState::kCompleting) {
+        it->second.state = ElementState::kCompleting;
+        lifecycle(RecordKind::kElementCompleting, it->second);
+      }
+      raise_incident(item.ei, IncidentKind::kLoopWithoutWait, why);
+    }
+    // Scope checks are dropped: the parked tokens keep their scopes alive, and
+    // every completion after a resolution checks its scope again.
   }
 }
 
@@ -778,7 +799,7 @@ bool catches(const model::Definitions& defs, const FlowNode& n, EventKind kind, 
 }
 }  // namespace
 
-void Processor::throw_error(Key from, const std::string& code, const std::string& message) {
+void Processor::throw_error(Key from, const std::string& code, const std::string& message, bool from_child) {
   const model::Definitions& defs = process_.definitions();
   for (Key k = from; k != 0;) {
     const ElementInstance* ei = state_.find(k);
@@ -822,7 +843,14 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
   Record r{RecordKind::kErrorUncaught, from, thrower != nullptr ? thrower->element : kNoIndex, 0};
   r.name = code;
   r.text = message;
+  json::object payload;
+  payload["fromChild"] = from_child;
+  r.payload = std::move(payload);
   emit(std::move(r));
+  // One incident, at the element that threw (as Zeebe does): a called instance
+  // leaves it to its parent chain, and an error that came up from a child is
+  // reported back down to the thrower by the engine service (kErrorNotCaught).
+  if (state_.parent_element != 0 || from_child) return;
   raise_incident(from, IncidentKind::kUncaughtError,
                  fmt::format("error '{}' was thrown and nothing catches it{}", code,
                              message.empty() ? std::string() : ": " + message));
@@ -914,6 +942,15 @@ void Processor::start_mi_inner(ElementInstance& body, const FlowNode& n, int64_t
   lifecycle(RecordKind::kElementActivating, stored);
   set_local_variable(key, "loopCounter", index);
   if (item && !n.multi_instance->input_element.empty()) set_local_variable(key, n.multi_instance->input_element, *item);
+  // An output element naming a plain variable gets a local null in each inner
+  // instance, so results written into it stay per instance (as Zeebe does).
+  const std::string& out = n.multi_instance->output_element.text;
+  bool plain_name = !out.empty() && (std::isalpha(static_cast<unsigned char>(out[0])) || out[0] == '_' ||
+                                     static_cast<unsigned char>(out[0]) >= 0x80);
+  for (char c : out) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80)) plain_name = false;
+  }
+  if (plain_name && out != n.multi_instance->input_element) set_local_variable(key, out, nullptr);
   continue_activation(state_.elements.at(key));
 }
 

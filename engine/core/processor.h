@@ -82,7 +82,8 @@ class Processor {
   // --- errors and escalations -----------------------------------------
   // Throws a BPMN error from an element instance: caught by the nearest
   // boundary event or event subprocess up the scope chain, else an incident.
-  void throw_error(Key from, const std::string& code, const std::string& message);
+  // `from_child`: the error came up from a called instance through its call activity.
+  void throw_error(Key from, const std::string& code, const std::string& message, bool from_child = false);
   void throw_escalation(Key from, const std::string& code);
 
   // Activates the content of a container: its none start event (or the
@@ -108,6 +109,7 @@ class Processor {
   };
 
   void do_activate(WorkItem& item);
+  void park_queued_work();
   void continue_activation(ElementInstance& ei);
   void do_complete(Key key);
   void check_scope(Key scope);

@@ -508,6 +508,41 @@ InstanceState decode_v1(Reader& r) {
   return s;
 }
 
+// Format version 2: version 1's layout, then the sections version 2 added
+// (compensation fields of element instances, conditional subscriptions,
+// compensable activities). Never change this function once released either.
+InstanceState decode_v2(Reader& r) {
+  InstanceState s = decode_v1(r);
+  if (!r.ok()) return s;
+  s.parent_element = r.u64("parent_element");
+  const size_t extended = r.count("element_extensions");
+  KeyOrder order;
+  for (size_t i = 0; i < extended && r.ok(); ++i) {
+    const Key key = r.u64("element_extensions.key");
+    if (!r.ok() || !order.next(r, key, "element_extensions")) break;
+    auto it = s.elements.find(key);
+    if (it == s.elements.end()) {
+      r.fail("element_extensions.key", fmt::format("element instance {} does not exist", key));
+      break;
+    }
+    it->second.compensation_thrower = r.u64("element_extensions.compensation_thrower");
+    const size_t pending = r.count("element_extensions.pending_compensation");
+    for (size_t k = 0; k < pending && r.ok(); ++k) {
+      it->second.pending_compensation.push_back(r.index("element_extensions.pending_compensation"));
+    }
+  }
+  read_map(r, s.conditional_subscriptions, "conditional_subscriptions", [&](ConditionalSubscription& c) {
+    c.element_instance = r.u64("conditional_subscriptions.element_instance");
+    c.element = r.index("conditional_subscriptions.element");
+    c.last_value = r.boolean("conditional_subscriptions.last_value");
+  });
+  read_map(r, s.compensable, "compensable", [&](CompensableActivity& c) {
+    c.scope = r.u64("compensable.scope");
+    c.element = r.index("compensable.element");
+  });
+  return s;
+}
+
 Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
 
 }  // namespace
@@ -596,6 +631,33 @@ std::string encode(const InstanceState& s) {
     w.u64(j.arrived.size());
     for (uint32_t n : j.arrived) w.u64(n);
   }
+  // Version 2 sections.
+  w.u64(s.parent_element);
+  size_t extended = 0;
+  for (const auto& [key, e] : s.elements) extended += e.compensation_thrower != 0 || !e.pending_compensation.empty();
+  w.u64(extended);
+  for (const auto& [key, e] : s.elements) {
+    if (e.compensation_thrower == 0 && e.pending_compensation.empty()) continue;
+    w.u64(key);
+    w.u64(e.compensation_thrower);
+    w.u64(e.pending_compensation.size());
+    for (model::Index i : e.pending_compensation) w.index(i);
+  }
+  w.u64(s.conditional_subscriptions.size());
+  for (const auto& [key, c] : s.conditional_subscriptions) {
+    check_key(key, c, "conditional subscription");
+    w.u64(key);
+    w.u64(c.element_instance);
+    w.index(c.element);
+    w.boolean(c.last_value);
+  }
+  w.u64(s.compensable.size());
+  for (const auto& [key, c] : s.compensable) {
+    check_key(key, c, "compensable activity");
+    w.u64(key);
+    w.u64(c.scope);
+    w.index(c.element);
+  }
   return w.take();
 }
 
@@ -620,6 +682,7 @@ Result<InstanceState> decode(std::string_view bytes) {
   InstanceState state;
   switch (version) {
     case 1: state = decode_v1(r); break;
+    case 2: state = decode_v2(r); break;
     default:
       return Error{"unsupported-state-version",
                    fmt::format("the instance state has format version {}, which this build cannot read; it reads "

@@ -49,6 +49,11 @@ struct ElementInstance {
   int64_t mi_active = 0;     // body: how many running now
 
   bool interrupted = false;  // an interrupting event is replacing this scope's content
+
+  // Compensation (format 2): a throw event waiting for handlers to run, in
+  // order; a handler remembers which throw it serves.
+  std::vector<model::Index> pending_compensation;
+  Key compensation_thrower = 0;
 };
 
 struct Job {
@@ -89,6 +94,22 @@ struct SignalSubscription {
   std::string name;
 };
 
+// A conditional event waiting for its condition to become true (format 2).
+struct ConditionalSubscription {
+  Key key = 0;
+  Key element_instance = 0;
+  model::Index element = model::kNoIndex;
+  bool last_value = false;  // fires on a change from false to true
+};
+
+// A completed activity with a compensation handler, compensable while the scope
+// it completed in (or an enclosing one it was handed to) lives (format 2).
+struct CompensableActivity {
+  Key key = 0;  // keys grow, so key order is completion order
+  Key scope = 0;
+  model::Index element = model::kNoIndex;
+};
+
 struct Incident {
   Key key = 0;
   Key element_instance = 0;
@@ -105,12 +126,13 @@ struct JoinState {
 };
 
 struct InstanceState {
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;
 
   std::string process_id;
   InstanceStatus status = InstanceStatus::kActive;
   Key next_key = 1;
   Key root = 0;  // the process's element instance
+  Key parent_element = 0;  // called instances: the parent's call activity element instance (format 2)
   std::map<Key, ElementInstance> elements;
   std::map<Key, Job> jobs;
   std::map<Key, UserTask> user_tasks;
@@ -119,6 +141,8 @@ struct InstanceState {
   std::map<Key, SignalSubscription> signal_subscriptions;
   std::map<Key, Incident> incidents;
   std::vector<JoinState> joins;
+  std::map<Key, ConditionalSubscription> conditional_subscriptions;
+  std::map<Key, CompensableActivity> compensable;
 
   const ElementInstance* find(Key key) const {
     auto it = elements.find(key);

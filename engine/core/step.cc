@@ -68,6 +68,7 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
                           ? fmt::format("process '{}' has no none start event; name the start event", def.id)
                           : fmt::format("'{}' is not a start event of process '{}'", command.name, def.id));
       }
+      state.parent_element = command.key;
       p.start(command.name, command.variables);
       return {};
     }
@@ -255,8 +256,17 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       if (!state.elements.count(command.key)) {
         return reject(fmt::format("element instance {} does not exist", command.key));
       }
-      p.throw_error(command.key, command.name, command.message);
+      p.throw_error(command.key, command.name, command.message, /*from_child=*/true);
       p.run();
+      return {};
+    }
+    case CommandKind::kErrorNotCaught: {
+      if (!state.elements.count(command.key)) {
+        return reject(fmt::format("element instance {} does not exist", command.key));
+      }
+      p.raise_incident(command.key, IncidentKind::kUncaughtError,
+                       fmt::format("error '{}' was thrown and nothing catches it{}", command.name,
+                                   command.message.empty() ? std::string() : ": " + command.message));
       return {};
     }
     case CommandKind::kActivateElement: {

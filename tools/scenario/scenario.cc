@@ -270,7 +270,8 @@ class Session {
         if (ei && inst.deployed->process->node(ei->element).id == element_id) return std::make_pair(inst.id, key);
       }
     }
-    fail(fmt::format("there is no open {} at '{}'", what, element_id));
+    // Like the engine, refuse the command; the scenario decides whether that was expected.
+    rejected_ = fmt::format("there is no open {} at '{}'", what, element_id);
     return std::nullopt;
   }
 
@@ -501,6 +502,7 @@ class Session {
         }
         int child = new_instance(it->second.get(), inst.id, rec.key);
         Command c{CommandKind::kStart};
+        c.key = rec.key;
         c.variables = rec.payload.as_object().at("variables").as_object();
         pending.emplace_back(child, c);
         break;
@@ -522,15 +524,28 @@ class Session {
           pending.emplace_back(inst.parent, c);
         }
         break;
-      case RecordKind::kErrorUncaught:
+      case RecordKind::kErrorUncaught: {
+        // Where the error was first thrown: here, or further down for one that came up from a child.
+        bool from_child = rec.payload.is_object() && rec.payload.as_object().if_contains("fromChild") &&
+                          rec.payload.as_object().at("fromChild").as_bool();
+        std::pair<int, Key> origin{inst.id, rec.key};
+        if (from_child) origin = error_origin_[{inst.id, rec.key}];
         if (inst.parent != 0) {
+          error_origin_[{inst.parent, inst.parent_element}] = origin;
           Command c{CommandKind::kChildError};
           c.key = inst.parent_element;
           c.name = rec.name;
           c.message = rec.text;
           pending.emplace_back(inst.parent, c);
+        } else if (from_child) {
+          Command c{CommandKind::kErrorNotCaught};
+          c.key = origin.second;
+          c.name = rec.name;
+          c.message = rec.text;
+          pending.emplace_back(origin.first, c);
         }
         break;
+      }
       case RecordKind::kMessagePublished: {
         json::object vars = rec.payload.is_object() ? rec.payload.as_object() : json::object{};
         std::string name = rec.name, key = rec.text;
@@ -729,6 +744,7 @@ class Session {
   std::vector<std::function<void()>> pending_deliveries_;
   std::map<std::string, json::value> task_payloads_;
   std::map<int, json::object> ended_variables_;
+  std::map<std::pair<int, Key>, std::pair<int, Key>> error_origin_;  // (instance, call activity) -> thrower
 };
 
 }  // namespace

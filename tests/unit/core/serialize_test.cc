@@ -42,6 +42,7 @@ void expect_same(const InstanceState& a, const InstanceState& b) {
   EXPECT_EQ(a.status, b.status);
   EXPECT_EQ(a.next_key, b.next_key);
   EXPECT_EQ(a.root, b.root);
+  EXPECT_EQ(a.parent_element, b.parent_element);
 
   ASSERT_EQ(a.elements.size(), b.elements.size());
   for (auto ia = a.elements.begin(), ib = b.elements.begin(); ia != a.elements.end(); ++ia, ++ib) {
@@ -62,6 +63,8 @@ void expect_same(const InstanceState& a, const InstanceState& b) {
     EXPECT_EQ(x.mi_completed, y.mi_completed) << where;
     EXPECT_EQ(x.mi_active, y.mi_active) << where;
     EXPECT_EQ(x.interrupted, y.interrupted) << where;
+    EXPECT_EQ(x.compensation_thrower, y.compensation_thrower) << where;
+    EXPECT_EQ(x.pending_compensation, y.pending_compensation) << where;
   }
 
   ASSERT_EQ(a.jobs.size(), b.jobs.size());
@@ -129,6 +132,21 @@ void expect_same(const InstanceState& a, const InstanceState& b) {
     EXPECT_EQ(a.joins[i].scope, b.joins[i].scope) << "join " << i;
     EXPECT_EQ(a.joins[i].gateway, b.joins[i].gateway) << "join " << i;
     EXPECT_EQ(a.joins[i].arrived, b.joins[i].arrived) << "join " << i;
+  }
+
+  ASSERT_EQ(a.conditional_subscriptions.size(), b.conditional_subscriptions.size());
+  for (auto ia = a.conditional_subscriptions.begin(), ib = b.conditional_subscriptions.begin();
+       ia != a.conditional_subscriptions.end(); ++ia, ++ib) {
+    EXPECT_EQ(ia->first, ib->first);
+    EXPECT_EQ(ia->second.element_instance, ib->second.element_instance);
+    EXPECT_EQ(ia->second.element, ib->second.element);
+    EXPECT_EQ(ia->second.last_value, ib->second.last_value);
+  }
+  ASSERT_EQ(a.compensable.size(), b.compensable.size());
+  for (auto ia = a.compensable.begin(), ib = b.compensable.begin(); ia != a.compensable.end(); ++ia, ++ib) {
+    EXPECT_EQ(ia->first, ib->first);
+    EXPECT_EQ(ia->second.scope, ib->second.scope);
+    EXPECT_EQ(ia->second.element, ib->second.element);
   }
 }
 
@@ -519,7 +537,7 @@ TEST(SerializeHostile, WrongMagic) {
 }
 
 TEST(SerializeHostile, UnknownVersion) {
-  expect_error(Bytes{}.raw(kStateMagic).u(2).s("p").b, "unsupported-state-version", "version 2");
+  expect_error(Bytes{}.raw(kStateMagic).u(3).s("p").b, "unsupported-state-version", "version 3");
   expect_error(Bytes{}.raw(kStateMagic).u(1000000).b, "unsupported-state-version", "version 1000000");
   expect_error(Bytes{}.raw(kStateMagic).u(0).b, "unsupported-state-version", "version 0");
 }
@@ -664,6 +682,56 @@ TEST(SerializeGolden, Version1StillDecodes) {
   if (InstanceState::kFormatVersion == 1) {
     EXPECT_EQ(encode(s), bytes) << "the version-1 encoding changed; add a new format version instead";
   }
+}
+
+// ---------------------------------------------------------------------------
+// Version 2 added compensation bookkeeping and conditional subscriptions.
+
+// FROZEN: golden/state-v2.bin holds exactly this state.
+InstanceState golden_v2_state() {
+  InstanceState s = golden_v1_state();
+  s.elements.at(2).pending_compensation = {4, 9, kNoIndex - 1};
+  s.elements.at(5).compensation_thrower = 2;
+  s.conditional_subscriptions[30] = ConditionalSubscription{30, 4, 12, false};
+  s.conditional_subscriptions[31] = ConditionalSubscription{31, 1, 13, true};
+  s.compensable[32] = CompensableActivity{32, 1, 7};
+  s.compensable[33] = CompensableActivity{33, 4, kNoIndex - 2};
+  s.next_key = 34;
+  s.parent_element = 77;
+  return s;
+}
+
+TEST(SerializeGolden, Version2StillDecodes) {
+  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v2.bin";
+  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
+  if (write != nullptr && std::string_view(write) == "2") {
+    ASSERT_EQ(InstanceState::kFormatVersion, 2u) << "state-v2.bin must be written by a version-2 encoder";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const std::string bytes = encode(golden_v2_state());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good()) << "cannot write " << path;
+  }
+  const std::string bytes = read_file(path);
+  ASSERT_FALSE(bytes.empty()) << "missing golden file " << path;
+  auto decoded = decode(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  expect_same(golden_v2_state(), *decoded);
+  EXPECT_EQ(decoded->conditional_subscriptions.at(31).element, 13u);
+  EXPECT_EQ(decoded->compensable.at(33).element, kNoIndex - 2);
+  if (InstanceState::kFormatVersion == 2) {
+    EXPECT_EQ(encode(*decoded), bytes) << "the version-2 encoding changed; add a new format version instead";
+  }
+}
+
+TEST(SerializeGolden, Version1DecodesWithEmptyVersion2Sections) {
+  auto decoded = decode(read_file(std::string(BANSHI_GOLDEN_DIR) + "/state-v1.bin"));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_TRUE(decoded->conditional_subscriptions.empty());
+  EXPECT_TRUE(decoded->compensable.empty());
+  // Re-encoded, it is written in the current format and reads back the same.
+  auto again = decode(encode(*decoded));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  expect_same(*decoded, *again);
 }
 
 // ---------------------------------------------------------------------------
