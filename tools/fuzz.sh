@@ -29,7 +29,7 @@ for t in "${targets[@]}"; do
   echo "fuzz: $t for ${seconds}s"
   "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$findings/" "${dirs[@]}" >"$findings/log.txt" 2>&1 || true
-  grep -E '^(#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
+  grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
   if ls "$findings"/crash-* "$findings"/leak-* "$findings"/timeout-* >/dev/null 2>&1; then
     echo "fuzz: $t found a failing input in $findings" >&2
     exit 1

@@ -44,6 +44,7 @@ void Processor::set_local_variable(Key scope, const std::string& name, const jso
   bool created = it == ei.variables.end();
   if (!created && it->second == value) return;
   ei.variables[name] = value;
+  variables_changed_ = true;
   Record r{created ? RecordKind::kVariableCreated : RecordKind::kVariableUpdated, scope, ei.element, ei.scope};
   r.name = name;
   r.payload = value;
@@ -177,6 +178,47 @@ void Processor::enqueue_check(Key scope) {
 void Processor::complete(Key element_instance) { do_complete(element_instance); }
 
 void Processor::run() {
+  for (;;) {
+    drain();
+    // Variables changed: conditional events whose condition turned true fire,
+    // which may queue more work and change more variables.
+    if (!variables_changed_ || state_.conditional_subscriptions.empty() || work_done_ > env_.max_work_items) return;
+    variables_changed_ = false;
+    evaluate_conditionals();
+    if (queue_.empty()) return;
+  }
+}
+
+void Processor::evaluate_conditionals() {
+  std::vector<ConditionalSubscription> subs;
+  for (const auto& [k, c] : state_.conditional_subscriptions) subs.push_back(c);
+  for (const ConditionalSubscription& c : subs) {
+    auto it = state_.conditional_subscriptions.find(c.key);
+    if (it == state_.conditional_subscriptions.end() || !state_.find(c.element_instance)) continue;
+    const FlowNode& ev = node(c.element);
+    const model::Expr& cond = ev.events.front().condition;
+    bool value = false;
+    if (cond.compiled) {
+      ScopeVariables vars(state_, c.element_instance);
+      expr::EvalContext ctx;
+      ctx.variables = &vars;
+      ctx.now_epoch_ms = env_.now_ms;
+      ctx.utc_offset_minutes = env_.utc_offset_minutes;
+      expr::Value v = cond.compiled->evaluate(ctx);
+      // A condition that cannot be decided yet (a variable not set) is false.
+      value = v.is_boolean() && v.as_boolean();
+    }
+    bool fire = value && !it->second.last_value;
+    it->second.last_value = value;
+    if (!fire) continue;
+    bool keep = !ev.interrupting &&
+                (ev.type == ElementType::kBoundaryEvent || ev.type == ElementType::kStartEvent);
+    if (!keep) state_.conditional_subscriptions.erase(it);
+    trigger_event(c.element_instance, c.element, {});
+  }
+}
+
+void Processor::drain() {
   while (!queue_.empty()) {
     if (++work_done_ > env_.max_work_items) {
       // Looping without a wait state: park every pending token behind an
@@ -239,6 +281,7 @@ void Processor::do_activate(WorkItem& item) {
   ei.scope = item.scope;
   ei.entered_by = item.flow;
   ei.is_mi_body = n.multi_instance.has_value() && !is_mi_inner;
+  ei.compensation_thrower = item.compensation_thrower;
   auto& stored = state_.elements[ei.key] = std::move(ei);
   lifecycle(RecordKind::kElementActivating, stored);
 
@@ -282,7 +325,7 @@ void Processor::open_boundary_events(ElementInstance& ei, const FlowNode& n) {
   for (Index b : n.boundary_events) {
     const FlowNode& bn = node(b);
     if (bn.event_kind == EventKind::kTimer || bn.event_kind == EventKind::kMessage ||
-        bn.event_kind == EventKind::kSignal) {
+        bn.event_kind == EventKind::kSignal || bn.event_kind == EventKind::kConditional) {
       if (!subscribe_event(ei.key, bn)) return;
     }
   }
@@ -331,9 +374,19 @@ void Processor::do_complete(Key key) {
     state_.elements.erase(key);
     return;
   }
+  const Key thrower = ei.compensation_thrower;
+  if (n.compensation_handler != kNoIndex && !ei.is_mi_body) {
+    Key entry = new_key();
+    state_.compensable[entry] = CompensableActivity{entry, scope, n.index};
+  }
+  // What completed inside a subprocess stays compensable from the enclosing scope.
+  for (auto& [k, c] : state_.compensable) {
+    if (c.scope == key) c.scope = scope;
+  }
   state_.elements.erase(it);
   for (Index f : flows) take_flow(scope, f);
   behavior_for(n.type).on_left(*this, scope, n);
+  if (thrower != 0) start_next_compensation(thrower);
   WorkItem check{WorkItem::Kind::kCheckScope};
   check.scope = scope;
   queue_.push_back(std::move(check));
@@ -455,6 +508,7 @@ void Processor::terminate(Key key) {
   state_.joins.erase(std::remove_if(state_.joins.begin(), state_.joins.end(),
                                     [&](const JoinState& j) { return j.scope == key; }),
                      state_.joins.end());
+  std::erase_if(state_.compensable, [&](const auto& entry) { return entry.second.scope == key; });
   if (ei.element != kNoIndex) behavior_for(node(ei.element).type).on_terminated(*this, ei, node(ei.element));
   lifecycle(RecordKind::kElementTerminated, ei);
   state_.elements.erase(key);
@@ -472,6 +526,7 @@ void Processor::finish_instance(InstanceStatus status) {
   state_.elements.erase(state_.root);
   state_.status = status;
   state_.joins.clear();
+  state_.compensable.clear();
   queue_.clear();
 }
 
@@ -483,7 +538,7 @@ void Processor::enter_scope(ElementInstance& scope_ei, const FlowNode* container
     if (e.start_events.empty()) continue;
     const FlowNode& start = node(e.start_events.front());
     if (start.event_kind == EventKind::kTimer || start.event_kind == EventKind::kMessage ||
-        start.event_kind == EventKind::kSignal) {
+        start.event_kind == EventKind::kSignal || start.event_kind == EventKind::kConditional) {
       if (!subscribe_event(key, start)) return;
     }
   }
@@ -687,6 +742,13 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
     emit(std::move(r));
     return true;
   }
+  if (kind == EventKind::kConditional) {
+    // Checked once this step's work is done, and again whenever variables change.
+    Key key = new_key();
+    state_.conditional_subscriptions[key] = ConditionalSubscription{key, owner, ev.index, false};
+    variables_changed_ = true;
+    return true;
+  }
   if (kind == EventKind::kSignal) {
     Index ref = ev.events.front().ref;
     if (ref == kNoIndex) return true;
@@ -720,6 +782,7 @@ void Processor::close_subscriptions(Key owner) {
       ++m;
     }
   }
+  std::erase_if(state_.conditional_subscriptions, [&](const auto& entry) { return entry.second.element_instance == owner; });
   for (auto s = state_.signal_subscriptions.begin(); s != state_.signal_subscriptions.end();) {
     if (s->second.element_instance == owner) {
       Record r{RecordKind::kSignalSubscriptionClosed, s->first, s->second.element, owner};
@@ -885,6 +948,43 @@ void Processor::throw_escalation(Key from, const std::string& code) {
   Record r{RecordKind::kEscalationUncaught, from, thrower ? thrower->element : kNoIndex, 0};
   r.name = code;
   emit(std::move(r));
+}
+
+// ---------------------------------------------------------------------------
+// Compensation
+
+void Processor::compensate(Key thrower, Key scope, const std::string& activity_ref) {
+  std::vector<Index> handlers;
+  for (auto it = state_.compensable.rbegin(); it != state_.compensable.rend(); ++it) {
+    const CompensableActivity& c = it->second;
+    if (c.scope != scope) continue;
+    if (!activity_ref.empty() && node(c.element).id != activity_ref) continue;
+    handlers.push_back(node(c.element).compensation_handler);
+  }
+  std::erase_if(state_.compensable, [&](const auto& entry) {
+    return entry.second.scope == scope && (activity_ref.empty() || node(entry.second.element).id == activity_ref);
+  });
+  ElementInstance& t = state_.elements.at(thrower);
+  t.pending_compensation = std::move(handlers);
+  start_next_compensation(thrower);
+}
+
+void Processor::start_next_compensation(Key thrower) {
+  auto it = state_.elements.find(thrower);
+  if (it == state_.elements.end()) return;
+  ElementInstance& t = it->second;
+  if (t.pending_compensation.empty()) {
+    enqueue_complete(thrower);
+    return;
+  }
+  // Handlers run one at a time, most recently completed activity first.
+  Index handler = t.pending_compensation.front();
+  t.pending_compensation.erase(t.pending_compensation.begin());
+  WorkItem item{WorkItem::Kind::kActivate};
+  item.element = handler;
+  item.scope = t.scope;
+  item.compensation_thrower = thrower;
+  queue_.push_back(std::move(item));
 }
 
 // ---------------------------------------------------------------------------

@@ -86,6 +86,12 @@ class Processor {
   void throw_error(Key from, const std::string& code, const std::string& message, bool from_child = false);
   void throw_escalation(Key from, const std::string& code);
 
+  // Runs the compensation handlers of the activities completed in `scope` (or
+  // only `activity_ref`'s), newest first, one at a time; `thrower` waits and
+  // completes when the last one has.
+  void compensate(Key thrower, Key scope, const std::string& activity_ref);
+  void start_next_compensation(Key thrower);
+
   // Activates the content of a container: its none start event (or the
   // given start) and the subscriptions of its event subprocesses.
   void enter_scope(ElementInstance& scope_ei, const model::FlowNode* container);
@@ -106,10 +112,13 @@ class Processor {
     model::Index flow = model::kNoIndex;
     boost::json::object variables;
     bool triggered = false;
+    Key compensation_thrower = 0;
   };
 
   void do_activate(WorkItem& item);
   void park_queued_work();
+  void drain();
+  void evaluate_conditionals();
   void continue_activation(ElementInstance& ei);
   void do_complete(Key key);
   void check_scope(Key scope);
@@ -129,6 +138,7 @@ class Processor {
   std::vector<Record>& out_;
   std::deque<WorkItem> queue_;
   size_t work_done_ = 0;
+  bool variables_changed_ = false;
 
  public:
   // Exposed for the step entry point.

@@ -232,6 +232,7 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       Key scope = command.key == 0 ? state.root : command.key;
       if (!state.elements.count(scope)) return reject(fmt::format("element instance {} does not exist", command.key));
       for (const auto& [name, value] : command.variables) p.set_local_variable(scope, std::string(name), value);
+      p.run();  // conditional events may fire
       return {};
     }
     case CommandKind::kChildCompleted: {

@@ -284,10 +284,6 @@ class Validator {
   void check_events(const Process& p, const FlowNode& n) {
     if (!is_event(n.type)) return;
     bool in_event_subprocess = n.scope != kNoIndex && p.nodes[n.scope].type == ElementType::kEventSubProcess;
-    bool in_transaction = false;
-    for (Index s = n.scope; s != kNoIndex; s = p.nodes[s].scope) {
-      if (p.nodes[s].type == ElementType::kTransaction) in_transaction = true;
-    }
     std::vector<EventKind> allowed;
     switch (n.type) {
       case ElementType::kStartEvent:
@@ -329,10 +325,15 @@ class Validator {
                         xml_name(n.type)));
       return;
     }
-    if (n.event_kind == EventKind::kCancel && !in_transaction &&
-        !(n.type == ElementType::kBoundaryEvent && n.attached_to != kNoIndex &&
-          p.nodes[n.attached_to].type == ElementType::kTransaction)) {
-      error("BS211", n.pos, n.id, "cancel events belong to transaction subprocesses");
+    if (n.event_kind == EventKind::kCancel) {
+      bool direct = n.type == ElementType::kEndEvent ? n.scope != kNoIndex && p.nodes[n.scope].type == ElementType::kTransaction
+                                                     : n.attached_to != kNoIndex &&
+                                                           p.nodes[n.attached_to].type == ElementType::kTransaction;
+      if (!direct) {
+        error("BS211", n.pos, n.id,
+              n.type == ElementType::kEndEvent ? "a cancel end event must sit directly inside a transaction subprocess"
+                                               : "a cancel boundary event must be attached to a transaction subprocess");
+      }
     }
     if (n.events.empty()) return;
     const EventDefinition& e = n.events.front();

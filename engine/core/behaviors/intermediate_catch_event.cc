@@ -1,7 +1,7 @@
-// Intermediate catch events wait for a timer, message or signal; a link catch
+// Intermediate catch events wait for a timer, message, signal or condition; a link catch
 // passes on the token its throw sent.
 #include "core/behaviors/behaviors.h"
-#include "core/behaviors/throw_effects.h"
+#include "core/processor.h"
 
 namespace banshi::core {
 
@@ -9,8 +9,8 @@ void IntermediateCatchEventBehavior::on_activated(Processor& p, ElementInstance&
   switch (node.event_kind) {
     case model::EventKind::kTimer:
     case model::EventKind::kMessage:
-    case model::EventKind::kSignal: p.subscribe_event(ei.key, node); return;
-    case model::EventKind::kConditional: not_supported(p, ei, node, "conditional events"); return;
+    case model::EventKind::kSignal:
+    case model::EventKind::kConditional: p.subscribe_event(ei.key, node); return;
     default: p.enqueue_complete(ei.key); return;
   }
 }

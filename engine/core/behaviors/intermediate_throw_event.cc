@@ -2,6 +2,7 @@
 // escalation throw and go on; a link throw jumps to its catch.
 #include "core/behaviors/behaviors.h"
 #include "core/behaviors/throw_effects.h"
+#include "core/processor.h"
 
 namespace banshi::core {
 
@@ -23,7 +24,9 @@ void IntermediateThrowEventBehavior::on_activated(Processor& p, ElementInstance&
       p.throw_escalation(key, defs.escalations[node.events.front().ref].code);
       if (!p.state().find(key)) return;  // an interrupting catcher ended this scope
       break;
-    case EventKind::kCompensate: not_supported(p, ei, node, "compensation"); return;
+    case EventKind::kCompensate:
+      p.compensate(key, ei.scope, node.events.front().activity_ref);
+      return;
     default: break;
   }
   p.enqueue_complete(key);
