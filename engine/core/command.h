@@ -28,6 +28,7 @@ enum class CommandKind : uint8_t {
   kActivateElement = 14,  // name: element id to start a token at (operator repair)
   kTerminateElement = 15, // key: element instance to terminate (operator repair)
   kErrorNotCaught = 16,   // key: the element instance that threw; name: error code; message
+  kChildEscalation = 17,  // key: call activity element instance; name: escalation code
 };
 
 struct Command {

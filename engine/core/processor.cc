@@ -919,10 +919,12 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
                              message.empty() ? std::string() : ": " + message));
 }
 
-void Processor::throw_escalation(Key from, const std::string& code) {
+void Processor::throw_escalation(Key from, const std::string& code, bool from_child) {
   const model::Definitions& defs = process_.definitions();
   const ElementInstance* thrower = state_.find(from);
-  Key k = thrower ? thrower->scope : 0;
+  // From a child the call activity itself is the first place to look (its
+  // boundary events); a throw event looks from its enclosing scope outwards.
+  Key k = thrower == nullptr ? 0 : from_child ? from : thrower->scope;
   while (k != 0) {
     const ElementInstance* ei = state_.find(k);
     if (!ei) break;
@@ -945,6 +947,8 @@ void Processor::throw_escalation(Key from, const std::string& code) {
     }
     k = ei->scope;
   }
+  // Uncaught escalations are recorded and the flow goes on; the engine
+  // service passes a called instance's on to its parent's call activity.
   Record r{RecordKind::kEscalationUncaught, from, thrower ? thrower->element : kNoIndex, 0};
   r.name = code;
   emit(std::move(r));

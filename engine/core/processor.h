@@ -84,7 +84,7 @@ class Processor {
   // boundary event or event subprocess up the scope chain, else an incident.
   // `from_child`: the error came up from a called instance through its call activity.
   void throw_error(Key from, const std::string& code, const std::string& message, bool from_child = false);
-  void throw_escalation(Key from, const std::string& code);
+  void throw_escalation(Key from, const std::string& code, bool from_child = false);
 
   // Runs the compensation handlers of the activities completed in `scope` (or
   // only `activity_ref`'s), newest first, one at a time; `thrower` waits and

@@ -261,6 +261,16 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       p.run();
       return {};
     }
+    case CommandKind::kChildEscalation: {
+      auto it = state.elements.find(command.key);
+      if (it == state.elements.end() || it->second.element == kNoIndex ||
+          process.node(it->second.element).type != model::ElementType::kCallActivity) {
+        return reject(fmt::format("element instance {} is not a waiting call activity", command.key));
+      }
+      p.throw_escalation(command.key, command.name, /*from_child=*/true);
+      p.run();
+      return {};
+    }
     case CommandKind::kErrorNotCaught: {
       if (!state.elements.count(command.key)) {
         return reject(fmt::format("element instance {} does not exist", command.key));

@@ -319,6 +319,10 @@ class Validator {
     if (in_event_subprocess && n.type == ElementType::kStartEvent && n.event_kind == EventKind::kNone) {
       return;  // BS224 names this on the event subprocess's start event
     }
+    if (in_event_subprocess && n.type == ElementType::kStartEvent && n.event_kind == EventKind::kCompensate) {
+      error("BS211", n.pos, n.id, "compensation event subprocesses cannot be executed yet; use compensation boundary events");
+      return;
+    }
     if (!has_kind(n, allowed)) {
       error("BS211", n.pos, n.id,
             fmt::format("a {} {} cannot be executed", n.event_kind == EventKind::kNone ? "none" : event_kind_name(n.event_kind),

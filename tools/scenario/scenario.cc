@@ -546,6 +546,14 @@ class Session {
         }
         break;
       }
+      case RecordKind::kEscalationUncaught:
+        if (inst.parent != 0) {
+          Command c{CommandKind::kChildEscalation};
+          c.key = inst.parent_element;
+          c.name = rec.name;
+          pending.emplace_back(inst.parent, c);
+        }
+        break;
       case RecordKind::kMessagePublished: {
         json::object vars = rec.payload.is_object() ? rec.payload.as_object() : json::object{};
         std::string name = rec.name, key = rec.text;
