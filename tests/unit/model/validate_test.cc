@@ -195,6 +195,19 @@ const RuleCase kCases[] = {
      R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="t"/><bpmn:task id="t"/>
         <bpmn:boundaryEvent id="b" attachedToRef="t"><bpmn:compensateEventDefinition/></bpmn:boundaryEvent>)",
      "", {"BS227@b"}},
+    {"flow node without id",
+     R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="e"/><bpmn:endEvent id="e"/><bpmn:task name="x"/>)",
+     "", {"BS102@"}},
+    {"cancel end event nested deeper than its transaction",
+     R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="tx"/>
+        <bpmn:transaction id="tx"><bpmn:startEvent id="ts"/><bpmn:sequenceFlow id="t1" sourceRef="ts" targetRef="inner"/>
+          <bpmn:subProcess id="inner"><bpmn:startEvent id="is"/><bpmn:sequenceFlow id="i1" sourceRef="is" targetRef="c"/>
+            <bpmn:endEvent id="c"><bpmn:cancelEventDefinition/></bpmn:endEvent></bpmn:subProcess></bpmn:transaction>)",
+     "", {"BS211@c"}},
+    {"compensation event subprocess",
+     R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="e"/><bpmn:endEvent id="e"/>
+        <bpmn:subProcess id="es" triggeredByEvent="true"><bpmn:startEvent id="cs"><bpmn:compensateEventDefinition/></bpmn:startEvent></bpmn:subProcess>)",
+     "", {"BS211@cs"}},
     {"sequence flow across a subprocess boundary",
      R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="inner"/>
         <bpmn:subProcess id="sub"><bpmn:startEvent id="s2"/><bpmn:task id="inner"/></bpmn:subProcess>)",
