@@ -17,6 +17,7 @@
 
 #include "banshi/version.h"
 #include "model/load.h"
+#include "demo/demo.h"
 #include "scenario/scenario.h"
 
 namespace {
@@ -162,6 +163,16 @@ int run(int argc, char** argv) {
   test_cmd->add_option("paths", test.paths, "Scenario files or folders")->required();
   test_cmd->add_flag("!--no-coverage", test.coverage, "Do not print the coverage report");
 
+  banshi::demo::DemoOptions demo;
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo", "Deploy the shipped workflows and run synthetic applications through them on a simulated clock");
+  demo_cmd->add_option("--workflows", demo.workflows, "Folder of BPMN workflows")->capture_default_str();
+  demo_cmd->add_option("-n,--applications", demo.applications, "How many applications to run")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  demo_cmd->add_option("--seed", demo.seed, "Seed for the synthetic data and decisions")->capture_default_str();
+  demo_cmd->add_flag("-q,--quiet", demo.quiet, "Print the summary only");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -176,6 +187,7 @@ int run(int argc, char** argv) {
   }
   if (validate_cmd->parsed()) return run_validate(validate);
   if (test_cmd->parsed()) return run_test(test);
+  if (demo_cmd->parsed()) return banshi::demo::run_demo(demo);
   return kExitUsage;
 }
 

@@ -75,6 +75,12 @@ expect "test unknown command" 1 "unknown command 'frobnicate'" -- "$banshi" test
 expect "test folder" 1 '1 passed, 2 failed' -- "$banshi" test "$tmp"
 expect "test missing path" 2 'no such file' -- "$banshi" test "$tmp/none.scenario"
 
+# banshi demo: the smoke path runs synthetic applications to their ends.
+expect "demo smoke" 0 'applications through .certificate-new-issue.: 20 finished, 0 unfinished' -- \
+  "$banshi" demo -q -n 20 --workflows "$workflows"
+expect "demo bad folder" 2 'no workflows' -- "$banshi" demo --workflows "$tmp/none"
+expect "demo bad count" 2 '' -- "$banshi" demo -n 0
+
 mapfile -t shipped < <(find "$workflows" -name '*.bpmn' | sort)
 if [ ${#shipped[@]} -gt 0 ]; then
   expect "shipped workflows are valid" 0 '' -- "$banshi" validate --warnings-as-errors "${shipped[@]}"
