@@ -29,6 +29,8 @@ enum class CommandKind : uint8_t {
   kTerminateElement = 15, // key: element instance to terminate (operator repair)
   kErrorNotCaught = 16,   // key: the element instance that threw; name: error code; message
   kChildEscalation = 17,  // key: call activity element instance; name: escalation code
+  kRaiseIncident = 18,    // key: element instance; message: what the engine service could not do
+                          // (a called process that does not exist); resolving retries the element
 };
 
 struct Command {

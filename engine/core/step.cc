@@ -271,6 +271,14 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       p.run();
       return {};
     }
+    case CommandKind::kRaiseIncident: {
+      auto it = state.elements.find(command.key);
+      if (it == state.elements.end() || it->second.incident != 0) {
+        return reject(fmt::format("element instance {} does not exist or already has an incident", command.key));
+      }
+      p.raise_incident(command.key, IncidentKind::kCalledProcessFailed, command.message);
+      return {};
+    }
     case CommandKind::kErrorNotCaught: {
       if (!state.elements.count(command.key)) {
         return reject(fmt::format("element instance {} does not exist", command.key));
