@@ -107,12 +107,13 @@ const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUs
 
 let seq = 0;
 let bigEnds = 0;
+let signals = 0;
 function runOne() {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const engine = new Engine({ name: `i${++seq}`, sourceContext, services, extensions, expressions });
     const listener = new EventEmitter();
-    if (workload === 'user-task') listener.on('wait', (api) => setImmediate(() => api.signal({ approved: true })));
+    if (workload === 'user-task') listener.on('wait', (api) => setImmediate(() => { signals++; api.signal({ approved: true }); }));
     if (workload === 'straight-through') listener.on('activity.end', (api) => { if (api.id === 'big') bigEnds++; });
     engine.once('end', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
     engine.once('error', reject);
@@ -136,6 +137,7 @@ async function run(n) {
 await run(warmup);
 bigEnds = 0;
 jobsRun = 0;
+signals = 0;
 const cpu0 = process.cpuUsage();
 const t0 = process.hrtime.bigint();
 const lat = await run(instances);
@@ -150,6 +152,7 @@ try {
 lat.sort((a, b) => a - b);
 const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
 if (workload === 'straight-through' && bigEnds !== instances) throw new Error(`gateway took the large branch ${bigEnds} times of ${instances}`);
+if (workload === 'user-task' && signals !== instances) throw new Error(`${signals} user tasks signalled of ${instances}`);
 if (workload !== 'user-task' && jobsRun !== instances * (workload === 'fan-out' ? 5 : 1)) throw new Error(`${jobsRun} service calls`);
 console.log(JSON.stringify({
   engine: 'bpmn-engine',
