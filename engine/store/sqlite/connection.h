@@ -1,0 +1,84 @@
+// store/sqlite/connection.h — one SQLite connection and its cached statements.
+//
+// Internal to the SQLite store. A Connection is used by one thread at a time
+// (the store's mutexes see to it); it is opened with SQLITE_OPEN_NOMUTEX.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <sqlite3.h>
+
+#include "banshi/result.h"
+
+namespace banshi::store::sqlite {
+
+// Error{"store", "<what>: <SQLite's message>"} for the connection's last error.
+Error store_error(sqlite3* db, std::string_view what);
+
+// A cached prepared statement borrowed for one use: resets itself and clears
+// its bindings when it goes out of scope, so the next user starts clean.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+  ~Statement();
+
+  // Binding: indexes start at 1, as in SQLite. Strings are copied.
+  void bind(int index, int64_t value);
+  void bind(int index, const std::string& text);
+  void bind_blob(int index, const std::string& bytes);
+  void bind_null(int index);
+  // Binds text, or NULL when it is empty.
+  void bind_text_or_null(int index, const std::string& text);
+
+  // Makes the statement ready to run again with new bindings.
+  void reset();
+
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step();
+  // Runs a statement that returns no rows; an Error for anything but DONE.
+  Result<void> run(std::string_view what);
+
+  int64_t int64(int column) const;
+  std::string text(int column) const;  // NULL reads as ""
+  bool is_null(int column) const;
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  // Opens `path` with the given sqlite3_open_v2 flags (NOMUTEX is added).
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, int flags, int busy_timeout_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  // Borrows the cached statement for `sql`, preparing it on first use.
+  Result<Statement> prepare(const std::string& sql);
+  // Runs fixed SQL text (pragmas, BEGIN/COMMIT, migration scripts). Never
+  // used with values.
+  Result<void> exec(const char* sql, std::string_view what);
+  // A PRAGMA that returns one text value (e.g. journal_mode).
+  Result<std::string> pragma_text(const char* sql);
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+}  // namespace banshi::store::sqlite

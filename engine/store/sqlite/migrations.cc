@@ -1,0 +1,177 @@
+#include "store/sqlite/migrations.h"
+
+#include <array>
+
+namespace banshi::store::sqlite {
+namespace {
+
+// Conventions: times are INTEGER milliseconds since the Unix epoch; instance
+// keys (uint64) are stored as INTEGER with the same bits; ids shown to people
+// (tasks, jobs, incidents, messages) use AUTOINCREMENT so a removed row's id
+// is never handed out again. Text that is "absent" is '' unless a unique
+// index needs NULL to mean "none".
+constexpr const char* kV1 = R"sql(
+CREATE TABLE sequences (
+  name       TEXT PRIMARY KEY,
+  next_value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE definitions (
+  key         INTEGER PRIMARY KEY AUTOINCREMENT,
+  process_id  TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  resource    TEXT NOT NULL,
+  xml         TEXT NOT NULL,
+  checksum    TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  deployed_by TEXT NOT NULL,
+  UNIQUE (process_id, version)
+);
+
+CREATE TABLE instances (
+  id                 INTEGER PRIMARY KEY,
+  definition_key     INTEGER NOT NULL REFERENCES definitions (key),
+  process_id         TEXT NOT NULL,
+  definition_version INTEGER NOT NULL,
+  business_key       TEXT NOT NULL,
+  status             INTEGER NOT NULL,
+  version            INTEGER NOT NULL,
+  state              BLOB NOT NULL,
+  started_at         INTEGER NOT NULL,
+  ended_at           INTEGER NOT NULL,
+  parent_id          INTEGER,
+  parent_element     INTEGER NOT NULL
+);
+CREATE INDEX instances_status ON instances (status, started_at);
+CREATE INDEX instances_process ON instances (process_id, started_at);
+CREATE INDEX instances_business_key ON instances (business_key) WHERE business_key <> '';
+CREATE INDEX instances_parent ON instances (parent_id) WHERE parent_id IS NOT NULL;
+
+CREATE TABLE user_tasks (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id  INTEGER NOT NULL REFERENCES instances (id),
+  key          INTEGER NOT NULL,
+  process_id   TEXT NOT NULL,
+  element_id   TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  business_key TEXT NOT NULL,
+  assignee     TEXT NOT NULL,
+  region       TEXT NOT NULL,
+  form_key     TEXT NOT NULL,
+  priority     INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL,
+  due_at       INTEGER NOT NULL,
+  follow_up_at INTEGER NOT NULL,
+  sla_state    INTEGER NOT NULL,
+  payload      TEXT NOT NULL,
+  UNIQUE (instance_id, key)
+);
+CREATE INDEX user_tasks_assignee ON user_tasks (assignee, created_at);
+CREATE INDEX user_tasks_region ON user_tasks (region);
+CREATE INDEX user_tasks_created ON user_tasks (created_at);
+CREATE INDEX user_tasks_due ON user_tasks (due_at) WHERE due_at > 0;
+CREATE INDEX user_tasks_process ON user_tasks (process_id, created_at);
+
+CREATE TABLE task_candidates (
+  task_id  INTEGER NOT NULL REFERENCES user_tasks (id) ON DELETE CASCADE,
+  kind     INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (task_id, kind, position)
+) WITHOUT ROWID;
+CREATE INDEX task_candidates_value ON task_candidates (kind, value, task_id);
+
+CREATE TABLE jobs (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id     INTEGER NOT NULL REFERENCES instances (id),
+  key             INTEGER NOT NULL,
+  type            TEXT NOT NULL,
+  element_id      TEXT NOT NULL,
+  retries         INTEGER NOT NULL,
+  due_at          INTEGER NOT NULL,
+  lease_owner     TEXT NOT NULL,
+  lease_until     INTEGER NOT NULL,
+  idempotency_key TEXT,
+  last_error      TEXT NOT NULL,
+  state           INTEGER NOT NULL,
+  payload         TEXT NOT NULL,
+  UNIQUE (instance_id, key),
+  UNIQUE (idempotency_key)
+);
+CREATE INDEX jobs_acquire ON jobs (state, type, due_at);
+
+CREATE TABLE timers (
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  key         INTEGER NOT NULL,
+  element_id  TEXT NOT NULL,
+  due_at      INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, key)
+) WITHOUT ROWID;
+CREATE INDEX timers_due ON timers (due_at);
+
+CREATE TABLE message_subscriptions (
+  instance_id     INTEGER NOT NULL REFERENCES instances (id),
+  key             INTEGER NOT NULL,
+  name            TEXT NOT NULL,
+  correlation_key TEXT NOT NULL,
+  element_id      TEXT NOT NULL,
+  PRIMARY KEY (instance_id, key)
+) WITHOUT ROWID;
+CREATE INDEX message_subscriptions_name ON message_subscriptions (name, correlation_key);
+
+CREATE TABLE signal_subscriptions (
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  key         INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  element_id  TEXT NOT NULL,
+  PRIMARY KEY (instance_id, key)
+) WITHOUT ROWID;
+CREATE INDEX signal_subscriptions_name ON signal_subscriptions (name);
+
+CREATE TABLE messages (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  name            TEXT NOT NULL,
+  correlation_key TEXT NOT NULL,
+  variables       TEXT NOT NULL,
+  message_id      TEXT UNIQUE,
+  published_at    INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL
+);
+CREATE INDEX messages_name ON messages (name, correlation_key, published_at);
+
+CREATE TABLE incidents (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  key         INTEGER NOT NULL,
+  process_id  TEXT NOT NULL,
+  element_id  TEXT NOT NULL,
+  kind        INTEGER NOT NULL,
+  message     TEXT NOT NULL,
+  job_key     INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  UNIQUE (instance_id, key)
+);
+
+CREATE TABLE history (
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  seq         INTEGER NOT NULL,
+  at          INTEGER NOT NULL,
+  records     BLOB NOT NULL,
+  PRIMARY KEY (instance_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+)sql";
+
+constexpr std::array kMigrations{
+    Migration{1, "instances, definitions, work queues and history", kV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+}  // namespace banshi::store::sqlite

@@ -1,0 +1,1057 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+#include <variant>
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
+
+// Returns the Error of a failed Result<...> from the enclosing function.
+#define BANSHI_STORE_TRY(expr)              \
+  do {                                      \
+    auto try_result_ = (expr);              \
+    if (!try_result_.ok()) return try_result_.error(); \
+  } while (false)
+
+namespace banshi::store::sqlite {
+namespace {
+
+constexpr size_t kMaxPageSize = 1000;
+constexpr int64_t kCandidateGroup = 1;
+constexpr int64_t kCandidateUser = 2;
+
+int64_t as_int(uint64_t key) { return static_cast<int64_t>(key); }
+uint64_t as_key(int64_t value) { return static_cast<uint64_t>(value); }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error conflict(std::string message) { return Error{"conflict", std::move(message)}; }
+
+// A JSON array of strings, bound as one value and unpacked in SQL with
+// json_each(): a list filter keeps one fixed statement shape whatever its length.
+std::string json_list(const std::vector<std::string>& values) {
+  boost::json::array array;
+  for (const auto& value : values) array.emplace_back(boost::json::string_view(value.data(), value.size()));
+  return boost::json::serialize(array);
+}
+
+template <typename T, typename Row>
+Result<std::vector<T>> collect(Statement& stmt, Row row, std::string_view what) {
+  std::vector<T> out;
+  int rc = 0;
+  while ((rc = stmt.step()) == SQLITE_ROW) out.push_back(row(stmt));
+  if (rc != SQLITE_DONE) return store_error(stmt.db(), what);
+  return out;
+}
+
+template <typename T, typename Row>
+Result<std::optional<T>> first(Statement& stmt, Row row, std::string_view what) {
+  int rc = stmt.step();
+  if (rc == SQLITE_ROW) return std::optional<T>(row(stmt));
+  if (rc != SQLITE_DONE) return store_error(stmt.db(), what);
+  return std::optional<T>();
+}
+
+// --- rows -----------------------------------------------------------------
+
+constexpr const char* kDefinitionColumns =
+    "SELECT key, process_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM definitions ";
+
+DefinitionRecord read_definition(const Statement& s) {
+  DefinitionRecord d;
+  d.key = s.int64(0);
+  d.process_id = s.text(1);
+  d.version = static_cast<int32_t>(s.int64(2));
+  d.name = s.text(3);
+  d.resource = s.text(4);
+  d.xml = s.text(5);
+  d.checksum = s.text(6);
+  d.deployed_at = s.int64(7);
+  d.deployed_by = s.text(8);
+  return d;
+}
+
+constexpr const char* kInstanceColumns =
+    "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
+    "ended_at, parent_id, parent_element FROM instances ";
+// The same shape without the state blob, for listings.
+constexpr const char* kInstanceSummaryColumns =
+    "SELECT id, definition_key, process_id, definition_version, business_key, status, version, X'', started_at, "
+    "ended_at, parent_id, parent_element FROM instances ";
+
+InstanceRecord read_instance(const Statement& s) {
+  InstanceRecord r;
+  r.id = s.int64(0);
+  r.definition_key = s.int64(1);
+  r.process_id = s.text(2);
+  r.definition_version = static_cast<int32_t>(s.int64(3));
+  r.business_key = s.text(4);
+  r.status = static_cast<uint8_t>(s.int64(5));
+  r.version = s.int64(6);
+  r.state = s.text(7);
+  r.started_at = s.int64(8);
+  r.ended_at = s.int64(9);
+  r.parent_id = s.int64(10);  // NULL reads as 0: no parent
+  r.parent_element = as_key(s.int64(11));
+  return r;
+}
+
+constexpr const char* kTaskColumns =
+    "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
+    "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload FROM user_tasks t ";
+
+TaskRecord read_task(const Statement& s) {
+  TaskRecord t;
+  t.id = s.int64(0);
+  t.instance_id = s.int64(1);
+  t.key = as_key(s.int64(2));
+  t.process_id = s.text(3);
+  t.element_id = s.text(4);
+  t.name = s.text(5);
+  t.business_key = s.text(6);
+  t.assignee = s.text(7);
+  t.region = s.text(8);
+  t.form_key = s.text(9);
+  t.priority = static_cast<int32_t>(s.int64(10));
+  t.created_at = s.int64(11);
+  t.due_at = s.int64(12);
+  t.follow_up_at = s.int64(13);
+  t.sla_state = static_cast<uint8_t>(s.int64(14));
+  t.payload = s.text(15);
+  return t;
+}
+
+constexpr const char* kJobColumns =
+    "SELECT id, instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, idempotency_key, "
+    "last_error, state, payload FROM jobs ";
+
+JobRecord read_job(const Statement& s) {
+  JobRecord j;
+  j.id = s.int64(0);
+  j.instance_id = s.int64(1);
+  j.key = as_key(s.int64(2));
+  j.type = s.text(3);
+  j.element_id = s.text(4);
+  j.retries = static_cast<int32_t>(s.int64(5));
+  j.due_at = s.int64(6);
+  j.lease_owner = s.text(7);
+  j.lease_until = s.int64(8);
+  j.idempotency_key = s.text(9);
+  j.last_error = s.text(10);
+  j.state = static_cast<uint8_t>(s.int64(11));
+  j.payload = s.text(12);
+  return j;
+}
+
+TimerRecord read_timer(const Statement& s) {
+  return TimerRecord{s.int64(0), as_key(s.int64(1)), s.text(2), s.int64(3)};
+}
+
+SubscriptionRecord read_subscription(const Statement& s) {
+  return SubscriptionRecord{s.int64(0), as_key(s.int64(1)), s.text(2), s.text(3), s.text(4)};
+}
+
+MessageRecord read_message(const Statement& s) {
+  return MessageRecord{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6)};
+}
+
+constexpr const char* kIncidentColumns =
+    "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents ";
+
+IncidentRecord read_incident(const Statement& s) {
+  IncidentRecord i;
+  i.id = s.int64(0);
+  i.instance_id = s.int64(1);
+  i.key = as_key(s.int64(2));
+  i.process_id = s.text(3);
+  i.element_id = s.text(4);
+  i.kind = static_cast<uint8_t>(s.int64(5));
+  i.message = s.text(6);
+  i.job_key = as_key(s.int64(7));
+  i.created_at = s.int64(8);
+  return i;
+}
+
+// --- schema ---------------------------------------------------------------
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL)";
+
+Result<int> read_schema_version(Connection& c) {
+  auto exists = c.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+  if (!exists.ok()) return exists.error();
+  if (exists->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the schema version");
+  if (exists->int64(0) == 0) return 0;
+  auto max = c.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!max.ok()) return max.error();
+  if (max->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the schema version");
+  return static_cast<int>(max->int64(0));
+}
+
+int latest_version() { return migrations().empty() ? 0 : migrations().back().version; }
+
+Error too_new(int present) {
+  return Error{"store", fmt::format("the database schema is version {}; this build knows up to {}", present,
+                                    latest_version())};
+}
+
+// --- batch parts ----------------------------------------------------------
+
+Result<void> write_instance(Connection& c, const InstanceWrite& w) {
+  const InstanceRecord& r = w.record;
+  if (w.expected_version == 0) {
+    auto st = c.prepare(
+        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
+        "state, started_at, ended_at, parent_id, parent_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12)");
+    if (!st.ok()) return st.error();
+    st->bind(1, r.id);
+    st->bind(2, r.definition_key);
+    st->bind(3, r.process_id);
+    st->bind(4, int64_t{r.definition_version});
+    st->bind(5, r.business_key);
+    st->bind(6, int64_t{r.status});
+    st->bind(7, r.version);
+    st->bind_blob(8, r.state);
+    st->bind(9, r.started_at);
+    st->bind(10, r.ended_at);
+    if (r.parent_id == 0) {
+      st->bind_null(11);
+    } else {
+      st->bind(11, r.parent_id);
+    }
+    st->bind(12, as_int(r.parent_element));
+    int rc = st->step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("instance {} already exists", r.id));
+    if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
+    return {};
+  }
+  auto st = c.prepare(
+      "UPDATE instances SET definition_key = ?2, process_id = ?3, definition_version = ?4, business_key = ?5, "
+      "status = ?6, version = ?7, state = ?8, started_at = ?9, ended_at = ?10, parent_id = ?11, parent_element = ?12 "
+      "WHERE id = ?1 AND version = ?13");
+  if (!st.ok()) return st.error();
+  st->bind(1, r.id);
+  st->bind(2, r.definition_key);
+  st->bind(3, r.process_id);
+  st->bind(4, int64_t{r.definition_version});
+  st->bind(5, r.business_key);
+  st->bind(6, int64_t{r.status});
+  st->bind(7, r.version);
+  st->bind_blob(8, r.state);
+  st->bind(9, r.started_at);
+  st->bind(10, r.ended_at);
+  if (r.parent_id == 0) {
+    st->bind_null(11);
+  } else {
+    st->bind(11, r.parent_id);
+  }
+  st->bind(12, as_int(r.parent_element));
+  st->bind(13, w.expected_version);
+  BANSHI_STORE_TRY(st->run(fmt::format("cannot update instance {}", r.id)));
+  if (sqlite3_changes(c.db()) == 0) {
+    return conflict(fmt::format("instance {} is not at version {}; reload it", r.id, w.expected_version));
+  }
+  return {};
+}
+
+Result<void> add_task(Connection& c, const TaskRecord& t) {
+  auto st = c.prepare(
+      "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
+      "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+  if (!st.ok()) return st.error();
+  st->bind(1, t.instance_id);
+  st->bind(2, as_int(t.key));
+  st->bind(3, t.process_id);
+  st->bind(4, t.element_id);
+  st->bind(5, t.name);
+  st->bind(6, t.business_key);
+  st->bind(7, t.assignee);
+  st->bind(8, t.region);
+  st->bind(9, t.form_key);
+  st->bind(10, int64_t{t.priority});
+  st->bind(11, t.created_at);
+  st->bind(12, t.due_at);
+  st->bind(13, t.follow_up_at);
+  st->bind(14, int64_t{t.sla_state});
+  st->bind(15, t.payload);
+  BANSHI_STORE_TRY(st->run(fmt::format("cannot insert task {}/{}", t.instance_id, t.key)));
+  int64_t task_id = sqlite3_last_insert_rowid(c.db());
+
+  auto cand = c.prepare("INSERT INTO task_candidates (task_id, kind, position, value) VALUES (?1, ?2, ?3, ?4)");
+  if (!cand.ok()) return cand.error();
+  auto insert_all = [&](int64_t kind, const std::vector<std::string>& values) -> Result<void> {
+    for (size_t i = 0; i < values.size(); ++i) {
+      cand->bind(1, task_id);
+      cand->bind(2, kind);
+      cand->bind(3, static_cast<int64_t>(i));
+      cand->bind(4, values[i]);
+      BANSHI_STORE_TRY(cand->run("cannot insert a task candidate"));
+      cand->reset();
+    }
+    return {};
+  };
+  BANSHI_STORE_TRY(insert_all(kCandidateGroup, t.candidate_groups));
+  BANSHI_STORE_TRY(insert_all(kCandidateUser, t.candidate_users));
+  return {};
+}
+
+// Deletes the row of (instance_id, key) from a table named by the caller from
+// fixed text; a missing row is fine.
+Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, std::string_view what) {
+  auto st = c.prepare(sql);
+  if (!st.ok()) return st.error();
+  st->bind(1, k.instance_id);
+  st->bind(2, as_int(k.key));
+  return st->run(what);
+}
+
+Result<void> add_job(Connection& c, const JobRecord& j) {
+  auto st = c.prepare(
+      "INSERT INTO jobs (instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, "
+      "idempotency_key, last_error, state, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+  if (!st.ok()) return st.error();
+  st->bind(1, j.instance_id);
+  st->bind(2, as_int(j.key));
+  st->bind(3, j.type);
+  st->bind(4, j.element_id);
+  st->bind(5, int64_t{j.retries});
+  st->bind(6, j.due_at);
+  st->bind(7, j.lease_owner);
+  st->bind(8, j.lease_until);
+  st->bind_text_or_null(9, j.idempotency_key);
+  st->bind(10, j.last_error);
+  st->bind(11, int64_t{j.state});
+  st->bind(12, j.payload);
+  return st->run(fmt::format("cannot insert job {}/{}", j.instance_id, j.key));
+}
+
+Result<void> update_job(Connection& c, const JobUpdate& u) {
+  // A new attempt starts from a free lease.
+  auto st = c.prepare(
+      "UPDATE jobs SET retries = ?3, due_at = ?4, last_error = ?5, state = ?6, lease_owner = '', lease_until = 0 "
+      "WHERE instance_id = ?1 AND key = ?2");
+  if (!st.ok()) return st.error();
+  st->bind(1, u.instance_id);
+  st->bind(2, as_int(u.key));
+  st->bind(3, int64_t{u.retries});
+  st->bind(4, u.due_at);
+  st->bind(5, u.last_error);
+  st->bind(6, int64_t{u.state});
+  return st->run(fmt::format("cannot update job {}/{}", u.instance_id, u.key));
+}
+
+Result<void> upsert_timer(Connection& c, const TimerRecord& t) {
+  auto st = c.prepare(
+      "INSERT INTO timers (instance_id, key, element_id, due_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (instance_id, key) DO UPDATE SET element_id = excluded.element_id, due_at = excluded.due_at");
+  if (!st.ok()) return st.error();
+  st->bind(1, t.instance_id);
+  st->bind(2, as_int(t.key));
+  st->bind(3, t.element_id);
+  st->bind(4, t.due_at);
+  return st->run(fmt::format("cannot write timer {}/{}", t.instance_id, t.key));
+}
+
+Result<void> add_message_subscription(Connection& c, const SubscriptionRecord& s) {
+  auto st = c.prepare(
+      "INSERT INTO message_subscriptions (instance_id, key, name, correlation_key, element_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!st.ok()) return st.error();
+  st->bind(1, s.instance_id);
+  st->bind(2, as_int(s.key));
+  st->bind(3, s.name);
+  st->bind(4, s.correlation_key);
+  st->bind(5, s.element_id);
+  return st->run(fmt::format("cannot insert message subscription {}/{}", s.instance_id, s.key));
+}
+
+Result<void> add_signal_subscription(Connection& c, const SubscriptionRecord& s) {
+  auto st = c.prepare(
+      "INSERT INTO signal_subscriptions (instance_id, key, name, element_id) VALUES (?1, ?2, ?3, ?4)");
+  if (!st.ok()) return st.error();
+  st->bind(1, s.instance_id);
+  st->bind(2, as_int(s.key));
+  st->bind(3, s.name);
+  st->bind(4, s.element_id);
+  return st->run(fmt::format("cannot insert signal subscription {}/{}", s.instance_id, s.key));
+}
+
+Result<void> add_message(Connection& c, const MessageRecord& m) {
+  if (!m.message_id.empty()) {
+    auto seen = c.prepare("SELECT 1 FROM messages WHERE message_id = ?1");
+    if (!seen.ok()) return seen.error();
+    seen->bind(1, m.message_id);
+    int rc = seen->step();
+    if (rc == SQLITE_ROW) {
+      return Error{"duplicate", fmt::format("a message with id '{}' was already published", m.message_id)};
+    }
+    if (rc != SQLITE_DONE) return store_error(c.db(), "cannot look up a message id");
+  }
+  auto st = c.prepare(
+      "INSERT INTO messages (name, correlation_key, variables, message_id, published_at, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st.ok()) return st.error();
+  st->bind(1, m.name);
+  st->bind(2, m.correlation_key);
+  st->bind(3, m.variables);
+  st->bind_text_or_null(4, m.message_id);
+  st->bind(5, m.published_at);
+  st->bind(6, m.expires_at);
+  return st->run(fmt::format("cannot insert message '{}'", m.name));
+}
+
+Result<void> remove_message(Connection& c, int64_t id) {
+  auto st = c.prepare("DELETE FROM messages WHERE id = ?1");
+  if (!st.ok()) return st.error();
+  st->bind(1, id);
+  return st->run(fmt::format("cannot remove message {}", id));
+}
+
+Result<void> add_incident(Connection& c, const IncidentRecord& i) {
+  auto st = c.prepare(
+      "INSERT INTO incidents (instance_id, key, process_id, element_id, kind, message, job_key, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!st.ok()) return st.error();
+  st->bind(1, i.instance_id);
+  st->bind(2, as_int(i.key));
+  st->bind(3, i.process_id);
+  st->bind(4, i.element_id);
+  st->bind(5, int64_t{i.kind});
+  st->bind(6, i.message);
+  st->bind(7, as_int(i.job_key));
+  st->bind(8, i.created_at);
+  return st->run(fmt::format("cannot insert incident {}/{}", i.instance_id, i.key));
+}
+
+Result<void> append_history(Connection& c, const HistoryRecord& h) {
+  auto st = c.prepare("INSERT INTO history (instance_id, seq, at, records) VALUES (?1, ?2, ?3, ?4)");
+  if (!st.ok()) return st.error();
+  st->bind(1, h.instance_id);
+  st->bind(2, h.seq);
+  st->bind(3, h.at);
+  st->bind_blob(4, h.records);
+  return st->run(fmt::format("cannot append history {}/{}", h.instance_id, h.seq));
+}
+
+Result<void> apply(Connection& c, const WriteBatch& b) {
+  // Instances first: every other row refers to one. Within each kind,
+  // additions come before removals, so a row created and finished within the
+  // same group commit ends up absent.
+  for (const auto& w : b.instances) BANSHI_STORE_TRY(write_instance(c, w));
+  for (const auto& t : b.tasks_added) BANSHI_STORE_TRY(add_task(c, t));
+  for (const auto& k : b.tasks_removed) {
+    BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2", k,
+                                  "cannot remove a task"));
+  }
+  for (const auto& j : b.jobs_added) BANSHI_STORE_TRY(add_job(c, j));
+  for (const auto& u : b.jobs_updated) BANSHI_STORE_TRY(update_job(c, u));
+  for (const auto& k : b.jobs_removed) {
+    BANSHI_STORE_TRY(
+        remove_keyed(c, "DELETE FROM jobs WHERE instance_id = ?1 AND key = ?2", k, "cannot remove a job"));
+  }
+  for (const auto& t : b.timers_upserted) BANSHI_STORE_TRY(upsert_timer(c, t));
+  for (const auto& k : b.timers_removed) {
+    BANSHI_STORE_TRY(
+        remove_keyed(c, "DELETE FROM timers WHERE instance_id = ?1 AND key = ?2", k, "cannot remove a timer"));
+  }
+  for (const auto& s : b.message_subscriptions_added) BANSHI_STORE_TRY(add_message_subscription(c, s));
+  for (const auto& k : b.message_subscriptions_removed) {
+    BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM message_subscriptions WHERE instance_id = ?1 AND key = ?2", k,
+                                  "cannot remove a message subscription"));
+  }
+  for (const auto& s : b.signal_subscriptions_added) BANSHI_STORE_TRY(add_signal_subscription(c, s));
+  for (const auto& k : b.signal_subscriptions_removed) {
+    BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM signal_subscriptions WHERE instance_id = ?1 AND key = ?2", k,
+                                  "cannot remove a signal subscription"));
+  }
+  for (const auto& m : b.messages_added) BANSHI_STORE_TRY(add_message(c, m));
+  for (int64_t id : b.messages_removed) BANSHI_STORE_TRY(remove_message(c, id));
+  for (const auto& i : b.incidents_added) BANSHI_STORE_TRY(add_incident(c, i));
+  for (const auto& k : b.incidents_removed) {
+    BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM incidents WHERE instance_id = ?1 AND key = ?2", k,
+                                  "cannot remove an incident"));
+  }
+  for (const auto& h : b.history) BANSHI_STORE_TRY(append_history(c, h));
+  return {};
+}
+
+Result<void> load_candidates(Connection& c, TaskRecord& t) {
+  auto st = c.prepare("SELECT kind, value FROM task_candidates WHERE task_id = ?1 ORDER BY kind, position");
+  if (!st.ok()) return st.error();
+  st->bind(1, t.id);
+  int rc = 0;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    (st->int64(0) == kCandidateGroup ? t.candidate_groups : t.candidate_users).push_back(st->text(1));
+  }
+  if (rc != SQLITE_DONE) return store_error(c.db(), "cannot read task candidates");
+  return {};
+}
+
+using Binding = std::variant<int64_t, std::string>;
+
+void bind_all(Statement& st, const std::vector<Binding>& bindings) {
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    int index = static_cast<int>(i) + 1;
+    if (const auto* n = std::get_if<int64_t>(&bindings[i])) {
+      st.bind(index, *n);
+    } else {
+      st.bind(index, std::get<std::string>(bindings[i]));
+    }
+  }
+}
+
+}  // namespace
+
+// --- connections ----------------------------------------------------------
+
+// A reader connection borrowed for one read; in-memory stores lend the writer.
+class SqliteStore::ReaderLease {
+ public:
+  explicit ReaderLease(SqliteStore& store) : store_(store) {
+    if (store.readers_.empty()) {
+      writer_lock_ = std::unique_lock<std::mutex>(store.write_mutex_);
+      connection_ = store.writer_.get();
+      return;
+    }
+    std::unique_lock<std::mutex> lock(store.readers_mutex_);
+    store.reader_free_.wait(lock, [&] { return !store.idle_readers_.empty(); });
+    connection_ = store.idle_readers_.back();
+    store.idle_readers_.pop_back();
+  }
+  ~ReaderLease() {
+    if (writer_lock_.owns_lock()) return;
+    {
+      std::lock_guard<std::mutex> lock(store_.readers_mutex_);
+      store_.idle_readers_.push_back(connection_);
+    }
+    store_.reader_free_.notify_one();
+  }
+  ReaderLease(const ReaderLease&) = delete;
+  ReaderLease& operator=(const ReaderLease&) = delete;
+
+  Connection& connection() { return *connection_; }
+
+ private:
+  SqliteStore& store_;
+  std::unique_lock<std::mutex> writer_lock_;
+  Connection* connection_ = nullptr;
+};
+
+template <typename F>
+auto SqliteStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  Connection& c = *writer_;
+  BANSHI_STORE_TRY(c.exec("BEGIN IMMEDIATE", "cannot begin a write transaction"));
+  auto result = fn(c);
+  if (result.ok()) {
+    if (options_.before_commit) options_.before_commit();
+    auto committed = c.exec("COMMIT", "cannot commit");
+    if (committed.ok()) return result;
+    result = committed.error();
+  }
+  // Nothing of a failed write may stay; a failed COMMIT may already have
+  // rolled back on its own, hence the check.
+  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.exec("ROLLBACK", "cannot roll back");
+  return result;
+}
+
+template <typename F>
+auto SqliteStore::in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  ReaderLease lease(*this);
+  Connection& c = lease.connection();
+  // One transaction makes multi-statement reads (a task and its candidates)
+  // one snapshot.
+  BANSHI_STORE_TRY(c.exec("BEGIN", "cannot begin a read transaction"));
+  auto result = fn(c);
+  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.exec(result.ok() ? "COMMIT" : "ROLLBACK", "cannot end a read");
+  return result;
+}
+
+SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& options) {
+  if (options.path.empty()) return Error{"store", "the database path is empty"};
+  const bool memory = options.path == ":memory:";
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+
+  auto writer = Connection::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
+  if (!writer.ok()) return writer.error();
+  store->writer_ = std::move(writer.value());
+  Connection& w = *store->writer_;
+  const std::string where = fmt::format("cannot open database {}", options.path);
+
+  // The first statement reads the file header: a file that is not a database
+  // fails here.
+  auto mode = w.pragma_text("PRAGMA journal_mode = WAL");
+  if (!mode.ok()) return Error{"store", fmt::format("{}: {}", where, mode.error().message)};
+  if (!memory && *mode != "wal") {
+    return Error{"store", fmt::format("{}: it cannot use write-ahead logging (journal mode is {})", where, *mode)};
+  }
+  BANSHI_STORE_TRY(w.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", where));
+  BANSHI_STORE_TRY(w.exec("PRAGMA foreign_keys = ON", where));
+
+  auto present = read_schema_version(w);
+  if (!present.ok()) return Error{"store", fmt::format("{}: {}", where, present.error().message)};
+  if (*present > latest_version()) return too_new(*present);
+
+  if (!memory) {
+    int count = std::max(1, options.reader_connections);
+    for (int i = 0; i < count; ++i) {
+      auto reader = Connection::open(options.path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms);
+      if (!reader.ok()) return reader.error();
+      // Readers never write, by construction; query_only makes a slip an error.
+      BANSHI_STORE_TRY((*reader)->exec("PRAGMA query_only = ON", where));
+      store->idle_readers_.push_back(reader->get());
+      store->readers_.push_back(std::move(reader.value()));
+    }
+  }
+  return store;
+}
+
+// --- schema ---------------------------------------------------------------
+
+int SqliteStore::latest_schema_version() const { return latest_version(); }
+
+Result<int> SqliteStore::schema_version() {
+  return in_read_transaction([](Connection& c) { return read_schema_version(c); });
+}
+
+Result<void> SqliteStore::migrate() {
+  BANSHI_STORE_TRY(in_write_transaction([](Connection& c) -> Result<void> {
+    return c.exec(kCreateMigrationsTable, "cannot create the migrations table");
+  }));
+  for (const Migration& m : migrations()) {
+    auto applied = in_write_transaction([&](Connection& c) -> Result<void> {
+      // Read again inside the transaction: another process may have migrated.
+      auto present = read_schema_version(c);
+      if (!present.ok()) return present.error();
+      if (*present > latest_version()) return too_new(*present);
+      if (*present >= m.version) return {};
+      BANSHI_STORE_TRY(c.exec(m.sql, fmt::format("migration {} failed", m.version)));
+      auto st = c.prepare("INSERT INTO schema_migrations (version, applied_at, description) VALUES (?1, ?2, ?3)");
+      if (!st.ok()) return st.error();
+      st->bind(1, int64_t{m.version});
+      st->bind(2, now_ms());
+      st->bind(3, std::string(m.description));
+      return st->run("cannot record a migration");
+    });
+    if (!applied.ok()) return applied;
+  }
+  return {};
+}
+
+// --- writes ---------------------------------------------------------------
+
+Result<void> SqliteStore::write(const WriteBatch& batch) {
+  if (batch.empty()) return {};
+  return in_write_transaction([&](Connection& c) { return apply(c, batch); });
+}
+
+Result<std::vector<DefinitionRecord>> SqliteStore::deploy(std::vector<DefinitionRecord> processes) {
+  if (processes.empty()) return processes;
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
+    for (auto& p : processes) {
+      auto latest = c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 ORDER BY version DESC LIMIT 1");
+      if (!latest.ok()) return latest.error();
+      latest->bind(1, p.process_id);
+      auto found = first<DefinitionRecord>(*latest, read_definition, "cannot read definitions");
+      if (!found.ok()) return found.error();
+      if (found->has_value() && (*found)->checksum == p.checksum) {
+        p = std::move(**found);
+        continue;
+      }
+      p.version = found->has_value() ? (*found)->version + 1 : 1;
+      auto insert = c.prepare(
+          "INSERT INTO definitions (process_id, version, name, resource, xml, checksum, deployed_at, deployed_by) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      if (!insert.ok()) return insert.error();
+      insert->bind(1, p.process_id);
+      insert->bind(2, int64_t{p.version});
+      insert->bind(3, p.name);
+      insert->bind(4, p.resource);
+      insert->bind(5, p.xml);
+      insert->bind(6, p.checksum);
+      insert->bind(7, p.deployed_at);
+      insert->bind(8, p.deployed_by);
+      BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy process {}", p.process_id)));
+      p.key = sqlite3_last_insert_rowid(c.db());
+    }
+    return std::move(processes);
+  });
+}
+
+Result<int64_t> SqliteStore::allocate_ids(const std::string& sequence, int64_t count) {
+  if (count <= 0) return Error{"store", fmt::format("cannot allocate {} ids", count)};
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO sequences (name, next_value) VALUES (?1, 1 + ?2) "
+        "ON CONFLICT (name) DO UPDATE SET next_value = next_value + ?2 RETURNING next_value");
+    if (!st.ok()) return st.error();
+    st->bind(1, sequence);
+    st->bind(2, count);
+    if (st->step() != SQLITE_ROW) return store_error(c.db(), fmt::format("cannot allocate ids of {}", sequence));
+    return st->int64(0) - count;
+  });
+}
+
+Result<std::vector<JobRecord>> SqliteStore::acquire_jobs(const std::vector<std::string>& types,
+                                                         const std::string& owner, int64_t now, int64_t lease_until,
+                                                         size_t limit) {
+  if (limit == 0) return std::vector<JobRecord>();
+  limit = std::min(limit, kMaxPageSize);
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<JobRecord>> {
+    std::string sql = std::string(kJobColumns) + "WHERE state = 1 AND due_at <= ?1 AND lease_until <= ?1 ";
+    if (!types.empty()) sql += "AND type IN (SELECT value FROM json_each(?3)) ";
+    sql += "ORDER BY due_at, id LIMIT ?2";
+    auto select = c.prepare(sql);
+    if (!select.ok()) return select.error();
+    select->bind(1, now);
+    select->bind(2, static_cast<int64_t>(limit));
+    if (!types.empty()) select->bind(3, json_list(types));
+    auto jobs = collect<JobRecord>(*select, read_job, "cannot select jobs");
+    if (!jobs.ok()) return jobs.error();
+
+    auto lease = c.prepare("UPDATE jobs SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1");
+    if (!lease.ok()) return lease.error();
+    for (auto& job : *jobs) {
+      lease->bind(1, job.id);
+      lease->bind(2, owner);
+      lease->bind(3, lease_until);
+      BANSHI_STORE_TRY(lease->run("cannot lease a job"));
+      lease->reset();
+      job.lease_owner = owner;
+      job.lease_until = lease_until;
+    }
+    return std::move(jobs.value());
+  });
+}
+
+Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("SELECT assignee FROM user_tasks WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, task_id);
+    int rc = st->step();
+    if (rc == SQLITE_DONE) return Error{"not-found", fmt::format("there is no task {}", task_id)};
+    if (rc != SQLITE_ROW) return store_error(c.db(), fmt::format("cannot read task {}", task_id));
+    std::string current = st->text(0);
+    if (current != expected) {
+      return conflict(fmt::format("task {} is assigned to '{}', not '{}'", task_id, current, expected));
+    }
+    auto update = c.prepare("UPDATE user_tasks SET assignee = ?2 WHERE id = ?1");
+    if (!update.ok()) return update.error();
+    update->bind(1, task_id);
+    update->bind(2, assignee);
+    return update->run(fmt::format("cannot assign task {}", task_id));
+  });
+}
+
+// --- reads ----------------------------------------------------------------
+
+Result<std::vector<DefinitionRecord>> SqliteStore::definitions(const std::string& process_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
+    auto st = c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 ORDER BY version DESC");
+    if (!st.ok()) return st.error();
+    st->bind(1, process_id);
+    return collect<DefinitionRecord>(*st, read_definition, "cannot read definitions");
+  });
+}
+
+Result<std::optional<DefinitionRecord>> SqliteStore::definition(const std::string& process_id, int32_t version) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<DefinitionRecord>> {
+    auto st = version == 0 ? c.prepare(std::string(kDefinitionColumns) +
+                                       "WHERE process_id = ?1 ORDER BY version DESC LIMIT 1")
+                           : c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 AND version = ?2");
+    if (!st.ok()) return st.error();
+    st->bind(1, process_id);
+    if (version != 0) st->bind(2, int64_t{version});
+    return first<DefinitionRecord>(*st, read_definition, "cannot read a definition");
+  });
+}
+
+Result<std::optional<DefinitionRecord>> SqliteStore::definition_by_key(int64_t key) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<DefinitionRecord>> {
+    auto st = c.prepare(std::string(kDefinitionColumns) + "WHERE key = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, key);
+    return first<DefinitionRecord>(*st, read_definition, "cannot read a definition");
+  });
+}
+
+Result<std::optional<InstanceRecord>> SqliteStore::instance(InstanceId id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<InstanceRecord>> {
+    auto st = c.prepare(std::string(kInstanceColumns) + "WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    return first<InstanceRecord>(*st, read_instance, "cannot read an instance");
+  });
+}
+
+Result<std::vector<InstanceRecord>> SqliteStore::instances(const InstanceQuery& q) {
+  // The WHERE shape comes from fixed fragments; every value is bound.
+  std::string sql = std::string(kInstanceSummaryColumns) + "WHERE 1 = 1";
+  std::vector<Binding> bindings;
+  if (!q.process_id.empty()) {
+    sql += " AND process_id = ?";
+    bindings.emplace_back(q.process_id);
+  }
+  if (!q.business_key.empty()) {
+    sql += " AND business_key = ?";
+    bindings.emplace_back(q.business_key);
+  }
+  if (q.status >= 0) {
+    sql += " AND status = ?";
+    bindings.emplace_back(int64_t{q.status});
+  }
+  if (q.started_after != 0) {
+    sql += " AND started_at > ?";
+    bindings.emplace_back(q.started_after);
+  }
+  if (q.started_before != 0) {
+    sql += " AND started_at < ?";
+    bindings.emplace_back(q.started_before);
+  }
+  sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    bind_all(*st, bindings);
+    return collect<InstanceRecord>(*st, read_instance, "cannot list instances");
+  });
+}
+
+Result<std::vector<InstanceRecord>> SqliteStore::running_instances_of(InstanceId parent) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
+    auto st = c.prepare(std::string(kInstanceColumns) + "WHERE parent_id = ?1 AND status = 1 ORDER BY id");
+    if (!st.ok()) return st.error();
+    st->bind(1, parent);
+    return collect<InstanceRecord>(*st, read_instance, "cannot read called instances");
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
+  // The WHERE and ORDER BY shape comes from fixed fragments; every value is
+  // bound. List filters bind one JSON array each, so the number of shapes
+  // stays small and each is prepared once per connection.
+  std::string sql = std::string(kTaskColumns) + "WHERE 1 = 1";
+  std::vector<Binding> bindings;
+  if (!q.assignee.empty()) {
+    sql += " AND t.assignee = ?";
+    bindings.emplace_back(q.assignee);
+  }
+  if (q.unassigned_only) sql += " AND t.assignee = ''";
+  constexpr const char* kGroups =
+      "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 1 AND c.value IN "
+      "(SELECT value FROM json_each(?)))";
+  constexpr const char* kUser =
+      "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 2 AND c.value = ?)";
+  if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
+    // Someone may take a task offered to them or to any of their groups.
+    sql += fmt::format(" AND ({} OR {})", kGroups, kUser);
+    bindings.emplace_back(json_list(q.candidate_groups));
+    bindings.emplace_back(q.candidate_user);
+  } else if (!q.candidate_groups.empty()) {
+    sql += fmt::format(" AND {}", kGroups);
+    bindings.emplace_back(json_list(q.candidate_groups));
+  } else if (!q.candidate_user.empty()) {
+    sql += fmt::format(" AND {}", kUser);
+    bindings.emplace_back(q.candidate_user);
+  }
+  if (!q.regions.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(t.region, 1, length(r.value)) = r.value)";
+    bindings.emplace_back(json_list(q.regions));
+  }
+  if (!q.process_id.empty()) {
+    sql += " AND t.process_id = ?";
+    bindings.emplace_back(q.process_id);
+  }
+  if (q.due_before != 0) {
+    sql += " AND t.due_at > 0 AND t.due_at < ?";
+    bindings.emplace_back(q.due_before);
+  }
+  if (q.sla_state >= 0) {
+    sql += " AND t.sla_state = ?";
+    bindings.emplace_back(int64_t{q.sla_state});
+  }
+  const char* direction = q.descending ? "DESC" : "ASC";
+  switch (q.sort) {
+    case TaskQuery::Sort::kCreated:
+      sql += fmt::format(" ORDER BY t.created_at {0}, t.id {0}", direction);
+      break;
+    case TaskQuery::Sort::kDue:
+      // Tasks without a due date come last in either direction.
+      sql += fmt::format(" ORDER BY (t.due_at = 0), t.due_at {0}, t.id {0}", direction);
+      break;
+    case TaskQuery::Sort::kPriority:
+      sql += fmt::format(" ORDER BY t.priority {0}, t.created_at ASC, t.id ASC", direction);
+      break;
+  }
+  sql += " LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    bind_all(*st, bindings);
+    auto found = collect<TaskRecord>(*st, read_task, "cannot list tasks");
+    if (!found.ok()) return found.error();
+    for (auto& t : *found) BANSHI_STORE_TRY(load_candidates(c, t));
+    return found;
+  });
+}
+
+Result<std::optional<TaskRecord>> SqliteStore::task(int64_t task_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<TaskRecord>> {
+    auto st = c.prepare(std::string(kTaskColumns) + "WHERE t.id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, task_id);
+    auto found = first<TaskRecord>(*st, read_task, "cannot read a task");
+    if (!found.ok() || !found->has_value()) return found;
+    BANSHI_STORE_TRY(load_candidates(c, **found));
+    return found;
+  });
+}
+
+Result<std::vector<JobRecord>> SqliteStore::jobs_of(InstanceId id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<JobRecord>> {
+    auto st = c.prepare(std::string(kJobColumns) + "WHERE instance_id = ?1 ORDER BY key");
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    return collect<JobRecord>(*st, read_job, "cannot read jobs");
+  });
+}
+
+Result<std::vector<TimerRecord>> SqliteStore::due_timers(int64_t until, size_t limit) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<TimerRecord>> {
+    auto st = c.prepare(
+        "SELECT instance_id, key, element_id, due_at FROM timers WHERE due_at <= ?1 "
+        "ORDER BY due_at, instance_id, key LIMIT ?2");
+    if (!st.ok()) return st.error();
+    st->bind(1, until);
+    st->bind(2, static_cast<int64_t>(std::min(limit, kMaxPageSize)));
+    return collect<TimerRecord>(*st, read_timer, "cannot read due timers");
+  });
+}
+
+Result<std::optional<int64_t>> SqliteStore::next_timer_due() {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<int64_t>> {
+    auto st = c.prepare("SELECT min(due_at) FROM timers");
+    if (!st.ok()) return st.error();
+    if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the next timer");
+    if (st->is_null(0)) return std::optional<int64_t>();
+    return std::optional<int64_t>(st->int64(0));
+  });
+}
+
+Result<std::vector<SubscriptionRecord>> SqliteStore::message_subscriptions(const std::string& name,
+                                                                          const std::string& correlation_key) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<SubscriptionRecord>> {
+    auto st = c.prepare(
+        "SELECT instance_id, key, name, correlation_key, element_id FROM message_subscriptions "
+        "WHERE name = ?1 AND correlation_key = ?2 ORDER BY instance_id, key");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    st->bind(2, correlation_key);
+    return collect<SubscriptionRecord>(*st, read_subscription, "cannot read message subscriptions");
+  });
+}
+
+Result<std::vector<SubscriptionRecord>> SqliteStore::signal_subscriptions(const std::string& name) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<SubscriptionRecord>> {
+    auto st = c.prepare(
+        "SELECT instance_id, key, name, '', element_id FROM signal_subscriptions WHERE name = ?1 "
+        "ORDER BY instance_id, key");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    return collect<SubscriptionRecord>(*st, read_subscription, "cannot read signal subscriptions");
+  });
+}
+
+Result<std::vector<MessageRecord>> SqliteStore::buffered_messages(const std::string& name,
+                                                                  const std::string& correlation_key, int64_t now) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<MessageRecord>> {
+    // expires_at 0 means the message never expires.
+    auto st = c.prepare(
+        "SELECT id, name, correlation_key, variables, message_id, published_at, expires_at FROM messages "
+        "WHERE name = ?1 AND correlation_key = ?2 AND (expires_at = 0 OR expires_at > ?3) "
+        "ORDER BY published_at, id");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    st->bind(2, correlation_key);
+    st->bind(3, now);
+    return collect<MessageRecord>(*st, read_message, "cannot read buffered messages");
+  });
+}
+
+Result<std::vector<IncidentRecord>> SqliteStore::incidents(InstanceId id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<IncidentRecord>> {
+    auto st = id == 0 ? c.prepare(std::string(kIncidentColumns) + "ORDER BY id")
+                      : c.prepare(std::string(kIncidentColumns) + "WHERE instance_id = ?1 ORDER BY id");
+    if (!st.ok()) return st.error();
+    if (id != 0) st->bind(1, id);
+    return collect<IncidentRecord>(*st, read_incident, "cannot read incidents");
+  });
+}
+
+Result<std::vector<HistoryRecord>> SqliteStore::history(InstanceId id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<HistoryRecord>> {
+    auto st = c.prepare("SELECT instance_id, seq, at, records FROM history WHERE instance_id = ?1 ORDER BY seq");
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    return collect<HistoryRecord>(
+        *st, [](const Statement& s) { return HistoryRecord{s.int64(0), s.int64(1), s.int64(2), s.text(3)}; },
+        "cannot read history");
+  });
+}
+
+Result<void> SqliteStore::backup(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || path == ":memory:") return Error{"store", "a backup needs a file path"};
+  if (std::filesystem::exists(path, ec)) return Error{"store", fmt::format("backup target {} already exists", path)};
+
+  auto target = Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options_.busy_timeout_ms);
+  if (!target.ok()) return target.error();
+  Result<void> result;
+  {
+    ReaderLease lease(*this);
+    sqlite3* source = lease.connection().db();
+    sqlite3_backup* copy = sqlite3_backup_init((*target)->db(), "main", source, "main");
+    if (copy == nullptr) {
+      result = store_error((*target)->db(), fmt::format("cannot back up to {}", path));
+    } else {
+      // All pages in one step: the copy is read within one read transaction,
+      // so it is one consistent snapshot and writers on other connections
+      // never force it to restart.
+      int rc = sqlite3_backup_step(copy, -1);
+      sqlite3_backup_finish(copy);
+      if (rc != SQLITE_DONE) {
+        result = Error{"store", fmt::format("cannot back up to {}: {}", path, sqlite3_errstr(rc))};
+      }
+    }
+  }
+  target->reset();
+  if (!result.ok()) std::filesystem::remove(path, ec);  // never leave half a copy behind
+  return result;
+}
+
+}  // namespace banshi::store::sqlite

@@ -1,0 +1,119 @@
+// store/sqlite/sqlite_store.h — the embedded Store: one SQLite file.
+//
+// Model
+// - The database runs in WAL mode, so readers never wait for the writer and
+//   the writer never waits for readers.
+// - ONE writer connection, guarded by a mutex: every writing method runs
+//   exactly one BEGIN IMMEDIATE ... COMMIT on it and rolls back on any error,
+//   so nothing is ever half-written.
+// - A small pool of reader connections; each read borrows one for the
+//   duration of one read transaction (a consistent snapshot of committed
+//   data) and gives it back. A read waits only when every reader is busy.
+// - ":memory:" opens a private in-memory database for tests; it has no
+//   reader pool (an in-memory database cannot be shared between
+//   connections here), so reads then take the writer's mutex.
+// - Statements are prepared once per connection and cached; values are
+//   always bound, never spliced into SQL.
+//
+// Threads: every method may be called from any thread at any time.
+// Errors: Error{"conflict"} as documented in store.h; everything the database
+// reports (cannot open, not a database, disk full, constraint broken) is
+// Error{"store", "<what> : <SQLite's message>"}.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace banshi::store::sqlite {
+
+class Connection;
+
+struct SqliteOptions {
+  std::string path;              // a file (created if missing) or ":memory:"
+  // true: synchronous=FULL — a commit is on disk before write() returns.
+  // false: synchronous=NORMAL — the faster, weaker mode: a power cut or OS
+  // crash may lose the last commits (the database stays consistent); a crash
+  // of the process alone loses nothing.
+  bool durable = true;
+  int busy_timeout_ms = 5000;    // how long to wait for another process holding the write lock
+  int reader_connections = 4;    // at least 1; ignored for ":memory:"
+  // Tests only: runs inside every write transaction just before COMMIT, with
+  // the write lock held. Empty in production.
+  std::function<void()> before_commit;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (and creates) the database. Fails if the file cannot be opened, is
+  // not a database, or carries a schema newer than this build knows. Does not
+  // migrate: call migrate() before anything else on a new database.
+  static Result<std::unique_ptr<SqliteStore>> open(const SqliteOptions& options);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<void> migrate() override;
+  Result<int> schema_version() override;
+  int latest_schema_version() const override;
+
+  Result<void> write(const WriteBatch& batch) override;
+  Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) override;
+  Result<int64_t> allocate_ids(const std::string& sequence, int64_t count) override;
+  Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
+                                              int64_t now, int64_t lease_until, size_t limit) override;
+  Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override;
+
+  Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) override;
+  Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) override;
+  Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) override;
+  Result<std::optional<InstanceRecord>> instance(InstanceId id) override;
+  Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) override;
+  Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) override;
+  Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) override;
+  Result<std::optional<TaskRecord>> task(int64_t task_id) override;
+  Result<std::vector<JobRecord>> jobs_of(InstanceId id) override;
+  Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) override;
+  Result<std::optional<int64_t>> next_timer_due() override;
+  Result<std::vector<SubscriptionRecord>> message_subscriptions(const std::string& name,
+                                                               const std::string& correlation_key) override;
+  Result<std::vector<SubscriptionRecord>> signal_subscriptions(const std::string& name) override;
+  Result<std::vector<MessageRecord>> buffered_messages(const std::string& name, const std::string& correlation_key,
+                                                       int64_t now) override;
+  Result<std::vector<IncidentRecord>> incidents(InstanceId id) override;
+  Result<std::vector<HistoryRecord>> history(InstanceId id) override;
+
+  // Uses SQLite's online backup from a reader's snapshot: the copy holds
+  // exactly the commits made before it started, and writes go on meanwhile.
+  // Refuses to overwrite an existing file.
+  Result<void> backup(const std::string& path) override;
+
+ private:
+  class ReaderLease;
+  explicit SqliteStore(SqliteOptions options);
+
+  // Runs fn(Connection&) inside BEGIN IMMEDIATE ... COMMIT on the writer;
+  // rolls back when fn or COMMIT fails.
+  template <typename F>
+  auto in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // Runs fn(Connection&) inside one read transaction on a pooled reader.
+  template <typename F>
+  auto in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
+
+  SqliteOptions options_;
+  std::mutex write_mutex_;
+  std::unique_ptr<Connection> writer_;
+
+  std::mutex readers_mutex_;
+  std::condition_variable reader_free_;
+  std::vector<std::unique_ptr<Connection>> readers_;  // all of them, owned
+  std::vector<Connection*> idle_readers_;
+};
+
+}  // namespace banshi::store::sqlite

@@ -1,0 +1,265 @@
+// store/store.h — where the engine keeps everything, behind one interface.
+//
+// Two implementations: SQLite (sqlite/, embedded, the default) and PostgreSQL
+// (postgres/, several engine nodes). Nothing outside engine/store/<impl> may
+// know which one it talks to.
+//
+// Contract
+// - write() applies a WriteBatch in ONE transaction: every instance state,
+//   every effect row and every history entry of the batch, or nothing. An
+//   instance written with an expected version that no longer matches makes
+//   the whole batch fail with Error{"conflict"} and nothing is written; the
+//   caller reloads and retries. Any other failure is Error{"store", ...}.
+// - Reads see committed data only. A read may run while a write is in
+//   progress on another thread.
+// - Thread safety: every method may be called from any thread; the
+//   implementation serialises writers as its database requires.
+// - Times are milliseconds since the Unix epoch (UTC).
+// - Persisted codes (status, kinds, states) are the numbers of core/state.h
+//   and core/records.h, documented in docs/storage.md; they never change.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "banshi/result.h"
+
+namespace banshi::store {
+
+using InstanceId = int64_t;
+
+struct DefinitionRecord {
+  int64_t key = 0;            // assigned by the store
+  std::string process_id;
+  int32_t version = 0;        // 1, 2, ... per process id, assigned by the store
+  std::string name;           // the process's name
+  std::string resource;       // the deployed file's name
+  std::string xml;            // the file as deployed (all processes of a file share it)
+  std::string checksum;       // SHA-256 of the file, hex; redeploying the same bytes makes no new version
+  int64_t deployed_at = 0;
+  std::string deployed_by;
+};
+
+struct InstanceRecord {
+  InstanceId id = 0;          // assigned by the engine (allocate_ids)
+  int64_t definition_key = 0;
+  std::string process_id;
+  int32_t definition_version = 0;
+  std::string business_key;
+  uint8_t status = 1;         // core::InstanceStatus
+  int64_t version = 0;        // optimistic lock: 1 on insert, +1 on every write
+  std::string state;          // core::encode() of the instance state
+  int64_t started_at = 0;
+  int64_t ended_at = 0;       // 0 while running
+  InstanceId parent_id = 0;   // called instances: the parent
+  uint64_t parent_element = 0;
+};
+
+// One write of an instance: insert when expected_version is 0, else update
+// only if the stored version equals expected_version.
+struct InstanceWrite {
+  InstanceRecord record;
+  int64_t expected_version = 0;
+};
+
+struct TaskRecord {
+  int64_t id = 0;             // assigned by the store; the public task id
+  InstanceId instance_id = 0;
+  uint64_t key = 0;           // the user task's key inside its instance
+  std::string process_id;
+  std::string element_id;
+  std::string name;
+  std::string business_key;
+  std::string assignee;
+  std::vector<std::string> candidate_groups;
+  std::vector<std::string> candidate_users;
+  std::string region;
+  std::string form_key;
+  int32_t priority = 50;
+  int64_t created_at = 0;
+  int64_t due_at = 0;         // 0: no due date
+  int64_t follow_up_at = 0;
+  uint8_t sla_state = 0;      // 0 on time, 1 reminded, 2 escalated, 3 breached
+  std::string payload;        // the task as created (JSON), for the form
+};
+
+struct JobRecord {
+  int64_t id = 0;             // assigned by the store; the public job id
+  InstanceId instance_id = 0;
+  uint64_t key = 0;           // the job's key inside its instance
+  std::string type;           // connector name or external-task topic
+  std::string element_id;
+  int32_t retries = 3;
+  int64_t due_at = 0;         // when it may (next) be attempted
+  std::string lease_owner;    // empty: not leased
+  int64_t lease_until = 0;
+  std::string idempotency_key;  // the same for every attempt of the job
+  std::string last_error;
+  uint8_t state = 1;          // 1 ready, 2 failed with no retries (an incident holds it)
+  std::string payload;        // JSON: headers, timeout, backoff
+};
+
+struct JobUpdate {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  int32_t retries = 0;
+  int64_t due_at = 0;
+  std::string last_error;
+  uint8_t state = 1;
+};
+
+struct TimerRecord {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  std::string element_id;
+  int64_t due_at = 0;
+};
+
+struct SubscriptionRecord {  // a message or a signal an instance waits for
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  std::string name;
+  std::string correlation_key;  // empty for signals
+  std::string element_id;
+};
+
+struct MessageRecord {  // a published message no one was waiting for yet
+  int64_t id = 0;             // assigned by the store
+  std::string name;
+  std::string correlation_key;
+  std::string variables;      // JSON object
+  std::string message_id;     // optional; a second message with the same id is refused
+  int64_t published_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct IncidentRecord {
+  int64_t id = 0;             // assigned by the store; the public incident id
+  InstanceId instance_id = 0;
+  uint64_t key = 0;           // the incident's key inside its instance
+  std::string process_id;
+  std::string element_id;
+  uint8_t kind = 0;           // core::IncidentKind
+  std::string message;
+  uint64_t job_key = 0;
+  int64_t created_at = 0;
+};
+
+struct HistoryRecord {  // append-only: one entry per applied command
+  InstanceId instance_id = 0;
+  int64_t seq = 0;            // 1, 2, ... per instance
+  int64_t at = 0;
+  std::string records;        // the step's records, encoded (docs/storage.md)
+};
+
+struct InstanceKey {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  friend bool operator==(const InstanceKey&, const InstanceKey&) = default;
+};
+
+// Everything one group commit writes.
+struct WriteBatch {
+  std::vector<InstanceWrite> instances;
+  std::vector<TaskRecord> tasks_added;
+  std::vector<InstanceKey> tasks_removed;
+  std::vector<JobRecord> jobs_added;
+  std::vector<JobUpdate> jobs_updated;
+  std::vector<InstanceKey> jobs_removed;
+  std::vector<TimerRecord> timers_upserted;  // a rescheduled cycle replaces its row
+  std::vector<InstanceKey> timers_removed;
+  std::vector<SubscriptionRecord> message_subscriptions_added;
+  std::vector<InstanceKey> message_subscriptions_removed;
+  std::vector<SubscriptionRecord> signal_subscriptions_added;
+  std::vector<InstanceKey> signal_subscriptions_removed;
+  std::vector<MessageRecord> messages_added;
+  std::vector<int64_t> messages_removed;
+  std::vector<IncidentRecord> incidents_added;
+  std::vector<InstanceKey> incidents_removed;
+  std::vector<HistoryRecord> history;
+
+  bool empty() const;
+};
+
+struct TaskQuery {
+  std::string assignee;                     // exact; empty: any
+  std::vector<std::string> candidate_groups;  // any of them; empty: any
+  std::string candidate_user;               // empty: any
+  std::vector<std::string> regions;         // a task region starts with one of these codes; empty: any
+  std::string process_id;
+  int64_t due_before = 0;                   // 0: any
+  int sla_state = -1;                       // -1: any
+  bool unassigned_only = false;
+  enum class Sort : uint8_t { kCreated, kDue, kPriority } sort = Sort::kCreated;
+  bool descending = false;
+  size_t offset = 0;
+  size_t limit = 50;                        // at most 1000
+};
+
+struct InstanceQuery {
+  std::string process_id;
+  std::string business_key;
+  int status = -1;                          // -1: any
+  int64_t started_after = 0;
+  int64_t started_before = 0;               // 0: any
+  size_t offset = 0;
+  size_t limit = 50;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Creates or upgrades the schema with the numbered migrations; idempotent.
+  virtual Result<void> migrate() = 0;
+  // The schema version present, and the one this build migrates to.
+  virtual Result<int> schema_version() = 0;
+  virtual int latest_schema_version() const = 0;
+
+  // --- writes ---------------------------------------------------------
+  virtual Result<void> write(const WriteBatch& batch) = 0;
+  // Stores a deployment (all processes of one file) in one transaction and
+  // returns them with keys and versions assigned. A file whose checksum equals
+  // the latest version of each of its processes creates nothing and returns
+  // the existing records.
+  virtual Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) = 0;
+  // Reserves `count` consecutive ids of a named sequence ("instance"); returns the first.
+  virtual Result<int64_t> allocate_ids(const std::string& sequence, int64_t count) = 0;
+  // Leases up to `limit` ready jobs of the given types (all types when empty)
+  // whose due time has come and whose lease is free or expired.
+  virtual Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
+                                                      int64_t now, int64_t lease_until, size_t limit) = 0;
+  // Sets who a task is assigned to; fails with Error{"conflict"} when
+  // `expected` (the current assignee, empty for none) does not match.
+  virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
+
+  // --- reads ------------------------------------------------------------
+  virtual Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) = 0;  // all versions, newest first
+  virtual Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) = 0;  // 0: latest
+  virtual Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) = 0;
+  virtual Result<std::optional<InstanceRecord>> instance(InstanceId id) = 0;
+  virtual Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) = 0;  // without state blobs
+  virtual Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) = 0;
+  virtual Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) = 0;
+  virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
+  virtual Result<std::vector<JobRecord>> jobs_of(InstanceId id) = 0;
+  virtual Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) = 0;  // earliest first
+  virtual Result<std::optional<int64_t>> next_timer_due() = 0;
+  virtual Result<std::vector<SubscriptionRecord>> message_subscriptions(const std::string& name,
+                                                                       const std::string& correlation_key) = 0;
+  virtual Result<std::vector<SubscriptionRecord>> signal_subscriptions(const std::string& name) = 0;
+  // Buffered messages for a subscription that opens; unexpired ones only, oldest first.
+  virtual Result<std::vector<MessageRecord>> buffered_messages(const std::string& name,
+                                                               const std::string& correlation_key, int64_t now) = 0;
+  virtual Result<std::vector<IncidentRecord>> incidents(InstanceId id) = 0;  // 0: all open incidents
+  virtual Result<std::vector<HistoryRecord>> history(InstanceId id) = 0;
+
+  // Copies the whole database to `path` while the engine keeps running.
+  virtual Result<void> backup(const std::string& path) = 0;
+};
+
+}  // namespace banshi::store

@@ -1,0 +1,786 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "test_util.h"
+
+namespace banshi::store {
+namespace {
+
+using sqlite::SqliteOptions;
+using sqlite::SqliteStore;
+using testing::deploy_one;
+using testing::new_instance;
+using testing::open_store;
+using testing::TempDir;
+using ::testing::HasSubstr;
+
+// Runs one SQL statement on the file with a separate plain connection.
+void raw_exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  EXPECT_EQ(rc, SQLITE_OK) << (message != nullptr ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+JobRecord sample_job(InstanceId instance, uint64_t key, const std::string& type, int64_t due_at = 0) {
+  JobRecord j;
+  j.instance_id = instance;
+  j.key = key;
+  j.type = type;
+  j.element_id = "task" + std::to_string(key);
+  j.due_at = due_at;
+  j.idempotency_key = std::to_string(instance) + "/" + std::to_string(key);
+  j.payload = R"({"timeout":1000})";
+  return j;
+}
+
+TaskRecord sample_task(InstanceId instance, uint64_t key) {
+  TaskRecord t;
+  t.instance_id = instance;
+  t.key = key;
+  t.process_id = "p";
+  t.element_id = "review";
+  t.name = "Review";
+  t.business_key = "bk";
+  t.candidate_groups = {"clerks", "managers"};
+  t.candidate_users = {"ana"};
+  t.region = "220102";
+  t.form_key = "form:review";
+  t.created_at = 7000;
+  t.due_at = 9000;
+  t.payload = "{}";
+  return t;
+}
+
+// A batch holding one row of every kind for `instance`.
+WriteBatch full_batch(InstanceWrite instance) {
+  WriteBatch b;
+  InstanceId id = instance.record.id;
+  b.instances.push_back(std::move(instance));
+  b.tasks_added.push_back(sample_task(id, 10));
+  b.jobs_added.push_back(sample_job(id, 11, "mail"));
+  b.timers_upserted.push_back({id, 12, "wait", 8000});
+  b.message_subscriptions_added.push_back({id, 13, "paid", "order-1", "receive"});
+  b.signal_subscriptions_added.push_back({id, 14, "alarm", "", "catch"});
+  b.messages_added.push_back({0, "early", "order-1", R"({"a":1})", "m-" + std::to_string(id), 6000, 0});
+  IncidentRecord incident;
+  incident.instance_id = id;
+  incident.key = 15;
+  incident.process_id = "p";
+  incident.element_id = "gw";
+  incident.kind = 2;
+  incident.message = "no flow matched";
+  incident.created_at = 6500;
+  b.incidents_added.push_back(incident);
+  b.history.push_back({id, 1, 6000, std::string("\x01\x00\x02", 3)});
+  return b;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.file("banshi.db");
+    store_ = open_store(path_);
+    ASSERT_NE(store_, nullptr);
+    definition_key_ = deploy_one(*store_);
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<SqliteStore> store_;
+  int64_t definition_key_ = 0;
+};
+
+TEST_F(SqliteStoreTest, MigrateTwiceIsIdempotent) {
+  ASSERT_TRUE(store_->migrate().ok());
+  ASSERT_TRUE(store_->migrate().ok());
+  auto version = store_->schema_version();
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, store_->latest_schema_version());
+  EXPECT_GE(store_->latest_schema_version(), 1);
+  // The data deployed before survives.
+  auto defs = store_->definitions("p");
+  ASSERT_TRUE(defs.ok());
+  EXPECT_EQ(defs->size(), 1u);
+}
+
+TEST(SqliteStoreOpen, FreshDatabaseHasVersionZeroUntilMigrated) {
+  TempDir dir;
+  SqliteOptions options;
+  options.path = dir.file("new.db");
+  auto store = SqliteStore::open(options);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ((*store)->schema_version().value(), 0);
+  ASSERT_TRUE((*store)->migrate().ok());
+  EXPECT_EQ((*store)->schema_version().value(), (*store)->latest_schema_version());
+}
+
+TEST(SqliteStoreOpen, RefusesANewerSchema) {
+  TempDir dir;
+  std::string path = dir.file("newer.db");
+  int latest = 0;
+  {
+    auto store = open_store(path);
+    ASSERT_NE(store, nullptr);
+    latest = store->latest_schema_version();
+  }
+  raw_exec(path, "INSERT INTO schema_migrations (version, applied_at, description) VALUES (" +
+                     std::to_string(latest + 1) + ", 0, 'from the future')");
+  SqliteOptions options;
+  options.path = path;
+  auto reopened = SqliteStore::open(options);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.error().code, "store");
+  EXPECT_EQ(reopened.error().message, "the database schema is version " + std::to_string(latest + 1) +
+                                          "; this build knows up to " + std::to_string(latest));
+}
+
+TEST(SqliteStoreOpen, CorruptFileIsAnError) {
+  TempDir dir;
+  std::string path = dir.file("corrupt.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    std::mt19937 random(42);
+    for (int i = 0; i < 64 * 1024; ++i) out.put(static_cast<char>(random() & 0xff));
+  }
+  SqliteOptions options;
+  options.path = path;
+  auto store = SqliteStore::open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, "store");
+  EXPECT_THAT(store.error().message, HasSubstr("not a database"));
+}
+
+TEST(SqliteStoreOpen, CorruptPagesAfterAValidHeaderGiveErrorsNotCrashes) {
+  TempDir dir;
+  std::string path = dir.file("damaged.db");
+  {
+    auto store = open_store(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->deploy({testing::sample_definition("p", "c")}).ok());
+  }
+  {
+    // Keep the 100-byte header, overwrite every page after the first.
+    std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekg(0, std::ios::end);
+    auto size = static_cast<long>(file.tellg());
+    std::mt19937 random(7);
+    for (long at = 4096; at < size; ++at) {
+      file.seekp(at);
+      file.put(static_cast<char>(random() & 0xff));
+    }
+  }
+  SqliteOptions options;
+  options.path = path;
+  auto store = SqliteStore::open(options);
+  if (!store.ok()) {
+    EXPECT_EQ(store.error().code, "store");
+    return;
+  }
+  auto defs = (*store)->definitions("p");
+  if (!defs.ok()) {
+    EXPECT_EQ(defs.error().code, "store");
+  }
+  auto written = (*store)->write(full_batch(new_instance(1, 1)));
+  if (!written.ok()) {
+    EXPECT_EQ(written.error().code, "store");
+  }
+}
+
+TEST(SqliteStoreOpen, UnopenablePathIsAnError) {
+  SqliteOptions options;
+  options.path = "/nonexistent-directory/deeper/banshi.db";
+  auto store = SqliteStore::open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, "store");
+  EXPECT_THAT(store.error().message, HasSubstr("cannot open database /nonexistent-directory/deeper/banshi.db"));
+
+  options.path = "";
+  EXPECT_FALSE(SqliteStore::open(options).ok());
+}
+
+TEST(SqliteStoreOpen, InMemoryDatabaseWorks) {
+  auto store = open_store(":memory:");
+  ASSERT_NE(store, nullptr);
+  int64_t key = deploy_one(*store);
+  ASSERT_TRUE(store->write(full_batch(new_instance(1, key))).ok());
+  auto instance = store->instance(1);
+  ASSERT_TRUE(instance.ok());
+  ASSERT_TRUE(instance->has_value());
+  EXPECT_EQ((*instance)->business_key, "bk-1");
+}
+
+TEST(SqliteStoreOpen, WeakerModeOpensAndWrites) {
+  TempDir dir;
+  SqliteOptions options;
+  options.path = dir.file("fast.db");
+  options.durable = false;
+  options.reader_connections = 1;
+  auto store = open_store(options);
+  ASSERT_NE(store, nullptr);
+  int64_t key = deploy_one(*store);
+  ASSERT_TRUE(store->write(full_batch(new_instance(1, key))).ok());
+  EXPECT_TRUE(store->instance(1)->has_value());
+}
+
+TEST_F(SqliteStoreTest, WriteRoundTripsEveryRowKind) {
+  WriteBatch batch = full_batch(new_instance(1, definition_key_));
+  batch.instances[0].record.parent_element = 0xfffffffffffffff0ULL;  // keys keep all 64 bits
+  ASSERT_TRUE(store_->write(batch).ok());
+
+  auto instance = store_->instance(1);
+  ASSERT_TRUE(instance.ok() && instance->has_value());
+  const InstanceRecord& r = **instance;
+  EXPECT_EQ(r.definition_key, definition_key_);
+  EXPECT_EQ(r.process_id, "p");
+  EXPECT_EQ(r.definition_version, 1);
+  EXPECT_EQ(r.business_key, "bk-1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.version, 1);
+  EXPECT_EQ(r.state, batch.instances[0].record.state);  // binary, with a NUL inside
+  EXPECT_EQ(r.started_at, 5001);
+  EXPECT_EQ(r.ended_at, 0);
+  EXPECT_EQ(r.parent_id, 0);
+  EXPECT_EQ(r.parent_element, 0xfffffffffffffff0ULL);
+
+  auto tasks = store_->tasks({});
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 1u);
+  const TaskRecord& t = tasks->front();
+  EXPECT_GT(t.id, 0);
+  EXPECT_EQ(t.key, 10u);
+  EXPECT_EQ(t.name, "Review");
+  EXPECT_EQ(t.candidate_groups, (std::vector<std::string>{"clerks", "managers"}));
+  EXPECT_EQ(t.candidate_users, (std::vector<std::string>{"ana"}));
+  EXPECT_EQ(t.region, "220102");
+  EXPECT_EQ(t.form_key, "form:review");
+  EXPECT_EQ(t.priority, 50);
+  EXPECT_EQ(t.due_at, 9000);
+  auto one = store_->task(t.id);
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->candidate_groups, t.candidate_groups);
+  EXPECT_FALSE(store_->task(t.id + 100)->has_value());
+
+  auto jobs = store_->jobs_of(1);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ(jobs->front().type, "mail");
+  EXPECT_EQ(jobs->front().idempotency_key, "1/11");
+  EXPECT_EQ(jobs->front().payload, R"({"timeout":1000})");
+  EXPECT_EQ(jobs->front().retries, 3);
+  EXPECT_EQ(jobs->front().state, 1);
+
+  auto timers = store_->due_timers(100000, 10);
+  ASSERT_TRUE(timers.ok());
+  ASSERT_EQ(timers->size(), 1u);
+  EXPECT_EQ(timers->front().element_id, "wait");
+  EXPECT_EQ(timers->front().due_at, 8000);
+
+  auto subs = store_->message_subscriptions("paid", "order-1");
+  ASSERT_TRUE(subs.ok());
+  ASSERT_EQ(subs->size(), 1u);
+  EXPECT_EQ(subs->front().key, 13u);
+  EXPECT_EQ(subs->front().element_id, "receive");
+  EXPECT_TRUE(store_->message_subscriptions("paid", "order-2")->empty());
+  auto signals = store_->signal_subscriptions("alarm");
+  ASSERT_TRUE(signals.ok());
+  ASSERT_EQ(signals->size(), 1u);
+  EXPECT_EQ(signals->front().element_id, "catch");
+
+  auto messages = store_->buffered_messages("early", "order-1", 7000);
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ(messages->front().variables, R"({"a":1})");
+  EXPECT_EQ(messages->front().message_id, "m-1");
+
+  auto incidents = store_->incidents(1);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ(incidents->front().kind, 2);
+  EXPECT_EQ(incidents->front().message, "no flow matched");
+  EXPECT_EQ(store_->incidents(0)->size(), 1u);
+
+  auto history = store_->history(1);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().records, std::string("\x01\x00\x02", 3));
+
+  // Now remove every effect row again.
+  WriteBatch removal;
+  InstanceWrite update = new_instance(1, definition_key_);
+  update.record.version = 2;
+  update.record.status = 2;
+  update.record.ended_at = 9999;
+  update.expected_version = 1;
+  removal.instances.push_back(update);
+  removal.tasks_removed.push_back({1, 10});
+  removal.jobs_removed.push_back({1, 11});
+  removal.timers_removed.push_back({1, 12});
+  removal.message_subscriptions_removed.push_back({1, 13});
+  removal.signal_subscriptions_removed.push_back({1, 14});
+  removal.messages_removed.push_back(messages->front().id);
+  removal.incidents_removed.push_back({1, 15});
+  removal.history.push_back({1, 2, 9999, "end"});
+  ASSERT_TRUE(store_->write(removal).ok());
+  EXPECT_EQ((*store_->instance(1))->version, 2);
+  EXPECT_EQ((*store_->instance(1))->status, 2);
+  EXPECT_TRUE(store_->tasks({})->empty());
+  EXPECT_TRUE(store_->jobs_of(1)->empty());
+  EXPECT_FALSE(store_->next_timer_due()->has_value());
+  EXPECT_TRUE(store_->message_subscriptions("paid", "order-1")->empty());
+  EXPECT_TRUE(store_->signal_subscriptions("alarm")->empty());
+  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 7000)->empty());
+  EXPECT_TRUE(store_->incidents(0)->empty());
+  EXPECT_EQ(store_->history(1)->size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, RemovingMissingRowsIsNotAnError) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  WriteBatch b;
+  b.tasks_removed.push_back({1, 99});
+  b.jobs_removed.push_back({2, 99});
+  b.timers_removed.push_back({1, 99});
+  b.message_subscriptions_removed.push_back({1, 99});
+  b.signal_subscriptions_removed.push_back({1, 99});
+  b.messages_removed.push_back(12345);
+  b.incidents_removed.push_back({1, 99});
+  b.jobs_updated.push_back({1, 99, 2, 0, "", 1});
+  EXPECT_TRUE(store_->write(b).ok());
+  EXPECT_TRUE(store_->write(WriteBatch{}).ok());
+  EXPECT_TRUE(WriteBatch{}.empty());
+  EXPECT_FALSE(b.empty());
+}
+
+TEST_F(SqliteStoreTest, VersionConflictLeavesNothingWritten) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  ASSERT_TRUE(store_->write(full_batch(new_instance(2, definition_key_))).ok());
+
+  // A batch touching both instances; the second one carries a stale version.
+  WriteBatch b;
+  InstanceWrite first = new_instance(1, definition_key_);
+  first.record.version = 2;
+  first.record.state = "changed";
+  first.expected_version = 1;
+  InstanceWrite stale = new_instance(2, definition_key_);
+  stale.record.version = 3;
+  stale.expected_version = 2;  // the stored version is 1
+  InstanceWrite fresh = new_instance(3, definition_key_);
+  b.instances = {first, stale, fresh};
+  b.tasks_added.push_back(sample_task(1, 20));
+  b.tasks_removed.push_back({1, 10});
+  b.jobs_added.push_back(sample_job(1, 21, "mail"));
+  b.jobs_updated.push_back({1, 11, 0, 123, "boom", 2});
+  b.timers_upserted.push_back({1, 12, "wait", 1});
+  b.message_subscriptions_removed.push_back({1, 13});
+  b.messages_added.push_back({0, "late", "x", "{}", "", 1, 0});
+  b.incidents_removed.push_back({1, 15});
+  b.history.push_back({1, 2, 1, "x"});
+
+  auto written = store_->write(b);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.error().code, "conflict");
+
+  EXPECT_EQ((*store_->instance(1))->version, 1);
+  EXPECT_EQ((*store_->instance(1))->state, new_instance(1, definition_key_).record.state);
+  EXPECT_EQ((*store_->instance(2))->version, 1);
+  EXPECT_FALSE(store_->instance(3)->has_value());
+  EXPECT_EQ(store_->tasks({})->size(), 2u);
+  auto jobs = store_->jobs_of(1);
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ(jobs->front().state, 1);
+  EXPECT_EQ(jobs->front().last_error, "");
+  EXPECT_EQ(*store_->next_timer_due().value(), 8000);
+  EXPECT_EQ(store_->message_subscriptions("paid", "order-1")->size(), 2u);
+  EXPECT_TRUE(store_->buffered_messages("late", "x", 0)->empty());
+  EXPECT_EQ(store_->incidents(0)->size(), 2u);
+  EXPECT_EQ(store_->history(1)->size(), 1u);
+
+  // The store is fine afterwards: the retry with the right version succeeds.
+  b.instances[1].expected_version = 1;
+  b.instances[1].record.version = 2;
+  ASSERT_TRUE(store_->write(b).ok());
+  EXPECT_EQ((*store_->instance(2))->version, 2);
+  EXPECT_TRUE(store_->instance(3)->has_value());
+}
+
+TEST_F(SqliteStoreTest, InsertingAnExistingInstanceConflicts) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  auto written = store_->write(b);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.error().code, "conflict");
+}
+
+TEST_F(SqliteStoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  WriteBatch b = full_batch(new_instance(2, definition_key_));
+  JobRecord duplicate = sample_job(2, 30, "mail");
+  duplicate.idempotency_key = "1/11";  // already used by instance 1's job
+  b.jobs_added.push_back(duplicate);
+  auto written = store_->write(b);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.error().code, "store");
+  EXPECT_THAT(written.error().message, HasSubstr("UNIQUE"));
+
+  EXPECT_FALSE(store_->instance(2)->has_value());
+  EXPECT_EQ(store_->tasks({})->size(), 1u);
+  EXPECT_TRUE(store_->jobs_of(2)->empty());
+  EXPECT_EQ(store_->due_timers(1000000, 10)->size(), 1u);
+  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 0)->size() == 1u);
+  EXPECT_TRUE(store_->history(2)->empty());
+
+  // Rows that refer to an instance that does not exist are refused too.
+  WriteBatch orphan;
+  orphan.timers_upserted.push_back({77, 1, "t", 1});
+  auto refused = store_->write(orphan);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "store");
+}
+
+TEST_F(SqliteStoreTest, DeployAssignsVersionsAndSkipsTheSameChecksum) {
+  auto again = store_->deploy({testing::sample_definition("p", "c-p")});
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().key, definition_key_);
+  EXPECT_EQ(again->front().version, 1);
+  EXPECT_EQ(store_->definitions("p")->size(), 1u);
+
+  auto changed = store_->deploy({testing::sample_definition("p", "c2"), testing::sample_definition("q", "c2")});
+  ASSERT_TRUE(changed.ok());
+  ASSERT_EQ(changed->size(), 2u);
+  EXPECT_EQ((*changed)[0].version, 2);
+  EXPECT_EQ((*changed)[1].version, 1);
+  EXPECT_NE((*changed)[0].key, definition_key_);
+
+  auto defs = store_->definitions("p");
+  ASSERT_EQ(defs->size(), 2u);
+  EXPECT_EQ((*defs)[0].version, 2);  // newest first
+  EXPECT_EQ((*defs)[1].version, 1);
+  EXPECT_EQ((*store_->definition("p", 0))->version, 2);
+  EXPECT_EQ((*store_->definition("p", 1))->key, definition_key_);
+  EXPECT_FALSE(store_->definition("p", 3)->has_value());
+  EXPECT_FALSE(store_->definition("nope", 0)->has_value());
+  auto by_key = store_->definition_by_key((*changed)[1].key);
+  ASSERT_TRUE(by_key.ok() && by_key->has_value());
+  EXPECT_EQ((*by_key)->process_id, "q");
+  EXPECT_EQ((*by_key)->xml, "<definitions id=\"q\"/>");
+  EXPECT_EQ((*by_key)->deployed_by, "admin");
+
+  // Going back to the first bytes is a new version: only the latest counts.
+  auto back = store_->deploy({testing::sample_definition("p", "c-p")});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->front().version, 3);
+}
+
+TEST_F(SqliteStoreTest, AllocateIdsReservesConsecutiveRanges) {
+  EXPECT_EQ(store_->allocate_ids("instance", 10).value(), 1);
+  EXPECT_EQ(store_->allocate_ids("instance", 5).value(), 11);
+  EXPECT_EQ(store_->allocate_ids("other", 1).value(), 1);
+  EXPECT_EQ(store_->allocate_ids("instance", 1).value(), 16);
+  EXPECT_FALSE(store_->allocate_ids("instance", 0).ok());
+}
+
+TEST_F(SqliteStoreTest, AcquireJobsLeasesRespectsDueTimesTypesAndExpiry) {
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  b.jobs_added.push_back(sample_job(1, 1, "mail", 100));
+  b.jobs_added.push_back(sample_job(1, 2, "mail", 200));
+  b.jobs_added.push_back(sample_job(1, 3, "sms", 100));
+  b.jobs_added.push_back(sample_job(1, 4, "mail", 5000));  // not due yet
+  JobRecord failed = sample_job(1, 5, "mail", 0);
+  failed.state = 2;  // an incident holds it
+  b.jobs_added.push_back(failed);
+  ASSERT_TRUE(store_->write(b).ok());
+
+  auto mail = store_->acquire_jobs({"mail"}, "worker-a", 1000, 2000, 10);
+  ASSERT_TRUE(mail.ok());
+  ASSERT_EQ(mail->size(), 2u);
+  EXPECT_EQ((*mail)[0].key, 1u);  // earliest due first
+  EXPECT_EQ((*mail)[1].key, 2u);
+  EXPECT_EQ((*mail)[0].lease_owner, "worker-a");
+  EXPECT_EQ((*mail)[0].lease_until, 2000);
+
+  // Leased jobs are not handed out again before the lease expires.
+  EXPECT_TRUE(store_->acquire_jobs({"mail"}, "worker-b", 1500, 2500, 10)->empty());
+  auto any = store_->acquire_jobs({}, "worker-b", 1500, 2500, 10);
+  ASSERT_EQ(any->size(), 1u);
+  EXPECT_EQ(any->front().type, "sms");
+
+  // After expiry they are.
+  auto expired = store_->acquire_jobs({"mail", "sms"}, "worker-c", 2000, 3000, 1);
+  ASSERT_EQ(expired->size(), 1u);
+  EXPECT_EQ(expired->front().key, 1u);
+  EXPECT_EQ(expired->front().lease_owner, "worker-c");
+
+  // A retry clears the lease and moves the due time.
+  WriteBatch retry;
+  retry.jobs_updated.push_back({1, 1, 2, 2100, "timeout", 1});
+  ASSERT_TRUE(store_->write(retry).ok());
+  auto jobs = store_->jobs_of(1);
+  EXPECT_EQ((*jobs)[0].lease_owner, "");
+  EXPECT_EQ((*jobs)[0].lease_until, 0);
+  EXPECT_EQ((*jobs)[0].retries, 2);
+  EXPECT_EQ((*jobs)[0].last_error, "timeout");
+  EXPECT_TRUE(store_->acquire_jobs({"mail"}, "worker-d", 2050, 9000, 10)->empty() == false);  // job 2 expired too
+  EXPECT_EQ(store_->acquire_jobs({"mail"}, "worker-e", 2100, 9000, 10)->size(), 1u);      // job 1 is due now
+  EXPECT_TRUE(store_->acquire_jobs({"mail"}, "worker-f", 2100, 9000, 0)->empty());
+}
+
+TEST_F(SqliteStoreTest, TwoOwnersNeverGetTheSameJob) {
+  constexpr int kJobs = 400;
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  for (int i = 1; i <= kJobs; ++i) b.jobs_added.push_back(sample_job(1, static_cast<uint64_t>(i), "mail", i));
+  ASSERT_TRUE(store_->write(b).ok());
+
+  std::vector<std::vector<int64_t>> taken(4);
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < taken.size(); ++w) {
+    workers.emplace_back([&, w] {
+      std::string owner = "worker-" + std::to_string(w);
+      for (;;) {
+        auto jobs = store_->acquire_jobs({"mail"}, owner, 100000, 200000, 7);
+        ASSERT_TRUE(jobs.ok()) << jobs.error().message;
+        if (jobs->empty()) return;
+        for (const auto& j : *jobs) {
+          EXPECT_EQ(j.lease_owner, owner);
+          taken[w].push_back(j.id);
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  std::set<int64_t> all;
+  size_t total = 0;
+  for (const auto& list : taken) {
+    total += list.size();
+    all.insert(list.begin(), list.end());
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kJobs));
+  EXPECT_EQ(all.size(), static_cast<size_t>(kJobs));
+}
+
+TEST_F(SqliteStoreTest, AssignTaskIsACompareAndSet) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  int64_t id = store_->tasks({})->front().id;
+  ASSERT_TRUE(store_->assign_task(id, "", "ana").ok());
+  auto lost = store_->assign_task(id, "", "ben");
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.error().code, "conflict");
+  EXPECT_EQ((*store_->task(id))->assignee, "ana");
+  ASSERT_TRUE(store_->assign_task(id, "ana", "ben").ok());
+  ASSERT_TRUE(store_->assign_task(id, "ben", "").ok());
+  EXPECT_EQ((*store_->task(id))->assignee, "");
+  auto missing = store_->assign_task(id + 1000, "", "ana");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "not-found");
+}
+
+TEST_F(SqliteStoreTest, DueTimersComeEarliestFirst) {
+  EXPECT_FALSE(store_->next_timer_due()->has_value());
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  b.instances.push_back(new_instance(2, definition_key_));
+  b.timers_upserted = {{1, 1, "a", 300}, {2, 1, "b", 100}, {1, 2, "c", 200}, {2, 2, "d", 900}};
+  ASSERT_TRUE(store_->write(b).ok());
+  EXPECT_EQ(*store_->next_timer_due().value(), 100);
+
+  auto due = store_->due_timers(300, 10);
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].element_id, "b");
+  EXPECT_EQ((*due)[1].element_id, "c");
+  EXPECT_EQ((*due)[2].element_id, "a");
+  EXPECT_EQ(store_->due_timers(300, 2)->size(), 2u);
+  EXPECT_TRUE(store_->due_timers(99, 10)->empty());
+
+  // A rescheduled cycle replaces its row.
+  WriteBatch again;
+  again.timers_upserted.push_back({2, 1, "b", 1000});
+  ASSERT_TRUE(store_->write(again).ok());
+  EXPECT_EQ(*store_->next_timer_due().value(), 200);
+  EXPECT_EQ(store_->due_timers(100000, 10)->size(), 4u);
+}
+
+TEST_F(SqliteStoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
+  WriteBatch b;
+  b.messages_added.push_back({0, "paid", "o-1", "{}", "", 10, 100});
+  b.messages_added.push_back({0, "paid", "o-1", "{}", "", 5, 0});  // never expires
+  b.messages_added.push_back({0, "paid", "o-1", "{}", "id-1", 20, 200});
+  b.messages_added.push_back({0, "paid", "o-2", "{}", "", 20, 200});
+  ASSERT_TRUE(store_->write(b).ok());
+
+  auto at50 = store_->buffered_messages("paid", "o-1", 50);
+  ASSERT_EQ(at50->size(), 3u);
+  EXPECT_EQ((*at50)[0].published_at, 5);  // oldest first
+  EXPECT_EQ((*at50)[1].published_at, 10);
+  EXPECT_EQ((*at50)[2].message_id, "id-1");
+  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 100)->size(), 2u);
+  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 500)->size(), 1u);
+
+  WriteBatch duplicate;
+  duplicate.messages_added.push_back({0, "other", "x", "{}", "new", 30, 0});
+  duplicate.messages_added.push_back({0, "paid", "o-9", "{}", "id-1", 30, 300});
+  auto refused = store_->write(duplicate);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "duplicate");
+  EXPECT_TRUE(store_->buffered_messages("other", "x", 0)->empty());
+}
+
+TEST_F(SqliteStoreTest, HistoryKeepsAppendOrderAndRefusesRewrites) {
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  for (int64_t seq = 1; seq <= 5; ++seq) b.history.push_back({1, seq, 100 * seq, "step" + std::to_string(seq)});
+  ASSERT_TRUE(store_->write(b).ok());
+  WriteBatch more;
+  more.history.push_back({1, 6, 600, "step6"});
+  ASSERT_TRUE(store_->write(more).ok());
+  auto history = store_->history(1);
+  ASSERT_EQ(history->size(), 6u);
+  for (size_t i = 0; i < history->size(); ++i) {
+    EXPECT_EQ((*history)[i].seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ((*history)[i].records, "step" + std::to_string(i + 1));
+  }
+  WriteBatch rewrite;
+  rewrite.history.push_back({1, 3, 1, "other"});
+  EXPECT_FALSE(store_->write(rewrite).ok());
+  EXPECT_EQ((*store_->history(1))[2].records, "step3");
+}
+
+TEST_F(SqliteStoreTest, InstanceListingsHaveNoStateAndFilter) {
+  WriteBatch b;
+  for (InstanceId id = 1; id <= 6; ++id) {
+    InstanceWrite w = new_instance(id, definition_key_);
+    if (id % 2 == 0) w.record.status = 2;
+    if (id > 4) w.record.parent_id = 1;
+    b.instances.push_back(w);
+  }
+  ASSERT_TRUE(store_->write(b).ok());
+  auto all = store_->instances({});
+  ASSERT_EQ(all->size(), 6u);
+  EXPECT_EQ(all->front().id, 6);  // newest first
+  for (const auto& r : *all) EXPECT_TRUE(r.state.empty());
+
+  InstanceQuery running;
+  running.status = 1;
+  EXPECT_EQ(store_->instances(running)->size(), 3u);
+  InstanceQuery by_key;
+  by_key.business_key = "bk-3";
+  ASSERT_EQ(store_->instances(by_key)->size(), 1u);
+  InstanceQuery window;
+  window.started_after = 5002;
+  window.started_before = 5005;
+  window.process_id = "p";
+  EXPECT_EQ(store_->instances(window)->size(), 2u);
+  InstanceQuery page;
+  page.limit = 2;
+  page.offset = 4;
+  auto paged = store_->instances(page);
+  ASSERT_EQ(paged->size(), 2u);
+  EXPECT_EQ(paged->front().id, 2);
+
+  auto children = store_->running_instances_of(1);
+  ASSERT_EQ(children->size(), 1u);  // 6 has ended
+  EXPECT_EQ(children->front().id, 5);
+  EXPECT_FALSE(children->front().state.empty());
+}
+
+TEST_F(SqliteStoreTest, ReadersAreNotBlockedByALongWrite) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
+  store_.reset();
+
+  std::atomic<bool> armed{false};  // migrate() at open also writes
+  std::atomic<bool> in_commit{false};
+  std::atomic<bool> release{false};
+  SqliteOptions options;
+  options.path = path_;
+  options.before_commit = [&] {
+    if (!armed) return;
+    in_commit = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  auto store = open_store(options);
+  ASSERT_NE(store, nullptr);
+
+  armed = true;
+  std::thread writer([&] {
+    WriteBatch b = full_batch(new_instance(2, definition_key_));
+    EXPECT_TRUE(store->write(b).ok());
+  });
+  while (!in_commit) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  // The write holds the lock; reads still answer, and see only committed data.
+  auto start = std::chrono::steady_clock::now();
+  auto one = store->instance(1);
+  auto two = store->instance(2);
+  auto tasks = store->tasks({});
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(one.ok() && two.ok() && tasks.ok());
+  EXPECT_TRUE(one->has_value());
+  EXPECT_FALSE(two->has_value());
+  EXPECT_EQ(tasks->size(), 1u);
+  EXPECT_LT(elapsed, std::chrono::seconds(2));
+
+  release = true;
+  writer.join();
+  EXPECT_TRUE(store->instance(2)->has_value());
+}
+
+TEST_F(SqliteStoreTest, BackupWhileWritingIsConsistent) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0};
+  std::thread writer([&] {
+    for (InstanceId id = 1; !stop && id < 100000; ++id) {
+      if (!store_->write(full_batch(new_instance(id, definition_key_))).ok()) {
+        ADD_FAILURE() << "write failed";
+        return;
+      }
+      committed = static_cast<int>(id);
+    }
+  });
+  while (committed < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  int before = committed;
+  std::string copy = dir_.file("copy.db");
+  auto backed_up = store_->backup(copy);
+  int after = committed;
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(backed_up.ok()) << backed_up.error().message;
+
+  // A second backup to the same file is refused.
+  EXPECT_FALSE(store_->backup(copy).ok());
+
+  auto restored = open_store(copy);
+  ASSERT_NE(restored, nullptr);
+  InstanceQuery everything;
+  everything.limit = 1000;
+  auto instances = restored->instances(everything);
+  ASSERT_TRUE(instances.ok());
+  int count = static_cast<int>(instances->size());
+  EXPECT_GE(count, before);
+  EXPECT_LE(count, after + 1);
+  TaskQuery all_tasks;
+  all_tasks.limit = 1000;
+  // Every instance in the copy comes with all the rows of its batch.
+  for (const auto& r : *instances) {
+    ASSERT_EQ(restored->jobs_of(r.id)->size(), 1u);
+    ASSERT_EQ(restored->history(r.id)->size(), 1u);
+  }
+  EXPECT_EQ(restored->tasks(all_tasks)->size(), instances->size());
+}
+
+}  // namespace
+}  // namespace banshi::store
