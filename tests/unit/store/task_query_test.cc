@@ -1,0 +1,243 @@
+// tasks() against a brute-force filter over a few hundred tasks.
+#include <algorithm>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "store/sqlite/sqlite_store.h"
+#include "test_util.h"
+
+namespace banshi::store {
+namespace {
+
+using testing::deploy_one;
+using testing::new_instance;
+using testing::open_store;
+using testing::TempDir;
+
+constexpr int kTasks = 300;
+
+const std::vector<std::string> kGroups = {"clerks", "managers", "auditors", "archive", "legal"};
+const std::vector<std::string> kUsers = {"ana", "ben", "chen", "dana"};
+const std::vector<std::string> kRegions = {"220102", "220103", "2202", "110101", "11", ""};
+
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+bool matches(const TaskRecord& t, const TaskQuery& q) {
+  if (!q.assignee.empty() && t.assignee != q.assignee) return false;
+  if (q.unassigned_only && !t.assignee.empty()) return false;
+  bool group = std::any_of(q.candidate_groups.begin(), q.candidate_groups.end(),
+                           [&](const std::string& g) { return contains(t.candidate_groups, g); });
+  bool user = !q.candidate_user.empty() && contains(t.candidate_users, q.candidate_user);
+  if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
+    if (!group && !user) return false;
+  } else if (!q.candidate_groups.empty()) {
+    if (!group) return false;
+  } else if (!q.candidate_user.empty()) {
+    if (!user) return false;
+  }
+  if (!q.regions.empty() && std::none_of(q.regions.begin(), q.regions.end(), [&](const std::string& r) {
+        return t.region.compare(0, r.size(), r) == 0;
+      })) {
+    return false;
+  }
+  if (!q.process_id.empty() && t.process_id != q.process_id) return false;
+  if (q.due_before != 0 && !(t.due_at > 0 && t.due_at < q.due_before)) return false;
+  if (q.sla_state >= 0 && t.sla_state != q.sla_state) return false;
+  return true;
+}
+
+std::vector<int64_t> expected_ids(std::vector<TaskRecord> all, const TaskQuery& q) {
+  std::erase_if(all, [&](const TaskRecord& t) { return !matches(t, q); });
+  auto less = [&](const TaskRecord& a, const TaskRecord& b) {
+    switch (q.sort) {
+      case TaskQuery::Sort::kCreated:
+        if (a.created_at != b.created_at) return q.descending ? a.created_at > b.created_at : a.created_at < b.created_at;
+        return q.descending ? a.id > b.id : a.id < b.id;
+      case TaskQuery::Sort::kDue:
+        if ((a.due_at == 0) != (b.due_at == 0)) return b.due_at == 0;
+        if (a.due_at != b.due_at) return q.descending ? a.due_at > b.due_at : a.due_at < b.due_at;
+        return q.descending ? a.id > b.id : a.id < b.id;
+      case TaskQuery::Sort::kPriority:
+        if (a.priority != b.priority) return q.descending ? a.priority > b.priority : a.priority < b.priority;
+        if (a.created_at != b.created_at) return a.created_at < b.created_at;
+        return a.id < b.id;
+    }
+    return false;
+  };
+  std::sort(all.begin(), all.end(), less);
+  std::vector<int64_t> ids;
+  size_t limit = std::min<size_t>(q.limit, 1000);
+  for (size_t i = q.offset; i < all.size() && ids.size() < limit; ++i) ids.push_back(all[i].id);
+  return ids;
+}
+
+class TaskQueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = open_store(dir_.file("tasks.db"));
+    ASSERT_NE(store_, nullptr);
+    int64_t p = deploy_one(*store_, "p");
+    int64_t q = deploy_one(*store_, "q");
+    std::mt19937 random(1234);
+    auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+    WriteBatch b;
+    for (int i = 0; i < kTasks; ++i) {
+      InstanceId id = i + 1;
+      bool second = i % 3 == 0;
+      b.instances.push_back(new_instance(id, second ? q : p, second ? "q" : "p"));
+      TaskRecord t;
+      t.instance_id = id;
+      t.key = 1;
+      t.process_id = second ? "q" : "p";
+      t.element_id = "task";
+      t.name = "Task " + std::to_string(i);
+      for (int g = static_cast<int>(random() % 3); g > 0; --g) t.candidate_groups.push_back(pick(kGroups));
+      if (random() % 3 == 0) t.candidate_users.push_back(pick(kUsers));
+      if (random() % 4 == 0) t.assignee = pick(kUsers);
+      t.region = pick(kRegions);
+      t.priority = static_cast<int32_t>(random() % 5) * 25;
+      t.created_at = 1000 + static_cast<int64_t>(random() % 100);  // many ties: the id decides
+      t.due_at = random() % 4 == 0 ? 0 : 5000 + static_cast<int64_t>(random() % 1000);
+      t.sla_state = static_cast<uint8_t>(random() % 4);
+      t.payload = "{}";
+      b.tasks_added.push_back(t);
+    }
+    ASSERT_TRUE(store_->write(b).ok());
+    TaskQuery everything;
+    everything.limit = 1000;
+    auto all = store_->tasks(everything);
+    ASSERT_TRUE(all.ok());
+    ASSERT_EQ(all->size(), static_cast<size_t>(kTasks));
+    all_ = std::move(all.value());
+  }
+
+  // Returns how many tasks the query found.
+  size_t check(const TaskQuery& q, const std::string& what) {
+    auto found = store_->tasks(q);
+    EXPECT_TRUE(found.ok()) << what << ": " << found.error().message;
+    if (!found.ok()) return 0;
+    std::vector<int64_t> ids;
+    for (const auto& t : *found) ids.push_back(t.id);
+    EXPECT_EQ(ids, expected_ids(all_, q)) << what;
+    return ids.size();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<sqlite::SqliteStore> store_;
+  std::vector<TaskRecord> all_;
+};
+
+TEST_F(TaskQueryTest, EachFilterAlone) {
+  TaskQuery q;
+  q.limit = 1000;
+  check(q, "no filter");
+  for (const auto& user : kUsers) {
+    TaskQuery a = q;
+    a.assignee = user;
+    check(a, "assignee " + user);
+    TaskQuery c = q;
+    c.candidate_user = user;
+    check(c, "candidate user " + user);
+  }
+  TaskQuery groups = q;
+  groups.candidate_groups = {"clerks"};
+  check(groups, "one group");
+  groups.candidate_groups = {"legal", "auditors"};
+  check(groups, "any of two groups");
+  groups.candidate_groups = {"nobody"};
+  check(groups, "unknown group");
+  TaskQuery regions = q;
+  regions.regions = {"2201"};
+  check(regions, "region 2201");
+  regions.regions = {"22", "110101"};
+  check(regions, "regions 22 and 110101");
+  regions.regions = {"220102"};
+  check(regions, "exact region");
+  TaskQuery process = q;
+  process.process_id = "q";
+  check(process, "process q");
+  TaskQuery due = q;
+  due.due_before = 5500;
+  check(due, "due before");
+  for (int sla = 0; sla < 4; ++sla) {
+    TaskQuery s = q;
+    s.sla_state = sla;
+    check(s, "sla " + std::to_string(sla));
+  }
+  TaskQuery unassigned = q;
+  unassigned.unassigned_only = true;
+  check(unassigned, "unassigned");
+}
+
+TEST_F(TaskQueryTest, RegionPrefixMatchesLongerCodes) {
+  TaskQuery q;
+  q.limit = 1000;
+  q.regions = {"2201"};
+  auto found = store_->tasks(q);
+  ASSERT_TRUE(found.ok());
+  ASSERT_FALSE(found->empty());
+  for (const auto& t : *found) EXPECT_TRUE(t.region == "220102" || t.region == "220103") << t.region;
+}
+
+TEST_F(TaskQueryTest, CombinationsSortsAndPages) {
+  std::mt19937 random(99);
+  int nonempty = 0;
+  for (int round = 0; round < 200; ++round) {
+    TaskQuery q;
+    if (random() % 5 == 0) q.assignee = kUsers[random() % kUsers.size()];
+    if (random() % 2 == 0) {
+      for (int g = 1 + static_cast<int>(random() % 2); g > 0; --g) q.candidate_groups.push_back(kGroups[random() % kGroups.size()]);
+    }
+    if (random() % 3 == 0) q.candidate_user = kUsers[random() % kUsers.size()];
+    if (random() % 3 == 0) q.regions.push_back(kRegions[random() % (kRegions.size() - 1)].substr(0, 2 + random() % 3));
+    if (random() % 4 == 0) q.process_id = random() % 2 == 0 ? "p" : "q";
+    if (random() % 3 == 0) q.due_before = 5000 + static_cast<int64_t>(random() % 1200);
+    if (random() % 4 == 0) q.sla_state = static_cast<int>(random() % 4);
+    q.unassigned_only = random() % 4 == 0;
+    q.sort = static_cast<TaskQuery::Sort>(random() % 3);
+    q.descending = random() % 2 == 0;
+    q.offset = random() % 3 == 0 ? random() % 40 : 0;
+    q.limit = 1 + random() % 60;
+    if (check(q, "round " + std::to_string(round)) > 0) ++nonempty;
+  }
+  EXPECT_GT(nonempty, 60);  // the rounds test something
+}
+
+TEST_F(TaskQueryTest, PagesCoverEverythingOnce) {
+  for (auto sort : {TaskQuery::Sort::kCreated, TaskQuery::Sort::kDue, TaskQuery::Sort::kPriority}) {
+    std::vector<int64_t> seen;
+    TaskQuery q;
+    q.sort = sort;
+    q.limit = 37;
+    for (;;) {
+      auto page = store_->tasks(q);
+      ASSERT_TRUE(page.ok());
+      for (const auto& t : *page) seen.push_back(t.id);
+      if (page->size() < q.limit) break;
+      q.offset += q.limit;
+    }
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end());
+    EXPECT_EQ(seen.size(), static_cast<size_t>(kTasks));
+  }
+}
+
+TEST_F(TaskQueryTest, LimitIsCappedAndDueSortPutsUndatedLast) {
+  TaskQuery huge;
+  huge.limit = 1000000;
+  EXPECT_EQ(store_->tasks(huge)->size(), static_cast<size_t>(kTasks));
+  TaskQuery due;
+  due.sort = TaskQuery::Sort::kDue;
+  due.descending = true;
+  due.limit = 1000;
+  auto found = store_->tasks(due);
+  ASSERT_TRUE(found.ok());
+  EXPECT_NE(found->front().due_at, 0);
+  EXPECT_EQ(found->back().due_at, 0);
+}
+
+}  // namespace
+}  // namespace banshi::store
