@@ -9,7 +9,9 @@
 //   every effect row and every history entry of the batch, or nothing. An
 //   instance written with an expected version that no longer matches makes
 //   the whole batch fail with Error{"conflict"} and nothing is written; the
-//   caller reloads and retries. Any other failure is Error{"store", ...}.
+//   caller reloads and retries. A buffered message whose message_id is
+//   already stored fails the batch the same way with Error{"duplicate"}.
+//   Any other failure is Error{"store", ...}.
 // - Reads see committed data only. A read may run while a write is in
 //   progress on another thread.
 // - Thread safety: every method may be called from any thread; the
@@ -134,7 +136,7 @@ struct MessageRecord {  // a published message no one was waiting for yet
   std::string variables;      // JSON object
   std::string message_id;     // optional; a second message with the same id is refused
   int64_t published_at = 0;
-  int64_t expires_at = 0;
+  int64_t expires_at = 0;     // 0: never expires
 };
 
 struct IncidentRecord {
@@ -188,7 +190,7 @@ struct WriteBatch {
 struct TaskQuery {
   std::string assignee;                     // exact; empty: any
   std::vector<std::string> candidate_groups;  // any of them; empty: any
-  std::string candidate_user;               // empty: any
+  std::string candidate_user;               // empty: any; with candidate_groups, either one matches
   std::vector<std::string> regions;         // a task region starts with one of these codes; empty: any
   std::string process_id;
   int64_t due_before = 0;                   // 0: any
@@ -234,7 +236,8 @@ class Store {
   virtual Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                                       int64_t now, int64_t lease_until, size_t limit) = 0;
   // Sets who a task is assigned to; fails with Error{"conflict"} when
-  // `expected` (the current assignee, empty for none) does not match.
+  // `expected` (the current assignee, empty for none) does not match, and
+  // with Error{"not-found"} when there is no such task.
   virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
 
   // --- reads ------------------------------------------------------------
@@ -242,7 +245,7 @@ class Store {
   virtual Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) = 0;  // 0: latest
   virtual Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) = 0;
   virtual Result<std::optional<InstanceRecord>> instance(InstanceId id) = 0;
-  virtual Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) = 0;  // without state blobs
+  virtual Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) = 0;  // without state blobs, newest first
   virtual Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) = 0;
   virtual Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) = 0;
   virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
