@@ -782,5 +782,61 @@ TEST_F(SqliteStoreTest, BackupWhileWritingIsConsistent) {
   EXPECT_EQ(restored->tasks(all_tasks)->size(), instances->size());
 }
 
+TEST_F(SqliteStoreTest, BackupToAnUnwritablePlaceIsAnError) {
+  auto failed = store_->backup("/nonexistent-directory/copy.db");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "store");
+  EXPECT_FALSE(store_->backup("").ok());
+}
+
+TEST(SqliteStoreOpen, InMemoryDatabaseCanBeBackedUp) {
+  TempDir dir;
+  auto store = open_store(":memory:");
+  ASSERT_NE(store, nullptr);
+  int64_t key = deploy_one(*store);
+  ASSERT_TRUE(store->write(full_batch(new_instance(1, key))).ok());
+  ASSERT_TRUE(store->backup(dir.file("copy.db")).ok());
+  auto copy = open_store(dir.file("copy.db"));
+  ASSERT_NE(copy, nullptr);
+  EXPECT_TRUE(copy->instance(1)->has_value());
+}
+
+TEST_F(SqliteStoreTest, ManyThreadsShareFewReadersWhileWriting) {
+  store_.reset();
+  SqliteOptions options;
+  options.path = path_;
+  options.reader_connections = 2;
+  auto store = open_store(options);
+  ASSERT_NE(store, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (InstanceId id = 1; id <= 200; ++id) {
+      ASSERT_TRUE(store->write(full_batch(new_instance(id, definition_key_))).ok());
+    }
+    stop = true;
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 6; ++r) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto tasks = store->tasks({});
+        ASSERT_TRUE(tasks.ok());
+        for (const auto& t : *tasks) {
+          // A task is never visible without its instance: reads see whole batches.
+          auto instance = store->instance(t.instance_id);
+          ASSERT_TRUE(instance.ok());
+          EXPECT_TRUE(instance->has_value());
+          EXPECT_EQ(t.candidate_groups.size(), 2u);
+        }
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) t.join();
+  TaskQuery all;
+  all.limit = 1000;
+  EXPECT_EQ(store->tasks(all)->size(), 200u);
+}
+
 }  // namespace
 }  // namespace banshi::store
