@@ -17,6 +17,7 @@
 
 #include "banshi/version.h"
 #include "model/load.h"
+#include "store/sqlite/sqlite_store.h"
 #include "demo/demo.h"
 #include "scenario/scenario.h"
 
@@ -77,6 +78,32 @@ int run_validate(const ValidateOptions& options) {
     }
   }
   return invalid == 0 ? kExitOk : kExitInvalid;
+}
+
+int run_backup(const std::string& database, const std::string& dest) {
+  std::error_code ec;
+  if (!std::filesystem::exists(database, ec)) {
+    fmt::print(stderr, "banshi backup: {}: no such database\n", database);
+    return kExitInvalid;
+  }
+  if (std::filesystem::exists(dest, ec)) {
+    fmt::print(stderr, "banshi backup: {} exists; choose a new file\n", dest);
+    return kExitInvalid;
+  }
+  banshi::store::sqlite::SqliteOptions options;
+  options.path = database;
+  auto store = banshi::store::sqlite::SqliteStore::open(options);
+  if (!store.ok()) {
+    fmt::print(stderr, "banshi backup: {}\n", store.error().message);
+    return kExitInvalid;
+  }
+  auto r = (*store)->backup(dest);
+  if (!r.ok()) {
+    fmt::print(stderr, "banshi backup: {}\n", r.error().message);
+    return kExitInvalid;
+  }
+  fmt::print("backed up {} to {}\n", database, dest);
+  return kExitOk;
 }
 
 struct TestOptions {
@@ -173,6 +200,12 @@ int run(int argc, char** argv) {
   demo_cmd->add_option("--seed", demo.seed, "Seed for the synthetic data and decisions")->capture_default_str();
   demo_cmd->add_flag("-q,--quiet", demo.quiet, "Print the summary only");
 
+  std::string backup_db, backup_dest;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "Copy a banshi database to a file while the engine keeps running (SQLite online backup)");
+  backup_cmd->add_option("--database", backup_db, "The engine's SQLite database file")->required();
+  backup_cmd->add_option("dest", backup_dest, "Where to write the copy (must not exist)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -188,6 +221,7 @@ int run(int argc, char** argv) {
   if (validate_cmd->parsed()) return run_validate(validate);
   if (test_cmd->parsed()) return run_test(test);
   if (demo_cmd->parsed()) return banshi::demo::run_demo(demo);
+  if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
   return kExitUsage;
 }
 

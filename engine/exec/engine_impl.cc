@@ -1,0 +1,1146 @@
+// The engine service: commands in, core::step, one store transaction per
+// batch, effects acted on after the commit. See banshi/engine.h.
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "banshi/engine.h"
+#include "core/serialize.h"
+#include "core/step.h"
+#include "exec/batch_builder.h"
+#include "model/iso8601.h"
+#include "model/load.h"
+#include "store/store.h"
+
+namespace banshi::exec {
+namespace {
+
+namespace json = boost::json;
+using core::Command;
+using core::CommandKind;
+using core::Record;
+using core::RecordKind;
+using store::InstanceId;
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
+
+// The history entry of one instance in one commit: its records as JSON.
+std::string encode_records(const core::ExecutableProcess& p, const std::vector<Record>& records) {
+  json::array out;
+  for (const Record& r : records) {
+    json::object o;
+    o["k"] = static_cast<int>(r.kind);
+    if (r.key != 0) o["key"] = r.key;
+    if (r.element != model::kNoIndex) {
+      o["el"] = r.kind == RecordKind::kSequenceFlowTaken ? p.flow(r.element).id : p.node(r.element).id;
+    }
+    if (r.scope != 0) o["scope"] = r.scope;
+    if (r.due_at != 0) o["due"] = r.due_at;
+    if (!r.name.empty()) o["n"] = r.name;
+    if (!r.text.empty()) o["t"] = r.text;
+    if (!r.payload.is_null()) o["p"] = r.payload;
+    out.push_back(std::move(o));
+  }
+  return json::serialize(out);
+}
+
+struct CompiledDefinition {
+  store::DefinitionRecord record;  // without the XML
+  std::shared_ptr<const model::Definitions> definitions;
+  std::unique_ptr<core::ExecutableProcess> process;
+};
+
+struct CachedInstance {
+  store::InstanceRecord record;  // state blob cleared
+  core::InstanceState state;
+  const CompiledDefinition* def = nullptr;
+  uint64_t last_used = 0;
+};
+
+struct Outcome {
+  Outcome() = default;
+  explicit Outcome(Error e) : status(std::move(e)) {}
+  Result<void> status;
+  int64_t value = 0;
+  PublishResult publish;
+};
+
+struct Pending {
+  InstanceId instance = 0;
+  Command command;
+  std::shared_ptr<std::promise<Outcome>> waiter;
+  // A new instance (command is kStart).
+  bool create = false;
+  int64_t definition_key = 0;
+  std::string business_key;
+  InstanceId parent_id = 0;
+  uint64_t parent_element = 0;
+  // A message publication rather than an instance command.
+  std::optional<PublishRequest> publish;
+  std::optional<std::pair<std::string, json::object>> signal;
+};
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(EngineConfig config, std::unique_ptr<store::Store> store, std::shared_ptr<Clock> clock)
+      : config_(std::move(config)), store_(std::move(store)), clock_(std::move(clock)) {}
+
+  ~EngineImpl() override { stop(); }
+
+  Result<void> init() {
+    if (auto m = store_->migrate(); !m.ok()) return m.error();
+    return {};
+  }
+
+  void register_connector(const std::string& type, Connector connector) override {
+    std::lock_guard lock(connectors_mu_);
+    connectors_[type] = std::move(connector);
+  }
+
+  void start() override {
+    if (running_.exchange(true)) return;
+    processor_ = std::thread([this] { processing_loop(); });
+    for (int i = 0; i < config_.job_workers; ++i) workers_.emplace_back([this] { job_loop(); });
+  }
+
+  void stop() override {
+    if (!running_.exchange(false)) return;
+    queue_cv_.notify_all();
+    jobs_cv_.notify_all();
+    if (processor_.joinable()) processor_.join();
+    for (std::thread& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  store::Store& store() override { return *store_; }
+  const EngineMetrics& metrics() const override { return metrics_; }
+  Clock& clock() override { return *clock_; }
+
+  // --- deployment ---------------------------------------------------------
+  Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
+                                              const std::string& deployed_by) override {
+    model::LoadResult loaded = model::load_bpmn(xml);
+    if (!loaded.ok()) {
+      std::string why;
+      for (const auto& d : loaded.diagnostics) {
+        if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, resource) + "\n";
+      }
+      return Error{"invalid-model", why.empty() ? "the file is not a deployable BPMN model" : why};
+    }
+    std::vector<store::DefinitionRecord> records;
+    std::string checksum = sha256_hex(xml);
+    for (const model::Process& p : loaded.definitions->processes) {
+      if (!p.executable) continue;
+      store::DefinitionRecord r;
+      r.process_id = p.id;
+      r.name = p.name;
+      r.resource = resource;
+      r.xml = xml;
+      r.checksum = checksum;
+      r.deployed_at = clock_->now_ms();
+      r.deployed_by = deployed_by;
+      records.push_back(std::move(r));
+    }
+    if (records.empty()) return Error{"invalid-model", resource + " has no executable process"};
+    auto stored = store_->deploy(records);
+    if (!stored.ok()) return stored.error();
+    {
+      std::lock_guard lock(defs_mu_);
+      for (const store::DefinitionRecord& r : *stored) latest_.erase(r.process_id);
+    }
+    std::vector<DeployedProcess> out;
+    for (const store::DefinitionRecord& r : *stored) {
+      bool fresh = r.deployed_at == records.front().deployed_at && r.deployed_by == deployed_by;
+      out.push_back(DeployedProcess{r.process_id, r.version, r.key, fresh});
+      compile(r, loaded.definitions);
+    }
+    return out;
+  }
+
+  // --- commands -------------------------------------------------------------
+  Result<InstanceId> start_instance(const StartRequest& request) override {
+    auto key = definition_key_for(request.process_id, request.version);
+    if (!key.ok()) return key.error();
+    auto id = new_instance_id();
+    if (!id.ok()) return id.error();
+    Pending p;
+    p.instance = *id;
+    p.create = true;
+    p.definition_key = *key;
+    p.business_key = request.business_key;
+    p.command = Command{CommandKind::kStart};
+    p.command.name = request.start_event;
+    p.command.variables = request.variables;
+    auto outcome = submit(std::move(p));
+    if (!outcome.status.ok()) return outcome.status.error();
+    return *id;
+  }
+
+  Result<void> complete_task(int64_t task_id, const json::object& variables, const std::string& user) override {
+    auto task = store_->task(task_id);
+    if (!task.ok()) return task.error();
+    if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
+    if (!(*task)->assignee.empty() && !user.empty() && (*task)->assignee != user) {
+      return Error{"conflict", fmt::format("task {} is claimed by someone else", task_id)};
+    }
+    Pending p;
+    p.instance = (*task)->instance_id;
+    p.command = Command{CommandKind::kCompleteUserTask};
+    p.command.key = (*task)->key;
+    p.command.variables = variables;
+    return submit(std::move(p)).status;
+  }
+
+  Result<void> claim_task(int64_t task_id, const std::string& user) override {
+    return store_->assign_task(task_id, "", user);
+  }
+  Result<void> unclaim_task(int64_t task_id, const std::string& user) override {
+    return store_->assign_task(task_id, user, "");
+  }
+
+  Result<PublishResult> publish_message(const PublishRequest& request) override {
+    if (request.name.empty()) return Error{"bad-request", "a message needs a name"};
+    Pending p;
+    p.publish = request;
+    auto outcome = submit(std::move(p));
+    if (!outcome.status.ok()) return outcome.status.error();
+    return outcome.publish;
+  }
+
+  Result<int> throw_signal(const std::string& name, const json::object& variables) override {
+    if (name.empty()) return Error{"bad-request", "a signal needs a name"};
+    Pending p;
+    p.signal = std::make_pair(name, variables);
+    auto outcome = submit(std::move(p));
+    if (!outcome.status.ok()) return outcome.status.error();
+    return static_cast<int>(outcome.value);
+  }
+
+  Result<void> cancel_instance(InstanceId id, const std::string& reason) override {
+    Pending p;
+    p.instance = id;
+    p.command = Command{CommandKind::kCancel};
+    p.command.message = reason;
+    return submit(std::move(p)).status;
+  }
+
+  Result<void> resolve_incident(int64_t incident_id, int32_t retries) override {
+    auto all = store_->incidents(0);
+    if (!all.ok()) return all.error();
+    for (const store::IncidentRecord& i : *all) {
+      if (i.id != incident_id) continue;
+      Pending p;
+      p.instance = i.instance_id;
+      p.command = Command{CommandKind::kResolveIncident};
+      p.command.key = i.key;
+      p.command.retries = retries;
+      return submit(std::move(p)).status;
+    }
+    return Error{"not-found", fmt::format("incident {} does not exist or is resolved", incident_id)};
+  }
+
+  Result<void> set_variables(InstanceId id, const json::object& variables) override {
+    Pending p;
+    p.instance = id;
+    p.command = Command{CommandKind::kSetVariables};
+    p.command.variables = variables;
+    return submit(std::move(p)).status;
+  }
+
+  Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types, const std::string& worker,
+                                                 size_t max_jobs, int64_t lock_ms) override {
+    int64_t now = clock_->now_ms();
+    auto jobs = store_->acquire_jobs(types, worker, now, now + lock_ms, max_jobs);
+    if (!jobs.ok()) return jobs.error();
+    std::vector<JobContext> out;
+    for (const store::JobRecord& j : *jobs) out.push_back(job_context(j));
+    return out;
+  }
+
+  Result<void> report_job(int64_t job_id, const JobOutcome& outcome) override {
+    std::optional<store::JobRecord> job;
+    {
+      std::lock_guard lock(leased_mu_);
+      auto it = leased_.find(job_id);
+      if (it != leased_.end()) job = it->second;
+    }
+    if (!job) return Error{"not-found", fmt::format("job {} is not locked by this engine", job_id)};
+    post(job_command(*job, outcome), /*wait=*/false);
+    std::lock_guard lock(leased_mu_);
+    leased_.erase(job_id);
+    return {};
+  }
+
+  size_t run_until_idle() override {
+    size_t total = 0;
+    for (int round = 0; round < 100000; ++round) {
+      fire_due_timers();
+      size_t applied = process_batch();
+      size_t jobs = run_jobs_inline();
+      total += applied;
+      std::lock_guard lock(queue_mu_);
+      if (applied == 0 && jobs == 0 && queue_.empty()) break;
+    }
+    return total;
+  }
+
+ private:
+  // --- the queue ------------------------------------------------------------
+  Outcome submit(Pending p) { return post(std::move(p), true); }
+
+  Outcome post(Pending p, bool wait) {
+    std::future<Outcome> future;
+    if (wait) {
+      p.waiter = std::make_shared<std::promise<Outcome>>();
+      future = p.waiter->get_future();
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(std::move(p));
+    }
+    queue_cv_.notify_one();
+    if (!wait) return Outcome{};
+    if (!running_) {
+      // Without the processing thread the caller's thread does the work.
+      run_until_idle();
+    }
+    return future.get();
+  }
+
+  void processing_loop() {
+    while (running_) {
+      fire_due_timers();
+      if (process_batch() > 0) continue;
+      std::unique_lock lock(queue_mu_);
+      if (!queue_.empty()) continue;
+      auto wait = std::min<std::chrono::milliseconds>(clock_->real_wait_until(next_timer_due_locked()),
+                                                      std::chrono::milliseconds(200));
+      queue_cv_.wait_for(lock, wait, [this] { return !queue_.empty() || !running_; });
+    }
+    // Finish what was accepted before stopping.
+    while (process_batch() > 0) {
+    }
+  }
+
+  // --- definitions ----------------------------------------------------------
+  const CompiledDefinition* compile(const store::DefinitionRecord& r,
+                                    std::shared_ptr<const model::Definitions> definitions) {
+    std::lock_guard lock(defs_mu_);
+    auto it = defs_.find(r.key);
+    if (it != defs_.end()) return it->second.get();
+    const model::Process* p = definitions->find_process(r.process_id);
+    if (!p) return nullptr;
+    auto c = std::make_unique<CompiledDefinition>();
+    c->record = r;
+    c->record.xml.clear();
+    c->definitions = definitions;
+    c->process = std::make_unique<core::ExecutableProcess>(definitions, *p);
+    return (defs_[r.key] = std::move(c)).get();
+  }
+
+  const CompiledDefinition* definition(int64_t key) {
+    {
+      std::lock_guard lock(defs_mu_);
+      auto it = defs_.find(key);
+      if (it != defs_.end()) return it->second.get();
+    }
+    auto r = store_->definition_by_key(key);
+    if (!r.ok() || !*r) return nullptr;
+    model::LoadResult loaded = model::load_bpmn((*r)->xml);
+    if (!loaded.definitions) return nullptr;
+    return compile(**r, loaded.definitions);
+  }
+
+  // The definition a start uses: the latest version is remembered until the
+  // next deployment, so starting does not cost a store read.
+  Result<int64_t> definition_key_for(const std::string& process_id, int32_t version) {
+    if (version == 0) {
+      std::lock_guard lock(defs_mu_);
+      auto it = latest_.find(process_id);
+      if (it != latest_.end()) return it->second;
+    }
+    auto def = store_->definition(process_id, version);
+    if (!def.ok()) return def.error();
+    if (!*def) {
+      return Error{"not-found", version == 0 ? fmt::format("process '{}' is not deployed", process_id)
+                                             : fmt::format("process '{}' has no version {}", process_id, version)};
+    }
+    if (version == 0) {
+      std::lock_guard lock(defs_mu_);
+      latest_[process_id] = (*def)->key;
+    }
+    return (*def)->key;
+  }
+
+  Result<InstanceId> new_instance_id() {
+    std::lock_guard lock(ids_mu_);
+    if (next_id_ >= id_limit_) {
+      auto first = store_->allocate_ids("instance", 1000);
+      if (!first.ok()) return first.error();
+      next_id_ = *first;
+      id_limit_ = *first + 1000;
+    }
+    return next_id_++;
+  }
+
+  // --- instances (processing thread only) ----------------------------------
+  CachedInstance* load(InstanceId id) {
+    auto it = cache_.find(id);
+    if (it != cache_.end()) {
+      it->second.last_used = ++use_counter_;
+      return &it->second;
+    }
+    auto r = store_->instance(id);
+    if (!r.ok() || !*r) return nullptr;
+    auto state = core::decode((*r)->state);
+    if (!state.ok()) {
+      spdlog::error("instance {}: stored state does not read back: {}", id, state.error().message);
+      return nullptr;
+    }
+    const CompiledDefinition* def = definition((*r)->definition_key);
+    if (!def) return nullptr;
+    CachedInstance c;
+    c.record = std::move(**r);
+    c.record.state.clear();
+    c.state = std::move(state).value();
+    c.def = def;
+    c.last_used = ++use_counter_;
+    return &(cache_[id] = std::move(c));
+  }
+
+  CachedInstance* create(const Pending& p) {
+    const CompiledDefinition* def = definition(p.definition_key);
+    if (!def) return nullptr;
+    CachedInstance c;
+    c.record.id = p.instance;
+    c.record.definition_key = def->record.key;
+    c.record.process_id = def->record.process_id;
+    c.record.definition_version = def->record.version;
+    c.record.business_key = p.business_key;
+    c.record.started_at = clock_->now_ms();
+    c.record.parent_id = p.parent_id;
+    c.record.parent_element = p.parent_element;
+    c.record.version = 0;
+    c.def = def;
+    c.last_used = ++use_counter_;
+    return &(cache_[p.instance] = std::move(c));
+  }
+
+  void trim_cache() {
+    if (cache_.size() <= config_.instance_cache) return;
+    std::vector<std::pair<uint64_t, InstanceId>> by_age;
+    for (const auto& [id, c] : cache_) by_age.emplace_back(c.last_used, id);
+    std::sort(by_age.begin(), by_age.end());
+    size_t drop = cache_.size() - config_.instance_cache;
+    for (size_t i = 0; i < drop; ++i) cache_.erase(by_age[i].second);
+  }
+
+  // --- the batch --------------------------------------------------------------
+  struct Touched {
+    CachedInstance* instance = nullptr;
+    int64_t expected_version = 0;
+    std::vector<Record> records;
+  };
+
+  size_t process_batch() {
+    std::deque<Pending> work;
+    {
+      std::lock_guard lock(queue_mu_);
+      while (!queue_.empty() && work.size() < config_.max_batch) {
+        work.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (work.empty()) return 0;
+    const int64_t now = clock_->now_ms();
+    store::WriteBatch batch;
+    BatchBuilder builder;
+    const std::set<std::string> local_types = running_ ? connector_type_set() : std::set<std::string>{};
+    std::map<InstanceId, Touched> touched;
+    std::vector<std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>> results;
+    size_t applied = 0;
+    size_t guard = 0;
+    while (!work.empty() && ++guard < config_.max_batch * 20) {
+      Pending p = std::move(work.front());
+      work.pop_front();
+      if (p.publish) {
+        results.emplace_back(p.waiter, publish(*p.publish, now, work, batch));
+        continue;
+      }
+      if (p.signal) {
+        results.emplace_back(p.waiter, broadcast(p.signal->first, p.signal->second, work));
+        continue;
+      }
+      CachedInstance* inst = p.create ? create(p) : load(p.instance);
+      if (!inst) {
+        results.emplace_back(p.waiter, Outcome(Error{"not-found", fmt::format("instance {} does not exist", p.instance)}));
+        continue;
+      }
+      auto [t, fresh] = touched.try_emplace(p.instance);
+      if (fresh) {
+        t->second.instance = inst;
+        t->second.expected_version = inst->record.version;
+      }
+      std::vector<Record> out;
+      core::StepEnv env;
+      env.now_ms = now;
+      env.utc_offset_minutes = config_.utc_offset_minutes;
+      Result<void> r = core::step(*inst->def->process, inst->state, p.command, env, out);
+      if (!r.ok()) {
+        if (p.create) {
+          cache_.erase(p.instance);
+          touched.erase(p.instance);
+        }
+        metrics_.commands_rejected.fetch_add(1, std::memory_order_relaxed);
+        results.emplace_back(p.waiter, Outcome(r.error()));
+        continue;
+      }
+      ++applied;
+      count_records(out);
+      if (p.command.kind == CommandKind::kFireTimer) {
+        metrics_.timers_fired.fetch_add(1, std::memory_order_relaxed);
+        for (const Record& rec : out) {
+          if (rec.kind == RecordKind::kTimerFired) metrics_.timer_lag.observe(static_cast<double>(now - rec.due_at));
+        }
+      }
+      InstanceContext ctx{inst->record.id, inst->def->process.get(), &inst->state, inst->record.business_key,
+                          &local_types, config_.node_id, config_.job_lease_ms};
+      builder.add(ctx, out, now);
+      follow_up(*inst, out, now, work, batch);
+      t->second.records.insert(t->second.records.end(), out.begin(), out.end());
+      results.emplace_back(p.waiter, Outcome{});
+    }
+    // Anything a runaway cascade left over goes back on the queue.
+    if (!work.empty()) {
+      std::lock_guard lock(queue_mu_);
+      for (auto it = work.rbegin(); it != work.rend(); ++it) queue_.push_front(std::move(*it));
+    }
+    for (auto& [id, t] : touched) {
+      if (t.records.empty()) continue;
+      store::InstanceRecord rec = t.instance->record;
+      rec.state = core::encode(t.instance->state);
+      rec.status = static_cast<uint8_t>(t.instance->state.status);
+      rec.version = t.expected_version + 1;
+      if (t.instance->state.status != core::InstanceStatus::kActive && rec.ended_at == 0) rec.ended_at = now;
+      batch.history.push_back(
+          store::HistoryRecord{id, rec.version, now, encode_records(*t.instance->def->process, t.records)});
+      batch.instances.push_back(store::InstanceWrite{std::move(rec), t.expected_version});
+    }
+    std::vector<store::JobRecord> local_jobs = builder.take_local_jobs();
+    builder.flush(batch);
+    if (!batch.empty()) {
+      auto commit_start = std::chrono::steady_clock::now();
+      Result<void> w = store_->write(batch);
+      metrics_.commit_latency.observe(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
+      if (!w.ok()) {
+        metrics_.batches_failed.fetch_add(1, std::memory_order_relaxed);
+        // The cached states ran ahead of the store: forget them and report.
+        spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
+        for (auto& [id, t] : touched) cache_.erase(id);
+        for (auto& [waiter, outcome] : results) {
+          if (waiter) waiter->set_value(Outcome(w.error()));
+        }
+        return 0;
+      }
+    }
+    metrics_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+    metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
+    for (auto& [id, t] : touched) {
+      if (t.records.empty()) continue;
+      CachedInstance& c = *t.instance;
+      c.record.version = t.expected_version + 1;
+      c.record.status = static_cast<uint8_t>(c.state.status);
+      if (c.state.status != core::InstanceStatus::kActive) cache_.erase(id);
+    }
+    for (auto& [waiter, outcome] : results) {
+      if (waiter) waiter->set_value(std::move(outcome));
+    }
+    {
+      std::lock_guard lock(timers_mu_);
+      for (const store::TimerRecord& tr : builder.timers_armed()) {
+        if (tr.due_at <= timers_loaded_until_) timers_.push({tr.due_at, tr.instance_id, tr.key});
+      }
+    }
+    if (!local_jobs.empty()) {
+      // The variables the job sees are read from the state in hand, not the store.
+      std::vector<std::pair<store::JobRecord, std::optional<json::object>>> ready;
+      for (store::JobRecord& j : local_jobs) {
+        std::optional<json::object> vars;
+        auto c = cache_.find(j.instance_id);
+        if (c != cache_.end()) {
+          auto job = c->second.state.jobs.find(j.key);
+          if (job != c->second.state.jobs.end()) vars = visible_variables(c->second.state, job->second.element_instance);
+        }
+        ready.emplace_back(std::move(j), std::move(vars));
+      }
+      std::lock_guard lock(jobs_mu_);
+      for (auto& r : ready) dispatched_.push_back(std::move(r));
+    }
+    if (builder.jobs_created()) jobs_cv_.notify_all();
+    trim_cache();
+    return std::max<size_t>(applied, results.empty() ? 0 : 1);
+  }
+
+  // Effects that become commands of other instances, applied in the same batch.
+  void follow_up(CachedInstance& inst, const std::vector<Record>& out, int64_t now, std::deque<Pending>& work,
+                 store::WriteBatch& batch) {
+    for (const Record& r : out) {
+      switch (r.kind) {
+        case RecordKind::kChildInstanceRequested: {
+          const json::object& p = r.payload.as_object();
+          std::string binding = p.contains("binding") ? std::string(p.at("binding").as_string()) : "latest";
+          int32_t version = p.contains("version") ? static_cast<int32_t>(p.at("version").to_number<int64_t>()) : 0;
+          std::optional<store::DefinitionRecord> def;
+          if (binding == "deployment") {
+            auto all = store_->definitions(r.name);
+            if (all.ok()) {
+              for (const auto& d : *all) {
+                if (d.checksum == inst.def->record.checksum) def = d;
+              }
+            }
+          } else {
+            auto one = store_->definition(r.name, binding == "version" ? version : 0);
+            if (one.ok()) def = *one;
+          }
+          if (!def) {
+            Pending fail;
+            fail.instance = inst.record.id;
+            fail.command = Command{CommandKind::kRaiseIncident};
+            fail.command.key = r.key;
+            fail.command.message = fmt::format("the called process '{}' ({} binding) is not deployed", r.name, binding);
+            work.push_back(std::move(fail));
+            break;
+          }
+          auto id = new_instance_id();
+          if (!id.ok()) break;
+          Pending child;
+          child.instance = *id;
+          child.create = true;
+          child.definition_key = def->key;
+          child.business_key = inst.record.business_key;
+          child.parent_id = inst.record.id;
+          child.parent_element = r.key;
+          child.command = Command{CommandKind::kStart};
+          child.command.key = r.key;
+          if (p.contains("variables")) child.command.variables = p.at("variables").as_object();
+          work.push_back(std::move(child));
+          break;
+        }
+        case RecordKind::kChildInstanceCanceled: {
+          for (InstanceId child : children_at(inst.record.id, r.key)) {
+            Pending cancel;
+            cancel.instance = child;
+            cancel.command = Command{CommandKind::kCancel};
+            cancel.command.message = "the calling activity ended";
+            work.push_back(std::move(cancel));
+          }
+          break;
+        }
+        case RecordKind::kInstanceCompleted:
+          if (inst.record.parent_id != 0) {
+            Pending up;
+            up.instance = inst.record.parent_id;
+            up.command = Command{CommandKind::kChildCompleted};
+            up.command.key = inst.record.parent_element;
+            up.command.variables = r.payload.as_object();
+            work.push_back(std::move(up));
+          }
+          break;
+        case RecordKind::kErrorUncaught: {
+          bool from_child = r.payload.is_object() && r.payload.as_object().contains("fromChild") &&
+                            r.payload.as_object().at("fromChild").as_bool();
+          std::pair<InstanceId, uint64_t> origin{inst.record.id, r.key};
+          if (from_child) {
+            auto it = error_origin_.find({inst.record.id, r.key});
+            if (it != error_origin_.end()) origin = it->second;
+          }
+          if (inst.record.parent_id != 0) {
+            error_origin_[{inst.record.parent_id, inst.record.parent_element}] = origin;
+            Pending up;
+            up.instance = inst.record.parent_id;
+            up.command = Command{CommandKind::kChildError};
+            up.command.key = inst.record.parent_element;
+            up.command.name = r.name;
+            up.command.message = r.text;
+            work.push_back(std::move(up));
+          } else if (from_child) {
+            Pending down;
+            down.instance = origin.first;
+            down.command = Command{origin.first == inst.record.id ? CommandKind::kRaiseIncident : CommandKind::kErrorNotCaught};
+            down.command.key = origin.second;
+            down.command.name = r.name;
+            down.command.message = r.text.empty() ? fmt::format("error '{}' was caught nowhere", r.name) : r.text;
+            work.push_back(std::move(down));
+          }
+          break;
+        }
+        case RecordKind::kEscalationUncaught:
+          if (inst.record.parent_id != 0) {
+            Pending up;
+            up.instance = inst.record.parent_id;
+            up.command = Command{CommandKind::kChildEscalation};
+            up.command.key = inst.record.parent_element;
+            up.command.name = r.name;
+            work.push_back(std::move(up));
+          }
+          break;
+        case RecordKind::kMessagePublished: {
+          PublishRequest req;
+          req.name = r.name;
+          req.correlation_key = r.text;
+          if (r.payload.is_object()) req.variables = r.payload.as_object();
+          publish(req, now, work, batch);
+          break;
+        }
+        case RecordKind::kSignalThrown: {
+          json::object vars = r.payload.is_object() ? r.payload.as_object() : json::object{};
+          broadcast(r.name, vars, work);
+          break;
+        }
+        case RecordKind::kMessageSubscriptionOpened: {
+          // A message may have arrived before anyone waited for it.
+          auto buffered = store_->buffered_messages(r.name, r.text, now);
+          if (!buffered.ok() || buffered->empty()) break;
+          const store::MessageRecord& m = buffered->front();
+          if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
+              batch.messages_removed.end()) {
+            break;
+          }
+          Pending c;
+          c.instance = inst.record.id;
+          c.command = Command{CommandKind::kCorrelateMessage};
+          c.command.key = r.key;
+          c.command.name = r.name;
+          boost::system::error_code ec;
+          json::value vars = json::parse(m.variables, ec);
+          if (!ec && vars.is_object()) c.command.variables = vars.as_object();
+          batch.messages_removed.push_back(m.id);
+          work.push_back(std::move(c));
+          break;
+        }
+        default: break;
+      }
+    }
+  }
+
+  std::vector<InstanceId> children_at(InstanceId parent, uint64_t element) {
+    std::set<InstanceId> out;
+    for (const auto& [id, c] : cache_) {
+      if (c.record.parent_id == parent && c.record.parent_element == element &&
+          c.state.status == core::InstanceStatus::kActive) {
+        out.insert(id);
+      }
+    }
+    auto stored = store_->running_instances_of(parent);
+    if (stored.ok()) {
+      for (const auto& r : *stored) {
+        if (r.parent_element == element) out.insert(r.id);
+      }
+    }
+    return {out.begin(), out.end()};
+  }
+
+  Outcome publish(const PublishRequest& req, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch) {
+    Outcome out;
+    auto subs = store_->message_subscriptions(req.name, req.correlation_key);
+    if (!subs.ok()) return Outcome(subs.error());
+    std::set<InstanceId> reached;
+    for (const store::SubscriptionRecord& s : *subs) {
+      if (!reached.insert(s.instance_id).second) continue;  // once per instance
+      Pending c;
+      c.instance = s.instance_id;
+      c.command = Command{CommandKind::kCorrelateMessage};
+      c.command.key = s.key;
+      c.command.name = req.name;
+      c.command.variables = req.variables;
+      work.push_back(std::move(c));
+    }
+    out.publish.correlated = static_cast<int>(reached.size());
+    out.publish.started = start_by_event(model::EventKind::kMessage, req.name, req.correlation_key, req.variables, work);
+    if (out.publish.correlated == 0 && out.publish.started == 0 && req.time_to_live_ms > 0) {
+      store::MessageRecord m;
+      m.name = req.name;
+      m.correlation_key = req.correlation_key;
+      m.variables = json::serialize(req.variables);
+      m.message_id = req.message_id;
+      m.published_at = now;
+      m.expires_at = now + req.time_to_live_ms;
+      batch.messages_added.push_back(std::move(m));
+      out.publish.buffered = true;
+    }
+    return out;
+  }
+
+  Outcome broadcast(const std::string& name, const json::object& vars, std::deque<Pending>& work) {
+    auto subs = store_->signal_subscriptions(name);
+    if (!subs.ok()) return Outcome(subs.error());
+    std::set<InstanceId> reached;
+    for (const store::SubscriptionRecord& s : *subs) {
+      if (!reached.insert(s.instance_id).second) continue;
+      Pending c;
+      c.instance = s.instance_id;
+      c.command = Command{CommandKind::kThrowSignal};
+      c.command.name = name;
+      c.command.variables = vars;
+      work.push_back(std::move(c));
+    }
+    int started = start_by_event(model::EventKind::kSignal, name, {}, vars, work);
+    Outcome out;
+    out.value = static_cast<int64_t>(reached.size()) + started;
+    return out;
+  }
+
+  // Starts an instance of the latest version of every process with a matching
+  // message or signal start event.
+  int start_by_event(model::EventKind kind, const std::string& name, const std::string& business_key,
+                     const json::object& vars, std::deque<Pending>& work) {
+    std::vector<std::pair<int64_t, std::string>> starts;
+    {
+      std::lock_guard lock(defs_mu_);
+      std::map<std::string, const CompiledDefinition*> latest;
+      for (const auto& [key, d] : defs_) {
+        auto& slot = latest[d->record.process_id];
+        if (!slot || slot->record.version < d->record.version) slot = d.get();
+      }
+      for (const auto& [pid, d] : latest) {
+        const model::Process& p = d->process->process();
+        for (model::Index s : p.start_events) {
+          const model::FlowNode& n = p.nodes[s];
+          if (n.event_kind != kind || n.events.empty() || n.events.front().ref == model::kNoIndex) continue;
+          const std::string& ev_name = kind == model::EventKind::kMessage
+                                           ? d->definitions->messages[n.events.front().ref].name
+                                           : d->definitions->signals[n.events.front().ref].name;
+          if (ev_name == name) starts.emplace_back(d->record.key, n.id);
+        }
+      }
+    }
+    int started = 0;
+    for (const auto& [key, start_event] : starts) {
+      auto id = new_instance_id();
+      if (!id.ok()) continue;
+      Pending p;
+      p.instance = *id;
+      p.create = true;
+      p.definition_key = key;
+      p.business_key = business_key;
+      p.command = Command{CommandKind::kStart};
+      p.command.name = start_event;
+      p.command.variables = vars;
+      work.push_back(std::move(p));
+      ++started;
+    }
+    return started;
+  }
+
+  // --- timers -------------------------------------------------------------------
+  struct TimerEntry {
+    int64_t due;
+    InstanceId instance;
+    uint64_t key;
+    bool operator>(const TimerEntry& o) const { return due > o.due; }
+  };
+
+  int64_t next_timer_due_locked() {
+    std::lock_guard lock(timers_mu_);
+    return timers_.empty() ? clock_->now_ms() + 60000 : timers_.top().due;
+  }
+
+  void fire_due_timers() {
+    const int64_t now = clock_->now_ms();
+    std::vector<TimerEntry> due;
+    {
+      std::lock_guard lock(timers_mu_);
+      // Timers are loaded a window at a time, so waiting instances need not be in memory.
+      if (timers_.empty() || now >= timers_loaded_until_ - 1000) {
+        const int64_t window = now + 60 * 60 * 1000;
+        auto loaded = store_->due_timers(window, kTimerWindow);
+        if (loaded.ok()) {
+          timers_ = {};
+          for (const store::TimerRecord& t : *loaded) timers_.push({t.due_at, t.instance_id, t.key});
+          timers_loaded_until_ = loaded->size() == kTimerWindow ? loaded->back().due_at : window;
+        }
+      }
+      while (!timers_.empty() && timers_.top().due <= now) {
+        due.push_back(timers_.top());
+        timers_.pop();
+      }
+    }
+    if (due.empty()) return;
+    std::lock_guard lock(queue_mu_);
+    for (const TimerEntry& t : due) {
+      Pending p;
+      p.instance = t.instance;
+      p.command = Command{CommandKind::kFireTimer};
+      p.command.key = t.key;
+      queue_.push_back(std::move(p));
+    }
+  }
+
+  // --- jobs ---------------------------------------------------------------------
+  std::set<std::string> connector_type_set() {
+    std::lock_guard lock(connectors_mu_);
+    std::set<std::string> out;
+    for (const auto& [type, fn] : connectors_) out.insert(type);
+    return out;
+  }
+
+  std::vector<std::string> connector_types() {
+    std::lock_guard lock(connectors_mu_);
+    std::vector<std::string> out;
+    for (const auto& [type, fn] : connectors_) out.push_back(type);
+    return out;
+  }
+
+  JobContext job_context(const store::JobRecord& j, const json::object* variables = nullptr) {
+    JobContext ctx;
+    ctx.job_id = j.id;
+    ctx.instance_id = j.instance_id;
+    ctx.type = j.type;
+    ctx.element_id = j.element_id;
+    ctx.idempotency_key = j.idempotency_key;
+    ctx.retries_left = j.retries;
+    boost::system::error_code ec;
+    json::value payload = json::parse(j.payload, ec);
+    if (!ec && payload.is_object() && payload.as_object().contains("headers") &&
+        payload.as_object().at("headers").is_object()) {
+      ctx.headers = payload.as_object().at("headers").as_object();
+    }
+    if (variables) ctx.variables = *variables;
+    auto inst = variables ? Result<std::optional<store::InstanceRecord>>(std::nullopt) : store_->instance(j.instance_id);
+    if (inst.ok() && *inst) {
+      auto state = core::decode((*inst)->state);
+      if (state.ok()) {
+        auto it = state->jobs.find(j.key);
+        if (it != state->jobs.end()) ctx.variables = visible_variables(*state, it->second.element_instance);
+      }
+    }
+    {
+      std::lock_guard lock(leased_mu_);
+      leased_[j.id] = j;
+    }
+    return ctx;
+  }
+
+  Pending job_command(const store::JobRecord& job, const JobOutcome& outcome) {
+    Pending p;
+    p.instance = job.instance_id;
+    switch (outcome.kind) {
+      case JobOutcome::Kind::kCompleted:
+        p.command = Command{CommandKind::kCompleteJob};
+        p.command.variables = outcome.variables;
+        break;
+      case JobOutcome::Kind::kBpmnError:
+        p.command = Command{CommandKind::kThrowJobError};
+        p.command.name = outcome.error_code;
+        p.command.message = outcome.message;
+        p.command.variables = outcome.variables;
+        break;
+      case JobOutcome::Kind::kFailed: {
+        p.command = Command{CommandKind::kFailJob};
+        p.command.retries = std::max(0, job.retries - 1);
+        p.command.message = outcome.message;
+        p.command.retry_at = clock_->now_ms() + backoff(job);
+        break;
+      }
+    }
+    p.command.key = job.key;
+    return p;
+  }
+
+  // Exponential backoff from the task's bs:retryBackoff (or the default), doubled per failed attempt.
+  int64_t backoff(const store::JobRecord& job) {
+    int64_t base = config_.default_retry_backoff_ms;
+    int attempt = 0;
+    boost::system::error_code ec;
+    json::value payload = json::parse(job.payload, ec);
+    if (!ec && payload.is_object()) {
+      const json::object& o = payload.as_object();
+      if (const json::value* b = o.if_contains("retryBackoff"); b && b->is_string()) {
+        auto d = model::parse_duration(std::string_view(b->as_string()));
+        if (d.ok() && !d->negative) base = model::add_duration(0, *d, 0);
+      }
+      if (const json::value* init = o.if_contains("initialRetries"); init && init->is_number()) {
+        attempt = std::max(0, static_cast<int>(init->to_number<int64_t>()) - job.retries);
+      }
+    }
+    return base << std::min(attempt, 16);
+  }
+
+  JobOutcome run_connector(const Connector& fn, const JobContext& ctx) {
+    auto start = std::chrono::steady_clock::now();
+    JobOutcome outcome;
+    try {
+      outcome = fn(ctx);
+    } catch (const std::exception& e) {
+      outcome = JobOutcome::failed(fmt::format("the connector threw: {}", e.what()));
+    }
+    metrics_.job_duration.observe(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    metrics_.jobs_run.fetch_add(1, std::memory_order_relaxed);
+    if (outcome.kind != JobOutcome::Kind::kCompleted) metrics_.jobs_failed.fetch_add(1, std::memory_order_relaxed);
+    return outcome;
+  }
+
+  void count_records(const std::vector<Record>& out) {
+    for (const Record& r : out) {
+      if (r.kind == RecordKind::kIncidentCreated) metrics_.incidents_created.fetch_add(1, std::memory_order_relaxed);
+      if (r.kind == RecordKind::kInstanceCompleted || r.kind == RecordKind::kInstanceTerminated) {
+        metrics_.instances_ended.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (r.kind == RecordKind::kElementActivated && r.element == model::kNoIndex) {
+        metrics_.instances_started.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  size_t run_jobs_inline() {
+    std::vector<std::string> types = connector_types();
+    if (types.empty()) return 0;
+    int64_t now = clock_->now_ms();
+    auto jobs = store_->acquire_jobs(types, config_.node_id, now, now + config_.job_lease_ms, 64);
+    if (!jobs.ok() || jobs->empty()) return 0;
+    for (const store::JobRecord& j : *jobs) {
+      Connector fn;
+      {
+        std::lock_guard lock(connectors_mu_);
+        fn = connectors_[j.type];
+      }
+      JobContext ctx = job_context(j);
+      JobOutcome outcome = run_connector(fn, ctx);
+      {
+        std::lock_guard lock(leased_mu_);
+        leased_.erase(j.id);
+      }
+      Pending p = job_command(j, outcome);
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(std::move(p));
+    }
+    return jobs->size();
+  }
+
+  void job_loop() {
+    auto last_poll = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    while (running_) {
+      std::vector<std::pair<store::JobRecord, std::optional<json::object>>> work;
+      {
+        std::unique_lock lock(jobs_mu_);
+        // Jobs leased to this node at creation come straight from the batch.
+        while (!dispatched_.empty() && work.size() < 16) {
+          work.push_back(std::move(dispatched_.front()));
+          dispatched_.pop_front();
+        }
+      }
+      // Retries that fell due, leases that expired, jobs left from before a restart.
+      if (work.empty() && std::chrono::steady_clock::now() - last_poll > std::chrono::milliseconds(100)) {
+        last_poll = std::chrono::steady_clock::now();
+        std::vector<std::string> types = connector_types();
+        int64_t now = clock_->now_ms();
+        if (!types.empty()) {
+          auto leased = store_->acquire_jobs(types, config_.node_id, now, now + config_.job_lease_ms, 16);
+          if (leased.ok()) {
+            for (store::JobRecord& j : *leased) work.emplace_back(std::move(j), std::nullopt);
+          }
+        }
+      }
+      if (work.empty()) {
+        std::unique_lock lock(jobs_mu_);
+        jobs_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return !dispatched_.empty() || !running_; });
+        continue;
+      }
+      for (const auto& [j, vars] : work) {
+        Connector fn;
+        {
+          std::lock_guard lock(connectors_mu_);
+          auto it = connectors_.find(j.type);
+          if (it == connectors_.end()) continue;
+          fn = it->second;
+        }
+        JobContext ctx = job_context(j, vars ? &*vars : nullptr);
+        JobOutcome outcome = run_connector(fn, ctx);
+        {
+          std::lock_guard lock(leased_mu_);
+          leased_.erase(j.id);
+        }
+        post(job_command(j, outcome), /*wait=*/false);
+      }
+    }
+  }
+
+  static constexpr size_t kTimerWindow = 10000;
+
+  EngineConfig config_;
+  EngineMetrics metrics_;
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<Clock> clock_;
+  std::atomic<bool> running_{false};
+  std::thread processor_;
+  std::vector<std::thread> workers_;
+
+  std::mutex connectors_mu_;
+  std::map<std::string, Connector> connectors_;
+
+  std::mutex defs_mu_;
+  std::map<int64_t, std::unique_ptr<CompiledDefinition>> defs_;
+  std::map<std::string, int64_t> latest_;  // process id -> key of its latest version
+
+  std::mutex ids_mu_;
+  int64_t next_id_ = 0;
+  int64_t id_limit_ = 0;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+
+  std::mutex timers_mu_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
+  int64_t timers_loaded_until_ = 0;
+
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::pair<store::JobRecord, std::optional<json::object>>> dispatched_;
+  std::mutex leased_mu_;
+  std::map<int64_t, store::JobRecord> leased_;
+
+  // Processing thread only.
+  std::unordered_map<InstanceId, CachedInstance> cache_;
+  uint64_t use_counter_ = 0;
+  std::map<std::pair<InstanceId, uint64_t>, std::pair<InstanceId, uint64_t>> error_origin_;
+};
+
+}  // namespace
+
+}  // namespace banshi::exec
+
+namespace banshi {
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineConfig config, std::unique_ptr<store::Store> store,
+                                             std::shared_ptr<Clock> clock) {
+  if (!store) return Error{"bad-config", "the engine needs a store"};
+  if (!clock) clock = std::make_shared<SystemClock>();
+  auto engine = std::make_unique<exec::EngineImpl>(std::move(config), std::move(store), std::move(clock));
+  if (auto r = engine->init(); !r.ok()) return r.error();
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace banshi

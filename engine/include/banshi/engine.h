@@ -1,0 +1,150 @@
+// banshi/engine.h — the embeddable engine service.
+//
+// An Engine owns a Store, a Clock and the connectors registered with it. It
+// turns API calls, fired timers and finished jobs into commands, applies them
+// with the pure state machine (core::step), and commits each batch of
+// commands — instance states, effect rows and history — in ONE store
+// transaction (the outbox). Only after the commit does it act on effects: jobs
+// go to connectors, timers are armed, child instances and messages follow.
+//
+// Threading: every public method may be called from any thread. Commands run
+// on the engine's processing thread once start() was called; a call that
+// changes state returns after its command has been committed (durable). Without
+// start(), tests drive the engine with run_until_idle() on their own thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "banshi/clock.h"
+#include "banshi/metrics.h"
+#include "banshi/result.h"
+
+namespace banshi {
+
+namespace store {
+class Store;
+}
+
+struct EngineConfig {
+  std::string node_id = "banshi-1";
+  size_t max_batch = 1000;          // commands per group commit
+  size_t instance_cache = 10000;    // instance states kept in memory
+  int job_workers = 2;              // threads running in-process connectors
+  int64_t job_lease_ms = 5 * 60 * 1000;
+  int64_t default_retry_backoff_ms = 10 * 1000;  // doubled per failed attempt
+  int32_t utc_offset_minutes = 480; // the zone timers and today() use
+};
+
+using InstanceId = int64_t;
+
+// What a connector gets for one attempt of a job. The idempotency key is the
+// same for every attempt of the same job, so a department system can ignore
+// a repeat of work it already did.
+struct JobContext {
+  int64_t job_id = 0;
+  InstanceId instance_id = 0;
+  std::string type;
+  std::string element_id;
+  std::string idempotency_key;
+  int32_t retries_left = 0;
+  boost::json::object variables;  // everything visible from the job's element
+  boost::json::object headers;
+};
+
+struct JobOutcome {
+  enum class Kind : uint8_t { kCompleted, kFailed, kBpmnError } kind = Kind::kCompleted;
+  boost::json::object variables;  // kCompleted: results; kBpmnError: error variables
+  std::string error_code;         // kBpmnError
+  std::string message;            // kFailed / kBpmnError
+  static JobOutcome completed(boost::json::object vars = {}) { return {Kind::kCompleted, std::move(vars), {}, {}}; }
+  static JobOutcome failed(std::string why) { return {Kind::kFailed, {}, {}, std::move(why)}; }
+  static JobOutcome bpmn_error(std::string code, std::string why = {}) {
+    return {Kind::kBpmnError, {}, std::move(code), std::move(why)};
+  }
+};
+
+// An in-process connector: called on a worker thread, must be thread-safe.
+using Connector = std::function<JobOutcome(const JobContext&)>;
+
+struct DeployedProcess {
+  std::string process_id;
+  int32_t version = 0;
+  int64_t definition_key = 0;
+  bool new_version = false;  // false when the same file was deployed before
+};
+
+struct StartRequest {
+  std::string process_id;
+  int32_t version = 0;        // 0: the latest
+  std::string business_key;
+  std::string start_event;    // empty: the none start event
+  boost::json::object variables;
+};
+
+struct PublishRequest {
+  std::string name;
+  std::string correlation_key;
+  boost::json::object variables;
+  int64_t time_to_live_ms = 0;  // how long an uncorrelated message waits for a subscription
+  std::string message_id;       // optional; a second message with the same id is refused
+};
+
+struct PublishResult {
+  int correlated = 0;           // instances the message reached now
+  int started = 0;              // instances started by message start events
+  bool buffered = false;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> open(EngineConfig config, std::unique_ptr<store::Store> store,
+                                              std::shared_ptr<Clock> clock);
+  virtual ~Engine() = default;
+
+  // Connectors are registered before start(); a job whose type has no
+  // connector waits for an external worker.
+  virtual void register_connector(const std::string& type, Connector connector) = 0;
+
+  // Starts the processing thread, the timer service and the job workers;
+  // stop() finishes the batch in progress and joins them.
+  virtual void start() = 0;
+  virtual void stop() = 0;
+
+  // Deploys every process of a BPMN file, all or nothing; the error lists
+  // the validation diagnostics.
+  virtual Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
+                                                      const std::string& deployed_by) = 0;
+  virtual Result<InstanceId> start_instance(const StartRequest& request) = 0;
+  virtual Result<void> complete_task(int64_t task_id, const boost::json::object& variables,
+                                     const std::string& user) = 0;
+  virtual Result<void> claim_task(int64_t task_id, const std::string& user) = 0;
+  virtual Result<void> unclaim_task(int64_t task_id, const std::string& user) = 0;
+  virtual Result<PublishResult> publish_message(const PublishRequest& request) = 0;
+  virtual Result<int> throw_signal(const std::string& name, const boost::json::object& variables) = 0;
+  virtual Result<void> cancel_instance(InstanceId id, const std::string& reason) = 0;
+  virtual Result<void> resolve_incident(int64_t incident_id, int32_t retries) = 0;
+  virtual Result<void> set_variables(InstanceId id, const boost::json::object& variables) = 0;
+
+  // External workers: lease jobs of a topic, then report back.
+  virtual Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types,
+                                                         const std::string& worker, size_t max_jobs,
+                                                         int64_t lock_ms) = 0;
+  virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome) = 0;
+
+  // Without start(): apply every queued command, fire due timers and run due
+  // jobs on this thread until nothing is left. Returns the commands applied.
+  virtual size_t run_until_idle() = 0;
+
+  virtual store::Store& store() = 0;
+  virtual Clock& clock() = 0;
+  virtual const EngineMetrics& metrics() const = 0;
+};
+
+}  // namespace banshi

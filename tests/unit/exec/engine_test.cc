@@ -1,0 +1,352 @@
+// The engine service on a real SQLite file: deploy, run, persist, restart.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "banshi/engine.h"
+#include "core/serialize.h"
+#include "model/iso8601.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace banshi {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+const std::string kHeader = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">)";
+
+const std::string kStraight = kHeader + R"(
+  <process id="straight" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="calc"/>
+    <serviceTask id="calc" bs:connector="calc" bs:retries="3" bs:retryBackoff="PT10S"/>
+    <sequenceFlow id="f2" sourceRef="calc" targetRef="gw"/>
+    <exclusiveGateway id="gw" default="f4"/>
+    <sequenceFlow id="f3" sourceRef="gw" targetRef="big"><conditionExpression>=fee &gt; 100</conditionExpression></sequenceFlow>
+    <sequenceFlow id="f4" sourceRef="gw" targetRef="small"/>
+    <endEvent id="big"/><endEvent id="small"/>
+  </process></definitions>)";
+
+const std::string kReview = kHeader + R"(
+  <process id="review" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" name="审核" bs:candidateGroups="dpf-county" bs:region="=region"/>
+    <boundaryEvent id="late" attachedToRef="check" cancelActivity="false">
+      <timerEventDefinition><timeDuration>P2D</timeDuration></timerEventDefinition></boundaryEvent>
+    <sequenceFlow id="f2" sourceRef="late" targetRef="remind"/>
+    <serviceTask id="remind" bs:connector="remind"/>
+    <sequenceFlow id="f3" sourceRef="remind" targetRef="reminded"/><endEvent id="reminded"/>
+    <sequenceFlow id="f4" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process></definitions>)";
+
+const std::string kMessages = kHeader + R"(
+  <message id="m" name="assessment-done" bs:correlationKey="=applicationId"/>
+  <message id="ms" name="application-received"/>
+  <process id="wait" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="w"/>
+    <receiveTask id="w" messageRef="m"/><sequenceFlow id="f2" sourceRef="w" targetRef="e"/><endEvent id="e"/>
+  </process>
+  <process id="intake" isExecutable="true">
+    <startEvent id="ms1"><messageEventDefinition messageRef="ms"/></startEvent>
+    <sequenceFlow id="g1" sourceRef="ms1" targetRef="ge"/><endEvent id="ge"/>
+  </process></definitions>)";
+
+const std::string kParent = kHeader + R"(
+  <process id="parent" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
+    <callActivity id="call" calledElement="child"/>
+    <sequenceFlow id="f2" sourceRef="call" targetRef="e"/><endEvent id="e"/>
+  </process>
+  <process id="child" isExecutable="true">
+    <startEvent id="cs"/><sequenceFlow id="c1" sourceRef="cs" targetRef="work"/>
+    <serviceTask id="work" bs:connector="calc"/>
+    <sequenceFlow id="c2" sourceRef="work" targetRef="ce"/><endEvent id="ce"/>
+  </process></definitions>)";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("banshi-exec-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    clock_ = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Engine> open() {
+    store::sqlite::SqliteOptions o;
+    o.path = (dir_ / "banshi.db").string();
+    auto s = store::sqlite::SqliteStore::open(o);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
+    EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
+    return std::move(e).value();
+  }
+
+  static uint8_t status(Engine& e, InstanceId id) {
+    auto r = e.store().instance(id);
+    return r.ok() && *r ? (*r)->status : 0;
+  }
+
+  fs::path dir_;
+  std::shared_ptr<ManualClock> clock_;
+};
+
+TEST_F(EngineTest, StraightThroughRunsToTheEndAndIsStored) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  e->register_connector("calc", [](const JobContext& ctx) {
+    json::object out;
+    out["fee"] = ctx.variables.at("amount").to_number<int64_t>() / 10;
+    return JobOutcome::completed(out);
+  });
+  StartRequest req;
+  req.process_id = "straight";
+  req.business_key = "A-1";
+  req.variables["amount"] = 5000;
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *id), 2);  // completed
+  auto history = e->store().history(*id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_GE(history->size(), 2u);
+  std::string all;
+  for (const auto& h : *history) all += h.records;
+  EXPECT_NE(all.find("\"big\""), std::string::npos) << all;
+  auto stored = e->store().instance(*id);
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->business_key, "A-1");
+  EXPECT_GT((*stored)->ended_at, 0);
+  const EngineMetrics& m = e->metrics();
+  EXPECT_EQ(m.instances_started.load(), 1u);
+  EXPECT_EQ(m.instances_ended.load(), 1u);
+  EXPECT_EQ(m.jobs_run.load(), 1u);
+  EXPECT_GE(m.batches_committed.load(), 2u);
+  EXPECT_EQ(m.commit_latency.snapshot().count, m.batches_committed.load());
+}
+
+TEST_F(EngineTest, FailingJobRetriesWithBackoffThenRaisesAnIncident) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  std::atomic<int> attempts{0};
+  std::set<std::string> keys;
+  std::mutex mu;
+  e->register_connector("calc", [&](const JobContext& ctx) {
+    {
+      std::lock_guard lock(mu);
+      keys.insert(ctx.idempotency_key);
+    }
+    ++attempts;
+    return JobOutcome::failed("department system down");
+  });
+  StartRequest req;
+  req.process_id = "straight";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok());
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 1);
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 1) << "retried before its backoff";
+  clock_->advance(10000);  // first backoff: 10 s
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 2);
+  clock_->advance(10000);
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 2) << "the second backoff is doubled";
+  clock_->advance(10000);
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 3);
+  auto incidents = e->store().incidents(*id);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ(incidents->front().element_id, "calc");
+  EXPECT_EQ(keys.size(), 1u) << "every attempt carries the same idempotency key";
+  // Fix the department and retry from the incident.
+  e->register_connector("calc", [](const JobContext&) {
+    json::object out;
+    out["fee"] = 1;
+    return JobOutcome::completed(out);
+  });
+  ASSERT_TRUE(e->resolve_incident(incidents->front().id, 1).ok());
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *id), 2);
+  EXPECT_TRUE(e->store().incidents(*id)->empty());
+}
+
+TEST_F(EngineTest, UserTasksTimersAndRestart) {
+  InstanceId id = 0;
+  {
+    auto e = open();
+    ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
+    StartRequest req;
+    req.process_id = "review";
+    req.variables["region"] = "220102";
+    auto started = e->start_instance(req);
+    ASSERT_TRUE(started.ok());
+    id = *started;
+    e->run_until_idle();
+    store::TaskQuery q;
+    q.candidate_groups = {"dpf-county"};
+    q.regions = {"2201"};
+    auto tasks = e->store().tasks(q);
+    ASSERT_TRUE(tasks.ok());
+    ASSERT_EQ(tasks->size(), 1u);
+    EXPECT_EQ(tasks->front().name, "审核");
+    EXPECT_EQ(tasks->front().region, "220102");
+  }
+  // The engine is gone; time passes; a new engine on the same file finds the
+  // overdue timer and fires it once.
+  clock_->advance(3 * 24 * 3600 * 1000LL);
+  auto e = open();
+  std::atomic<int> reminders{0};
+  e->register_connector("remind", [&](const JobContext&) {
+    ++reminders;
+    return JobOutcome::completed();
+  });
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(reminders.load(), 1);
+  auto tasks = e->store().tasks(store::TaskQuery{});
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 1u);
+  ASSERT_TRUE(e->claim_task(tasks->front().id, "li.na").ok());
+  EXPECT_FALSE(e->claim_task(tasks->front().id, "wang.wu").ok()) << "a claimed task cannot be claimed again";
+  EXPECT_FALSE(e->complete_task(tasks->front().id, {}, "wang.wu").ok()) << "only the assignee completes";
+  ASSERT_TRUE(e->complete_task(tasks->front().id, {}, "li.na").ok());
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, id), 2);
+  EXPECT_FALSE(e->complete_task(tasks->front().id, {}, "li.na").ok()) << "a task completes once";
+}
+
+TEST_F(EngineTest, MessagesCorrelateBufferAndStartInstances) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  // Published before anyone waits: buffered for its time to live.
+  PublishRequest early;
+  early.name = "assessment-done";
+  early.correlation_key = "A-1";
+  early.variables["level"] = "二级";
+  early.time_to_live_ms = 3600 * 1000;
+  auto r = e->publish_message(early);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->buffered);
+  StartRequest req;
+  req.process_id = "wait";
+  req.variables["applicationId"] = "A-1";
+  auto a = e->start_instance(req);
+  req.variables["applicationId"] = "A-2";
+  auto b = e->start_instance(req);
+  ASSERT_TRUE(a.ok() && b.ok());
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *a), 2) << "the buffered message reached the instance that opened its subscription";
+  EXPECT_EQ(status(*e, *b), 1);
+  PublishRequest late;
+  late.name = "assessment-done";
+  late.correlation_key = "A-2";
+  auto r2 = e->publish_message(late);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->correlated, 1);
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *b), 2);
+  PublishRequest start;
+  start.name = "application-received";
+  auto r3 = e->publish_message(start);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_EQ(r3->started, 1);
+  PublishRequest nobody;
+  nobody.name = "assessment-done";
+  nobody.correlation_key = "A-9";
+  auto r4 = e->publish_message(nobody);
+  ASSERT_TRUE(r4.ok());
+  EXPECT_EQ(r4->correlated, 0);
+  EXPECT_FALSE(r4->buffered) << "no time to live: dropped";
+}
+
+TEST_F(EngineTest, CallActivityRunsTheChildAndResumesTheParent) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("parent.bpmn", kParent, "designer").ok());
+  e->register_connector("calc", [](const JobContext&) {
+    json::object out;
+    out["childResult"] = "ok";
+    return JobOutcome::completed(out);
+  });
+  StartRequest req;
+  req.process_id = "parent";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok());
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *id), 2);
+  auto stored = e->store().instance(*id);
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->status, 2);
+}
+
+TEST_F(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
+  auto e = open();
+  auto v1 = e->deploy("review.bpmn", kReview, "designer");
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->front().version, 1);
+  auto again = e->deploy("review.bpmn", kReview, "designer");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->front().version, 1) << "the same file makes no new version";
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220402";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok());
+  std::string changed = kReview;
+  const std::string old_name = "name=\"审核\"";
+  changed.replace(changed.find(old_name), old_name.size(), "name=\"复核\"");
+  auto v2 = e->deploy("review.bpmn", changed, "designer");
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->front().version, 2);
+  e->run_until_idle();
+  auto tasks = e->store().tasks(store::TaskQuery{});
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ(tasks->front().name, "审核") << "the running instance stays on version 1";
+  auto bad = e->deploy("bad.bpmn", kHeader + "<process id=\"x\" isExecutable=\"true\"/></definitions>", "designer");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("BS201"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  e->register_connector("calc", [](const JobContext&) {
+    json::object out;
+    out["fee"] = 500;
+    return JobOutcome::completed(out);
+  });
+  e->start();
+  std::vector<InstanceId> ids;
+  for (int i = 0; i < 50; ++i) {
+    StartRequest req;
+    req.process_id = "straight";
+    auto id = e->start_instance(req);
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    ids.push_back(*id);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  size_t done = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    done = 0;
+    for (InstanceId id : ids) done += status(*e, id) == 2;
+    if (done == ids.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  e->stop();
+  EXPECT_EQ(done, ids.size());
+}
+
+}  // namespace
+}  // namespace banshi
