@@ -194,6 +194,8 @@ int run(int argc, char** argv) {
   CLI::App* demo_cmd = app.add_subcommand(
       "demo", "Deploy the shipped workflows and run synthetic applications through them on a simulated clock");
   demo_cmd->add_option("--workflows", demo.workflows, "Folder of BPMN workflows")->capture_default_str();
+  demo_cmd->add_option("--data", demo.data, "Folder for the demo's database (replaced on every run)")
+      ->capture_default_str();
   demo_cmd->add_option("-n,--applications", demo.applications, "How many applications to run")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();

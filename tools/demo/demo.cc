@@ -6,31 +6,28 @@
 #include <map>
 #include <queue>
 #include <random>
+#include <set>
 #include <sstream>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
-#include "core/step.h"
+#include "banshi/engine.h"
 #include "demo/synthetic.h"
 #include "model/iso8601.h"
-#include "model/load.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace banshi::demo {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using core::Command;
-using core::CommandKind;
-using core::Key;
-using core::Record;
-using core::RecordKind;
 
 constexpr int32_t kZone = 480;
 constexpr int64_t kMinute = 60000;
 constexpr int64_t kHour = 60 * kMinute;
+constexpr const char* kProcess = "certificate-new-issue";
 
 std::string clock_text(int64_t ms) {
   int64_t local = ms + int64_t{kZone} * kMinute;
@@ -46,53 +43,61 @@ std::string clock_text(int64_t ms) {
 std::string certificate_number(const Applicant& a) {
   static const std::vector<std::string> kCategories = {"视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
   static const std::vector<std::string> kLevels = {"一级", "二级", "三级", "四级"};
-  size_t category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
-  size_t level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
+  auto category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
+  auto level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
   return fmt::format("{}{}{}", a.id_number, category, level);
 }
 
 struct Case {
   int number = 0;
   Applicant applicant;
-  core::InstanceState state;
+  InstanceId instance = 0;
   std::string outcome;
   int64_t started = 0;
   int64_t ended = 0;
   bool escalated = false;
+  int64_t history_seen = 0;
 };
 
 struct Action {
   int64_t at = 0;
   int case_index = 0;
-  Command command;
-  bool operator>(const Action& other) const { return at > other.at; }
+  int64_t task_id = 0;  // 0: submit the application
+  std::string element;
+  bool operator>(const Action& o) const { return at > o.at; }
 };
 
 class Demo {
  public:
-  Demo(const DemoOptions& options, const core::ExecutableProcess& process, int64_t start)
-      : options_(options), process_(process), rng_(options.seed), now_(start) {}
+  Demo(const DemoOptions& options, Engine& engine, ManualClock& clock)
+      : options_(options), engine_(engine), clock_(clock), rng_(options.seed) {}
 
   int run() {
+    register_departments();
     ApplicantGenerator applicants(options_.seed);
+    const int64_t start = clock_.now_ms();
     for (int i = 0; i < options_.applications; ++i) {
       Case c;
       c.number = i + 1;
       c.applicant = applicants.next();
       cases_.push_back(std::move(c));
       // Applications arrive at the window through the morning, minutes apart.
-      Action a;
-      a.at = now_ + i * 25 * kMinute + pick(0, 20) * kMinute;
-      a.case_index = i;
-      a.command = Command{CommandKind::kStart};
-      a.command.variables = start_variables(cases_.back());
-      actions_.push(std::move(a));
+      actions_.push(Action{start + i * 25 * kMinute + pick(0, 20) * kMinute, i, 0, {}});
     }
-    while (!actions_.empty()) {
-      Action a = actions_.top();
-      actions_.pop();
-      now_ = std::max(now_, a.at);
-      apply(a.case_index, a.command);
+    for (int guard = 0; guard < 1000000; ++guard) {
+      int64_t next = actions_.empty() ? -1 : actions_.top().at;
+      auto timer = engine_.store().next_timer_due();
+      if (timer.ok() && *timer && (next < 0 || **timer < next)) next = **timer;
+      if (next < 0) break;
+      clock_.set(std::max(clock_.now_ms(), next));
+      engine_.run_until_idle();  // fires due timers, runs the departments' jobs
+      while (!actions_.empty() && actions_.top().at <= clock_.now_ms()) {
+        Action a = actions_.top();
+        actions_.pop();
+        act(a);
+        engine_.run_until_idle();
+      }
+      observe();
     }
     return summary();
   }
@@ -100,6 +105,42 @@ class Demo {
  private:
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  void say(const Case& c, const std::string& what) {
+    if (options_.quiet) return;
+    fmt::print("{}  #{:<2} {} {}  {}\n", clock_text(clock_.now_ms()), c.number, mask_name(c.applicant.name),
+               mask_id_number(c.applicant.id_number), what);
+  }
+
+  Case* case_of(InstanceId id) {
+    for (Case& c : cases_) {
+      if (c.instance == id) return &c;
+    }
+    return nullptr;
+  }
+
+  // The department systems, as in-process connectors.
+  void register_departments() {
+    auto answer = [this](const char* what, auto&& fill) {
+      return [this, what, fill](const JobContext& job) {
+        json::object out;
+        if (Case* c = case_of(job.instance_id)) {
+          fill(*c, out);
+          say(*c, fmt::format("{} ({})", what, job.type));
+        }
+        return JobOutcome::completed(std::move(out));
+      };
+    };
+    engine_.register_connector("data-sharing.verify-identity", answer("核验身份与户籍", [](Case& c, json::object& out) {
+                                 out["identityVerified"] = id_number_valid(c.applicant.id_number);
+                               }));
+    engine_.register_connector("dpf.issue-certificate", answer("制证发证", [](Case& c, json::object& out) {
+                                 out["certificateNumber"] = certificate_number(c.applicant);
+                               }));
+    engine_.register_connector("data-sharing.push-e-certificate", answer("推送电子证照", [](Case&, json::object&) {}));
+    engine_.register_connector("civil-affairs.notify-subsidy-eligibility",
+                               answer("告知补贴资格", [](Case&, json::object&) {}));
+  }
 
   json::object start_variables(const Case& c) {
     json::object applicant;
@@ -116,120 +157,107 @@ class Demo {
     return vars;
   }
 
-  void say(const Case& c, const std::string& what) {
-    if (options_.quiet) return;
-    fmt::print("{}  #{:<2} {} {}  {}\n", clock_text(now_), c.number, mask_name(c.applicant.name),
-               mask_id_number(c.applicant.id_number), what);
-  }
-
-  void apply(int index, const Command& command) {
-    Case& c = cases_[static_cast<size_t>(index)];
-    // A timer withdrawn meanwhile (its task was done in time) simply does not fire.
-    if (command.kind == CommandKind::kFireTimer &&
-        (c.state.status != core::InstanceStatus::kActive || !c.state.timers.count(command.key))) {
-      return;
-    }
-    if (command.kind == CommandKind::kStart) c.started = now_;
-    std::vector<Record> out;
-    core::StepEnv env;
-    env.now_ms = now_;
-    env.utc_offset_minutes = kZone;
-    Result<void> r = core::step(process_, c.state, command, env, out);
-    if (!r.ok()) {
-      say(c, "rejected: " + r.error().message);
-      return;
-    }
-    for (const Record& rec : out) react(index, c, rec);
-  }
-
-  std::string element_name(model::Index i) const {
-    const model::FlowNode& n = process_.node(i);
-    return n.name.empty() ? n.id : n.name;
-  }
-
-  void schedule(int index, int64_t at, Command command) {
-    Action a;
-    a.at = at;
-    a.case_index = index;
-    a.command = std::move(command);
-    actions_.push(std::move(a));
-  }
-
-  // The simulated departments and staff.
-  void react(int index, Case& c, const Record& rec) {
-    switch (rec.kind) {
-      case RecordKind::kJobCreated: {
-        Command done{CommandKind::kCompleteJob};
-        done.key = rec.key;
-        if (rec.name == "data-sharing.verify-identity") {
-          done.variables["identityVerified"] = id_number_valid(c.applicant.id_number);
-        } else if (rec.name == "dpf.issue-certificate") {
-          done.variables["certificateNumber"] = certificate_number(c.applicant);
-        }
-        say(c, fmt::format("{} → {}", element_name(rec.element), rec.name));
-        schedule(index, now_ + pick(1, 20) * kMinute, std::move(done));
-        break;
+  void act(const Action& a) {
+    Case& c = cases_[static_cast<size_t>(a.case_index)];
+    if (a.task_id == 0) {
+      StartRequest req;
+      req.process_id = kProcess;
+      req.business_key = fmt::format("A-2026-{:04}", c.number);
+      req.variables = start_variables(c);
+      c.started = clock_.now_ms();
+      auto id = engine_.start_instance(req);
+      if (!id.ok()) {
+        say(c, "not started: " + id.error().message);
+        return;
       }
-      case RecordKind::kUserTaskCreated: {
-        const json::object& task = rec.payload.as_object();
+      c.instance = *id;
+      return;
+    }
+    // The simulated staff decide.
+    json::object vars;
+    if (a.element == "accept") vars["accepted"] = chance(0.9);
+    if (a.element == "assess") {
+      vars["meetsStandard"] = chance(0.85);
+      json::object disability;
+      disability["category"] = c.applicant.category;
+      disability["level"] = c.applicant.level;
+      vars["disability"] = std::move(disability);
+    }
+    if (a.element == "review") vars["approved"] = chance(0.95);
+    auto done = engine_.complete_task(a.task_id, vars, "");
+    if (!done.ok()) say(c, "task not completed: " + done.error().message);
+  }
+
+  // New tasks get a decision scheduled; new history tells what happened.
+  void observe() {
+    store::TaskQuery all;
+    all.limit = 1000;
+    auto tasks = engine_.store().tasks(all);
+    if (tasks.ok()) {
+      for (const store::TaskRecord& t : *tasks) {
+        if (!seen_tasks_.insert(t.id).second) continue;
+        Case* c = case_of(t.instance_id);
+        if (!c) continue;
         std::string groups;
-        if (const json::value* g = task.if_contains("candidateGroups")) groups = json::serialize(*g);
-        say(c, fmt::format("{} waits for {} in {}", element_name(rec.element), groups,
-                           task.if_contains("region") ? json::value_to<std::string>(task.at("region")) : "-"));
-        Command done{CommandKind::kCompleteUserTask};
-        done.key = rec.key;
-        const std::string& id = process_.node(rec.element).id;
+        for (const std::string& g : t.candidate_groups) groups += (groups.empty() ? "" : ",") + g;
+        say(*c, fmt::format("{} waits for {} in {}", t.name, groups, t.region));
         int64_t delay = pick(1, 30) * kHour;
-        if (id == "accept") done.variables["accepted"] = chance(0.9);
-        if (id == "assess") {
-          done.variables["meetsStandard"] = chance(0.85);
-          json::object disability;
-          disability["category"] = c.applicant.category;
-          disability["level"] = c.applicant.level;
-          done.variables["disability"] = std::move(disability);
-          delay = pick(24, 96) * kHour;
-        }
-        if (id == "review") {
-          done.variables["approved"] = chance(0.95);
-          // Now and then the county office lets a review slip past its limit.
-          delay = chance(0.25) ? pick(11 * 24, 13 * 24) * kHour : pick(2, 72) * kHour;
-        }
-        schedule(index, now_ + delay, std::move(done));
-        break;
+        if (t.element_id == "assess") delay = pick(24, 96) * kHour;
+        // Now and then the county office lets a review slip past its limit.
+        if (t.element_id == "review") delay = chance(0.25) ? pick(11 * 24, 13 * 24) * kHour : pick(2, 72) * kHour;
+        actions_.push(Action{clock_.now_ms() + delay, c->number - 1, t.id, t.element_id});
       }
-      case RecordKind::kTimerScheduled: {
-        Command fire{CommandKind::kFireTimer};
-        fire.key = rec.key;
-        schedule(index, rec.due_at, std::move(fire));
-        break;
-      }
-      case RecordKind::kEscalationUncaught:
-        c.escalated = true;
-        say(c, fmt::format("escalated: {} ({})", element_name(rec.element), rec.name));
-        break;
-      case RecordKind::kIncidentCreated:
-        say(c, "incident: " + rec.text);
-        break;
-      case RecordKind::kElementCompleted:
-        if (rec.element != model::kNoIndex && process_.node(rec.element).type == model::ElementType::kEndEvent) {
-          c.outcome = element_name(rec.element);
-        }
-        break;
-      case RecordKind::kInstanceCompleted:
-        c.ended = now_;
-        say(c, fmt::format("finished: {}", c.outcome));
-        break;
-      default: break;
     }
+    for (Case& c : cases_) {
+      if (c.instance == 0 || c.ended != 0) continue;
+      auto history = engine_.store().history(c.instance);
+      if (!history.ok()) continue;
+      for (const store::HistoryRecord& h : *history) {
+        if (h.seq <= c.history_seen) continue;
+        c.history_seen = h.seq;
+        narrate(c, h);
+      }
+    }
+  }
+
+  void narrate(Case& c, const store::HistoryRecord& h) {
+    boost::system::error_code ec;
+    json::value records = json::parse(h.records, ec);
+    if (ec || !records.is_array()) return;
+    for (const json::value& v : records.as_array()) {
+      const json::object& r = v.as_object();
+      int kind = static_cast<int>(r.at("k").to_number<int64_t>());
+      auto text = [&](const char* key) {
+        const json::value* x = r.if_contains(key);
+        return x && x->is_string() ? std::string(x->as_string()) : std::string();
+      };
+      if (kind == 4 /* element completed */ && !text("el").empty()) last_completed_[c.number] = text("el");
+      if (kind == 90 /* escalation uncaught */) {
+        c.escalated = true;
+        say(c, fmt::format("escalated to the city DPF ({})", text("n")));
+      }
+      if (kind == 20 /* incident */) say(c, "incident: " + text("t"));
+      if (kind == 100 /* instance completed */) {
+        c.ended = h.at;
+        c.outcome = end_name(last_completed_[c.number]);
+        say(c, "finished: " + c.outcome);
+      }
+    }
+  }
+
+  std::string end_name(const std::string& element_id) {
+    static const std::map<std::string, std::string> kEnds = {
+        {"issued", "已发证"}, {"notAccepted", "不予受理"}, {"notMet", "不符合评定标准"}, {"rejected", "审核未通过"}};
+    auto it = kEnds.find(element_id);
+    return it == kEnds.end() ? element_id : it->second;
   }
 
   int summary() {
     std::map<std::string, int> outcomes;
-    int unfinished = 0, escalated = 0;
+    int unfinished = 0, escalated = 0, finished = 0;
     double total_days = 0;
-    int finished = 0;
     for (const Case& c : cases_) {
-      if (c.state.status != core::InstanceStatus::kCompleted) {
+      if (c.ended == 0) {
         ++unfinished;
         continue;
       }
@@ -238,19 +266,24 @@ class Demo {
       escalated += c.escalated;
       total_days += static_cast<double>(c.ended - c.started) / (24.0 * kHour);
     }
-    fmt::print("\n{} applications through '{}': {} finished, {} unfinished, {} escalated\n", cases_.size(),
-               process_.process().id, finished, unfinished, escalated);
+    const EngineMetrics& m = engine_.metrics();
+    fmt::print("\n{} applications through '{}': {} finished, {} unfinished, {} escalated\n", cases_.size(), kProcess,
+               finished, unfinished, escalated);
     for (const auto& [outcome, n] : outcomes) fmt::print("  {:<12} {}\n", outcome, n);
     if (finished > 0) fmt::print("  average time from application to end: {:.1f} calendar days\n", total_days / finished);
+    fmt::print("  engine: {} commands in {} commits, {} connector calls, {} timers fired\n", m.commands_applied.load(),
+               m.batches_committed.load(), m.jobs_run.load(), m.timers_fired.load());
     return unfinished == 0 ? 0 : 1;
   }
 
   const DemoOptions& options_;
-  const core::ExecutableProcess& process_;
+  Engine& engine_;
+  ManualClock& clock_;
   std::mt19937_64 rng_;
-  int64_t now_;
   std::vector<Case> cases_;
   std::priority_queue<Action, std::vector<Action>, std::greater<Action>> actions_;
+  std::set<int64_t> seen_tasks_;
+  std::map<int, std::string> last_completed_;
 };
 
 }  // namespace
@@ -266,34 +299,38 @@ int run_demo(const DemoOptions& options) {
     return 2;
   }
   std::sort(files.begin(), files.end());
-  std::map<std::string, std::shared_ptr<const model::Definitions>> deployed;
+  fs::create_directories(options.data, ec);
+  const fs::path db = fs::path(options.data) / "banshi.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
+  store::sqlite::SqliteOptions store_options;
+  store_options.path = db.string();
+  auto store = store::sqlite::SqliteStore::open(store_options);
+  if (!store.ok()) {
+    fmt::print(stderr, "banshi demo: {}\n", store.error().message);
+    return 1;
+  }
+  // A Monday morning, so the first applications meet an open office.
+  auto clock = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
+  auto engine = Engine::open(EngineConfig{}, std::move(store).value(), clock);
+  if (!engine.ok()) {
+    fmt::print(stderr, "banshi demo: {}\n", engine.error().message);
+    return 1;
+  }
   for (const fs::path& f : files) {
     std::ifstream in(f, std::ios::binary);
     std::ostringstream s;
     s << in.rdbuf();
-    model::LoadResult r = model::load_bpmn(s.str());
-    if (!r.ok()) {
-      fmt::print(stderr, "banshi demo: {} does not deploy; run banshi validate {}\n", f.string(), f.string());
+    auto deployed = (*engine)->deploy(f.filename().string(), s.str(), "demo");
+    if (!deployed.ok()) {
+      fmt::print(stderr, "banshi demo: {} does not deploy:\n{}", f.string(), deployed.error().message);
       return 1;
     }
-    for (const model::Process& p : r.definitions->processes) {
-      if (!p.executable) continue;
-      deployed[p.id] = r.definitions;
-      fmt::print("deployed {} ({}, {} elements, {} flows)\n", p.id, p.name, p.nodes.size(), p.flows.size());
-    }
+    for (const DeployedProcess& p : *deployed) fmt::print("deployed {} version {}\n", p.process_id, p.version);
   }
-  auto it = deployed.find("certificate-new-issue");
-  if (it == deployed.end()) {
-    fmt::print(stderr, "banshi demo: the workflow 'certificate-new-issue' is not among the shipped workflows\n");
-    return 1;
-  }
-  const model::Process* process = it->second->find_process("certificate-new-issue");
-  core::ExecutableProcess executable(it->second, *process);
-  // A Monday morning, so the first applications meet an open office.
-  int64_t start = *model::parse_date_time("2026-03-02T09:00:00+08:00");
+  fmt::print("database: {}\n", db.string());
   fmt::print("\nrunning {} synthetic applications (names and ID numbers are made up and shown masked)\n\n",
              options.applications);
-  Demo demo(options, executable, start);
+  Demo demo(options, **engine, *clock);
   return demo.run();
 }
 

@@ -1,10 +1,11 @@
 // tools/demo/demo.h — `banshi demo`: the engine's smoke path with synthetic applications.
 //
-// Until the engine service and server exist, the demo deploys every shipped
-// workflow, then runs a stream of synthetic applications through the state
-// machine with simulated department systems (connectors answer after a short
-// delay) and simulated staff (tasks are decided within hours), on a simulated
-// clock, printing what happens to each case and a summary at the end.
+// The demo opens the engine service on a SQLite database in its data folder
+// (a fresh one every run), deploys every shipped workflow, then runs a stream
+// of synthetic applications through it with simulated department systems
+// (in-process connectors) and simulated staff (who decide tasks within hours)
+// on a simulated clock, printing what happens to each case — read back from
+// the stored history — and a summary at the end.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@ namespace banshi::demo {
 
 struct DemoOptions {
   std::string workflows = "workflows";
+  std::string data = "var/demo";  // the database goes here; replaced on every run
   int applications = 8;
   uint64_t seed = 2026;
   bool quiet = false;  // summary only
