@@ -98,6 +98,7 @@ struct Pending {
   // A message publication rather than an instance command.
   std::optional<PublishRequest> publish;
   std::optional<std::pair<std::string, json::object>> signal;
+  int attempts = 0;  // times the batch holding it met a version conflict
 };
 
 class EngineImpl final : public Engine {
@@ -472,6 +473,8 @@ class EngineImpl final : public Engine {
       }
     }
     if (work.empty()) return 0;
+    // Kept to be applied again if another node changed one of the instances meanwhile.
+    const std::deque<Pending> originals = work;
     const int64_t now = clock_->now_ms();
     store::WriteBatch batch;
     BatchBuilder builder;
@@ -555,9 +558,19 @@ class EngineImpl final : public Engine {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
       if (!w.ok()) {
         metrics_.batches_failed.fetch_add(1, std::memory_order_relaxed);
-        // The cached states ran ahead of the store: forget them and report.
-        spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
+        // The cached states ran ahead of the store: forget them.
         for (auto& [id, t] : touched) cache_.erase(id);
+        if (w.error().code == "conflict" && originals.front().attempts < kMaxConflictRetries) {
+          // Another writer got there first: reload and apply the same commands again.
+          std::lock_guard lock(queue_mu_);
+          for (auto it = originals.rbegin(); it != originals.rend(); ++it) {
+            Pending again = *it;
+            ++again.attempts;
+            queue_.push_front(std::move(again));
+          }
+          return 1;
+        }
+        spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
         for (auto& [waiter, outcome] : results) {
           if (waiter) waiter->set_value(Outcome(w.error()));
         }
@@ -1088,6 +1101,7 @@ class EngineImpl final : public Engine {
   }
 
   static constexpr size_t kTimerWindow = 10000;
+  static constexpr int kMaxConflictRetries = 5;
 
   EngineConfig config_;
   EngineMetrics metrics_;

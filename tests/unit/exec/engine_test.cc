@@ -319,6 +319,36 @@ TEST_F(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
   EXPECT_NE(bad.error().message.find("BS201"), std::string::npos) << bad.error().message;
 }
 
+TEST_F(EngineTest, AVersionConflictIsRetriedNotLost) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok());
+  e->run_until_idle();
+  // Another writer (a second node) changes the instance behind the engine's back.
+  store::sqlite::SqliteOptions o;
+  o.path = (dir_ / "banshi.db").string();
+  auto other = store::sqlite::SqliteStore::open(o);
+  ASSERT_TRUE(other.ok());
+  auto stored = (*other)->instance(*id);
+  ASSERT_TRUE(stored.ok() && *stored);
+  store::WriteBatch bump;
+  store::InstanceRecord rec = **stored;
+  const int64_t before = rec.version;
+  rec.version = before + 1;
+  bump.instances.push_back(store::InstanceWrite{rec, before});
+  ASSERT_TRUE((*other)->write(bump).ok());
+  auto tasks = e->store().tasks(store::TaskQuery{});
+  ASSERT_TRUE(tasks.ok() && tasks->size() == 1);
+  ASSERT_TRUE(e->complete_task(tasks->front().id, {}, "").ok());
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *id), 2);
+  EXPECT_GE(e->metrics().batches_failed.load(), 1u) << "the first attempt met the conflict";
+}
+
 TEST_F(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
