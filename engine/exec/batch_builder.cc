@@ -173,6 +173,15 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
   }
 }
 
+std::vector<store::SubscriptionRecord> BatchBuilder::opened_message_subscriptions(
+    const std::string& name, const std::string& correlation_key) const {
+  std::vector<store::SubscriptionRecord> out;
+  for (const auto& [k, s] : messages_) {
+    if (s && s->name == name && s->correlation_key == correlation_key) out.push_back(*s);
+  }
+  return out;
+}
+
 std::vector<store::JobRecord> BatchBuilder::take_local_jobs() {
   std::vector<store::JobRecord> out;
   for (const Key& k : local_jobs_) {

@@ -43,6 +43,9 @@ class BatchBuilder {
   // Timers created or moved in this batch (to arm after the commit).
   const std::vector<store::TimerRecord>& timers_armed() const { return armed_; }
   bool jobs_created() const { return jobs_created_; }
+  // Message subscriptions opened in this batch (not committed yet) for a name and key.
+  std::vector<store::SubscriptionRecord> opened_message_subscriptions(const std::string& name,
+                                                                     const std::string& correlation_key) const;
   // Jobs leased to this node in this batch (dispatch them after the commit).
   std::vector<store::JobRecord> take_local_jobs();
 

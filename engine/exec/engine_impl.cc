@@ -110,6 +110,11 @@ class EngineImpl final : public Engine {
 
   Result<void> init() {
     if (auto m = store_->migrate(); !m.ok()) return m.error();
+    // This node starts with nothing running: the jobs it had leased before a
+    // crash can go to workers now rather than when their leases end.
+    auto released = store_->release_leases(config_.node_id);
+    if (!released.ok()) return released.error();
+    if (*released > 0) spdlog::info("released {} job leases held by {} before it stopped", *released, config_.node_id);
     return {};
   }
 
@@ -487,7 +492,7 @@ class EngineImpl final : public Engine {
       Pending p = std::move(work.front());
       work.pop_front();
       if (p.publish) {
-        results.emplace_back(p.waiter, publish(*p.publish, now, work, batch));
+        results.emplace_back(p.waiter, publish(*p.publish, now, work, batch, &builder));
         continue;
       }
       if (p.signal) {
@@ -529,7 +534,7 @@ class EngineImpl final : public Engine {
       InstanceContext ctx{inst->record.id, inst->def->process.get(), &inst->state, inst->record.business_key,
                           &local_types, config_.node_id, config_.job_lease_ms};
       builder.add(ctx, out, now);
-      follow_up(*inst, out, now, work, batch);
+      follow_up(*inst, out, now, work, batch, &builder);
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
       results.emplace_back(p.waiter, Outcome{});
     }
@@ -617,7 +622,7 @@ class EngineImpl final : public Engine {
 
   // Effects that become commands of other instances, applied in the same batch.
   void follow_up(CachedInstance& inst, const std::vector<Record>& out, int64_t now, std::deque<Pending>& work,
-                 store::WriteBatch& batch) {
+                 store::WriteBatch& batch, const BatchBuilder* builder) {
     for (const Record& r : out) {
       switch (r.kind) {
         case RecordKind::kChildInstanceRequested: {
@@ -723,7 +728,7 @@ class EngineImpl final : public Engine {
           req.name = r.name;
           req.correlation_key = r.text;
           if (r.payload.is_object()) req.variables = r.payload.as_object();
-          publish(req, now, work, batch);
+          publish(req, now, work, batch, builder);
           break;
         }
         case RecordKind::kSignalThrown: {
@@ -732,7 +737,26 @@ class EngineImpl final : public Engine {
           break;
         }
         case RecordKind::kMessageSubscriptionOpened: {
-          // A message may have arrived before anyone waited for it.
+          // A message may have arrived before anyone waited for it — possibly
+          // earlier in this very batch, so not in the store yet.
+          auto pending = std::find_if(batch.messages_added.begin(), batch.messages_added.end(),
+                                      [&](const store::MessageRecord& m) {
+                                        return m.name == r.name && m.correlation_key == r.text &&
+                                               (m.expires_at == 0 || m.expires_at > now);
+                                      });
+          if (pending != batch.messages_added.end()) {
+            Pending c;
+            c.instance = inst.record.id;
+            c.command = Command{CommandKind::kCorrelateMessage};
+            c.command.key = r.key;
+            c.command.name = r.name;
+            boost::system::error_code ec;
+            json::value vars = json::parse(pending->variables, ec);
+            if (!ec && vars.is_object()) c.command.variables = vars.as_object();
+            batch.messages_added.erase(pending);
+            work.push_back(std::move(c));
+            break;
+          }
           auto buffered = store_->buffered_messages(r.name, r.text, now);
           if (!buffered.ok() || buffered->empty()) break;
           const store::MessageRecord& m = buffered->front();
@@ -774,10 +798,17 @@ class EngineImpl final : public Engine {
     return {out.begin(), out.end()};
   }
 
-  Outcome publish(const PublishRequest& req, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch) {
+  Outcome publish(const PublishRequest& req, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
+                  const BatchBuilder* builder) {
     Outcome out;
     auto subs = store_->message_subscriptions(req.name, req.correlation_key);
     if (!subs.ok()) return Outcome(subs.error());
+    // Subscriptions opened earlier in this very batch are not in the store yet.
+    if (builder) {
+      for (const store::SubscriptionRecord& s : builder->opened_message_subscriptions(req.name, req.correlation_key)) {
+        subs->push_back(s);
+      }
+    }
     std::set<InstanceId> reached;
     for (const store::SubscriptionRecord& s : *subs) {
       if (!reached.insert(s.instance_id).second) continue;  // once per instance

@@ -235,6 +235,10 @@ class Store {
   // whose due time has come and whose lease is free or expired.
   virtual Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                                       int64_t now, int64_t lease_until, size_t limit) = 0;
+  // Frees every lease held by `owner`: a node that restarts runs none of the
+  // jobs it had leased before, so they need not wait for their leases to end.
+  // Returns how many were freed.
+  virtual Result<int64_t> release_leases(const std::string& owner) = 0;
   // Sets who a task is assigned to; fails with Error{"conflict"} when
   // `expected` (the current assignee, empty for none) does not match, and
   // with Error{"not-found"} when there is no such task.

@@ -743,6 +743,16 @@ Result<std::vector<JobRecord>> SqliteStore::acquire_jobs(const std::vector<std::
   });
 }
 
+Result<int64_t> SqliteStore::release_leases(const std::string& owner) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare("UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, owner);
+    BANSHI_STORE_TRY(st->run("cannot release leases"));
+    return static_cast<int64_t>(sqlite3_changes(c.db()));
+  });
+}
+
 Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) {
   return in_write_transaction([&](Connection& c) -> Result<void> {
     auto st = c.prepare("SELECT assignee FROM user_tasks WHERE id = ?1");

@@ -271,6 +271,68 @@ TEST_F(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   EXPECT_FALSE(r4->buffered) << "no time to live: dropped";
 }
 
+TEST_F(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {
+  // Starts and publications race on purpose, so many land in the same batch as
+  // the subscription they are for.
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  e->start();
+  std::vector<InstanceId> ids(100);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 100; ++i) {
+    threads.emplace_back([&, i] {
+      StartRequest req;
+      req.process_id = "wait";
+      req.variables["applicationId"] = "R-" + std::to_string(i);
+      auto id = e->start_instance(req);
+      if (id.ok()) ids[static_cast<size_t>(i)] = *id;
+    });
+    threads.emplace_back([&, i] {
+      PublishRequest m;
+      m.name = "assessment-done";
+      m.correlation_key = "R-" + std::to_string(i);
+      m.time_to_live_ms = 3600 * 1000;
+      (void)e->publish_message(m);
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  size_t done = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    done = 0;
+    for (InstanceId id : ids) done += id != 0 && status(*e, id) == 2;
+    if (done == ids.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  e->stop();
+  EXPECT_EQ(done, ids.size()) << "instances still waiting for a message that was published";
+}
+
+TEST_F(EngineTest, ARestartedNodeTakesBackItsLeasedJobsAtOnce) {
+  const std::string job_model = kStraight;
+  {
+    auto e = open();
+    ASSERT_TRUE(e->deploy("straight.bpmn", job_model, "designer").ok());
+    StartRequest req;
+    req.process_id = "straight";
+    ASSERT_TRUE(e->start_instance(req).ok());
+    // Lease the job as a worker of this node would, then "crash".
+    auto leased = e->fetch_and_lock({"calc"}, EngineConfig{}.node_id, 10, 5 * 60 * 1000);
+    ASSERT_TRUE(leased.ok());
+    ASSERT_EQ(leased->size(), 1u);
+  }
+  auto e = open();
+  std::atomic<int> calls{0};
+  e->register_connector("calc", [&](const JobContext&) {
+    ++calls;
+    json::object out;
+    out["fee"] = 1;
+    return JobOutcome::completed(out);
+  });
+  e->run_until_idle();
+  EXPECT_EQ(calls.load(), 1) << "the job waited for its old lease instead of running";
+}
+
 TEST_F(EngineTest, CallActivityRunsTheChildAndResumesTheParent) {
   auto e = open();
   ASSERT_TRUE(e->deploy("parent.bpmn", kParent, "designer").ok());
