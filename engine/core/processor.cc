@@ -88,6 +88,15 @@ json::object Processor::visible_variables(Key scope) const {
   return out;
 }
 
+expr::Value Processor::evaluate_in(const expr::Expression& e, Key scope) const {
+  ScopeVariables vars(state_, scope);
+  expr::EvalContext ctx;
+  ctx.variables = &vars;
+  ctx.now_epoch_ms = env_.now_ms;
+  ctx.utc_offset_minutes = env_.utc_offset_minutes;
+  return e.evaluate(ctx);
+}
+
 std::optional<json::value> Processor::evaluate(const model::Expr& e, Key scope, Key incident_on, const char* what) {
   if (!e.is_feel) return json::value(json::string(e.text));
   if (!e.compiled) {
@@ -95,12 +104,7 @@ std::optional<json::value> Processor::evaluate(const model::Expr& e, Key scope, 
                    fmt::format("{}: the expression '{}' is not compiled", what, e.text));
     return std::nullopt;
   }
-  ScopeVariables vars(state_, scope);
-  expr::EvalContext ctx;
-  ctx.variables = &vars;
-  ctx.now_epoch_ms = env_.now_ms;
-  ctx.utc_offset_minutes = env_.utc_offset_minutes;
-  expr::Value v = e.compiled->evaluate(ctx);
+  expr::Value v = evaluate_in(*e.compiled, scope);
   if (v.is_null() && !v.null_reason().empty()) {
     raise_incident(incident_on, IncidentKind::kExpressionFailed,
                    fmt::format("{}: '{}' could not be evaluated: {}", what, e.text, v.null_reason()));
@@ -114,12 +118,7 @@ std::optional<bool> Processor::evaluate_condition(const model::Expr& e, Key scop
     raise_incident(incident_on, IncidentKind::kExpressionFailed, fmt::format("the condition '{}' is not compiled", e.text));
     return std::nullopt;
   }
-  ScopeVariables vars(state_, scope);
-  expr::EvalContext ctx;
-  ctx.variables = &vars;
-  ctx.now_epoch_ms = env_.now_ms;
-  ctx.utc_offset_minutes = env_.utc_offset_minutes;
-  expr::Value v = e.compiled->evaluate(ctx);
+  expr::Value v = evaluate_in(*e.compiled, scope);
   if (v.is_boolean()) return v.as_boolean();
   std::string why = v.is_null() && !v.null_reason().empty() ? v.null_reason()
                                                             : fmt::format("it gave {}, not a boolean", v.to_string());
@@ -199,12 +198,7 @@ void Processor::evaluate_conditionals() {
     const model::Expr& cond = ev.events.front().condition;
     bool value = false;
     if (cond.compiled) {
-      ScopeVariables vars(state_, c.element_instance);
-      expr::EvalContext ctx;
-      ctx.variables = &vars;
-      ctx.now_epoch_ms = env_.now_ms;
-      ctx.utc_offset_minutes = env_.utc_offset_minutes;
-      expr::Value v = cond.compiled->evaluate(ctx);
+      expr::Value v = evaluate_in(*cond.compiled, c.element_instance);
       // A condition that cannot be decided yet (a variable not set) is false.
       value = v.is_boolean() && v.as_boolean();
     }

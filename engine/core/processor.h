@@ -55,6 +55,8 @@ class Processor {
   }
   std::optional<boost::json::value> evaluate(const model::Expr& e, Key scope, Key incident_on, const char* what);
   std::optional<bool> evaluate_condition(const model::Expr& e, Key scope, Key incident_on);
+  // The raw FEEL value of a compiled expression in a scope (no incident).
+  expr::Value evaluate_in(const expr::Expression& e, Key scope) const;
   // Sets a variable where it is defined on the scope chain from `scope` up, or
   // at the root when it is defined nowhere.
   void propagate_variable(Key scope, const std::string& name, const boost::json::value& value);

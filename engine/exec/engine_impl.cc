@@ -745,16 +745,8 @@ class EngineImpl final : public Engine {
                                                (m.expires_at == 0 || m.expires_at > now);
                                       });
           if (pending != batch.messages_added.end()) {
-            Pending c;
-            c.instance = inst.record.id;
-            c.command = Command{CommandKind::kCorrelateMessage};
-            c.command.key = r.key;
-            c.command.name = r.name;
-            boost::system::error_code ec;
-            json::value vars = json::parse(pending->variables, ec);
-            if (!ec && vars.is_object()) c.command.variables = vars.as_object();
+            work.push_back(correlate_buffered(inst.record.id, r, pending->variables));
             batch.messages_added.erase(pending);
-            work.push_back(std::move(c));
             break;
           }
           auto buffered = store_->buffered_messages(r.name, r.text, now);
@@ -764,21 +756,27 @@ class EngineImpl final : public Engine {
               batch.messages_removed.end()) {
             break;
           }
-          Pending c;
-          c.instance = inst.record.id;
-          c.command = Command{CommandKind::kCorrelateMessage};
-          c.command.key = r.key;
-          c.command.name = r.name;
-          boost::system::error_code ec;
-          json::value vars = json::parse(m.variables, ec);
-          if (!ec && vars.is_object()) c.command.variables = vars.as_object();
           batch.messages_removed.push_back(m.id);
-          work.push_back(std::move(c));
+          work.push_back(correlate_buffered(inst.record.id, r, m.variables));
           break;
         }
         default: break;
       }
     }
+  }
+
+  // Delivers a buffered message (its variables as stored JSON) to the
+  // subscription that record `opened` announced.
+  static Pending correlate_buffered(InstanceId instance, const Record& opened, const std::string& variables) {
+    Pending c;
+    c.instance = instance;
+    c.command = Command{CommandKind::kCorrelateMessage};
+    c.command.key = opened.key;
+    c.command.name = opened.name;
+    boost::system::error_code ec;
+    json::value vars = json::parse(variables, ec);
+    if (!ec && vars.is_object()) c.command.variables = vars.as_object();
+    return c;
   }
 
   std::vector<InstanceId> children_at(InstanceId parent, uint64_t element) {
