@@ -320,11 +320,15 @@ class EngineImpl final : public Engine {
       p.waiter = std::make_shared<std::promise<Outcome>>();
       future = p.waiter->get_future();
     }
+    bool was_empty;
     {
       std::lock_guard lock(queue_mu_);
+      was_empty = queue_.empty();
       queue_.push_back(std::move(p));
     }
-    queue_cv_.notify_one();
+    // The processing thread only sleeps on an empty queue; waking it for every
+    // command of a busy stream costs a system call each.
+    if (was_empty) queue_cv_.notify_one();
     if (!wait) return Outcome{};
     if (!running_) {
       // Without the processing thread the caller's thread does the work.
