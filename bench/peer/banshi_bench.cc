@@ -134,6 +134,7 @@ class TimingStore final : public store::Store {
   Result<int64_t> allocate_ids(const std::string& s, int64_t n) override { return inner_->allocate_ids(s, n); }
   std::atomic<int64_t> acquires{0}, acquired{0}, acquire_ns{0};
   Result<int64_t> release_leases(const std::string& owner) override { return inner_->release_leases(owner); }
+  Result<int64_t> delete_expired_messages(int64_t now) override { return inner_->delete_expired_messages(now); }
   Result<std::vector<store::JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                                      int64_t now, int64_t until, size_t limit) override {
     int64_t t0 = now_ns();

@@ -298,6 +298,7 @@ class EngineImpl final : public Engine {
   }
 
   size_t run_until_idle() override {
+    sweep_expired_messages();
     size_t total = 0;
     for (int round = 0; round < 100000; ++round) {
       fire_due_timers();
@@ -338,7 +339,12 @@ class EngineImpl final : public Engine {
   }
 
   void processing_loop() {
+    auto last_sweep = std::chrono::steady_clock::now();
     while (running_) {
+      if (std::chrono::steady_clock::now() - last_sweep > std::chrono::minutes(1)) {
+        last_sweep = std::chrono::steady_clock::now();
+        sweep_expired_messages();
+      }
       fire_due_timers();
       if (process_batch() > 0) continue;
       std::unique_lock lock(queue_mu_);
@@ -350,6 +356,13 @@ class EngineImpl final : public Engine {
     // Finish what was accepted before stopping.
     while (process_batch() > 0) {
     }
+  }
+
+  // Buffered messages nobody took within their time to live are dropped.
+  void sweep_expired_messages() {
+    auto dropped = store_->delete_expired_messages(clock_->now_ms());
+    if (!dropped.ok()) spdlog::warn("could not drop expired messages: {}", dropped.error().message);
+    else if (*dropped > 0) spdlog::info("dropped {} buffered messages whose time to live ended", *dropped);
   }
 
   // --- definitions ----------------------------------------------------------

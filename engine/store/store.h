@@ -235,6 +235,8 @@ class Store {
   // whose due time has come and whose lease is free or expired.
   virtual Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                                       int64_t now, int64_t lease_until, size_t limit) = 0;
+  // Deletes buffered messages whose time to live ended before `now`; returns how many.
+  virtual Result<int64_t> delete_expired_messages(int64_t now) = 0;
   // Frees every lease held by `owner`: a node that restarts runs none of the
   // jobs it had leased before, so they need not wait for their leases to end.
   // Returns how many were freed.

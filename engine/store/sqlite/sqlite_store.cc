@@ -743,6 +743,16 @@ Result<std::vector<JobRecord>> SqliteStore::acquire_jobs(const std::vector<std::
   });
 }
 
+Result<int64_t> SqliteStore::delete_expired_messages(int64_t now) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare("DELETE FROM messages WHERE expires_at <> 0 AND expires_at <= ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, now);
+    BANSHI_STORE_TRY(st->run("cannot delete expired messages"));
+    return static_cast<int64_t>(sqlite3_changes(c.db()));
+  });
+}
+
 Result<int64_t> SqliteStore::release_leases(const std::string& owner) {
   return in_write_transaction([&](Connection& c) -> Result<int64_t> {
     auto st = c.prepare("UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_owner = ?1");

@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
   Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) override;
   Result<int64_t> allocate_ids(const std::string& sequence, int64_t count) override;
   Result<int64_t> release_leases(const std::string& owner) override;
+  Result<int64_t> delete_expired_messages(int64_t now) override;
   Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                               int64_t now, int64_t lease_until, size_t limit) override;
   Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override;

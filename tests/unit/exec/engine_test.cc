@@ -269,6 +269,14 @@ TEST_F(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   ASSERT_TRUE(r4.ok());
   EXPECT_EQ(r4->correlated, 0);
   EXPECT_FALSE(r4->buffered) << "no time to live: dropped";
+  // A buffered message nobody takes is deleted once its time to live ends.
+  nobody.time_to_live_ms = 3600 * 1000;
+  auto r5 = e->publish_message(nobody);
+  ASSERT_TRUE(r5.ok() && r5->buffered);
+  EXPECT_EQ(e->store().buffered_messages("assessment-done", "A-9", 0)->size(), 1u);
+  clock_->advance(2 * 3600 * 1000);
+  e->run_until_idle();
+  EXPECT_TRUE(e->store().buffered_messages("assessment-done", "A-9", 0)->empty());
 }
 
 TEST_F(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {
