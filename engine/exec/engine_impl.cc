@@ -125,6 +125,7 @@ class EngineImpl final : public Engine {
 
   void start() override {
     if (running_.exchange(true)) return;
+    spdlog::info("engine {} started with {} job workers", config_.node_id, config_.job_workers);
     processor_ = std::thread([this] { processing_loop(); });
     for (int i = 0; i < config_.job_workers; ++i) workers_.emplace_back([this] { job_loop(); });
   }
@@ -136,6 +137,7 @@ class EngineImpl final : public Engine {
     if (processor_.joinable()) processor_.join();
     for (std::thread& w : workers_) w.join();
     workers_.clear();
+    spdlog::info("engine {} stopped", config_.node_id);
   }
 
   store::Store& store() override { return *store_; }
@@ -177,6 +179,7 @@ class EngineImpl final : public Engine {
     std::vector<DeployedProcess> out;
     for (const store::DefinitionRecord& r : *stored) {
       bool fresh = r.deployed_at == records.front().deployed_at && r.deployed_by == deployed_by;
+      if (fresh) spdlog::info("deployed {} version {} from {}", r.process_id, r.version, resource);
       out.push_back(DeployedProcess{r.process_id, r.version, r.key, fresh});
       compile(r, loaded.definitions);
     }
