@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "banshi/engine.h"
 #include "demo/synthetic.h"
@@ -289,6 +290,7 @@ class Demo {
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
+  spdlog::set_level(spdlog::level::warn);  // the demo narrates; the engine's own log would repeat it
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options.workflows, ec)) {
