@@ -1,0 +1,53 @@
+// api/http_session.h — one HTTP/1.1 connection: read a request (within the
+// limits), call the handler, write the response, repeat while keep-alive.
+// Internal to the transport.
+//
+// Every handler of an asynchronous operation holds a shared_ptr to the
+// session (shared_from_this), and all of them run on the connection's strand,
+// so the session lives exactly as long as an operation is pending and is
+// never touched by two threads at once.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/http_types.h"
+
+namespace banshi::api {
+
+class ServerState;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state);
+  ~HttpSession();
+
+  // Starts serving; with `over_capacity` answers 503 once and closes.
+  void run(bool over_capacity);
+  // Graceful shutdown: closes the connection now if it is between requests,
+  // else after the response in progress. Thread-safe.
+  void shutdown();
+
+ private:
+  void wait_for_request();
+  void on_first_bytes(boost::beast::error_code ec, size_t bytes);
+  void read_request();
+  void on_read(boost::beast::error_code ec, size_t bytes);
+  void respond(const Response& response, bool keep_alive);
+  void on_write(bool keep_alive, boost::beast::error_code ec, size_t bytes);
+  void close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  boost::beast::http::response<boost::beast::http::string_body> response_;
+  std::shared_ptr<ServerState> state_;
+  bool registered_ = false;
+  bool busy_ = false;    // between the first byte of a request and its response's last
+  bool closed_ = false;
+};
+
+}  // namespace banshi::api

@@ -1,0 +1,59 @@
+// api/server_state.h — what the listener and every session share: the
+// io_context, the options, the handler and the registry of open sessions
+// (for the connection cap and for graceful shutdown). Internal to server.cc.
+//
+// Threads: the registry is guarded by a mutex; `stopping` is atomic.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+
+#include "api/server.h"
+
+namespace banshi::api {
+
+class HttpSession;
+
+class ServerState {
+ public:
+  ServerState(ServerOptions o, RequestHandler h) : options(std::move(o)), handler(std::move(h)), ioc(options.threads) {}
+
+  const ServerOptions options;
+  const RequestHandler handler;
+  boost::asio::io_context ioc;
+  std::atomic<bool> stopping{false};
+
+  // Registers a session; false when the connection cap is reached.
+  bool enter(HttpSession* session, const std::weak_ptr<HttpSession>& weak) {
+    std::lock_guard lock(mu_);
+    if (sessions_.size() >= options.max_connections) return false;
+    sessions_.emplace(session, weak);
+    return true;
+  }
+  void leave(HttpSession* session) {
+    std::lock_guard lock(mu_);
+    sessions_.erase(session);
+  }
+  size_t active() {
+    std::lock_guard lock(mu_);
+    return sessions_.size();
+  }
+  std::vector<std::shared_ptr<HttpSession>> sessions() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<HttpSession>> out;
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
+};
+
+}  // namespace banshi::api
