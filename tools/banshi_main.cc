@@ -1,5 +1,5 @@
 // banshi — the command line: validate models and run scenario tests now;
-// serve, demo, deploy and bench as the engine grows. Exit codes: 0 success, 1 a checked failure (an
+// serve the HTTP API; demo, deploy and bench as the engine grows. Exit codes: 0 success, 1 a checked failure (an
 // invalid model), 2 a usage error.
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +20,7 @@
 #include "store/sqlite/sqlite_store.h"
 #include "demo/demo.h"
 #include "scenario/scenario.h"
+#include "serve/serve.h"
 
 namespace {
 
@@ -208,6 +209,16 @@ int run(int argc, char** argv) {
   backup_cmd->add_option("--database", backup_db, "The engine's SQLite database file")->required();
   backup_cmd->add_option("dest", backup_dest, "Where to write the copy (must not exist)")->required();
 
+  banshi::serve::ServeOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Run the engine behind its HTTP API until SIGTERM or SIGINT (no authentication yet)");
+  serve_cmd->add_option("-c,--config", serve.config_file, "TOML configuration file");
+  serve_cmd->add_option("--listen", serve.listen, "Address and port to listen on, e.g. 127.0.0.1:8080");
+  serve_cmd->add_option("--data", serve.data, "Folder for the database (the store is DIR/banshi.db)");
+  serve_cmd->add_option("--database", serve.database, "The SQLite database file");
+  serve_cmd->add_option("--console", serve.console, "Folder of the web console served under /");
+  serve_cmd->add_flag("--print-config", serve.print_config, "Print the effective configuration as TOML and exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -224,6 +235,7 @@ int run(int argc, char** argv) {
   if (test_cmd->parsed()) return run_test(test);
   if (demo_cmd->parsed()) return banshi::demo::run_demo(demo);
   if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
+  if (serve_cmd->parsed()) return banshi::serve::run_serve(serve);
   return kExitUsage;
 }
 

@@ -1,0 +1,61 @@
+// serve/config.h — the effective configuration of `banshi serve`.
+//
+// Sources, later ones win: built-in defaults, the TOML file (--config),
+// environment variables BANSHI_<SECTION>_<KEY> (e.g. BANSHI_SERVER_LISTEN,
+// BANSHI_STORE_PATH), then command-line flags. Unknown keys, wrong types and
+// out-of-range values are errors naming the key. Keys marked secret are
+// printed as "<hidden>" by to_toml() (there are none yet).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "banshi/result.h"
+
+namespace banshi::serve {
+
+struct ServeConfig {
+  // [server]
+  std::string listen = "127.0.0.1:8080";
+  int64_t threads = 4;
+  int64_t max_connections = 1024;
+  int64_t max_header_bytes = 16 * 1024;
+  int64_t max_body_bytes = 10 * 1024 * 1024;
+  int64_t read_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t shutdown_timeout_ms = 10'000;
+  // [store]
+  std::string store_path = "var/banshi/banshi.db";
+  bool durable = true;
+  // [engine]
+  std::string node_id = "banshi-1";
+  int64_t max_batch = 1000;
+  int64_t job_workers = 2;
+  int64_t utc_offset_minutes = 480;
+  // [clock]
+  std::string clock_mode = "system";  // system | accelerated
+  double clock_factor = 60.0;
+  std::string clock_start;            // ISO 8601 date-time; empty: now
+  // [console]
+  std::string console_dir;            // empty: no console
+};
+
+// Applies a TOML document (its text; `origin` names it in errors).
+Result<void> apply_toml(ServeConfig& config, const std::string& text, const std::string& origin);
+// Applies BANSHI_* variables from `env` (name → value).
+Result<void> apply_env(ServeConfig& config, const std::map<std::string, std::string>& env);
+// Applies one key by its dotted name ("server.listen") from text, as a flag would.
+Result<void> apply_value(ServeConfig& config, const std::string& dotted_key, const std::string& value);
+// Checks values that depend on each other.
+Result<void> check(const ServeConfig& config);
+// The effective configuration as TOML, secrets hidden.
+std::string to_toml(const ServeConfig& config);
+// Every key, dotted, with its environment variable name — for the docs and tests.
+std::vector<std::pair<std::string, std::string>> all_keys();
+
+// "host:port" → its parts; the host may be [v6].
+Result<std::pair<std::string, unsigned short>> split_listen(const std::string& listen);
+
+}  // namespace banshi::serve

@@ -1,0 +1,161 @@
+#include "serve/serve.h"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "api/api.h"
+#include "api/server.h"
+#include "banshi/engine.h"
+#include "model/iso8601.h"
+#include "serve/config.h"
+#include "store/sqlite/sqlite_store.h"
+
+extern char** environ;
+
+namespace banshi::serve {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+Result<ServeConfig> effective_config(const ServeOptions& options) {
+  ServeConfig config;
+  if (!options.config_file.empty()) {
+    std::ifstream in(options.config_file, std::ios::binary);
+    if (!in) return Error{"bad-config", fmt::format("{}: cannot open the configuration file", options.config_file)};
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (auto r = apply_toml(config, text.str(), options.config_file); !r.ok()) return r.error();
+  }
+  if (auto r = apply_env(config, environment()); !r.ok()) return r.error();
+  if (!options.listen.empty()) {
+    if (auto r = apply_value(config, "server.listen", options.listen); !r.ok()) return Error{"bad-config", "--listen: " + r.error().message};
+  }
+  if (!options.data.empty()) config.store_path = (fs::path(options.data) / "banshi.db").string();
+  if (!options.database.empty()) config.store_path = options.database;
+  if (!options.console.empty()) config.console_dir = options.console;
+  if (auto r = check(config); !r.ok()) return r.error();
+  return config;
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  auto loaded = effective_config(options);
+  if (!loaded.ok()) {
+    fmt::print(stderr, "banshi serve: {}\n", loaded.error().message);
+    return kExitUsage;
+  }
+  const ServeConfig& config = *loaded;
+  if (options.print_config) {
+    fmt::print("{}", to_toml(config));
+    return kExitOk;
+  }
+
+  // Block the stop signals before any thread starts, so every thread inherits
+  // the mask and only sigwait() below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::error_code ec;
+  fs::path db(config.store_path);
+  if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
+  store::sqlite::SqliteOptions store_options;
+  store_options.path = config.store_path;
+  store_options.durable = config.durable;
+  auto store = store::sqlite::SqliteStore::open(store_options);
+  if (!store.ok()) {
+    spdlog::error("cannot open the store: {}", store.error().message);
+    return kExitFailed;
+  }
+
+  std::shared_ptr<Clock> clock;
+  if (config.clock_mode == "accelerated") {
+    int64_t start = SystemClock().now_ms();
+    if (!config.clock_start.empty()) {
+      start = *model::parse_date_time(config.clock_start, static_cast<int32_t>(config.utc_offset_minutes));
+    }
+    clock = std::make_shared<AcceleratedClock>(start, config.clock_factor);
+  } else {
+    clock = std::make_shared<SystemClock>();
+  }
+
+  EngineConfig engine_config;
+  engine_config.node_id = config.node_id;
+  engine_config.max_batch = static_cast<size_t>(config.max_batch);
+  engine_config.job_workers = static_cast<int>(config.job_workers);
+  engine_config.utc_offset_minutes = static_cast<int32_t>(config.utc_offset_minutes);
+  auto engine = Engine::open(engine_config, std::move(store).value(), clock);
+  if (!engine.ok()) {
+    spdlog::error("cannot open the engine: {}", engine.error().message);
+    return kExitFailed;
+  }
+  (*engine)->start();
+
+  api::ApiOptions api_options;
+  api_options.console_dir = config.console_dir;
+  if (!config.console_dir.empty() && !fs::is_directory(config.console_dir, ec)) {
+    spdlog::warn("console folder '{}' does not exist; serving no console", config.console_dir);
+  }
+  api::Api api(**engine, api_options);
+
+  auto listen = split_listen(config.listen);  // checked with the configuration
+  api::ServerOptions server_options;
+  server_options.address = listen->first;
+  server_options.port = listen->second;
+  server_options.threads = static_cast<int>(config.threads);
+  server_options.max_connections = static_cast<size_t>(config.max_connections);
+  server_options.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
+  server_options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  server_options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  server_options.shutdown_timeout = std::chrono::milliseconds(config.shutdown_timeout_ms);
+  api::Server server(server_options, [&api](const api::Request& r) { return api.handle(r); });
+  if (auto r = server.start(); !r.ok()) {
+    spdlog::error("{}", r.error().message);
+    (*engine)->stop();
+    return kExitFailed;
+  }
+  spdlog::info("banshi serve listening on http://{}:{} (store {}, clock {})",
+               listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first,
+               server.port(), config.store_path, config.clock_mode);
+  if (listen->first != "127.0.0.1" && listen->first != "::1" && listen->first != "localhost") {
+    spdlog::warn("the API has no authentication yet and listens on {}: anyone who reaches it can do everything",
+                 listen->first);
+  }
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}; stopping the server, then the engine", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.stop();
+  (*engine)->stop();
+  spdlog::info("stopped cleanly");
+  return kExitOk;
+}
+
+}  // namespace banshi::serve
