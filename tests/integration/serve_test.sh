@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Starts `banshi serve` on a free loopback port with a temporary data folder
+# and checks the API end to end: deploy, start, list, claim, complete, a
+# message, health, readiness and metrics; then a catalogue of bad input, each
+# answered with the right status and changing nothing; then SIGTERM and a
+# clean exit.
+# Usage: serve_test.sh path/to/banshi
+set -uo pipefail
+BANSHI=${1:?usage: serve_test.sh path/to/banshi}
+WORK=$(mktemp -d)
+SERVER_PID=""
+failures=0
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID" 2>/dev/null; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok   $*"; }
+
+# --- start the server ---------------------------------------------------------
+mkdir -p "$WORK/console/assets"
+echo '<!doctype html><title>console</title>' > "$WORK/console/index.html"
+echo 'body{}' > "$WORK/console/assets/app.css"
+echo 'secret' > "$WORK/outside.txt"
+ln -s "$WORK/outside.txt" "$WORK/console/link.txt"
+
+BANSHI_SERVER_READ_TIMEOUT_MS=1500 BANSHI_SERVER_MAX_BODY_BYTES=65536 \
+  "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" --console "$WORK/console" >"$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/serve.log" | grep -o '[0-9]*$' || true)
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$PORT" ]; then
+  echo "FAIL: the server did not start"; cat "$WORK/serve.log"; exit 1
+fi
+BASE="http://127.0.0.1:$PORT"
+echo "server on $BASE"
+
+# call METHOD PATH [curl args...] → sets STATUS and BODY
+call() {
+  local method=$1 path=$2; shift 2
+  local out
+  out=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$@" "$BASE$path")
+  STATUS=$out
+  BODY=$(cat "$WORK/body" 2>/dev/null || true)
+}
+expect() {  # expect STATUS [substring] -- label
+  local want=$1 needle=$2 label=$3
+  if [ "$STATUS" != "$want" ]; then fail "$label: status $STATUS, want $want: $BODY"; return; fi
+  if [ -n "$needle" ] && [[ "$BODY" != *"$needle"* ]]; then fail "$label: body lacks '$needle': $BODY"; return; fi
+  pass "$label"
+}
+json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$BODY" | head -1; }
+JSON=(-H 'Content-Type: application/json')
+
+# --- the happy path -------------------------------------------------------------
+cat >"$WORK/review.bpmn" <<'BPMN'
+<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <message id="m" name="documents-arrived" bs:correlationKey="=applicationId"/>
+  <process id="review" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" name="Check" bs:candidateGroups="dpf-county"/>
+    <sequenceFlow id="f2" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process>
+  <process id="waiting" isExecutable="true">
+    <startEvent id="ws"/><sequenceFlow id="w1" sourceRef="ws" targetRef="w"/>
+    <receiveTask id="w" messageRef="m"/><sequenceFlow id="w2" sourceRef="w" targetRef="we"/><endEvent id="we"/>
+  </process>
+</definitions>
+BPMN
+
+call GET /healthz; expect 200 '"alive"' "healthz"
+call GET /readyz; expect 200 '"ready"' "readyz"
+call POST '/api/v1/definitions?resource=review.bpmn' -H 'Content-Type: application/xml' --data-binary "@$WORK/review.bpmn"
+expect 201 '"processId":"review"' "deploy"
+call GET '/api/v1/definitions?processId=review'; expect 200 '"version":1' "list definition versions"
+call GET /api/v1/definitions/review/1/xml; expect 200 '<userTask id="check"' "definition XML"
+
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","businessKey":"A-1","variables":{"applicationId":"A-1"}}'
+expect 201 '"id":' "start instance"
+INSTANCE=$(json_field id)
+call GET "/api/v1/instances/$INSTANCE"; expect 200 '"status":"active"' "instance is active"
+[[ "$BODY" != *'"state"'* ]] || fail "the instance carries its state blob"
+
+TASK=""
+for _ in $(seq 1 50); do
+  call GET '/api/v1/tasks?candidateGroup=dpf-county&unassigned=true'
+  TASK=$(json_field id)
+  [ -n "$TASK" ] && break
+  sleep 0.1
+done
+[ -n "$TASK" ] && pass "list tasks" || fail "no task listed: $BODY"
+call GET "/api/v1/tasks/$TASK"; expect 200 '"elementId":"check"' "get task"
+call POST "/api/v1/tasks/$TASK/claim" "${JSON[@]}" -d '{"user":"wang"}'; expect 204 "" "claim"
+call POST "/api/v1/tasks/$TASK/claim" "${JSON[@]}" -d '{"user":"li"}'; expect 409 'problems/conflict' "claim twice is a conflict"
+call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{"user":"li"}'; expect 409 'problems/conflict' "complete by another user"
+call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{"user":"wang","variables":{"approved":true}}'
+expect 204 "" "complete"
+STATE=""
+for _ in $(seq 1 50); do
+  call GET "/api/v1/instances/$INSTANCE"
+  [[ "$BODY" == *'"status":"completed"'* ]] && STATE=completed && break
+  sleep 0.1
+done
+[ "$STATE" = completed ] && pass "instance completed" || fail "instance not completed: $BODY"
+call GET "/api/v1/instances/$INSTANCE/history"; expect 200 '"seq":1' "history"
+call GET '/api/v1/instances?processId=review&status=completed'; expect 200 "\"id\":$INSTANCE" "list instances"
+
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"waiting","variables":{"applicationId":"B-7"}}'
+expect 201 '"id":' "start waiting instance"
+WAITING=$(json_field id)
+call POST /api/v1/messages "${JSON[@]}" -d '{"name":"documents-arrived","correlationKey":"B-7","messageId":"msg-1"}'
+expect 200 '"correlated":1' "publish message"
+call POST /api/v1/messages "${JSON[@]}" -d '{"name":"documents-arrived","correlationKey":"B-7","messageId":"msg-1","timeToLiveMs":60000}'
+[ "$STATUS" = 200 ] || [ "$STATUS" = 409 ] && pass "republish answered ($STATUS)" || fail "republish: $STATUS $BODY"
+call GET "/api/v1/instances/$WAITING"; expect 200 '"status":"completed"' "message completed the instance"
+call POST /api/v1/signals "${JSON[@]}" -d '{"name":"nobody-listens"}'; expect 200 '"triggered":0' "signal"
+call GET /api/v1/incidents; expect 200 '"items":[]' "no incidents"
+call GET /api/v1/openapi.yaml; expect 200 'openapi: 3.1' "openapi document"
+
+# --- bad input: each refused, nothing changed ------------------------------------
+call GET '/api/v1/instances?processId=review'; BEFORE=$BODY
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":'; expect 400 'problems/bad-request' "malformed JSON"
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":42}'; expect 400 '"field":"processId"' "wrong type"
+call POST /api/v1/instances "${JSON[@]}" -d '{"businessKey":"x"}'; expect 400 '"field":"processId"' "missing field"
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","variables":[1]}'; expect 400 '"field":"variables"' "variables not an object"
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","bogus":1}'; expect 400 '"field":"bogus"' "unknown member"
+call POST /api/v1/instances "${JSON[@]}" -d '[]'; expect 400 'problems/bad-request' "array body"
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"nope"}'; expect 404 'problems/not-found' "unknown process"
+head -c 200000 /dev/zero | tr '\0' 'a' >"$WORK/huge"
+call POST /api/v1/instances "${JSON[@]}" --data-binary "@$WORK/huge"; expect 413 'problems/payload-too-large' "huge body"
+call POST /api/v1/instances -H 'Content-Type: text/plain' -d '{"processId":"review"}'; expect 415 'problems/unsupported-media-type' "wrong content type"
+call POST '/api/v1/definitions?resource=x.bpmn' "${JSON[@]}" -d '{}'; expect 415 'problems/unsupported-media-type' "deploy needs XML"
+call POST '/api/v1/definitions?resource=bad.bpmn' -H 'Content-Type: application/xml' -d '<definitions'; expect 400 'problems/invalid-model' "invalid BPMN"
+call GET /api/v1/nowhere; expect 404 'problems/not-found' "unknown route"
+call DELETE "/api/v1/instances/$INSTANCE"; expect 405 'problems/method-not-allowed' "wrong method"
+call GET /api/v1/tasks/abc; expect 400 '"field":"id"' "non-numeric id"
+call GET '/api/v1/tasks?limit=5000'; expect 400 '"field":"limit"' "limit over 1000"
+call GET '/api/v1/tasks?sort=sideways'; expect 400 '"field":"sort"' "bad sort"
+call POST /api/v1/tasks/999999/complete "${JSON[@]}" -d '{}'; expect 404 'problems/not-found' "complete unknown task"
+call POST /api/v1/incidents/999999/resolve "${JSON[@]}" -d '{"retries":"3"}'; expect 400 '"field":"retries"' "retries as a string"
+call GET '/api/v1/instances?processId=review'
+[ "$BODY" = "$BEFORE" ] && pass "bad input changed nothing" || fail "instances changed: $BEFORE -> $BODY"
+
+# --- static files -----------------------------------------------------------------
+call GET /; expect 200 '<title>console</title>' "console index"
+call GET /assets/app.css; expect 200 'body{}' "console asset"
+CT=$(curl -s -o /dev/null -w '%{content_type}' "$BASE/assets/app.css")
+[[ "$CT" == text/css* ]] && pass "css content type" || fail "css content type: $CT"
+call GET /tasks/42; expect 200 '<title>console</title>' "index.html fallback"
+call GET /../outside.txt --path-as-is; expect 400 'problems/bad-request' "traversal with .."
+call GET /%2e%2e/outside.txt --path-as-is; expect 400 'problems/bad-request' "traversal with %2e%2e"
+call GET /assets/%2e%2e/%2e%2e/outside.txt --path-as-is; expect 400 'problems/bad-request' "nested encoded traversal"
+call GET //etc/passwd --path-as-is; expect 400 'problems/bad-request' "absolute path"
+call GET /link.txt; expect 404 'problems/not-found' "symlink out of the root"
+
+# --- a slowloris request is closed after the read timeout ---------------------------
+start=$(date +%s)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&3
+REPLY=$(timeout 10 cat <&3)
+rc=$?
+exec 3<&- 3>&-
+elapsed=$(( $(date +%s) - start ))
+if [ $rc -eq 0 ] && [ -z "$REPLY" ] && [ $elapsed -le 6 ]; then pass "slowloris closed after ${elapsed}s"
+else fail "slowloris: rc=$rc elapsed=${elapsed}s reply='$REPLY'"; fi
+
+# --- metrics ----------------------------------------------------------------------------
+call GET /metrics
+expect 200 'banshi_instances_started_total 2' "metrics: engine counters"
+[[ "$BODY" == *'banshi_http_requests_total{route="/api/v1/tasks/{id}/claim",method="POST",status="409"} 1'* ]] \
+  && pass "metrics: requests by route and status" || fail "metrics lack the claim conflict"
+[[ "$BODY" == *'banshi_http_request_duration_seconds_bucket{le="+Inf"}'* ]] && pass "metrics: latency histogram" \
+  || fail "metrics lack the latency histogram"
+
+# --- clean shutdown ------------------------------------------------------------------------
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+rc=$?
+SERVER_PID=""
+[ $rc -eq 0 ] && pass "SIGTERM: exit code 0" || fail "SIGTERM: exit code $rc"
+grep -q 'stopped cleanly' "$WORK/serve.log" && pass "stopped cleanly" || fail "no clean stop in the log"
+
+if [ $failures -ne 0 ]; then
+  echo "--- server log"; cat "$WORK/serve.log"
+  echo "$failures failure(s)"; exit 1
+fi
+echo "all passed"
