@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev sqlite3 libssl-dev libtomlplusplus-dev libpq-dev
   # tests
-  libgtest-dev libgmock-dev googletest
+  libgtest-dev libgmock-dev googletest curl
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
 )
