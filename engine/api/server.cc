@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <boost/asio/io_context.hpp>
+
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,7 +16,9 @@ namespace banshi::api {
 namespace net = boost::asio;
 
 Server::Server(ServerOptions options, RequestHandler handler)
-    : options_(std::move(options)), state_(std::make_shared<ServerState>(options_, std::move(handler))) {}
+    : options_(std::move(options)),
+      ioc_(std::make_unique<net::io_context>(options_.threads < 1 ? 1 : options_.threads)),
+      state_(std::make_shared<ServerState>(options_, std::move(handler), *ioc_)) {}
 
 Server::~Server() { stop(); }
 
@@ -55,8 +59,12 @@ void Server::stop() {
   while (state_->active() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (state_->active() > 0) spdlog::warn("{} connections still open after the shutdown timeout", state_->active());
-  state_->ioc.stop();
+  if (state_->active() > 0) {
+    spdlog::warn("{} connections still open after the shutdown timeout", state_->active());
+    state_->ioc.stop();
+  }
+  // Otherwise the threads return by themselves once the aborted accept and the
+  // last session's handlers have run.
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -28,6 +28,10 @@
 #include "api/server_options.h"
 #include "banshi/result.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace banshi::api {
 
 using RequestHandler = std::function<Response(const Request&)>;
@@ -50,6 +54,9 @@ class Server {
 
  private:
   ServerOptions options_;
+  // Declared before state_ so it is destroyed after it: its destructor frees
+  // the handlers still pending, and with them the sessions and the listener.
+  std::unique_ptr<boost::asio::io_context> ioc_;
   std::shared_ptr<ServerState> state_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;

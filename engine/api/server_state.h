@@ -20,11 +20,14 @@ class HttpSession;
 
 class ServerState {
  public:
-  ServerState(ServerOptions o, RequestHandler h) : options(std::move(o)), handler(std::move(h)), ioc(options.threads) {}
+  // The io_context belongs to the Server, not to this state: pending handlers
+  // hold this state, and destroying the io_context must be able to free them.
+  ServerState(ServerOptions o, RequestHandler h, boost::asio::io_context& context)
+      : options(std::move(o)), handler(std::move(h)), ioc(context) {}
 
   const ServerOptions options;
   const RequestHandler handler;
-  boost::asio::io_context ioc;
+  boost::asio::io_context& ioc;
   std::atomic<bool> stopping{false};
 
   // Registers a session; false when the connection cap is reached.
