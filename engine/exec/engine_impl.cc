@@ -170,6 +170,12 @@ class EngineImpl final : public Engine {
       records.push_back(std::move(r));
     }
     if (records.empty()) return Error{"invalid-model", resource + " has no executable process"};
+    // A process whose latest version has these very bytes gets no new version.
+    std::set<std::string> unchanged;
+    for (const store::DefinitionRecord& r : records) {
+      auto latest = store_->definition(r.process_id, 0);
+      if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.process_id);
+    }
     auto stored = store_->deploy(records);
     if (!stored.ok()) return stored.error();
     {
@@ -178,7 +184,7 @@ class EngineImpl final : public Engine {
     }
     std::vector<DeployedProcess> out;
     for (const store::DefinitionRecord& r : *stored) {
-      bool fresh = r.deployed_at == records.front().deployed_at && r.deployed_by == deployed_by;
+      bool fresh = !unchanged.count(r.process_id);
       if (fresh) spdlog::info("deployed {} version {} from {}", r.process_id, r.version, resource);
       out.push_back(DeployedProcess{r.process_id, r.version, r.key, fresh});
       compile(r, loaded.definitions);

@@ -365,9 +365,11 @@ TEST_F(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
   auto v1 = e->deploy("review.bpmn", kReview, "designer");
   ASSERT_TRUE(v1.ok());
   EXPECT_EQ(v1->front().version, 1);
+  EXPECT_TRUE(v1->front().new_version);
   auto again = e->deploy("review.bpmn", kReview, "designer");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->front().version, 1) << "the same file makes no new version";
+  EXPECT_FALSE(again->front().new_version) << "even on a clock that has not moved";
   StartRequest req;
   req.process_id = "review";
   req.variables["region"] = "220402";
