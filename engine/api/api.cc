@@ -268,8 +268,7 @@ void Api::add_routes() {
 
   r.add("GET", "/api/v1/definitions", [this](const Request& req, const PathParams&) {
     QueryReader q(req, {"processId"});
-    std::string process_id = q.string("processId");
-    if (q.ok() && process_id.empty()) q.fail("processId", "This parameter is required.");
+    std::string process_id = q.string("processId");  // empty: every process
     if (!q.ok()) return input_problem(q.error());
     auto defs = engine_.store().definitions(process_id);
     if (!defs.ok()) return problem_from_error(defs.error());

@@ -247,7 +247,8 @@ class Store {
   virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
 
   // --- reads ------------------------------------------------------------
-  virtual Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) = 0;  // all versions, newest first
+  // All versions of a process, newest first; an empty id lists every process (by id, newest first).
+  virtual Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) = 0;
   virtual Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) = 0;  // 0: latest
   virtual Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) = 0;
   virtual Result<std::optional<InstanceRecord>> instance(InstanceId id) = 0;

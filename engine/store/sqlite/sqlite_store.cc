@@ -787,9 +787,11 @@ Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expect
 
 Result<std::vector<DefinitionRecord>> SqliteStore::definitions(const std::string& process_id) {
   return in_read_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
-    auto st = c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 ORDER BY version DESC");
+    auto st = process_id.empty()
+                  ? c.prepare(std::string(kDefinitionColumns) + "ORDER BY process_id, version DESC")
+                  : c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 ORDER BY version DESC");
     if (!st.ok()) return st.error();
-    st->bind(1, process_id);
+    if (!process_id.empty()) st->bind(1, process_id);
     return collect<DefinitionRecord>(*st, read_definition, "cannot read definitions");
   });
 }
