@@ -307,6 +307,9 @@ class EngineImpl final : public Engine {
   }
 
   size_t run_until_idle() override {
+    // Without the processing thread, whichever thread calls does the work; one
+    // at a time (recursive: an inline connector may call the engine back).
+    std::lock_guard inline_lock(inline_mu_);
     sweep_expired_messages();
     size_t total = 0;
     for (int round = 0; round < 100000; ++round) {
@@ -1163,6 +1166,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<Clock> clock_;
   std::atomic<bool> running_{false};
+  std::recursive_mutex inline_mu_;
   std::thread processor_;
   std::vector<std::thread> workers_;
 

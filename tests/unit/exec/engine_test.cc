@@ -421,6 +421,33 @@ TEST_F(EngineTest, AVersionConflictIsRetriedNotLost) {
   EXPECT_GE(e->metrics().batches_failed.load(), 1u) << "the first attempt met the conflict";
 }
 
+TEST_F(EngineTest, CallsFromManyThreadsWithoutBackgroundThreadsAreSerialised) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  e->register_connector("calc", [](const JobContext&) {
+    json::object out;
+    out["fee"] = 7;
+    return JobOutcome::completed(out);
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> started{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        StartRequest req;
+        req.process_id = "straight";
+        if (e->start_instance(req).ok()) ++started;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  e->run_until_idle();
+  EXPECT_EQ(started.load(), 160);
+  store::InstanceQuery running;
+  running.status = 1;
+  EXPECT_TRUE(e->store().instances(running)->empty());
+}
+
 TEST_F(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
