@@ -94,6 +94,7 @@ expr::Value Processor::evaluate_in(const expr::Expression& e, Key scope) const {
   ctx.variables = &vars;
   ctx.now_epoch_ms = env_.now_ms;
   ctx.utc_offset_minutes = env_.utc_offset_minutes;
+  ctx.working_days = env_.working_days;
   return e.evaluate(ctx);
 }
 

@@ -41,6 +41,7 @@ struct StepEnv {
   int64_t now_ms = 0;                 // the instant of this step
   int32_t utc_offset_minutes = 480;   // the engine's zone (timers without offsets, today())
   const DecisionEvaluator* decisions = nullptr;
+  const expr::WorkingDays* working_days = nullptr;  // the business calendar for FEEL's working-day built-ins
   size_t max_work_items = 100000;     // a step that does more is looping without a wait state
 };
 

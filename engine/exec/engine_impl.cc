@@ -542,6 +542,7 @@ class EngineImpl final : public Engine {
       core::StepEnv env;
       env.now_ms = now;
       env.utc_offset_minutes = config_.utc_offset_minutes;
+      env.working_days = config_.working_days.get();
       Result<void> r = core::step(*inst->def->process, inst->state, p.command, env, out);
       if (!r.ok()) {
         if (p.create) {

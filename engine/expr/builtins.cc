@@ -646,6 +646,55 @@ Value today_fn(Args& a, CallContext& call) {
   return Value::date(now.as_date_time().date);
 }
 
+// An instant from a date-time (a bare date means midnight in the engine's zone).
+std::optional<int64_t> instant_ms(const Value& v, int32_t offset_minutes) {
+  DateTime dt;
+  if (v.kind() == ValueKind::kDateTime) {
+    dt = v.as_date_time();
+  } else if (v.kind() == ValueKind::kDate) {
+    dt.date = v.as_date();
+    dt.time.offset_seconds = offset_minutes * 60;
+  } else {
+    return std::nullopt;
+  }
+  if (!dt.time.offset_seconds) dt.time.offset_seconds = offset_minutes * 60;
+  auto ms = Decimal::multiply(dt.epoch_seconds(), Decimal::from_int(1000));
+  if (!ms) return std::nullopt;
+  return ms->to_int64();
+}
+
+Value add_working_days_fn(Args& a, CallContext& call) {
+  if (!call.eval.working_days) return bad("add working days", "no business calendar is configured");
+  auto from = instant_ms(a[0], call.eval.utc_offset_minutes);
+  if (!from) return bad("add working days", "the first argument must be a date or a date and time");
+  if (!a[1].is_number()) return bad("add working days", "the second argument must be a number of days");
+  auto n = a[1].as_number().to_int64();
+  if (!n || *n < 0) return bad("add working days", "the number of working days must be a whole number of at least 0");
+  std::string why;
+  auto result = call.eval.working_days->add(*from, *n, why);
+  if (!result) return Value::null("add working days: " + why);
+  Time zone;
+  zone.offset_seconds = a[0].kind() == ValueKind::kDateTime && a[0].as_date_time().time.offset_seconds
+                            ? *a[0].as_date_time().time.offset_seconds
+                            : call.eval.utc_offset_minutes * 60;
+  auto seconds = Decimal::divide(Decimal::from_int(*result), Decimal::from_int(1000));
+  auto dt = seconds ? DateTime::from_epoch_seconds(*seconds, zone) : std::nullopt;
+  if (!dt) return Value::null("add working days: the result is out of range");
+  if (a[0].kind() == ValueKind::kDate) return Value::date(dt->date);
+  return Value::date_time(*dt);
+}
+
+Value working_days_between_fn(Args& a, CallContext& call) {
+  if (!call.eval.working_days) return bad("working days between", "no business calendar is configured");
+  auto from = instant_ms(a[0], call.eval.utc_offset_minutes);
+  auto to = instant_ms(a[1], call.eval.utc_offset_minutes);
+  if (!from || !to) return bad("working days between", "both arguments must be dates or dates and times");
+  std::string why;
+  auto n = call.eval.working_days->between(*from, *to, why);
+  if (!n) return Value::null("working days between: " + why);
+  return Value::number(*n);
+}
+
 Value day_of_week(Args& a, CallContext&) {
   static constexpr std::string_view kNames[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
                                                 "Friday", "Saturday", "Sunday"};
@@ -740,6 +789,8 @@ const std::vector<Builtin>& table() {
       {"years and months duration", {"from", "to"}, 2, 2, years_and_months_duration},
       {"now", {}, 0, 0, now_fn},
       {"today", {}, 0, 0, today_fn},
+      {"add working days", {"from", "days"}, 2, 2, add_working_days_fn},
+      {"working days between", {"from", "to"}, 2, 2, working_days_between_fn},
       {"day of week", {"date"}, 1, 1, day_of_week},
       {"day of year", {"date"}, 1, 1, day_of_year},
       {"week of year", {"date"}, 1, 1, week_of_year},

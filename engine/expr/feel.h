@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,10 +65,22 @@ class JsonVariables final : public Variables {
   const boost::json::object& object_;
 };
 
+// Working-day arithmetic an embedder supplies (a business calendar), for the
+// built-ins `add working days(from, n)` and `working days between(from, to)`.
+// Instants are milliseconds since the Unix epoch; `why` explains a failure
+// (a year no calendar covers).
+class WorkingDays {
+ public:
+  virtual ~WorkingDays() = default;
+  virtual std::optional<int64_t> add(int64_t epoch_ms, int64_t n, std::string& why) const = 0;
+  virtual std::optional<int64_t> between(int64_t from_ms, int64_t to_ms, std::string& why) const = 0;
+};
+
 struct EvalContext {
   const Variables* variables = nullptr;  // may be null: no variables
   int64_t now_epoch_ms = 0;              // the instant now() and today() read
   int32_t utc_offset_minutes = 480;      // local zone for today(); China Standard Time by default
+  const WorkingDays* working_days = nullptr;  // null: the working-day built-ins give null with a reason
 };
 
 class Expression {

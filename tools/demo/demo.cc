@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "banshi/engine.h"
+#include "calendar/business_calendar.h"
 #include "demo/synthetic.h"
 #include "model/iso8601.h"
 #include "store/sqlite/sqlite_store.h"
@@ -313,7 +314,18 @@ int run_demo(const DemoOptions& options) {
   }
   // A Monday morning, so the first applications meet an open office.
   auto clock = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
-  auto engine = Engine::open(EngineConfig{}, std::move(store).value(), clock);
+  EngineConfig config;
+  // The shipped business calendars, for deadlines counted in working days.
+  const fs::path calendars = fs::path(options.workflows) / "calendars";
+  if (fs::exists(calendars, ec)) {
+    auto cal = calendar::BusinessCalendar::load_directory(calendars.string());
+    if (!cal.ok()) {
+      fmt::print(stderr, "banshi demo: {}\n", cal.error().message);
+      return 1;
+    }
+    config.working_days = std::make_shared<calendar::BusinessCalendar>(std::move(cal).value());
+  }
+  auto engine = Engine::open(config, std::move(store).value(), clock);
   if (!engine.ok()) {
     fmt::print(stderr, "banshi demo: {}\n", engine.error().message);
     return 1;

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "calendar/business_calendar.h"
 #include "core/serialize.h"
 #include "core/step.h"
 #include "model/iso8601.h"
@@ -196,6 +197,7 @@ class Session {
       return send(found->first, c);
     }
     if (verb == "restart") return restart();
+    if (verb == "calendar" && w.size() >= 2) return load_calendar(w[1]);
     fail(fmt::format("unknown command '{}'", text));
   }
 
@@ -232,6 +234,16 @@ class Session {
       for (const auto& f : p.flows) cov.flows.push_back(f.id);
       deployed_[p.id] = std::move(d);
     }
+  }
+
+  // Business calendars (a folder of YEAR.toml files) for FEEL's working-day built-ins.
+  void load_calendar(const std::string& relative) {
+    auto cal = calendar::BusinessCalendar::load_directory((file_.parent_path() / relative).string());
+    if (!cal.ok()) {
+      fatal_ = true;
+      return fail(cal.error().message);
+    }
+    calendar_ = std::make_unique<calendar::BusinessCalendar>(std::move(cal).value());
   }
 
   void start(const std::vector<std::string>& w, const std::string& text) {
@@ -428,6 +440,7 @@ class Session {
       core::StepEnv env;
       env.now_ms = now_;
       env.utc_offset_minutes = kZone;
+      env.working_days = calendar_.get();
       Result<void> r = core::step(*inst.deployed->process, inst.state, cmd, env, out);
       if (!r.ok()) {
         if (first_command) rejected_ = r.error().message;
@@ -752,7 +765,8 @@ class Session {
   std::vector<std::function<void()>> pending_deliveries_;
   std::map<std::string, json::value> task_payloads_;
   std::map<int, json::object> ended_variables_;
-  std::map<std::pair<int, Key>, std::pair<int, Key>> error_origin_;  // (instance, call activity) -> thrower
+  std::map<std::pair<int, Key>, std::pair<int, Key>> error_origin_;
+  std::unique_ptr<calendar::BusinessCalendar> calendar_;  // (instance, call activity) -> thrower
 };
 
 }  // namespace

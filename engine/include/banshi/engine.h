@@ -31,6 +31,9 @@ namespace banshi {
 namespace store {
 class Store;
 }
+namespace expr {
+class WorkingDays;
+}
 
 struct EngineConfig {
   std::string node_id = "banshi-1";
@@ -40,6 +43,9 @@ struct EngineConfig {
   int64_t job_lease_ms = 5 * 60 * 1000;
   int64_t default_retry_backoff_ms = 10 * 1000;  // doubled per failed attempt
   int32_t utc_offset_minutes = 480; // the zone timers and today() use
+  // The business calendar behind FEEL's `add working days` and `working days
+  // between` (calendar::BusinessCalendar); none: those give null with a reason.
+  std::shared_ptr<const expr::WorkingDays> working_days;
 };
 
 using InstanceId = int64_t;
