@@ -211,13 +211,44 @@ int run(int argc, char** argv) {
 
   banshi::serve::ServeOptions serve;
   CLI::App* serve_cmd = app.add_subcommand(
-      "serve", "Run the engine behind its HTTP API until SIGTERM or SIGINT (no authentication yet)");
+      "serve", "Run the engine behind its HTTP API until SIGTERM or SIGINT");
   serve_cmd->add_option("-c,--config", serve.config_file, "TOML configuration file");
   serve_cmd->add_option("--listen", serve.listen, "Address and port to listen on, e.g. 127.0.0.1:8080");
   serve_cmd->add_option("--data", serve.data, "Folder for the database (the store is DIR/banshi.db)");
   serve_cmd->add_option("--database", serve.database, "The SQLite database file");
   serve_cmd->add_option("--console", serve.console, "Folder of the web console served under /");
   serve_cmd->add_flag("--print-config", serve.print_config, "Print the effective configuration as TOML and exit");
+
+  // init and user work on the database `banshi serve` uses, found the same way.
+  auto add_store_options = [](CLI::App* cmd, banshi::serve::ServeOptions& o) {
+    cmd->add_option("-c,--config", o.config_file, "TOML configuration file (as for banshi serve)");
+    cmd->add_option("--data", o.data, "Folder of the database (the store is DIR/banshi.db)");
+    cmd->add_option("--database", o.database, "The SQLite database file");
+  };
+  banshi::serve::ServeOptions init;
+  std::string init_admin = "admin";
+  CLI::App* init_cmd = app.add_subcommand(
+      "init", "Create the database and its first admin user; print the generated password once");
+  add_store_options(init_cmd, init);
+  init_cmd->add_option("--admin", init_admin, "Name of the first admin user")->capture_default_str();
+
+  banshi::serve::ServeOptions user_store;
+  CLI::App* user_cmd = app.add_subcommand("user", "Manage the users of banshi serve");
+  user_cmd->require_subcommand(1);
+  user_cmd->fallthrough();  // --data and friends may also follow the subcommand
+  add_store_options(user_cmd, user_store);
+  banshi::serve::UserOptions user_add;
+  CLI::App* user_add_cmd = user_cmd->add_subcommand("add", "Add a user; print the generated password once");
+  user_add_cmd->add_option("name", user_add.name, "Login name")->required();
+  user_add_cmd->add_option("--role", user_add.roles, "staff, supervisor, monitor, designer or admin (repeatable)")
+      ->required();
+  user_add_cmd->add_option("--department", user_add.department, "Department, e.g. dpf (staff and supervisor)");
+  user_add_cmd->add_option("--region", user_add.regions, "6-digit region code (repeatable)");
+  std::string passwd_name;
+  CLI::App* user_passwd_cmd =
+      user_cmd->add_subcommand("passwd", "Give a user a new generated password and end their sessions");
+  user_passwd_cmd->add_option("name", passwd_name, "Login name")->required();
+  CLI::App* user_list_cmd = user_cmd->add_subcommand("list", "List the users");
 
   try {
     app.parse(argc, argv);
@@ -236,6 +267,10 @@ int run(int argc, char** argv) {
   if (demo_cmd->parsed()) return banshi::demo::run_demo(demo);
   if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
   if (serve_cmd->parsed()) return banshi::serve::run_serve(serve);
+  if (init_cmd->parsed()) return banshi::serve::run_init(init, init_admin);
+  if (user_add_cmd->parsed()) return banshi::serve::run_user_add(user_store, user_add);
+  if (user_passwd_cmd->parsed()) return banshi::serve::run_user_passwd(user_store, passwd_name);
+  if (user_list_cmd->parsed()) return banshi::serve::run_user_list(user_store);
   return kExitUsage;
 }
 

@@ -6,7 +6,9 @@
 #include <boost/json.hpp>
 
 #include "api/input.h"
+#include "api/password.h"
 #include "api/problem.h"
+#include "api/roles.h"
 #include "model/iso8601.h"
 #include "store/store.h"
 
@@ -171,11 +173,101 @@ int64_t time_param(QueryReader& q, const Request& request, std::string_view name
   return *parsed;
 }
 
+bool is_loopback(const std::string& address) {
+  return address == "::1" || address.rfind("127.", 0) == 0 || address.rfind("::ffff:127.", 0) == 0;
+}
+
+json::object user_json(const store::UserRecord& u) {
+  json::object o;
+  o["name"] = u.name;
+  o["roles"] = string_array(u.roles);
+  o["department"] = u.department;
+  o["regions"] = string_array(u.regions);
+  o["disabled"] = u.disabled;
+  o["createdAt"] = u.created_at;
+  o["passwordChangedAt"] = u.password_changed_at;
+  return o;
+}
+
+// Reads and checks the roles, department and regions members of a user body.
+void read_user_fields(BodyReader& b, const json::object& body, store::UserRecord& u) {
+  if (body.contains("roles")) {
+    u.roles = b.strings("roles", 16, 32);
+    for (const std::string& r : u.roles) {
+      if (!known_role(r)) b.fail("roles", "A role must be staff, supervisor, monitor, designer or admin.");
+    }
+  }
+  if (body.contains("department")) {
+    u.department = b.string("department", false, 32);
+    if (!u.department.empty() && !valid_department(u.department)) {
+      b.fail("department", "A department is 1 to 32 characters of a-z and 0-9.");
+    }
+  }
+  if (body.contains("regions")) {
+    u.regions = b.strings("regions", 64, 6);
+    for (const std::string& r : u.regions) {
+      if (!valid_region(r)) b.fail("regions", "A region is a 6-digit region code such as 220102.");
+    }
+  }
+}
+
+bool valid_user_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+store::AuthStore* auth_store_of(Engine& engine, store::AuthStore* given) {
+  if (given != nullptr) return given;
+  return dynamic_cast<store::AuthStore*>(&engine.store());
+}
+
 }  // namespace
 
 Api::Api(Engine& engine, ApiOptions options)
-    : engine_(engine), options_(std::move(options)), static_files_(options_.console_dir) {
+    : engine_(engine),
+      options_(std::move(options)),
+      auth_(auth_store_of(engine_, options_.auth_store), options_.clock, options_.auth),
+      static_files_(options_.console_dir) {
   add_routes();
+  add_auth_routes();
+}
+
+void Api::add(std::string method, std::string path_template, Access access, AuthedHandler handler) {
+  router_.add(std::move(method), std::move(path_template),
+              [this, access = std::move(access), handler = std::move(handler)](const Request& req,
+                                                                               const PathParams& params) {
+                if (access.kind == Access::Kind::kOpen) return handler(req, params, Principal{});
+                if (access.kind == Access::Kind::kLoopbackOrRoles && is_loopback(req.remote_address)) {
+                  return handler(req, params, Principal{});
+                }
+                auto who = auth_.authenticate(req);
+                if (!who.ok()) return problem_from_error(who.error());
+                if (!*who) {
+                  Response r = problem(ProblemKind::kUnauthorized,
+                                       "Log in (POST /api/v1/auth/login) or send a bearer token.");
+                  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+                  return r;
+                }
+                const Principal& p = **who;
+                if (p.via_session() && req.method != "GET" && req.method != "HEAD") {
+                  auto sent = req.header("x-csrf-token");
+                  if (!sent || !equal_constant_time(*sent, p.csrf_token)) {
+                    return problem(ProblemKind::kForbidden,
+                                   "Send the session's CSRF token (from login or GET /api/v1/me) in X-CSRF-Token.");
+                  }
+                }
+                if (access.kind != Access::Kind::kAnyUser) {
+                  bool allowed = false;
+                  for (const std::string& role : access.roles) allowed = allowed || p.has(role);
+                  if (!allowed) return problem(ProblemKind::kForbidden, "Your roles do not allow this call.");
+                }
+                return handler(req, params, p);
+              });
 }
 
 Response Api::handle(const Request& request) {
@@ -201,11 +293,11 @@ void Api::add_routes() {
   Router& r = router_;
 
   // --- operations ------------------------------------------------------------
-  r.add("GET", "/healthz", [](const Request&, const PathParams&) {
+  add("GET", "/healthz", open(), [](const Request&, const PathParams&, [[maybe_unused]] const Principal& who) {
     return json_response(200, json::object{{"status", "alive"}});
   });
 
-  r.add("GET", "/readyz", [this](const Request&, const PathParams&) {
+  add("GET", "/readyz", open(), [this](const Request&, const PathParams&, [[maybe_unused]] const Principal& who) {
     auto present = engine_.store().schema_version();
     if (!present.ok()) return problem(ProblemKind::kNotReady, "The store cannot be reached.");
     int latest = engine_.store().latest_schema_version();
@@ -216,7 +308,7 @@ void Api::add_routes() {
     return json_response(200, json::object{{"status", "ready"}, {"schemaVersion", latest}});
   });
 
-  r.add("GET", "/metrics", [this](const Request&, const PathParams&) {
+  add("GET", "/metrics", loopback_or({"monitor", "admin"}), [this](const Request&, const PathParams&, [[maybe_unused]] const Principal& who) {
     Response out;
     out.content_type = "text/plain; version=0.0.4; charset=utf-8";
     expose_engine_metrics(engine_.metrics(), out.body);
@@ -224,7 +316,7 @@ void Api::add_routes() {
     return out;
   });
 
-  r.add("GET", "/api/v1/openapi.yaml", [](const Request&, const PathParams&) {
+  add("GET", "/api/v1/openapi.yaml", open(), [](const Request&, const PathParams&, [[maybe_unused]] const Principal& who) {
     Response out;
     out.content_type = "application/yaml";
     out.body = std::string(openapi_yaml());
@@ -232,7 +324,7 @@ void Api::add_routes() {
   });
 
   // --- definitions ---------------------------------------------------------
-  r.add("POST", "/api/v1/definitions", [this](const Request& req, const PathParams&) {
+  add("POST", "/api/v1/definitions", roles({"designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     if (!has_media_type(req, {"application/xml", "text/xml"})) {
       return problem(ProblemKind::kUnsupportedMediaType,
                      "Send the BPMN file with Content-Type: application/xml or text/xml.", "Content-Type");
@@ -252,8 +344,9 @@ void Api::add_routes() {
                      "resource");
     }
     if (req.body.empty()) return problem(ProblemKind::kBadRequest, "The body must hold the BPMN file.", "body");
-    auto deployed = engine_.deploy(resource, req.body, options_.deployed_by);
+    auto deployed = engine_.deploy(resource, req.body, who.actor());
     if (!deployed.ok()) return problem_from_error(deployed.error());
+    auth_.audit(who.actor(), "deploy", "resource " + resource, req.remote_address);
     json::array processes;
     bool any_new = false;
     for (const DeployedProcess& p : *deployed) {
@@ -266,7 +359,7 @@ void Api::add_routes() {
     return json_response(any_new ? 201 : 200, json::object{{"processes", std::move(processes)}});
   });
 
-  r.add("GET", "/api/v1/definitions", [this](const Request& req, const PathParams&) {
+  add("GET", "/api/v1/definitions", any_user(), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     QueryReader q(req, {"processId"});
     std::string process_id = q.string("processId");  // empty: every process
     if (!q.ok()) return input_problem(q.error());
@@ -277,7 +370,7 @@ void Api::add_routes() {
     return json_response(200, json::object{{"items", std::move(items)}});
   });
 
-  r.add("GET", "/api/v1/definitions/{processId}/{version}/xml", [this](const Request&, const PathParams& p) {
+  add("GET", "/api/v1/definitions/{processId}/{version}/xml", any_user(), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
     auto version = parse_int(p.at("version"), 1, INT32_MAX);
     if (!version) {
       return problem(ProblemKind::kBadRequest, "The version must be a positive integer.", "version");
@@ -292,7 +385,7 @@ void Api::add_routes() {
   });
 
   // --- instances -------------------------------------------------------------
-  r.add("POST", "/api/v1/instances", [this](const Request& req, const PathParams&) {
+  add("POST", "/api/v1/instances", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"processId", "version", "businessKey", "variables", "startEvent"});
@@ -310,7 +403,7 @@ void Api::add_routes() {
     return out;
   });
 
-  r.add("GET", "/api/v1/instances", [this](const Request& req, const PathParams&) {
+  add("GET", "/api/v1/instances", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     QueryReader q(req, {"processId", "businessKey", "status", "offset", "limit"});
     store::InstanceQuery query;
     query.process_id = q.string("processId");
@@ -332,7 +425,7 @@ void Api::add_routes() {
                                            {"limit", query.limit}});
   });
 
-  r.add("GET", "/api/v1/instances/{id}", [this](const Request&, const PathParams& p) {
+  add("GET", "/api/v1/instances/{id}", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -342,7 +435,7 @@ void Api::add_routes() {
     return json_response(200, instance_json(**inst));
   });
 
-  r.add("POST", "/api/v1/instances/{id}/cancel", [this](const Request& req, const PathParams& p) {
+  add("POST", "/api/v1/instances/{id}/cancel", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -359,10 +452,11 @@ void Api::add_routes() {
     }
     auto done = engine_.cancel_instance(*id, reason);
     if (!done.ok()) return problem_from_error(done.error());
+    auth_.audit(who.actor(), "cancel", "instance " + std::to_string(*id), req.remote_address, reason);
     return no_content();
   });
 
-  r.add("GET", "/api/v1/instances/{id}/history", [this](const Request&, const PathParams& p) {
+  add("GET", "/api/v1/instances/{id}/history", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -379,7 +473,7 @@ void Api::add_routes() {
   });
 
   // --- tasks -------------------------------------------------------------------
-  r.add("GET", "/api/v1/tasks", [this](const Request& req, const PathParams&) {
+  add("GET", "/api/v1/tasks", roles({"staff", "supervisor", "monitor"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     QueryReader q(req, {"assignee", "candidateGroup", "candidateUser", "region", "processId", "dueBefore",
                         "unassigned", "sort", "offset", "limit"});
     store::TaskQuery query;
@@ -402,40 +496,78 @@ void Api::add_routes() {
     query.offset = static_cast<size_t>(q.integer("offset", 0, 1'000'000'000, 0));
     query.limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 50));
     if (!q.ok()) return input_problem(q.error());
-    auto list = engine_.store().tasks(query);
-    if (!list.ok()) return problem_from_error(list.error());
     json::array items;
-    for (const auto& t : *list) items.push_back(task_json(t));
+    if (who.has("monitor") && who.regions.empty()) {
+      auto list = engine_.store().tasks(query);  // a monitor of every region sees every task
+      if (!list.ok()) return problem_from_error(list.error());
+      for (const auto& t : *list) items.push_back(task_json(t));
+    } else {
+      // Page through the store and keep the tasks this caller may see, so
+      // offset and limit count visible tasks only.
+      store::TaskQuery page = query;
+      page.offset = 0;
+      page.limit = kMaxPage;
+      size_t skipped = 0;
+      while (items.size() < query.limit) {
+        auto list = engine_.store().tasks(page);
+        if (!list.ok()) return problem_from_error(list.error());
+        for (const auto& t : *list) {
+          if (!may_see_task(who, t)) continue;
+          if (skipped < query.offset) {
+            ++skipped;
+            continue;
+          }
+          if (items.size() < query.limit) items.push_back(task_json(t));
+        }
+        if (list->size() < kMaxPage) break;
+        page.offset += kMaxPage;
+      }
+    }
     return json_response(200, json::object{{"items", std::move(items)},
                                            {"offset", query.offset},
                                            {"limit", query.limit}});
   });
 
-  r.add("GET", "/api/v1/tasks/{id}", [this](const Request&, const PathParams& p) {
+  add("GET", "/api/v1/tasks/{id}", roles({"staff", "supervisor", "monitor"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
     auto task = engine_.store().task(*id);
     if (!task.ok()) return problem_from_error(task.error());
     if (!*task) return problem(ProblemKind::kNotFound, "There is no open task " + std::to_string(*id) + ".");
+    if (!may_see_task(who, **task)) {
+      return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
+    }
     return json_response(200, task_json(**task));
   });
 
-  r.add("POST", "/api/v1/tasks/{id}/claim", [this](const Request& req, const PathParams& p) {
+  add("POST", "/api/v1/tasks/{id}/claim", roles({"staff", "supervisor"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"user"});
-    std::string user = b.string("user", true, 255);
+    std::string user = b.string("user", false, 255);
     if (!b.ok()) return input_problem(b.error());
+    if (user.empty()) user = who.name;
+    if (user != who.name && !who.has("supervisor")) {
+      return problem(ProblemKind::kForbidden, "Only a supervisor may claim a task for someone else.");
+    }
+    auto task = engine_.store().task(*id);
+    if (!task.ok()) return problem_from_error(task.error());
+    if (!*task) return problem(ProblemKind::kNotFound, "There is no open task " + std::to_string(*id) + ".");
+    if (!may_work_on_task(who, **task)) {
+      return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
+    }
     auto done = engine_.claim_task(*id, user);
     if (!done.ok()) return problem_from_error(done.error());
+    auth_.audit(who.actor(), "claim", "task " + std::to_string(*id), req.remote_address,
+                user == who.name ? std::string{} : "for " + user);
     return no_content();
   });
 
-  r.add("POST", "/api/v1/tasks/{id}/unclaim", [this](const Request& req, const PathParams& p) {
+  add("POST", "/api/v1/tasks/{id}/unclaim", roles({"staff", "supervisor"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -447,17 +579,24 @@ void Api::add_routes() {
     auto task = engine_.store().task(*id);
     if (!task.ok()) return problem_from_error(task.error());
     if (!*task) return problem(ProblemKind::kNotFound, "There is no open task " + std::to_string(*id) + ".");
+    if (!may_work_on_task(who, **task)) {
+      return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
+    }
     if ((*task)->assignee.empty()) {
       return problem(ProblemKind::kConflict, "Task " + std::to_string(*id) + " is not claimed.");
     }
-    // Without authentication the caller may name the assignee it expects;
-    // otherwise the current assignee is released.
+    // Staff release their own tasks; a supervisor may release anyone's. The
+    // caller may name the assignee it expects.
+    if ((*task)->assignee != who.name && !who.has("supervisor")) {
+      return problem(ProblemKind::kForbidden, "Only the assignee or a supervisor may release this task.");
+    }
     auto done = engine_.unclaim_task(*id, user.empty() ? (*task)->assignee : user);
     if (!done.ok()) return problem_from_error(done.error());
+    auth_.audit(who.actor(), "unclaim", "task " + std::to_string(*id), req.remote_address);
     return no_content();
   });
 
-  r.add("POST", "/api/v1/tasks/{id}/complete", [this](const Request& req, const PathParams& p) {
+  add("POST", "/api/v1/tasks/{id}/complete", roles({"staff", "supervisor"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -467,13 +606,23 @@ void Api::add_routes() {
     json::object variables = b.object("variables");
     std::string user = b.string("user", false, 255);
     if (!b.ok()) return input_problem(b.error());
-    auto done = engine_.complete_task(*id, variables, user);
+    if (!user.empty() && user != who.name) {
+      return problem(ProblemKind::kForbidden, "A task is completed by its assignee, as themselves.");
+    }
+    auto task = engine_.store().task(*id);
+    if (!task.ok()) return problem_from_error(task.error());
+    if (!*task) return problem(ProblemKind::kNotFound, "There is no open task " + std::to_string(*id) + ".");
+    if (!may_work_on_task(who, **task)) {
+      return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
+    }
+    auto done = engine_.complete_task(*id, variables, who.name);
     if (!done.ok()) return problem_from_error(done.error());
+    auth_.audit(who.actor(), "complete", "task " + std::to_string(*id), req.remote_address);
     return no_content();
   });
 
   // --- messages and signals -------------------------------------------------
-  r.add("POST", "/api/v1/messages", [this](const Request& req, const PathParams&) {
+  add("POST", "/api/v1/messages", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"name", "correlationKey", "variables", "timeToLiveMs", "messageId"});
@@ -491,7 +640,7 @@ void Api::add_routes() {
                                            {"buffered", result->buffered}});
   });
 
-  r.add("POST", "/api/v1/signals", [this](const Request& req, const PathParams&) {
+  add("POST", "/api/v1/signals", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"name", "variables"});
@@ -504,7 +653,7 @@ void Api::add_routes() {
   });
 
   // --- incidents ---------------------------------------------------------------
-  r.add("GET", "/api/v1/incidents", [this](const Request& req, const PathParams&) {
+  add("GET", "/api/v1/incidents", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     QueryReader q(req, {"instanceId"});
     int64_t instance = q.integer("instanceId", 1, kMaxId, 0);
     if (!q.ok()) return input_problem(q.error());
@@ -515,7 +664,7 @@ void Api::add_routes() {
     return json_response(200, json::object{{"items", std::move(items)}});
   });
 
-  r.add("POST", "/api/v1/incidents/{id}/resolve", [this](const Request& req, const PathParams& p) {
+  add("POST", "/api/v1/incidents/{id}/resolve", roles({"designer"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -531,6 +680,199 @@ void Api::add_routes() {
 
   // --- the console -------------------------------------------------------------
   r.set_fallback([this](const Request& req, const PathParams&) { return static_files_.serve(req); });
+}
+
+void Api::add_auth_routes() {
+  // --- sessions ----------------------------------------------------------------
+  add("POST", "/api/v1/auth/login", open(), [this](const Request& req, const PathParams&, const Principal&) {
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return input_problem(*e);
+    BodyReader b(body, {"username", "password"});
+    std::string name = b.string("username", true, 64);
+    std::string password = b.string("password", true, 1024);
+    if (!b.ok()) return input_problem(b.error());
+    if (!auth_.available()) return problem(ProblemKind::kUnauthorized, "This server keeps no users.");
+    auto result = auth_.login(name, password, req.remote_address);
+    if (!result.ok()) return problem_from_error(result.error());
+    if (!*result) {
+      // The same answer whether the name is unknown, the password wrong, the
+      // user disabled or the name locked after repeated failures.
+      return problem(ProblemKind::kUnauthorized,
+                     "The user name or password is wrong, or the account is temporarily locked.");
+    }
+    const Principal& p = (*result)->principal;
+    Response out = json_response(200, json::object{{"name", p.name},
+                                                   {"roles", string_array(p.roles)},
+                                                   {"department", p.department},
+                                                   {"regions", string_array(p.regions)},
+                                                   {"csrfToken", p.csrf_token}});
+    out.headers.emplace_back("Set-Cookie", auth_.set_cookie((*result)->cookie_token));
+    out.headers.emplace_back("Cache-Control", "no-store");
+    return out;
+  });
+
+  add("POST", "/api/v1/auth/logout", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
+    if (auto r = auth_.logout(who); !r.ok()) return problem_from_error(r.error());
+    if (who.via_session()) auth_.audit(who.actor(), "logout", "user " + who.name, req.remote_address);
+    Response out = no_content();
+    out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
+    return out;
+  });
+
+  add("GET", "/api/v1/me", any_user(), [](const Request&, const PathParams&, const Principal& who) {
+    json::object o{{"name", who.name},
+                   {"kind", who.kind == Principal::Kind::kToken ? "token" : "user"},
+                   {"roles", string_array(who.roles)},
+                   {"department", who.department},
+                   {"regions", string_array(who.regions)}};
+    if (who.kind == Principal::Kind::kToken) o["topics"] = string_array(who.topics);
+    if (who.via_session()) o["csrfToken"] = who.csrf_token;
+    Response out = json_response(200, o);
+    out.headers.emplace_back("Cache-Control", "no-store");
+    return out;
+  });
+
+  add("POST", "/api/v1/me/password", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
+    if (who.kind != Principal::Kind::kUser) {
+      return problem(ProblemKind::kForbidden, "An API token has no password.");
+    }
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return input_problem(*e);
+    BodyReader b(body, {"oldPassword", "newPassword"});
+    std::string old_password = b.string("oldPassword", true, 1024);
+    std::string new_password = b.string("newPassword", true, 1024);
+    if (!b.ok()) return input_problem(b.error());
+    if (new_password.size() < 12) {
+      return problem(ProblemKind::kBadRequest, "A new password needs at least 12 characters.", "newPassword");
+    }
+    auto user = auth_.store().user(who.name);
+    if (!user.ok()) return problem_from_error(user.error());
+    if (!*user || !verify_password(old_password, (*user)->password_hash)) {
+      auth_.audit(who.actor(), "password-change-failed", "user " + who.name, req.remote_address);
+      return problem(ProblemKind::kForbidden, "The old password is wrong.", "oldPassword");
+    }
+    store::UserRecord updated = **user;
+    updated.password_hash = hash_password(new_password, auth_.options().password_iterations);
+    updated.password_changed_at = auth_.now();
+    if (auto r = auth_.store().update_user(updated); !r.ok()) return problem_from_error(r.error());
+    // Every session ends, this one too: log in again with the new password.
+    (void)auth_.store().delete_sessions_of(who.name);
+    auth_.audit(who.actor(), "password-change", "user " + who.name, req.remote_address);
+    Response out = no_content();
+    out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
+    return out;
+  });
+
+  // --- users and tokens (admin) -------------------------------------------------
+  add("GET", "/api/v1/users", roles({"admin"}), [this](const Request&, const PathParams&, const Principal&) {
+    auto users = auth_.store().users();
+    if (!users.ok()) return problem_from_error(users.error());
+    json::array items;
+    for (const auto& u : *users) items.push_back(user_json(u));
+    return json_response(200, json::object{{"items", std::move(items)}});
+  });
+
+  add("POST", "/api/v1/users", roles({"admin"}), [this](const Request& req, const PathParams&, const Principal& who) {
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return input_problem(*e);
+    BodyReader b(body, {"name", "roles", "department", "regions", "password"});
+    store::UserRecord u;
+    u.name = b.string("name", true, 64);
+    if (b.ok() && !valid_user_name(u.name)) b.fail("name", "A name is 1 to 64 letters, digits, '.', '_' or '-'.");
+    read_user_fields(b, body, u);
+    std::string password = b.string("password", false, 1024);
+    if (b.ok() && !password.empty() && password.size() < 12) {
+      b.fail("password", "A password needs at least 12 characters.");
+    }
+    if (!b.ok()) return input_problem(b.error());
+    bool generated = password.empty();
+    if (generated) password = generate_password();
+    u.password_hash = hash_password(password, auth_.options().password_iterations);
+    u.created_at = u.password_changed_at = auth_.now();
+    if (auto r = auth_.store().add_user(u); !r.ok()) {
+      if (r.error().code == "duplicate") return problem(ProblemKind::kConflict, "There is already a user " + u.name + ".");
+      return problem_from_error(r.error());
+    }
+    auth_.audit(who.actor(), "user-add", "user " + u.name, req.remote_address);
+    json::object o = user_json(u);
+    if (generated) o["password"] = password;  // shown this once
+    Response out = json_response(201, o);
+    out.headers.emplace_back("Cache-Control", "no-store");
+    return out;
+  });
+
+  add("PATCH", "/api/v1/users/{name}", roles({"admin"}),
+      [this](const Request& req, const PathParams& p, const Principal& who) {
+        json::object body;
+        if (auto e = parse_json_body(req, body)) return input_problem(*e);
+        auto user = auth_.store().user(p.at("name"));
+        if (!user.ok()) return problem_from_error(user.error());
+        if (!*user) return problem(ProblemKind::kNotFound, "There is no user " + p.at("name") + ".");
+        BodyReader b(body, {"roles", "department", "regions", "disabled"});
+        store::UserRecord u = **user;
+        read_user_fields(b, body, u);
+        u.disabled = b.boolean("disabled", u.disabled);
+        if (!b.ok()) return input_problem(b.error());
+        if (auto r = auth_.store().update_user(u); !r.ok()) return problem_from_error(r.error());
+        // Changed rights take effect at once: sessions load the user on every call.
+        if (u.disabled) (void)auth_.store().delete_sessions_of(u.name);
+        auth_.audit(who.actor(), "user-change", "user " + u.name, req.remote_address,
+                    u.disabled ? "disabled" : std::string{});
+        return json_response(200, user_json(u));
+      });
+
+  add("POST", "/api/v1/tokens", roles({"admin"}), [this](const Request& req, const PathParams&, const Principal& who) {
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return input_problem(*e);
+    BodyReader b(body, {"name", "topics"});
+    store::ApiTokenRecord t;
+    t.name = b.string("name", true, 64);
+    if (b.ok() && !valid_user_name(t.name)) b.fail("name", "A name is 1 to 64 letters, digits, '.', '_' or '-'.");
+    t.topics = b.strings("topics", 100, 255);
+    if (b.ok() && t.topics.empty()) b.fail("topics", "Name at least one job topic or connector the token may serve.");
+    if (!b.ok()) return input_problem(b.error());
+    std::string secret = random_token();
+    t.token_hash = sha256_hex(secret);
+    t.created_by = who.actor();
+    t.created_at = auth_.now();
+    auto id = auth_.store().add_api_token(t);
+    if (!id.ok()) {
+      if (id.error().code == "duplicate") return problem(ProblemKind::kConflict, "There is already a token " + t.name + ".");
+      return problem_from_error(id.error());
+    }
+    auth_.audit(who.actor(), "token-add", "token " + t.name, req.remote_address);
+    Response out = json_response(
+        201, json::object{{"id", *id}, {"name", t.name}, {"topics", string_array(t.topics)}, {"token", secret}});
+    out.headers.emplace_back("Cache-Control", "no-store");
+    return out;
+  });
+
+  // --- the audit trail ---------------------------------------------------------
+  add("GET", "/api/v1/audit", roles({"admin", "monitor"}), [this](const Request& req, const PathParams&, const Principal&) {
+    QueryReader q(req, {"actor", "action", "since", "offset", "limit"});
+    store::AuditQuery query;
+    query.actor = q.string("actor");
+    query.action = q.string("action");
+    query.since = time_param(q, req, "since");
+    query.offset = static_cast<size_t>(q.integer("offset", 0, 1'000'000'000, 0));
+    query.limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 50));
+    if (!q.ok()) return input_problem(q.error());
+    auto rows = auth_.store().audit(query);
+    if (!rows.ok()) return problem_from_error(rows.error());
+    json::array items;
+    for (const auto& a : *rows) {
+      items.push_back(json::object{{"id", a.id},
+                                   {"at", a.at},
+                                   {"actor", a.actor},
+                                   {"action", a.action},
+                                   {"target", a.target},
+                                   {"address", a.address},
+                                   {"detail", a.detail}});
+    }
+    return json_response(200, json::object{{"items", std::move(items)},
+                                           {"offset", query.offset},
+                                           {"limit", query.limit}});
+  });
 }
 
 }  // namespace banshi::api

@@ -97,6 +97,9 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   }
   Request request = Request::make(std::string(msg.method_string()), std::string(msg.target()), msg.body(),
                                   std::move(headers));
+  beast::error_code endpoint_error;
+  auto endpoint = stream_.socket().remote_endpoint(endpoint_error);
+  if (!endpoint_error) request.remote_address = endpoint.address().to_string();
   bool keep_alive = msg.keep_alive();
   Response response;
   try {

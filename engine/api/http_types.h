@@ -25,6 +25,9 @@ struct Request {
   Fields query;         // decoded name/value pairs in their order; a name may repeat
   Fields headers;       // names in lower case
   std::string body;
+  // The client's IP address as the transport saw it ("127.0.0.1", "::1");
+  // empty when unknown (a request built in a test). Never taken from a header.
+  std::string remote_address;
 
   // Builds a request from a method and a raw target; splits and decodes the query.
   static Request make(std::string method, std::string target, std::string body = {}, Fields headers = {});

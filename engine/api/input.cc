@@ -69,6 +69,34 @@ void BodyReader::fail(std::string_view name, std::string detail) {
   if (!error_) error_ = InputError{std::string(name), std::move(detail)};
 }
 
+std::vector<std::string> BodyReader::strings(std::string_view name, size_t max_count, size_t max_len) {
+  std::vector<std::string> out;
+  auto* v = body_.if_contains(name);
+  if (!v || v->is_null()) return out;
+  if (!v->is_array() || v->as_array().size() > max_count) {
+    fail(name, "This member must be an array of at most " + std::to_string(max_count) + " strings.");
+    return out;
+  }
+  for (const auto& item : v->as_array()) {
+    if (!item.is_string() || item.as_string().size() > max_len || item.as_string().empty()) {
+      fail(name, "Each item must be a non-empty string of at most " + std::to_string(max_len) + " characters.");
+      return {};
+    }
+    out.emplace_back(item.as_string().c_str(), item.as_string().size());
+  }
+  return out;
+}
+
+bool BodyReader::boolean(std::string_view name, bool fallback) {
+  auto* v = body_.if_contains(name);
+  if (!v || v->is_null()) return fallback;
+  if (!v->is_bool()) {
+    fail(name, "This member must be true or false.");
+    return fallback;
+  }
+  return v->as_bool();
+}
+
 std::string BodyReader::string(std::string_view name, bool required, size_t max_len) {
   auto* v = body_.if_contains(name);
   if (!v || v->is_null()) {

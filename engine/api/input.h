@@ -41,12 +41,16 @@ class BodyReader {
   std::string string(std::string_view name, bool required, size_t max_len = 1024);
   int64_t integer(std::string_view name, bool required, int64_t min, int64_t max, int64_t fallback);
   boost::json::object object(std::string_view name);
+  // An array of strings (absent: empty), at most max_count of at most max_len each.
+  std::vector<std::string> strings(std::string_view name, size_t max_count, size_t max_len);
+  bool boolean(std::string_view name, bool fallback);
 
   bool ok() const { return !error_; }
   const InputError& error() const { return *error_; }
+  // Records the first failure; later ones are ignored.
+  void fail(std::string_view name, std::string detail);
 
  private:
-  void fail(std::string_view name, std::string detail);
   const boost::json::object& body_;
   std::optional<InputError> error_;
 };

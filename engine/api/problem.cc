@@ -13,6 +13,8 @@ std::string_view problem_slug(ProblemKind kind) {
   switch (kind) {
     case ProblemKind::kBadRequest: return "bad-request";
     case ProblemKind::kInvalidModel: return "invalid-model";
+    case ProblemKind::kUnauthorized: return "unauthorized";
+    case ProblemKind::kForbidden: return "forbidden";
     case ProblemKind::kNotFound: return "not-found";
     case ProblemKind::kMethodNotAllowed: return "method-not-allowed";
     case ProblemKind::kConflict: return "conflict";
@@ -30,6 +32,8 @@ int problem_status(ProblemKind kind) {
   switch (kind) {
     case ProblemKind::kBadRequest: return 400;
     case ProblemKind::kInvalidModel: return 400;
+    case ProblemKind::kUnauthorized: return 401;
+    case ProblemKind::kForbidden: return 403;
     case ProblemKind::kNotFound: return 404;
     case ProblemKind::kMethodNotAllowed: return 405;
     case ProblemKind::kConflict: return 409;
@@ -47,6 +51,8 @@ std::string_view problem_title(ProblemKind kind) {
   switch (kind) {
     case ProblemKind::kBadRequest: return "The request is malformed";
     case ProblemKind::kInvalidModel: return "The BPMN model is not valid";
+    case ProblemKind::kUnauthorized: return "Authentication is required";
+    case ProblemKind::kForbidden: return "Not allowed";
     case ProblemKind::kNotFound: return "Not found";
     case ProblemKind::kMethodNotAllowed: return "Method not allowed";
     case ProblemKind::kConflict: return "The request conflicts with the current state";
@@ -64,7 +70,8 @@ std::vector<ProblemKind> all_problem_kinds() {
   return {ProblemKind::kBadRequest,       ProblemKind::kInvalidModel,         ProblemKind::kNotFound,
           ProblemKind::kMethodNotAllowed, ProblemKind::kConflict,             ProblemKind::kPayloadTooLarge,
           ProblemKind::kUnsupportedMediaType, ProblemKind::kHeaderTooLarge,   ProblemKind::kInternal,
-          ProblemKind::kNotReady,         ProblemKind::kUnavailable};
+          ProblemKind::kNotReady,         ProblemKind::kUnavailable,          ProblemKind::kUnauthorized,
+          ProblemKind::kForbidden};
 }
 
 Response problem(ProblemKind kind, std::string detail, std::string field, json::object extra) {

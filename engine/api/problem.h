@@ -21,6 +21,8 @@ namespace banshi::api {
 enum class ProblemKind {
   kBadRequest,            // 400 malformed JSON, wrong type, missing or unknown field, bad parameter
   kInvalidModel,          // 400 a BPMN file that does not validate (with `diagnostics`)
+  kUnauthorized,          // 401 no valid session cookie or bearer token, or a failed login
+  kForbidden,             // 403 authenticated, but the role, scope or CSRF header does not allow it
   kNotFound,              // 404
   kMethodNotAllowed,      // 405 (with an Allow header)
   kConflict,              // 409 the engine refused because of the current state

@@ -1,6 +1,8 @@
 // The API as a pure function: every route's happy path and its errors,
 // without sockets, on an engine over an in-memory SQLite store.
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -8,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "api/api.h"
+#include "api/password.h"
 #include "api/problem.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -37,17 +40,50 @@ class ApiTest : public ::testing::Test {
     o.path = ":memory:";
     auto s = store::sqlite::SqliteStore::open(o);
     ASSERT_TRUE(s.ok());
-    auto e = Engine::open(EngineConfig{}, std::move(s).value(), std::make_shared<ManualClock>(1'770'000'000'000));
+    clock_ = std::make_shared<ManualClock>(1'770'000'000'000);
+    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
     ASSERT_TRUE(e.ok()) << e.error().message;
     engine_ = std::move(e).value();
-    api_ = std::make_unique<Api>(*engine_, ApiOptions{});
+    users_ = dynamic_cast<store::AuthStore*>(&engine_->store());
+    ASSERT_NE(users_, nullptr);
+    ApiOptions options;
+    options.clock = clock_;
+    options.auth.password_iterations = 1000;  // fast hashes in tests
+    api_ = std::make_unique<Api>(*engine_, options);
+    // The default caller holds every working role, in every region.
+    add_user("wang", {"staff", "supervisor", "designer", "monitor"}, "dpf", {"000000"});
+    as("wang");
   }
 
+  // Adds a user with the password "<name>-password-1" and opens a session for it.
+  void add_user(const std::string& name, std::vector<std::string> roles, const std::string& department = {},
+                std::vector<std::string> regions = {}) {
+    store::UserRecord u;
+    u.name = name;
+    u.password_hash = hash_password(name + "-password-1", 1000);
+    u.roles = std::move(roles);
+    u.department = department;
+    u.regions = std::move(regions);
+    ASSERT_TRUE(users_->add_user(u).ok());
+    std::string token = random_token();
+    std::string csrf = random_token();
+    int64_t now = clock_->now_ms();
+    ASSERT_TRUE(users_->add_session(store::SessionRecord{sha256_hex(token), name, csrf, "127.0.0.1", now, now}).ok());
+    sessions_[name] = {token, csrf};
+  }
+  // Later calls are made as this user (empty: without any credential).
+  void as(const std::string& name) { caller_ = name; }
+
   Response call(const std::string& method, const std::string& target, const std::string& body = {},
-                const std::string& content_type = "application/json") {
-    Fields headers;
+                const std::string& content_type = "application/json", Fields headers = {}) {
     if (!content_type.empty()) headers.emplace_back("content-type", content_type);
-    Response r = api_->handle(Request::make(method, target, body, headers));
+    if (!caller_.empty()) {
+      headers.emplace_back("cookie", "theme=dark; banshi_session=" + sessions_[caller_].first);
+      headers.emplace_back("x-csrf-token", sessions_[caller_].second);
+    }
+    Request request = Request::make(method, target, body, headers);
+    request.remote_address = "10.0.0.9";
+    Response r = api_->handle(request);
     engine_->run_until_idle();
     return r;
   }
@@ -84,8 +120,12 @@ class ApiTest : public ::testing::Test {
     return items.empty() ? 0 : items[0].as_object().at("id").as_int64();
   }
 
+  std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<Engine> engine_;
+  store::AuthStore* users_ = nullptr;
   std::unique_ptr<Api> api_;
+  std::map<std::string, std::pair<std::string, std::string>> sessions_;  // name → cookie, CSRF token
+  std::string caller_;
 };
 
 TEST_F(ApiTest, HealthReadyAndMetrics) {
@@ -107,9 +147,8 @@ TEST_F(ApiTest, DeployListAndFetchDefinitions) {
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(doc(r)["processes"].as_array().size(), 2u);
   EXPECT_EQ(call("POST", "/api/v1/definitions", kModel, "text/xml; charset=utf-8").status, 400);  // no resource
-  Fields h{{"content-type", "text/xml"}, {"x-banshi-resource", "m.bpmn"}};
   // The same bytes again make no new version: 200, not 201.
-  Response again = api_->handle(Request::make("POST", "/api/v1/definitions", kModel, h));
+  Response again = call("POST", "/api/v1/definitions", kModel, "text/xml", {{"x-banshi-resource", "m.bpmn"}});
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(doc(again)["processes"].as_array()[0].as_object()["version"], json::value(1));
   expect_problem(call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/json"), 415,
@@ -179,8 +218,7 @@ TEST_F(ApiTest, TasksClaimUnclaimComplete) {
   ASSERT_GT(task, 0);
   std::string base = "/api/v1/tasks/" + std::to_string(task);
   EXPECT_EQ(call("GET", base).status, 200);
-  expect_problem(call("POST", base + "/claim", "{}"), 400, "bad-request", "user");
-  expect_problem(call("POST", base + "/claim", R"({"user":""})"), 400, "bad-request", "user");
+  expect_problem(call("POST", base + "/claim", R"({"user":5})"), 400, "bad-request", "user");
   EXPECT_EQ(call("POST", base + "/claim", R"({"user":"wang"})").status, 204);
   expect_problem(call("POST", base + "/claim", R"({"user":"li"})"), 409, "conflict");
   Response mine = call("GET", "/api/v1/tasks?assignee=wang");
@@ -191,7 +229,7 @@ TEST_F(ApiTest, TasksClaimUnclaimComplete) {
   expect_problem(call("POST", base + "/unclaim"), 409, "conflict");
   EXPECT_EQ(call("POST", base + "/claim", R"({"user":"wang"})").status, 204);
   expect_problem(call("POST", base + "/complete", R"({"variables":3})"), 400, "bad-request", "variables");
-  expect_problem(call("POST", base + "/complete", R"({"user":"li"})"), 409, "conflict");
+  expect_problem(call("POST", base + "/complete", R"({"user":"li"})"), 403, "forbidden");
   EXPECT_EQ(call("POST", base + "/complete", R"({"user":"wang","variables":{"ok":true}})").status, 204);
   expect_problem(call("GET", base), 404, "not-found");
   expect_problem(call("POST", base + "/complete", "{}"), 404, "not-found");
@@ -262,6 +300,337 @@ TEST_F(ApiTest, ProblemTypesAreStable) {
   Response internal = problem_from_error(Error{"store", "disk I/O error at /secret/path"});
   expect_problem(internal, 500, "internal");
   EXPECT_EQ(internal.body.find("/secret/path"), std::string::npos);
+}
+
+// --- authentication and authorisation -------------------------------------------
+
+TEST(Password, HashesVerifyAndDiffer) {
+  std::string a = hash_password("correct horse battery", 1000);
+  std::string b = hash_password("correct horse battery", 1000);
+  EXPECT_NE(a, b);  // a new salt every time
+  EXPECT_EQ(a.rfind("pbkdf2-sha256$1000$", 0), 0u) << a;
+  EXPECT_TRUE(verify_password("correct horse battery", a));
+  EXPECT_TRUE(verify_password("correct horse battery", b));
+  EXPECT_FALSE(verify_password("correct horse batterz", a));
+  EXPECT_FALSE(verify_password("", a));
+  EXPECT_FALSE(verify_password("x", "pbkdf2-sha256$1000$zz$00"));
+  EXPECT_FALSE(verify_password("x", "plain"));
+  EXPECT_FALSE(verify_password("x", ""));
+  EXPECT_EQ(random_token().size(), 64u);
+  EXPECT_NE(random_token(), random_token());
+  EXPECT_EQ(generate_password().size(), 20u);
+  EXPECT_TRUE(equal_constant_time("abc", "abc"));
+  EXPECT_FALSE(equal_constant_time("abc", "abd"));
+  EXPECT_FALSE(equal_constant_time("abc", "abcd"));
+}
+
+const std::string kRegional = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="r">
+  <process id="regional" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" name="Check" bs:candidateGroups="=groups" bs:region="=region"/>
+    <sequenceFlow id="f2" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+
+class AuthTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    add_user("staff1", {"staff"}, "dpf", {"220100"});
+    add_user("super1", {"supervisor"}, "dpf", {"220000"});
+    add_user("mon1", {"monitor"});
+    add_user("des1", {"designer"});
+    add_user("adm1", {"admin"});
+    as("des1");
+    EXPECT_EQ(call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/xml").status, 201);
+    EXPECT_EQ(call("POST", "/api/v1/definitions?resource=r.bpmn", kRegional, "application/xml").status, 201);
+  }
+  int64_t start_regional(const std::string& groups, const std::string& region) {
+    as("des1");
+    Response r = call("POST", "/api/v1/instances",
+                      R"({"processId":"regional","variables":{"groups":")" + groups + R"(","region":")" + region +
+                          R"("}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    int64_t instance = doc(r)["id"].as_int64();
+    auto tasks = engine_->store().tasks(store::TaskQuery{});
+    EXPECT_TRUE(tasks.ok());
+    for (const auto& t : *tasks) {
+      if (t.instance_id == instance) return t.id;
+    }
+    ADD_FAILURE() << "no task";
+    return 0;
+  }
+  static std::string header(const Response& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+  Response login(const std::string& name, const std::string& password) {
+    as("");
+    return call("POST", "/api/v1/auth/login", R"({"username":")" + name + R"(","password":")" + password + R"("})");
+  }
+};
+
+// Every route against every role: allowed (any answer but 401/403) or refused
+// with 403; without a credential, 401 — except the open routes.
+TEST_F(AuthTest, AuthorisationMatrix) {
+  int64_t task = start_regional("dpf-county", "220102");
+  std::string t = std::to_string(task);
+  struct Case {
+    std::string target;
+    std::string body;
+    std::string content_type;
+    std::set<std::string> allowed;  // "*": every user; "open": also without a credential
+  };
+  const std::set<std::string> kAll{"*"};
+  std::map<std::string, Case> cases{
+      {"GET /healthz", {"/healthz", "", "", {"open"}}},
+      {"GET /readyz", {"/readyz", "", "", {"open"}}},
+      {"GET /metrics", {"/metrics", "", "", {"monitor", "admin"}}},
+      {"GET /api/v1/openapi.yaml", {"/api/v1/openapi.yaml", "", "", {"open"}}},
+      {"POST /api/v1/definitions",
+       {"/api/v1/definitions?resource=m.bpmn", kModel, "application/xml", {"designer"}}},
+      {"GET /api/v1/definitions", {"/api/v1/definitions", "", "", kAll}},
+      {"GET /api/v1/definitions/{processId}/{version}/xml", {"/api/v1/definitions/review/1/xml", "", "", kAll}},
+      {"POST /api/v1/instances",
+       {"/api/v1/instances", R"({"processId":"review"})", "application/json", {"staff", "supervisor", "designer"}}},
+      {"GET /api/v1/instances", {"/api/v1/instances", "", "", {"supervisor", "monitor", "designer"}}},
+      {"GET /api/v1/instances/{id}", {"/api/v1/instances/1", "", "", {"supervisor", "monitor", "designer"}}},
+      {"POST /api/v1/instances/{id}/cancel",
+       {"/api/v1/instances/999/cancel", "{}", "application/json", {"supervisor", "designer"}}},
+      {"GET /api/v1/instances/{id}/history",
+       {"/api/v1/instances/1/history", "", "", {"supervisor", "monitor", "designer"}}},
+      {"GET /api/v1/tasks", {"/api/v1/tasks", "", "", {"staff", "supervisor", "monitor"}}},
+      {"GET /api/v1/tasks/{id}", {"/api/v1/tasks/" + t, "", "", {"staff", "supervisor", "monitor"}}},
+      {"POST /api/v1/tasks/{id}/claim", {"/api/v1/tasks/" + t + "/claim", "{}", "application/json", {"staff", "supervisor"}}},
+      {"POST /api/v1/tasks/{id}/unclaim",
+       {"/api/v1/tasks/" + t + "/unclaim", "{}", "application/json", {"staff", "supervisor"}}},
+      {"POST /api/v1/tasks/{id}/complete",
+       {"/api/v1/tasks/999/complete", "{}", "application/json", {"staff", "supervisor"}}},
+      {"POST /api/v1/messages",
+       {"/api/v1/messages", R"({"name":"nobody"})", "application/json", {"staff", "supervisor", "designer"}}},
+      {"POST /api/v1/signals", {"/api/v1/signals", R"({"name":"nobody"})", "application/json", {"supervisor", "designer"}}},
+      {"GET /api/v1/incidents", {"/api/v1/incidents", "", "", {"supervisor", "monitor", "designer"}}},
+      {"POST /api/v1/incidents/{id}/resolve",
+       {"/api/v1/incidents/999/resolve", "{}", "application/json", {"designer"}}},
+      {"POST /api/v1/auth/login", {"/api/v1/auth/login", "", "application/json", {"open"}}},
+      {"POST /api/v1/auth/logout", {"/api/v1/auth/logout", "", "", kAll}},
+      {"GET /api/v1/me", {"/api/v1/me", "", "", kAll}},
+      {"POST /api/v1/me/password", {"/api/v1/me/password", "{}", "application/json", kAll}},
+      {"GET /api/v1/users", {"/api/v1/users", "", "", {"admin"}}},
+      {"POST /api/v1/users", {"/api/v1/users", R"({"name":"x y"})", "application/json", {"admin"}}},
+      {"PATCH /api/v1/users/{name}", {"/api/v1/users/nobody", "{}", "application/json", {"admin"}}},
+      {"POST /api/v1/tokens", {"/api/v1/tokens", "{}", "application/json", {"admin"}}},
+      {"GET /api/v1/audit", {"/api/v1/audit", "", "", {"admin", "monitor"}}},
+  };
+  std::vector<RouteInfo> routes = api_->router().routes();
+  for (const RouteInfo& r : routes) {
+    ASSERT_TRUE(cases.count(r.method + " " + r.path_template)) << r.method << " " << r.path_template
+                                                               << " has no row in the authorisation matrix";
+  }
+  // Logout ends the session: run it last.
+  std::stable_partition(routes.begin(), routes.end(), [](const RouteInfo& r) { return r.path_template != "/api/v1/auth/logout"; });
+  const std::map<std::string, std::string> users{{"staff", "staff1"}, {"supervisor", "super1"}, {"monitor", "mon1"},
+                                                 {"designer", "des1"}, {"admin", "adm1"}, {"", ""}};
+  for (const auto& [role, user] : users) {
+    for (const RouteInfo& r : routes) {
+      const Case& c = cases.at(r.method + " " + r.path_template);
+      std::string body = c.body;
+      if (r.path_template == "/api/v1/auth/login") {
+        std::string who = user.empty() ? "adm1" : user;
+        body = R"({"username":")" + who + R"(","password":")" + who + R"(-password-1"})";
+      }
+      as(user);
+      Response got = call(r.method, c.target, body, c.content_type);
+      std::string label = (role.empty() ? std::string("anonymous") : role) + " " + r.method + " " + c.target;
+      bool open = c.allowed.count("open") > 0;
+      if (role.empty()) {
+        if (open) EXPECT_NE(got.status, 401) << label << ": " << got.body;
+        else expect_problem(got, 401, "unauthorized");
+        continue;
+      }
+      bool allowed = open || c.allowed.count("*") || c.allowed.count(role);
+      if (allowed) {
+        EXPECT_NE(got.status, 401) << label << ": " << got.body;
+        EXPECT_NE(got.status, 403) << label << ": " << got.body;
+      } else {
+        EXPECT_EQ(got.status, 403) << label << ": " << got.body;
+        EXPECT_EQ(doc(got)["type"], json::value("https://banshi.dev/problems/forbidden")) << label;
+      }
+    }
+  }
+  // /metrics is open to loopback clients.
+  as("");
+  Request local = Request::make("GET", "/metrics");
+  local.remote_address = "127.0.0.1";
+  EXPECT_EQ(api_->handle(local).status, 200);
+}
+
+TEST_F(AuthTest, LoginMeCsrfAndLogout) {
+  Response bad = login("staff1", "wrong");
+  expect_problem(bad, 401, "unauthorized");
+  EXPECT_TRUE(header(bad, "Set-Cookie").empty());
+  Response ghost = login("ghost", "wrong");
+  EXPECT_EQ(doc(ghost)["detail"], doc(bad)["detail"]);  // does not tell whether the user exists
+
+  Response ok = login("staff1", "staff1-password-1");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  std::string cookie = header(ok, "Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  EXPECT_NE(cookie.find("Path=/"), std::string::npos);
+  EXPECT_EQ(cookie.find("Secure"), std::string::npos);  // TLS off by default
+  EXPECT_EQ(ok.body.find("password"), std::string::npos);
+  std::string value = cookie.substr(0, cookie.find(';'));
+  std::string csrf = std::string(doc(ok)["csrfToken"].as_string());
+  Fields with_cookie{{"cookie", value}};
+  Response me = call("GET", "/api/v1/me", "", "", with_cookie);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(doc(me)["name"], json::value("staff1"));
+  EXPECT_EQ(doc(me)["department"], json::value("dpf"));
+  EXPECT_EQ(doc(me)["csrfToken"], json::value(csrf));
+
+  // A state-changing call with the cookie needs the CSRF header.
+  int64_t task = start_regional("dpf-county", "220102");
+  std::string claim = "/api/v1/tasks/" + std::to_string(task) + "/claim";
+  as("");
+  expect_problem(call("POST", claim, "{}", "application/json", with_cookie), 403, "forbidden");
+  Fields wrong_csrf{{"cookie", value}, {"x-csrf-token", std::string(64, 'a')}};
+  expect_problem(call("POST", claim, "{}", "application/json", wrong_csrf), 403, "forbidden");
+  Fields good{{"cookie", value}, {"x-csrf-token", csrf}};
+  EXPECT_EQ(call("POST", claim, "{}", "application/json", good).status, 204);
+
+  Response out = call("POST", "/api/v1/auth/logout", "", "", good);
+  EXPECT_EQ(out.status, 204);
+  EXPECT_NE(header(out, "Set-Cookie").find("Max-Age=0"), std::string::npos);
+  expect_problem(call("GET", "/api/v1/me", "", "", with_cookie), 401, "unauthorized");
+
+  // The audit trail has the logins, the failure and the claim; never a password.
+  as("adm1");
+  Response audit = call("GET", "/api/v1/audit?limit=100");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  EXPECT_NE(audit.body.find("\"action\":\"login-failed\""), std::string::npos);
+  EXPECT_NE(audit.body.find("\"action\":\"login\""), std::string::npos);
+  EXPECT_NE(audit.body.find("\"action\":\"claim\""), std::string::npos);
+  EXPECT_NE(audit.body.find("\"action\":\"logout\""), std::string::npos);
+  EXPECT_NE(audit.body.find("\"action\":\"deploy\""), std::string::npos);
+  EXPECT_EQ(audit.body.find("password-1"), std::string::npos);
+  EXPECT_EQ(audit.body.find("wrong"), std::string::npos);
+}
+
+TEST_F(AuthTest, LockoutAfterRepeatedFailures) {
+  for (int i = 0; i < 5; ++i) expect_problem(login("staff1", "wrong"), 401, "unauthorized");
+  Response locked = login("staff1", "staff1-password-1");
+  expect_problem(locked, 401, "unauthorized");
+  EXPECT_EQ(doc(locked)["detail"], doc(login("ghost", "x"))["detail"]);
+  clock_->advance(14 * 60 * 1000);
+  expect_problem(login("staff1", "staff1-password-1"), 401, "unauthorized");
+  clock_->advance(2 * 60 * 1000);
+  EXPECT_EQ(login("staff1", "staff1-password-1").status, 200);
+  // Unknown names lock the same way.
+  for (int i = 0; i < 6; ++i) expect_problem(login("ghost", "x"), 401, "unauthorized");
+}
+
+TEST_F(AuthTest, SessionsExpireWhenIdleAndAtTheirAbsoluteLimit) {
+  as("staff1");
+  EXPECT_EQ(call("GET", "/api/v1/me").status, 200);
+  clock_->advance(31 * 60 * 1000);
+  expect_problem(call("GET", "/api/v1/me"), 401, "unauthorized");
+
+  add_user("busy", {"monitor"});
+  as("busy");
+  for (int i = 0; i < 36; ++i) {  // active every 20 minutes for 12 hours
+    ASSERT_EQ(call("GET", "/api/v1/me").status, 200) << i;
+    clock_->advance(20 * 60 * 1000);
+  }
+  expect_problem(call("GET", "/api/v1/me"), 401, "unauthorized");
+}
+
+TEST_F(AuthTest, StaffSeeTheirDepartmentAndRegionOnly) {
+  int64_t mine = start_regional("dpf-county", "220102");     // dpf, under 2201
+  int64_t other_dept = start_regional("civil-county", "220102");
+  int64_t other_region = start_regional("dpf-county", "220202");
+  int64_t exact_group = start_regional("dpf", "220103");
+  as("staff1");
+  Response list = call("GET", "/api/v1/tasks?limit=1000");
+  ASSERT_EQ(list.status, 200) << list.body;
+  std::set<int64_t> seen;
+  json::object listed = doc(list);
+  for (const auto& item : listed["items"].as_array()) seen.insert(item.as_object().at("id").as_int64());
+  EXPECT_EQ(seen, (std::set<int64_t>{mine, exact_group}));
+  expect_problem(call("GET", "/api/v1/tasks/" + std::to_string(other_dept)), 403, "forbidden");
+  expect_problem(call("POST", "/api/v1/tasks/" + std::to_string(other_region) + "/claim", "{}"), 403, "forbidden");
+  expect_problem(call("POST", "/api/v1/tasks/" + std::to_string(mine) + "/claim", R"({"user":"li"})"), 403,
+                 "forbidden");
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + std::to_string(mine) + "/claim", "{}").status, 204);
+  // Offset and limit count visible tasks.
+  Response second = call("GET", "/api/v1/tasks?offset=1&limit=1");
+  ASSERT_EQ(doc(second)["items"].as_array().size(), 1u);
+  // The province supervisor sees both regions of dpf; the monitor sees all.
+  as("super1");
+  EXPECT_EQ(doc(call("GET", "/api/v1/tasks"))["items"].as_array().size(), 3u);
+  as("mon1");
+  EXPECT_EQ(doc(call("GET", "/api/v1/tasks"))["items"].as_array().size(), 4u);
+  expect_problem(call("POST", "/api/v1/tasks/" + std::to_string(mine) + "/complete", "{}"), 403, "forbidden");
+  as("staff1");
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + std::to_string(mine) + "/complete", "{}").status, 204);
+}
+
+TEST_F(AuthTest, AdminsManageUsersAndTokens) {
+  as("adm1");
+  Response made = call("POST", "/api/v1/users",
+                       R"({"name":"zhao","roles":["staff"],"department":"dpf","regions":["220102"]})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string password = std::string(doc(made)["password"].as_string());
+  EXPECT_EQ(password.size(), 20u);
+  expect_problem(call("POST", "/api/v1/users", R"({"name":"zhao","roles":["staff"]})"), 409, "conflict");
+  expect_problem(call("POST", "/api/v1/users", R"({"name":"qian","roles":["king"]})"), 400, "bad-request", "roles");
+  expect_problem(call("POST", "/api/v1/users", R"({"name":"qian","regions":["22"]})"), 400, "bad-request", "regions");
+  Response list = call("GET", "/api/v1/users");
+  EXPECT_NE(list.body.find("\"zhao\""), std::string::npos);
+  EXPECT_EQ(list.body.find("pbkdf2"), std::string::npos);
+  ASSERT_EQ(login("zhao", password).status, 200);
+  as("adm1");
+  Response disabled = call("PATCH", "/api/v1/users/zhao", R"({"disabled":true})");
+  ASSERT_EQ(disabled.status, 200) << disabled.body;
+  expect_problem(login("zhao", password), 401, "unauthorized");
+
+  as("adm1");
+  Response token = call("POST", "/api/v1/tokens", R"({"name":"civil-affairs","topics":["civil-affairs.verify"]})");
+  ASSERT_EQ(token.status, 201) << token.body;
+  std::string secret = std::string(doc(token)["token"].as_string());
+  as("");
+  Fields bearer{{"authorization", "Bearer " + secret}};
+  Response me = call("GET", "/api/v1/me", "", "", bearer);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(doc(me)["kind"], json::value("token"));
+  EXPECT_EQ(doc(me)["topics"].as_array().size(), 1u);
+  expect_problem(call("GET", "/api/v1/tasks", "", "", bearer), 403, "forbidden");
+  Principal scoped;
+  scoped.kind = Principal::Kind::kToken;
+  scoped.topics = {"civil-affairs.verify"};
+  EXPECT_TRUE(may_serve_topic(scoped, "civil-affairs.verify"));
+  EXPECT_FALSE(may_serve_topic(scoped, "health.verify"));
+  expect_problem(call("GET", "/api/v1/me", "", "", {{"authorization", "Bearer " + std::string(64, '0')}}), 401,
+                 "unauthorized");
+}
+
+TEST_F(AuthTest, ChangingOnesPasswordNeedsTheOldOne) {
+  as("staff1");
+  expect_problem(call("POST", "/api/v1/me/password", R"({"oldPassword":"nope","newPassword":"a-new-long-secret"})"),
+                 403, "forbidden");
+  expect_problem(call("POST", "/api/v1/me/password",
+                      R"({"oldPassword":"staff1-password-1","newPassword":"short"})"),
+                 400, "bad-request", "newPassword");
+  EXPECT_EQ(call("POST", "/api/v1/me/password",
+                 R"({"oldPassword":"staff1-password-1","newPassword":"a-new-long-secret"})")
+                .status,
+            204);
+  expect_problem(call("GET", "/api/v1/me"), 401, "unauthorized");  // sessions ended
+  expect_problem(login("staff1", "staff1-password-1"), 401, "unauthorized");
+  EXPECT_EQ(login("staff1", "a-new-long-secret").status, 200);
 }
 
 TEST(Percent, DecodesAndRefusesMalformedEscapes) {

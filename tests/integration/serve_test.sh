@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts `banshi serve` on a free loopback port with a temporary data folder
-# and checks the API end to end: deploy, start, list, claim, complete, a
-# message, health, readiness and metrics; then a catalogue of bad input, each
-# answered with the right status and changing nothing; then SIGTERM and a
-# clean exit.
+# and checks the API end to end: `banshi init` and `banshi user add`, login
+# with a cookie jar and the CSRF header, deploy, start, list, claim,
+# complete, a message, health, readiness and metrics; refusals without a
+# credential, without the CSRF header and with a wrong password; then a
+# catalogue of bad input, each answered with the right status and changing
+# nothing; then logout, SIGTERM and a clean exit.
 # Usage: serve_test.sh path/to/banshi
 set -uo pipefail
 BANSHI=${1:?usage: serve_test.sh path/to/banshi}
@@ -26,6 +28,24 @@ echo 'body{}' > "$WORK/console/assets/app.css"
 echo 'secret' > "$WORK/outside.txt"
 ln -s "$WORK/outside.txt" "$WORK/console/link.txt"
 
+# --- the database and its users -------------------------------------------------
+INIT_OUT=$("$BANSHI" init --data "$WORK/data" 2>&1) || { echo "FAIL: banshi init: $INIT_OUT"; exit 1; }
+ADMIN_PASSWORD=$(sed -n 's/^password: //p' <<<"$INIT_OUT")
+[ ${#ADMIN_PASSWORD} -ge 16 ] && pass "init printed a generated admin password" || fail "init output: $INIT_OUT"
+"$BANSHI" init --data "$WORK/data" >/dev/null 2>&1 && fail "a second init was accepted" || pass "a second init is refused"
+ADD_OUT=$("$BANSHI" user add wang --role staff --role supervisor --role designer --role monitor \
+  --department dpf --region 000000 --data "$WORK/data" 2>&1) || fail "user add: $ADD_OUT"
+PASSWORD=$(sed -n 's/^password: //p' <<<"$ADD_OUT")
+[ "$PASSWORD" != "$ADMIN_PASSWORD" ] && [ ${#PASSWORD} -ge 16 ] && pass "user add printed a password" || fail "user add: $ADD_OUT"
+"$BANSHI" user add li --role king --data "$WORK/data" >/dev/null 2>&1 && fail "an unknown role was accepted" \
+  || pass "user add refuses an unknown role"
+"$BANSHI" user list --data "$WORK/data" | grep -q '^wang .*staff,supervisor,designer,monitor' && pass "user list" \
+  || fail "user list lacks wang"
+PASSWD_OUT=$("$BANSHI" user passwd wang --data "$WORK/data" 2>&1) || fail "user passwd: $PASSWD_OUT"
+NEW_PASSWORD=$(sed -n "s/^new password for 'wang': //p" <<<"$PASSWD_OUT")
+[ -n "$NEW_PASSWORD" ] && [ "$NEW_PASSWORD" != "$PASSWORD" ] && pass "user passwd" || fail "user passwd: $PASSWD_OUT"
+PASSWORD=$NEW_PASSWORD
+
 BANSHI_SERVER_READ_TIMEOUT_MS=1500 BANSHI_SERVER_MAX_BODY_BYTES=65536 \
   "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" --console "$WORK/console" >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
@@ -42,11 +62,14 @@ fi
 BASE="http://127.0.0.1:$PORT"
 echo "server on $BASE"
 
-# call METHOD PATH [curl args...] → sets STATUS and BODY
+# call METHOD PATH [curl args...] → sets STATUS and BODY; sends the session
+# cookie from the jar and the CSRF header once logged in.
+JAR="$WORK/cookies"
+CSRF=""
 call() {
   local method=$1 path=$2; shift 2
   local out
-  out=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "$@" "$BASE$path")
+  out=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" -b "$JAR" -c "$JAR" -H "X-CSRF-Token: $CSRF" "$@" "$BASE$path")
   STATUS=$out
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }
@@ -77,6 +100,16 @@ cat >"$WORK/review.bpmn" <<'BPMN'
 BPMN
 
 call GET /healthz; expect 200 '"alive"' "healthz"
+call GET /api/v1/tasks; expect 401 'problems/unauthorized' "no credential: 401"
+call POST /api/v1/auth/login "${JSON[@]}" -d '{"username":"wang","password":"wrong"}'
+expect 401 'problems/unauthorized' "wrong password"
+call POST /api/v1/auth/login "${JSON[@]}" -d "{\"username\":\"wang\",\"password\":\"$PASSWORD\"}"
+expect 200 '"csrfToken"' "login"
+CSRF=$(sed -n 's/.*"csrfToken":"\([0-9a-f]*\)".*/\1/p' <<<"$BODY")
+grep -q 'banshi_session' "$JAR" && pass "session cookie in the jar" || fail "no session cookie"
+call GET /api/v1/me; expect 200 '"name":"wang"' "me"
+out=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" -X POST "${JSON[@]}" -d '{"name":"x"}' "$BASE/api/v1/signals")
+[ "$out" = 403 ] && pass "no CSRF header: 403" || fail "no CSRF header: $out"
 call GET /readyz; expect 200 '"ready"' "readyz"
 call POST '/api/v1/definitions?resource=review.bpmn' -H 'Content-Type: application/xml' --data-binary "@$WORK/review.bpmn"
 expect 201 '"processId":"review"' "deploy"
@@ -100,7 +133,7 @@ done
 call GET "/api/v1/tasks/$TASK"; expect 200 '"elementId":"check"' "get task"
 call POST "/api/v1/tasks/$TASK/claim" "${JSON[@]}" -d '{"user":"wang"}'; expect 204 "" "claim"
 call POST "/api/v1/tasks/$TASK/claim" "${JSON[@]}" -d '{"user":"li"}'; expect 409 'problems/conflict' "claim twice is a conflict"
-call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{"user":"li"}'; expect 409 'problems/conflict' "complete by another user"
+call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{"user":"li"}'; expect 403 'problems/forbidden' "complete as another user"
 call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{"user":"wang","variables":{"approved":true}}'
 expect 204 "" "complete"
 STATE=""
@@ -179,6 +212,10 @@ expect 200 'banshi_instances_started_total 2' "metrics: engine counters"
   && pass "metrics: requests by route and status" || fail "metrics lack the claim conflict"
 [[ "$BODY" == *'banshi_http_request_duration_seconds_bucket{le="+Inf"}'* ]] && pass "metrics: latency histogram" \
   || fail "metrics lack the latency histogram"
+
+call GET '/api/v1/audit?action=claim'; expect 200 '"actor":"wang"' "audit trail records the claim"
+call POST /api/v1/auth/logout; expect 204 "" "logout"
+call GET /api/v1/me; expect 401 'problems/unauthorized' "after logout: 401"
 
 # --- clean shutdown ------------------------------------------------------------------------
 kill -TERM "$SERVER_PID"

@@ -40,6 +40,10 @@ struct ServeConfig {
   std::string clock_start;            // ISO 8601 date-time; empty: now
   // [console]
   std::string console_dir;            // empty: no console
+  // [auth]
+  int64_t session_idle_minutes = 30;       // a session unused this long ends
+  int64_t session_absolute_minutes = 720;  // no session lives longer
+  bool secure_cookie = false;              // mark the session cookie Secure (TLS in front of the server)
 };
 
 // Applies a TOML document (its text; `origin` names it in errors).

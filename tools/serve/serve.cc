@@ -40,7 +40,9 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
-Result<ServeConfig> effective_config(const ServeOptions& options) {
+}  // namespace
+
+Result<ServeConfig> load_config(const ServeOptions& options) {
   ServeConfig config;
   if (!options.config_file.empty()) {
     std::ifstream in(options.config_file, std::ios::binary);
@@ -60,10 +62,8 @@ Result<ServeConfig> effective_config(const ServeOptions& options) {
   return config;
 }
 
-}  // namespace
-
 int run_serve(const ServeOptions& options) {
-  auto loaded = effective_config(options);
+  auto loaded = load_config(options);
   if (!loaded.ok()) {
     fmt::print(stderr, "banshi serve: {}\n", loaded.error().message);
     return kExitUsage;
@@ -119,6 +119,9 @@ int run_serve(const ServeOptions& options) {
 
   api::ApiOptions api_options;
   api_options.console_dir = config.console_dir;
+  api_options.auth.session_idle_ms = config.session_idle_minutes * 60 * 1000;
+  api_options.auth.session_absolute_ms = config.session_absolute_minutes * 60 * 1000;
+  api_options.auth.secure_cookie = config.secure_cookie;
   if (!config.console_dir.empty() && !fs::is_directory(config.console_dir, ec)) {
     spdlog::warn("console folder '{}' does not exist; serving no console", config.console_dir);
   }
@@ -144,9 +147,9 @@ int run_serve(const ServeOptions& options) {
   spdlog::info("banshi serve listening on http://{}:{} (store {}, clock {})",
                listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first,
                server.port(), config.store_path, config.clock_mode);
-  if (listen->first != "127.0.0.1" && listen->first != "::1" && listen->first != "localhost") {
-    spdlog::warn("the API has no authentication yet and listens on {}: anyone who reaches it can do everything",
-                 listen->first);
+  if (auto* auth_store = dynamic_cast<store::AuthStore*>(&(*engine)->store())) {
+    auto list = auth_store->users();
+    if (list.ok() && list->empty()) spdlog::warn("there are no users yet: create the first admin with `banshi init`");
   }
 
   int signal = 0;

@@ -166,8 +166,67 @@ CREATE TRIGGER history_no_delete BEFORE DELETE ON history
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 )sql";
 
+
+// Users, login sessions, API tokens, failed logins and the audit trail
+// (store/auth_store.h). Secrets are kept only as hashes.
+constexpr const char* kV2 = R"sql(
+CREATE TABLE users (
+  name                TEXT PRIMARY KEY,
+  password_hash       TEXT NOT NULL,
+  roles               TEXT NOT NULL,
+  department          TEXT NOT NULL,
+  regions             TEXT NOT NULL,
+  disabled            INTEGER NOT NULL,
+  created_at          INTEGER NOT NULL,
+  password_changed_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+  token_hash   TEXT PRIMARY KEY,
+  user_name    TEXT NOT NULL REFERENCES users (name),
+  csrf_token   TEXT NOT NULL,
+  address      TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user_name);
+
+CREATE TABLE api_tokens (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  name       TEXT NOT NULL UNIQUE,
+  token_hash TEXT NOT NULL UNIQUE,
+  topics     TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked    INTEGER NOT NULL
+);
+
+CREATE TABLE login_failures (
+  name TEXT NOT NULL,
+  at   INTEGER NOT NULL
+);
+CREATE INDEX login_failures_name ON login_failures (name, at);
+
+CREATE TABLE audit (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  at      INTEGER NOT NULL,
+  actor   TEXT NOT NULL,
+  action  TEXT NOT NULL,
+  target  TEXT NOT NULL,
+  address TEXT NOT NULL,
+  detail  TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_actor ON audit (actor, at);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
+    Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
 };
 
 }  // namespace

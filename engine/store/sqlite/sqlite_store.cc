@@ -8,6 +8,7 @@
 #include <variant>
 
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -1074,6 +1075,275 @@ Result<void> SqliteStore::backup(const std::string& path) {
   target->reset();
   if (!result.ok()) std::filesystem::remove(path, ec);  // never leave half a copy behind
   return result;
+}
+
+// --- users, sessions, tokens, audit (AuthStore) ------------------------------
+
+namespace {
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& item : v.as_array()) {
+    if (item.is_string()) out.emplace_back(item.as_string().c_str(), item.as_string().size());
+  }
+  return out;
+}
+
+bool is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
+
+constexpr const char* kUserColumns =
+    "SELECT name, password_hash, roles, department, regions, disabled, created_at, password_changed_at FROM users ";
+
+UserRecord read_user(const Statement& s) {
+  UserRecord u;
+  u.name = s.text(0);
+  u.password_hash = s.text(1);
+  u.roles = parse_list(s.text(2));
+  u.department = s.text(3);
+  u.regions = parse_list(s.text(4));
+  u.disabled = s.int64(5) != 0;
+  u.created_at = s.int64(6);
+  u.password_changed_at = s.int64(7);
+  return u;
+}
+
+constexpr const char* kAuditColumns = "SELECT id, at, actor, action, target, address, detail FROM audit ";
+
+AuditRecord read_audit(const Statement& s) {
+  AuditRecord a;
+  a.id = s.int64(0);
+  a.at = s.int64(1);
+  a.actor = s.text(2);
+  a.action = s.text(3);
+  a.target = s.text(4);
+  a.address = s.text(5);
+  a.detail = s.text(6);
+  return a;
+}
+
+}  // namespace
+
+Result<void> SqliteStore::add_user(const UserRecord& u) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(
+        "INSERT INTO users (name, password_hash, roles, department, regions, disabled, created_at, "
+        "password_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!st.ok()) return st.error();
+    st->bind(1, u.name);
+    st->bind(2, u.password_hash);
+    st->bind(3, json_list(u.roles));
+    st->bind(4, u.department);
+    st->bind(5, json_list(u.regions));
+    st->bind(6, int64_t{u.disabled ? 1 : 0});
+    st->bind(7, u.created_at);
+    st->bind(8, u.password_changed_at);
+    int rc = st->step();
+    if (is_constraint(rc)) return Error{"duplicate", fmt::format("there is already a user {}", u.name)};
+    if (rc != SQLITE_DONE) return store_error(c.db(), "cannot insert a user");
+    return {};
+  });
+}
+
+Result<void> SqliteStore::update_user(const UserRecord& u) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(
+        "UPDATE users SET password_hash = ?2, roles = ?3, department = ?4, regions = ?5, disabled = ?6, "
+        "password_changed_at = ?7 WHERE name = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, u.name);
+    st->bind(2, u.password_hash);
+    st->bind(3, json_list(u.roles));
+    st->bind(4, u.department);
+    st->bind(5, json_list(u.regions));
+    st->bind(6, int64_t{u.disabled ? 1 : 0});
+    st->bind(7, u.password_changed_at);
+    BANSHI_STORE_TRY(st->run("cannot update a user"));
+    if (sqlite3_changes(c.db()) == 0) return Error{"not-found", fmt::format("there is no user {}", u.name)};
+    return {};
+  });
+}
+
+Result<std::optional<UserRecord>> SqliteStore::user(const std::string& name) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<UserRecord>> {
+    auto st = c.prepare(std::string(kUserColumns) + "WHERE name = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    return first<UserRecord>(*st, read_user, "cannot read a user");
+  });
+}
+
+Result<std::vector<UserRecord>> SqliteStore::users() {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<UserRecord>> {
+    auto st = c.prepare(std::string(kUserColumns) + "ORDER BY name");
+    if (!st.ok()) return st.error();
+    return collect<UserRecord>(*st, read_user, "cannot list users");
+  });
+}
+
+Result<void> SqliteStore::add_session(const SessionRecord& s) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(
+        "INSERT INTO sessions (token_hash, user_name, csrf_token, address, created_at, last_seen_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st.ok()) return st.error();
+    st->bind(1, s.token_hash);
+    st->bind(2, s.user);
+    st->bind(3, s.csrf_token);
+    st->bind(4, s.address);
+    st->bind(5, s.created_at);
+    st->bind(6, s.last_seen_at);
+    return st->run("cannot insert a session");
+  });
+}
+
+Result<std::optional<SessionRecord>> SqliteStore::session(const std::string& token_hash) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<SessionRecord>> {
+    auto st = c.prepare(
+        "SELECT token_hash, user_name, csrf_token, address, created_at, last_seen_at FROM sessions "
+        "WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    return first<SessionRecord>(
+        *st,
+        [](const Statement& s) {
+          return SessionRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5)};
+        },
+        "cannot read a session");
+  });
+}
+
+Result<void> SqliteStore::touch_session(const std::string& token_hash, int64_t last_seen_at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    st->bind(2, last_seen_at);
+    return st->run("cannot update a session");
+  });
+}
+
+Result<void> SqliteStore::delete_session(const std::string& token_hash) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("DELETE FROM sessions WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    return st->run("cannot delete a session");
+  });
+}
+
+Result<int64_t> SqliteStore::delete_sessions_of(const std::string& user) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare("DELETE FROM sessions WHERE user_name = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, user);
+    BANSHI_STORE_TRY(st->run("cannot delete sessions"));
+    return int64_t{sqlite3_changes(c.db())};
+  });
+}
+
+Result<int64_t> SqliteStore::add_api_token(const ApiTokenRecord& t) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO api_tokens (name, token_hash, topics, created_by, created_at, revoked) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st.ok()) return st.error();
+    st->bind(1, t.name);
+    st->bind(2, t.token_hash);
+    st->bind(3, json_list(t.topics));
+    st->bind(4, t.created_by);
+    st->bind(5, t.created_at);
+    st->bind(6, int64_t{t.revoked ? 1 : 0});
+    int rc = st->step();
+    if (is_constraint(rc)) return Error{"duplicate", fmt::format("there is already a token {}", t.name)};
+    if (rc != SQLITE_DONE) return store_error(c.db(), "cannot insert a token");
+    return int64_t{sqlite3_last_insert_rowid(c.db())};
+  });
+}
+
+Result<std::optional<ApiTokenRecord>> SqliteStore::api_token(const std::string& token_hash) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<ApiTokenRecord>> {
+    auto st = c.prepare(
+        "SELECT id, name, token_hash, topics, created_by, created_at, revoked FROM api_tokens WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    return first<ApiTokenRecord>(
+        *st,
+        [](const Statement& s) {
+          return ApiTokenRecord{s.int64(0), s.text(1), s.text(2), parse_list(s.text(3)), s.text(4), s.int64(5),
+                                s.int64(6) != 0};
+        },
+        "cannot read a token");
+  });
+}
+
+Result<void> SqliteStore::add_login_failure(const std::string& name, int64_t at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("INSERT INTO login_failures (name, at) VALUES (?1, ?2)");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    st->bind(2, at);
+    return st->run("cannot record a failed login");
+  });
+}
+
+Result<std::vector<int64_t>> SqliteStore::login_failures(const std::string& name, int64_t since) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<int64_t>> {
+    auto st = c.prepare("SELECT at FROM login_failures WHERE name = ?1 AND at >= ?2 ORDER BY at");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    st->bind(2, since);
+    return collect<int64_t>(*st, [](const Statement& s) { return s.int64(0); }, "cannot read failed logins");
+  });
+}
+
+Result<void> SqliteStore::clear_login_failures(const std::string& name) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("DELETE FROM login_failures WHERE name = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, name);
+    return st->run("cannot clear failed logins");
+  });
+}
+
+Result<int64_t> SqliteStore::append_audit(const AuditRecord& a) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO audit (at, actor, action, target, address, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st.ok()) return st.error();
+    st->bind(1, a.at);
+    st->bind(2, a.actor);
+    st->bind(3, a.action);
+    st->bind(4, a.target);
+    st->bind(5, a.address);
+    st->bind(6, a.detail);
+    BANSHI_STORE_TRY(st->run("cannot append to the audit trail"));
+    return int64_t{sqlite3_last_insert_rowid(c.db())};
+  });
+}
+
+Result<std::vector<AuditRecord>> SqliteStore::audit(const AuditQuery& q) {
+  std::string sql = std::string(kAuditColumns) + "WHERE at >= ?";
+  std::vector<Binding> bindings{Binding(q.since)};
+  if (!q.actor.empty()) {
+    sql += " AND actor = ?";
+    bindings.emplace_back(q.actor);
+  }
+  if (!q.action.empty()) {
+    sql += " AND action = ?";
+    bindings.emplace_back(q.action);
+  }
+  sql += " ORDER BY id DESC LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    bind_all(*st, bindings);
+    return collect<AuditRecord>(*st, read_audit, "cannot read the audit trail");
+  });
 }
 
 }  // namespace banshi::store::sqlite

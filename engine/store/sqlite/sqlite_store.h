@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "store/auth_store.h"
 #include "store/store.h"
 
 namespace banshi::store::sqlite {
@@ -48,7 +49,7 @@ struct SqliteOptions {
   std::function<void()> before_commit;
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public AuthStore {
  public:
   // Opens (and creates) the database. Fails if the file cannot be opened, is
   // not a database, or carries a schema newer than this build knows. Does not
@@ -95,6 +96,24 @@ class SqliteStore final : public Store {
   // exactly the commits made before it started, and writes go on meanwhile.
   // Refuses to overwrite an existing file.
   Result<void> backup(const std::string& path) override;
+
+  // --- AuthStore ----------------------------------------------------------
+  Result<void> add_user(const UserRecord& user) override;
+  Result<void> update_user(const UserRecord& user) override;
+  Result<std::optional<UserRecord>> user(const std::string& name) override;
+  Result<std::vector<UserRecord>> users() override;
+  Result<void> add_session(const SessionRecord& session) override;
+  Result<std::optional<SessionRecord>> session(const std::string& token_hash) override;
+  Result<void> touch_session(const std::string& token_hash, int64_t last_seen_at) override;
+  Result<void> delete_session(const std::string& token_hash) override;
+  Result<int64_t> delete_sessions_of(const std::string& user) override;
+  Result<int64_t> add_api_token(const ApiTokenRecord& token) override;
+  Result<std::optional<ApiTokenRecord>> api_token(const std::string& token_hash) override;
+  Result<void> add_login_failure(const std::string& name, int64_t at) override;
+  Result<std::vector<int64_t>> login_failures(const std::string& name, int64_t since) override;
+  Result<void> clear_login_failures(const std::string& name) override;
+  Result<int64_t> append_audit(const AuditRecord& record) override;
+  Result<std::vector<AuditRecord>> audit(const AuditQuery& query) override;
 
  private:
   class ReaderLease;
