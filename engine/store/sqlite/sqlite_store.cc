@@ -213,12 +213,8 @@ Error too_new(int present) {
 
 Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   const InstanceRecord& r = w.record;
-  if (w.expected_version == 0) {
-    auto st = c.prepare(
-        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
-        "state, started_at, ended_at, parent_id, parent_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-        "?11, ?12)");
-    if (!st.ok()) return st.error();
+  // Parameters 1..12 are the same columns for the insert and the update.
+  auto bind_columns = [&r](auto& st) {
     st->bind(1, r.id);
     st->bind(2, r.definition_key);
     st->bind(3, r.process_id);
@@ -235,6 +231,14 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
       st->bind(11, r.parent_id);
     }
     st->bind(12, as_int(r.parent_element));
+  };
+  if (w.expected_version == 0) {
+    auto st = c.prepare(
+        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
+        "state, started_at, ended_at, parent_id, parent_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12)");
+    if (!st.ok()) return st.error();
+    bind_columns(st);
     int rc = st->step();
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("instance {} already exists", r.id));
     if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
@@ -245,22 +249,7 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
       "status = ?6, version = ?7, state = ?8, started_at = ?9, ended_at = ?10, parent_id = ?11, parent_element = ?12 "
       "WHERE id = ?1 AND version = ?13");
   if (!st.ok()) return st.error();
-  st->bind(1, r.id);
-  st->bind(2, r.definition_key);
-  st->bind(3, r.process_id);
-  st->bind(4, int64_t{r.definition_version});
-  st->bind(5, r.business_key);
-  st->bind(6, int64_t{r.status});
-  st->bind(7, r.version);
-  st->bind_blob(8, r.state);
-  st->bind(9, r.started_at);
-  st->bind(10, r.ended_at);
-  if (r.parent_id == 0) {
-    st->bind_null(11);
-  } else {
-    st->bind(11, r.parent_id);
-  }
-  st->bind(12, as_int(r.parent_element));
+  bind_columns(st);
   st->bind(13, w.expected_version);
   BANSHI_STORE_TRY(st->run(fmt::format("cannot update instance {}", r.id)));
   if (sqlite3_changes(c.db()) == 0) {
