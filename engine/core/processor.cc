@@ -857,6 +857,17 @@ bool catches(const model::Definitions& defs, const FlowNode& n, EventKind kind, 
 }
 }  // namespace
 
+Index Processor::catching_start(const FlowNode* scope_node, EventKind kind, const std::string& code) const {
+  const auto& esps = scope_node ? scope_node->event_subprocesses : process_.process().event_subprocesses;
+  for (Index esp : esps) {
+    const FlowNode& e = node(esp);
+    if (e.start_events.empty()) continue;
+    const FlowNode& start = node(e.start_events.front());
+    if (catches(process_.definitions(), start, kind, code)) return start.index;
+  }
+  return kNoIndex;
+}
+
 void Processor::throw_error(Key from, const std::string& code, const std::string& message, bool from_child) {
   const model::Definitions& defs = process_.definitions();
   for (Key k = from; k != 0;) {
@@ -885,13 +896,8 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
     }
     bool is_scope = !n || model::is_container(n->type);
     if (is_scope && !(ei->is_mi_body)) {
-      const auto& esps = n ? n->event_subprocesses : process_.process().event_subprocesses;
-      for (Index esp : esps) {
-        const FlowNode& e = node(esp);
-        if (e.start_events.empty()) continue;
-        const FlowNode& start = node(e.start_events.front());
-        if (!catches(defs, start, EventKind::kError, code)) continue;
-        trigger_event(k, start.index, {});
+      if (Index start = catching_start(n, EventKind::kError, code); start != kNoIndex) {
+        trigger_event(k, start, {});
         return;
       }
     }
@@ -924,13 +930,8 @@ void Processor::throw_escalation(Key from, const std::string& code, bool from_ch
     const ElementInstance* ei = state_.find(k);
     if (!ei) break;
     const FlowNode* n = ei->element == kNoIndex ? nullptr : &node(ei->element);
-    const auto& esps = n ? n->event_subprocesses : process_.process().event_subprocesses;
-    for (Index esp : esps) {
-      const FlowNode& e = node(esp);
-      if (e.start_events.empty()) continue;
-      const FlowNode& start = node(e.start_events.front());
-      if (!catches(defs, start, EventKind::kEscalation, code)) continue;
-      trigger_event(k, start.index, {});
+    if (Index start = catching_start(n, EventKind::kEscalation, code); start != kNoIndex) {
+      trigger_event(k, start, {});
       return;
     }
     if (n) {

@@ -87,6 +87,9 @@ class Processor {
   // `from_child`: the error came up from a called instance through its call activity.
   void throw_error(Key from, const std::string& code, const std::string& message, bool from_child = false);
   void throw_escalation(Key from, const std::string& code, bool from_child = false);
+  // The start event of an event subprocess directly in a scope (kNoIndex
+  // node: the process) that catches this error or escalation code; kNoIndex if none.
+  model::Index catching_start(const model::FlowNode* scope_node, model::EventKind kind, const std::string& code) const;
 
   // Runs the compensation handlers of the activities completed in `scope` (or
   // only `activity_ref`'s), newest first, one at a time; `thrower` waits and
