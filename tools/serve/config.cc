@@ -111,6 +111,7 @@ const std::vector<Key>& keys() {
             return std::string("must be an ISO 8601 date-time, e.g. 2026-03-02T09:00:00+08:00");
           }),
       str("console", "dir", &ServeConfig::console_dir),
+      str("calendar", "dir", &ServeConfig::calendar_dir),
       integer("auth", "session_idle_minutes", &ServeConfig::session_idle_minutes, 1, 24 * 60),
       integer("auth", "session_absolute_minutes", &ServeConfig::session_absolute_minutes, 5, 7 * 24 * 60),
       boolean("auth", "secure_cookie", &ServeConfig::secure_cookie),

@@ -40,6 +40,8 @@ struct ServeConfig {
   std::string clock_start;            // ISO 8601 date-time; empty: now
   // [console]
   std::string console_dir;            // empty: no console
+  // [calendar]
+  std::string calendar_dir;           // business calendars (one TOML per year); empty: none
   // [auth]
   int64_t session_idle_minutes = 30;       // a session unused this long ends
   int64_t session_absolute_minutes = 720;  // no session lives longer

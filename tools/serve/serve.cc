@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "api/server.h"
 #include "banshi/engine.h"
+#include "calendar/business_calendar.h"
 #include "model/iso8601.h"
 #include "serve/config.h"
 #include "store/sqlite/sqlite_store.h"
@@ -110,6 +111,14 @@ int run_serve(const ServeOptions& options) {
   engine_config.max_batch = static_cast<size_t>(config.max_batch);
   engine_config.job_workers = static_cast<int>(config.job_workers);
   engine_config.utc_offset_minutes = static_cast<int32_t>(config.utc_offset_minutes);
+  if (!config.calendar_dir.empty()) {
+    auto calendar = calendar::BusinessCalendar::load_directory(config.calendar_dir);
+    if (!calendar.ok()) {
+      spdlog::error("cannot load the business calendars: {}", calendar.error().message);
+      return kExitFailed;
+    }
+    engine_config.working_days = std::make_shared<calendar::BusinessCalendar>(std::move(calendar).value());
+  }
   auto engine = Engine::open(engine_config, std::move(store).value(), clock);
   if (!engine.ok()) {
     spdlog::error("cannot open the engine: {}", engine.error().message);
