@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev googletest curl
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
+  # packaging (cpack's .deb)
+  dpkg-dev fakeroot
 )
 
 missing=()
