@@ -24,10 +24,11 @@ inline bool known_role(std::string_view role) {
   return false;
 }
 
+// A department code: 1 to 32 of a-z, 0-9 and inner '-' ("dpf", "civil-affairs").
 inline bool valid_department(std::string_view d) {
-  if (d.empty() || d.size() > 32) return false;
+  if (d.empty() || d.size() > 32 || d.front() == '-' || d.back() == '-') return false;
   for (char c : d) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
 }

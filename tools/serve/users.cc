@@ -108,7 +108,7 @@ int run_user_add(const ServeOptions& options, const UserOptions& u) {
     }
   }
   if (!u.department.empty() && !api::valid_department(u.department)) {
-    fmt::print(stderr, "banshi user add: a department is 1 to 32 characters of a-z and 0-9\n");
+    fmt::print(stderr, "banshi user add: a department is 1 to 32 characters of a-z, 0-9 and inner hyphens, such as civil-affairs\n");
     return kExitUsage;
   }
   for (const std::string& region : u.regions) {
