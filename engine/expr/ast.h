@@ -21,13 +21,15 @@ inline constexpr uint64_t kMaxEvaluationSteps = 10'000'000;
 inline constexpr size_t kMaxRangeItems = 1'000'000;
 inline constexpr size_t kMaxStringBytes = 1 << 20;
 inline constexpr uint64_t kMaxValueWeight = 1'000'000;  // values nested in a result, see Value::weight()
+inline constexpr int kMaxCallDepth = 48;                  // nested calls of function values
 
 enum class NodeKind : uint8_t {
   kLiteral,
   kName,        // a variable; `name`
   kPath,        // children[0].name
   kFilter,      // children[0][children[1]]
-  kCall,        // builtin(children...)
+  kCall,        // builtin(children...); without a builtin: children[0](children[1..]), names: argument names
+  kFunction,    // function(names...) children[0]
   kNegate,      // -children[0]
   kBinary,      // children[0] op children[1]
   kAnd,
@@ -73,7 +75,9 @@ struct Expression::Node {
 using Node = Expression::Node;
 
 // Parses `text` (already checked for size) in the given mode.
-Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode);
+Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode,
+                                                  const std::vector<std::string>* known_names = nullptr,
+                                                  bool lenient_calls = false);
 
 // Evaluation budget shared by the evaluator and the built-ins.
 struct EvalBudget {
@@ -102,6 +106,10 @@ struct Builtin {
   BuiltinFn fn = nullptr;
   std::vector<std::string_view> other_params = {};  // names of a second form, e.g. date(year, month, day)
 };
+
+// Calls a function value with positional arguments (built-ins that take a
+// function, such as sort()); null with a reason when `fn` is not a function.
+Value call_function(const Value& fn, std::vector<Value> args, CallContext& call);
 
 std::span<const Builtin> builtins();
 const Builtin* find_builtin(std::string_view name);

@@ -21,9 +21,81 @@ struct Frame {
 
 Value to_value(std::optional<bool> b) { return b ? Value::boolean(*b) : Value(); }
 
+// The budget of the outermost evaluation on this thread: functions called from
+// an expression (closures, business knowledge models) spend from it too.
+thread_local EvalBudget* t_budget = nullptr;
+thread_local int t_call_depth = 0;
+
+class Evaluator;
+
+// A FEEL `function(a, b) body`: the body stays in the compiled tree (kept
+// alive by `tree_`), the names visible where it was defined are copied.
+class Closure final : public Function {
+ public:
+  Closure(std::shared_ptr<const Node> tree, const Node* definition, ContextEntries captured)
+      : tree_(std::move(tree)), definition_(definition), captured_(std::move(captured)) {}
+  const std::vector<std::string>& parameters() const override { return definition_->names; }
+  Value invoke(std::vector<Value>& args, const EvalContext& ctx) const override;
+
+ private:
+  std::shared_ptr<const Node> tree_;
+  const Node* definition_;
+  ContextEntries captured_;
+};
+
 class Evaluator {
  public:
-  explicit Evaluator(const EvalContext& ctx) : ctx_(ctx) {}
+  Evaluator(const EvalContext& ctx, std::shared_ptr<const Node> tree)
+      : ctx_(ctx), tree_(std::move(tree)), owns_budget_(t_budget == nullptr),
+        budget_(owns_budget_ ? own_budget_ : *t_budget) {
+    if (owns_budget_) t_budget = &own_budget_;
+  }
+  ~Evaluator() {
+    if (owns_budget_) t_budget = nullptr;
+  }
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+
+  Value apply_closure(const Node& definition, const ContextEntries& captured, std::vector<Value>& args) {
+    Frame outer{nullptr, {}, nullptr, &captured};
+    ContextEntries params;
+    params.reserve(definition.names.size());
+    for (size_t i = 0; i < definition.names.size(); ++i) {
+      params.emplace_back(definition.names[i], i < args.size() ? std::move(args[i]) : Value());
+    }
+    Frame inner{&outer, {}, nullptr, &params};
+    return eval(*definition.children[0], &inner);
+  }
+
+  // Calls a function value; `names` (when not empty) names each argument.
+  Value call(const Value& callee, std::vector<Value>& args, const std::vector<std::string>& names) {
+    if (callee.kind() != ValueKind::kFunction) {
+      if (callee.is_null() && !callee.null_reason().empty()) return callee;
+      return Value::null(fmt::format("a {} cannot be called", kind_name(callee.kind())));
+    }
+    const Function& fn = callee.as_function();
+    const auto& params = fn.parameters();
+    if (!names.empty()) {
+      std::vector<Value> ordered(params.size());
+      for (size_t i = 0; i < names.size(); ++i) {
+        auto it = std::find(params.begin(), params.end(), names[i]);
+        if (it == params.end()) return Value::null(fmt::format("the function has no parameter named '{}'", names[i]));
+        ordered[static_cast<size_t>(it - params.begin())] = std::move(args[i]);
+      }
+      args = std::move(ordered);
+    } else if (args.size() != params.size()) {
+      return Value::null(fmt::format("the function takes {} argument{}, not {}", params.size(),
+                                     params.size() == 1 ? "" : "s", args.size()));
+    }
+    if (t_call_depth >= kMaxCallDepth) {
+      return Value::null(fmt::format("functions call each other more than {} levels deep", kMaxCallDepth));
+    }
+    ++t_call_depth;
+    Value result = fn.invoke(args, ctx_);
+    --t_call_depth;
+    if (budget_.exhausted) return exhausted();
+    return result;
+  }
 
   Value eval(const Node& node, const Frame* frame) {
     if (!budget_.charge(1)) return exhausted();
@@ -45,6 +117,12 @@ class Evaluator {
       case NodeKind::kCall: {
         std::vector<Value> args;
         args.reserve(node.children.size());
+        if (!node.builtin) {
+          Value callee = eval(*node.children[0], frame);
+          for (size_t i = 1; i < node.children.size(); ++i) args.push_back(eval(*node.children[i], frame));
+          if (budget_.exhausted) return exhausted();
+          return call(callee, args, node.names);
+        }
         for (const auto& child : node.children) args.push_back(eval(*child, frame));
         if (budget_.exhausted) return exhausted();
         CallContext call{ctx_, budget_};
@@ -146,6 +224,25 @@ class Evaluator {
           return Value::null("a range endpoint must be a number, a string, a date, a time or a duration");
         }
         return Value::range(std::move(range));
+      }
+      case NodeKind::kFunction: {
+        if (!tree_) return Value::null("the function definition cannot be evaluated here");
+        ContextEntries captured;
+        for (const Frame* f = frame; f; f = f->parent) {
+          auto add = [&](std::string_view key, const Value& value) {
+            for (const auto& entry : captured) {
+              if (entry.first == key) return;
+            }
+            captured.emplace_back(std::string(key), value);
+          };
+          if (f->context) {
+            for (const auto& [key, value] : *f->context) add(key, value);
+          } else if (f->value) {
+            add(f->name, *f->value);
+          }
+        }
+        if (!budget_.charge(captured.size())) return exhausted();
+        return Value::function(std::make_shared<const Closure>(tree_, &node, std::move(captured)));
       }
       case NodeKind::kFor: return eval_for(node, frame);
       case NodeKind::kSome:
@@ -495,25 +592,42 @@ class Evaluator {
   static bool instance_of(const Value& v, std::string_view type) {
     if (type == "Any") return !v.is_null();
     if (type == "null") return v.is_null();
-    if (type == "function") return false;
     return kind_name(v.kind()) == type;
   }
 
   const EvalContext& ctx_;
-  EvalBudget budget_;
+  std::shared_ptr<const Node> tree_;
+  bool owns_budget_;
+  EvalBudget own_budget_;
+  EvalBudget& budget_;
 };
 
+Value Closure::invoke(std::vector<Value>& args, const EvalContext& ctx) const {
+  Evaluator evaluator(ctx, tree_);
+  return evaluator.apply_closure(*definition_, captured_, args);
+}
+
 }  // namespace
+
+Value call_function(const Value& fn, std::vector<Value> args, CallContext& call) {
+  Evaluator evaluator(call.eval, nullptr);
+  return evaluator.call(fn, args, {});
+}
 
 const boost::json::value* JsonVariables::find(std::string_view name) const {
   return object_.if_contains(name);
 }
 
 Result<Expression, CompileError> Expression::compile(std::string_view text, Mode mode) {
+  return compile(text, mode, CompileOptions{});
+}
+
+Result<Expression, CompileError> Expression::compile(std::string_view text, Mode mode, const CompileOptions& options) {
   if (text.size() > kMaxSourceBytes) {
     return CompileError{SourcePos{}, fmt::format("the expression is longer than {} bytes", kMaxSourceBytes)};
   }
-  auto tree = parse(text, mode);
+  auto tree = parse(text, mode, options.known_names.empty() ? nullptr : &options.known_names,
+                    options.call_errors_yield_null);
   if (!tree.ok()) return tree.error();
   Expression expression;
   expression.root_ = std::shared_ptr<const Node>(std::move(tree).value());
@@ -524,7 +638,7 @@ Result<Expression, CompileError> Expression::compile(std::string_view text, Mode
 
 Value Expression::evaluate(const EvalContext& ctx) const {
   if (!root_) return Value::null("the expression was not compiled");
-  Evaluator evaluator(ctx);
+  Evaluator evaluator(ctx, root_);
   if (mode_ == Mode::kUnaryTests) {
     // Without an input the tests see '?' as null.
     return evaluator.eval(*root_, nullptr);
@@ -534,7 +648,7 @@ Value Expression::evaluate(const EvalContext& ctx) const {
 
 bool Expression::test(const Value& input, const EvalContext& ctx) const {
   if (!root_) return false;
-  Evaluator evaluator(ctx);
+  Evaluator evaluator(ctx, root_);
   if (mode_ == Mode::kUnaryTests) {
     auto r = evaluator.check(*root_, input, nullptr);
     return r && *r;

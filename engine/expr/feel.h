@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/fwd.hpp>
 
@@ -83,9 +84,21 @@ struct EvalContext {
   const WorkingDays* working_days = nullptr;  // null: the working-day built-ins give null with a reason
 };
 
+struct CompileOptions {
+  // Names in scope that the plain FEEL grammar cannot spell or that may be
+  // called as functions: DMN element names such as "Date-Time" or "values in
+  // a list", business knowledge models, earlier context entries.
+  std::vector<std::string> known_names;
+  // A built-in called with the wrong number or names of arguments is a
+  // compile error; with this set it compiles to null carrying the message
+  // (DMN: such a decision evaluates to null, the model still loads).
+  bool call_errors_yield_null = false;
+};
+
 class Expression {
  public:
   static Result<Expression, CompileError> compile(std::string_view text, Mode mode = Mode::kExpression);
+  static Result<Expression, CompileError> compile(std::string_view text, Mode mode, const CompileOptions& options);
 
   // Full expression mode: the value of the expression.
   Value evaluate(const EvalContext& ctx) const;

@@ -3,6 +3,7 @@
 // unary -, postfix (path, filter, call), primary.
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -38,7 +39,21 @@ using NodePtr = std::unique_ptr<Node>;
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, Mode mode) : tokens_(std::move(tokens)), mode_(mode) {}
+  Parser(std::vector<Token> tokens, Mode mode, std::string_view text, const std::vector<std::string>* known,
+         bool lenient_calls)
+      : tokens_(std::move(tokens)), mode_(mode), text_(text), lenient_calls_(lenient_calls) {
+    if (known) {
+      for (const auto& name : *known) {
+        // A known name that is also a built-in does not hide it (an item
+        // component called "date" must not break date(...)).
+        if (!find_builtin(name)) declared_.insert(name);
+        if (!plain_name(name)) special_names_.push_back(name);
+      }
+      // Longest first, so "Date-Time" wins over "Date".
+      std::sort(special_names_.begin(), special_names_.end(),
+                [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    }
+  }
 
   Result<NodePtr, CompileError> run() {
     NodePtr root = mode_ == Mode::kUnaryTests ? parse_unary_tests_root() : parse_top_expression();
@@ -75,6 +90,12 @@ class Parser {
     return nullptr;
   }
   NodePtr fail_here(std::string message) { return fail(peek().pos, std::move(message)); }
+  // A call of a built-in with the wrong arguments: a compile error, or with
+  // CompileOptions::call_errors_yield_null a null carrying the message.
+  NodePtr call_error(SourcePos pos, std::string message) {
+    if (!lenient_calls_) return fail(pos, std::move(message));
+    return literal(Value::null(fmt::format("{}:{}: {}", pos.line, pos.column, message)), pos);
+  }
 
   NodePtr make(NodeKind kind, SourcePos pos) {
     auto node = std::make_unique<Node>();
@@ -395,9 +416,12 @@ class Parser {
     while (node) {
       if (symbol_at(".")) {
         take();
-        if (peek().kind != TokenKind::kName) return fail_here("expected a name after '.'");
         auto path = make(NodeKind::kPath, peek().pos);
-        path->name = read_words();
+        path->name = match_special_name();
+        if (path->name.empty()) {
+          if (peek().kind != TokenKind::kName) return fail_here("expected a name after '.'");
+          path->name = read_words();
+        }
         path->children.push_back(std::move(node));
         node = finish(std::move(path));
       } else if (symbol_at("[") && !in_range_end_) {
@@ -411,7 +435,8 @@ class Parser {
         f->children.push_back(std::move(filter));
         node = finish(std::move(f));
       } else if (symbol_at("(")) {
-        return fail_here("only built-in functions can be called");
+        SourcePos pos = peek().pos;
+        node = parse_invocation(std::move(node), pos);
       } else {
         break;
       }
@@ -591,6 +616,7 @@ class Parser {
       }
       if (!symbol_at(":")) return fail_here(fmt::format("expected ':' after the context key '{}'", key));
       take();
+      declared_.insert(key);
       NodePtr value = parse_expression();
       if (!value) return nullptr;
       context->names.push_back(std::move(key));
@@ -620,15 +646,31 @@ class Parser {
     if (t.text == "for") return parse_iteration(NodeKind::kFor, "return");
     if (t.text == "some") return parse_iteration(NodeKind::kSome, "satisfies");
     if (t.text == "every") return parse_iteration(NodeKind::kEvery, "satisfies");
-    if (t.text == "function") return fail_here("function definitions are not supported");
+    if (t.text == "function") return parse_function_definition();
+    if (std::string special = match_special_name(); !special.empty()) {
+      auto node = make(NodeKind::kName, pos);
+      node->name = std::move(special);
+      if (symbol_at("(")) return parse_invocation(std::move(node), peek().pos);
+      return node;
+    }
     if (is_keyword(t.text)) return fail_here(fmt::format("unexpected '{}'", t.text));
     size_t words = 0;
-    if (const Builtin* builtin = match_builtin(words)) {
+    const Builtin* builtin = match_builtin(words);
+    if (builtin && !declared_at(words)) {
       for (size_t i = 0; i < words; ++i) take();
       return parse_call(builtin, pos);
     }
     std::string name = read_words();
-    if (symbol_at("(")) return fail(pos, fmt::format("unknown function '{}'", name));
+    // read_words() stops before a word followed by '(': the last word of a function's name.
+    if (peek().kind == TokenKind::kName && !is_keyword(peek().text) && symbol_at("(", 1)) {
+      name += " " + take().text;
+    }
+    if (symbol_at("(")) {
+      if (!declared_.contains(name)) return fail(pos, fmt::format("unknown function '{}'", name));
+      auto callee = make(NodeKind::kName, pos);
+      callee->name = std::move(name);
+      return parse_invocation(std::move(callee), peek().pos);
+    }
     if (name == "?") ++question_marks_;
     auto node = make(NodeKind::kName, pos);
     node->name = std::move(name);
@@ -678,11 +720,13 @@ class Parser {
                                  : builtin->other_params;
         auto it = std::find(params.begin(), params.end(), name);
         if (it == params.end()) {
-          return fail(arg->pos, fmt::format("'{}' has no parameter named '{}'", builtin->name, name));
+          return call_error(arg->pos, fmt::format("'{}' has no parameter named '{}'", builtin->name, name));
         }
         size_t index = static_cast<size_t>(it - params.begin());
         if (call->children.size() <= index) call->children.resize(index + 1);
-        if (call->children[index]) return fail(arg->pos, fmt::format("the argument '{}' is given twice", name));
+        if (call->children[index]) {
+          return call_error(arg->pos, fmt::format("the argument '{}' is given twice", name));
+        }
         call->children[index] = std::move(arg);
       }
       for (auto& child : call->children) {
@@ -695,10 +739,190 @@ class Parser {
                              : builtin->min_args == builtin->max_args
                                  ? fmt::format("{}", builtin->min_args)
                                  : fmt::format("{} to {}", builtin->min_args, builtin->max_args);
-      return fail(pos, fmt::format("'{}' takes {} argument{}, not {}", builtin->name, expected,
+      return call_error(pos, fmt::format("'{}' takes {} argument{}, not {}", builtin->name, expected,
                                    builtin->max_args == 1 ? "" : "s", count));
     }
     return finish(std::move(call));
+  }
+
+  // Whether the next `words` name tokens spell a name the expression declares
+  // (a context entry, a parameter, a known name), which hides a built-in.
+  bool declared_at(size_t words) const {
+    std::string joined;
+    for (size_t i = 0; i < words; ++i) joined += (i ? " " : "") + peek(i).text;
+    return declared_.contains(joined);
+  }
+
+  // A name made only of plain words (no keywords, operators or punctuation)
+  // needs no special matching: the token stream spells it.
+  static bool plain_name(std::string_view name) {
+    if (name.empty()) return false;
+    size_t start = 0;
+    while (start <= name.size()) {
+      size_t end = name.find(' ', start);
+      if (end == std::string_view::npos) end = name.size();
+      std::string_view word = name.substr(start, end - start);
+      if (word.empty() || is_keyword(word)) return false;
+      for (size_t i = 0; i < word.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(word[i]);
+        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '?' || c >= 0x80;
+        bool digit = c >= '0' && c <= '9';
+        if (!(letter || (i > 0 && (digit || c == '\'')))) return false;
+      }
+      start = end + 1;
+    }
+    return true;
+  }
+
+  // A known name that contains keywords, operators or punctuation ("Date-Time",
+  // "values in a list"), written exactly at the current token and ending at a
+  // token boundary; consumes its tokens. Empty when none matches.
+  std::string match_special_name() {
+    if (special_names_.empty()) return {};
+    size_t offset = peek().offset;
+    for (const auto& name : special_names_) {
+      if (text_.substr(offset).substr(0, name.size()) != name) continue;
+      size_t end = offset + name.size();
+      size_t count = 0;
+      while (peek(count).kind != TokenKind::kEnd && peek(count).offset < end) ++count;
+      // The next token must start right at the end of the name (or after a
+      // space), so that the name does not stop inside a token ("Date" in "Dates").
+      const Token& next = peek(count);
+      bool boundary = next.kind == TokenKind::kEnd ? end <= text_.size() : (next.offset == end || next.space_before);
+      if (next.kind != TokenKind::kEnd && next.space_before && next.offset != end) {
+        char c = text_[end];
+        boundary = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/';
+      }
+      if (next.kind == TokenKind::kEnd && end < text_.size()) {
+        char c = text_[end];
+        boundary = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/';
+      }
+      if (count == 0 || !boundary) continue;
+      for (size_t i = 0; i < count; ++i) take();
+      return name;
+    }
+    return {};
+  }
+
+  // Arguments of a call: positional (empty name) or named, up to ')'.
+  bool parse_arguments(std::vector<std::pair<std::string, NodePtr>>& args, std::string_view callee) {
+    take();  // (
+    bool positional = false;
+    bool named = false;
+    if (symbol_at(")")) {
+      take();
+      return true;
+    }
+    while (true) {
+      size_t words = 0;
+      while (peek(words).kind == TokenKind::kName) ++words;
+      if (words > 0 && symbol_at(":", words)) {
+        SourcePos name_pos = peek().pos;
+        std::string name = take().text;
+        for (size_t i = 1; i < words; ++i) name += " " + take().text;
+        take();  // :
+        if (positional) return fail(name_pos, "named and positional arguments cannot be mixed") != nullptr;
+        named = true;
+        NodePtr arg = parse_expression();
+        if (!arg) return false;
+        args.emplace_back(std::move(name), std::move(arg));
+      } else {
+        if (named) return fail_here("named and positional arguments cannot be mixed") != nullptr;
+        positional = true;
+        NodePtr arg = parse_expression();
+        if (!arg) return false;
+        args.emplace_back(std::string(), std::move(arg));
+      }
+      if (symbol_at(",")) {
+        take();
+        continue;
+      }
+      if (symbol_at(")")) break;
+      return fail_here(fmt::format("expected ')' after the arguments of '{}'", callee)) != nullptr;
+    }
+    take();  // )
+    return true;
+  }
+
+  // A call of a function value: children[0] is the callee, then the
+  // arguments; names[i] names argument i (all empty: positional).
+  NodePtr parse_invocation(NodePtr callee, SourcePos pos) {
+    std::string callee_name = callee->kind == NodeKind::kName ? callee->name : std::string("the function");
+    std::vector<std::pair<std::string, NodePtr>> args;
+    if (!parse_arguments(args, callee_name)) return nullptr;
+    auto call = make(NodeKind::kCall, pos);
+    call->children.push_back(std::move(callee));
+    bool named = false;
+    for (auto& [name, arg] : args) {
+      if (!name.empty()) {
+        if (std::find(call->names.begin(), call->names.end(), name) != call->names.end()) {
+          return fail(arg->pos, fmt::format("the argument '{}' is given twice", name));
+        }
+        named = true;
+      }
+      call->names.push_back(name);
+      call->children.push_back(std::move(arg));
+    }
+    if (!named) call->names.clear();
+    return finish(std::move(call));
+  }
+
+  // function(a, b: number) body
+  NodePtr parse_function_definition() {
+    SourcePos pos = take().pos;
+    if (!symbol_at("(")) return fail_here("expected '(' after 'function'");
+    take();
+    auto node = make(NodeKind::kFunction, pos);
+    while (!symbol_at(")")) {
+      if (peek().kind != TokenKind::kName || is_keyword(peek().text)) {
+        return fail_here(fmt::format("expected a parameter name, found {}", describe(peek())));
+      }
+      std::string name = take().text;
+      while (peek().kind == TokenKind::kName && !is_keyword(peek().text)) name += " " + take().text;
+      if (std::find(node->names.begin(), node->names.end(), name) != node->names.end()) {
+        return fail_here(fmt::format("the parameter '{}' is named twice", name));
+      }
+      if (symbol_at(":")) {
+        take();
+        if (!skip_type()) return nullptr;
+      }
+      node->names.push_back(name);
+      declared_.insert(std::move(name));
+      if (symbol_at(",")) {
+        take();
+        continue;
+      }
+      if (!symbol_at(")")) return fail_here(fmt::format("expected ',' or ')' after a parameter, found {}", describe(peek())));
+    }
+    take();  // )
+    if (keyword_at("external")) return fail_here("external functions are not supported");
+    NodePtr body = parse_expression();
+    if (!body) return nullptr;
+    node->children.push_back(std::move(body));
+    return finish(std::move(node));
+  }
+
+  // A parameter's type: a name of words, list<T>, context<a: T, ...>, function<T> -> T.
+  bool skip_type() {
+    if (peek().kind != TokenKind::kName) return fail_here("expected a type name") != nullptr;
+    while (peek().kind == TokenKind::kName && !is_keyword(peek().text)) take();
+    if (keyword_at("function") || keyword_at("null")) take();
+    if (symbol_at("<")) {
+      int depth = 0;
+      while (!at_end()) {
+        if (symbol_at("<")) ++depth;
+        if (symbol_at(">")) --depth;
+        take();
+        if (depth == 0) break;
+      }
+      if (depth != 0) return fail_here("the type is not closed with '>'") != nullptr;
+      if (symbol_at("-") && symbol_at(">", 1)) {
+        take();
+        take();
+        return skip_type();
+      }
+    }
+    return true;
   }
 
   NodePtr parse_if() {
@@ -766,6 +990,10 @@ class Parser {
 
   std::vector<Token> tokens_;
   Mode mode_;
+  std::string_view text_;
+  bool lenient_calls_ = false;
+  std::set<std::string, std::less<>> declared_;  // names that may be called or hide built-ins
+  std::vector<std::string> special_names_;       // known names the tokens do not spell
   size_t pos_ = 0;
   uint32_t depth_ = 0;
   int question_marks_ = 0;
@@ -776,10 +1004,11 @@ class Parser {
 
 }  // namespace
 
-Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode) {
+Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode,
+                                                  const std::vector<std::string>* known_names, bool lenient_calls) {
   auto tokens = tokenize(text);
   if (!tokens.ok()) return tokens.error();
-  return Parser(std::move(tokens).value(), mode).run();
+  return Parser(std::move(tokens).value(), mode, text, known_names, lenient_calls).run();
 }
 
 }  // namespace banshi::expr

@@ -49,6 +49,7 @@ std::string_view kind_name(ValueKind kind) {
     case ValueKind::kList: return "list";
     case ValueKind::kContext: return "context";
     case ValueKind::kRange: return "range";
+    case ValueKind::kFunction: return "function";
   }
   return "unknown";
 }
@@ -133,6 +134,11 @@ Value Value::range(Range r) {
   v.data_ = std::make_shared<const Range>(std::move(r));
   return v;
 }
+Value Value::function(std::shared_ptr<const Function> fn) {
+  Value v;
+  v.data_ = std::move(fn);
+  return v;
+}
 
 const std::string& Value::null_reason() const {
   static const std::string kEmpty;
@@ -152,6 +158,7 @@ const ContextEntries& Value::as_context() const {
   return std::get<std::shared_ptr<const ContextBox>>(data_)->entries;
 }
 const Range& Value::as_range() const { return *std::get<std::shared_ptr<const Range>>(data_); }
+const Function& Value::as_function() const { return *std::get<std::shared_ptr<const Function>>(data_); }
 
 const Value* Value::find(std::string_view key) const {
   if (!is_context()) return nullptr;
@@ -200,6 +207,16 @@ std::string Value::to_string() const {
       return std::string(r.start_included ? "[" : "(") + r.start.to_string() + ".." + r.end.to_string() +
              (r.end_included ? "]" : ")");
     }
+    case ValueKind::kFunction: {
+      std::string out = "function(";
+      bool first = true;
+      for (const auto& name : as_function().parameters()) {
+        if (!first) out += ", ";
+        first = false;
+        out += name;
+      }
+      return out + ")";
+    }
   }
   return "null";
 }
@@ -241,6 +258,7 @@ boost::json::value to_json(const Value& value) {
       for (const auto& [key, item] : value.as_context()) out[key] = to_json(item);
       return out;
     }
+    case ValueKind::kFunction: return nullptr;
     default: return boost::json::string(value.to_string());
   }
 }

@@ -41,6 +41,7 @@ enum class ValueKind : uint8_t {
   kList,
   kContext,
   kRange,
+  kFunction,
 };
 
 // A FEEL type name for messages: "number", "date and time", "list", ...
@@ -51,6 +52,7 @@ using List = std::vector<Value>;
 // A FEEL context keeps its entries in insertion order; keys are unique.
 using ContextEntries = std::vector<std::pair<std::string, Value>>;
 struct Range;
+class Function;
 
 class Value {
  public:
@@ -69,6 +71,7 @@ class Value {
   static Value list(List items);
   static Value context(ContextEntries entries);
   static Value range(Range r);
+  static Value function(std::shared_ptr<const Function> fn);
 
   ValueKind kind() const { return static_cast<ValueKind>(data_.index()); }
   bool is_null() const { return kind() == ValueKind::kNull; }
@@ -91,6 +94,7 @@ class Value {
   const List& as_list() const;
   const ContextEntries& as_context() const;
   const Range& as_range() const;
+  const Function& as_function() const;
 
   // The value of a context entry, or nullptr when absent or not a context.
   const Value* find(std::string_view key) const;
@@ -123,7 +127,7 @@ class Value {
   };
   using Data = std::variant<Null, bool, Decimal, std::string, Date, Time, DateTime, DaysTimeDuration,
                             YearsMonthsDuration, std::shared_ptr<const ListBox>, std::shared_ptr<const ContextBox>,
-                            std::shared_ptr<const Range>>;
+                            std::shared_ptr<const Range>, std::shared_ptr<const Function>>;
   Data data_;
 };
 
@@ -136,6 +140,19 @@ struct Range {
   bool has_end = true;
   bool start_included = true;
   bool end_included = true;
+};
+
+struct EvalContext;
+
+// A function value: a FEEL `function(a, b) body`, or one an embedder supplies
+// (a DMN business knowledge model). Called with positional arguments already
+// matched to parameters() (missing ones are null). A function is equal only
+// to itself; its JSON form is null.
+class Function {
+ public:
+  virtual ~Function() = default;
+  virtual const std::vector<std::string>& parameters() const = 0;
+  virtual Value invoke(std::vector<Value>& args, const EvalContext& ctx) const = 0;
 };
 
 boost::json::value to_json(const Value& value);
