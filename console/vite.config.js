@@ -25,6 +25,8 @@ export default defineConfig({
     },
   },
   server: {
+    // The task forms are read from ../workflows/forms at build time.
+    fs: { allow: ['..'] },
     proxy: {
       '/api': { target, ws: true, changeOrigin: false },
     },

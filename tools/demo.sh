@@ -8,6 +8,9 @@ echo "== build (release) =="
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 
+echo "== console (npm ci, build) =="
+(cd console && npm ci --no-audit --no-fund && npm run build)
+
 echo "== validate the shipped workflows =="
 mapfile -t models < <(find workflows -name '*.bpmn' | sort)
 build/release/tools/banshi validate "${models[@]}"

@@ -14,9 +14,17 @@ packages=(
   libgtest-dev libgmock-dev googletest curl
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
+  # the console's browser tests (headless)
+  chromium
   # packaging (cpack's .deb)
   dpkg-dev fakeroot
 )
+
+# The console is built with Node.js and npm (the base image has Node 20);
+# without them, Debian's packages.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

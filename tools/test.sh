@@ -28,3 +28,7 @@ cmake --build --preset asan -j "$jobs"
 
 echo "== tests =="
 ctest --preset asan -j "$jobs"
+
+echo "== console (npm ci, build) and browser tests =="
+(cd console && npm ci --no-audit --no-fund && npm run build)
+tests/browser/run.sh build/asan/tools/banshi

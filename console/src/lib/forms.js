@@ -1,12 +1,28 @@
-// The form of a user task, read from its definition. In order:
-//  1. the form service, GET /api/v1/forms/{formKey} ({fields:[...]}), where the server has it;
-//  2. fields declared on the task in the BPMN: camunda:formData/formField
+// The form of a user task. In order:
+//  1. the server's form service, GET /api/v1/forms/{formKey}, where the server has it;
+//  2. the forms shipped beside the models (workflows/forms/<process>/<task>.json,
+//     bundled into the console when it is built), found by the task's formKey;
+//  3. fields declared on the task in the BPMN: camunda:formData/formField
 //     (id, label, type, defaultValue, validation constraints) or a
 //     zeebe:userTaskForm holding a form JSON ({components:[{key,label,type,validate}]});
-//  3. the decisions the next gateway takes: a condition `=x = true` makes a
+//  4. the decisions the next gateway takes: a condition `=x = true` makes a
 //     yes/no field x labelled with the gateway's name, `=x = "a"` a choice.
-// A field is {key, label, type: text|number|boolean|select|date|textarea, required, options, min, max, pattern, minLength, maxLength}.
+// A field is {key, label, type: text|textarea|number|boolean|select|multiselect|date|month,
+// required, requiredWhen, visibleWhen, options, min, max, pattern, minLength, maxLength, minItems};
+// a label may be a string or {"zh-CN": …, "en": …}.
 import { api } from './api.js'
+import { evaluate } from './feel-lite.js'
+
+// The shipped forms by formKey.
+const shipped = {}
+for (const form of Object.values(import.meta.glob('../../../workflows/forms/**/*.json', { eager: true, import: 'default' }))) {
+  if (form && form.formKey) shipped[form.formKey] = form
+}
+
+export function text(label, locale) {
+  if (label && typeof label === 'object') return label[locale] || label['zh-CN'] || label.en || Object.values(label)[0] || ''
+  return label === undefined || label === null ? '' : String(label)
+}
 
 function local(el) {
   return (el.localName || el.nodeName || '').replace(/^.*:/, '')
@@ -52,7 +68,7 @@ export function fromFormJson(form) {
     const key = c.key || c.id
     if (!key) continue
     const v = c.validate || {}
-    const type = { textfield: 'text', textarea: 'textarea', number: 'number', checkbox: 'boolean', select: 'select', radio: 'select', datetime: 'date', boolean: 'boolean', text: 'text', date: 'date' }[c.type] || 'text'
+    const type = { textfield: 'text', textarea: 'textarea', number: 'number', checkbox: 'boolean', select: 'select', radio: 'select', datetime: 'date', boolean: 'boolean', text: 'text', date: 'date', month: 'month', multiselect: 'multiselect', checklist: 'multiselect', taglist: 'multiselect' }[c.type] || 'text'
     out.push({
       key,
       label: c.label || key,
@@ -64,6 +80,9 @@ export function fromFormJson(form) {
       minLength: v.minLength ?? c.minLength,
       maxLength: v.maxLength ?? c.maxLength,
       pattern: v.pattern ?? c.pattern,
+      minItems: c.minItems,
+      requiredWhen: c.requiredWhen,
+      visibleWhen: c.visibleWhen,
       defaultValue: c.defaultValue,
     })
   }
@@ -130,12 +149,14 @@ function gatewayFields(doc, task) {
 export async function formFor(task, xml) {
   if (task.formKey) {
     try {
-      const form = await api.get(`/forms/${encodeURIComponent(task.formKey)}`, undefined, { quietAuth: true })
+      const form = await api.get(`/forms/${task.formKey.split('/').map(encodeURIComponent).join('/')}`, undefined, { quietAuth: true })
       const fields = fromFormJson(form)
-      if (fields.length) return { source: 'server', fields }
+      if (fields.length) return { source: 'server', title: form.title, fields }
     } catch {
-      /* no form service on this server, or no such form: read the model */
+      /* no form service on this server, or no such form */
     }
+    const form = shipped[task.formKey]
+    if (form) return { source: 'shipped', title: form.title, description: form.description, fields: fromFormJson(form) }
   }
   if (!xml) return { source: 'none', fields: [] }
   const doc = new DOMParser().parseFromString(xml, 'application/xml')
@@ -149,19 +170,70 @@ export async function formFor(task, xml) {
   return { source: fields.length ? 'gateway' : 'none', fields }
 }
 
-// Checks values against the fields; returns {key: message-key} for each problem.
-export function validate(fields, values) {
+// The values as the process will see them: a dotted key sets a member of an object.
+export function nest(values) {
+  const out = {}
+  for (const [k, v] of Object.entries(values)) {
+    const parts = k.split('.')
+    let o = out
+    for (const part of parts.slice(0, -1)) o = o[part] && typeof o[part] === 'object' ? o[part] : (o[part] = {})
+    o[parts[parts.length - 1]] = v
+  }
+  return out
+}
+
+function condition(expr, ctx, fallback) {
+  if (!expr) return fallback
+  try {
+    const v = evaluate(expr, ctx)
+    return v === null ? false : v
+  } catch {
+    return fallback
+  }
+}
+
+export function visible(f, ctx) {
+  return condition(f.visibleWhen, ctx, true) === true
+}
+
+export function required(f, ctx) {
+  return !!f.required || (f.requiredWhen ? condition(f.requiredWhen, ctx, false) === true : false)
+}
+
+function blank(v) {
+  return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)
+}
+
+// Checks the visible fields; returns {key: message-key}. ctx: the task's variables.
+export function validate(fields, values, taskVars = {}) {
+  const ctx = { ...taskVars, ...nest(values) }
   const errors = {}
   for (const f of fields) {
+    if (!visible(f, ctx)) continue
     const v = values[f.key]
-    const empty = v === undefined || v === null || v === ''
-    if (f.required && empty) errors[f.key] = 'form.required'
+    const empty = blank(v)
+    if (required(f, ctx) && empty) errors[f.key] = 'form.required'
     else if (!empty && f.type === 'number' && Number.isNaN(Number(v))) errors[f.key] = 'form.number'
-    else if (!empty && f.min !== undefined && Number(v) < f.min) errors[f.key] = 'form.min'
-    else if (!empty && f.max !== undefined && Number(v) > f.max) errors[f.key] = 'form.max'
+    else if (!empty && f.min !== undefined && f.type === 'number' && Number(v) < f.min) errors[f.key] = 'form.min'
+    else if (!empty && f.max !== undefined && f.type === 'number' && Number(v) > f.max) errors[f.key] = 'form.max'
+    else if (!empty && f.minItems && Array.isArray(v) && v.length < f.minItems) errors[f.key] = 'form.minItems'
     else if (!empty && f.minLength && String(v).length < f.minLength) errors[f.key] = 'form.minLength'
     else if (!empty && f.maxLength && String(v).length > f.maxLength) errors[f.key] = 'form.maxLength'
-    else if (!empty && f.pattern && !new RegExp(`^(?:${f.pattern})$`).test(String(v))) errors[f.key] = 'form.pattern'
+    else if (!empty && f.pattern && typeof v === 'string' && !new RegExp(`^(?:${f.pattern})$`).test(v)) errors[f.key] = 'form.pattern'
   }
   return errors
+}
+
+// The variables to complete the task with: the visible, filled fields, nested.
+export function collect(fields, values, taskVars = {}) {
+  const ctx = { ...taskVars, ...nest(values) }
+  const flat = {}
+  for (const f of fields) {
+    if (!visible(f, ctx)) continue
+    let v = values[f.key]
+    if (blank(v)) continue
+    if (f.type === 'number') v = Number(v)
+    flat[f.key] = v
+  }
+  return nest(flat)
 }

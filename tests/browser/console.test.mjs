@@ -1,0 +1,339 @@
+// The console's browser tests against a real `banshi serve` (see run.sh).
+// Each test names the server routes it needs beyond the base API; when the
+// server lacks one the test is reported as skipped (BANSHI_BROWSER_STRICT=1
+// makes that a failure).
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { Client, USERS, axe, newPage, loginUi, shot, test, run, waitFor } from './lib.mjs'
+
+const WORKFLOWS = process.env.BANSHI_WORKFLOWS
+const MODEL = readFileSync(path.join(WORKFLOWS, 'certificate-new-issue.bpmn'), 'utf8')
+const PROCESS = 'certificate-new-issue'
+const VERIFY_TOPIC = 'data-sharing.verify-identity'
+const NEEDS_WORKER = [['POST', '/external-tasks/fetch-and-lock']]
+const NEEDS_MONITOR = [['GET', '/monitor/summary'], ['GET', '/monitor/overdue']]
+
+let seq = 0
+const uniqueKey = () => `BT-${Date.now().toString(36)}-${(seq += 1)}`
+// Made-up applicant data: not a real person, not a valid ID checksum.
+const applicant = (key) => ({ name: '测试申请人', idNumber: '220102199001010000', region: '220102', phone: '13800000000', applicationId: key })
+
+const clients = {}
+async function as(name) {
+  if (!clients[name]) clients[name] = await Client.login(name)
+  return clients[name]
+}
+
+let deployed = false
+async function deployShipped() {
+  if (deployed) return
+  await (await as('sheji')).ok('POST', `/definitions?resource=certificate-new-issue.bpmn`, MODEL, { raw: true })
+  deployed = true
+}
+
+// acceptDays: the working days the window has to accept; the server's clock
+// runs 14400 times faster (4 hours a second), so the default of 100 keeps the
+// task on time for the whole run and 0 makes it overdue at once.
+async function startApplication(key, { acceptDays = 100, starter = 'nanguan' } = {}) {
+  await deployShipped()
+  const r = await (await as(starter)).ok('POST', '/instances', {
+    processId: PROCESS,
+    businessKey: key,
+    variables: { applicationId: key, applicant: applicant(key), limits: { acceptDays } },
+  })
+  return r.id
+}
+
+// The data-sharing department system: verifies the identity of every waiting
+// application over the external-task routes, as a connector worker would.
+let workerToken = null
+async function verifyIdentities() {
+  if (!workerToken) {
+    const t = await (await as('admin')).ok('POST', '/tokens', { name: `verify-${Date.now()}`, topics: [VERIFY_TOPIC] })
+    workerToken = Client.token(t.token)
+  }
+  const got = await workerToken.ok('POST', '/external-tasks/fetch-and-lock', {
+    workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 30000, asyncResponseTimeoutMs: 0,
+  })
+  const items = Array.isArray(got) ? got : (got && (got.items || got.tasks)) || []
+  for (const job of items) {
+    const id = job.id ?? job.jobId ?? job.key
+    await workerToken.ok('POST', `/external-tasks/${id}/complete`, { workerId: 'browser-test-data-sharing', variables: { identityVerified: true } })
+  }
+  return items.length
+}
+
+async function findTask(viewer, key, elementId) {
+  const r = await (await as(viewer)).ok('GET', `/tasks?processId=${PROCESS}&limit=1000`)
+  return (r.items || []).find((t) => t.businessKey === key && t.elementId === elementId) || null
+}
+
+// A new application waiting at 受理 (accept), with its task.
+async function applicationAtAccept(opts) {
+  const key = uniqueKey()
+  const instanceId = await startApplication(key, opts)
+  const task = await waitFor(`the accept task of ${key}`, async () => {
+    await verifyIdentities()
+    return findTask('zhuguan', key, 'accept')
+  }, 30000, 500)
+  return { key, instanceId, task }
+}
+
+function row(page, text) {
+  return page.locator('.el-table__body tr', { hasText: text })
+}
+
+// --- tests ------------------------------------------------------------------
+
+test('login, language switch, wrong password, logout', async () => {
+  const page = await newPage()
+  await page.goto('/inbox')
+  await page.waitForURL(/\/login/)
+  await page.getByLabel('用户名').fill('nanguan')
+  await page.getByLabel('密码', { exact: true }).fill('not-the-password')
+  await page.getByRole('button', { name: '登录' }).click()
+  await page.getByRole('alert').filter({ hasText: '用户名或密码错误' }).waitFor()
+  await shot(page, 'login')
+  await loginUi(page, 'nanguan')
+  await page.getByRole('heading', { name: '待办任务' }).waitFor()
+  await page.getByLabel('语言').selectOption('en')
+  await page.getByRole('heading', { name: 'Task inbox' }).waitFor()
+  await page.getByLabel('Language').selectOption('zh-CN')
+  await page.getByRole('button', { name: '退出登录' }).click()
+  await page.waitForURL(/\/login/)
+  // The session is really gone: the inbox sends us back to the login page.
+  await page.goto('/inbox')
+  await page.waitForURL(/\/login/)
+  await page.context().close()
+})
+
+test('an ended session sends the user to the login page with a notice', async () => {
+  const page = await newPage()
+  await loginUi(page, 'nanguan')
+  await page.getByRole('heading', { name: '待办任务' }).waitFor()
+  // End the session on the server, as its idle limit would.
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'banshi_session')
+  const c = new Client('nanguan')
+  c.cookie = `banshi_session=${cookie.value}`
+  c.csrf = (await c.ok('GET', '/me')).csrfToken
+  await c.ok('POST', '/auth/logout')
+  await page.getByRole('link', { name: '修改密码' }).click()
+  await page.getByRole('link', { name: '待办' }).click()
+  await page.waitForURL(/\/login\?.*expired=1/)
+  await page.getByText('会话已过期，请重新登录。').waitFor()
+  await page.context().close()
+})
+
+test('a user changes their password and logs in with the new one', async () => {
+  const page = await newPage()
+  await loginUi(page, 'gaimi')
+  await page.getByRole('link', { name: '修改密码' }).click()
+  const fresh = `Browser-${Date.now()}-pw`
+  await page.getByLabel('原密码').fill(USERS.gaimi.password)
+  await page.getByLabel('新密码', { exact: true }).fill('short')
+  await page.getByLabel('再次输入新密码').fill('short')
+  await page.getByRole('button', { name: '修改', exact: true }).click()
+  await page.getByRole('alert').filter({ hasText: '至少 12 个字符' }).waitFor()
+  await page.getByLabel('新密码', { exact: true }).fill(fresh)
+  await page.getByLabel('再次输入新密码').fill(fresh)
+  await page.getByRole('button', { name: '修改', exact: true }).click()
+  await page.waitForURL(/\/login/)
+  USERS.gaimi.password = fresh
+  await loginUi(page, 'gaimi')
+  await page.getByRole('heading', { name: '待办任务' }).waitFor()
+  await page.context().close()
+})
+
+test('南关区 DPF staff claims and completes the acceptance of a new application', async () => {
+  const { key, task, instanceId } = await applicationAtAccept()
+  const page = await newPage()
+  await loginUi(page, 'nanguan')
+  const r = row(page, key)
+  await r.waitFor()
+  await r.getByText('受理').waitFor()
+  await r.locator('.sla').waitFor()
+  await shot(page, 'inbox')
+  await r.getByRole('button', { name: '领取' }).click()
+  await waitFor('the claim', async () => (await (await as('nanguan')).ok('GET', `/tasks/${task.id}`)).assignee === 'nanguan')
+  await page.getByRole('tab', { name: '我的任务' }).click()
+  await row(page, key).getByRole('link', { name: '受理' }).click()
+  await page.waitForURL(new RegExp(`/tasks/${task.id}$`))
+  await page.getByRole('heading', { name: '办理表单' }).waitFor()
+  // The diagram shows the current step highlighted.
+  await page.locator('.djs-element.highlight-active[data-element-id="accept"]').waitFor()
+  // Personal data is masked: the full ID number is never on the page.
+  await page.getByRole('heading', { name: '申请人信息' }).waitFor()
+  if ((await page.content()).includes(applicant(key).idNumber)) throw new Error('the full ID number is shown unmasked')
+  await shot(page, 'task')
+  // Validation: the decision is required.
+  await page.getByRole('button', { name: '办结提交' }).click()
+  await page.getByRole('alert').filter({ hasText: '为必填项' }).waitFor()
+  await page.getByRole('radiogroup').getByRole('radio', { name: '是' }).check({ force: true })
+  await page.getByRole('button', { name: '办结提交' }).click()
+  await page.locator('.el-message-box').getByRole('button', { name: '办结提交' }).click()
+  await page.waitForURL(/\/inbox/)
+  // The engine moved on: accept is done with accepted = true, the assessment waits.
+  await waitFor('the assessment task', () => findTask('jiankong', key, 'assess'))
+  const h = await (await as('sheji')).ok('GET', `/instances/${instanceId}/history`)
+  const vars = h.items.flatMap((e) => e.records).filter((x) => x.n === 'accepted')
+  if (!vars.length || vars[vars.length - 1].p !== true) throw new Error(`accepted was not set to true: ${JSON.stringify(vars)}`)
+  await page.context().close()
+}, { needs: NEEDS_WORKER })
+
+test('a task claimed by a colleague disappears from the inbox without a reload', async () => {
+  const { key, task } = await applicationAtAccept()
+  const page = await newPage()
+  await loginUi(page, 'nanguan')
+  await row(page, key).waitFor()
+  await (await as('nanguan2')).ok('POST', `/tasks/${task.id}/claim`, {})
+  await row(page, key).waitFor({ state: 'detached', timeout: 25000 })
+  await page.context().close()
+}, { needs: NEEDS_WORKER })
+
+test('a civil-affairs user cannot see DPF tasks', async () => {
+  const { key, task } = await applicationAtAccept()
+  const page = await newPage()
+  await loginUi(page, 'minzheng')
+  await page.getByRole('tab', { name: '全部可见' }).click()
+  await page.getByRole('heading', { name: '待办任务' }).waitFor()
+  await page.locator('.el-table__body-wrapper').waitFor()
+  await page.waitForTimeout(500)
+  if (await row(page, key).count()) throw new Error('the civil-affairs user sees the DPF task in the inbox')
+  const mine = await (await as('minzheng')).ok('GET', '/tasks?limit=1000')
+  if (mine.items.some((t) => t.id === task.id)) throw new Error('the API lists the DPF task to civil affairs')
+  await page.goto(`/tasks/${task.id}`)
+  await page.getByText('该任务不属于您的部门或区划。').waitFor()
+  await shot(page, 'task-forbidden')
+  await page.context().close()
+}, { needs: NEEDS_WORKER })
+
+test('a monitor sees a task turn overdue and escalate after the clock advances', async () => {
+  // No working day to accept: overdue at once, escalated to the DPF supervisors
+  // 2 working days later (seconds on the server's fast clock).
+  const { key, task } = await applicationAtAccept({ acceptDays: 0 })
+  const page = await newPage()
+  await loginUi(page, 'jiankong')
+  await page.getByRole('link', { name: '监控' }).click()
+  await page.getByRole('heading', { name: '时限监控' }).waitFor()
+  const overdueRow = page.getByTestId('overdue-table').locator('.el-table__body tr', { hasText: '受理' })
+  await overdueRow.first().waitFor({ timeout: 40000 })
+  const listed = await (await as('jiankong')).ok('GET', '/monitor/overdue?limit=1000')
+  if (!listed.items.some((i) => i.taskId === task.id)) throw new Error(`task ${task.id} (${key}) is not in the overdue list`)
+  await page.getByTestId('overdue-table').getByText('已上报').first().waitFor({ timeout: 60000 })
+  await shot(page, 'monitor')
+  await page.context().close()
+}, { needs: [...NEEDS_WORKER, ...NEEDS_MONITOR] })
+
+test('a designer uploads a model with an error, sees it on the element, fixes it and deploys', async () => {
+  // The shipped model under another process id, with a broken expression on 受理 (accept).
+  const good = MODEL.replaceAll('"certificate-new-issue"', '"bt-designer"')
+  const broken = good.replace(/(<bpmn:userTask id="accept"[^>]*?bs:region=")=applicant\.region"/, '$1=applicant.region +"')
+  if (good === MODEL || broken === good) throw new Error('the test model was not changed')
+  const page = await newPage()
+  await loginUi(page, 'sheji')
+  await page.getByRole('link', { name: '流程设计' }).click()
+  await page.getByRole('heading', { name: '流程设计' }).waitFor()
+  await page.getByTestId('upload').setInputFiles({ name: 'bt-designer.bpmn', mimeType: 'application/xml', buffer: Buffer.from(broken) })
+  await page.waitForURL(/\/designer\/edit/)
+  await page.locator('.djs-element[data-element-id="accept"]').waitFor()
+  await page.getByTestId('deploy').click()
+  // The server's problem is marked on the element it concerns.
+  await page.getByTestId('problems').waitFor()
+  await page.locator('.djs-element.highlight-error[data-element-id="accept"]').waitFor()
+  await page.locator('.diagram-error-marker[data-element="accept"]').waitFor()
+  await shot(page, 'designer-error')
+  const defs = await (await as('sheji')).ok('GET', '/definitions?processId=bt-designer')
+  if (defs.items.length) throw new Error('the broken model was deployed')
+  // Fix it in the XML source and deploy.
+  await page.getByTestId('toggle-source').click()
+  const src = page.getByTestId('xml-source')
+  const text = await src.inputValue()
+  await src.fill(text.replace('=applicant.region +"', '=applicant.region"'))
+  await page.getByTestId('toggle-source').click()
+  await page.locator('.djs-element[data-element-id="accept"]').waitFor()
+  await page.getByTestId('deploy').click()
+  await page.getByTestId('designer-status').filter({ hasText: '已部署' }).waitFor()
+  if (await page.locator('.diagram-error-marker').count()) throw new Error('the error markers stayed after the fix')
+  const after = await (await as('sheji')).ok('GET', '/definitions?processId=bt-designer')
+  if (after.items.length !== 1) throw new Error(`expected one deployed version, got ${after.items.length}`)
+  await shot(page, 'designer-deployed')
+  await page.context().close()
+})
+
+test('the case page shows the diagram with the active step highlighted and the path taken', async () => {
+  const key = uniqueKey()
+  const id = await startApplication(key, { starter: 'sheji' })
+  const page = await newPage()
+  await loginUi(page, 'zhuguan')
+  await page.getByRole('link', { name: '办件查询' }).click()
+  await page.getByTestId('search-business-key').fill(key)
+  await page.getByRole('button', { name: '查询' }).click()
+  await page.getByTestId('case-table').getByRole('link', { name: `#${id}` }).click()
+  await page.waitForURL(new RegExp(`/cases/${id}$`))
+  const card = page.getByTestId(`instance-${id}`)
+  // Waiting at 核验身份与户籍 (verify) unless a department system answered already.
+  const active = card.locator('.djs-element.highlight-active')
+  await active.first().waitFor()
+  const ids = await active.evaluateAll((els) => els.map((e) => e.getAttribute('data-element-id')))
+  if (!ids.some((x) => x === 'verify' || x === 'accept')) throw new Error(`unexpected active elements ${ids}`)
+  await card.locator('.djs-element.highlight-done[data-element-id="start"]').waitFor()
+  await card.locator('.djs-connection.highlight-done[data-element-id="f1"]').waitFor()
+  await shot(page, 'case')
+  await page.context().close()
+})
+
+test('axe-core finds no serious or critical violation on any page', async () => {
+  const key = uniqueKey()
+  const caseId = await startApplication(key, { starter: 'sheji' })
+  let taskId = null
+  try {
+    taskId = (await applicationAtAccept()).task.id
+  } catch {
+    taskId = null // no department system on this server: the task page is checked by the tests that need it
+  }
+  const visits = [
+    [null, '/login', 'a11y-login'],
+    ['nanguan', '/inbox', 'a11y-inbox'],
+    ['nanguan', taskId ? `/tasks/${taskId}` : null, 'a11y-task'],
+    ['nanguan', '/password', 'a11y-password'],
+    ['zhuguan', '/cases', 'a11y-cases'],
+    ['zhuguan', `/cases/${caseId}`, 'a11y-case'],
+    ['jiankong', '/monitor', 'a11y-monitor'],
+    ['sheji', '/incidents', 'a11y-incidents'],
+    ['sheji', '/designer', 'a11y-designer'],
+    ['sheji', `/designer/edit/${PROCESS}/1`, 'a11y-modeler'],
+    ['admin', '/admin', 'a11y-admin'],
+  ]
+  const problems = []
+  const pages = {}
+  for (const [user, url, name] of visits) {
+    if (!url) continue
+    const key2 = user || 'anonymous'
+    if (!pages[key2]) {
+      pages[key2] = await newPage()
+      if (user) await loginUi(pages[key2], user)
+    }
+    const page = pages[key2]
+    await page.goto(url)
+    await page.locator('#main').waitFor()
+    await page.waitForLoadState('networkidle')
+    await page.waitForTimeout(300)
+    await shot(page, name)
+    try {
+      await axe(page, name)
+    } catch (e) {
+      problems.push(e.message)
+    }
+  }
+  // Keyboard: the skip link is the first stop and moves focus to the main content.
+  const page = pages.nanguan
+  await page.goto('/inbox')
+  await page.keyboard.press('Tab')
+  const first = await page.evaluate(() => document.activeElement && document.activeElement.textContent)
+  if (!first || !first.includes('跳到主要内容')) throw new Error(`the first Tab stop is not the skip link: ${first}`)
+  for (const p of Object.values(pages)) await p.context().close()
+  if (problems.length) throw new Error(problems.join('\n'))
+})
+
+const ok = await run()
+process.exit(ok ? 0 : 1)

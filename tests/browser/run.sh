@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the console's browser tests: starts a real `banshi serve` on a free
+# loopback port with a temporary data folder and the built console, creates
+# the users, runs tests/browser/console.test.mjs in headless Chromium
+# (playwright-core, /usr/bin/chromium) and stops the server.
+#
+# Usage: tests/browser/run.sh [BANSHI_BINARY]
+#   BANSHI_BINARY             default: build/console-dev/tools/banshi, else build/asan/tools/banshi
+#   BANSHI_BROWSER_OUT        screenshots and the server log (default build/browser-tests)
+#   BANSHI_BROWSER_ONLY       run only the tests whose name contains this
+#   BANSHI_BROWSER_STRICT=1   a test skipped for a missing server route counts as failed
+# Needs console/dist (npm ci && npm run build in console/) and console/node_modules.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+banshi=${1:-}
+if [ -z "$banshi" ]; then
+  for b in build/console-dev/tools/banshi build/asan/tools/banshi build/release/tools/banshi build/debug/tools/banshi; do
+    if [ -x "$b" ]; then banshi=$b; break; fi
+  done
+fi
+[ -x "$banshi" ] || { echo "browser tests: no banshi binary (give its path)" >&2; exit 2; }
+[ -f console/dist/index.html ] || { echo "browser tests: build the console first (cd console && npm ci && npm run build)" >&2; exit 2; }
+[ -d console/node_modules/playwright-core ] || { echo "browser tests: run npm ci in console/ first" >&2; exit 2; }
+chromium=${BANSHI_CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium" ] || { echo "browser tests: $chromium is missing (tools/setup.sh installs it)" >&2; exit 2; }
+
+out=${BANSHI_BROWSER_OUT:-$root/build/browser-tests}
+rm -rf "$out"
+mkdir -p "$out"
+data=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+# Users: the first admin, then one user per role the tests need.
+users_file="$data/users.json"
+password_of() { sed -n 's/^password: *//p' | head -n1; }
+admin_pw=$("$banshi" init --data "$data" | password_of)
+declare -A pw
+add_user() { # name, then the options of banshi user add
+  local name=$1; shift
+  pw[$name]=$("$banshi" user add "$name" "$@" --data "$data" | password_of)
+}
+add_user nanguan   --role staff --department dpf --region 220102           # 南关区 DPF staff
+add_user nanguan2  --role staff --department dpf --region 220102           # a colleague
+add_user minzheng  --role staff --department civilaffairs --region 220102  # civil affairs, same district
+add_user zhuguan   --role supervisor --department dpf --region 220100      # city DPF supervisor
+add_user jiankong  --role monitor --region 220100                          # city monitor
+add_user sheji     --role designer                                         # process designer
+add_user gaimi     --role staff --department dpf --region 220102           # changes their password
+{
+  printf '{"admin": {"password": "%s"}' "$admin_pw"
+  for n in "${!pw[@]}"; do printf ', "%s": {"password": "%s"}' "$n" "${pw[$n]}"; done
+  printf '}\n'
+} > "$users_file"
+
+# The server: loopback, any free port, the engine clock 14400 times faster
+# than real time (4 hours a second, so working-day deadlines pass in seconds),
+# the shipped calendars.
+log="$out/server.log"
+BANSHI_CLOCK_MODE=accelerated BANSHI_CLOCK_FACTOR=${BANSHI_BROWSER_CLOCK_FACTOR:-14400} \
+BANSHI_CALENDAR_DIR="$root/workflows/calendars" \
+  "$banshi" serve --data "$data" --listen 127.0.0.1:0 --console "$root/console/dist" >"$log" 2>&1 &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
+  [ -n "$port" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; echo "browser tests: banshi serve did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$port" ] || { cat "$log" >&2; echo "browser tests: banshi serve did not report its port" >&2; exit 1; }
+echo "browser tests: banshi serve on 127.0.0.1:$port (log $log)"
+
+BANSHI_URL="http://127.0.0.1:$port" BANSHI_USERS_FILE="$users_file" BANSHI_BROWSER_OUT="$out" \
+BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" \
+  node tests/browser/console.test.mjs
