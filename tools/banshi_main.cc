@@ -19,6 +19,7 @@
 #include "model/load.h"
 #include "store/sqlite/sqlite_store.h"
 #include "demo/demo.h"
+#include "demo/live.h"
 #include "scenario/scenario.h"
 #include "serve/serve.h"
 
@@ -192,14 +193,28 @@ int run(int argc, char** argv) {
   test_cmd->add_flag("!--no-coverage", test.coverage, "Do not print the coverage report");
 
   banshi::demo::DemoOptions demo;
+  banshi::demo::LiveOptions live;
   CLI::App* demo_cmd = app.add_subcommand(
-      "demo", "Deploy the shipped workflows and run synthetic applications through them on a simulated clock");
+      "demo",
+      "Run the whole system to watch: the server and console on an accelerated clock, department stand-ins, "
+      "users and a stream of synthetic applications (with -n: a quick smoke run that exits)");
   demo_cmd->add_option("--workflows", demo.workflows, "Folder of BPMN workflows")->capture_default_str();
-  demo_cmd->add_option("--data", demo.data, "Folder for the demo's database (replaced on every run)")
+  demo_cmd->add_option("--data", demo.data, "Folder for the demo's data (kept between runs)")->capture_default_str();
+  CLI::Option* batch_opt =
+      demo_cmd->add_option("-n,--applications", demo.applications,
+                           "Smoke run: push this many applications through on a manual clock, print what happened, exit")
+          ->check(CLI::Range(1, 10000));
+  demo_cmd->add_option("--listen", live.listen, "Address of the server")->capture_default_str();
+  demo_cmd->add_option("--console", live.console, "Folder of the built console")->capture_default_str();
+  demo_cmd->add_option("--speed", live.speed, "Simulated seconds per real second (1440: a day a minute)")
+      ->check(CLI::Range(0.001, 1e7))
       ->capture_default_str();
-  demo_cmd->add_option("-n,--applications", demo.applications, "How many applications to run")
-      ->check(CLI::Range(1, 10000))
+  demo_cmd->add_option("--interval", live.interval, "Real seconds between two synthetic applications")
+      ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
+  demo_cmd->add_option("--for", live.run_for, "Stop after this many real seconds (0: run until Ctrl-C)")
+      ->check(CLI::Range(0.0, 1e9));
+  demo_cmd->add_flag("--reset", live.reset, "Start over with empty data");
   demo_cmd->add_option("--seed", demo.seed, "Seed for the synthetic data and decisions")->capture_default_str();
   demo_cmd->add_flag("-q,--quiet", demo.quiet, "Print the summary only");
 
@@ -264,7 +279,13 @@ int run(int argc, char** argv) {
   }
   if (validate_cmd->parsed()) return run_validate(validate);
   if (test_cmd->parsed()) return run_test(test);
-  if (demo_cmd->parsed()) return banshi::demo::run_demo(demo);
+  if (demo_cmd->parsed()) {
+    if (batch_opt->count() > 0) return banshi::demo::run_demo(demo);
+    live.workflows = demo.workflows;
+    live.data = demo.data;
+    live.seed = demo.seed;
+    return banshi::demo::run_live_demo(live);
+  }
   if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
   if (serve_cmd->parsed()) return banshi::serve::run_serve(serve);
   if (init_cmd->parsed()) return banshi::serve::run_init(init, init_admin);

@@ -80,10 +80,10 @@ expect "demo smoke" 0 'applications through .certificate-new-issue.: 20 finished
   "$banshi" demo -q -n 20 --workflows "$workflows" --data "$tmp/demo"
 
 # banshi backup: a consistent copy of the demo's database.
-expect "backup" 0 'backed up' -- "$banshi" backup --database "$tmp/demo/banshi.db" "$tmp/copy.db"
+expect "backup" 0 'backed up' -- "$banshi" backup --database "$tmp/demo/batch.db" "$tmp/copy.db"
 expect "backup copy holds the instances" 0 '^20\|20$' -- \
   sqlite3 "$tmp/copy.db" "select count(*), sum(ended_at > 0) from instances"
-expect "backup refuses to overwrite" 1 'exists' -- "$banshi" backup --database "$tmp/demo/banshi.db" "$tmp/copy.db"
+expect "backup refuses to overwrite" 1 'exists' -- "$banshi" backup --database "$tmp/demo/batch.db" "$tmp/copy.db"
 expect "backup of a missing database" 1 'no such database' -- "$banshi" backup --database "$tmp/none.db" "$tmp/c2.db"
 expect "demo bad folder" 2 'no workflows' -- "$banshi" demo --workflows "$tmp/none"
 expect "demo bad count" 2 '' -- "$banshi" demo -n 0

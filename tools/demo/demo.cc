@@ -303,7 +303,8 @@ int run_demo(const DemoOptions& options) {
   }
   std::sort(files.begin(), files.end());
   fs::create_directories(options.data, ec);
-  const fs::path db = fs::path(options.data) / "banshi.db";
+  // Not banshi.db: that is the live demo's, which this smoke run must not replace.
+  const fs::path db = fs::path(options.data) / "batch.db";
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
   store::sqlite::SqliteOptions store_options;
   store_options.path = db.string();

@@ -1,7 +1,8 @@
-// tools/demo/demo.h — `banshi demo`: the engine's smoke path with synthetic applications.
+// tools/demo/demo.h — `banshi demo -n N`: the engine's smoke path with synthetic applications.
 //
-// The demo opens the engine service on a SQLite database in its data folder
-// (a fresh one every run), deploys every shipped workflow, then runs a stream
+// (Without -n, `banshi demo` runs the live demo: demo/live.h.) The smoke path
+// opens the engine service on a SQLite database in its data folder
+// (batch.db, a fresh one every run), deploys every shipped workflow, then runs a stream
 // of synthetic applications through it with simulated department systems
 // (in-process connectors) and simulated staff (who decide tasks within hours)
 // on a simulated clock, printing what happens to each case — read back from

@@ -1,5 +1,6 @@
 #include "serve/serve.h"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -59,11 +60,14 @@ Result<ServeConfig> load_config(const ServeOptions& options) {
   if (!options.data.empty()) config.store_path = (fs::path(options.data) / "banshi.db").string();
   if (!options.database.empty()) config.store_path = options.database;
   if (!options.console.empty()) config.console_dir = options.console;
+  for (const auto& [key, value] : options.overrides) {
+    if (auto r = apply_value(config, key, value); !r.ok()) return Error{"bad-config", key + ": " + r.error().message};
+  }
   if (auto r = check(config); !r.ok()) return r.error();
   return config;
 }
 
-int run_serve(const ServeOptions& options) {
+int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   auto loaded = load_config(options);
   if (!loaded.ok()) {
     fmt::print(stderr, "banshi serve: {}\n", loaded.error().message);
@@ -125,6 +129,13 @@ int run_serve(const ServeOptions& options) {
     return kExitFailed;
   }
   (*engine)->start();
+  if (hooks.on_start) {
+    if (auto r = hooks.on_start(**engine); !r.ok()) {
+      spdlog::error("{}", r.error().message);
+      (*engine)->stop();
+      return kExitFailed;
+    }
+  }
 
   api::ApiOptions api_options;
   api_options.console_dir = config.console_dir;
@@ -161,8 +172,21 @@ int run_serve(const ServeOptions& options) {
     if (list.ok() && list->empty()) spdlog::warn("there are no users yet: create the first admin with `banshi init`");
   }
 
+  if (hooks.on_listening) {
+    hooks.on_listening(**engine, fmt::format("http://{}:{}",
+                                             listen->first.find(':') != std::string::npos ? "[" + listen->first + "]"
+                                                                                          : listen->first,
+                                             server.port()));
+  }
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  if (hooks.on_tick) {
+    const auto tick = std::max(hooks.tick, std::chrono::milliseconds(10));
+    const timespec wait{static_cast<time_t>(tick.count() / 1000), static_cast<long>(tick.count() % 1000) * 1000000L};
+    while ((signal = sigtimedwait(&stop_signals, nullptr, &wait)) < 0) hooks.on_tick(**engine);
+  } else {
+    sigwait(&stop_signals, &signal);
+  }
+  if (hooks.on_stop) hooks.on_stop(**engine);
   spdlog::info("received {}; stopping the server, then the engine", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   server.stop();
   (*engine)->stop();

@@ -1,9 +1,14 @@
 // serve/serve.h — `banshi serve`: the engine and its HTTP API in one process.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "banshi/engine.h"
 #include "banshi/result.h"
 #include "serve/config.h"
 
@@ -16,12 +21,29 @@ struct ServeOptions {
   std::string database;      // --database FILE
   std::string console;       // --console DIR
   bool print_config = false; // --print-config: print the effective configuration and exit
+  // Applied last, as flags would be: dotted key → value ("clock.mode", "accelerated").
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+
+// Lets another command run inside `banshi serve` (the demo does): its
+// department stand-ins, users and load generator live beside the server.
+struct ServeHooks {
+  // After the engine has started, before the listener opens; an error stops
+  // the server (exit code 1).
+  std::function<Result<void>(Engine&)> on_start;
+  // Once the listener is open, with the base URL ("http://127.0.0.1:8080").
+  std::function<void(Engine&, const std::string& url)> on_listening;
+  // Every `tick` while serving, on the main thread.
+  std::function<void(Engine&)> on_tick;
+  std::chrono::milliseconds tick{1000};
+  // On SIGTERM/SIGINT, before the server and the engine stop.
+  std::function<void(Engine&)> on_stop;
 };
 
 // Runs until SIGTERM or SIGINT, then stops the server (in-flight requests
 // finish) and the engine. Exit codes: 0 clean stop or printed config, 1 the
 // store, engine or listener could not start, 2 a configuration error.
-int run_serve(const ServeOptions& options);
+int run_serve(const ServeOptions& options, const ServeHooks& hooks = {});
 
 // The effective configuration for these options (defaults, file,
 // environment, flags), as `banshi serve` would use it.
