@@ -14,8 +14,8 @@ packages=(
   libgtest-dev libgmock-dev googletest curl
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
-  # the console's browser tests (headless)
-  chromium
+  # the console's browser tests (headless; a CJK font for readable screenshots)
+  chromium fonts-wqy-zenhei
   # packaging (cpack's .deb)
   dpkg-dev fakeroot
 )

@@ -167,8 +167,11 @@ test('南关区 DPF staff claims and completes the acceptance of a new applicati
   await shot(page, 'task')
   // Validation: the decision is required.
   await page.getByRole('button', { name: '办结提交' }).click()
-  await page.getByRole('alert').filter({ hasText: '为必填项' }).waitFor()
-  await page.getByRole('radiogroup').getByRole('radio', { name: '是' }).check({ force: true })
+  await page.getByRole('alert').filter({ hasText: '受理为必填项' }).first().waitFor()
+  // Not accepted yet: the form offers asking for missing documents; accepting hides it.
+  await page.getByRole('radiogroup', { name: '一次性告知补正材料' }).waitFor()
+  await page.getByRole('radiogroup', { name: '受理' }).getByRole('radio', { name: '是' }).check({ force: true })
+  await page.getByRole('radiogroup', { name: '一次性告知补正材料' }).waitFor({ state: 'detached' })
   await page.getByRole('button', { name: '办结提交' }).click()
   await page.locator('.el-message-box').getByRole('button', { name: '办结提交' }).click()
   await page.waitForURL(/\/inbox/)

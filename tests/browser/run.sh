@@ -9,6 +9,7 @@
 #   BANSHI_BROWSER_OUT        screenshots and the server log (default build/browser-tests)
 #   BANSHI_BROWSER_ONLY       run only the tests whose name contains this
 #   BANSHI_BROWSER_STRICT=1   a test skipped for a missing server route counts as failed
+#   BANSHI_BROWSER_PERF=1     run the inbox load test with 10,000 open tasks instead (perf.test.mjs)
 # Needs console/dist (npm ci && npm run build in console/) and console/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -82,4 +83,4 @@ echo "browser tests: banshi serve on 127.0.0.1:$port (log $log)"
 
 BANSHI_URL="http://127.0.0.1:$port" BANSHI_USERS_FILE="$users_file" BANSHI_BROWSER_OUT="$out" \
 BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" \
-  node tests/browser/console.test.mjs
+  node "tests/browser/$([ "${BANSHI_BROWSER_PERF:-0}" = 1 ] && echo perf || echo console).test.mjs"

@@ -63,7 +63,8 @@ export function readHistory(items, processId) {
         default:
           break
       }
-      if (timelineKinds.has(r.k) && !(r.k === K.activated && r.el === processId)) {
+      const lifecycle = r.k === K.activated || r.k === K.completed || r.k === K.terminated
+      if (timelineKinds.has(r.k) && !(lifecycle && (!r.el || r.el === processId))) {
         timeline.push({ seq: entry.seq, at: entry.at, kind: r.k, element: r.el || '', name: r.n || '', text: r.t || '', payload: r.p })
       }
     }
