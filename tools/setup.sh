@@ -18,6 +18,8 @@ packages=(
   chromium fonts-wqy-zenhei
   # packaging (cpack's .deb)
   dpkg-dev fakeroot
+  # the docs test
+  python3
 )
 
 # The console is built with Node.js and npm (the base image has Node 20);
