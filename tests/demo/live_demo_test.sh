@@ -49,6 +49,10 @@ grep -qE "open tasks [0-9]+" "$work/out1" || fail "no status line"
 first_date=$(cat "$work/data/simulated-date")
 [ "$first_date" -gt 0 ] || fail "the simulated date was not kept"
 
+# Personal data never appears in full in the demo's output.
+if grep -qE '(^|[^0-9])[0-9]{17}[0-9X]([^0-9]|$)' "$work/out1"; then fail "an unmasked ID number was printed"; fi
+if grep -qE '(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)' "$work/out1"; then fail "an unmasked phone number was printed"; fi
+
 echo "-- second run resumes"
 "$banshi" demo --workflows "$workflows" --data "$work/data" --listen 127.0.0.1:0 --console "$work/none" \
   --speed 7200 --interval 60 --for 3 >"$work/out2" 2>&1 || fail "the second run failed: $(cat "$work/out2")"
