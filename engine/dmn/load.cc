@@ -110,7 +110,7 @@ class Reader {
     defs_->name = attribute(root, "name");
     defs_->namespace_uri = attribute(root, "namespace");
     collect_names(root, 0);
-    for (const auto& name : names_) options_.known_names.push_back(name);
+    options_.names = std::make_shared<const expr::KnownNames>(std::vector<std::string>(names_.begin(), names_.end()));
 
     // First pass: the DRG elements and their ids, so that references resolve in any order.
     for (pugi::xml_node node = root.first_child(); node; node = node.next_sibling()) {

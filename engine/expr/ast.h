@@ -76,7 +76,7 @@ using Node = Expression::Node;
 
 // Parses `text` (already checked for size) in the given mode.
 Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode,
-                                                  const std::vector<std::string>* known_names = nullptr,
+                                                  const KnownNames* known_names = nullptr,
                                                   bool lenient_calls = false);
 
 // Evaluation budget shared by the evaluator and the built-ins.

@@ -626,8 +626,9 @@ Result<Expression, CompileError> Expression::compile(std::string_view text, Mode
   if (text.size() > kMaxSourceBytes) {
     return CompileError{SourcePos{}, fmt::format("the expression is longer than {} bytes", kMaxSourceBytes)};
   }
-  auto tree = parse(text, mode, options.known_names.empty() ? nullptr : &options.known_names,
-                    options.call_errors_yield_null);
+  std::shared_ptr<const KnownNames> names = options.names;
+  if (!names && !options.known_names.empty()) names = std::make_shared<const KnownNames>(options.known_names);
+  auto tree = parse(text, mode, names.get(), options.call_errors_yield_null);
   if (!tree.ok()) return tree.error();
   Expression expression;
   expression.root_ = std::shared_ptr<const Node>(std::move(tree).value());

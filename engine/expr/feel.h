@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,10 +86,30 @@ struct EvalContext {
   const WorkingDays* working_days = nullptr;  // null: the working-day built-ins give null with a reason
 };
 
+// Names in scope that the plain FEEL grammar cannot spell or that may be
+// called as functions: DMN element names such as "Date-Time" or "values in a
+// list", business knowledge models, earlier context entries. Built once and
+// shared by every expression of a model, so compiling stays linear in the
+// model's size.
+class KnownNames {
+ public:
+  explicit KnownNames(const std::vector<std::string>& names);
+  // A name that may be called (a known name that is not also a built-in).
+  bool callable(std::string_view name) const { return callable_.find(name) != callable_.end(); }
+  // Known names the tokens do not spell, keyed by their first word, longest first.
+  const std::vector<std::string>* special(std::string_view first_word) const {
+    auto it = special_.find(first_word);
+    return it == special_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::set<std::string, std::less<>> callable_;
+  std::map<std::string, std::vector<std::string>, std::less<>> special_;
+};
+
 struct CompileOptions {
-  // Names in scope that the plain FEEL grammar cannot spell or that may be
-  // called as functions: DMN element names such as "Date-Time" or "values in
-  // a list", business knowledge models, earlier context entries.
+  std::shared_ptr<const KnownNames> names;
+  // Convenience for a few names: used when `names` is null.
   std::vector<std::string> known_names;
   // A built-in called with the wrong number or names of arguments is a
   // compile error; with this set it compiles to null carrying the message

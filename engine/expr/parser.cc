@@ -37,23 +37,32 @@ std::string describe(const Token& token) {
 
 using NodePtr = std::unique_ptr<Node>;
 
+// A name made only of plain words (no keywords, operators or punctuation)
+// needs no special matching: the token stream spells it.
+bool plain_name(std::string_view name) {
+  if (name.empty()) return false;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find(' ', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view word = name.substr(start, end - start);
+    if (word.empty() || is_keyword(word)) return false;
+    for (size_t i = 0; i < word.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(word[i]);
+      bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '?' || c >= 0x80;
+      bool digit = c >= '0' && c <= '9';
+      if (!(letter || (i > 0 && (digit || c == '\'')))) return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, Mode mode, std::string_view text, const std::vector<std::string>* known,
-         bool lenient_calls)
-      : tokens_(std::move(tokens)), mode_(mode), text_(text), lenient_calls_(lenient_calls) {
-    if (known) {
-      for (const auto& name : *known) {
-        // A known name that is also a built-in does not hide it (an item
-        // component called "date" must not break date(...)).
-        if (!find_builtin(name)) declared_.insert(name);
-        if (!plain_name(name)) special_names_.push_back(name);
-      }
-      // Longest first, so "Date-Time" wins over "Date".
-      std::sort(special_names_.begin(), special_names_.end(),
-                [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    }
-  }
+  Parser(std::vector<Token> tokens, Mode mode, std::string_view text, const KnownNames* known, bool lenient_calls)
+      : tokens_(std::move(tokens)), mode_(mode), text_(text), lenient_calls_(lenient_calls), known_(known) {}
 
   Result<NodePtr, CompileError> run() {
     NodePtr root = mode_ == Mode::kUnaryTests ? parse_unary_tests_root() : parse_top_expression();
@@ -666,7 +675,7 @@ class Parser {
       name += " " + take().text;
     }
     if (symbol_at("(")) {
-      if (!declared_.contains(name)) return fail(pos, fmt::format("unknown function '{}'", name));
+      if (!declared(name)) return fail(pos, fmt::format("unknown function '{}'", name));
       auto callee = make(NodeKind::kName, pos);
       callee->name = std::move(name);
       return parse_invocation(std::move(callee), peek().pos);
@@ -750,37 +759,21 @@ class Parser {
   bool declared_at(size_t words) const {
     std::string joined;
     for (size_t i = 0; i < words; ++i) joined += (i ? " " : "") + peek(i).text;
-    return declared_.contains(joined);
+    return declared_.contains(joined);  // local names only: known names never hide built-ins
   }
-
-  // A name made only of plain words (no keywords, operators or punctuation)
-  // needs no special matching: the token stream spells it.
-  static bool plain_name(std::string_view name) {
-    if (name.empty()) return false;
-    size_t start = 0;
-    while (start <= name.size()) {
-      size_t end = name.find(' ', start);
-      if (end == std::string_view::npos) end = name.size();
-      std::string_view word = name.substr(start, end - start);
-      if (word.empty() || is_keyword(word)) return false;
-      for (size_t i = 0; i < word.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(word[i]);
-        bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '?' || c >= 0x80;
-        bool digit = c >= '0' && c <= '9';
-        if (!(letter || (i > 0 && (digit || c == '\'')))) return false;
-      }
-      start = end + 1;
-    }
-    return true;
+  bool declared(std::string_view name) const {
+    return declared_.find(name) != declared_.end() || (known_ && known_->callable(name));
   }
 
   // A known name that contains keywords, operators or punctuation ("Date-Time",
   // "values in a list"), written exactly at the current token and ending at a
   // token boundary; consumes its tokens. Empty when none matches.
   std::string match_special_name() {
-    if (special_names_.empty()) return {};
+    if (!known_ || peek().kind != TokenKind::kName) return {};
+    const std::vector<std::string>* candidates = known_->special(peek().text);
+    if (!candidates) return {};
     size_t offset = peek().offset;
-    for (const auto& name : special_names_) {
+    for (const auto& name : *candidates) {
       if (text_.substr(offset).substr(0, name.size()) != name) continue;
       size_t end = offset + name.size();
       size_t count = 0;
@@ -992,8 +985,8 @@ class Parser {
   Mode mode_;
   std::string_view text_;
   bool lenient_calls_ = false;
-  std::set<std::string, std::less<>> declared_;  // names that may be called or hide built-ins
-  std::vector<std::string> special_names_;       // known names the tokens do not spell
+  const KnownNames* known_ = nullptr;
+  std::set<std::string, std::less<>> declared_;  // names this expression declares (may be called, hide built-ins)
   size_t pos_ = 0;
   uint32_t depth_ = 0;
   int question_marks_ = 0;
@@ -1004,8 +997,24 @@ class Parser {
 
 }  // namespace
 
-Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode,
-                                                  const std::vector<std::string>* known_names, bool lenient_calls) {
+KnownNames::KnownNames(const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    // A known name that is also a built-in does not hide it (an item
+    // component called "date" must not break date(...)).
+    if (!find_builtin(name)) callable_.insert(name);
+    if (plain_name(name)) continue;
+    auto tokens = tokenize(name);
+    if (!tokens.ok() || tokens->empty() || tokens->front().kind != TokenKind::kName) continue;
+    auto& list = special_[tokens->front().text];
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  }
+  for (auto& [word, list] : special_) {
+    std::sort(list.begin(), list.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  }
+}
+
+Result<std::unique_ptr<Node>, CompileError> parse(std::string_view text, Mode mode, const KnownNames* known_names,
+                                                  bool lenient_calls) {
   auto tokens = tokenize(text);
   if (!tokens.ok()) return tokens.error();
   return Parser(std::move(tokens).value(), mode, text, known_names, lenient_calls).run();
