@@ -27,8 +27,27 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 
 echo "== tests =="
-ctest --preset asan -j "$jobs"
+status=0
+ctest --preset asan -j "$jobs" || status=1
 
 echo "== console (npm ci, build) and browser tests =="
-(cd console && npm ci --no-audit --no-fund && npm run build)
-tests/browser/run.sh build/asan/tools/banshi
+(cd console && npm ci --no-audit --no-fund && npm run build) || status=1
+tests/browser/run.sh build/asan/tools/banshi || status=1
+
+# What the reliability suites did, from their own output.
+echo "== summary =="
+log=build/asan/Testing/Temporary/LastTest.log
+if [ -f "$log" ]; then
+  grep -hE '^chaos: ' "$log" || true
+  grep -hE '^  kills: ' "$log" | sed 's/^  /crash safety: /' || true
+fi
+if [ "$fuzz" = 1 ]; then
+  execs=0
+  for f in build/fuzz/findings/*/log.txt; do
+    n=$(grep -oE '^#[0-9]+[[:space:]]+DONE' "$f" | grep -oE '[0-9]+' | head -1 || true)
+    execs=$((execs + ${n:-0}))
+  done
+  echo "fuzz: $execs executions over $(ls -d build/fuzz/findings/*/ 2>/dev/null | wc -l) targets, no failing input"
+fi
+if [ "$status" = 0 ]; then echo "all tests passed"; else echo "SOME TESTS FAILED" >&2; fi
+exit "$status"
