@@ -52,7 +52,7 @@ add_user() { # name, then the options of banshi user add
 }
 add_user nanguan   --role staff --department dpf --region 220102           # 南关区 DPF staff
 add_user nanguan2  --role staff --department dpf --region 220102           # a colleague
-add_user minzheng  --role staff --department civilaffairs --region 220102  # civil affairs, same district
+add_user minzheng  --role staff --department civil-affairs --region 220102 # civil affairs, same district
 add_user zhuguan   --role supervisor --department dpf --region 220100      # city DPF supervisor
 add_user jiankong  --role monitor --region 220100                          # city monitor
 add_user sheji     --role designer                                         # process designer
@@ -64,10 +64,12 @@ add_user gaimi     --role staff --department dpf --region 220102           # cha
 } > "$users_file"
 
 # The server: loopback, any free port, the engine clock 14400 times faster
-# than real time (4 hours a second, so working-day deadlines pass in seconds),
-# the shipped calendars.
+# than real time (4 hours a second, so working-day deadlines pass in seconds)
+# from a Monday morning early in a year the shipped calendars cover, so no
+# deadline of a run falls beyond them.
 log="$out/server.log"
 BANSHI_CLOCK_MODE=accelerated BANSHI_CLOCK_FACTOR=${BANSHI_BROWSER_CLOCK_FACTOR:-14400} \
+BANSHI_CLOCK_START=${BANSHI_BROWSER_CLOCK_START:-2026-03-02T09:00:00+08:00} \
 BANSHI_CALENDAR_DIR="$root/workflows/calendars" \
   "$banshi" serve --data "$data" --listen 127.0.0.1:0 --console "$root/console/dist" >"$log" 2>&1 &
 server_pid=$!
