@@ -33,7 +33,7 @@ async function deployShipped() {
 
 // acceptDays: the working days the window has to accept; the server's clock
 // runs 14400 times faster (4 hours a second), so the default of 100 keeps the
-// task on time for the whole run and 0 makes it overdue at once.
+// task on time for the whole run and 1 makes it overdue within seconds.
 async function startApplication(key, { acceptDays = 100, starter = 'nanguan' } = {}) {
   await deployShipped()
   const r = await (await as(starter)).ok('POST', '/instances', {
@@ -211,9 +211,9 @@ test('a civil-affairs user cannot see DPF tasks', async () => {
 }, { needs: NEEDS_WORKER })
 
 test('a monitor sees a task turn overdue and escalate after the clock advances', async () => {
-  // No working day to accept: overdue at once, escalated to the DPF supervisors
-  // 2 working days later (seconds on the server's fast clock).
-  const { key, task } = await applicationAtAccept({ acceptDays: 0 })
+  // One working day to accept: overdue a day later, escalated to the DPF
+  // supervisors 2 working days after that (seconds on the server's fast clock).
+  const { key, task } = await applicationAtAccept({ acceptDays: 1 })
   const page = await newPage()
   await loginUi(page, 'jiankong')
   await page.getByRole('link', { name: '监控' }).click()

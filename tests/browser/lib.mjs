@@ -101,6 +101,7 @@ export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 250) {
 
 // --- browser ----------------------------------------------------------------
 let browser = null
+const openPages = new Set()
 export async function launch() {
   browser = await chromium.launch({
     executablePath: process.env.BANSHI_CHROMIUM || '/usr/bin/chromium',
@@ -116,6 +117,8 @@ export async function closeBrowser() {
 export async function newPage(locale = 'zh-CN') {
   const context = await browser.newContext({ baseURL: BASE, viewport: { width: 1366, height: 900 }, locale })
   const page = await context.newPage()
+  openPages.add(page)
+  page.on('close', () => openPages.delete(page))
   page.setDefaultTimeout(15000)
   page.on('pageerror', (e) => console.log(`    [page error] ${e.message}`))
   return page
@@ -178,7 +181,14 @@ export async function run() {
       } catch (e) {
         failed += 1
         console.log(`FAIL ${tst.name}: ${e && e.stack ? e.stack : e}`)
+        // What the pages showed when it failed, for the test's artefacts.
+        let n = 0
+        for (const pg of openPages) {
+          n += 1
+          await pg.screenshot({ path: path.join(OUT, `FAILED-${tst.name.replace(/[^\w\u4e00-\u9fff-]+/g, '_').slice(0, 60)}-${n}.png`), fullPage: true }).catch(() => {})
+        }
       }
+      for (const pg of [...openPages]) await pg.context().close().catch(() => {})
     }
   } finally {
     await closeBrowser()
