@@ -1,0 +1,258 @@
+// Faults in the storage under the engine: a full disk and I/O errors,
+// injected by a SQLite VFS that wraps the real one. A command whose commit
+// fails gets a clean error and changes nothing; what was committed before
+// stays; the database passes SQLite's integrity check; once the fault clears
+// the engine carries on, and a restart finds exactly the committed work.
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "banshi/engine.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace banshi {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- the faulty VFS ------------------------------------------------------------
+
+enum class Fault { kNone, kDiskFull, kWriteError, kSyncError };
+std::atomic<Fault> g_fault{Fault::kNone};
+std::atomic<int> g_faults_injected{0};
+
+sqlite3_vfs* g_real = nullptr;
+
+struct FaultyFile {
+  sqlite3_file base;     // must be first: SQLite sees this
+  sqlite3_file* real;    // the wrapped file, allocated after this struct
+};
+
+const sqlite3_io_methods* faulty_methods();
+
+sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<FaultyFile*>(f)->real; }
+
+int x_close(sqlite3_file* f) {
+  int rc = real_of(f)->pMethods ? real_of(f)->pMethods->xClose(real_of(f)) : SQLITE_OK;
+  return rc;
+}
+int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  return real_of(f)->pMethods->xRead(real_of(f), buf, amt, off);
+}
+int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
+  Fault fault = g_fault.load();
+  if (fault == Fault::kDiskFull) {
+    ++g_faults_injected;
+    return SQLITE_FULL;
+  }
+  if (fault == Fault::kWriteError) {
+    ++g_faults_injected;
+    return SQLITE_IOERR_WRITE;
+  }
+  return real_of(f)->pMethods->xWrite(real_of(f), buf, amt, off);
+}
+int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return real_of(f)->pMethods->xTruncate(real_of(f), size); }
+int x_sync(sqlite3_file* f, int flags) {
+  if (g_fault.load() == Fault::kSyncError) {
+    ++g_faults_injected;
+    return SQLITE_IOERR_FSYNC;
+  }
+  return real_of(f)->pMethods->xSync(real_of(f), flags);
+}
+int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real_of(f)->pMethods->xFileSize(real_of(f), size); }
+int x_lock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xLock(real_of(f), l); }
+int x_unlock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xUnlock(real_of(f), l); }
+int x_check_reserved(sqlite3_file* f, int* out) { return real_of(f)->pMethods->xCheckReservedLock(real_of(f), out); }
+int x_file_control(sqlite3_file* f, int op, void* arg) { return real_of(f)->pMethods->xFileControl(real_of(f), op, arg); }
+int x_sector_size(sqlite3_file* f) { return real_of(f)->pMethods->xSectorSize(real_of(f)); }
+int x_device_chars(sqlite3_file* f) { return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f)); }
+int x_shm_map(sqlite3_file* f, int pg, int sz, int extend, void volatile** p) {
+  return real_of(f)->pMethods->xShmMap(real_of(f), pg, sz, extend, p);
+}
+int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  return real_of(f)->pMethods->xShmLock(real_of(f), offset, n, flags);
+}
+void x_shm_barrier(sqlite3_file* f) { real_of(f)->pMethods->xShmBarrier(real_of(f)); }
+int x_shm_unmap(sqlite3_file* f, int del) { return real_of(f)->pMethods->xShmUnmap(real_of(f), del); }
+
+const sqlite3_io_methods* faulty_methods() {
+  static const sqlite3_io_methods m = {
+      2,           x_close,        x_read,        x_write,      x_truncate,       x_sync,
+      x_file_size, x_lock,         x_unlock,      x_check_reserved, x_file_control, x_sector_size,
+      x_device_chars, x_shm_map,   x_shm_lock,    x_shm_barrier, x_shm_unmap,     nullptr,
+      nullptr};
+  return &m;
+}
+
+int x_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* out_flags) {
+  auto* f = reinterpret_cast<FaultyFile*>(file);
+  f->real = reinterpret_cast<sqlite3_file*>(f + 1);
+  std::memset(f->real, 0, static_cast<size_t>(g_real->szOsFile));
+  int rc = g_real->xOpen(g_real, name, f->real, flags, out_flags);
+  f->base.pMethods = rc == SQLITE_OK && f->real->pMethods ? faulty_methods() : nullptr;
+  return rc;
+}
+
+sqlite3_vfs g_faulty;
+
+// Installs the faulty VFS as the default, wrapping the real default.
+void install_faulty_vfs() {
+  if (g_real) return;
+  g_real = sqlite3_vfs_find(nullptr);
+  g_faulty = *g_real;
+  g_faulty.zName = "banshi-faulty";
+  g_faulty.szOsFile = static_cast<int>(sizeof(FaultyFile)) + g_real->szOsFile;
+  g_faulty.xOpen = x_open;
+  g_faulty.pAppData = nullptr;
+  ASSERT_EQ(sqlite3_vfs_register(&g_faulty, 1), SQLITE_OK);
+}
+
+// --- the test --------------------------------------------------------------------
+
+const char* kModel = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <userTask id="t" name="Review" bs:candidateGroups="qa"/>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+
+class StoreFaults : public ::testing::TestWithParam<Fault> {
+ protected:
+  void SetUp() override {
+    install_faulty_vfs();
+    g_fault = Fault::kNone;
+    dir_ = fs::temp_directory_path() / ("banshi-faults-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(static_cast<int>(GetParam())));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    open();
+  }
+  void TearDown() override {
+    g_fault = Fault::kNone;
+    engine_.reset();
+    fs::remove_all(dir_);
+  }
+  void open() {
+    store::sqlite::SqliteOptions o;
+    o.path = (dir_ / "banshi.db").string();
+    auto s = store::sqlite::SqliteStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto e = Engine::open(EngineConfig{}, std::move(s).value(), std::make_shared<ManualClock>(1'770'000'000'000));
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    engine_ = std::move(e).value();
+  }
+  Result<InstanceId> start(const std::string& key) {
+    StartRequest r;
+    r.process_id = "p";
+    r.business_key = key;
+    r.variables = boost::json::object{{"key", key}};
+    return engine_->start_instance(r);
+  }
+  size_t count_instances() {
+    store::InstanceQuery q;
+    q.limit = 10000;
+    auto list = engine_->store().instances(q);
+    EXPECT_TRUE(list.ok());
+    return list.ok() ? list->size() : 0;
+  }
+  std::string integrity() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((dir_ / "banshi.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    std::string result;
+    sqlite3_exec(
+        db, "PRAGMA integrity_check",
+        [](void* out, int, char** values, char**) {
+          *static_cast<std::string*>(out) += values[0] ? values[0] : "";
+          return 0;
+        },
+        &result, nullptr);
+    sqlite3_close(db);
+    return result;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(StoreFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
+  ASSERT_TRUE(engine_->deploy("p.bpmn", kModel, "test").ok());
+  std::vector<InstanceId> committed;
+  for (int i = 0; i < 5; ++i) {
+    auto id = start("before-" + std::to_string(i));
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    committed.push_back(*id);
+  }
+  store::TaskQuery tq;
+  tq.limit = 100;
+  auto tasks = engine_->store().tasks(tq);
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 5u);
+
+  const int injected_before = g_faults_injected.load();
+  g_fault = GetParam();
+  // Starts and completions during the fault fail cleanly.
+  for (int i = 0; i < 3; ++i) {
+    auto id = start("during-" + std::to_string(i));
+    EXPECT_FALSE(id.ok()) << "a start committed while the disk was failing";
+  }
+  auto done = engine_->complete_task((*tasks)[0].id, boost::json::object{{"ok", true}}, "");
+  EXPECT_FALSE(done.ok()) << "a completion committed while the disk was failing";
+  EXPECT_GT(g_faults_injected.load(), injected_before) << "no fault was injected";
+  g_fault = Fault::kNone;
+
+  // What was committed is intact and nothing half-written is visible.
+  EXPECT_EQ(count_instances(), 5u);
+  auto still = engine_->store().tasks(tq);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->size(), 5u) << "the failed completion removed its task";
+
+  // The engine carries on: the same commands now succeed.
+  auto again = engine_->complete_task((*tasks)[0].id, boost::json::object{{"ok", true}}, "");
+  EXPECT_TRUE(again.ok()) << again.error().message;
+  auto after = start("after-0");
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(count_instances(), 6u);
+
+  // A restart finds exactly the committed work, in a sound database.
+  engine_.reset();
+  EXPECT_EQ(integrity(), "ok");
+  open();
+  EXPECT_EQ(count_instances(), 6u);
+  auto reopened = engine_->store().tasks(tq);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(reopened->size(), 5u);  // four of the first five, and the one started after the fault
+  for (const store::TaskRecord& t : *reopened) {
+    EXPECT_TRUE(engine_->complete_task(t.id, boost::json::object{{"ok", true}}, "").ok());
+  }
+  store::InstanceQuery active;
+  active.status = 1;
+  active.limit = 100;
+  auto left = engine_->store().instances(active);
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << left->size() << " instances did not end";
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, StoreFaults,
+                         ::testing::Values(Fault::kDiskFull, Fault::kWriteError, Fault::kSyncError),
+                         [](const ::testing::TestParamInfo<Fault>& info) {
+                           switch (info.param) {
+                             case Fault::kDiskFull: return std::string("DiskFull");
+                             case Fault::kWriteError: return std::string("WriteError");
+                             case Fault::kSyncError: return std::string("SyncError");
+                             default: return std::string("None");
+                           }
+                         });
+
+}  // namespace
+}  // namespace banshi
