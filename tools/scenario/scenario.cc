@@ -15,6 +15,9 @@
 #include "calendar/business_calendar.h"
 #include "core/serialize.h"
 #include "core/step.h"
+#include "dmn/evaluate.h"
+#include "dmn/model.h"
+#include "expr/value.h"
 #include "model/iso8601.h"
 #include "model/load.h"
 
@@ -23,6 +26,30 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+
+// The decisions of the DMN files a scenario deployed, for business rule tasks;
+// a later deploy of the same decision id replaces it, as for processes.
+class ScenarioDecisions final : public core::DecisionEvaluator {
+ public:
+  void add(std::shared_ptr<const dmn::Definitions> model) {
+    for (const dmn::Decision& d : model->decisions) models_[d.id] = model;
+  }
+  void set_now(int64_t now_ms) { now_ms_ = now_ms; }
+  Result<json::value> evaluate(const std::string& decision_id, const json::object& variables) const override {
+    auto it = models_.find(decision_id);
+    if (it == models_.end()) return Error{"not-found", fmt::format("no decision '{}' is deployed", decision_id)};
+    expr::JsonVariables vars(variables);
+    dmn::EvalOptions options;
+    options.now_epoch_ms = now_ms_;
+    dmn::DecisionResult r = dmn::evaluate(*it->second, decision_id, vars, options);
+    if (!r.errors.empty()) return Error{"decision-failed", r.errors.front()};
+    return expr::to_json(r.value);
+  }
+
+ private:
+  std::map<std::string, std::shared_ptr<const dmn::Definitions>> models_;
+  int64_t now_ms_ = 0;
+};
 using core::Command;
 using core::CommandKind;
 using core::Key;
@@ -210,6 +237,19 @@ class Session {
     }
     std::ostringstream s;
     s << in.rdbuf();
+    if (path.extension() == ".dmn" || dmn::looks_like_dmn(s.str())) {
+      dmn::LoadResult d = dmn::load_dmn(s.str());
+      if (!d.ok()) {
+        fatal_ = true;
+        std::string why;
+        for (const auto& diag : d.diagnostics) {
+          if (diag.severity == model::Severity::kError) why += "\n  " + model::format_diagnostic(diag, path.string());
+        }
+        return fail(fmt::format("{} does not deploy:{}", relative, why));
+      }
+      decisions_.add(d.definitions);
+      return;
+    }
     model::LoadResult r = model::load_bpmn(s.str());
     if (!r.ok()) {
       fatal_ = true;
@@ -441,6 +481,8 @@ class Session {
       env.now_ms = now_;
       env.utc_offset_minutes = kZone;
       env.working_days = calendar_.get();
+      decisions_.set_now(now_);
+      env.decisions = &decisions_;
       Result<void> r = core::step(*inst.deployed->process, inst.state, cmd, env, out);
       if (!r.ok()) {
         if (first_command) rejected_ = r.error().message;
@@ -766,7 +808,8 @@ class Session {
   std::map<std::string, json::value> task_payloads_;
   std::map<int, json::object> ended_variables_;
   std::map<std::pair<int, Key>, std::pair<int, Key>> error_origin_;
-  std::unique_ptr<calendar::BusinessCalendar> calendar_;  // (instance, call activity) -> thrower
+  std::unique_ptr<calendar::BusinessCalendar> calendar_;
+  ScenarioDecisions decisions_;  // (instance, call activity) -> thrower
 };
 
 }  // namespace
