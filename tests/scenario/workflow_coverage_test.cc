@@ -151,9 +151,10 @@ std::string read_file(const fs::path& file) {
   return bytes.str();
 }
 
-// workflows/eligibility-cases.json: each case is evaluated with the decision
-// table and with the linked-services step that decides it; both must give the
-// expected value, so the model and the tables cannot drift apart.
+// workflows/eligibility-cases.json: each case is evaluated with its decision
+// table and must give the expected value; the linked-services step that
+// decides it must call that decision (or, were it a FEEL step, give the same
+// value), so the model and the tables cannot drift apart.
 TEST(WorkflowDecisions, TablesAndStepsGiveTheExpectedEligibility) {
   const fs::path dir(BANSHI_WORKFLOWS_DIR);
   boost::system::error_code ec;
