@@ -674,7 +674,9 @@ class Session {
         auto add = [&](Key ei_key, model::Index element) {
           const core::ElementInstance* ei = i.state.find(ei_key);
           (void)ei;
-          got.push_back(i.deployed->process->node(element).id);
+          // The case's own SLA deadline belongs to no element: listed under the process id.
+          got.push_back(element == model::kNoIndex ? i.deployed->process->process().id
+                                                   : i.deployed->process->node(element).id);
         };
         if (jobs) for (const auto& [k, j] : i.state.jobs) add(j.element_instance, i.state.find(j.element_instance)->element);
         else if (tasks) for (const auto& [k, t] : i.state.user_tasks) add(t.element_instance, i.state.find(t.element_instance)->element);
