@@ -20,6 +20,8 @@
 #include "banshi/engine.h"
 #include "core/serialize.h"
 #include "core/step.h"
+#include "dmn/evaluate.h"
+#include "dmn/model.h"
 #include "exec/batch_builder.h"
 #include "model/iso8601.h"
 #include "model/load.h"
@@ -147,6 +149,11 @@ class EngineImpl final : public Engine {
   // --- deployment ---------------------------------------------------------
   Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
                                               const std::string& deployed_by) override {
+    if (is_dmn(resource, xml)) {
+      auto deployed = deploy_resources({DeploymentResource{resource, xml}}, deployed_by);
+      if (!deployed.ok()) return deployed.error();
+      return std::vector<DeployedProcess>();
+    }
     model::LoadResult loaded = model::load_bpmn(xml);
     if (!loaded.ok()) {
       std::string why;
@@ -191,6 +198,160 @@ class EngineImpl final : public Engine {
     }
     return out;
   }
+
+  // --- decisions (DMN) ------------------------------------------------------
+  static bool is_dmn(const std::string& resource, const std::string& xml) {
+    return resource.ends_with(".dmn") || dmn::looks_like_dmn(xml);
+  }
+
+  static Result<std::shared_ptr<const dmn::Definitions>> load_decisions(const std::string& resource,
+                                                                         const std::string& xml) {
+    dmn::LoadResult loaded = dmn::load_dmn(xml);
+    if (!loaded.ok()) {
+      std::string why;
+      for (const auto& d : loaded.diagnostics) {
+        if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, resource) + "\n";
+      }
+      return Error{"invalid-model", why.empty() ? resource + " is not a deployable DMN model" : why};
+    }
+    if (loaded.definitions->decisions.empty()) return Error{"invalid-model", resource + " has no decision"};
+    return loaded.definitions;
+  }
+
+  Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
+                                      const std::string& deployed_by) override {
+    // Validate everything first: one bad file deploys nothing.
+    std::vector<std::shared_ptr<const dmn::Definitions>> models(resources.size());
+    for (size_t i = 0; i < resources.size(); ++i) {
+      const DeploymentResource& r = resources[i];
+      if (is_dmn(r.name, r.xml)) {
+        auto loaded = load_decisions(r.name, r.xml);
+        if (!loaded.ok()) return loaded.error();
+        models[i] = *loaded;
+        continue;
+      }
+      model::LoadResult loaded = model::load_bpmn(r.xml);
+      if (!loaded.ok()) {
+        std::string why;
+        for (const auto& d : loaded.diagnostics) {
+          if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, r.name) + "\n";
+        }
+        return Error{"invalid-model", why.empty() ? r.name + " is not a deployable BPMN model" : why};
+      }
+    }
+    Deployment out;
+    // Processes first: deploy() makes its remaining checks before storing.
+    for (size_t i = 0; i < resources.size(); ++i) {
+      if (models[i]) continue;
+      auto processes = deploy(resources[i].name, resources[i].xml, deployed_by);
+      if (!processes.ok()) return processes.error();
+      for (auto& p : *processes) out.processes.push_back(std::move(p));
+    }
+    for (size_t i = 0; i < resources.size(); ++i) {
+      if (!models[i]) continue;
+      std::vector<store::DecisionRecord> records;
+      std::string checksum = sha256_hex(resources[i].xml);
+      for (const dmn::Decision& d : models[i]->decisions) {
+        store::DecisionRecord r;
+        r.decision_id = d.id;
+        r.name = d.name;
+        r.resource = resources[i].name;
+        r.xml = resources[i].xml;
+        r.checksum = checksum;
+        r.deployed_at = clock_->now_ms();
+        r.deployed_by = deployed_by;
+        records.push_back(std::move(r));
+      }
+      std::set<std::string> unchanged;
+      for (const store::DecisionRecord& r : records) {
+        auto latest = store_->decision(r.decision_id, 0);
+        if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.decision_id);
+      }
+      auto stored = store_->deploy_decisions(std::move(records));
+      if (!stored.ok()) return stored.error();
+      std::lock_guard lock(decisions_mu_);
+      for (const store::DecisionRecord& r : *stored) {
+        bool fresh = !unchanged.count(r.decision_id);
+        if (fresh) spdlog::info("deployed decision {} version {} from {}", r.decision_id, r.version, r.resource);
+        latest_decisions_[r.decision_id] = LoadedDecision{r.key, r.version, models[i]};
+        out.decisions.push_back(DeployedDecision{r.decision_id, r.name, r.version, r.key, fresh});
+      }
+    }
+    return out;
+  }
+
+  struct LoadedDecision {
+    int64_t key = 0;
+    int32_t version = 0;
+    std::shared_ptr<const dmn::Definitions> model;
+  };
+
+  // The latest version of a decision, cached until the next deployment of it.
+  Result<LoadedDecision> latest_decision(const std::string& decision_id) {
+    {
+      std::lock_guard lock(decisions_mu_);
+      auto it = latest_decisions_.find(decision_id);
+      if (it != latest_decisions_.end()) return it->second;
+    }
+    auto record = store_->decision(decision_id, 0);
+    if (!record.ok()) return record.error();
+    if (!*record) return Error{"not-found", fmt::format("decision '{}' is not deployed", decision_id)};
+    auto model = load_decisions((*record)->resource, (*record)->xml);
+    if (!model.ok()) return model.error();
+    LoadedDecision loaded{(*record)->key, (*record)->version, *model};
+    std::lock_guard lock(decisions_mu_);
+    latest_decisions_[decision_id] = loaded;
+    return loaded;
+  }
+
+  Result<DecisionOutcome> decide(const std::string& decision_id, const boost::json::object& variables,
+                                 int64_t now_ms) {
+    auto loaded = latest_decision(decision_id);
+    if (!loaded.ok()) return loaded.error();
+    expr::JsonVariables inputs(variables);
+    dmn::EvalOptions options;
+    options.now_epoch_ms = now_ms;
+    options.utc_offset_minutes = config_.utc_offset_minutes;
+    options.working_days = config_.working_days.get();
+    dmn::DecisionResult r = dmn::evaluate(*loaded->model, decision_id, inputs, options);
+    if (!r.errors.empty()) {
+      std::string why;
+      for (const auto& e : r.errors) why += (why.empty() ? "" : "; ") + e;
+      return Error{"decision-failed", why};
+    }
+    DecisionOutcome out;
+    out.result = expr::to_json(r.value);
+    out.decision_id = decision_id;
+    out.version = loaded->version;
+    for (const auto& m : r.matched) {
+      std::string rules;
+      for (size_t n : m.rules) rules += (rules.empty() ? "" : ", ") + std::to_string(n);
+      out.matched.push_back(fmt::format("{}: {}", m.decision_id, rules.empty() ? "no rule" : "rules " + rules));
+    }
+    return out;
+  }
+
+  Result<DecisionOutcome> evaluate_decision(const std::string& decision_id,
+                                            const boost::json::object& variables) override {
+    return decide(decision_id, variables, clock_->now_ms());
+  }
+
+  // What business rule tasks call during one step: the latest version of the
+  // decision, evaluated at the step's instant.
+  class StepDecisions final : public core::DecisionEvaluator {
+   public:
+    StepDecisions(EngineImpl& engine, int64_t now_ms) : engine_(engine), now_ms_(now_ms) {}
+    Result<boost::json::value> evaluate(const std::string& decision_id,
+                                        const boost::json::object& variables) const override {
+      auto outcome = engine_.decide(decision_id, variables, now_ms_);
+      if (!outcome.ok()) return outcome.error();
+      return std::move(outcome->result);
+    }
+
+   private:
+    EngineImpl& engine_;
+    int64_t now_ms_;
+  };
 
   // --- commands -------------------------------------------------------------
   Result<InstanceId> start_instance(const StartRequest& request) override {
@@ -540,6 +701,8 @@ class EngineImpl final : public Engine {
       }
       std::vector<Record> out;
       core::StepEnv env;
+      StepDecisions decisions(*this, now);
+      env.decisions = &decisions;
       env.now_ms = now;
       env.utc_offset_minutes = config_.utc_offset_minutes;
       env.working_days = config_.working_days.get();
@@ -1174,6 +1337,8 @@ class EngineImpl final : public Engine {
   std::mutex connectors_mu_;
   std::map<std::string, Connector> connectors_;
 
+  std::mutex decisions_mu_;
+  std::map<std::string, LoadedDecision> latest_decisions_;  // decision id -> its latest version
   std::mutex defs_mu_;
   std::map<int64_t, std::unique_ptr<CompiledDefinition>> defs_;
   std::map<std::string, int64_t> latest_;  // process id -> key of its latest version

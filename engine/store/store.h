@@ -46,6 +46,20 @@ struct DefinitionRecord {
   std::string deployed_by;
 };
 
+// One decision of a deployed DMN file (migration 4). Versions count per
+// decision id, like processes; all decisions of a file share its bytes.
+struct DecisionRecord {
+  int64_t key = 0;            // assigned by the store
+  std::string decision_id;
+  int32_t version = 0;        // 1, 2, ... per decision id, assigned by the store
+  std::string name;
+  std::string resource;
+  std::string xml;
+  std::string checksum;       // SHA-256 of the file, hex; redeploying the same bytes makes no new version
+  int64_t deployed_at = 0;
+  std::string deployed_by;
+};
+
 struct InstanceRecord {
   InstanceId id = 0;          // assigned by the engine (allocate_ids)
   int64_t definition_key = 0;
@@ -251,6 +265,21 @@ class Store {
   virtual Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) = 0;
   virtual Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) = 0;  // 0: latest
   virtual Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) = 0;
+  // Decisions (DMN), stored like processes: deploy_decisions() gives each
+  // decision of a file a new version unless its latest version has the same
+  // checksum; decisions("") lists the latest version of every decision.
+  virtual Result<std::vector<DecisionRecord>> deploy_decisions(std::vector<DecisionRecord> decisions) {
+    (void)decisions;
+    return Error{"store", "this store cannot keep decisions"};
+  }
+  virtual Result<std::vector<DecisionRecord>> decisions(const std::string& decision_id) {
+    (void)decision_id;
+    return Error{"store", "this store cannot keep decisions"};
+  }
+  virtual Result<std::optional<DecisionRecord>> decision(const std::string& decision_id, int32_t version) {  // 0: latest
+    (void)decision_id, (void)version;
+    return Error{"store", "this store cannot keep decisions"};
+  }
   virtual Result<std::optional<InstanceRecord>> instance(InstanceId id) = 0;
   virtual Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) = 0;  // without state blobs, newest first
   virtual Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) = 0;

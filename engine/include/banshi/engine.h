@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "banshi/clock.h"
 #include "banshi/metrics.h"
@@ -86,6 +87,36 @@ struct DeployedProcess {
   bool new_version = false;  // false when the same file was deployed before
 };
 
+// A decision of a deployed DMN file; business rule tasks call the latest
+// version of a decision id.
+struct DeployedDecision {
+  std::string decision_id;
+  std::string name;
+  int32_t version = 0;
+  int64_t key = 0;
+  bool new_version = false;  // false when the same file was deployed before
+};
+
+// One file of a deployment: BPMN, or DMN (a name ending in .dmn or a DMN
+// `definitions` root).
+struct DeploymentResource {
+  std::string name;
+  std::string xml;
+};
+
+struct Deployment {
+  std::vector<DeployedProcess> processes;
+  std::vector<DeployedDecision> decisions;
+};
+
+// The value of a decision evaluated outside a process (Engine::evaluate_decision).
+struct DecisionOutcome {
+  boost::json::value result;
+  std::string decision_id;
+  int32_t version = 0;
+  std::vector<std::string> matched;  // "decision id: rules 1, 3" for each table that ran
+};
+
 struct StartRequest {
   std::string process_id;
   int32_t version = 0;        // 0: the latest
@@ -125,8 +156,17 @@ class Engine {
 
   // Deploys every process of a BPMN file, all or nothing; the error lists
   // the validation diagnostics.
+  // A DMN file given here deploys its decisions (and lists no process).
   virtual Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
                                                       const std::string& deployed_by) = 0;
+  // Deploys BPMN and DMN files together: every file is validated first and
+  // nothing is stored unless all of them are valid.
+  virtual Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
+                                              const std::string& deployed_by) = 0;
+  // Evaluates the latest version of a deployed decision, as a business rule
+  // task would; an error when it is not deployed or DMN reports an error.
+  virtual Result<DecisionOutcome> evaluate_decision(const std::string& decision_id,
+                                                    const boost::json::object& variables) = 0;
   virtual Result<InstanceId> start_instance(const StartRequest& request) = 0;
   virtual Result<void> complete_task(int64_t task_id, const boost::json::object& variables,
                                      const std::string& user) = 0;

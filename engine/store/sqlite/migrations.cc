@@ -224,9 +224,26 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 )sql";
 
+// Deployed DMN decisions, versioned per decision id like processes.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE decisions (
+  key         INTEGER PRIMARY KEY AUTOINCREMENT,
+  decision_id TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  resource    TEXT NOT NULL,
+  xml         TEXT NOT NULL,
+  checksum    TEXT NOT NULL,
+  deployed_at INTEGER NOT NULL,
+  deployed_by TEXT NOT NULL,
+  UNIQUE (decision_id, version)
+);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
+    Migration{4, "deployed DMN decisions", kV4},
 };
 
 }  // namespace

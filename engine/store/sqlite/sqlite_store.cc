@@ -633,7 +633,12 @@ Result<void> SqliteStore::migrate() {
       auto present = read_schema_version(c);
       if (!present.ok()) return present.error();
       if (*present > latest_version()) return too_new(*present);
-      if (*present >= m.version) return {};
+      // Applied when not recorded yet, so that a lower version added after
+      // a higher one (migrations are reserved by number) still runs.
+      auto recorded = c.prepare("SELECT count(*) FROM schema_migrations WHERE version = ?1");
+      if (!recorded.ok()) return recorded.error();
+      recorded->bind(1, int64_t{m.version});
+      if (recorded->step() == SQLITE_ROW && recorded->int64(0) > 0) return {};
       BANSHI_STORE_TRY(c.exec(m.sql, fmt::format("migration {} failed", m.version)));
       auto st = c.prepare("INSERT INTO schema_migrations (version, applied_at, description) VALUES (?1, ?2, ?3)");
       if (!st.ok()) return st.error();
@@ -795,6 +800,87 @@ Result<std::optional<DefinitionRecord>> SqliteStore::definition(const std::strin
     st->bind(1, process_id);
     if (version != 0) st->bind(2, int64_t{version});
     return first<DefinitionRecord>(*st, read_definition, "cannot read a definition");
+  });
+}
+
+// --- decisions --------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kDecisionColumns =
+    "SELECT key, decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM decisions ";
+
+DecisionRecord read_decision(const Statement& s) {
+  DecisionRecord d;
+  d.key = s.int64(0);
+  d.decision_id = s.text(1);
+  d.version = static_cast<int32_t>(s.int64(2));
+  d.name = s.text(3);
+  d.resource = s.text(4);
+  d.xml = s.text(5);
+  d.checksum = s.text(6);
+  d.deployed_at = s.int64(7);
+  d.deployed_by = s.text(8);
+  return d;
+}
+
+}  // namespace
+
+Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions(std::vector<DecisionRecord> decisions) {
+  if (decisions.empty()) return decisions;
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
+    for (auto& d : decisions) {
+      auto latest = c.prepare(std::string(kDecisionColumns) + "WHERE decision_id = ?1 ORDER BY version DESC LIMIT 1");
+      if (!latest.ok()) return latest.error();
+      latest->bind(1, d.decision_id);
+      auto found = first<DecisionRecord>(*latest, read_decision, "cannot read decisions");
+      if (!found.ok()) return found.error();
+      if (found->has_value() && (*found)->checksum == d.checksum) {
+        d = std::move(**found);
+        continue;
+      }
+      d.version = found->has_value() ? (*found)->version + 1 : 1;
+      auto insert = c.prepare(
+          "INSERT INTO decisions (decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      if (!insert.ok()) return insert.error();
+      insert->bind(1, d.decision_id);
+      insert->bind(2, int64_t{d.version});
+      insert->bind(3, d.name);
+      insert->bind(4, d.resource);
+      insert->bind(5, d.xml);
+      insert->bind(6, d.checksum);
+      insert->bind(7, d.deployed_at);
+      insert->bind(8, d.deployed_by);
+      BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy decision {}", d.decision_id)));
+      d.key = sqlite3_last_insert_rowid(c.db());
+    }
+    return std::move(decisions);
+  });
+}
+
+Result<std::vector<DecisionRecord>> SqliteStore::decisions(const std::string& decision_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
+    auto st = decision_id.empty()
+                  ? c.prepare(std::string(kDecisionColumns) +
+                              "WHERE version = (SELECT max(version) FROM decisions d WHERE d.decision_id = "
+                              "decisions.decision_id) ORDER BY decision_id")
+                  : c.prepare(std::string(kDecisionColumns) + "WHERE decision_id = ?1 ORDER BY version DESC");
+    if (!st.ok()) return st.error();
+    if (!decision_id.empty()) st->bind(1, decision_id);
+    return collect<DecisionRecord>(*st, read_decision, "cannot read decisions");
+  });
+}
+
+Result<std::optional<DecisionRecord>> SqliteStore::decision(const std::string& decision_id, int32_t version) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<DecisionRecord>> {
+    auto st = version == 0 ? c.prepare(std::string(kDecisionColumns) +
+                                       "WHERE decision_id = ?1 ORDER BY version DESC LIMIT 1")
+                           : c.prepare(std::string(kDecisionColumns) + "WHERE decision_id = ?1 AND version = ?2");
+    if (!st.ok()) return st.error();
+    st->bind(1, decision_id);
+    if (version != 0) st->bind(2, int64_t{version});
+    return first<DecisionRecord>(*st, read_decision, "cannot read a decision");
   });
 }
 

@@ -76,6 +76,9 @@ class SqliteStore final : public Store, public AuthStore {
   Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) override;
   Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) override;
   Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) override;
+  Result<std::vector<DecisionRecord>> deploy_decisions(std::vector<DecisionRecord> decisions) override;
+  Result<std::vector<DecisionRecord>> decisions(const std::string& decision_id) override;
+  Result<std::optional<DecisionRecord>> decision(const std::string& decision_id, int32_t version) override;
   Result<std::optional<InstanceRecord>> instance(InstanceId id) override;
   Result<std::vector<InstanceRecord>> instances(const InstanceQuery& query) override;
   Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) override;
