@@ -34,7 +34,7 @@ grep -qE '^  mz\.changchun +[A-Za-z0-9]{20} ' "$work/out1" || fail "no login for
 curl -s -c "$work/jar" -H 'Content-Type: application/json' \
   -d "{\"username\":\"monitor\",\"password\":\"$password\"}" "$url/api/v1/auth/login" >"$work/login"
 grep -q '"monitor"' "$work/login" || fail "the printed monitor password does not log in: $(cat "$work/login")"
-wait_for "$work/out1" "application SQ" 30 || fail "no application was submitted"
+wait_for "$work/out1" " SQ20" 30 || fail "no application was submitted"
 tasks=""
 for _ in $(seq 1 100); do
   tasks=$(curl -s -b "$work/jar" "$url/api/v1/tasks?limit=50")

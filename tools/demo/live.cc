@@ -148,6 +148,7 @@ class LiveDemo {
 
   Result<void> start(Engine& engine) {
     if (auto r = deploy(engine); !r.ok()) return r;
+    load_forms();
     register_departments(engine);
     if (auto r = create_users(engine); !r.ok()) return r;
     count_existing(engine);
@@ -300,39 +301,69 @@ class LiveDemo {
     if (found.ok() && !found->empty()) fmt::print("== resuming the earlier run's data ==\n");
   }
 
+  // The national card number: the ID number, then the category and level digits.
+  static std::string certificate_number(const Applicant& a) {
+    static const std::vector<std::string> kCategories = {"视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
+    static const std::vector<std::string> kLevels = {"一级", "二级", "三级", "四级"};
+    auto category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
+    auto level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
+    return fmt::format("{}{}{}", a.id_number, category, level);
+  }
+
+  // One synthetic application: mostly new certificates, the rest spread over
+  // the other five operations for people who already hold a card.
   void submit(Engine& engine) {
-    if (!processes_.count("certificate-new-issue") && !processes_.count("certificate-new")) return;
-    const std::string process = processes_.count("certificate-new") ? "certificate-new" : "certificate-new-issue";
+    static const char* kNew = "certificate-new-issue";
     Applicant a = applicants_.next();
     json::object applicant;
     applicant["name"] = a.name;
     applicant["idNumber"] = a.id_number;
     applicant["phone"] = a.phone;
     applicant["region"] = a.region;
-    applicant["category"] = a.category;
-    applicant["level"] = a.level;
-    applicant["birthYear"] = a.birth_year;
-    json::object vars;
+    json::object disability{{"category", a.category}, {"level", a.level}};
     // 申请编号: SQ, the simulated date and minute, and this run's count.
     const std::string stamp = iso_text(now_);
     const std::string key = fmt::format("SQ{}{}{}-{}{}-{:03}", stamp.substr(0, 4), stamp.substr(5, 2), stamp.substr(8, 2),
                                         stamp.substr(11, 2), stamp.substr(14, 2), ++submitted_ % 1000);
+    json::object vars;
     vars["applicationId"] = key;
+    std::string process = kNew;
+    std::string what = "新办";
+    const int roll = pick(1, 100);
+    if (roll > 60 && processes_.count("certificate-renewal")) {
+      vars["certificateNumber"] = certificate_number(a);
+      vars["disability"] = disability;
+      if (roll <= 70) {
+        process = "certificate-renewal", what = "换领";
+        vars["renewal"] = json::object{{"reason", chance(0.7) ? "expired" : "damaged"}};
+      } else if (roll <= 78) {
+        process = "certificate-replacement", what = "挂失补办";
+      } else if (roll <= 86) {
+        process = "certificate-transfer", what = "迁移";
+        const auto& regions = demo_regions();
+        std::string to = a.region;
+        while (to == a.region) to = std::string(regions[static_cast<size_t>(pick(0, static_cast<int>(regions.size()) - 1))].code);
+        vars["transfer"] = json::object{{"fromRegion", a.region}, {"toRegion", to}};
+      } else if (roll <= 94) {
+        process = "certificate-change", what = "等级变更";
+      } else {
+        process = "certificate-cancellation", what = "注销";
+        vars["cancellation"] = json::object{{"reason", "not-meeting-standard"}};
+      }
+    }
+    if (!processes_.count(process)) return;
     vars["applicant"] = std::move(applicant);
-    vars["acceptWithin"] = "P1D";
-    vars["publicNoticePeriod"] = "P5D";
-    vars["reviewWithin"] = "P10D";
     StartRequest req;
     req.process_id = process;
     req.business_key = key;
     req.variables = std::move(vars);
     auto id = engine.start_instance(req);
     if (!id.ok()) {
-      fmt::print("{}  application {} not started: {}\n", sim_text(now_), key, id.error().message);
+      fmt::print("{}  {} {} not started: {}\n", sim_text(now_), what, key, id.error().message);
       return;
     }
-    fmt::print("{}  application {} from {} {} ({}{})\n", sim_text(now_), key, mask_name(a.name),
-               mask_id_number(a.id_number), a.category, a.level);
+    fmt::print("{}  {} {} from {} {} ({}{}) in {}\n", sim_text(now_), what, key, mask_name(a.name),
+               mask_id_number(a.id_number), a.category, a.level, a.region);
   }
 
   // Simulated staff: every county but 南关区 decides its tasks within hours
@@ -363,7 +394,75 @@ class LiveDemo {
     for (auto it = plan_.begin(); it != plan_.end();) it = open.count(it->first) ? std::next(it) : plan_.erase(it);
   }
 
+  // The shipped forms (workflows/forms/<process>/<task>.json), by form key.
+  void load_forms() {
+    std::error_code ec;
+    const fs::path dir = fs::path(options_.workflows) / "forms";
+    for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      boost::system::error_code jec;
+      json::value form = json::parse(read_file(entry.path()), jec);
+      if (jec || !form.is_object()) continue;
+      const json::value* key = form.as_object().if_contains("formKey");
+      const json::value* fields = form.as_object().if_contains("fields");
+      if (key && key->is_string() && fields && fields->is_array()) forms_[std::string(key->as_string())] = fields->as_array();
+    }
+  }
+
+  // Sets a possibly dotted variable ("disability.level") in `vars`.
+  static void set_path(json::object& vars, std::string_view id, json::value v) {
+    size_t dot = id.find('.');
+    if (dot == std::string_view::npos) {
+      vars[id] = std::move(v);
+      return;
+    }
+    json::value& inner = vars[id.substr(0, dot)];
+    if (!inner.is_object()) inner = json::object{};
+    set_path(inner.as_object(), id.substr(dot + 1), std::move(v));
+  }
+
+  // What the simulated staff enter: the form's always-visible fields, mostly
+  // the favourable answer, now and then not.
+  json::object fill_form(const json::array& fields) {
+    json::object vars;
+    for (const json::value& f : fields) {
+      if (!f.is_object()) continue;
+      const json::object& field = f.as_object();
+      if (field.contains("visibleWhen")) continue;
+      const json::value* id = field.if_contains("id");
+      const json::value* type = field.if_contains("type");
+      if (!id || !id->is_string() || !type || !type->is_string()) continue;
+      const std::string t(type->as_string());
+      const json::value* required = field.if_contains("required");
+      const bool must = required && required->is_bool() && required->as_bool();
+      const json::value* options = field.if_contains("options");
+      const json::array* opts = options && options->is_array() && !options->as_array().empty() ? &options->as_array() : nullptr;
+      auto option_value = [&](size_t i) {
+        const json::value& o = (*opts)[i];
+        return o.is_object() && o.as_object().contains("value") ? o.as_object().at("value") : o;
+      };
+      if (t == "boolean") {
+        set_path(vars, id->as_string(), chance(0.9));
+      } else if (t == "select" && opts) {
+        set_path(vars, id->as_string(), option_value(static_cast<size_t>(pick(0, static_cast<int>(opts->size()) - 1))));
+      } else if (t == "multiselect" && opts && must) {
+        set_path(vars, id->as_string(), json::array{option_value(0)});
+      } else if (t == "number" && must) {
+        const json::value* min = field.if_contains("min");
+        set_path(vars, id->as_string(), min && min->is_number() ? *min : json::value(1));
+      } else if ((t == "date" || t == "month") && must) {
+        const std::string day = iso_text(now_).substr(0, t == "date" ? 10 : 7);
+        set_path(vars, id->as_string(), json::value(day));
+      } else if ((t == "text" || t == "textarea") && must) {
+        set_path(vars, id->as_string(), "经审查，符合规定。");
+      }
+    }
+    return vars;
+  }
+
   json::object decide(const store::TaskRecord& t) {
+    auto form = forms_.find(t.form_key);
+    if (form != forms_.end()) return fill_form(form->second);
     json::object vars;
     if (t.element_id == "accept") vars["accepted"] = chance(0.92);
     if (t.element_id == "assess") {
@@ -391,11 +490,12 @@ class LiveDemo {
         if (t.due_at > 0 && t.due_at < now_) ++late;
       }
     }
+    auto incidents = engine.store().incidents(0);
     const EngineMetrics& m = engine.metrics();
-    fmt::print("{}  open tasks {} (南关区 waiting for people {}), past due {}; simulated staff completed {}; "
-               "{} commands, {} timers fired\n",
-               sim_text(now_), open, waiting_for_people, late, completed_, m.commands_applied.load(),
-               m.timers_fired.load());
+    fmt::print("{}  open tasks {} (南关区 waiting for people {}), past due {}; open incidents {}; "
+               "simulated staff completed {}; {} commands, {} timers fired\n",
+               sim_text(now_), open, waiting_for_people, late, incidents.ok() ? incidents->size() : 0, completed_,
+               m.commands_applied.load(), m.timers_fired.load());
     std::fflush(stdout);
   }
 
@@ -406,6 +506,7 @@ class LiveDemo {
   std::set<std::string> processes_;
   std::set<std::string> job_types_;
   std::map<std::string, std::string> passwords_;
+  std::map<std::string, json::array> forms_;
   std::map<int64_t, int64_t> plan_;  // task id → simulated time its simulated staff act
   Steady::time_point started_;
   double next_application_s_ = 1;

@@ -28,7 +28,7 @@ struct LiveOptions {
   std::string listen = "127.0.0.1:8080";
   std::string console = "console/dist";  // served when the folder exists
   double speed = 1440;       // simulated seconds per real second (1440: a day a minute)
-  double interval = 20;      // real seconds between two applications
+  double interval = 10;      // real seconds between two applications
   double run_for = 0;        // real seconds, then stop as on Ctrl-C; 0: until stopped
   bool reset = false;
   uint64_t seed = 2026;
