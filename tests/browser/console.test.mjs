@@ -4,7 +4,7 @@
 // makes that a failure).
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Client, USERS, axe, newPage, loginUi, shot, test, run, waitFor } from './lib.mjs'
+import { Client, USERS, axe, hasRoute, newPage, loginUi, shot, test, run, waitFor } from './lib.mjs'
 
 const WORKFLOWS = process.env.BANSHI_WORKFLOWS
 const MODEL = readFileSync(path.join(WORKFLOWS, 'certificate-new-issue.bpmn'), 'utf8')
@@ -53,7 +53,7 @@ async function verifyIdentities() {
     workerToken = Client.token(t.token)
   }
   const got = await workerToken.ok('POST', '/external-tasks/fetch-and-lock', {
-    workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 30000, asyncResponseTimeoutMs: 0,
+    workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 86400000, asyncResponseTimeoutMs: 0,
   })
   const items = Array.isArray(got) ? got : (got && (got.items || got.tasks)) || []
   for (const job of items) {
@@ -161,7 +161,7 @@ test('南关区 DPF staff claims and completes the acceptance of a new applicati
   await page.getByRole('heading', { name: '办理表单' }).waitFor()
   // The diagram shows the current step highlighted.
   await page.locator('.djs-element.highlight-active[data-element-id="accept"]').waitFor()
-  // Personal data is masked: the full ID number is never on the page.
+  // Personal data is masked (and staff get none from the server): the full ID number is never on the page.
   await page.getByRole('heading', { name: '申请人信息' }).waitFor()
   if ((await page.content()).includes(applicant(key).idNumber)) throw new Error('the full ID number is shown unmasked')
   await shot(page, 'task')
@@ -281,7 +281,19 @@ test('the case page shows the diagram with the active step highlighted and the p
   if (!ids.some((x) => x === 'verify' || x === 'accept')) throw new Error(`unexpected active elements ${ids}`)
   await card.locator('.djs-element.highlight-done[data-element-id="start"]').waitFor()
   await card.locator('.djs-connection.highlight-done[data-element-id="f1"]').waitFor()
+  // Personal data is masked; showing it in full is allowed to a supervisor and audited.
+  const full = applicant(key).idNumber
+  await card.getByText(`${full.slice(0, 6)}********${full.slice(-4)}`).waitFor()
+  if ((await card.textContent()).includes(full)) throw new Error('the case page shows the ID number unmasked')
   await shot(page, 'case')
+  if (await hasRoute('GET', `/instances/${id}/variables`)) {
+    await card.getByRole('button', { name: '查看完整信息' }).click()
+    await card.getByText(full).waitFor()
+    const audit = await (await as('admin')).ok('GET', '/audit?action=view-variables&actor=zhuguan')
+    if (!audit.items.some((a) => a.target === `instance ${id}`)) throw new Error(`the full view is not in the audit trail: ${JSON.stringify(audit.items)}`)
+  } else {
+    console.log('    (not checked: showing in full, the server lacks GET /instances/{id}/variables)')
+  }
   await page.context().close()
 })
 

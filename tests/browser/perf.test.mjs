@@ -6,7 +6,7 @@
 // Run with BANSHI_BROWSER_PERF=1 tests/browser/run.sh.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Client, newPage, loginUi, shot, test, run, waitFor } from './lib.mjs'
+import { Client, newPage, loginUi, shot, test, run } from './lib.mjs'
 
 const N = Number(process.env.BANSHI_PERF_TASKS || 10000)
 const LIMIT_MS = Number(process.env.BANSHI_PERF_LIMIT_MS || 1000)
@@ -36,21 +36,22 @@ test(`the inbox's first load with ${N} open tasks is under ${LIMIT_MS} ms`, asyn
   }))
   const admin = await Client.login('admin')
   const worker = Client.token((await admin.ok('POST', '/tokens', { name: `perf-${Date.now()}`, topics: [TOPIC] })).token)
-  let verified = 0
-  while (verified < N) {
-    const got = await worker.ok('POST', '/external-tasks/fetch-and-lock', { workerId: 'perf', topics: [TOPIC], maxTasks: 100, lockMs: 60000, asyncResponseTimeoutMs: 0 })
-    const items = Array.isArray(got) ? got : (got && (got.items || got.tasks)) || []
+  // Verify until every application waits at 受理 (a lease is 24 server hours,
+  // a few seconds of real time on the fast clock; a job whose lease ran out is
+  // fetched again and a late report of it is ignored).
+  const openTasks = async () => (await staff.ok('GET', `/tasks?unassigned=true&offset=${N - 1}&limit=1`)).items.length === 1
+  const deadline = Date.now() + 600000
+  for (;;) {
+    const got = await worker.ok('POST', '/external-tasks/fetch-and-lock', { workerId: 'perf', topics: [TOPIC], maxTasks: 100, lockMs: 86400000, asyncResponseTimeoutMs: 0 })
+    const items = (got && got.items) || []
     if (!items.length) {
-      await new Promise((r) => setTimeout(r, 200))
+      if (await openTasks()) break
+      if (Date.now() > deadline) throw new Error('the applications did not all reach 受理')
+      await new Promise((r) => setTimeout(r, 500))
       continue
     }
-    await pool(items.length, 16, (k) => worker.ok('POST', `/external-tasks/${items[k].id ?? items[k].jobId}/complete`, { workerId: 'perf', variables: { identityVerified: true } }))
-    verified += items.length
+    await pool(items.length, 16, (k) => worker.call('POST', `/external-tasks/${items[k].id}/complete`, { workerId: 'perf', variables: { identityVerified: true } }))
   }
-  await waitFor(`${N} open tasks`, async () => {
-    const r = await staff.ok('GET', `/tasks?unassigned=true&offset=${N - 1}&limit=1`)
-    return r.items.length === 1
-  }, 300000, 1000)
   console.log(`    ${N} applications at 受理 after ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
   const page = await newPage()
