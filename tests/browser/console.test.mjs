@@ -297,6 +297,38 @@ test('the case page shows the diagram with the active step highlighted and the p
   await page.context().close()
 })
 
+test('an admin adds a user, who can then log in, and creates an API token shown once', async () => {
+  const page = await newPage()
+  await loginUi(page, 'admin')
+  await page.getByRole('link', { name: '系统管理' }).click()
+  await page.getByTestId('add-user').click()
+  const name = `bt${Date.now().toString(36)}`
+  const dialog = page.getByRole('dialog')
+  await dialog.getByLabel('用户名').fill(name)
+  await dialog.getByLabel('部门').fill('dpf')
+  await dialog.getByLabel('区划').fill('220102')
+  await dialog.getByRole('button', { name: '保存' }).click()
+  const generated = (await dialog.locator('code').textContent()).trim()
+  if (generated.length < 12) throw new Error(`no generated password shown: ${generated}`)
+  await dialog.getByRole('button', { name: '关闭', exact: true }).click()
+  await page.getByTestId('user-table').getByText(name).waitFor()
+  await shot(page, 'admin')
+  const c = await (async () => {
+    USERS[name] = { password: generated }
+    return Client.login(name)
+  })()
+  const me = await c.ok('GET', '/me')
+  if (me.department !== 'dpf' || me.regions[0] !== '220102' || !me.roles.includes('staff')) throw new Error(`the new user is ${JSON.stringify(me)}`)
+  await page.getByRole('tab', { name: '接口令牌' }).click()
+  await page.getByLabel('令牌名称').fill(`bt-token-${Date.now()}`)
+  await page.getByLabel('可服务的主题').fill('dpf.issue-certificate')
+  await page.getByRole('button', { name: '创建令牌' }).click()
+  const token = (await page.getByTestId('new-token').textContent()).trim()
+  const r = await Client.token(token).ok('GET', '/me')
+  if (r.kind !== 'token' || !r.topics.includes('dpf.issue-certificate')) throw new Error(`the token is ${JSON.stringify(r)}`)
+  await page.context().close()
+})
+
 test('axe-core finds no serious or critical violation on any page', async () => {
   const key = uniqueKey()
   const caseId = await startApplication(key, { starter: 'sheji' })

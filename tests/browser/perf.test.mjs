@@ -65,9 +65,9 @@ test(`the inbox's first load with ${N} open tasks is under ${LIMIT_MS} ms`, asyn
     times.push(Date.now() - start)
   }
   await shot(page, 'perf-inbox')
-  const best = Math.min(...times)
-  console.log(`    inbox first load: ${times.join(' ms, ')} ms (best ${best} ms)`)
-  if (best > LIMIT_MS) throw new Error(`the inbox took ${best} ms to show its first page`)
+  const median = [...times].sort((a, b) => a - b)[1]
+  console.log(`    inbox first load: ${times.join(' ms, ')} ms (median ${median} ms)`)
+  if (median > LIMIT_MS) throw new Error(`the inbox took ${median} ms to show its first page`)
   await page.context().close()
 }, { needs: [['POST', '/external-tasks/fetch-and-lock']] })
 
