@@ -297,6 +297,43 @@ test('the case page shows the diagram with the active step highlighted and the p
   await page.context().close()
 })
 
+test('incidents of an unreachable department are one line, and retrying them all sends the work out again', async () => {
+  await verifyIdentities() // nothing of earlier tests left waiting
+  const keys = [uniqueKey(), uniqueKey()]
+  const ids = []
+  for (const k of keys) ids.push(await startApplication(k))
+  // The data-sharing system is down: both jobs fail with no retries left.
+  const got = await waitFor('the two verify jobs', async () => {
+    const r = await workerToken.ok('POST', '/external-tasks/fetch-and-lock', {
+      workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 86400000, asyncResponseTimeoutMs: 0,
+    })
+    return r.items.length ? r.items : null
+  })
+  const mine = got.filter((j) => ids.includes(j.instanceId))
+  if (mine.length !== 2) throw new Error(`expected the 2 new jobs, got ${JSON.stringify(got.map((j) => j.instanceId))}`)
+  for (const j of got) {
+    await workerToken.ok('POST', `/external-tasks/${j.id}/failure`, {
+      workerId: 'browser-test-data-sharing', errorMessage: 'data-sharing platform unreachable: connection refused', retries: 0, retryTimeoutMs: 0,
+    })
+  }
+  const page = await newPage()
+  await loginUi(page, 'sheji')
+  await page.getByRole('link', { name: '故障' }).click()
+  const group = page.locator('section.panel', { has: page.getByRole('heading', { name: /部门系统不可达：data-sharing/ }) })
+  await group.getByRole('heading', { name: `部门系统不可达：data-sharing (${got.length})` }).waitFor()
+  await shot(page, 'incidents')
+  await group.getByRole('button', { name: `全部重试（${got.length}）` }).click()
+  await page.getByTestId('no-incidents').waitFor()
+  const left = await (await as('sheji')).ok('GET', '/incidents')
+  if (left.items.some((i) => ids.includes(i.instanceId))) throw new Error('incidents are left after retrying all')
+  // The jobs are back with the department system, which now answers.
+  await waitFor('the retried applications at 受理', async () => {
+    await verifyIdentities()
+    return (await findTask('zhuguan', keys[0], 'accept')) && (await findTask('zhuguan', keys[1], 'accept'))
+  }, 30000, 500)
+  await page.context().close()
+}, { needs: NEEDS_WORKER })
+
 test('an admin adds a user, who can then log in, and creates an API token shown once', async () => {
   const page = await newPage()
   await loginUi(page, 'admin')
