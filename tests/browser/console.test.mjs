@@ -193,6 +193,26 @@ test('a task claimed by a colleague disappears from the inbox without a reload',
   await page.context().close()
 }, { needs: NEEDS_WORKER })
 
+test('keyboard only: skip to the content and claim a task', async () => {
+  const { key, task } = await applicationAtAccept()
+  const page = await newPage()
+  await loginUi(page, 'nanguan2')
+  await row(page, key).waitFor()
+  await page.goto('/inbox')
+  await row(page, key).waitFor()
+  await page.keyboard.press('Tab')
+  await page.keyboard.press('Enter') // the skip link
+  const claim = row(page, key).getByRole('button', { name: '领取' })
+  for (let i = 0; i < 60; i += 1) {
+    await page.keyboard.press('Tab')
+    if (await claim.evaluate((el) => el === document.activeElement)) break
+  }
+  if (!(await claim.evaluate((el) => el === document.activeElement))) throw new Error('Tab never reached the claim button')
+  await page.keyboard.press('Enter')
+  await waitFor('the claim', async () => (await (await as('nanguan2')).ok('GET', `/tasks/${task.id}`)).assignee === 'nanguan2')
+  await page.context().close()
+}, { needs: NEEDS_WORKER })
+
 test('a civil-affairs user cannot see DPF tasks', async () => {
   const { key, task } = await applicationAtAccept()
   const page = await newPage()
