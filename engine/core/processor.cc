@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/behavior.h"
+#include "core/sla.h"
 #include "model/iso8601.h"
 
 namespace banshi::core {
@@ -151,6 +152,7 @@ void Processor::lifecycle(RecordKind kind, const ElementInstance& ei) {
   Record r{kind, ei.key, ei.element, ei.scope};
   if (ei.is_mi_body) r.name = "multi-instance-body";
   emit(std::move(r));
+  if (!state_.sla_clocks.empty()) sla_on_lifecycle(*this, kind, ei);
 }
 
 void Processor::enqueue_activate(Index element, Key scope, Index flow, json::object trigger_variables, bool triggered) {
@@ -519,6 +521,7 @@ void Processor::finish_instance(InstanceStatus status) {
   r.name = process_.process().id;
   emit(std::move(r));
   state_.elements.erase(state_.root);
+  drop_all_sla(*this);
   state_.status = status;
   state_.joins.clear();
   state_.compensable.clear();
@@ -667,6 +670,10 @@ void Processor::create_user_task(ElementInstance& ei, const FlowNode& n) {
     }
     if (std::string_view(date_field) == "dueDate") due_at = *parsed;
   }
+  bool working_days = false;
+  if (n.sla && !n.sla->due.empty() && !compute_task_due(*this, ei, *n.sla, due_at, working_days)) return;
+  std::string region;
+  if (const json::value* rv = payload.if_contains("region"); rv && rv->is_string()) region = rv->as_string();
   Key key = new_key();
   state_.user_tasks[key] = UserTask{key, ei.key};
   Record r{RecordKind::kUserTaskCreated, key, ei.element, ei.key};
@@ -674,6 +681,7 @@ void Processor::create_user_task(ElementInstance& ei, const FlowNode& n) {
   r.name = n.id;
   r.payload = std::move(payload);
   emit(std::move(r));
+  if (n.sla && due_at != 0) start_task_sla(*this, ei, n, key, due_at, working_days, region);
 }
 
 bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
@@ -788,6 +796,7 @@ void Processor::close_subscriptions(Key owner) {
       ++s;
     }
   }
+  if (!state_.sla_clocks.empty()) drop_task_sla(*this, owner);
 }
 
 void Processor::trigger_event(Key owner_key, Index event_element, const json::object& variables) {
@@ -1125,6 +1134,7 @@ void Processor::start(const std::string& start_element_id, const json::object& v
     if (start_element_id.empty() ? sn.event_kind == EventKind::kNone : sn.id == start_element_id) start = s;
   }
   enter_scope(state_.elements.at(state_.root), nullptr);
+  start_process_sla(*this);
   enqueue_activate(start, state_.root, kNoIndex, {}, node(start).event_kind != EventKind::kNone);
   run();
 }
@@ -1173,6 +1183,7 @@ void Processor::activate_at(Index element) {
 
 void Processor::cancel_instance() {
   terminate(state_.root);
+  drop_all_sla(*this);
   // terminate() erased the root; report the instance's end with no variables.
   Record r{RecordKind::kInstanceTerminated, state_.root, kNoIndex, 0};
   r.name = process_.process().id;

@@ -61,6 +61,17 @@ enum class RecordKind : uint16_t {
   kErrorUncaught = 91,
   kInstanceCompleted = 100,
   kInstanceTerminated = 101,
+  // SLA clocks (core/sla.h): key = the user task (0 for the process deadline:
+  // then the clock's key), element/scope = the task's element and element
+  // instance (kNoIndex/0 for the process), due_at = the due time, name = the
+  // group escalated to, text = the region escalated to, payload = {task,
+  // slaState, level, dueAt, at, group, region}.
+  kSlaWarning = 102,    // the reminder share of the time has passed (due soon)
+  kSlaOverdue = 103,    // the due time has passed
+  kSlaEscalated = 104,  // handed to the supervisor group, or up one administrative level
+  kSlaBreached = 105,   // the breach period after the due time has passed too
+  kSlaPaused = 106,     // a wait the policy names started: the clock stops
+  kSlaResumed = 107,    // it ended: the clock runs again, due times moved (payload dueAt)
 };
 
 std::string_view record_kind_name(RecordKind kind);

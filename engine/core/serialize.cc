@@ -546,6 +546,32 @@ InstanceState decode_v2(Reader& r) {
 Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
 
 }  // namespace
+// Format version 3: version 2's layout, then the SLA clocks. Never change
+// this function once released either.
+InstanceState decode_v3(Reader& r) {
+  InstanceState s = decode_v2(r);
+  if (!r.ok()) return s;
+  read_map(r, s.sla_clocks, "sla_clocks", [&](SlaClock& c) {
+    c.element_instance = r.u64("sla_clocks.element_instance");
+    c.element = r.index("sla_clocks.element");
+    c.task = r.u64("sla_clocks.task");
+    c.started_at = r.i64("sla_clocks.started_at");
+    c.due_at = r.i64("sla_clocks.due_at");
+    c.remind_at = r.i64("sla_clocks.remind_at");
+    c.next_level_at = r.i64("sla_clocks.next_level_at");
+    c.breach_at = r.i64("sla_clocks.breach_at");
+    c.paused_at = r.i64("sla_clocks.paused_at");
+    c.state = r.enumeration<SlaState>("sla_clocks.state", 0, 4);
+    c.due_passed = r.boolean("sla_clocks.due_passed");
+    c.working_days = r.boolean("sla_clocks.working_days");
+    c.level = r.i32("sla_clocks.level");
+    c.region = r.str("sla_clocks.region");
+    c.escalated_to = r.str("sla_clocks.escalated_to");
+    c.timer = r.u64("sla_clocks.timer");
+  });
+  return s;
+}
+
 
 std::string encode(const InstanceState& s) {
   Writer w;
@@ -661,6 +687,28 @@ std::string encode(const InstanceState& s) {
   return w.take();
 }
 
+  // Version 3 sections.
+  w.u64(s.sla_clocks.size());
+  for (const auto& [key, c] : s.sla_clocks) {
+    check_key(key, c, "SLA clock");
+    w.u64(key);
+    w.u64(c.element_instance);
+    w.index(c.element);
+    w.u64(c.task);
+    w.i64(c.started_at);
+    w.i64(c.due_at);
+    w.i64(c.remind_at);
+    w.i64(c.next_level_at);
+    w.i64(c.breach_at);
+    w.i64(c.paused_at);
+    w.u64(static_cast<uint64_t>(c.state));
+    w.boolean(c.due_passed);
+    w.boolean(c.working_days);
+    w.i64(c.level);
+    w.str(c.region);
+    w.str(c.escalated_to);
+    w.u64(c.timer);
+  }
 Result<InstanceState> decode(std::string_view bytes) {
   if (bytes.size() < kStateMagic.size()) {
     return corrupt(fmt::format("the instance state is corrupt: {} bytes is too short for the header", bytes.size()));
@@ -686,6 +734,7 @@ Result<InstanceState> decode(std::string_view bytes) {
     default:
       return Error{"unsupported-state-version",
                    fmt::format("the instance state has format version {}, which this build cannot read; it reads "
+    case 3: state = decode_v3(r); break;
                                "versions 1 to {}",
                                version, InstanceState::kFormatVersion)};
   }

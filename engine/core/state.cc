@@ -60,6 +60,12 @@ std::string_view record_kind_name(RecordKind kind) {
     case RecordKind::kErrorUncaught: return "ERROR_UNCAUGHT";
     case RecordKind::kInstanceCompleted: return "INSTANCE_COMPLETED";
     case RecordKind::kInstanceTerminated: return "INSTANCE_TERMINATED";
+    case RecordKind::kSlaWarning: return "SLA_WARNING";
+    case RecordKind::kSlaOverdue: return "SLA_OVERDUE";
+    case RecordKind::kSlaEscalated: return "SLA_ESCALATED";
+    case RecordKind::kSlaBreached: return "SLA_BREACHED";
+    case RecordKind::kSlaPaused: return "SLA_PAUSED";
+    case RecordKind::kSlaResumed: return "SLA_RESUMED";
   }
   return "UNKNOWN";
 }

@@ -118,6 +118,34 @@ struct Incident {
   Key job = 0;
 };
 
+// SLA states of a task or a case (persisted: user_tasks.sla_state, format 3).
+// DO NOT CHANGE OR REUSE these numbers.
+enum class SlaState : uint8_t { kOnTime = 0, kDueSoon = 1, kEscalated = 2, kBreached = 3, kOverdue = 4 };
+std::string_view sla_state_name(SlaState state);  // "on_time", "due_soon", "escalated", "breached", "overdue"
+
+// A running SLA clock (format 3): the due time of a user task under a
+// <bs:sla> policy, or of the whole case (the process's policy), and the one
+// timer that fires its next stage. Times are 0 when that stage is not pending.
+struct SlaClock {
+  Key key = 0;
+  Key element_instance = 0;                // the user task's element instance; 0: the process deadline
+  model::Index element = model::kNoIndex;  // the user task; kNoIndex: the process
+  Key task = 0;                            // the user task; 0: the process deadline
+  int64_t started_at = 0;
+  int64_t due_at = 0;
+  int64_t remind_at = 0;
+  int64_t next_level_at = 0;
+  int64_t breach_at = 0;
+  int64_t paused_at = 0;                   // 0: running
+  SlaState state = SlaState::kOnTime;
+  bool due_passed = false;
+  bool working_days = false;               // the due period counts working days (a pause shifts by them)
+  int32_t level = 0;                       // 0: not escalated; 1: the supervisor group; 2..: levels above
+  std::string region;                      // the region the case is escalated to (or starts from)
+  std::string escalated_to;                // the group escalated to
+  Key timer = 0;                           // the pending timer; 0: none (paused or nothing left)
+};
+
 // Tokens that reached a parallel or inclusive join and wait there, per scope.
 struct JoinState {
   Key scope = 0;
@@ -126,7 +154,7 @@ struct JoinState {
 };
 
 struct InstanceState {
-  static constexpr uint32_t kFormatVersion = 2;
+  static constexpr uint32_t kFormatVersion = 3;
 
   std::string process_id;
   InstanceStatus status = InstanceStatus::kActive;
@@ -143,6 +171,7 @@ struct InstanceState {
   std::vector<JoinState> joins;
   std::map<Key, ConditionalSubscription> conditional_subscriptions;
   std::map<Key, CompensableActivity> compensable;
+  std::map<Key, SlaClock> sla_clocks;  // format 3
 
   const ElementInstance* find(Key key) const {
     auto it = elements.find(key);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/processor.h"
+#include "core/sla.h"
 
 namespace banshi::core {
 
@@ -163,6 +164,10 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
     case CommandKind::kFireTimer: {
       auto it = state.timers.find(command.key);
       if (it == state.timers.end()) return reject(fmt::format("timer {} does not exist", command.key));
+      if (fire_sla_timer(p, command.key)) {
+        p.run();
+        return {};
+      }
       Timer timer = it->second;
       const model::FlowNode& ev = process.node(timer.element);
       Record fired{RecordKind::kTimerFired, timer.key, timer.element, timer.element_instance};

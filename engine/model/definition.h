@@ -134,6 +134,20 @@ struct UserTaskSpec {
   Expr region;  // administrative region code the task belongs to (for routing)
 };
 
+// An SLA policy (<bs:sla>, docs/designer-guide.md "SLA policies") on a user
+// task, or on a process for the whole case's deadline.
+struct SlaSpec {
+  Expr due;                    // period ("P3D", "PT4H", "5WD") or FEEL giving a period, a
+                               // number of working days or a date-time; empty: the task's dueDate
+  int remind_percent = 0;      // remind at this share of the time to the due date; 0: never
+  std::string escalate_to;     // the supervisor group the due time escalates to; empty: none
+  std::string escalate_after;  // period after which each next administrative level is asked
+  std::string breach_after;    // period after the due time at which the case is breached
+  std::vector<std::string> pause_while;  // element ids whose activity stops the clock
+  Expr region;                 // the region escalation starts from (default: the task's region)
+  SourcePos pos;
+};
+
 struct Mapping {
   Expr source;         // FEEL (or a literal)
   std::string target;  // variable name, may be a path "a.b"
@@ -190,6 +204,7 @@ struct FlowNode {
   std::vector<Mapping> outputs;
   std::optional<JobDefinition> job;       // service/send/business-rule-as-job tasks
   std::optional<UserTaskSpec> user_task;
+  std::optional<SlaSpec> sla;             // user tasks: the SLA policy
   std::optional<CallSpec> call;
   Expr script;                 // script task: FEEL expression
   std::string script_format;   // as written
@@ -238,6 +253,7 @@ struct Process {
   std::vector<Index> event_subprocesses;  // top-level event subprocesses
   std::vector<Lane> lanes;
   std::unordered_map<std::string, Index> node_by_id;
+  std::optional<SlaSpec> sla;  // the whole case's deadline (<bs:sla> on the process)
 
   const FlowNode* find(std::string_view id) const;
   // The container's children (kNoIndex = the process itself).

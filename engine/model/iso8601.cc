@@ -245,4 +245,33 @@ int64_t add_duration(int64_t epoch_ms, const IsoDuration& d, int32_t offset_minu
   return local - static_cast<int64_t>(offset_minutes) * 60000;
 }
 
+Result<SlaPeriod> parse_sla_period(std::string_view text) {
+  SlaPeriod p;
+  if (text.size() > 2 && text.substr(text.size() - 2) == "WD") {
+    std::string_view digits = text.substr(0, text.size() - 2);
+    int64_t n = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9' || n > 100000) {
+        return Error{"period", fmt::format("'{}' is not a number of working days: write digits and WD, as in 5WD", text)};
+      }
+      n = n * 10 + (c - '0');
+    }
+    if (n <= 0 || n > 10000) {
+      return Error{"period", fmt::format("'{}': a number of working days is from 1 to 10000", text)};
+    }
+    p.working_days = true;
+    p.days = n;
+    return p;
+  }
+  auto d = parse_duration(text);
+  if (!d.ok()) {
+    return Error{"period", fmt::format("'{}' is not a period: write an ISO 8601 duration (P3D, PT4H) or working days "
+                                       "(5WD)",
+                                       text)};
+  }
+  if (d->negative || d->is_zero()) return Error{"period", fmt::format("the period '{}' must be longer than zero", text)};
+  p.duration = *d;
+  return p;
+}
+
 }  // namespace banshi::model

@@ -44,6 +44,16 @@ Result<IsoCycle> parse_cycle(std::string_view text, int32_t default_offset_minut
 // given zone) and exact for the time part.
 int64_t add_duration(int64_t epoch_ms, const IsoDuration& d, int32_t offset_minutes = 480);
 
+// A period of an SLA policy (<bs:sla>): an ISO 8601 duration ("P3D", "PT4H")
+// or a whole number of working days ("5WD", counted with the business calendar).
+struct SlaPeriod {
+  bool working_days = false;
+  int64_t days = 0;          // working days (working_days)
+  IsoDuration duration;      // otherwise
+};
+// Refuses negative and zero periods; errors say what a period looks like.
+Result<SlaPeriod> parse_sla_period(std::string_view text);
+
 // Days since 1970-01-01 for a civil date, and back (proleptic Gregorian).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "model/iso8601.h"
 #include "model/validate.h"
 #include "model/xml_document.h"
 
@@ -325,6 +326,9 @@ class Reader {
     if (p.id.empty()) error("BS102", p.pos, "", "a process has no id");
     pending_flows_.clear();
     pending_associations_.clear();
+    for_extension(node, [&](pugi::xml_node ext, const NamespaceScope::Name& n) {
+      if (n.ns == kBanshiNs && n.local == "sla") p.sla = read_sla(ext, p.id);
+    });
     read_container(node, kNoIndex);
     link_process(p);
     process_ = nullptr;
@@ -635,8 +639,79 @@ class Reader {
         f.result_variable = a("resultVariable");
       } else if (zeebe && n.local == "subscription") {
         f.correlation_key = e("correlationKey");
+      } else if (ours && n.local == "sla") {
+        if (f.type != ElementType::kUserTask) {
+          error("BS240", doc_.pos(ext), f.id,
+                fmt::format("<{}> is an SLA policy of a user task or a process, not of a <{}>", ext.name(),
+                            xml_name(f.type)));
+        } else {
+          f.sla = read_sla(ext, f.id);
+        }
       }
     });
+  }
+
+  // <bs:sla>: every attribute is checked here; pauseWhile ids once the
+  // process is read (validate.cc).
+  SlaSpec read_sla(pugi::xml_node ext, const std::string& owner) {
+    SlaSpec sla;
+    sla.pos = doc_.pos(ext);
+    static constexpr std::string_view kKnown[] = {"due",         "remindAt",   "escalateTo", "escalateAfter",
+                                                  "breachAfter", "pauseWhile", "region"};
+    for (pugi::xml_attribute a : ext.attributes()) {
+      std::string_view name = a.name();
+      if (name.rfind("xmlns", 0) == 0) continue;
+      if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
+        error("BS240", doc_.attribute_pos(ext, a.name()), owner,
+              fmt::format("'{}' is not an attribute of <{}>; it has due, remindAt, escalateTo, escalateAfter, "
+                          "breachAfter, pauseWhile and region",
+                          name, ext.name()));
+      }
+    }
+    auto period = [&](const char* name) {
+      std::string value = trim(ext.attribute(name).value());
+      if (value.empty() && !ext.attribute(name)) return value;
+      auto parsed = parse_sla_period(value);
+      if (!parsed.ok()) error("BS241", doc_.attribute_pos(ext, name), owner, fmt::format("{}: {}", name, parsed.error().message));
+      return value;
+    };
+    if (pugi::xml_attribute due = ext.attribute("due")) {
+      sla.due = attribute_expr(ext, "due", due.value());
+      if (!sla.due.is_feel) (void)period("due");
+    }
+    if (pugi::xml_attribute remind = ext.attribute("remindAt")) {
+      std::string v = trim(remind.value());
+      int pct = 0;
+      bool ok = v.size() >= 2 && v.back() == '%';
+      if (ok) {
+        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size() - 1, pct);
+        ok = ec == std::errc{} && ptr == v.data() + v.size() - 1 && pct >= 1 && pct <= 99;
+      }
+      if (!ok) {
+        error("BS241", doc_.attribute_pos(ext, "remindAt"), owner,
+              fmt::format("remindAt: '{}' is not a share of the time: write a percentage from 1% to 99%, as in 80%", v));
+      } else {
+        sla.remind_percent = pct;
+      }
+    }
+    sla.escalate_to = trim(ext.attribute("escalateTo").value());
+    if (ext.attribute("escalateTo") && sla.escalate_to.empty()) {
+      error("BS241", doc_.attribute_pos(ext, "escalateTo"), owner, "escalateTo names no group");
+    }
+    sla.escalate_after = period("escalateAfter");
+    sla.breach_after = period("breachAfter");
+    std::string pauses = ext.attribute("pauseWhile").value();
+    size_t start = 0;
+    while (start <= pauses.size()) {
+      size_t comma = pauses.find(',', start);
+      std::string id = trim(std::string_view(pauses).substr(start, comma == std::string::npos ? std::string::npos
+                                                                                               : comma - start));
+      if (!id.empty()) sla.pause_while.push_back(id);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (pugi::xml_attribute region = ext.attribute("region")) sla.region = attribute_expr(ext, "region", region.value());
+    return sla;
   }
 
   void read_multi_instance(pugi::xml_node node, FlowNode& f) {

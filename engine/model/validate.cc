@@ -43,6 +43,10 @@ class Validator {
       error("BS201", p.pos, p.id, "an executable process needs a start event");
     }
     for (const FlowNode& n : p.nodes) check_node(p, n);
+    if (p.sla) check_sla(p, *p.sla, p.id, false);
+    for (const FlowNode& n : p.nodes) {
+      if (n.sla) check_sla(p, *n.sla, n.id, n.user_task && !n.user_task->due_date.empty());
+    }
     for (const SequenceFlow& f : p.flows) {
       if (f.source == kNoIndex || f.condition.empty()) continue;
       ElementType t = p.nodes[f.source].type;
@@ -193,6 +197,24 @@ class Validator {
       warning("BS215", n.pos, n.id, "the boundary event has no outgoing sequence flow");
     }
     (void)p;
+  }
+
+  // An SLA policy needs exactly one due time, and what pauses it must exist.
+  void check_sla(const Process& p, const SlaSpec& sla, const std::string& owner, bool task_has_due_date) {
+    if (sla.due.empty() && !task_has_due_date) {
+      error("BS243", sla.pos, owner,
+            "the SLA policy has no due time: set due on it (P3D, 5WD or FEEL), or the user task's dueDate");
+    } else if (!sla.due.empty() && task_has_due_date) {
+      error("BS243", sla.pos, owner, "the user task has both a dueDate and an SLA policy with due; keep one");
+    }
+    for (const std::string& id : sla.pause_while) {
+      const FlowNode* n = p.find(id);
+      if (!n) {
+        error("BS242", sla.pos, owner, fmt::format("pauseWhile names '{}', which is no element of this process", id));
+      } else if (n->id == owner) {
+        error("BS242", sla.pos, owner, "pauseWhile names the task itself; it would never run");
+      }
+    }
   }
 
   void check_event_gateway(const Process& p, const FlowNode& n) {
