@@ -102,6 +102,7 @@ export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 250) {
 // --- browser ----------------------------------------------------------------
 let browser = null
 const openPages = new Set()
+const pageErrors = [] // uncaught errors in the console's pages fail the test
 export async function launch() {
   browser = await chromium.launch({
     executablePath: process.env.BANSHI_CHROMIUM || '/usr/bin/chromium',
@@ -120,7 +121,7 @@ export async function newPage(locale = 'zh-CN') {
   openPages.add(page)
   page.on('close', () => openPages.delete(page))
   page.setDefaultTimeout(15000)
-  page.on('pageerror', (e) => console.log(`    [page error] ${e.message}`))
+  page.on('pageerror', (e) => pageErrors.push(e.message))
   return page
 }
 
@@ -174,8 +175,10 @@ export async function run() {
         continue
       }
       const t0 = Date.now()
+      pageErrors.length = 0
       try {
         await tst.fn()
+        if (pageErrors.length) throw new Error(`uncaught errors in the page: ${pageErrors.join('; ')}`)
         passed += 1
         console.log(`PASS ${tst.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
       } catch (e) {
