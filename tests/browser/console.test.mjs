@@ -389,12 +389,10 @@ test('an admin adds a user, who can then log in, and creates an API token shown 
 test('axe-core finds no serious or critical violation on any page', async () => {
   const key = uniqueKey()
   const caseId = await startApplication(key, { starter: 'sheji' })
-  let taskId = null
-  try {
-    taskId = (await applicationAtAccept()).task.id
-  } catch {
-    taskId = null // no department system on this server: the task page is checked by the tests that need it
-  }
+  // Without the external-task routes no application reaches a task: the task
+  // page is then left to the tests that need them.
+  const taskId = (await hasRoute('POST', '/external-tasks/fetch-and-lock')) ? (await applicationAtAccept()).task.id : null
+  if (!taskId) console.log('    (task page not checked: the server lacks POST /external-tasks/fetch-and-lock)')
   const visits = [
     [null, '/login', 'a11y-login'],
     ['nanguan', '/inbox', 'a11y-inbox'],
