@@ -429,6 +429,19 @@ test('axe-core finds no serious or critical violation on any page', async () => 
       problems.push(e.message)
     }
   }
+  // The English pages too (lang="en" on the document).
+  const english = pages.zhuguan
+  await english.getByLabel('语言').selectOption('en')
+  await english.goto(`/cases/${caseId}`)
+  await english.getByRole('heading', { level: 1, name: /^Case / }).waitFor()
+  if ((await english.getAttribute('html', 'lang')) !== 'en') throw new Error('the document language did not follow the switch')
+  await shot(english, 'a11y-case-en')
+  try {
+    await axe(english, 'a11y-case-en')
+  } catch (e) {
+    problems.push(e.message)
+  }
+  await english.getByLabel('Language').selectOption('zh-CN')
   // Keyboard: the skip link is the first stop and moves focus to the main content.
   const page = pages.nanguan
   await page.goto('/inbox')
