@@ -40,12 +40,12 @@ export function workingDaysLeft(dueAt, now = Date.now()) {
   return sign * n
 }
 
-const sensitiveKey = /(idNumber|idCard|identity|身份证|phone|mobile|tel|address|住址|bank|account|name|姓名)/i
+const sensitiveKey = /(idNumber|idCard|身份证|phone|mobile|^tel|address|住址|bank|account|name|姓名)/i
 
 // Masks a value whose key names personal data: an 18-digit ID keeps its first 6
 // and last 4, a name keeps its first character, anything else its last 4.
 export function maskValue(key, value) {
-  if (value === null || value === undefined || typeof value === 'object') return value
+  if (value === null || value === undefined || typeof value === 'object' || typeof value === 'boolean') return value
   const s = String(value)
   if (!sensitiveKey.test(key)) return value
   if (/^\d{17}[\dXx]$/.test(s)) return `${s.slice(0, 6)}********${s.slice(-4)}`
