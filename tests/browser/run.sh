@@ -28,6 +28,7 @@ chromium=${BANSHI_CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "browser tests: $chromium is missing (tools/setup.sh installs it)" >&2; exit 2; }
 
 node tests/browser/locales.check.mjs
+node tests/browser/units.check.mjs
 
 out=${BANSHI_BROWSER_OUT:-$root/build/browser-tests}
 rm -rf "$out"
