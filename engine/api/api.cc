@@ -235,6 +235,7 @@ Api::Api(Engine& engine, ApiOptions options)
       static_files_(options_.console_dir) {
   add_routes();
   add_auth_routes();
+  add_monitor_routes();
 }
 
 void Api::add(std::string method, std::string path_template, Access access, AuthedHandler handler) {

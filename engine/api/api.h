@@ -66,6 +66,7 @@ class Api {
  private:
   void add_routes();
   void add_auth_routes();
+  void add_monitor_routes();  // monitor_routes.cc
 
   // Who may call a route.
   struct Access {

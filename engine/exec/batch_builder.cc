@@ -71,11 +71,51 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
         t.created_at = now;
         t.due_at = r.due_at;
         t.payload = json::serialize(r.payload);
+        if (!t.candidate_groups.empty()) t.department = t.candidate_groups.front().substr(0, t.candidate_groups.front().find('-'));
         tasks_[key] = std::move(t);
         break;
       }
       case RecordKind::kUserTaskCompleted:
-      case RecordKind::kUserTaskCanceled: tasks_[key] = std::nullopt; break;
+        if (auto it = tasks_.find(key); it == tasks_.end() || !it->second) {
+          completions_.push_back(store::TaskCompletion{id, r.key, now});
+        }
+        tasks_[key] = std::nullopt;
+        sla_updates_.erase(key);
+        break;
+      case RecordKind::kUserTaskCanceled:
+        tasks_[key] = std::nullopt;
+        sla_updates_.erase(key);
+        break;
+      case RecordKind::kSlaWarning:
+      case RecordKind::kSlaOverdue:
+      case RecordKind::kSlaEscalated:
+      case RecordKind::kSlaBreached:
+      case RecordKind::kSlaPaused:
+      case RecordKind::kSlaResumed: {
+        const json::object& p = r.payload.as_object();
+        const json::value* is_task = p.if_contains("task");
+        if (!is_task || !is_task->is_bool() || !is_task->as_bool()) break;  // the process deadline: history only
+        static constexpr std::string_view kStates[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+        uint8_t state = 0;
+        const std::string word = text(p, "slaState");
+        for (uint8_t i = 0; i < 5; ++i) {
+          if (kStates[i] == word) state = i;
+        }
+        const int32_t level = static_cast<int32_t>(p.contains("level") ? p.at("level").to_number<int64_t>() : 0);
+        if (auto it = tasks_.find(key); it != tasks_.end()) {
+          if (it->second) {
+            it->second->sla_state = state;
+            it->second->escalation_level = level;
+            it->second->escalated_to = r.name;
+            it->second->escalated_region = level > 0 ? r.text : std::string();
+            it->second->due_at = r.due_at;
+          }
+          break;
+        }
+        sla_updates_[key] = store::TaskSlaUpdate{id, r.key, state, level, r.name, level > 0 ? r.text : std::string(),
+                                                 r.due_at};
+        break;
+      }
       case RecordKind::kJobCreated: {
         const json::object& p = r.payload.as_object();
         store::JobRecord j;
@@ -193,6 +233,10 @@ std::vector<store::JobRecord> BatchBuilder::take_local_jobs() {
 }
 
 void BatchBuilder::flush(store::WriteBatch& batch) {
+  for (auto& [k, u] : sla_updates_) batch.task_sla_updates.push_back(std::move(u));
+  for (auto& done : completions_) batch.tasks_completed.push_back(done);
+  sla_updates_.clear();
+  completions_.clear();
   for (auto& [k, t] : tasks_) {
     if (t) batch.tasks_added.push_back(std::move(*t));
     else batch.tasks_removed.push_back({k.first, k.second});

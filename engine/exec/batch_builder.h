@@ -56,6 +56,8 @@ class BatchBuilder {
     store::JobRecord record;
   };
   std::map<Key, std::optional<store::TaskRecord>> tasks_;
+  std::map<Key, store::TaskSlaUpdate> sla_updates_;  // tasks created in an earlier batch
+  std::vector<store::TaskCompletion> completions_;
   std::map<Key, JobOp> jobs_;
   std::map<Key, std::optional<store::TimerRecord>> timers_;
   std::map<Key, std::optional<store::SubscriptionRecord>> messages_;

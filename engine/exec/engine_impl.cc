@@ -145,6 +145,7 @@ class EngineImpl final : public Engine {
   store::Store& store() override { return *store_; }
   const EngineMetrics& metrics() const override { return metrics_; }
   Clock& clock() override { return *clock_; }
+  const expr::WorkingDays* working_days() const override { return config_.working_days.get(); }
 
   // --- deployment ---------------------------------------------------------
   Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,

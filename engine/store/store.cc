@@ -7,7 +7,8 @@ bool WriteBatch::empty() const {
          jobs_updated.empty() && jobs_removed.empty() && timers_upserted.empty() && timers_removed.empty() &&
          message_subscriptions_added.empty() && message_subscriptions_removed.empty() &&
          signal_subscriptions_added.empty() && signal_subscriptions_removed.empty() && messages_added.empty() &&
-         messages_removed.empty() && incidents_added.empty() && incidents_removed.empty() && history.empty();
+         messages_removed.empty() && incidents_added.empty() && incidents_removed.empty() && history.empty() &&
+         task_sla_updates.empty() && tasks_completed.empty();
 }
 
 }  // namespace banshi::store

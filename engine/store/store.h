@@ -99,7 +99,11 @@ struct TaskRecord {
   int64_t created_at = 0;
   int64_t due_at = 0;         // 0: no due date
   int64_t follow_up_at = 0;
-  uint8_t sla_state = 0;      // 0 on time, 1 reminded, 2 escalated, 3 breached
+  uint8_t sla_state = 0;      // core::SlaState: 0 on time, 1 due soon, 2 escalated, 3 breached, 4 overdue
+  int32_t escalation_level = 0;  // 0: not escalated; 1: the supervisor group; 2..: administrative levels above
+  std::string escalated_to;   // the group escalated to
+  std::string escalated_region;  // the region escalated to
+  std::string department;     // the first candidate group's department ("dpf" of "dpf-county")
   std::string payload;        // the task as created (JSON), for the form
 };
 
@@ -172,6 +176,36 @@ struct HistoryRecord {  // append-only: one entry per applied command
   std::string records;        // the step's records, encoded (docs/storage.md)
 };
 
+// The SLA columns of an open task changed (core/sla.h records).
+struct TaskSlaUpdate {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  uint8_t sla_state = 0;
+  int32_t escalation_level = 0;
+  std::string escalated_to;
+  std::string escalated_region;
+  int64_t due_at = 0;
+};
+
+// A task was completed (not cancelled): its row is kept in task_outcomes for
+// the monitor's figures per step before it leaves user_tasks.
+struct TaskCompletion {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  int64_t completed_at = 0;
+};
+
+// Monitor figures (GET /api/v1/monitor/...). Every query takes the region
+// code prefixes the caller may see ("" covers all; no prefixes: nothing).
+struct MonitorGroup {
+  std::string key;
+  int64_t on_time = 0, due_soon = 0, overdue = 0, escalated = 0, breached = 0, total = 0;
+};
+struct MonitorStep {
+  std::string process_id, element_id, name;
+  int64_t completed = 0, breached = 0, median_handling_ms = 0;
+};
+
 struct InstanceKey {
   InstanceId instance_id = 0;
   uint64_t key = 0;
@@ -197,6 +231,8 @@ struct WriteBatch {
   std::vector<IncidentRecord> incidents_added;
   std::vector<InstanceKey> incidents_removed;
   std::vector<HistoryRecord> history;
+  std::vector<TaskSlaUpdate> task_sla_updates;  // applied after tasks_added
+  std::vector<TaskCompletion> tasks_completed;  // applied before tasks_removed
 
   bool empty() const;
 };
@@ -296,6 +332,29 @@ class Store {
                                                                const std::string& correlation_key, int64_t now) = 0;
   virtual Result<std::vector<IncidentRecord>> incidents(InstanceId id) = 0;  // 0: all open incidents
   virtual Result<std::vector<HistoryRecord>> history(InstanceId id) = 0;
+
+  // --- monitor figures (docs/sla.md) ------------------------------------
+  // Open tasks counted by SLA state, grouped by "department", "region",
+  // "process" or "state". A task with a due date and no SLA policy counts as
+  // overdue once the date has passed.
+  virtual Result<std::vector<MonitorGroup>> monitor_summary(const std::vector<std::string>& region_prefixes,
+                                                            const std::string& group_by, int64_t now) {
+    (void)region_prefixes, (void)group_by, (void)now;
+    return Error{"unsupported", "this store keeps no monitor figures"};
+  }
+  // Open tasks past their due date, the latest first; `total` counts them all.
+  virtual Result<std::vector<TaskRecord>> monitor_overdue(const std::vector<std::string>& region_prefixes, int64_t now,
+                                                          size_t offset, size_t limit, int64_t& total) {
+    (void)region_prefixes, (void)now, (void)offset, (void)limit, (void)total;
+    return Error{"unsupported", "this store keeps no monitor figures"};
+  }
+  // Tasks completed in [from, to) per step: how many, how many after their
+  // due date, and the median time from creation to completion.
+  virtual Result<std::vector<MonitorStep>> monitor_steps(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                         int64_t to) {
+    (void)region_prefixes, (void)from, (void)to;
+    return Error{"unsupported", "this store keeps no monitor figures"};
+  }
 
   // Copies the whole database to `path` while the engine keeps running.
   virtual Result<void> backup(const std::string& path) = 0;

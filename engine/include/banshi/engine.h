@@ -190,6 +190,8 @@ class Engine {
 
   virtual store::Store& store() = 0;
   virtual Clock& clock() = 0;
+  // The business calendar of EngineConfig::working_days (null: none).
+  virtual const expr::WorkingDays* working_days() const { return nullptr; }
   virtual const EngineMetrics& metrics() const = 0;
 };
 

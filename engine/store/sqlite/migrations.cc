@@ -240,9 +240,37 @@ CREATE TABLE decisions (
 );
 )sql";
 
+// SLA columns on open tasks and the outcomes of completed ones, for the
+// monitor's figures (docs/sla.md).
+constexpr const char* kV3 = R"sql(
+ALTER TABLE user_tasks ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE user_tasks ADD COLUMN escalated_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE user_tasks ADD COLUMN escalated_region TEXT NOT NULL DEFAULT '';
+ALTER TABLE user_tasks ADD COLUMN department TEXT NOT NULL DEFAULT '';
+CREATE INDEX user_tasks_sla ON user_tasks (sla_state, due_at);
+
+CREATE TABLE task_outcomes (
+  instance_id      INTEGER NOT NULL,
+  key              INTEGER NOT NULL,
+  process_id       TEXT NOT NULL,
+  element_id       TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  department       TEXT NOT NULL,
+  region           TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  due_at           INTEGER NOT NULL,
+  completed_at     INTEGER NOT NULL,
+  sla_state        INTEGER NOT NULL,
+  escalation_level INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, key)
+) WITHOUT ROWID;
+CREATE INDEX task_outcomes_completed ON task_outcomes (completed_at);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
+    Migration{3, "SLA columns of tasks and the outcomes of completed tasks", kV3},
     Migration{4, "deployed DMN decisions", kV4},
 };
 

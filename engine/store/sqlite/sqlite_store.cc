@@ -111,7 +111,8 @@ InstanceRecord read_instance(const Statement& s) {
 
 constexpr const char* kTaskColumns =
     "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
-    "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload FROM user_tasks t ";
+    "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
+    "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
 
 TaskRecord read_task(const Statement& s) {
   TaskRecord t;
@@ -131,6 +132,10 @@ TaskRecord read_task(const Statement& s) {
   t.follow_up_at = s.int64(13);
   t.sla_state = static_cast<uint8_t>(s.int64(14));
   t.payload = s.text(15);
+  t.escalation_level = static_cast<int32_t>(s.int64(16));
+  t.escalated_to = s.text(17);
+  t.escalated_region = s.text(18);
+  t.department = s.text(19);
   return t;
 }
 
@@ -261,8 +266,9 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
 Result<void> add_task(Connection& c, const TaskRecord& t) {
   auto st = c.prepare(
       "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
-      "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
+      "escalated_region, department) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+      "?17, ?18, ?19)");
   if (!st.ok()) return st.error();
   st->bind(1, t.instance_id);
   st->bind(2, as_int(t.key));
@@ -279,6 +285,10 @@ Result<void> add_task(Connection& c, const TaskRecord& t) {
   st->bind(13, t.follow_up_at);
   st->bind(14, int64_t{t.sla_state});
   st->bind(15, t.payload);
+  st->bind(16, int64_t{t.escalation_level});
+  st->bind(17, t.escalated_to);
+  st->bind(18, t.escalated_region);
+  st->bind(19, t.department);
   BANSHI_STORE_TRY(st->run(fmt::format("cannot insert task {}/{}", t.instance_id, t.key)));
   int64_t task_id = sqlite3_last_insert_rowid(c.db());
 
@@ -438,12 +448,42 @@ Result<void> append_history(Connection& c, const HistoryRecord& h) {
   return st->run(fmt::format("cannot append history {}/{}", h.instance_id, h.seq));
 }
 
+Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
+  auto st = c.prepare(
+      "UPDATE user_tasks SET sla_state = ?3, escalation_level = ?4, escalated_to = ?5, escalated_region = ?6, "
+      "due_at = ?7 WHERE instance_id = ?1 AND key = ?2");
+  if (!st.ok()) return st.error();
+  st->bind(1, u.instance_id);
+  st->bind(2, as_int(u.key));
+  st->bind(3, int64_t{u.sla_state});
+  st->bind(4, int64_t{u.escalation_level});
+  st->bind(5, u.escalated_to);
+  st->bind(6, u.escalated_region);
+  st->bind(7, u.due_at);
+  return st->run(fmt::format("cannot update the SLA of task {}/{}", u.instance_id, u.key));
+}
+
+Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
+  auto st = c.prepare(
+      "INSERT OR REPLACE INTO task_outcomes (instance_id, key, process_id, element_id, name, department, region, "
+      "created_at, due_at, completed_at, sla_state, escalation_level) SELECT instance_id, key, process_id, "
+      "element_id, name, department, region, created_at, due_at, ?3, sla_state, escalation_level FROM user_tasks "
+      "WHERE instance_id = ?1 AND key = ?2");
+  if (!st.ok()) return st.error();
+  st->bind(1, done.instance_id);
+  st->bind(2, as_int(done.key));
+  st->bind(3, done.completed_at);
+  return st->run(fmt::format("cannot keep the outcome of task {}/{}", done.instance_id, done.key));
+}
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
   // additions come before removals, so a row created and finished within the
   // same group commit ends up absent.
   for (const auto& w : b.instances) BANSHI_STORE_TRY(write_instance(c, w));
   for (const auto& t : b.tasks_added) BANSHI_STORE_TRY(add_task(c, t));
+  for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));
+  for (const auto& done : b.tasks_completed) BANSHI_STORE_TRY(keep_task_outcome(c, done));
   for (const auto& k : b.tasks_removed) {
     BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2", k,
                                   "cannot remove a task"));
@@ -1418,6 +1458,118 @@ Result<std::vector<AuditRecord>> SqliteStore::audit(const AuditQuery& q) {
     if (!st.ok()) return st.error();
     bind_all(*st, bindings);
     return collect<AuditRecord>(*st, read_audit, "cannot read the audit trail");
+  });
+}
+
+// --- monitor figures (docs/sla.md) -----------------------------------------
+
+namespace {
+
+// The state a monitor sees: the stored SLA state, or overdue for a task with
+// a due date and no policy once the date has passed (bound: ?1 = now).
+constexpr const char* kEffectiveState =
+    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.due_at > 0 AND t.due_at <= ?1 THEN 4 ELSE 0 END)";
+constexpr const char* kInRegions =
+    "EXISTS (SELECT 1 FROM json_each(?2) r WHERE substr(t.region, 1, length(r.value)) = r.value)";
+
+}  // namespace
+
+Result<std::vector<MonitorGroup>> SqliteStore::monitor_summary(const std::vector<std::string>& region_prefixes,
+                                                               const std::string& group_by, int64_t now) {
+  std::string key;
+  if (group_by == "department") key = "t.department";
+  else if (group_by == "region") key = "t.region";
+  else if (group_by == "process") key = "t.process_id";
+  else if (group_by == "state") key = kEffectiveState;
+  else return Error{"invalid", fmt::format("cannot group by '{}'", group_by)};
+  const std::string sql = fmt::format(
+      "SELECT {0} AS k, {1} AS s, count(*) FROM user_tasks t WHERE {2} GROUP BY k, s ORDER BY k, s", key,
+      kEffectiveState, kInRegions);
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<MonitorGroup>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    st->bind(1, now);
+    st->bind(2, json_list(region_prefixes));
+    static constexpr const char* kStateNames[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+    std::vector<MonitorGroup> out;
+    int rc = 0;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      const int64_t state = st->int64(1);
+      std::string k = group_by == "state" ? std::string(state >= 0 && state <= 4 ? kStateNames[state] : "unknown")
+                                          : st->text(0);
+      if (out.empty() || out.back().key != k) out.push_back(MonitorGroup{k});
+      MonitorGroup& g = out.back();
+      const int64_t n = st->int64(2);
+      switch (state) {
+        case 0: g.on_time += n; break;
+        case 1: g.due_soon += n; break;
+        case 2: g.escalated += n; break;
+        case 3: g.breached += n; break;
+        default: g.overdue += n; break;
+      }
+      g.total += n;
+    }
+    if (rc != SQLITE_DONE) return store_error(st->db(), "cannot count tasks by SLA state");
+    return out;
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::monitor_overdue(const std::vector<std::string>& region_prefixes,
+                                                             int64_t now, size_t offset, size_t limit,
+                                                             int64_t& total) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
+    const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= ?1 AND {} ", kInRegions);
+    auto count = c.prepare("SELECT count(*) FROM user_tasks t " + where);
+    if (!count.ok()) return count.error();
+    count->bind(1, now);
+    count->bind(2, json_list(region_prefixes));
+    if (count->step() != SQLITE_ROW) return store_error(count->db(), "cannot count overdue tasks");
+    total = count->int64(0);
+    auto st = c.prepare(std::string(kTaskColumns) + where + "ORDER BY t.due_at ASC, t.id ASC LIMIT ?3 OFFSET ?4");
+    if (!st.ok()) return st.error();
+    st->bind(1, now);
+    st->bind(2, json_list(region_prefixes));
+    st->bind(3, static_cast<int64_t>(std::min(limit, kMaxPageSize)));
+    st->bind(4, static_cast<int64_t>(offset));
+    return collect<TaskRecord>(*st, read_task, "cannot list overdue tasks");
+  });
+}
+
+Result<std::vector<MonitorStep>> SqliteStore::monitor_steps(const std::vector<std::string>& region_prefixes,
+                                                            int64_t from, int64_t to) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<MonitorStep>> {
+    auto st = c.prepare(
+        "SELECT t.process_id, t.element_id, t.name, t.completed_at - t.created_at, "
+        "(t.sla_state = 3 OR (t.due_at > 0 AND t.completed_at > t.due_at)) FROM task_outcomes t "
+        "WHERE t.completed_at >= ?1 AND t.completed_at < ?3 AND " +
+        std::string(kInRegions) + " ORDER BY t.process_id, t.element_id, 4");
+    if (!st.ok()) return st.error();
+    st->bind(1, from);
+    st->bind(2, json_list(region_prefixes));
+    st->bind(3, to);
+    std::vector<MonitorStep> out;
+    std::vector<int64_t> handling;
+    auto close = [&] {
+      if (out.empty() || handling.empty()) return;
+      const size_t n = handling.size();
+      out.back().median_handling_ms = n % 2 ? handling[n / 2] : (handling[n / 2 - 1] + handling[n / 2]) / 2;
+      handling.clear();
+    };
+    int rc = 0;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      std::string process = st->text(0), element = st->text(1);
+      if (out.empty() || out.back().process_id != process || out.back().element_id != element) {
+        close();
+        out.push_back(MonitorStep{process, element, st->text(2)});
+      }
+      MonitorStep& m = out.back();
+      ++m.completed;
+      m.breached += st->int64(4) != 0;
+      handling.push_back(st->int64(3));
+    }
+    if (rc != SQLITE_DONE) return store_error(st->db(), "cannot read task outcomes");
+    close();
+    return out;
   });
 }
 

@@ -94,6 +94,12 @@ class SqliteStore final : public Store, public AuthStore {
                                                        int64_t now) override;
   Result<std::vector<IncidentRecord>> incidents(InstanceId id) override;
   Result<std::vector<HistoryRecord>> history(InstanceId id) override;
+  Result<std::vector<MonitorGroup>> monitor_summary(const std::vector<std::string>& region_prefixes,
+                                                    const std::string& group_by, int64_t now) override;
+  Result<std::vector<TaskRecord>> monitor_overdue(const std::vector<std::string>& region_prefixes, int64_t now,
+                                                  size_t offset, size_t limit, int64_t& total) override;
+  Result<std::vector<MonitorStep>> monitor_steps(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                 int64_t to) override;
 
   // Uses SQLite's online backup from a reader's snapshot: the copy holds
   // exactly the commits made before it started, and writes go on meanwhile.
