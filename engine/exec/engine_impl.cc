@@ -305,9 +305,42 @@ class EngineImpl final : public Engine {
     return loaded;
   }
 
-  Result<DecisionOutcome> decide(const std::string& decision_id, const boost::json::object& variables,
-                                 int64_t now_ms) {
-    auto loaded = latest_decision(decision_id);
+  // A decision reference is "id" (the latest version) or "id:N" (version N;
+  // DMN ids are XML names and cannot contain ':').
+  Result<LoadedDecision> find_decision(const std::string& ref, std::string& decision_id) {
+    size_t colon = ref.rfind(':');
+    if (colon == std::string::npos) {
+      decision_id = ref;
+      return latest_decision(ref);
+    }
+    decision_id = ref.substr(0, colon);
+    std::string digits = ref.substr(colon + 1);
+    int32_t version = 0;
+    bool valid = !digits.empty() && digits.size() <= 9 && !decision_id.empty();
+    for (char c : digits) valid = valid && c >= '0' && c <= '9';
+    if (valid) version = static_cast<int32_t>(std::stoi(digits));
+    if (!valid || version <= 0) {
+      return Error{"invalid", fmt::format("'{}' is not a decision id or id:version", ref)};
+    }
+    {
+      std::lock_guard lock(decisions_mu_);
+      auto it = pinned_decisions_.find(ref);
+      if (it != pinned_decisions_.end()) return it->second;
+    }
+    auto record = store_->decision(decision_id, version);
+    if (!record.ok()) return record.error();
+    if (!*record) return Error{"not-found", fmt::format("decision '{}' has no version {}", decision_id, version)};
+    auto model = load_decisions((*record)->resource, (*record)->xml);
+    if (!model.ok()) return model.error();
+    LoadedDecision loaded{(*record)->key, (*record)->version, *model};
+    std::lock_guard lock(decisions_mu_);
+    pinned_decisions_[ref] = loaded;  // versions never change
+    return loaded;
+  }
+
+  Result<DecisionOutcome> decide(const std::string& ref, const boost::json::object& variables, int64_t now_ms) {
+    std::string decision_id;
+    auto loaded = find_decision(ref, decision_id);
     if (!loaded.ok()) return loaded.error();
     expr::JsonVariables inputs(variables);
     dmn::EvalOptions options;
@@ -1340,6 +1373,7 @@ class EngineImpl final : public Engine {
 
   std::mutex decisions_mu_;
   std::map<std::string, LoadedDecision> latest_decisions_;  // decision id -> its latest version
+  std::map<std::string, LoadedDecision> pinned_decisions_;  // "id:version" -> that version
   std::mutex defs_mu_;
   std::map<int64_t, std::unique_ptr<CompiledDefinition>> defs_;
   std::map<std::string, int64_t> latest_;  // process id -> key of its latest version

@@ -163,8 +163,9 @@ class Engine {
   // nothing is stored unless all of them are valid.
   virtual Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
                                               const std::string& deployed_by) = 0;
-  // Evaluates the latest version of a deployed decision, as a business rule
-  // task would; an error when it is not deployed or DMN reports an error.
+  // Evaluates the latest version of a deployed decision ("id"), or a given
+  // one ("id:3"), as a business rule task would; an error when it is not
+  // deployed or DMN reports an error.
   virtual Result<DecisionOutcome> evaluate_decision(const std::string& decision_id,
                                                     const boost::json::object& variables) = 0;
   virtual Result<InstanceId> start_instance(const StartRequest& request) = 0;

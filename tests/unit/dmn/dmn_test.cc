@@ -1,10 +1,15 @@
 // The decision engine on its own: loading with diagnostics, every hit policy,
 // boxed expressions, business knowledge models and the requirements graph.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include "dmn/decide.h"
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
 
@@ -279,6 +284,65 @@ TEST(DmnEvaluate, UnknownDecisionAndRecursionAreErrorsNotCrashes) {
   DecisionResult deep = run(*rec, "x", "{}");
   EXPECT_TRUE(deep.value.is_null());
   EXPECT_NE(deep.value.null_reason().find("levels deep"), std::string::npos) << deep.value.null_reason();
+}
+
+// banshi decide's core: the output and exit codes (tests/cli/cli_test.sh runs the command itself).
+struct Decided {
+  int code = 0;
+  std::string out;
+  std::string err;
+};
+
+Decided decide(const std::string& xml, const std::string& decision, const std::string& input, bool json = false) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("banshi-decide-" + std::to_string(::getpid()) + ".dmn")).string();
+  std::ofstream(path) << xml;
+  DecideOptions options;
+  options.file = path;
+  options.decision = decision;
+  options.input = input;
+  options.json = json;
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  Decided d;
+  d.code = run_decide(options, out, err);
+  auto slurp = [](std::FILE* f) {
+    std::string text;
+    std::rewind(f);
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    return text;
+  };
+  d.out = slurp(out);
+  d.err = slurp(err);
+  std::filesystem::remove(path);
+  return d;
+}
+
+TEST(DmnDecide, PrintsTheResultAndTheMatchedRules) {
+  Decided d = decide(table("RULE ORDER"), "amount", R"({"age": 82})");
+  EXPECT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.out, "[100,300,100]\nmatched in Amount: rule 1 (r1), 2 (r2), 4 (r4)\n");
+  d = decide(table("FIRST"), "Amount", R"({"age": 61})", true);
+  EXPECT_EQ(d.code, 0) << d.err;
+  EXPECT_EQ(d.out, R"({"result":100,"matched":[{"decision":"amount","rules":[1],"ruleIds":["r1"]}],"errors":[]})" "\n");
+}
+
+TEST(DmnDecide, ExitCodesSayWhatWentWrong) {
+  Decided d = decide(table("UNIQUE"), "amount", R"({"age": 72})");
+  EXPECT_EQ(d.code, 1);
+  EXPECT_NE(d.err.find("error: amount: the UNIQUE table matched 3 rules"), std::string::npos) << d.err;
+  d = decide(table("SOMETIMES"), "amount", "{}");
+  EXPECT_EQ(d.code, 1);
+  EXPECT_NE(d.err.find("error DMN030"), std::string::npos) << d.err;
+  d = decide(table("FIRST"), "nope", "{}");
+  EXPECT_EQ(d.code, 2);
+  EXPECT_NE(d.err.find("has no decision 'nope' (decisions: amount)"), std::string::npos) << d.err;
+  d = decide(table("FIRST"), "amount", "[1, 2]");
+  EXPECT_EQ(d.code, 2);
+  EXPECT_NE(d.err.find("--input must be a JSON object"), std::string::npos) << d.err;
 }
 
 }  // namespace

@@ -130,6 +130,13 @@ TEST_F(DecisionEngineTest, TheLatestVersionWinsAndSurvivesARestart) {
   ASSERT_TRUE(outcome.ok()) << outcome.error().message;
   EXPECT_EQ(outcome->version, 2);
   EXPECT_EQ(boost::json::serialize(outcome->result), R"({"eligible":true,"amount":500})");
+  // "id:version" pins a version.
+  auto pinned = e->evaluate_decision("eligibility:1", boost::json::parse(R"({"income": 2500})").as_object());
+  ASSERT_TRUE(pinned.ok()) << pinned.error().message;
+  EXPECT_EQ(pinned->version, 1);
+  EXPECT_EQ(boost::json::serialize(pinned->result), R"({"eligible":false,"amount":0})");
+  EXPECT_EQ(e->evaluate_decision("eligibility:3", {}).error().message, "decision 'eligibility' has no version 3");
+  EXPECT_EQ(e->evaluate_decision("eligibility:x", {}).error().code, "invalid");
 }
 
 TEST_F(DecisionEngineTest, OneInvalidFileDeploysNothing) {
