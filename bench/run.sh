@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh >/dev/null
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target bench_model bench_feel bench_core
+cmake --build --preset release -j "$(nproc)" --target bench_model bench_feel bench_dmn bench_core
 miwg="${BANSHI_CONFORMANCE_DIR:-../shared/conformance}/miwg"
 echo "== model: parse + validate =="
 if [ -d "$miwg" ]; then
@@ -15,5 +15,7 @@ else
 fi
 echo "== FEEL =="
 build/release/bench/bench_feel
+echo "== DMN: a 50-rule decision table =="
+build/release/bench/bench_dmn
 echo "== state machine (core::step alone) =="
 build/release/bench/bench_core
