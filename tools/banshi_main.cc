@@ -16,12 +16,14 @@
 #include <fmt/format.h>
 
 #include "banshi/version.h"
+#include "dmn/decide.h"
 #include "model/load.h"
 #include "store/sqlite/sqlite_store.h"
 #include "demo/demo.h"
 #include "demo/live.h"
 #include "scenario/scenario.h"
 #include "serve/serve.h"
+#include "simulators/simulate_command.h"
 
 namespace {
 
@@ -192,6 +194,14 @@ int run(int argc, char** argv) {
   test_cmd->add_option("paths", test.paths, "Scenario files or folders")->required();
   test_cmd->add_flag("!--no-coverage", test.coverage, "Do not print the coverage report");
 
+  banshi::dmn::DecideOptions decide;
+  CLI::App* decide_cmd = app.add_subcommand(
+      "decide", "Evaluate a decision of a DMN file; print the result (JSON) and the rules that matched");
+  decide_cmd->add_option("file", decide.file, "The DMN file")->required();
+  decide_cmd->add_option("decision", decide.decision, "The decision's id or name")->required();
+  decide_cmd->add_option("-i,--input", decide.input, "The input values as a JSON object")->capture_default_str();
+  decide_cmd->add_flag("--json", decide.json, "Print one JSON object: result, matched rules, errors");
+
   banshi::demo::DemoOptions demo;
   banshi::demo::LiveOptions live;
   CLI::App* demo_cmd = app.add_subcommand(
@@ -242,6 +252,11 @@ int run(int argc, char** argv) {
   };
   banshi::serve::ServeOptions init;
   std::string init_admin = "admin";
+  banshi::connectors::sim::SimulateArgs simulate;
+  CLI::App* simulate_cmd = app.add_subcommand(
+      "simulate", "Serve the department simulators (DPF, civil affairs, HRSS, social insurance, data sharing, assessment) over HTTP");
+  banshi::connectors::sim::add_simulate_options(*simulate_cmd, simulate);
+
   CLI::App* init_cmd = app.add_subcommand(
       "init", "Create the database and its first admin user; print the generated password once");
   add_store_options(init_cmd, init);
@@ -278,6 +293,7 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   if (validate_cmd->parsed()) return run_validate(validate);
+  if (decide_cmd->parsed()) return banshi::dmn::run_decide(decide, stdout, stderr);
   if (test_cmd->parsed()) return run_test(test);
   if (demo_cmd->parsed()) {
     if (batch_opt->count() > 0) return banshi::demo::run_demo(demo);
@@ -288,6 +304,7 @@ int run(int argc, char** argv) {
   }
   if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
   if (serve_cmd->parsed()) return banshi::serve::run_serve(serve);
+  if (simulate_cmd->parsed()) return banshi::connectors::sim::run_simulate(simulate);
   if (init_cmd->parsed()) return banshi::serve::run_init(init, init_admin);
   if (user_add_cmd->parsed()) return banshi::serve::run_user_add(user_store, user_add);
   if (user_passwd_cmd->parsed()) return banshi::serve::run_user_passwd(user_store, passwd_name);

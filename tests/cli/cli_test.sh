@@ -88,6 +88,48 @@ expect "backup of a missing database" 1 'no such database' -- "$banshi" backup -
 expect "demo bad folder" 2 'no workflows' -- "$banshi" demo --workflows "$tmp/none"
 expect "demo bad count" 2 '' -- "$banshi" demo -n 0
 
+# banshi decide: a decision of a DMN file, its result and the rules that matched.
+cat >"$tmp/subsidy.dmn" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="subsidy" namespace="urn:t">
+  <inputData id="i_age" name="age"><variable name="age" typeRef="number"/></inputData>
+  <decision id="amount" name="Amount">
+    <informationRequirement><requiredInput href="#i_age"/></informationRequirement>
+    <decisionTable hitPolicy="COLLECT" aggregation="SUM">
+      <input><inputExpression typeRef="number"><text>age</text></inputExpression></input>
+      <output name="amount" typeRef="number"/>
+      <rule id="base"><inputEntry><text>&gt;= 60</text></inputEntry><outputEntry><text>100</text></outputEntry></rule>
+      <rule id="old"><inputEntry><text>&gt;= 80</text></inputEntry><outputEntry><text>50</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="unique" name="Unique">
+    <informationRequirement><requiredInput href="#i_age"/></informationRequirement>
+    <decisionTable>
+      <input><inputExpression><text>age</text></inputExpression></input>
+      <output name="o"/>
+      <rule><inputEntry><text>&gt; 1</text></inputEntry><outputEntry><text>1</text></outputEntry></rule>
+      <rule><inputEntry><text>&gt; 2</text></inputEntry><outputEntry><text>2</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+XML
+sed 's/&gt;= 80/\&gt;= (80/' "$tmp/subsidy.dmn" >"$tmp/broken.dmn"
+expect "decide prints the result" 0 '^150$' -- "$banshi" decide "$tmp/subsidy.dmn" amount --input '{"age": 85}'
+expect "decide prints the matched rules" 0 'matched in Amount: rule 1 \(base\), 2 \(old\)' -- \
+  "$banshi" decide "$tmp/subsidy.dmn" Amount --input '{"age": 85}'
+expect "decide with no match" 0 'matched in Amount: no rule' -- "$banshi" decide "$tmp/subsidy.dmn" amount -i '{"age": 5}'
+expect "decide --json" 0 '"result":100,"matched":\[\{"decision":"amount","rules":\[1\],"ruleIds":\["base"\]\}\]' -- \
+  "$banshi" decide --json "$tmp/subsidy.dmn" amount --input '{"age": 61}'
+expect "decide reports a hit policy error" 1 'error: unique: the UNIQUE table matched 2 rules' -- \
+  "$banshi" decide "$tmp/subsidy.dmn" unique --input '{"age": 5}'
+expect "decide on an invalid model" 1 'broken.dmn:10:[0-9]+: error DMN020' -- \
+  "$banshi" decide "$tmp/broken.dmn" amount --input '{"age": 85}'
+expect "decide unknown decision" 2 "no decision 'nope' \(decisions: amount, unique\)" -- \
+  "$banshi" decide "$tmp/subsidy.dmn" nope
+expect "decide bad JSON" 2 'must be a JSON object' -- "$banshi" decide "$tmp/subsidy.dmn" amount --input '[1'
+expect "decide on random bytes" 1 'error' -- "$banshi" decide "$tmp/random.bpmn" amount
+expect "decide missing file" 2 'cannot open' -- "$banshi" decide "$tmp/none.dmn" amount
+
 mapfile -t shipped < <(find "$workflows" -name '*.bpmn' | sort)
 if [ ${#shipped[@]} -gt 0 ]; then
   expect "shipped workflows are valid" 0 '' -- "$banshi" validate --warnings-as-errors "${shipped[@]}"
