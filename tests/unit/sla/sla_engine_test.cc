@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
+#include <chrono>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -209,6 +212,53 @@ TEST_F(SlaEngineTest, CompletingBeforeTheDueTimeLeavesNoTimerBehind) {
   auto inst = e->store().instance(id);
   ASSERT_TRUE(inst.ok() && *inst);
   EXPECT_EQ((*inst)->status, 2);
+}
+
+
+// The demo's accelerated clock (an hour each real second): a task due in 8
+// hours goes due soon, overdue and escalated within ten real seconds, with the
+// engine's own threads firing the timers.
+TEST_F(SlaEngineTest, AnAcceleratedClockWalksATaskThroughItsStatesWithinAMinute) {
+  const std::string fast = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <process id="fast" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" bs:candidateGroups="dpf-county" bs:region="220102">
+      <extensionElements><bs:sla due="PT8H" remindAt="50%" escalateTo="dpf-supervisors"/></extensionElements>
+    </userTask>
+    <sequenceFlow id="f2" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process></definitions>)";
+  store::sqlite::SqliteOptions o;
+  o.path = (dir_ / "fast.db").string();
+  auto s = store::sqlite::SqliteStore::open(o);
+  ASSERT_TRUE(s.ok());
+  auto clock = std::make_shared<AcceleratedClock>(at("2026-03-02T09:00:00+08:00"), 3600.0);
+  EngineConfig config;
+  config.working_days = calendar_;
+  auto opened = Engine::open(config, std::move(s).value(), clock);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Engine& e = **opened;
+  ASSERT_TRUE(e.deploy("fast.bpmn", fast, "designer").ok());
+  e.start();
+  StartRequest req;
+  req.process_id = "fast";
+  auto id = e.start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  std::vector<int> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    store::TaskQuery q;
+    auto tasks = e.store().tasks(q);
+    ASSERT_TRUE(tasks.ok());
+    ASSERT_EQ(tasks->size(), 1u);
+    int state = tasks->front().sla_state;
+    if (seen.empty() || seen.back() != state) seen.push_back(state);
+    if (state == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  e.stop();
+  // on time (0), due soon (1) after 4 simulated hours, escalated (2) at 8.
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
 }
 
 }  // namespace
