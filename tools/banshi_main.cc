@@ -23,6 +23,7 @@
 #include "demo/live.h"
 #include "scenario/scenario.h"
 #include "serve/serve.h"
+#include "simulators/simulate_command.h"
 
 namespace {
 
@@ -251,6 +252,11 @@ int run(int argc, char** argv) {
   };
   banshi::serve::ServeOptions init;
   std::string init_admin = "admin";
+  banshi::connectors::sim::SimulateArgs simulate;
+  CLI::App* simulate_cmd = app.add_subcommand(
+      "simulate", "Serve the department simulators (DPF, civil affairs, HRSS, social insurance, data sharing, assessment) over HTTP");
+  banshi::connectors::sim::add_simulate_options(*simulate_cmd, simulate);
+
   CLI::App* init_cmd = app.add_subcommand(
       "init", "Create the database and its first admin user; print the generated password once");
   add_store_options(init_cmd, init);
@@ -298,6 +304,7 @@ int run(int argc, char** argv) {
   }
   if (backup_cmd->parsed()) return run_backup(backup_db, backup_dest);
   if (serve_cmd->parsed()) return banshi::serve::run_serve(serve);
+  if (simulate_cmd->parsed()) return banshi::connectors::sim::run_simulate(simulate);
   if (init_cmd->parsed()) return banshi::serve::run_init(init, init_admin);
   if (user_add_cmd->parsed()) return banshi::serve::run_user_add(user_store, user_add);
   if (user_passwd_cmd->parsed()) return banshi::serve::run_user_passwd(user_store, passwd_name);

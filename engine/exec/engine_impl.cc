@@ -125,6 +125,11 @@ class EngineImpl final : public Engine {
     connectors_[type] = std::move(connector);
   }
 
+  void set_job_type_check(JobTypeCheck check) override {
+    std::lock_guard lock(connectors_mu_);
+    job_type_check_ = std::move(check);
+  }
+
   void start() override {
     if (running_.exchange(true)) return;
     spdlog::info("engine {} started with {} job workers", config_.node_id, config_.job_workers);
@@ -163,6 +168,7 @@ class EngineImpl final : public Engine {
       }
       return Error{"invalid-model", why.empty() ? "the file is not a deployable BPMN model" : why};
     }
+    if (auto known = check_job_types(*loaded.definitions, resource); !known.ok()) return known.error();
     std::vector<store::DefinitionRecord> records;
     std::string checksum = sha256_hex(xml);
     for (const model::Process& p : loaded.definitions->processes) {
@@ -1227,7 +1233,7 @@ class EngineImpl final : public Engine {
         break;
       case JobOutcome::Kind::kFailed: {
         p.command = Command{CommandKind::kFailJob};
-        p.command.retries = std::max(0, job.retries - 1);
+        p.command.retries = outcome.no_retry ? 0 : std::max(0, job.retries - 1);
         p.command.message = outcome.message;
         p.command.retry_at = clock_->now_ms() + backoff(job);
         break;
@@ -1363,6 +1369,29 @@ class EngineImpl final : public Engine {
   EngineMetrics metrics_;
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<Clock> clock_;
+  Result<void> check_job_types(const model::Definitions& defs, const std::string& resource) {
+    JobTypeCheck check;
+    std::set<std::string> in_process;
+    {
+      std::lock_guard lock(connectors_mu_);
+      check = job_type_check_;
+      for (const auto& [type, fn] : connectors_) in_process.insert(type);
+    }
+    if (!check) return {};
+    std::string why;
+    for (const model::Process& p : defs.processes) {
+      if (!p.executable) continue;
+      for (const model::FlowNode& n : p.nodes) {
+        if (!n.job || in_process.count(n.job->type)) continue;
+        if (auto r = check(n.job->type); !r.ok()) {
+          why += fmt::format("{}:{}:{}: error: {} ({})\n", resource, n.pos.line, n.pos.column, r.error().message, n.id);
+        }
+      }
+    }
+    if (!why.empty()) return Error{"unknown-connector", why};
+    return {};
+  }
+
   std::atomic<bool> running_{false};
   std::recursive_mutex inline_mu_;
   std::thread processor_;
@@ -1387,6 +1416,12 @@ class EngineImpl final : public Engine {
   std::deque<Pending> queue_;
 
   std::mutex timers_mu_;
+    if (!ec && payload.is_object()) {
+      if (const json::value* t = payload.as_object().if_contains("timeout"); t && t->is_string()) {
+        auto d = model::parse_duration(std::string_view(t->as_string()));
+        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
+      }
+    }
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
   int64_t timers_loaded_until_ = 0;
 
@@ -1418,3 +1453,4 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineConfig config, std::unique_pt
 }
 
 }  // namespace banshi
+  JobTypeCheck job_type_check_;

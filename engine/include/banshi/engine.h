@@ -61,6 +61,7 @@ struct JobContext {
   std::string element_id;
   std::string idempotency_key;
   int32_t retries_left = 0;
+  int64_t timeout_ms = 0;         // the task's bs:timeout for one attempt; 0: the connector's default
   boost::json::object variables;  // everything visible from the job's element
   boost::json::object headers;
 };
@@ -70,10 +71,11 @@ struct JobOutcome {
   boost::json::object variables;  // kCompleted: results; kBpmnError: error variables
   std::string error_code;         // kBpmnError
   std::string message;            // kFailed / kBpmnError
-  static JobOutcome completed(boost::json::object vars = {}) { return {Kind::kCompleted, std::move(vars), {}, {}}; }
-  static JobOutcome failed(std::string why) { return {Kind::kFailed, {}, {}, std::move(why)}; }
+  bool no_retry = false;          // kFailed: retrying cannot help; raise the incident now
+  static JobOutcome completed(boost::json::object vars = {}) { return {Kind::kCompleted, std::move(vars), {}, {}, false}; }
+  static JobOutcome failed(std::string why) { return {Kind::kFailed, {}, {}, std::move(why), false}; }
   static JobOutcome bpmn_error(std::string code, std::string why = {}) {
-    return {Kind::kBpmnError, {}, std::move(code), std::move(why)};
+    return {Kind::kBpmnError, {}, std::move(code), std::move(why), false};
   }
 };
 
@@ -183,6 +185,12 @@ class Engine {
   virtual Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types,
                                                          const std::string& worker, size_t max_jobs,
                                                          int64_t lock_ms) = 0;
+  // Called at deploy with every job type (connector name or topic) the file's
+  // processes name; an error refuses the whole deployment, so an unknown
+  // connector fails at deploy rather than at run time. None set: any type.
+  using JobTypeCheck = std::function<Result<void>(const std::string& type)>;
+  virtual void set_job_type_check(JobTypeCheck check) { (void)check; }
+
   virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome) = 0;
 
   // Without start(): apply every queued command, fire due timers and run due

@@ -1,0 +1,47 @@
+// dpf (残联): the disability-certificate registry.
+#include "departments.h"
+
+namespace banshi::connectors {
+
+namespace {
+// The national codes, from a code or a name: category 1 视力 … 7 多重, level 1 一级 … 4 四级.
+constexpr const char* kCategory =
+    R"(get value({"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"视力":1,"听力":2,"言语":3,"肢体":4,"智力":5,"精神":6,"多重":7}, string(disability.category)))";
+constexpr const char* kLevel =
+    R"(get value({"1":1,"2":2,"3":3,"4":4,"一级":1,"二级":2,"三级":3,"四级":4}, string(disability.level)))";
+const std::string kCertificatePath = R"(="/dpf/certificates/" + certificateNumber)";
+}  // namespace
+
+std::vector<http::OperationSpec> dpf_operations() {
+  std::vector<http::OperationSpec> ops;
+  auto op = [&](std::string name, std::string method, std::string path, std::string body, std::string result) {
+    http::OperationSpec s;
+    s.name = std::move(name);
+    s.department = "dpf";
+    s.method = std::move(method);
+    s.path = std::move(path);
+    s.body = std::move(body);
+    s.result = std::move(result);
+    ops.push_back(std::move(s));
+  };
+  const std::string issued = "{certificateNumber: response.certificateNumber, certificateValidUntil: response.validUntil, "
+                             "certificateRegion: response.regionCode}";
+  op("dpf.issue-certificate", "POST", "/dpf/certificates",
+     std::string("{idNumber: applicant.idNumber, category: ") + kCategory + ", level: " + kLevel + "}", issued);
+  op("dpf.get-certificate", "GET", kCertificatePath, "",
+     "{certificateStatus: response.status, certificateRegion: response.regionCode, certificateValidUntil: response.validUntil}");
+  op("dpf.renew-certificate", "POST", kCertificatePath + R"( + "/renewal")", "{}", issued);
+  op("dpf.transfer-certificate", "POST", kCertificatePath + R"( + "/transfer")", "{toRegion: transfer.toRegion}",
+     "{certificateRegion: response.regionCode}");
+  op("dpf.report-loss", "POST", kCertificatePath + R"( + "/loss")", "{}",
+     "{certificateNumber: response.certificateNumber, replacedCertificateNumber: response.replaces}");
+  op("dpf.cancel-certificate", "POST", kCertificatePath + R"( + "/cancellation")", "{reason: cancellation.reason}",
+     "{certificateStatus: response.status, reapplyFrom: response.reapplyFrom}");
+  op("dpf.change-certificate", "POST", kCertificatePath + R"( + "/change")",
+     std::string("{category: ") + kCategory + ", level: " + kLevel + "}",
+     "{certificateNumber: response.certificateNumber, replacedCertificateNumber: response.replaces, "
+     "certificateValidUntil: response.validUntil}");
+  return ops;
+}
+
+}  // namespace banshi::connectors

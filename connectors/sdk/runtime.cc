@@ -1,0 +1,236 @@
+#include "sdk/runtime.h"
+
+#include <ctime>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace banshi::connectors {
+
+namespace asio = boost::asio;
+
+std::string DepartmentStatus::summary() const {
+  if (unreachable_since_ms == 0 || state == BreakerState::kClosed) return {};
+  std::time_t secs = static_cast<std::time_t>(unreachable_since_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char at[32];
+  std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return fmt::format("{} unreachable since {}: {}", department, at, last_error);
+}
+
+struct Runtime::Attempt {
+  explicit Attempt(asio::io_context& ioc) : strand(asio::make_strand(ioc)), timer(strand) {}
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::steady_timer timer;
+  std::atomic<bool> done{false};
+  int64_t job_id = 0;
+  std::string department;
+  int64_t timeout_ms = 0;
+};
+
+Runtime::Runtime(Engine& engine, RuntimeOptions options) : engine_(engine), options_(std::move(options)) {}
+
+Runtime::~Runtime() { stop(std::chrono::milliseconds(0)); }
+
+int64_t Runtime::wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<void> Runtime::add(const std::string& type, const std::string& department,
+                          std::shared_ptr<AsyncConnector> connector) {
+  if (type.empty()) return Error{"bad-config", "a connector needs a name"};
+  if (!connector) return Error{"bad-config", fmt::format("connector {} has no implementation", type)};
+  if (running_) return Error{"bad-config", "connectors are added before the runtime starts"};
+  if (entries_.count(type)) return Error{"bad-config", fmt::format("connector {} is registered twice", type)};
+  entries_[type] = Entry{department.empty() ? type : department, std::move(connector)};
+  std::lock_guard lock(breakers_mu_);
+  breakers_.try_emplace(entries_[type].department, options_.breaker);
+  return {};
+}
+
+void Runtime::allow_topic(const std::string& topic) { topics_.insert(topic); }
+
+Result<void> Runtime::check_job_type(const std::string& type) const {
+  if (entries_.count(type) || topics_.count(type)) return {};
+  return Error{"unknown-connector",
+               fmt::format("no connector named '{}' is installed and no external-task topic of that name is declared", type)};
+}
+
+void Runtime::install_deploy_check() {
+  engine_.set_job_type_check([this](const std::string& type) { return check_job_type(type); });
+}
+
+std::vector<std::string> Runtime::types() const {
+  std::vector<std::string> out;
+  for (const auto& [type, e] : entries_) out.push_back(type);
+  return out;
+}
+
+std::vector<DepartmentStatus> Runtime::departments() const {
+  std::lock_guard lock(breakers_mu_);
+  std::vector<DepartmentStatus> out;
+  for (const auto& [dept, b] : breakers_) {
+    DepartmentStatus s;
+    s.department = dept;
+    s.state = b.state();
+    s.unreachable_since_ms = b.unreachable_since_ms();
+    s.consecutive_failures = b.consecutive_failures();
+    s.last_error = b.last_error();
+    s.times_opened = b.opened_count();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void Runtime::start() {
+  if (running_.exchange(true)) return;
+  ioc_.restart();
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(ioc_.get_executor());
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+void Runtime::stop(std::chrono::milliseconds drain) {
+  if (!running_.exchange(false)) return;
+  wake_.notify_all();
+  if (poller_.joinable()) poller_.join();
+  auto until = SteadyClock::now() + drain;
+  while (in_flight_.load() > 0 && SteadyClock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Runtime::poll_loop() {
+  while (running_) {
+    size_t got = 0;
+    try {
+      got = poll_once();
+    } catch (const std::exception& e) {
+      spdlog::error("connector runtime: fetching jobs failed: {}", e.what());
+    }
+    if (got > 0) continue;
+    std::unique_lock lock(wake_mu_);
+    wake_.wait_for(lock, options_.poll_interval, [this] { return !running_.load(); });
+  }
+}
+
+size_t Runtime::poll_once() {
+  size_t capacity = options_.max_in_flight > in_flight_.load() ? options_.max_in_flight - in_flight_.load() : 0;
+  if (capacity == 0) return 0;
+  // Closed departments share one fetch; an open one whose wait is over gets one probe job.
+  const int64_t now = wall_ms();
+  std::vector<std::string> open_types;
+  std::map<std::string, std::vector<std::string>> probe_types;
+  {
+    std::lock_guard lock(breakers_mu_);
+    for (const auto& [type, e] : entries_) {
+      int permits = breakers_.at(e.department).permits(now);
+      if (permits < 0) open_types.push_back(type);
+      else if (permits > 0) probe_types[e.department].push_back(type);
+    }
+  }
+  size_t dispatched = 0;
+  auto run = [&](const std::vector<std::string>& types, size_t max) {
+    auto jobs = engine_.fetch_and_lock(types, options_.worker_id, max, options_.lock_ms);
+    if (!jobs.ok()) {
+      spdlog::warn("connector runtime: fetch-and-lock failed: {}", jobs.error().message);
+      return;
+    }
+    for (JobContext& j : *jobs) {
+      const Entry& e = entries_.at(j.type);
+      dispatch(std::move(j), e);
+      ++dispatched;
+    }
+  };
+  if (!open_types.empty()) run(open_types, capacity);
+  for (const auto& [dept, types] : probe_types) {
+    {
+      std::lock_guard lock(breakers_mu_);
+      // Claim the probe permit before fetching; give it back when no job was due.
+      if (!breakers_.at(dept).try_acquire(now)) continue;
+    }
+    size_t before = dispatched;
+    run(types, 1);
+    if (dispatched == before) {
+      std::lock_guard lock(breakers_mu_);
+      breakers_.at(dept).on_neutral();
+    }
+  }
+  return dispatched;
+}
+
+void Runtime::dispatch(JobContext job, const Entry& entry) {
+  auto attempt = std::make_shared<Attempt>(ioc_);
+  attempt->job_id = job.job_id;
+  attempt->department = entry.department;
+  attempt->timeout_ms = job.timeout_ms > 0 ? job.timeout_ms : options_.default_timeout.count();
+  in_flight_.fetch_add(1);
+  counters_.started.fetch_add(1, std::memory_order_relaxed);
+
+  Call call;
+  call.job_id = job.job_id;
+  call.instance_id = job.instance_id;
+  call.type = std::move(job.type);
+  call.element_id = std::move(job.element_id);
+  call.idempotency_key = std::move(job.idempotency_key);
+  call.retries_left = job.retries_left;
+  call.deadline = SteadyClock::now() + std::chrono::milliseconds(attempt->timeout_ms);
+  call.variables = std::move(job.variables);
+  call.headers = std::move(job.headers);
+  call.executor = ioc_.get_executor();
+
+  attempt->timer.expires_at(call.deadline);
+  attempt->timer.async_wait([this, attempt](boost::system::error_code ec) {
+    if (ec) return;
+    counters_.timed_out.fetch_add(1, std::memory_order_relaxed);
+    finish(attempt, Reply::retry(fmt::format("no answer within {} ms", attempt->timeout_ms), true));
+  });
+  std::shared_ptr<AsyncConnector> connector = entry.connector;
+  asio::post(ioc_, [this, attempt, connector, call = std::move(call)]() mutable {
+    Done done = [this, attempt](Reply r) { finish(attempt, std::move(r)); };
+    try {
+      connector->call(std::move(call), std::move(done));
+    } catch (const std::exception& e) {
+      finish(attempt, Reply::retry(fmt::format("the connector threw: {}", e.what())));
+    }
+  });
+}
+
+void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
+  if (attempt->done.exchange(true)) return;  // the deadline or the answer came first; the other is ignored
+  asio::post(attempt->strand, [attempt] { attempt->timer.cancel(); });
+  {
+    std::lock_guard lock(breakers_mu_);
+    CircuitBreaker& b = breakers_.at(attempt->department);
+    bool was_closed = b.state() == BreakerState::kClosed;
+    if (reply.unreachable) {
+      b.on_failure(wall_ms(), reply.outcome.message);
+      if (was_closed && b.state() == BreakerState::kOpen) {
+        spdlog::warn("department {} unreachable: its jobs wait until it answers again ({})", attempt->department,
+                     reply.outcome.message);
+      }
+    } else {
+      if (!was_closed) spdlog::info("department {} reachable again", attempt->department);
+      b.on_success(wall_ms());
+    }
+  }
+  switch (reply.outcome.kind) {
+    case JobOutcome::Kind::kCompleted: counters_.completed.fetch_add(1, std::memory_order_relaxed); break;
+    case JobOutcome::Kind::kFailed: counters_.failed.fetch_add(1, std::memory_order_relaxed); break;
+    case JobOutcome::Kind::kBpmnError: counters_.bpmn_errors.fetch_add(1, std::memory_order_relaxed); break;
+  }
+  if (auto r = engine_.report_job(attempt->job_id, reply.outcome); !r.ok()) {
+    spdlog::warn("connector runtime: job {} could not be reported: {}", attempt->job_id, r.error().message);
+  }
+  in_flight_.fetch_sub(1);
+  wake_.notify_all();
+}
+
+}  // namespace banshi::connectors

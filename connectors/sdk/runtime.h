@@ -1,0 +1,127 @@
+// connectors/sdk/runtime.h — runs asynchronous connectors for an Engine.
+//
+// The runtime leases the jobs of its connector types from the engine
+// (Engine::fetch_and_lock, in process, under its own worker id), runs each
+// attempt on its own Asio I/O threads with a deadline, and reports the
+// outcome back (Engine::report_job). The engine's processing thread never
+// waits for a department: many calls are in flight at once, bounded by
+// `max_in_flight`.
+//
+// Each connector belongs to a department; the department's circuit breaker
+// (circuit_breaker.h) decides whether its jobs are fetched at all. While a
+// department is unreachable its jobs stay in the store, untouched, and
+// departments() reports one summary ("unreachable since ...") instead of
+// one incident per job.
+//
+// Threading: add()/allow_topic()/install_deploy_check() before start();
+// departments(), counters() and check_job_type() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+
+#include "banshi/engine.h"
+#include "banshi/result.h"
+#include "sdk/circuit_breaker.h"
+#include "sdk/connector.h"
+
+namespace banshi::connectors {
+
+struct RuntimeOptions {
+  std::string worker_id = "banshi-connectors";
+  int threads = 2;                      // I/O threads running connector calls
+  size_t max_in_flight = 256;           // attempts running at once
+  std::chrono::milliseconds poll_interval{25};   // how often to look for due jobs when idle
+  std::chrono::milliseconds default_timeout{30'000};  // an attempt's deadline when the task sets none
+  int64_t lock_ms = 5 * 60 * 1000;      // the job lease; longer than any timeout
+  BreakerOptions breaker;
+};
+
+struct DepartmentStatus {
+  std::string department;
+  BreakerState state = BreakerState::kClosed;
+  int64_t unreachable_since_ms = 0;  // 0 when reachable
+  int consecutive_failures = 0;
+  std::string last_error;
+  int64_t times_opened = 0;
+  // "department unreachable since 2026-03-02T09:00:00Z: <last error>" or empty.
+  std::string summary() const;
+};
+
+struct RuntimeCounters {
+  std::atomic<uint64_t> started{0};
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> bpmn_errors{0};
+  std::atomic<uint64_t> timed_out{0};
+};
+
+class Runtime {
+ public:
+  Runtime(Engine& engine, RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Registers the connector for a job type; a type is registered once.
+  Result<void> add(const std::string& type, const std::string& department, std::shared_ptr<AsyncConnector> connector);
+  // A topic external workers fetch (not run here) that deployments may name.
+  void allow_topic(const std::string& topic);
+  // Ok when `type` is a registered connector or an allowed topic.
+  Result<void> check_job_type(const std::string& type) const;
+  // Makes the engine refuse deployments naming a type check_job_type() refuses.
+  void install_deploy_check();
+
+  void start();
+  // Stops fetching, waits up to `drain` for attempts in flight, then stops the threads.
+  void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000));
+
+  std::vector<std::string> types() const;
+  std::vector<DepartmentStatus> departments() const;
+  const RuntimeCounters& counters() const { return counters_; }
+  size_t in_flight() const { return in_flight_.load(); }
+  // The I/O context the calls run on; asynchronous clients (http::HttpClient) share it.
+  boost::asio::io_context& io_context() { return ioc_; }
+
+ private:
+  struct Entry {
+    std::string department;
+    std::shared_ptr<AsyncConnector> connector;
+  };
+  struct Attempt;
+
+  void poll_loop();
+  size_t poll_once();
+  void dispatch(JobContext job, const Entry& entry);
+  void finish(const std::shared_ptr<Attempt>& attempt, Reply reply);
+  static int64_t wall_ms();
+
+  Engine& engine_;
+  RuntimeOptions options_;
+  std::map<std::string, Entry> entries_;        // by type; fixed after start()
+  std::set<std::string> topics_;
+  mutable std::mutex breakers_mu_;
+  std::map<std::string, CircuitBreaker> breakers_;  // by department
+  boost::asio::io_context ioc_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::thread poller_;
+  std::atomic<bool> running_{false};
+  std::atomic<size_t> in_flight_{0};
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  RuntimeCounters counters_;
+};
+
+}  // namespace banshi::connectors

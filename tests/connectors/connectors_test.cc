@@ -1,0 +1,511 @@
+// The connectors against real department simulators over HTTP, and with the
+// engine: every adapter operation, idempotency across a timeout, outage →
+// retries → incident → manual retry, the circuit breaker, external-task lease
+// expiry, and a plugin loaded from a shared library.
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <set>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "api/server.h"
+#include "banshi/engine.h"
+#include "departments.h"
+#include "http/http_client.h"
+#include "http/http_connector.h"
+#include "sdk/plugin.h"
+#include "sdk/runtime.h"
+#include "simulators/people.h"
+#include "simulators/simulator.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace banshi::connectors {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds within = 10s) {
+  auto until = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+sim::Person person(bool (*pred)(const sim::Person&)) {
+  for (int seq = 0; seq < 1000; ++seq) {
+    auto p = sim::person_of(sim::make_id_number("220102", "19800501", seq));
+    if (p && pred(*p)) return *p;
+  }
+  ADD_FAILURE() << "no synthetic person fits";
+  return {};
+}
+
+std::string one_task(const std::string& connector, const std::string& attrs) {
+  return R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <serviceTask id="t" bs:connector=")" + connector + "\" " + attrs + R"(/>
+    <boundaryEvent id="refused" attachedToRef="t"><errorEventDefinition/></boundaryEvent>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="done"/><endEvent id="done"/>
+    <sequenceFlow id="f3" sourceRef="refused" targetRef="refusedEnd"/><endEvent id="refusedEnd"/>
+  </process></definitions>)";
+}
+
+class ConnectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim::SimulatorOptions so;
+    so.today = "2026-03-02";
+    simulator_ = std::make_unique<sim::Simulator>(so);
+    api::ServerOptions o;
+    o.port = 0;
+    o.threads = 6;
+    server_ = std::make_unique<api::Server>(o, [this](const api::Request& r) { return simulator_->handle(r); });
+    ASSERT_TRUE(server_->start().ok());
+    base_url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    dir_ = fs::temp_directory_path() / ("banshi-connectors-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+
+  void TearDown() override {
+    if (runtime_) runtime_->stop();
+    if (engine_) engine_->stop();
+    runtime_.reset();
+    engine_.reset();
+    server_->stop();
+    fs::remove_all(dir_);
+  }
+
+  // An engine on SQLite with a connector runtime holding every department operation.
+  void open_engine(RuntimeOptions ro = {}) {
+    store::sqlite::SqliteOptions so;
+    so.path = (dir_ / "banshi.db").string();
+    auto s = store::sqlite::SqliteStore::open(so);
+    ASSERT_TRUE(s.ok());
+    EngineConfig ec;
+    ec.default_retry_backoff_ms = 50;
+    auto e = Engine::open(ec, std::move(s).value(), std::make_shared<SystemClock>());
+    ASSERT_TRUE(e.ok());
+    engine_ = std::move(e).value();
+    ro.poll_interval = 10ms;
+    runtime_ = std::make_unique<Runtime>(*engine_, ro);
+    auto client = http::HttpClient::create(runtime_->io_context());
+    ASSERT_TRUE(client.ok());
+    client_ = *client;
+    for (const http::OperationSpec& op : all_operations()) {
+      auto c = http::HttpConnector::create(client_, http::EndpointConfig{base_url_, {}}, op);
+      ASSERT_TRUE(c.ok()) << c.error().message;
+      ASSERT_TRUE(runtime_->add(op.name, op.department, *c).ok());
+    }
+    runtime_->install_deploy_check();
+    engine_->start();
+    runtime_->start();
+  }
+
+  uint8_t status(InstanceId id) {
+    auto r = engine_->store().instance(id);
+    return r.ok() && *r ? (*r)->status : 0;
+  }
+  std::string history(InstanceId id) {
+    std::string all;
+    auto h = engine_->store().history(id);
+    if (h.ok()) {
+      for (const auto& r : *h) all += r.records;
+    }
+    return all;
+  }
+  InstanceId start(json::object vars) {
+    StartRequest req;
+    req.process_id = "p";
+    req.variables = std::move(vars);
+    auto id = engine_->start_instance(req);
+    EXPECT_TRUE(id.ok()) << (id.ok() ? "" : id.error().message);
+    return id.ok() ? *id : 0;
+  }
+  std::vector<store::IncidentRecord> incidents() {
+    auto r = engine_->store().incidents(0);
+    return r.ok() ? *r : std::vector<store::IncidentRecord>{};
+  }
+  DepartmentStatus department(const std::string& code) {
+    for (const auto& d : runtime_->departments()) {
+      if (d.department == code) return d;
+    }
+    return {};
+  }
+
+  std::unique_ptr<sim::Simulator> simulator_;
+  std::unique_ptr<api::Server> server_;
+  std::string base_url_;
+  fs::path dir_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Runtime> runtime_;
+  std::shared_ptr<http::HttpClient> client_;
+};
+
+// --- the adapters, called directly -------------------------------------------------
+
+class AdapterCalls {
+ public:
+  AdapterCalls(const std::string& base_url) {
+    work_.emplace(ioc_.get_executor());
+    thread_ = std::thread([this] { ioc_.run(); });
+    client_ = *http::HttpClient::create(ioc_);
+    for (const http::OperationSpec& op : all_operations()) {
+      auto c = http::HttpConnector::create(client_, http::EndpointConfig{base_url, {{"Authorization", "Bearer t"}}}, op);
+      EXPECT_TRUE(c.ok()) << c.error().message;
+      if (c.ok()) ops_[op.name] = *c;
+    }
+  }
+  ~AdapterCalls() {
+    work_.reset();
+    thread_.join();
+  }
+  Reply call(const std::string& name, json::object vars, const std::string& key) {
+    called.insert(name);
+    Call c;
+    c.type = name;
+    c.idempotency_key = key;
+    c.deadline = SteadyClock::now() + 5s;
+    c.variables = std::move(vars);
+    std::promise<Reply> p;
+    ops_.at(name)->call(c, [&p](Reply r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  std::set<std::string> called;
+  std::shared_ptr<http::HttpClient> client_;
+
+ private:
+  boost::asio::io_context ioc_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::map<std::string, std::shared_ptr<http::HttpConnector>> ops_;
+};
+
+json::value var(const Reply& r, const char* name) {
+  const json::value* v = r.outcome.variables.if_contains(name);
+  return v ? *v : json::value();
+}
+
+TEST_F(ConnectorsTest, EveryAdapterOperationAgainstTheSimulators) {
+  AdapterCalls a(base_url_);
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased && !x.tekun && !x.dibao; });
+  json::object applicant{{"idNumber", p.id_number}, {"name", p.name}};
+  json::object base{{"applicant", applicant}};
+  int key = 0;
+  auto call = [&](const std::string& name, json::object extra) {
+    json::object v = base;
+    for (auto& [k, val] : extra) v[k] = val;
+    return a.call(name, v, "k-" + std::to_string(++key));
+  };
+  auto ok = [](const Reply& r) { return r.outcome.kind == JobOutcome::Kind::kCompleted; };
+
+  Reply r = call("data-sharing.verify-identity", {});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  EXPECT_EQ(var(r, "identityVerified"), json::value(true));
+  EXPECT_EQ(var(r, "householdRegion"), json::value("220102"));
+  r = call("data-sharing.lookup-household", {});
+  EXPECT_EQ(var(r, "birthDate"), json::value("1980-05-01"));
+  r = call("data-sharing.check-assistance", {});
+  EXPECT_EQ(var(r, "dibao"), json::value(false));
+  r = call("data-sharing.check-death", {});
+  EXPECT_EQ(var(r, "deceased"), json::value(false));
+  r = call("assessment.assess", {{"disability", json::object{{"category", "肢体"}}}});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  EXPECT_EQ(var(r, "disability").as_object().at("category"), json::value("肢体"));
+
+  r = call("dpf.issue-certificate", {{"disability", json::object{{"category", "肢体"}, {"level", "二级"}}}});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  std::string number = p.id_number + "42";
+  EXPECT_EQ(var(r, "certificateNumber"), json::value(number));
+  EXPECT_EQ(var(r, "certificateValidUntil"), json::value("2036-03-02"));
+  json::object cert{{"certificateNumber", number}};
+  r = call("dpf.get-certificate", cert);
+  EXPECT_EQ(var(r, "certificateStatus"), json::value("active"));
+  r = call("dpf.renew-certificate", cert);
+  EXPECT_TRUE(ok(r)) << r.outcome.message;
+  json::object move = cert;
+  move["transfer"] = json::object{{"toRegion", "220402"}};
+  r = call("dpf.transfer-certificate", move);
+  EXPECT_EQ(var(r, "certificateRegion"), json::value("220402"));
+  r = call("dpf.report-loss", cert);
+  EXPECT_EQ(var(r, "certificateNumber"), json::value(number + "B1"));
+  EXPECT_EQ(var(r, "replacedCertificateNumber"), json::value(number));
+  json::object change{{"certificateNumber", number + "B1"}, {"disability", json::object{{"category", 4}, {"level", 1}}}};
+  r = call("dpf.change-certificate", change);
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  std::string changed = p.id_number + "41";
+  EXPECT_EQ(var(r, "certificateNumber"), json::value(changed));
+  r = call("data-sharing.push-e-certificate", {{"certificateNumber", changed}});
+  EXPECT_TRUE(var(r, "eCertificateId").is_string()) << r.outcome.message;
+
+  r = call("civil-affairs.check-assistance", {});
+  EXPECT_EQ(var(r, "tekun"), json::value(false));
+  r = call("civil-affairs.notify-subsidy-eligibility", {});
+  EXPECT_EQ(var(r, "livingSubsidyOffered"), json::value(false));
+  EXPECT_EQ(var(r, "nursingSubsidyOffered"), json::value(true));
+  r = call("civil-affairs.decide-subsidy", {{"subsidy", "nursing"}});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  EXPECT_EQ(var(r, "subsidyGranted"), json::value(true));
+  EXPECT_EQ(var(r, "subsidyMonthlyAmount"), json::value(90));
+  r = call("civil-affairs.decide-subsidy", {{"subsidy", "living"}});  // not in 低保: a business outcome
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kBpmnError);
+  EXPECT_EQ(r.outcome.error_code, "not-eligible");
+  EXPECT_FALSE(r.unreachable);
+
+  r = call("hrss.register-unemployment", {});
+  EXPECT_TRUE(var(r, "unemploymentRegistrationNumber").is_string()) << r.outcome.message;
+  r = call("hrss.recognize-employment-difficulty", {});
+  EXPECT_EQ(var(r, "employmentDifficultyRecognized"), json::value(true));
+  r = call("social-insurance.pay-contribution", {{"contributionYear", 2026}});
+  EXPECT_EQ(var(r, "contributionAmount"), json::value(100));
+  r = call("dpf.cancel-certificate", {{"certificateNumber", changed}, {"cancellation", json::object{{"reason", "death"}}}});
+  EXPECT_EQ(var(r, "certificateStatus"), json::value("cancelled"));
+  EXPECT_EQ(var(r, "reapplyFrom"), json::value("2027-03-02"));
+
+  // A mapping that cannot be evaluated is an incident at once, not a retry.
+  r = a.call("dpf.get-certificate", {}, "k-missing");
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.outcome.no_retry);
+  EXPECT_NE(r.outcome.message.find("path"), std::string::npos) << r.outcome.message;
+
+  std::set<std::string> all;
+  for (const auto& op : all_operations()) all.insert(op.name);
+  EXPECT_EQ(a.called, all);
+  // Sequential calls share kept-alive connections.
+  EXPECT_LE(a.client_->connections_opened(), 2u);
+}
+
+TEST_F(ConnectorsTest, StatusHandlingAndTimeoutsWithoutTheEngine) {
+  AdapterCalls a(base_url_);
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  json::object v{{"applicant", json::object{{"idNumber", p.id_number}, {"name", p.name}}}};
+  ASSERT_EQ(simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"data-sharing","down":true})")).status, 200);
+  Reply r = a.call("data-sharing.lookup-household", v, "a");
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.unreachable);
+  EXPECT_FALSE(r.outcome.no_retry);
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"data-sharing","latencyMs":400})"));
+  auto op = http::HttpConnector::create(a.client_, http::EndpointConfig{base_url_, {}}, data_sharing_operations().at(1));
+  ASSERT_TRUE(op.ok());
+  Call c;
+  c.idempotency_key = "b";
+  c.deadline = SteadyClock::now() + 100ms;
+  c.variables = v;
+  std::promise<Reply> done;
+  auto t0 = SteadyClock::now();
+  (*op)->call(c, [&](Reply rr) { done.set_value(std::move(rr)); });
+  r = done.get_future().get();
+  EXPECT_LT(SteadyClock::now() - t0, 350ms);
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.unreachable);
+  EXPECT_NE(r.outcome.message.find("timed out"), std::string::npos) << r.outcome.message;
+  // Nothing listens there: a connection failure is retryable and counts toward the breaker.
+  auto nowhere = http::HttpConnector::create(a.client_, http::EndpointConfig{"http://127.0.0.1:1", {}}, data_sharing_operations().at(1));
+  ASSERT_TRUE(nowhere.ok());
+  c.deadline = SteadyClock::now() + 2s;
+  std::promise<Reply> refused;
+  (*nowhere)->call(c, [&](Reply rr) { refused.set_value(std::move(rr)); });
+  r = refused.get_future().get();
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.unreachable);
+}
+
+TEST(HttpConnectorConfig, BadSpecsAreRefusedWithTheirPlace) {
+  boost::asio::io_context ioc;
+  auto client = *http::HttpClient::create(ioc);
+  http::OperationSpec s;
+  s.name = "dpf.x";
+  s.department = "dpf";
+  s.path = "/dpf";
+  s.body = "{a: }";
+  auto r = http::HttpConnector::create(client, http::EndpointConfig{"http://127.0.0.1:9", {}}, s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("dpf.x: body 1:"), std::string::npos) << r.error().message;
+  s.body.clear();
+  EXPECT_FALSE(http::HttpConnector::create(client, http::EndpointConfig{"ftp://x", {}}, s).ok());
+  EXPECT_FALSE(http::HttpConnector::create(client, http::EndpointConfig{"http://x:99999", {}}, s).ok());
+  s.method = "BREW";
+  EXPECT_FALSE(http::HttpConnector::create(client, http::EndpointConfig{"http://x", {}}, s).ok());
+  http::ClientOptions bad;
+  bad.ca_file = "/nonexistent/ca.pem";
+  EXPECT_FALSE(http::HttpClient::create(ioc, bad).ok());
+  EXPECT_EQ(http::encode_target("/a b/张"), "/a%20b/%E5%BC%A0");
+  auto u = http::parse_url("https://dpf.example.gov.cn/api/");
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->port, "443");
+  EXPECT_EQ(u->base_path, "/api");
+}
+
+// --- with the engine ----------------------------------------------------------------
+
+TEST_F(ConnectorsTest, AnUnknownConnectorFailsAtDeploy) {
+  open_engine();
+  auto r = engine_->deploy("p.bpmn", one_task("dpf.issue-certifcate", ""), "designer");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "unknown-connector");
+  EXPECT_NE(r.error().message.find("dpf.issue-certifcate"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(engine_->deploy("p.bpmn", one_task("dpf.issue-certificate", ""), "designer").ok());
+  runtime_->allow_topic("hrss.manual-review");
+  EXPECT_TRUE(engine_->deploy("q.bpmn", one_task("hrss.manual-review", ""), "designer").ok());
+}
+
+TEST_F(ConnectorsTest, ATimeoutAfterASuccessfulCallNeverAppliesTwice) {
+  open_engine();
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("dpf.issue-certificate", R"(bs:retries="3" bs:retryBackoff="PT0.05S" bs:timeout="PT0.2S")"), "d").ok());
+  // The registry applies the first request, then answers too late for the 200 ms deadline.
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"dpf","slowNext":1,"slowMs":600})"));
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  InstanceId id = start({{"applicant", json::object{{"idNumber", p.id_number}}},
+                         {"disability", json::object{{"category", 4}, {"level", 2}}}});
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  EXPECT_GE(runtime_->counters().timed_out.load(), 1u);
+  EXPECT_EQ(simulator_->applied("dpf.register-certificate"), 1u);
+  EXPECT_NE(history(id).find(p.id_number + "42"), std::string::npos);
+  EXPECT_EQ(history(id).find("refusedEnd"), std::string::npos);  // no already-registered error either
+}
+
+TEST_F(ConnectorsTest, OutageThenRetriesThenIncidentThenManualRetrySucceeds) {
+  RuntimeOptions ro;
+  ro.breaker.failure_threshold = 1000;  // this test is about retries, not the breaker
+  open_engine(ro);
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.register-unemployment", R"(bs:retries="2" bs:retryBackoff="PT0.05S")"), "d").ok());
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"hrss","down":true})"));
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  InstanceId id = start({{"applicant", json::object{{"idNumber", p.id_number}}}});
+  ASSERT_TRUE(eventually([&] { return incidents().size() == 1; }));
+  EXPECT_EQ(runtime_->counters().failed.load(), 2u);
+  store::IncidentRecord inc = incidents().at(0);
+  EXPECT_EQ(inc.instance_id, id);
+  EXPECT_NE(inc.message.find("503"), std::string::npos) << inc.message;
+  EXPECT_EQ(status(id), 1);  // active, waiting for a person
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"hrss"})"));
+  ASSERT_TRUE(engine_->resolve_incident(inc.id, 1).ok());
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  EXPECT_TRUE(incidents().empty());
+  EXPECT_EQ(simulator_->applied("hrss.register-unemployment"), 1u);
+}
+
+TEST_F(ConnectorsTest, TheBreakerOpensForAnUnreachableDepartmentAndClosesWhenItAnswers) {
+  RuntimeOptions ro;
+  ro.breaker.failure_threshold = 2;
+  ro.breaker.open_for_ms = 300;
+  open_engine(ro);
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("social-insurance.pay-contribution", R"(bs:retries="50" bs:retryBackoff="PT0.02S")"), "d").ok());
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"social-insurance","down":true})"));
+  std::vector<InstanceId> ids;
+  std::vector<std::string> numbers;
+  for (int seq = 0; ids.size() < 4 && seq < 1000; ++seq) {
+    auto p = sim::person_of(sim::make_id_number("220104", "19750301", seq));
+    if (!p || p->deceased) continue;
+    ASSERT_EQ(simulator_->handle(api::Request::make("POST", "/dpf/certificates", R"({"idNumber":")" + p->id_number + R"(","category":4,"level":1})")).status, 201);
+    ids.push_back(start({{"applicant", json::object{{"idNumber", p->id_number}}}, {"contributionYear", 2026}}));
+  }
+  ASSERT_TRUE(eventually([&] { return department("social-insurance").state != BreakerState::kClosed; }));
+  DepartmentStatus d = department("social-insurance");
+  EXPECT_NE(d.summary().find("social-insurance unreachable since 20"), std::string::npos) << d.summary();
+  EXPECT_EQ(department("dpf").state, BreakerState::kClosed);  // other departments are not affected
+  // While open, at most one probe per wait reaches the department; no job burns its retries.
+  uint64_t failed_before = runtime_->counters().failed.load();
+  std::this_thread::sleep_for(250ms);
+  EXPECT_LE(runtime_->counters().failed.load() - failed_before, 2u);
+  EXPECT_TRUE(incidents().empty());
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"social-insurance"})"));
+  for (InstanceId id : ids) ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  d = department("social-insurance");
+  EXPECT_EQ(d.state, BreakerState::kClosed);
+  EXPECT_TRUE(d.summary().empty());
+  EXPECT_GE(d.times_opened, 1);
+  EXPECT_EQ(simulator_->applied("social-insurance.pay-contribution"), ids.size());
+}
+
+TEST_F(ConnectorsTest, ABusinessRefusalIsABpmnErrorTheModelCatches) {
+  open_engine();
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("civil-affairs.decide-subsidy", ""), "d").ok());
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased && !x.dibao; });
+  ASSERT_EQ(simulator_->handle(api::Request::make("POST", "/dpf/certificates", R"({"idNumber":")" + p.id_number + R"(","category":4,"level":3})")).status, 201);
+  InstanceId id = start({{"applicant", json::object{{"idNumber", p.id_number}}}, {"subsidy", "living"}});
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  EXPECT_NE(history(id).find("refusedEnd"), std::string::npos) << history(id);
+  EXPECT_EQ(runtime_->counters().bpmn_errors.load(), 1u);
+}
+
+TEST_F(ConnectorsTest, AnExpiredExternalTaskLeaseIsDeliveredAgain) {
+  open_engine();
+  runtime_->allow_topic("hrss.manual-review");
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.manual-review", ""), "d").ok());
+  InstanceId id = start({});
+  std::vector<JobContext> first;
+  ASSERT_TRUE(eventually([&] {
+    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-a", 5, 150);
+    if (r.ok() && !r->empty()) first = *r;
+    return !first.empty();
+  }));
+  ASSERT_EQ(first.size(), 1u);
+  auto again = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-b", 5, 150);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());  // leased to worker-a
+  std::vector<JobContext> second;
+  ASSERT_TRUE(eventually([&] {
+    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-b", 5, 5000);
+    if (r.ok() && !r->empty()) second = *r;
+    return !second.empty();
+  }, 3s));
+  EXPECT_EQ(second.at(0).job_id, first.at(0).job_id);
+  EXPECT_EQ(second.at(0).idempotency_key, first.at(0).idempotency_key);
+  ASSERT_TRUE(engine_->report_job(second.at(0).job_id, JobOutcome::completed({{"reviewed", true}})).ok());
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; }));
+}
+
+// --- plugins ------------------------------------------------------------------------
+
+TEST_F(ConnectorsTest, APluginLoadedFromASharedLibraryRunsJobs) {
+  auto plugin = load_plugin(BANSHI_EXAMPLE_PLUGIN, R"({"reject": "220402"})");
+  ASSERT_TRUE(plugin.ok()) << plugin.error().message;
+  EXPECT_EQ(plugin->name, "example-id-number");
+  ASSERT_EQ(plugin->connectors.size(), 1u);
+  EXPECT_EQ(plugin->connectors[0].name, "example.check-id-number");
+  open_engine();
+  runtime_->stop();
+  // Connectors are added before start: a fresh runtime with the plugin's.
+  runtime_ = std::make_unique<Runtime>(*engine_, RuntimeOptions{});
+  for (const auto& c : plugin->connectors) ASSERT_TRUE(runtime_->add(c.name, c.department, c.connector).ok());
+  runtime_->install_deploy_check();
+  runtime_->start();
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("example.check-id-number", ""), "d").ok());
+  std::string good = sim::make_id_number("220102", "19800501", 12);
+  std::string bad = good.substr(0, 17) + (good[17] == '1' ? '2' : '1');
+  std::string rejected = sim::make_id_number("220402", "19800501", 12);
+  InstanceId a = start({{"idNumber", good}});
+  InstanceId b = start({{"idNumber", bad}});
+  InstanceId c = start({{"idNumber", rejected}});
+  for (InstanceId id : {a, b, c}) ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  EXPECT_NE(history(a).find("\"regionCode\":\"220102\""), std::string::npos) << history(a);
+  EXPECT_NE(history(a).find("\"birthDate\":\"1980-05-01\""), std::string::npos);
+  EXPECT_NE(history(b).find("refusedEnd"), std::string::npos);
+  EXPECT_NE(history(b).find("invalid-id-number"), std::string::npos) << history(b);
+  EXPECT_NE(history(c).find("region-not-served"), std::string::npos) << history(c);
+}
+
+TEST(Plugins, BadPluginsAreRefusedWithTheReason) {
+  auto missing = load_plugin("/nonexistent/plugin.so");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("cannot load"), std::string::npos);
+  auto refused = load_plugin(BANSHI_EXAMPLE_PLUGIN, R"({"reject": "22"})");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("6-digit"), std::string::npos) << refused.error().message;
+}
+
+}  // namespace
+}  // namespace banshi::connectors
