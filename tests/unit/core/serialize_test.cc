@@ -537,7 +537,7 @@ TEST(SerializeHostile, WrongMagic) {
 }
 
 TEST(SerializeHostile, UnknownVersion) {
-  expect_error(Bytes{}.raw(kStateMagic).u(3).s("p").b, "unsupported-state-version", "version 3");
+  expect_error(Bytes{}.raw(kStateMagic).u(4).s("p").b, "unsupported-state-version", "version 4");
   expect_error(Bytes{}.raw(kStateMagic).u(1000000).b, "unsupported-state-version", "version 1000000");
   expect_error(Bytes{}.raw(kStateMagic).u(0).b, "unsupported-state-version", "version 0");
 }
