@@ -31,7 +31,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 using namespace banshi;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 namespace json = boost::json;
 
 static const char* kModel = R"(<?xml version="1.0" encoding="UTF-8"?>
@@ -42,8 +42,8 @@ static const char* kModel = R"(<?xml version="1.0" encoding="UTF-8"?>
     <sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/>
   </process></definitions>)";
 
-static double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+static double seconds_since(Steady::time_point t0) {
+  return std::chrono::duration<double>(Steady::now() - t0).count();
 }
 
 int main(int argc, char** argv) {
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   {
     namespace beast = boost::beast;
     std::atomic<int> next{0};
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     std::vector<std::thread> threads;
     for (int c = 0; c < concurrency; ++c) {
       threads.emplace_back([&] {
@@ -105,11 +105,11 @@ int main(int argc, char** argv) {
     std::condition_variable cv;
     int done = 0;
     int started = 0;
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     std::function<void()> launch = [&] {
       connectors::Call c;
       c.idempotency_key = "k";
-      c.deadline = Clock::now() + std::chrono::seconds(30);
+      c.deadline = Steady::now() + std::chrono::seconds(30);
       c.variables["applicant"] = json::object{{"idNumber", id}};
       op->call(c, [&](connectors::Reply r) {
         if (r.outcome.kind != JobOutcome::Kind::kCompleted) std::abort();
@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     if (!engine->deploy("p.bpmn", kModel, "bench").ok()) return 1;
     engine->start();
     runtime.start();
-    auto t0 = Clock::now();
+    auto t0 = Steady::now();
     std::vector<std::thread> starters;
     std::atomic<int> next{0};
     for (int c = 0; c < 16; ++c) {
