@@ -62,14 +62,29 @@ int status_code(std::string_view word) {
   return 0;
 }
 
+// core::SlaState codes and their names (the task list's slaState filter).
+constexpr std::string_view kSlaWords[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+
 std::string_view sla_word(uint8_t sla) {
-  switch (sla) {
-    case 0: return "on-time";
-    case 1: return "reminded";
-    case 2: return "escalated";
-    case 3: return "breached";
-    default: return "unknown";
+  return sla < std::size(kSlaWords) ? kSlaWords[sla] : std::string_view("unknown");
+}
+
+int sla_code(std::string_view word) {
+  for (size_t i = 0; i < std::size(kSlaWords); ++i) {
+    if (kSlaWords[i] == word) return static_cast<int>(i);
   }
+  return -1;
+}
+
+// The rate limiter's key: the credential when there is one, else the address.
+std::string client_key(const Request& req) {
+  if (auto auth = req.header("authorization")) return "a:" + std::string(*auth);
+  if (auto cookie = req.header("cookie")) {
+    std::string_view c = *cookie;
+    size_t at = c.find(kSessionCookie);
+    if (at != std::string_view::npos) return "s:" + std::string(c.substr(at, kSessionCookie.size() + 1 + 64));
+  }
+  return "ip:" + req.remote_address;
 }
 
 std::string_view incident_kind_word(uint8_t kind) {
@@ -200,7 +215,7 @@ void read_user_fields(BodyReader& b, const json::object& body, store::UserRecord
   if (body.contains("department")) {
     u.department = b.string("department", false, 32);
     if (!u.department.empty() && !valid_department(u.department)) {
-      b.fail("department", "A department is 1 to 32 characters of a-z and 0-9.");
+      b.fail("department", "A department is 1 to 32 characters of a-z, 0-9 and inner hyphens, such as civil-affairs.");
     }
   }
   if (body.contains("regions")) {
@@ -232,10 +247,73 @@ Api::Api(Engine& engine, ApiOptions options)
     : engine_(engine),
       options_(std::move(options)),
       auth_(auth_store_of(engine_, options_.auth_store), options_.clock, options_.auth),
-      static_files_(options_.console_dir) {
+      static_files_(options_.console_dir),
+      rate_limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
+      events_(std::make_unique<EventHub>(engine_)) {
   add_routes();
   add_auth_routes();
   add_monitor_routes();
+  add_task_routes();
+  add_instance_routes();
+  add_external_task_routes();
+}
+
+Upgrade Api::upgrade(const Request& req) {
+  Upgrade up;
+  std::string path;
+  if (!percent_decode(req.path, path, false) || path != "/api/v1/events") {
+    up.refuse = problem(ProblemKind::kNotFound, "WebSocket connections are served at /api/v1/events only.");
+    return up;
+  }
+  // A browser sends its page's origin: a page from elsewhere must not ride on
+  // the user's cookie (the WebSocket handshake carries no CSRF header).
+  if (auto origin = req.header("origin")) {
+    auto host = req.header("host");
+    std::string_view o = *origin;
+    size_t scheme = o.find("://");
+    if (!host || scheme == std::string_view::npos || o.substr(scheme + 3) != *host) {
+      up.refuse = problem(ProblemKind::kForbidden, "The page's Origin is not this server.");
+      return up;
+    }
+  }
+  auto who = auth_.authenticate(req);
+  if (!who.ok()) {
+    up.refuse = problem_from_error(who.error());
+    return up;
+  }
+  if (!*who) {
+    up.refuse = problem(ProblemKind::kUnauthorized, "Log in (POST /api/v1/auth/login) or send a bearer token.");
+    return up;
+  }
+  if ((*who)->kind != Principal::Kind::kUser) {
+    up.refuse = problem(ProblemKind::kForbidden, "Events are for users; an API token serves job topics.");
+    return up;
+  }
+  auto slot = std::make_shared<std::weak_ptr<WsClient>>();
+  EventHub* hub = events_.get();
+  up.on_open = [hub, slot, principal = **who](const std::shared_ptr<WsClient>& client) {
+    *slot = client;
+    hub->add(client, principal);
+  };
+  up.on_message = [hub, slot](std::string_view text) {
+    if (auto client = slot->lock()) hub->on_message(client, text);
+  };
+  up.on_close = [hub, slot] {
+    if (auto client = slot->lock()) hub->remove(client.get());
+  };
+  return up;
+}
+
+void Api::begin_shutdown() {
+  shutting_down_ = true;
+  std::lock_guard lock(poll_mu_);
+  poll_cv_.notify_all();
+}
+
+bool Api::long_poll_wait(int64_t ms) {
+  std::unique_lock lock(poll_mu_);
+  poll_cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return shutting_down_.load(); });
+  return !shutting_down_;
 }
 
 void Api::add(std::string method, std::string path_template, Access access, AuthedHandler handler) {
@@ -274,6 +352,20 @@ void Api::add(std::string method, std::string path_template, Access access, Auth
 Response Api::handle(const Request& request) {
   auto started = std::chrono::steady_clock::now();
   Response response;
+  int64_t retry_after = 0;
+  if (rate_limiter_.enabled() && request.path != "/healthz" && request.path != "/readyz" &&
+      request.path != "/metrics" &&
+      !rate_limiter_.allow(client_key(request),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count(),
+                           &retry_after)) {
+    response = problem(ProblemKind::kTooManyRequests, "Slow down: this client is over its request rate.");
+    response.headers.emplace_back("Retry-After", std::to_string((retry_after + 999) / 1000));
+    response.route = "rate-limited";
+    http_metrics_.observe(response.route, "OTHER", response.status, 0);
+    return response;
+  }
   try {
     response = router_.route(request);
   } catch (const std::exception& e) {
@@ -314,6 +406,14 @@ void Api::add_routes() {
     out.content_type = "text/plain; version=0.0.4; charset=utf-8";
     expose_engine_metrics(engine_.metrics(), out.body);
     http_metrics_.expose(out.body);
+    out.body += "# HELP banshi_ws_clients WebSocket clients connected to /api/v1/events.\n"
+                "# TYPE banshi_ws_clients gauge\nbanshi_ws_clients " + std::to_string(events_->clients()) + "\n";
+    out.body += "# HELP banshi_ws_events_sent_total Event frames queued to WebSocket clients.\n"
+                "# TYPE banshi_ws_events_sent_total counter\nbanshi_ws_events_sent_total " +
+                std::to_string(events_->sent()) + "\n";
+    out.body += "# HELP banshi_ws_events_dropped_total Event frames not sent because the client was too slow or gone.\n"
+                "# TYPE banshi_ws_events_dropped_total counter\nbanshi_ws_events_dropped_total " +
+                std::to_string(events_->dropped()) + "\n";
     return out;
   });
 
@@ -405,10 +505,12 @@ void Api::add_routes() {
   });
 
   add("GET", "/api/v1/instances", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
-    QueryReader q(req, {"processId", "businessKey", "status", "offset", "limit"});
+    QueryReader q(req, {"processId", "businessKey", "status", "startedAfter", "startedBefore", "offset", "limit"});
     store::InstanceQuery query;
     query.process_id = q.string("processId");
     query.business_key = q.string("businessKey");
+    query.started_after = time_param(q, req, "startedAfter");
+    query.started_before = time_param(q, req, "startedBefore");
     std::string status = q.string("status");
     if (!status.empty()) {
       query.status = status_code(status);
@@ -476,7 +578,7 @@ void Api::add_routes() {
   // --- tasks -------------------------------------------------------------------
   add("GET", "/api/v1/tasks", roles({"staff", "supervisor", "monitor"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
     QueryReader q(req, {"assignee", "candidateGroup", "candidateUser", "region", "processId", "dueBefore",
-                        "unassigned", "sort", "offset", "limit"});
+                        "unassigned", "mine", "myGroups", "slaState", "instanceId", "sort", "offset", "limit"});
     store::TaskQuery query;
     query.assignee = q.string("assignee");
     query.candidate_groups = q.strings("candidateGroup");
@@ -485,6 +587,16 @@ void Api::add_routes() {
     query.process_id = q.string("processId");
     query.due_before = time_param(q, req, "dueBefore");
     query.unassigned_only = q.boolean("unassigned", false);
+    if (q.boolean("mine", false)) query.assignee = who.name;
+    // Offered to a group of the caller's department (not just to them by name).
+    bool my_groups = q.boolean("myGroups", false);
+    if (my_groups && who.department.empty()) q.fail("myGroups", "You belong to no department.");
+    std::string sla = q.string("slaState");
+    if (!sla.empty()) {
+      query.sla_state = sla_code(sla);
+      if (query.sla_state < 0) q.fail("slaState", "The SLA state must be on_time, due_soon, overdue, escalated or breached.");
+    }
+    query.instance_id = q.integer("instanceId", 1, kMaxId, 0);
     std::string sort = q.string("sort");
     if (!sort.empty()) {
       query.descending = sort.front() == '-';
@@ -497,33 +609,27 @@ void Api::add_routes() {
     query.offset = static_cast<size_t>(q.integer("offset", 0, 1'000'000'000, 0));
     query.limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 50));
     if (!q.ok()) return input_problem(q.error());
-    json::array items;
-    if (who.has("monitor") && who.regions.empty()) {
-      auto list = engine_.store().tasks(query);  // a monitor of every region sees every task
-      if (!list.ok()) return problem_from_error(list.error());
-      for (const auto& t : *list) items.push_back(task_json(t));
-    } else {
-      // Page through the store and keep the tasks this caller may see, so
-      // offset and limit count visible tasks only.
-      store::TaskQuery page = query;
-      page.offset = 0;
-      page.limit = kMaxPage;
-      size_t skipped = 0;
-      while (items.size() < query.limit) {
-        auto list = engine_.store().tasks(page);
-        if (!list.ok()) return problem_from_error(list.error());
-        for (const auto& t : *list) {
-          if (!may_see_task(who, t)) continue;
-          if (skipped < query.offset) {
-            ++skipped;
-            continue;
-          }
-          if (items.size() < query.limit) items.push_back(task_json(t));
-        }
-        if (list->size() < kMaxPage) break;
-        page.offset += kMaxPage;
+    // What the caller may see is part of the query, so offset and limit
+    // count visible tasks only (auth.h may_see_task says the same in C++).
+    if (!(who.has("monitor") && who.regions.empty()) || my_groups) {
+      store::TaskQuery::Visibility& v = query.visible;
+      v.active = true;
+      v.groups_only = my_groups;
+      if (who.has("staff") || who.has("supervisor") || my_groups) {
+        v.user = who.name;
+        v.department = who.department;
+        for (const std::string& code : who.regions) v.work_regions.push_back(region_prefix(code));
+        v.see_escalated = who.has("supervisor");
+      }
+      if (who.has("monitor") && !my_groups) {
+        v.monitor = true;
+        for (const std::string& code : who.regions) v.monitor_regions.push_back(region_prefix(code));
       }
     }
+    auto list = engine_.store().tasks(query);
+    if (!list.ok()) return problem_from_error(list.error());
+    json::array items;
+    for (const auto& t : *list) items.push_back(task_json(t));
     return json_response(200, json::object{{"items", std::move(items)},
                                            {"offset", query.offset},
                                            {"limit", query.limit}});
@@ -681,6 +787,262 @@ void Api::add_routes() {
 
   // --- the console -------------------------------------------------------------
   r.set_fallback([this](const Request& req, const PathParams&) { return static_files_.serve(req); });
+}
+
+void Api::add_task_routes() {
+  // A supervisor hands a task to someone; the assignee may delegate their own
+  // task. Either way the new assignee must be a user who may work on it.
+  auto reassign = [this](const Request& req, const PathParams& p, const Principal& who, bool delegate) {
+    Response error;
+    auto id = path_id(p, error);
+    if (!id) return error;
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return input_problem(*e);
+    BodyReader b(body, {"assignee"});
+    std::string assignee = b.string("assignee", true, 64);
+    if (!b.ok()) return input_problem(b.error());
+    auto task = engine_.store().task(*id);
+    if (!task.ok()) return problem_from_error(task.error());
+    if (!*task) return problem(ProblemKind::kNotFound, "There is no open task " + std::to_string(*id) + ".");
+    if (!may_work_on_task(who, **task)) {
+      return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
+    }
+    if (delegate && (*task)->assignee != who.name) {
+      return problem(ProblemKind::kForbidden, "Only the task's assignee may delegate it.");
+    }
+    if (!auth_.available()) return problem(ProblemKind::kNotFound, "There is no user " + assignee + ".");
+    auto user = auth_.store().user(assignee);
+    if (!user.ok()) return problem_from_error(user.error());
+    if (!*user || (*user)->disabled) {
+      return problem(ProblemKind::kBadRequest, "There is no active user " + assignee + ".", "assignee");
+    }
+    Principal target;
+    target.name = (*user)->name;
+    target.roles = (*user)->roles;
+    target.department = (*user)->department;
+    target.regions = (*user)->regions;
+    store::TaskRecord offered = **task;
+    offered.assignee = target.name;  // as it will be once assigned
+    if (!may_work_on_task(target, offered) ||
+        (!target.has("supervisor") &&
+         [&] {
+           for (const std::string& g : offered.candidate_groups) {
+             if (group_of_department(g, target.department)) return false;
+           }
+           return std::find(offered.candidate_users.begin(), offered.candidate_users.end(), target.name) ==
+                  offered.candidate_users.end();
+         }())) {
+      return problem(ProblemKind::kBadRequest, assignee + " may not work on this task (department or region).",
+                     "assignee");
+    }
+    auto done = engine_.assign_task(*id, (*task)->assignee, assignee);
+    if (!done.ok()) return problem_from_error(done.error());
+    auth_.audit(who.actor(), delegate ? "delegate" : "assign", "task " + std::to_string(*id), req.remote_address,
+                "to " + assignee);
+    return no_content();
+  };
+  add("POST", "/api/v1/tasks/{id}/assign", roles({"supervisor"}),
+      [reassign](const Request& req, const PathParams& p, const Principal& who) { return reassign(req, p, who, false); });
+  add("POST", "/api/v1/tasks/{id}/delegate", roles({"staff", "supervisor"}),
+      [reassign](const Request& req, const PathParams& p, const Principal& who) { return reassign(req, p, who, true); });
+}
+
+void Api::add_instance_routes() {
+  // The process variables hold applicants' personal data: every view is audited.
+  add("GET", "/api/v1/instances/{id}/variables", roles({"supervisor", "designer"}),
+      [this](const Request& req, const PathParams& p, const Principal& who) {
+        Response error;
+        auto id = path_id(p, error);
+        if (!id) return error;
+        auto view = engine_.inspect_instance(*id);
+        if (!view.ok()) return problem_from_error(view.error());
+        auth_.audit(who.actor(), "view-variables", "instance " + std::to_string(*id), req.remote_address);
+        Response out = json_response(200, json::object{{"variables", view->variables}});
+        out.headers.emplace_back("Cache-Control", "no-store");
+        return out;
+      });
+
+  add("GET", "/api/v1/instances/{id}/active-elements", roles({"supervisor", "monitor", "designer"}),
+      [this](const Request&, const PathParams& p, const Principal&) {
+        Response error;
+        auto id = path_id(p, error);
+        if (!id) return error;
+        auto view = engine_.inspect_instance(*id);
+        if (!view.ok()) return problem_from_error(view.error());
+        json::array items;
+        for (const ActiveElement& a : view->active) {
+          items.push_back(json::object{{"elementId", a.element_id}, {"count", a.count}, {"incident", a.incident}});
+        }
+        return json_response(200, json::object{{"items", std::move(items)}});
+      });
+}
+
+void Api::add_external_task_routes() {
+  // The WebSocket itself is served by upgrade(); a plain GET learns how.
+  add("GET", "/api/v1/events", any_user(), [](const Request&, const PathParams&, const Principal&) {
+    Response r = problem(ProblemKind::kUpgradeRequired,
+                         "Open a WebSocket here (Connection: Upgrade, Upgrade: websocket).");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  });
+
+
+  // Department systems pull jobs of their topics with an API token; the token
+  // names the topics it may serve (POST /api/v1/tokens).
+  auto only_tokens = [](const Principal& who) -> std::optional<Response> {
+    if (who.kind != Principal::Kind::kToken) {
+      return problem(ProblemKind::kForbidden, "External tasks are served with an API token.");
+    }
+    return std::nullopt;
+  };
+
+  add("POST", "/api/v1/external-tasks/fetch-and-lock", any_user(),
+      [this, only_tokens](const Request& req, const PathParams&, const Principal& who) {
+        if (auto refused = only_tokens(who)) return *refused;
+        json::object body;
+        if (auto e = parse_json_body(req, body)) return input_problem(*e);
+        BodyReader b(body, {"workerId", "topics", "maxTasks", "lockMs", "asyncResponseTimeoutMs"});
+        std::string worker = b.string("workerId", true, 255);
+        std::vector<std::string> topics = b.strings("topics", 100, 255);
+        if (b.ok() && topics.empty()) b.fail("topics", "Name at least one topic.");
+        auto max_tasks = static_cast<size_t>(b.integer("maxTasks", false, 1, 100, 10));
+        int64_t lock_ms = b.integer("lockMs", false, 1000, int64_t{24} * 3600 * 1000, 5 * 60 * 1000);
+        int64_t wait_ms = b.integer("asyncResponseTimeoutMs", false, 0, 60'000, 0);
+        if (!b.ok()) return input_problem(b.error());
+        for (const std::string& t : topics) {
+          if (!may_serve_topic(who, t)) return problem(ProblemKind::kForbidden, "This token may not serve topic " + t + ".");
+        }
+        // A long poll holds an I/O thread: only a few wait at once.
+        bool may_wait = wait_ms > 0 && long_polls_.fetch_add(1) < options_.max_long_polls;
+        if (wait_ms > 0 && !may_wait) long_polls_.fetch_sub(1);
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+        Result<std::vector<JobContext>> jobs = std::vector<JobContext>{};
+        for (;;) {
+          jobs = engine_.fetch_and_lock(topics, worker, max_tasks, lock_ms);
+          if (!jobs.ok() || !jobs->empty() || !may_wait || std::chrono::steady_clock::now() >= deadline) break;
+          if (!long_poll_wait(100)) break;
+        }
+        if (may_wait) long_polls_.fetch_sub(1);
+        if (!jobs.ok()) return problem_from_error(jobs.error());
+        int64_t lock_until = engine_.clock().now_ms() + lock_ms;
+        json::array items;
+        for (const JobContext& j : *jobs) {
+          items.push_back(json::object{{"id", j.job_id},
+                                       {"topic", j.type},
+                                       {"workerId", worker},
+                                       {"instanceId", j.instance_id},
+                                       {"elementId", j.element_id},
+                                       {"idempotencyKey", j.idempotency_key},
+                                       {"retries", j.retries_left},
+                                       {"lockExpiresAt", lock_until},
+                                       {"variables", j.variables},
+                                       {"headers", j.headers}});
+        }
+        return json_response(200, json::object{{"items", std::move(items)}});
+      });
+
+  // Reads {id}, the body and the worker id, and checks that this token's
+  // worker holds the lease on a job of one of the token's topics.
+  struct Report {
+    int64_t id = 0;
+    std::string worker;
+    json::object body;
+    std::optional<Response> refused;
+  };
+  auto begin = [this, only_tokens](const Request& req, const PathParams& p, const Principal& who,
+                                   std::initializer_list<std::string_view> fields,
+                                   const std::function<void(BodyReader&)>& read) {
+    Report r;
+    if (auto refused = only_tokens(who)) {
+      r.refused = *refused;
+      return r;
+    }
+    Response error;
+    auto id = path_id(p, error);
+    if (!id) {
+      r.refused = error;
+      return r;
+    }
+    r.id = *id;
+    if (auto e = parse_json_body(req, r.body)) {
+      r.refused = input_problem(*e);
+      return r;
+    }
+    BodyReader b(r.body, fields);
+    r.worker = b.string("workerId", true, 255);
+    read(b);
+    if (!b.ok()) {
+      r.refused = input_problem(b.error());
+      return r;
+    }
+    auto topic = engine_.check_job_lease(r.id, r.worker);
+    if (!topic.ok()) {
+      r.refused = problem_from_error(topic.error());
+      return r;
+    }
+    if (!may_serve_topic(who, *topic)) {
+      r.refused = problem(ProblemKind::kForbidden, "This token may not serve topic " + *topic + ".");
+    }
+    return r;
+  };
+
+  add("POST", "/api/v1/external-tasks/{id}/complete", any_user(),
+      [this, begin](const Request& req, const PathParams& p, const Principal& who) {
+        json::object variables;
+        Report r = begin(req, p, who, {"workerId", "variables"}, [&](BodyReader& b) { variables = b.object("variables"); });
+        if (r.refused) return *r.refused;
+        auto done = engine_.report_job(r.id, JobOutcome::completed(std::move(variables)));
+        if (!done.ok()) return problem_from_error(done.error());
+        return no_content();
+      });
+
+  add("POST", "/api/v1/external-tasks/{id}/failure", any_user(),
+      [this, begin](const Request& req, const PathParams& p, const Principal& who) {
+        std::string message;
+        int64_t retries = -1;
+        Report r = begin(req, p, who, {"workerId", "errorMessage", "retries", "retryTimeoutMs"}, [&](BodyReader& b) {
+          message = b.string("errorMessage", false, 4096);
+          retries = b.integer("retries", false, 0, 1000, -1);
+          b.integer("retryTimeoutMs", false, 0, int64_t{7} * 24 * 3600 * 1000, 0);
+        });
+        if (r.refused) return *r.refused;
+        JobOutcome outcome = JobOutcome::failed(message.empty() ? "the worker reported a failure" : message);
+        // retries 0: the worker knows retrying cannot help; the incident is raised now.
+        if (retries == 0) outcome.no_retry = true;
+        auto done = engine_.report_job(r.id, outcome);
+        if (!done.ok()) return problem_from_error(done.error());
+        return no_content();
+      });
+
+  add("POST", "/api/v1/external-tasks/{id}/bpmn-error", any_user(),
+      [this, begin](const Request& req, const PathParams& p, const Principal& who) {
+        std::string code;
+        std::string message;
+        json::object variables;
+        Report r = begin(req, p, who, {"workerId", "errorCode", "errorMessage", "variables"}, [&](BodyReader& b) {
+          code = b.string("errorCode", true, 255);
+          message = b.string("errorMessage", false, 4096);
+          variables = b.object("variables");
+        });
+        if (r.refused) return *r.refused;
+        JobOutcome outcome = JobOutcome::bpmn_error(code, message);
+        outcome.variables = std::move(variables);
+        auto done = engine_.report_job(r.id, outcome);
+        if (!done.ok()) return problem_from_error(done.error());
+        return no_content();
+      });
+
+  add("POST", "/api/v1/external-tasks/{id}/extend-lock", any_user(),
+      [this, begin](const Request& req, const PathParams& p, const Principal& who) {
+        int64_t duration = 0;
+        Report r = begin(req, p, who, {"workerId", "newDurationMs"}, [&](BodyReader& b) {
+          duration = b.integer("newDurationMs", true, 1000, int64_t{24} * 3600 * 1000, 0);
+        });
+        if (r.refused) return *r.refused;
+        auto done = engine_.extend_job_lease(r.id, r.worker, duration);
+        if (!done.ok()) return problem_from_error(done.error());
+        return no_content();
+      });
 }
 
 void Api::add_auth_routes() {

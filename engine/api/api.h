@@ -24,16 +24,22 @@
 // Ownership: the Engine must outlive the Api.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/auth.h"
+#include "api/events.h"
 #include "api/http_metrics.h"
 #include "api/http_types.h"
+#include "api/rate_limit.h"
 #include "api/router.h"
+#include "api/server.h"
 #include "api/static_files.h"
 #include "banshi/engine.h"
 
@@ -49,6 +55,14 @@ struct ApiOptions {
   // The clock for sessions, lockouts and the audit trail; null: the system
   // clock (never the engine's clock, which may run accelerated).
   std::shared_ptr<Clock> clock;
+  // 429: each client (its credential, else its address) may make
+  // rate_limit_per_second requests a second on average and rate_limit_burst
+  // at once; 0 turns the limit off. /healthz, /readyz and /metrics are exempt.
+  double rate_limit_per_second = 0;
+  double rate_limit_burst = 100;
+  // External-task long polls waiting at once (each holds an I/O thread); more
+  // are answered at once, empty.
+  int max_long_polls = 2;
 };
 
 class Api {
@@ -56,6 +70,12 @@ class Api {
   Api(Engine& engine, ApiOptions options);
 
   Response handle(const Request& request);
+  // A WebSocket upgrade (Server::set_upgrade_handler): /api/v1/events for a
+  // logged-in user; 401 without a credential, 403 for an API token or a
+  // foreign Origin, 404 elsewhere.
+  Upgrade upgrade(const Request& request);
+  // Wakes and ends the long polls in progress; call before Server::stop().
+  void begin_shutdown();
 
   const Router& router() const { return router_; }
   HttpMetrics& http_metrics() { return http_metrics_; }
@@ -66,7 +86,12 @@ class Api {
  private:
   void add_routes();
   void add_auth_routes();
+  void add_external_task_routes();
+  void add_task_routes();
+  void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
+  // Waits up to `ms` (or until begin_shutdown()); false when shutting down.
+  bool long_poll_wait(int64_t ms);
 
   // Who may call a route.
   struct Access {
@@ -88,6 +113,12 @@ class Api {
   Router router_;
   StaticFiles static_files_;
   HttpMetrics http_metrics_;
+  RateLimiter rate_limiter_;
+  std::unique_ptr<EventHub> events_;
+  std::atomic<int> long_polls_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
 };
 
 }  // namespace banshi::api

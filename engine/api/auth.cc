@@ -205,7 +205,8 @@ bool may_work_on_task(const Principal& who, const store::TaskRecord& t) {
   if (who.kind != Principal::Kind::kUser) return false;
   if (who.has("supervisor") && in_department_and_region(who, t)) return true;
   if (who.has("staff") && in_department_and_region(who, t)) {
-    bool escalated = t.sla_state >= 2;
+    bool escalated = t.sla_state == store::TaskQuery::Visibility::kEscalatedState ||
+                     t.sla_state == store::TaskQuery::Visibility::kBreachedState;
     return !escalated || t.assignee == who.name;
   }
   return false;

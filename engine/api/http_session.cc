@@ -1,13 +1,15 @@
 #include "api/http_session.h"
 
 #include <string>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
 #include "api/problem.h"
-#include "api/server_state.h"
+#include "api/ws_session.h"
 
 namespace banshi::api {
 
@@ -15,61 +17,105 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state)
-    : stream_(std::move(socket)), state_(std::move(state)) {}
+namespace {
 
-HttpSession::~HttpSession() {
+template <class Stream>
+Stream make_stream(net::ip::tcp::socket&& socket, ServerState& state);
+
+template <>
+PlainStream make_stream<PlainStream>(net::ip::tcp::socket&& socket, ServerState&) {
+  return PlainStream(std::move(socket));
+}
+
+template <>
+TlsStream make_stream<TlsStream>(net::ip::tcp::socket&& socket, ServerState& state) {
+  return TlsStream(std::move(socket), *state.tls);
+}
+
+}  // namespace
+
+template <class Stream>
+HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state)
+    : stream_(make_stream<Stream>(std::move(socket), *state)), state_(std::move(state)) {}
+
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   if (registered_) state_->leave(this);
 }
 
-void HttpSession::run(bool over_capacity) {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
-    if (!over_capacity && self->state_->enter(self.get(), self)) {
-      self->registered_ = true;
-      self->wait_for_request();
-      return;
+template <class Stream>
+void HttpSession<Stream>::run(bool over_capacity) {
+  net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), over_capacity] {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      // The handshake counts as reading: it must finish within the read timeout.
+      beast::get_lowest_layer(self->stream_).expires_after(self->state_->options.read_timeout);
+      self->stream_.async_handshake(net::ssl::stream_base::server, [self, over_capacity](beast::error_code ec) {
+        if (ec) {
+          self->closed_ = true;  // nothing was said; drop the connection
+          beast::error_code ignored;
+          beast::get_lowest_layer(self->stream_).socket().close(ignored);
+          return;
+        }
+        self->start(over_capacity);
+      });
+    } else {
+      self->start(over_capacity);
     }
-    self->busy_ = true;
-    self->respond(problem(ProblemKind::kUnavailable, "The server has too many connections; try again shortly."),
-                  false);
   });
 }
 
-void HttpSession::shutdown() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void HttpSession<Stream>::start(bool over_capacity) {
+  if (!over_capacity && state_->enter(this, this->weak_from_this())) {
+    registered_ = true;
+    wait_for_request();
+    return;
+  }
+  busy_ = true;
+  respond(problem(ProblemKind::kUnavailable, "The server has too many connections; try again shortly."), false);
+}
+
+template <class Stream>
+void HttpSession<Stream>::shutdown() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     if (!self->busy_) self->close();  // an in-flight request closes after its response
   });
 }
 
 // Waits for the first byte of the next request under the idle timeout; the
 // read timeout starts when it arrives.
-void HttpSession::wait_for_request() {
+template <class Stream>
+void HttpSession<Stream>::wait_for_request() {
   if (closed_) return;
   if (state_->stopping) return close();
   if (buffer_.size() > 0) return read_request();  // a pipelined request is already here
-  stream_.expires_after(state_->options.idle_timeout);
+  beast::get_lowest_layer(stream_).expires_after(state_->options.idle_timeout);
   stream_.async_read_some(buffer_.prepare(state_->options.max_header_bytes),
-                          beast::bind_front_handler(&HttpSession::on_first_bytes, shared_from_this()));
+                          beast::bind_front_handler(&HttpSession::on_first_bytes, this->shared_from_this()));
 }
 
-void HttpSession::on_first_bytes(beast::error_code ec, size_t bytes) {
+template <class Stream>
+void HttpSession<Stream>::on_first_bytes(beast::error_code ec, size_t bytes) {
   if (ec) return close();  // idle timeout, peer closed, or shutdown
   buffer_.commit(bytes);
   read_request();
 }
 
-void HttpSession::read_request() {
+template <class Stream>
+void HttpSession<Stream>::read_request() {
   busy_ = true;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.max_header_bytes));
   parser_->body_limit(state_->options.max_body_bytes);
-  stream_.expires_after(state_->options.read_timeout);
-  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  beast::get_lowest_layer(stream_).expires_after(state_->options.read_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
 }
 
-void HttpSession::on_read(beast::error_code ec, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec, size_t) {
   if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-      ec == net::error::connection_reset || ec == net::error::eof) {
+      ec == net::error::connection_reset || ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
     return close();  // a slow or vanished client gets no answer
   }
   if (ec == http::error::body_limit) {
@@ -98,8 +144,9 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   Request request = Request::make(std::string(msg.method_string()), std::string(msg.target()), msg.body(),
                                   std::move(headers));
   beast::error_code endpoint_error;
-  auto endpoint = stream_.socket().remote_endpoint(endpoint_error);
+  auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(endpoint_error);
   if (!endpoint_error) request.remote_address = endpoint.address().to_string();
+  if (try_upgrade(request)) return;
   bool keep_alive = msg.keep_alive();
   Response response;
   try {
@@ -115,7 +162,34 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   respond(response, keep_alive);
 }
 
-void HttpSession::respond(const Response& r, bool keep_alive) {
+template <class Stream>
+bool HttpSession<Stream>::try_upgrade(const Request& request) {
+  if (!state_->upgrade || !beast::websocket::is_upgrade(parser_->get())) return false;
+  Upgrade up;
+  try {
+    up = state_->upgrade(request);
+  } catch (const std::exception& e) {
+    up.refuse = problem_from_error(Error{"exception", e.what()});
+  }
+  if (up.refuse) {
+    respond(*up.refuse, false);
+    return true;
+  }
+  // The connection becomes a WebSocket: this session gives up its slot and
+  // its stream, and ends when this handler returns.
+  if (registered_) {
+    state_->leave(this);
+    registered_ = false;
+  }
+  closed_ = true;
+  busy_ = false;
+  auto ws = std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(up));
+  ws->run(parser_->release());
+  return true;
+}
+
+template <class Stream>
+void HttpSession<Stream>::respond(const Response& r, bool keep_alive) {
   response_ = {};
   response_.version(11);
   response_.result(static_cast<unsigned>(r.status));
@@ -130,23 +204,36 @@ void HttpSession::respond(const Response& r, bool keep_alive) {
   if (!explicit_length) response_.prepare_payload();
   keep_alive = keep_alive && !state_->stopping;
   response_.keep_alive(keep_alive);
-  stream_.expires_after(state_->options.write_timeout);
+  beast::get_lowest_layer(stream_).expires_after(state_->options.write_timeout);
   http::async_write(stream_, response_,
-                    beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+                    beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
 }
 
-void HttpSession::on_write(bool keep_alive, beast::error_code ec, size_t) {
+template <class Stream>
+void HttpSession<Stream>::on_write(bool keep_alive, beast::error_code ec, size_t) {
   busy_ = false;
   if (ec || !keep_alive) return close();
   wait_for_request();
 }
 
-void HttpSession::close() {
+template <class Stream>
+void HttpSession<Stream>::close() {
   if (closed_) return;
   closed_ = true;
-  beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  stream_.close();
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    // close_notify, bounded in time, then the socket.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      beast::get_lowest_layer(self->stream_).close();
+    });
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
 }
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace banshi::api

@@ -1,6 +1,11 @@
 // api/http_session.h — one HTTP/1.1 connection: read a request (within the
-// limits), call the handler, write the response, repeat while keep-alive.
+// limits), call the handler, write the response, repeat while keep-alive. A
+// WebSocket upgrade hands the connection to a WsSession (ws_session.h).
 // Internal to the transport.
+//
+// Stream is boost::beast::tcp_stream (plain) or
+// boost::beast::ssl_stream<tcp_stream> (TLS: the handshake runs first, under
+// the read timeout). Both are instantiated in http_session.cc.
 //
 // Every handler of an asynchronous operation holds a shared_ptr to the
 // session (shared_from_this), and all of them run on the connection's strand,
@@ -13,34 +18,40 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "api/http_types.h"
+#include "api/server_state.h"
 
 namespace banshi::api {
 
-class ServerState;
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+template <class Stream>
+class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   HttpSession(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state);
-  ~HttpSession();
+  ~HttpSession() override;
 
   // Starts serving; with `over_capacity` answers 503 once and closes.
   void run(bool over_capacity);
   // Graceful shutdown: closes the connection now if it is between requests,
   // else after the response in progress. Thread-safe.
-  void shutdown();
+  void shutdown() override;
 
  private:
+  void start(bool over_capacity);
   void wait_for_request();
   void on_first_bytes(boost::beast::error_code ec, size_t bytes);
   void read_request();
   void on_read(boost::beast::error_code ec, size_t bytes);
+  bool try_upgrade(const Request& request);
   void respond(const Response& response, bool keep_alive);
   void on_write(bool keep_alive, boost::beast::error_code ec, size_t bytes);
   void close();
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
@@ -49,5 +60,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool busy_ = false;    // between the first byte of a request and its response's last
   bool closed_ = false;
 };
+
+extern template class HttpSession<PlainStream>;
+extern template class HttpSession<TlsStream>;
 
 }  // namespace banshi::api

@@ -58,8 +58,11 @@ void Listener::on_accept(boost::beast::error_code ec, tcp::socket socket) {
   if (ec) {
     spdlog::warn("accept failed: {}", ec.message());
   } else if (!state_->stopping) {
-    auto session = std::make_shared<HttpSession>(std::move(socket), state_);
-    session->run(false);
+    if (state_->tls) {
+      std::make_shared<HttpSession<TlsStream>>(std::move(socket), state_)->run(false);
+    } else {
+      std::make_shared<HttpSession<PlainStream>>(std::move(socket), state_)->run(false);
+    }
   }
   accept();
 }

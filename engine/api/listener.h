@@ -1,5 +1,5 @@
 // api/listener.h — accepts connections on one endpoint and hands each to a
-// new HttpSession on its own strand. Internal to the transport.
+// new HttpSession (plain or TLS) on its own strand. Internal to the transport.
 #pragma once
 
 #include <memory>

@@ -21,6 +21,8 @@ std::string_view problem_slug(ProblemKind kind) {
     case ProblemKind::kPayloadTooLarge: return "payload-too-large";
     case ProblemKind::kUnsupportedMediaType: return "unsupported-media-type";
     case ProblemKind::kHeaderTooLarge: return "header-too-large";
+    case ProblemKind::kTooManyRequests: return "too-many-requests";
+    case ProblemKind::kUpgradeRequired: return "upgrade-required";
     case ProblemKind::kInternal: return "internal";
     case ProblemKind::kNotReady: return "not-ready";
     case ProblemKind::kUnavailable: return "unavailable";
@@ -40,6 +42,8 @@ int problem_status(ProblemKind kind) {
     case ProblemKind::kPayloadTooLarge: return 413;
     case ProblemKind::kUnsupportedMediaType: return 415;
     case ProblemKind::kHeaderTooLarge: return 431;
+    case ProblemKind::kTooManyRequests: return 429;
+    case ProblemKind::kUpgradeRequired: return 426;
     case ProblemKind::kInternal: return 500;
     case ProblemKind::kNotReady: return 503;
     case ProblemKind::kUnavailable: return 503;
@@ -59,6 +63,8 @@ std::string_view problem_title(ProblemKind kind) {
     case ProblemKind::kPayloadTooLarge: return "The request body is too large";
     case ProblemKind::kUnsupportedMediaType: return "Unsupported media type";
     case ProblemKind::kHeaderTooLarge: return "The request header is too large";
+    case ProblemKind::kTooManyRequests: return "Too many requests";
+    case ProblemKind::kUpgradeRequired: return "Upgrade to WebSocket";
     case ProblemKind::kInternal: return "Internal server error";
     case ProblemKind::kNotReady: return "The server is not ready";
     case ProblemKind::kUnavailable: return "The server is unavailable";
@@ -69,7 +75,8 @@ std::string_view problem_title(ProblemKind kind) {
 std::vector<ProblemKind> all_problem_kinds() {
   return {ProblemKind::kBadRequest,       ProblemKind::kInvalidModel,         ProblemKind::kNotFound,
           ProblemKind::kMethodNotAllowed, ProblemKind::kConflict,             ProblemKind::kPayloadTooLarge,
-          ProblemKind::kUnsupportedMediaType, ProblemKind::kHeaderTooLarge,   ProblemKind::kInternal,
+          ProblemKind::kUnsupportedMediaType, ProblemKind::kHeaderTooLarge,   ProblemKind::kTooManyRequests,
+          ProblemKind::kUpgradeRequired,  ProblemKind::kInternal,
           ProblemKind::kNotReady,         ProblemKind::kUnavailable,          ProblemKind::kUnauthorized,
           ProblemKind::kForbidden};
 }

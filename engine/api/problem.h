@@ -29,6 +29,8 @@ enum class ProblemKind {
   kPayloadTooLarge,       // 413
   kUnsupportedMediaType,  // 415
   kHeaderTooLarge,        // 431
+  kUpgradeRequired,       // 426 a plain GET on the WebSocket route
+  kTooManyRequests,       // 429 the client's request rate is over its limit (with Retry-After)
   kInternal,              // 500
   kNotReady,              // 503 from /readyz
   kUnavailable,           // 503 over the connection cap or shutting down

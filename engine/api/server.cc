@@ -7,6 +7,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include "api/http_session.h"
 #include "api/listener.h"
 #include "api/server_state.h"
@@ -22,7 +24,24 @@ Server::Server(ServerOptions options, RequestHandler handler)
 
 Server::~Server() { stop(); }
 
+void Server::set_upgrade_handler(UpgradeHandler handler) { state_->upgrade = std::move(handler); }
+
 Result<void> Server::start() {
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+      return Error{"tls", "TLS needs both a certificate file and a private key file"};
+    }
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                     net::ssl::context::single_dh_use);
+    boost::system::error_code tls_ec;
+    ctx->use_certificate_chain_file(options_.tls_cert_file, tls_ec);
+    if (tls_ec) return Error{"tls", "cannot load the certificate " + options_.tls_cert_file + ": " + tls_ec.message()};
+    ctx->use_private_key_file(options_.tls_key_file, net::ssl::context::pem, tls_ec);
+    if (tls_ec) return Error{"tls", "cannot load the private key " + options_.tls_key_file + ": " + tls_ec.message()};
+    state_->tls = std::move(ctx);
+  }
   boost::system::error_code ec;
   auto address = net::ip::make_address(options_.address, ec);
   if (ec) return Error{"listen", "'" + options_.address + "' is not an IP address"};

@@ -13,6 +13,11 @@
 //   timeout from the first byte of a request to its last (a request that
 //   never finishes is closed without an answer), the idle timeout between
 //   kept-alive requests, and the connection cap (503, then closed).
+// - WebSocket upgrades go to the upgrade handler (set_upgrade_handler); a
+//   WebSocket connection counts against the connection cap and is closed
+//   (close frame "going away") by stop().
+// - TLS (ServerOptions::tls_*): the handshake happens under the read timeout;
+//   every request and WebSocket is then served over it.
 // - stop() is graceful: it stops accepting, closes idle connections, lets
 //   in-flight requests finish and answers them with "Connection: close",
 //   waits at most shutdown_timeout, then joins the threads. Safe to call
@@ -21,6 +26,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -36,6 +43,29 @@ namespace banshi::api {
 
 using RequestHandler = std::function<Response(const Request&)>;
 
+// One open WebSocket connection as the application sees it.
+class WsClient {
+ public:
+  virtual ~WsClient() = default;
+  // Queues a text frame. Thread-safe and never blocks. false when the
+  // connection is closed or its queue is full — a full queue drops the client
+  // (it is closed), so a slow reader never holds anyone up.
+  virtual bool send(std::string text) = 0;
+  // Starts the closing handshake. Thread-safe.
+  virtual void close() = 0;
+};
+
+// The application's answer to a WebSocket upgrade request.
+struct Upgrade {
+  std::optional<Response> refuse;  // set: answered as plain HTTP and closed
+  // After the handshake; the client lives while the connection does, so keep
+  // a weak_ptr. Called on the connection's strand.
+  std::function<void(const std::shared_ptr<WsClient>&)> on_open;
+  std::function<void(std::string_view text)> on_message;  // text frames the client sends
+  std::function<void()> on_close;                          // once, when the connection ends
+};
+using UpgradeHandler = std::function<Upgrade(const Request&)>;
+
 class ServerState;
 class Listener;
 
@@ -46,6 +76,13 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Upgrade requests (Connection: upgrade, Upgrade: websocket) go to this
+  // handler instead of the request handler. Set before start(); without one
+  // they are ordinary requests.
+  void set_upgrade_handler(UpgradeHandler handler);
+
+  // Binds, listens and starts the threads; with TLS options, loads the
+  // certificate and key first (Error{"tls", ...} when they do not load).
   Result<void> start();
   void stop();
 

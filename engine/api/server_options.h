@@ -8,7 +8,7 @@
 namespace banshi::api {
 
 struct ServerOptions {
-  std::string address = "127.0.0.1";  // no authentication yet: loopback by default
+  std::string address = "127.0.0.1";
   unsigned short port = 8080;         // 0: any free port (see Server::port())
   int threads = 4;                    // I/O threads; handlers run on them
   size_t max_connections = 1024;      // more are answered 503 and closed
@@ -18,9 +18,16 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};   // a kept-alive connection waiting for its next request
   std::chrono::milliseconds write_timeout{30'000};  // sending one response
   std::chrono::milliseconds shutdown_timeout{10'000};  // in-flight requests get this long to finish
-  // TLS is a later step: it adds certificate and key paths here and a TLS
-  // variant of the session (the session is written against one stream type;
-  // the TLS one wraps the same tcp_stream in ssl::stream and handshakes first).
+  // WebSocket connections (/api/v1/events): the server pings a quiet client
+  // every half of ws_idle_timeout and closes it when no pong comes back; a
+  // client whose unsent frames reach ws_max_queue is dropped, never waited for.
+  std::chrono::milliseconds ws_idle_timeout{60'000};
+  size_t ws_max_queue = 256;
+  size_t ws_max_message_bytes = 64 * 1024;   // frames a client sends
+  // TLS: both set → every connection is TLS (HTTPS and WSS) with this PEM
+  // certificate chain and private key; both empty → plain TCP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 }  // namespace banshi::api

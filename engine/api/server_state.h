@@ -11,12 +11,20 @@
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "api/server.h"
 
 namespace banshi::api {
 
-class HttpSession;
+// What the registry holds: an HTTP or WebSocket connection, plain or TLS.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Graceful shutdown, thread-safe: close now when idle, else after the
+  // response in progress (HTTP); send a close frame (WebSocket).
+  virtual void shutdown() = 0;
+};
 
 class ServerState {
  public:
@@ -29,15 +37,17 @@ class ServerState {
   const RequestHandler handler;
   boost::asio::io_context& ioc;
   std::atomic<bool> stopping{false};
+  UpgradeHandler upgrade;                            // set before the listener runs
+  std::unique_ptr<boost::asio::ssl::context> tls;    // null: plain TCP
 
   // Registers a session; false when the connection cap is reached.
-  bool enter(HttpSession* session, const std::weak_ptr<HttpSession>& weak) {
+  bool enter(Connection* session, const std::weak_ptr<Connection>& weak) {
     std::lock_guard lock(mu_);
     if (sessions_.size() >= options.max_connections) return false;
     sessions_.emplace(session, weak);
     return true;
   }
-  void leave(HttpSession* session) {
+  void leave(Connection* session) {
     std::lock_guard lock(mu_);
     sessions_.erase(session);
   }
@@ -45,9 +55,9 @@ class ServerState {
     std::lock_guard lock(mu_);
     return sessions_.size();
   }
-  std::vector<std::shared_ptr<HttpSession>> sessions() {
+  std::vector<std::shared_ptr<Connection>> sessions() {
     std::lock_guard lock(mu_);
-    std::vector<std::shared_ptr<HttpSession>> out;
+    std::vector<std::shared_ptr<Connection>> out;
     for (auto& [ptr, weak] : sessions_) {
       if (auto s = weak.lock()) out.push_back(std::move(s));
     }
@@ -56,7 +66,7 @@ class ServerState {
 
  private:
   std::mutex mu_;
-  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> sessions_;
 };
 
 }  // namespace banshi::api

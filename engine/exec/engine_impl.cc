@@ -428,10 +428,13 @@ class EngineImpl final : public Engine {
   }
 
   Result<void> claim_task(int64_t task_id, const std::string& user) override {
-    return store_->assign_task(task_id, "", user);
+    return assign_and_tell(task_id, "", user, "task.claimed");
   }
   Result<void> unclaim_task(int64_t task_id, const std::string& user) override {
-    return store_->assign_task(task_id, user, "");
+    return assign_and_tell(task_id, user, "", "task.unclaimed");
+  }
+  Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override {
+    return assign_and_tell(task_id, expected, assignee, "task.assigned");
   }
 
   Result<PublishResult> publish_message(const PublishRequest& request) override {
@@ -491,6 +494,75 @@ class EngineImpl final : public Engine {
     std::vector<JobContext> out;
     for (const store::JobRecord& j : *jobs) out.push_back(job_context(j));
     return out;
+  }
+
+  Result<std::string> check_job_lease(int64_t job_id, const std::string& worker) override {
+    std::lock_guard lock(leased_mu_);
+    auto it = leased_.find(job_id);
+    if (it == leased_.end()) return Error{"not-found", fmt::format("job {} is not locked by any worker", job_id)};
+    if (it->second.lease_owner != worker) {
+      return Error{"conflict", fmt::format("job {} is locked by another worker", job_id)};
+    }
+    return it->second.type;
+  }
+
+  Result<void> extend_job_lease(int64_t job_id, const std::string& worker, int64_t duration_ms) override {
+    if (auto held = check_job_lease(job_id, worker); !held.ok()) return held.error();
+    int64_t now = clock_->now_ms();
+    if (auto r = store_->extend_lease(job_id, worker, now, now + duration_ms); !r.ok()) return r;
+    std::lock_guard lock(leased_mu_);
+    auto it = leased_.find(job_id);
+    if (it != leased_.end() && it->second.lease_owner == worker) it->second.lease_until = now + duration_ms;
+    return {};
+  }
+
+  Result<InstanceView> inspect_instance(InstanceId id) override {
+    auto record = store_->instance(id);
+    if (!record.ok()) return record.error();
+    if (!*record) return Error{"not-found", fmt::format("instance {} does not exist", id)};
+    auto state = core::decode((*record)->state);
+    if (!state.ok()) return state.error();
+    const CompiledDefinition* def = definition((*record)->definition_key);
+    if (!def) return Error{"store", fmt::format("the definition of instance {} does not load", id)};
+    InstanceView view;
+    if (const core::ElementInstance* root = state->find(state->root)) {
+      for (const auto& [name, value] : root->variables) view.variables[name] = value;
+    }
+    std::map<model::Index, ActiveElement> at;
+    for (const auto& [key, ei] : state->elements) {
+      if (ei.element == model::kNoIndex) continue;
+      ActiveElement& a = at[ei.element];
+      a.element_id = def->process->node(ei.element).id;
+      ++a.count;
+      a.incident = a.incident || ei.incident != 0;
+    }
+    for (auto& [index, a] : at) view.active.push_back(std::move(a));
+    return view;
+  }
+
+  uint64_t subscribe(EventListener listener) override {
+    std::lock_guard lock(listeners_mu_);
+    uint64_t id = ++last_listener_;
+    listeners_.emplace(id, std::move(listener));
+    has_listeners_ = true;
+    return id;
+  }
+
+  void unsubscribe(uint64_t id) override {
+    std::lock_guard lock(listeners_mu_);
+    listeners_.erase(id);
+    has_listeners_ = !listeners_.empty();
+  }
+
+  void publish_event(const EngineEvent& event) override {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& [id, listener] : listeners_) {
+      try {
+        listener(event);
+      } catch (const std::exception& e) {
+        spdlog::warn("an event listener failed on {}: {}", event.type, e.what());
+      }
+    }
   }
 
   Result<void> report_job(int64_t job_id, const JobOutcome& outcome) override {
@@ -789,6 +861,10 @@ class EngineImpl final : public Engine {
     }
     std::vector<store::JobRecord> local_jobs = builder.take_local_jobs();
     builder.flush(batch);
+    // Tasks this batch removes, read while they are still stored: their ids
+    // and candidates go into task.completed events.
+    std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> removed_tasks;
+    if (has_listeners_) removed_tasks = tasks_of(batch.tasks_removed);
     if (!batch.empty()) {
       auto commit_start = std::chrono::steady_clock::now();
       Result<void> w = store_->write(batch);
@@ -817,6 +893,8 @@ class EngineImpl final : public Engine {
     }
     metrics_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
+    // Before ended instances leave the cache: the events read them.
+    if (has_listeners_) publish_batch_events(touched, batch, removed_tasks, now);
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
       CachedInstance& c = *t.instance;
@@ -851,6 +929,125 @@ class EngineImpl final : public Engine {
     if (builder.jobs_created()) jobs_cv_.notify_all();
     trim_cache();
     return std::max<size_t>(applied, results.empty() ? 0 : 1);
+  }
+
+  // --- live events (after the commit) --------------------------------------------
+  static EngineEvent task_event(std::string type, const store::TaskRecord& t) {
+    EngineEvent e;
+    e.type = std::move(type);
+    e.instance_id = t.instance_id;
+    e.process_id = t.process_id;
+    e.element_id = t.element_id;
+    e.task_id = t.id;
+    e.candidate_groups = t.candidate_groups;
+    e.candidate_users = t.candidate_users;
+    e.region = t.region;
+    e.assignee = t.assignee;
+    e.data = json::object{{"name", t.name}, {"slaState", static_cast<int>(t.sla_state)}};
+    return e;
+  }
+
+  Result<void> assign_and_tell(int64_t task_id, const std::string& expected, const std::string& assignee,
+                               const char* type) {
+    if (auto r = store_->assign_task(task_id, expected, assignee); !r.ok()) return r;
+    if (has_listeners_) {
+      auto task = store_->task(task_id);
+      if (task.ok() && *task) {
+        EngineEvent e = task_event(type, **task);
+        e.at = clock_->now_ms();
+        if (assignee.empty()) e.data["previousAssignee"] = expected;
+        publish_event(e);
+      }
+    }
+    return {};
+  }
+
+  // Instances started and ended, tasks created and incidents raised or
+  // resolved by a committed batch. Task ids are assigned by the store, so
+  // the new tasks are read back.
+  std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> tasks_of(const std::vector<store::InstanceKey>& keys) {
+    std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> out;
+    std::set<InstanceId> instances;
+    for (const store::InstanceKey& k : keys) instances.insert(k.instance_id);
+    for (InstanceId id : instances) {
+      store::TaskQuery q;
+      q.instance_id = id;
+      q.limit = 1000;
+      auto found = store_->tasks(q);
+      if (!found.ok()) continue;
+      for (store::TaskRecord& t : *found) out[{t.instance_id, t.key}] = std::move(t);
+    }
+    return out;
+  }
+
+  void publish_batch_events(const std::map<InstanceId, Touched>& touched, const store::WriteBatch& batch,
+                            const std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord>& removed_tasks,
+                            int64_t now) {
+    std::vector<store::InstanceKey> new_tasks;
+    for (const store::TaskRecord& t : batch.tasks_added) new_tasks.push_back(store::InstanceKey{t.instance_id, t.key});
+    std::map<std::pair<InstanceId, uint64_t>, int64_t> task_ids;
+    for (const auto& [key, t] : tasks_of(new_tasks)) task_ids[key] = t.id;
+    std::vector<EngineEvent> events;
+    for (const auto& [id, t] : touched) {
+      if (t.records.empty()) continue;
+      const CachedInstance& inst = *t.instance;
+      auto base = [&](const char* type, const Record& r) {
+        EngineEvent e;
+        e.type = type;
+        e.at = now;
+        e.instance_id = id;
+        e.process_id = inst.record.process_id;
+        if (r.element != model::kNoIndex && r.kind != RecordKind::kSequenceFlowTaken) {
+          e.element_id = inst.def->process->node(r.element).id;
+        }
+        return e;
+      };
+      if (t.expected_version == 0) {
+        EngineEvent e = base("instance.started", Record{});
+        e.data = json::object{{"businessKey", inst.record.business_key}};
+        events.push_back(std::move(e));
+      }
+      for (const Record& r : t.records) {
+        switch (r.kind) {
+          case RecordKind::kUserTaskCreated:
+            for (const store::TaskRecord& added : batch.tasks_added) {
+              if (added.instance_id != id || added.key != r.key) continue;
+              EngineEvent e = task_event("task.created", added);
+              e.at = now;
+              auto tid = task_ids.find({id, r.key});
+              if (tid != task_ids.end()) e.task_id = tid->second;
+              events.push_back(std::move(e));
+            }
+            break;
+          case RecordKind::kUserTaskCompleted: {
+            auto it = removed_tasks.find({id, r.key});
+            if (it == removed_tasks.end()) break;
+            EngineEvent e = task_event("task.completed", it->second);
+            e.at = now;
+            events.push_back(std::move(e));
+            break;
+          }
+          case RecordKind::kInstanceCompleted:
+          case RecordKind::kInstanceTerminated: {
+            EngineEvent e = base("instance.ended", r);
+            e.data = json::object{{"status", r.kind == RecordKind::kInstanceCompleted ? "completed" : "terminated"},
+                                  {"businessKey", inst.record.business_key}};
+            events.push_back(std::move(e));
+            break;
+          }
+          case RecordKind::kIncidentCreated:
+          case RecordKind::kIncidentResolved: {
+            EngineEvent e = base(r.kind == RecordKind::kIncidentCreated ? "incident.raised" : "incident.resolved", r);
+            e.data = json::object{{"kind", r.name}, {"message", r.text}};
+            events.push_back(std::move(e));
+            break;
+          }
+          default:
+            break;
+        }
+      }
+    }
+    for (const EngineEvent& e : events) publish_event(e);
   }
 
   // Effects that become commands of other instances, applied in the same batch.
@@ -1173,6 +1370,29 @@ class EngineImpl final : public Engine {
   }
 
   // --- jobs ---------------------------------------------------------------------
+  Result<void> check_job_types(const model::Definitions& defs, const std::string& resource) {
+    JobTypeCheck check;
+    std::set<std::string> in_process;
+    {
+      std::lock_guard lock(connectors_mu_);
+      check = job_type_check_;
+      for (const auto& [type, fn] : connectors_) in_process.insert(type);
+    }
+    if (!check) return {};
+    std::string why;
+    for (const model::Process& p : defs.processes) {
+      if (!p.executable) continue;
+      for (const model::FlowNode& n : p.nodes) {
+        if (!n.job || in_process.count(n.job->type)) continue;
+        if (auto r = check(n.job->type); !r.ok()) {
+          why += fmt::format("{}:{}:{}: error: {} ({})\n", resource, n.pos.line, n.pos.column, r.error().message, n.id);
+        }
+      }
+    }
+    if (!why.empty()) return Error{"unknown-connector", why};
+    return {};
+  }
+
   std::set<std::string> connector_type_set() {
     std::lock_guard lock(connectors_mu_);
     std::set<std::string> out;
@@ -1197,6 +1417,12 @@ class EngineImpl final : public Engine {
     ctx.retries_left = j.retries;
     boost::system::error_code ec;
     json::value payload = json::parse(j.payload, ec);
+    if (!ec && payload.is_object()) {
+      if (const json::value* t = payload.as_object().if_contains("timeout"); t && t->is_string()) {
+        auto d = model::parse_duration(std::string_view(t->as_string()));
+        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
+      }
+    }
     if (!ec && payload.is_object() && payload.as_object().contains("headers") &&
         payload.as_object().at("headers").is_object()) {
       ctx.headers = payload.as_object().at("headers").as_object();
@@ -1369,29 +1595,6 @@ class EngineImpl final : public Engine {
   EngineMetrics metrics_;
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<Clock> clock_;
-  Result<void> check_job_types(const model::Definitions& defs, const std::string& resource) {
-    JobTypeCheck check;
-    std::set<std::string> in_process;
-    {
-      std::lock_guard lock(connectors_mu_);
-      check = job_type_check_;
-      for (const auto& [type, fn] : connectors_) in_process.insert(type);
-    }
-    if (!check) return {};
-    std::string why;
-    for (const model::Process& p : defs.processes) {
-      if (!p.executable) continue;
-      for (const model::FlowNode& n : p.nodes) {
-        if (!n.job || in_process.count(n.job->type)) continue;
-        if (auto r = check(n.job->type); !r.ok()) {
-          why += fmt::format("{}:{}:{}: error: {} ({})\n", resource, n.pos.line, n.pos.column, r.error().message, n.id);
-        }
-      }
-    }
-    if (!why.empty()) return Error{"unknown-connector", why};
-    return {};
-  }
-
   std::atomic<bool> running_{false};
   std::recursive_mutex inline_mu_;
   std::thread processor_;
@@ -1399,6 +1602,7 @@ class EngineImpl final : public Engine {
 
   std::mutex connectors_mu_;
   std::map<std::string, Connector> connectors_;
+  JobTypeCheck job_type_check_;
 
   std::mutex decisions_mu_;
   std::map<std::string, LoadedDecision> latest_decisions_;  // decision id -> its latest version
@@ -1416,12 +1620,6 @@ class EngineImpl final : public Engine {
   std::deque<Pending> queue_;
 
   std::mutex timers_mu_;
-    if (!ec && payload.is_object()) {
-      if (const json::value* t = payload.as_object().if_contains("timeout"); t && t->is_string()) {
-        auto d = model::parse_duration(std::string_view(t->as_string()));
-        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
-      }
-    }
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
   int64_t timers_loaded_until_ = 0;
 
@@ -1430,6 +1628,11 @@ class EngineImpl final : public Engine {
   std::deque<std::pair<store::JobRecord, std::optional<json::object>>> dispatched_;
   std::mutex leased_mu_;
   std::map<int64_t, store::JobRecord> leased_;
+
+  std::mutex listeners_mu_;
+  std::map<uint64_t, EventListener> listeners_;
+  uint64_t last_listener_ = 0;
+  std::atomic<bool> has_listeners_{false};
 
   // Processing thread only.
   std::unordered_map<InstanceId, CachedInstance> cache_;
@@ -1453,4 +1656,3 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineConfig config, std::unique_pt
 }
 
 }  // namespace banshi
-  JobTypeCheck job_type_check_;

@@ -246,6 +246,29 @@ struct TaskQuery {
   int64_t due_before = 0;                   // 0: any
   int sla_state = -1;                       // -1: any
   bool unassigned_only = false;
+  InstanceId instance_id = 0;               // 0: any
+  // Who is asking (api/auth.h may_see_task), applied in the query so that
+  // offset and limit count only the tasks the caller may see. Inactive: no
+  // restriction. A task is visible when
+  // - it is offered to the caller (assignee or candidate user `user`, or a
+  //   candidate group equal to `department` or starting with "<department>-"),
+  //   its region starts with one of `work_regions`, and it is not escalated
+  //   or breached (sla_state kEscalatedState or kBreachedState) unless
+  //   `see_escalated` or it is assigned to `user`; or
+  // - `monitor` is set and its region starts with one of `monitor_regions`
+  //   (every region when that list is empty).
+  struct Visibility {
+    bool active = false;
+    std::string user;
+    std::string department;
+    std::vector<std::string> work_regions;   // region code prefixes ("" covers all)
+    bool see_escalated = false;
+    bool groups_only = false;                // offered through a department group only
+    bool monitor = false;
+    std::vector<std::string> monitor_regions;
+    static constexpr int kEscalatedState = 2;  // core::SlaState
+    static constexpr int kBreachedState = 3;
+  } visible;
   enum class Sort : uint8_t { kCreated, kDue, kPriority } sort = Sort::kCreated;
   bool descending = false;
   size_t offset = 0;
@@ -295,6 +318,13 @@ class Store {
   // `expected` (the current assignee, empty for none) does not match, and
   // with Error{"not-found"} when there is no such task.
   virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
+  // Moves the end of `owner`'s lease on a job to `lease_until`; conflict when
+  // the job is leased to someone else or its lease has ended, not-found when
+  // there is no such job.
+  virtual Result<void> extend_lease(int64_t job_id, const std::string& owner, int64_t now, int64_t lease_until) {
+    (void)job_id, (void)owner, (void)now, (void)lease_until;
+    return Error{"store", "this store cannot extend job leases"};
+  }
 
   // --- reads ------------------------------------------------------------
   // All versions of a process, newest first; an empty id lists every process (by id, newest first).

@@ -6,9 +6,15 @@
 # credential, without the CSRF header and with a wrong password; then a
 # catalogue of bad input, each answered with the right status and changing
 # nothing; then logout, SIGTERM and a clean exit.
-# Usage: serve_test.sh path/to/banshi
+# Live events over WebSocket (with the ws_probe client), external tasks with
+# a scoped API token (lease expiry, re-delivery, long polling), task
+# assignment and filters, instance variables and active elements; finally a
+# second server with TLS (a self-signed certificate made here with openssl)
+# and a request rate limit (429).
+# Usage: serve_test.sh path/to/banshi path/to/banshi_ws_probe
 set -uo pipefail
-BANSHI=${1:?usage: serve_test.sh path/to/banshi}
+BANSHI=${1:?usage: serve_test.sh path/to/banshi path/to/banshi_ws_probe}
+PROBE=${2:?usage: serve_test.sh path/to/banshi path/to/banshi_ws_probe}
 WORK=$(mktemp -d)
 SERVER_PID=""
 failures=0
@@ -158,6 +164,168 @@ call POST /api/v1/signals "${JSON[@]}" -d '{"name":"nobody-listens"}'; expect 20
 call GET /api/v1/incidents; expect 200 '"items":[]' "no incidents"
 call GET /api/v1/openapi.yaml; expect 200 'openapi: 3.1' "openapi document"
 
+# --- live events over WebSocket ----------------------------------------------------
+SESSION=$(awk '$6 == "banshi_session" {print $7}' "$JAR")
+"$PROBE" 127.0.0.1 "$PORT" --timeout-ms 3000 >"$WORK/ws_anon" 2>&1
+grep -q '^REFUSED 401' "$WORK/ws_anon" && pass "events without a credential: 401" || fail "events anon: $(cat "$WORK/ws_anon")"
+"$PROBE" 127.0.0.1 "$PORT" --cookie "banshi_session=$SESSION" --origin http://evil.example --timeout-ms 3000 \
+  >"$WORK/ws_origin" 2>&1
+grep -q '^REFUSED 403' "$WORK/ws_origin" && pass "events from a foreign origin: 403" || fail "events origin: $(cat "$WORK/ws_origin")"
+"$PROBE" 127.0.0.1 "$PORT" --cookie "banshi_session=$SESSION" --count 5 --timeout-ms 20000 >"$WORK/ws_all" 2>&1 &
+PROBE_ALL=$!
+"$PROBE" 127.0.0.1 "$PORT" --cookie "banshi_session=$SESSION" --send '{"types":["instance.ended"]}' --count 1 \
+  --timeout-ms 20000 >"$WORK/ws_ended" 2>&1 &
+PROBE_ENDED=$!
+for _ in $(seq 1 50); do
+  grep -q '^OPEN' "$WORK/ws_all" && grep -q '^OPEN' "$WORK/ws_ended" && break
+  sleep 0.1
+done
+sleep 0.3  # the filter frame reaches the server
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","businessKey":"WS-1","variables":{"applicationId":"WS-1"}}'
+expect 201 '"id":' "start an instance for the events"
+WS_INSTANCE=$(json_field id)
+WS_TASK=""
+for _ in $(seq 1 50); do
+  call GET "/api/v1/tasks?instanceId=$WS_INSTANCE"
+  WS_TASK=$(json_field id)
+  [ -n "$WS_TASK" ] && break
+  sleep 0.1
+done
+call POST "/api/v1/tasks/$WS_TASK/claim" "${JSON[@]}" -d '{}'; expect 204 "" "claim (events)"
+call POST "/api/v1/tasks/$WS_TASK/complete" "${JSON[@]}" -d '{"variables":{"approved":true}}'; expect 204 "" "complete (events)"
+wait "$PROBE_ALL"; rc_all=$?
+wait "$PROBE_ENDED"; rc_ended=$?
+if [ $rc_all -eq 0 ]; then
+  types=$(grep -o '"type":"[a-z.]*"' "$WORK/ws_all" | tr '\n' ' ')
+  want='"type":"instance.started" "type":"task.created" "type":"task.claimed" "type":"task.completed" "type":"instance.ended" '
+  [ "$types" = "$want" ] && pass "events arrive live and in order" || fail "event types: $types"
+  grep -q "\"type\":\"task.created\".*\"taskId\":$WS_TASK.*\"department\":\"dpf\"" "$WORK/ws_all" \
+    && pass "task.created names the task and department" || fail "task.created: $(cat "$WORK/ws_all")"
+  grep -q '"at":"20[0-9-]*T[0-9:.]*Z"' "$WORK/ws_all" && pass "events carry an ISO 8601 time" || fail "event time"
+else
+  fail "event probe: rc=$rc_all $(cat "$WORK/ws_all")"
+fi
+[ $rc_ended -eq 0 ] && grep -q '"type":"instance.ended"' "$WORK/ws_ended" && ! grep -q '"type":"task' "$WORK/ws_ended" \
+  && pass "a client narrows its stream by type" || fail "filtered probe: rc=$rc_ended $(cat "$WORK/ws_ended")"
+
+# --- instance variables and active elements ---------------------------------------------
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","businessKey":"V-1","variables":{"applicationId":"V-1","applicant":"Li Na"}}'
+V_INSTANCE=$(json_field id)
+call GET "/api/v1/instances/$V_INSTANCE/variables"; expect 200 '"applicant":"Li Na"' "instance variables"
+call GET "/api/v1/audit?action=view-variables"; expect 200 "\"target\":\"instance $V_INSTANCE\"" "viewing variables is audited"
+for _ in $(seq 1 30); do
+  call GET "/api/v1/instances/$V_INSTANCE/active-elements"
+  [[ "$BODY" == *'"elementId":"check"'* ]] && break
+  sleep 0.1
+done
+expect 200 '"elementId":"check","count":1,"incident":false' "active elements"
+call GET "/api/v1/instances/999999/active-elements"; expect 404 'problems/not-found' "active elements of no instance"
+call GET "/api/v1/instances?processId=review&startedAfter=2000-01-01T00:00:00Z&startedBefore=2999-01-01T00:00:00Z"
+expect 200 "\"id\":$V_INSTANCE" "instances by date range"
+call GET "/api/v1/instances?processId=review&startedAfter=2999-01-01T00:00:00Z"; expect 200 '"items":[]' "instances after a future date"
+
+# --- task filters, assign and delegate ----------------------------------------------------
+ZHAO_OUT=$("$BANSHI" user add zhao --role staff --department dpf --region 000000 --data "$WORK/data" 2>&1) \
+  || fail "user add zhao: $ZHAO_OUT"
+"$BANSHI" user add qian --role staff --department tax --region 220102 --data "$WORK/data" >/dev/null 2>&1
+V_TASK=""
+for _ in $(seq 1 30); do
+  call GET "/api/v1/tasks?instanceId=$V_INSTANCE"
+  V_TASK=$(json_field id)
+  [ -n "$V_TASK" ] && break
+  sleep 0.1
+done
+call GET "/api/v1/tasks?myGroups=true&instanceId=$V_INSTANCE"; expect 200 "\"id\":$V_TASK" "my groups"
+call GET "/api/v1/tasks?slaState=on_time&instanceId=$V_INSTANCE"; expect 200 "\"id\":$V_TASK" "slaState filter"
+call GET "/api/v1/tasks?slaState=late"; expect 400 '"field":"slaState"' "unknown slaState"
+call POST "/api/v1/tasks/$V_TASK/assign" "${JSON[@]}" -d '{"assignee":"qian"}'
+expect 400 '"field":"assignee"' "assign to someone of another department"
+call POST "/api/v1/tasks/$V_TASK/assign" "${JSON[@]}" -d '{"assignee":"nobody"}'; expect 400 '"field":"assignee"' "assign to no one"
+call POST "/api/v1/tasks/$V_TASK/delegate" "${JSON[@]}" -d '{"assignee":"zhao"}'
+expect 403 'problems/forbidden' "delegate a task one does not hold"
+call POST "/api/v1/tasks/$V_TASK/assign" "${JSON[@]}" -d '{"assignee":"zhao"}'; expect 204 "" "assign"
+call GET "/api/v1/tasks?assignee=zhao"; expect 200 "\"id\":$V_TASK" "the assignee's list"
+call GET "/api/v1/tasks?mine=true&instanceId=$V_INSTANCE"; expect 200 '"items":[]' "not mine any more"
+call GET "/api/v1/audit?action=assign"; expect 200 '"detail":"to zhao"' "assignment audited"
+
+# --- external tasks ------------------------------------------------------------------------
+cat >"$WORK/scoring.bpmn" <<'BPMN'
+<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d2">
+  <process id="scoring" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="score"/>
+    <serviceTask id="score" bs:topic="credit-score" bs:retries="2"/>
+    <sequenceFlow id="f2" sourceRef="score" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>
+BPMN
+call POST '/api/v1/definitions?resource=scoring.bpmn' -H 'Content-Type: application/xml' --data-binary "@$WORK/scoring.bpmn"
+expect 201 '"processId":"scoring"' "deploy a process with an external task"
+ADMIN_JAR="$WORK/admin-cookies"
+ADMIN_CSRF=$(curl -s -c "$ADMIN_JAR" "${JSON[@]}" -d "{\"username\":\"admin\",\"password\":\"$ADMIN_PASSWORD\"}" \
+  "$BASE/api/v1/auth/login" | sed -n 's/.*"csrfToken":"\([0-9a-f]*\)".*/\1/p')
+BODY=$(curl -s -b "$ADMIN_JAR" -H "X-CSRF-Token: $ADMIN_CSRF" "${JSON[@]}" -d '{"name":"bureau","topics":["credit-score"]}' \
+  "$BASE/api/v1/tokens")
+TOKEN=$(sed -n 's/.*"token":"\([0-9a-f]*\)".*/\1/p' <<<"$BODY")
+[ ${#TOKEN} -eq 64 ] && pass "an admin makes a token for a topic" || fail "token: $BODY"
+BEARER=(-H "Authorization: Bearer $TOKEN")
+tcall() {  # like call, with the bearer token and no cookie
+  local method=$1 path=$2; shift 2
+  STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -X "$method" "${BEARER[@]}" "${JSON[@]}" "$@" "$BASE$path")
+  BODY=$(cat "$WORK/body" 2>/dev/null || true)
+}
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"scoring","variables":{"income":5000}}'
+SCORING=$(json_field id)
+tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w1","topics":["tax-check"]}'
+expect 403 'problems/forbidden' "fetch a topic outside the token's scope"
+call POST /api/v1/external-tasks/fetch-and-lock "${JSON[@]}" -d '{"workerId":"w1","topics":["credit-score"]}'
+expect 403 'problems/forbidden' "a user session does not fetch external tasks"
+tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w1","topics":"credit-score"}'
+expect 400 '"field":"topics"' "topics not a list"
+tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w1","topics":["credit-score"],"lockMs":1000}'
+expect 200 '"income":5000' "fetch and lock"
+JOB=$(sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p' <<<"$BODY")
+tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w2","topics":["credit-score"]}'
+expect 200 '"items":[]' "a locked job is not fetched twice"
+sleep 1.3
+tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w2","topics":["credit-score"],"lockMs":60000}'
+expect 200 "\"id\":$JOB" "an expired lease makes the job available again"
+tcall POST "/api/v1/external-tasks/$JOB/complete" -d '{"workerId":"w1","variables":{"score":1}}'
+expect 409 'problems/conflict' "the first worker's lease is gone"
+tcall POST "/api/v1/external-tasks/$JOB/extend-lock" -d '{"workerId":"w2","newDurationMs":120000}'; expect 204 "" "extend the lock"
+tcall POST "/api/v1/external-tasks/$JOB/extend-lock" -d '{"workerId":"w2","newDurationMs":5}'; expect 400 '"field":"newDurationMs"' "too short a lock"
+tcall POST "/api/v1/external-tasks/$JOB/complete" -d '{"workerId":"w2","variables":{"score":720}}'; expect 204 "" "complete an external task"
+for _ in $(seq 1 50); do
+  call GET "/api/v1/instances/$SCORING"
+  [[ "$BODY" == *'"status":"completed"'* ]] && break
+  sleep 0.1
+done
+expect 200 '"status":"completed"' "the instance went on after the external task"
+# Long polling: the fetch waits until a job appears.
+curl -s -o "$WORK/poll" -X POST "${BEARER[@]}" "${JSON[@]}" \
+  -d '{"workerId":"w3","topics":["credit-score"],"asyncResponseTimeoutMs":8000}' "$BASE/api/v1/external-tasks/fetch-and-lock" &
+POLL=$!
+sleep 1
+poll_start=$(date +%s%N)
+call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"scoring","variables":{"income":1}}'
+SCORING2=$(json_field id)
+wait $POLL
+poll_ms=$(( ($(date +%s%N) - poll_start) / 1000000 ))
+BODY=$(cat "$WORK/poll")
+[[ "$BODY" == *"\"instanceId\":$SCORING2"* ]] && [ $poll_ms -lt 5000 ] && pass "a long poll returns when a job appears (${poll_ms} ms)" \
+  || fail "long poll: $poll_ms ms, $BODY"
+JOB2=$(sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p' <<<"$BODY")
+tcall POST "/api/v1/external-tasks/$JOB2/failure" -d '{"workerId":"w3","errorMessage":"bureau down","retries":0}'
+expect 204 "" "report a failure without retries"
+for _ in $(seq 1 50); do
+  call GET "/api/v1/incidents?instanceId=$SCORING2"
+  [[ "$BODY" == *'bureau down'* ]] && break
+  sleep 0.1
+done
+expect 200 'bureau down' "the failure raised an incident"
+tcall POST "/api/v1/external-tasks/$JOB2/bpmn-error" -d '{"workerId":"w3"}'; expect 400 '"field":"errorCode"' "bpmn-error needs a code"
+tcall POST /api/v1/external-tasks/424242/complete -d '{"workerId":"w3"}'; expect 404 'problems/not-found' "complete an unknown job"
+
 # --- bad input: each refused, nothing changed ------------------------------------
 call GET '/api/v1/instances?processId=review'; BEFORE=$BODY
 call POST /api/v1/instances "${JSON[@]}" -d '{"processId":'; expect 400 'problems/bad-request' "malformed JSON"
@@ -207,7 +375,8 @@ else fail "slowloris: rc=$rc elapsed=${elapsed}s reply='$REPLY'"; fi
 
 # --- metrics ----------------------------------------------------------------------------
 call GET /metrics
-expect 200 'banshi_instances_started_total 2' "metrics: engine counters"
+expect 200 'banshi_instances_started_total ' "metrics: engine counters"
+[[ "$BODY" == *'banshi_ws_events_sent_total '* ]] && pass "metrics: WebSocket events" || fail "metrics lack the WebSocket counters"
 [[ "$BODY" == *'banshi_http_requests_total{route="/api/v1/tasks/{id}/claim",method="POST",status="409"} 1'* ]] \
   && pass "metrics: requests by route and status" || fail "metrics lack the claim conflict"
 [[ "$BODY" == *'banshi_http_request_duration_seconds_bucket{le="+Inf"}'* ]] && pass "metrics: latency histogram" \
@@ -225,8 +394,49 @@ SERVER_PID=""
 [ $rc -eq 0 ] && pass "SIGTERM: exit code 0" || fail "SIGTERM: exit code $rc"
 grep -q 'stopped cleanly' "$WORK/serve.log" && pass "stopped cleanly" || fail "no clean stop in the log"
 
+# --- TLS and the request rate limit ---------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+  >/dev/null 2>&1 || fail "openssl could not make a certificate"
+BANSHI_TLS_CERT_FILE="$WORK/cert.pem" BANSHI_TLS_KEY_FILE="$WORK/key.pem" \
+  BANSHI_SERVER_RATE_LIMIT_PER_SECOND=1 BANSHI_SERVER_RATE_LIMIT_BURST=5 \
+  "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" >"$WORK/serve2.log" 2>&1 &
+SERVER_PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(grep -o 'listening on https://127.0.0.1:[0-9]*' "$WORK/serve2.log" | grep -o '[0-9]*$' || true)
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$PORT" ]; then
+  fail "the TLS server did not start: $(cat "$WORK/serve2.log")"
+else
+  BASE="https://127.0.0.1:$PORT"
+  out=$(curl -s -k -o "$WORK/body" -w '%{http_code}' "$BASE/healthz")
+  [ "$out" = 200 ] && pass "TLS: healthz over https" || fail "TLS healthz: $out"
+  out=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
+  [ "$out" != 200 ] && pass "TLS: plain http is not served" || fail "plain http answered 200 on the TLS port"
+  LOGIN=$(curl -s -k -D "$WORK/headers" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"wang\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login")
+  grep -qi '^set-cookie: banshi_session=.*; Secure' "$WORK/headers" && pass "TLS: the session cookie is Secure" \
+    || fail "TLS cookie: $(cat "$WORK/headers") $LOGIN"
+  SESSION2=$(sed -n 's/^[Ss]et-[Cc]ookie: banshi_session=\([0-9a-f]*\);.*/\1/p' "$WORK/headers" | head -1)
+  "$PROBE" 127.0.0.1 "$PORT" --tls --cookie "banshi_session=$SESSION2" --count 0 --timeout-ms 5000 >"$WORK/ws_tls" 2>&1
+  grep -q '^OPEN' "$WORK/ws_tls" && pass "TLS: events over wss" || fail "wss: $(cat "$WORK/ws_tls")"
+  codes=""
+  for _ in $(seq 1 8); do codes+="$(curl -s -k -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/openapi.yaml") "; done
+  [[ "$codes" == *429* ]] && [[ "$codes" == 200* ]] && pass "429 once over the rate ($codes)" || fail "rate limit: $codes"
+  curl -s -k -D "$WORK/headers" -o "$WORK/body" "$BASE/api/v1/openapi.yaml"
+  grep -qi '^retry-after: [0-9]' "$WORK/headers" && grep -q 'problems/too-many-requests' "$WORK/body" \
+    && pass "429 is problem+json with Retry-After" || fail "429 answer: $(cat "$WORK/headers")"
+  out=$(curl -s -k -o /dev/null -w '%{http_code}' "$BASE/healthz")
+  [ "$out" = 200 ] && pass "healthz is not rate limited" || fail "healthz under the limit: $out"
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; SERVER_PID=""
+  [ $rc -eq 0 ] && pass "TLS server: clean stop" || fail "TLS server exit code $rc"
+fi
+
 if [ $failures -ne 0 ]; then
-  echo "--- server log"; cat "$WORK/serve.log"
+  echo "--- server log"; cat "$WORK/serve.log"; cat "$WORK/serve2.log" 2>/dev/null
   echo "$failures failure(s)"; exit 1
 fi
 echo "all passed"

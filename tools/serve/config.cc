@@ -89,6 +89,12 @@ const std::vector<Key>& keys() {
       integer("server", "read_timeout_ms", &ServeConfig::read_timeout_ms, 100, 3'600'000),
       integer("server", "idle_timeout_ms", &ServeConfig::idle_timeout_ms, 100, 3'600'000),
       integer("server", "shutdown_timeout_ms", &ServeConfig::shutdown_timeout_ms, 0, 3'600'000),
+      integer("server", "ws_idle_timeout_ms", &ServeConfig::ws_idle_timeout_ms, 1000, 3'600'000),
+      real("server", "rate_limit_per_second", &ServeConfig::rate_limit_per_second, 0, 1e7),
+      real("server", "rate_limit_burst", &ServeConfig::rate_limit_burst, 1, 1e7),
+      integer("server", "max_long_polls", &ServeConfig::max_long_polls, 0, 1024),
+      str("tls", "cert_file", &ServeConfig::tls_cert_file),
+      str("tls", "key_file", &ServeConfig::tls_key_file),
       str("store", "path", &ServeConfig::store_path,
           [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string{}; }),
       boolean("store", "durable", &ServeConfig::durable),
@@ -250,6 +256,9 @@ Result<void> apply_value(ServeConfig& config, const std::string& dotted_key, con
 Result<void> check(const ServeConfig& config) {
   if (config.clock_mode == "system" && !config.clock_start.empty()) {
     return Error{"bad-config", "clock.start: only an accelerated clock has a start; set clock.mode = \"accelerated\""};
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return Error{"bad-config", "tls: set both cert_file and key_file, or neither"};
   }
   return {};
 }

@@ -26,6 +26,13 @@ struct ServeConfig {
   int64_t read_timeout_ms = 30'000;
   int64_t idle_timeout_ms = 60'000;
   int64_t shutdown_timeout_ms = 10'000;
+  int64_t ws_idle_timeout_ms = 60'000;     // WebSocket clients are pinged after half of this
+  double rate_limit_per_second = 0;        // per client; 0: no limit (429 over it)
+  double rate_limit_burst = 100;
+  int64_t max_long_polls = 2;              // external-task long polls waiting at once
+  // [tls] both set: HTTPS and WSS only
+  std::string tls_cert_file;               // PEM certificate chain
+  std::string tls_key_file;                // PEM private key
   // [store]
   std::string store_path = "var/banshi/banshi.db";
   bool durable = true;

@@ -141,7 +141,11 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api_options.console_dir = config.console_dir;
   api_options.auth.session_idle_ms = config.session_idle_minutes * 60 * 1000;
   api_options.auth.session_absolute_ms = config.session_absolute_minutes * 60 * 1000;
-  api_options.auth.secure_cookie = config.secure_cookie;
+  bool tls = !config.tls_cert_file.empty();
+  api_options.auth.secure_cookie = config.secure_cookie || tls;
+  api_options.rate_limit_per_second = config.rate_limit_per_second;
+  api_options.rate_limit_burst = config.rate_limit_burst;
+  api_options.max_long_polls = static_cast<int>(config.max_long_polls);
   if (!config.console_dir.empty() && !fs::is_directory(config.console_dir, ec)) {
     spdlog::warn("console folder '{}' does not exist; serving no console", config.console_dir);
   }
@@ -158,13 +162,17 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   server_options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   server_options.shutdown_timeout = std::chrono::milliseconds(config.shutdown_timeout_ms);
+  server_options.ws_idle_timeout = std::chrono::milliseconds(config.ws_idle_timeout_ms);
+  server_options.tls_cert_file = config.tls_cert_file;
+  server_options.tls_key_file = config.tls_key_file;
   api::Server server(server_options, [&api](const api::Request& r) { return api.handle(r); });
+  server.set_upgrade_handler([&api](const api::Request& r) { return api.upgrade(r); });
   if (auto r = server.start(); !r.ok()) {
     spdlog::error("{}", r.error().message);
     (*engine)->stop();
     return kExitFailed;
   }
-  spdlog::info("banshi serve listening on http://{}:{} (store {}, clock {})",
+  spdlog::info("banshi serve listening on {}://{}:{} (store {}, clock {})", tls ? "https" : "http",
                listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first,
                server.port(), config.store_path, config.clock_mode);
   if (auto* auth_store = dynamic_cast<store::AuthStore*>(&(*engine)->store())) {
@@ -188,6 +196,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   }
   if (hooks.on_stop) hooks.on_stop(**engine);
   spdlog::info("received {}; stopping the server, then the engine", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  api.begin_shutdown();
   server.stop();
   (*engine)->stop();
   spdlog::info("stopped cleanly");

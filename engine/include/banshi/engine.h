@@ -141,6 +141,40 @@ struct PublishResult {
   bool buffered = false;
 };
 
+// A change published to subscribers AFTER it was committed (Engine::subscribe).
+// `type` is one of task.created, task.claimed, task.unclaimed, task.assigned,
+// task.completed, instance.started, instance.ended, incident.raised,
+// incident.resolved, sla.warning, sla.overdue, sla.escalated, sla.breached.
+// Task and SLA events carry the task's candidates and region, so a receiver
+// can decide who may see them.
+struct EngineEvent {
+  std::string type;
+  int64_t at = 0;                 // ms since the epoch, the engine's clock
+  InstanceId instance_id = 0;
+  std::string process_id;
+  std::string element_id;
+  int64_t task_id = 0;            // task and SLA events; 0 otherwise
+  std::vector<std::string> candidate_groups;
+  std::vector<std::string> candidate_users;
+  std::string region;
+  std::string assignee;
+  boost::json::object data;       // kind-specific details
+};
+// Called on the thread that committed: must be quick, must not block and must
+// not call subscribe()/unsubscribe() (queue the event elsewhere and return).
+using EventListener = std::function<void(const EngineEvent&)>;
+
+// What is happening inside an instance now (Engine::inspect_instance).
+struct ActiveElement {
+  std::string element_id;
+  int64_t count = 0;           // element instances at it (several in loops and parallel paths)
+  bool incident = false;       // one of them is blocked by an open incident
+};
+struct InstanceView {
+  boost::json::object variables;       // the process scope's variables
+  std::vector<ActiveElement> active;   // in the order of the process's elements
+};
+
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> open(EngineConfig config, std::unique_ptr<store::Store> store,
@@ -150,6 +184,12 @@ class Engine {
   // Connectors are registered before start(); a job whose type has no
   // connector waits for an external worker.
   virtual void register_connector(const std::string& type, Connector connector) = 0;
+
+  // Called at deploy with every job type (connector name or topic) the file's
+  // processes name; an error refuses the whole deployment, so an unknown
+  // connector fails at deploy rather than at run time. None set: any type.
+  using JobTypeCheck = std::function<Result<void>(const std::string& type)>;
+  virtual void set_job_type_check(JobTypeCheck check) { (void)check; }
 
   // Starts the processing thread, the timer service and the job workers;
   // stop() finishes the batch in progress and joins them.
@@ -185,13 +225,27 @@ class Engine {
   virtual Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types,
                                                          const std::string& worker, size_t max_jobs,
                                                          int64_t lock_ms) = 0;
-  // Called at deploy with every job type (connector name or topic) the file's
-  // processes name; an error refuses the whole deployment, so an unknown
-  // connector fails at deploy rather than at run time. None set: any type.
-  using JobTypeCheck = std::function<Result<void>(const std::string& type)>;
-  virtual void set_job_type_check(JobTypeCheck check) { (void)check; }
-
   virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome) = 0;
+  // The lease a fetched job is held under must be `worker`'s: not-found when
+  // the job is not leased by this engine, conflict when another worker holds it.
+  // Returns the job's topic.
+  virtual Result<std::string> check_job_lease(int64_t job_id, const std::string& worker) = 0;
+  // Moves the end of `worker`'s lease on a job to now + duration_ms.
+  virtual Result<void> extend_job_lease(int64_t job_id, const std::string& worker, int64_t duration_ms) = 0;
+
+  // Sets a task's assignee when it is `expected` now (conflict otherwise);
+  // publishes task.assigned. claim/unclaim publish task.claimed/unclaimed.
+  virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
+
+  // Reads an instance's committed state: its variables and active elements.
+  virtual Result<InstanceView> inspect_instance(InstanceId id) = 0;
+
+  // Live events: `listener` hears every event committed from now on. Returns
+  // an id for unsubscribe(). publish_event() hands an event to every listener
+  // (for changes committed outside the engine's batches).
+  virtual uint64_t subscribe(EventListener listener) = 0;
+  virtual void unsubscribe(uint64_t id) = 0;
+  virtual void publish_event(const EngineEvent& event) = 0;
 
   // Without start(): apply every queued command, fire due timers and run due
   // jobs on this thread until nothing is left. Returns the commands applied.

@@ -818,6 +818,25 @@ Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expect
   });
 }
 
+Result<void> SqliteStore::extend_lease(int64_t job_id, const std::string& owner, int64_t now, int64_t lease_until) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("SELECT lease_owner, lease_until FROM jobs WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, job_id);
+    int rc = st->step();
+    if (rc == SQLITE_DONE) return Error{"not-found", fmt::format("there is no job {}", job_id)};
+    if (rc != SQLITE_ROW) return store_error(c.db(), fmt::format("cannot read job {}", job_id));
+    if (st->text(0) != owner || st->int64(1) <= now) {
+      return conflict(fmt::format("job {} is not leased to '{}'", job_id, owner));
+    }
+    auto update = c.prepare("UPDATE jobs SET lease_until = ?2 WHERE id = ?1");
+    if (!update.ok()) return update.error();
+    update->bind(1, job_id);
+    update->bind(2, lease_until);
+    return update->run(fmt::format("cannot extend the lease of job {}", job_id));
+  });
+}
+
 // --- reads ----------------------------------------------------------------
 
 Result<std::vector<DefinitionRecord>> SqliteStore::definitions(const std::string& process_id) {
@@ -1029,6 +1048,44 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
   if (q.sla_state >= 0) {
     sql += " AND t.sla_state = ?";
     bindings.emplace_back(int64_t{q.sla_state});
+  }
+  if (q.instance_id != 0) {
+    sql += " AND t.instance_id = ?";
+    bindings.emplace_back(q.instance_id);
+  }
+  if (q.visible.active) {
+    const TaskQuery::Visibility& v = q.visible;
+    std::string offered = v.groups_only
+        ? "(? = ? AND t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
+          "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
+        : "(t.assignee = ? OR t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
+          "(c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?))))";
+    std::string work = fmt::format(
+        "({} AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(t.region, 1, length(r.value)) = r.value) AND "
+        "(? OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))",
+        offered);
+    std::string department = v.department.empty() ? std::string("\x01") : v.department;  // matches no group
+    std::string user = v.user.empty() ? std::string("\x01") : v.user;  // matches no one
+    bindings.emplace_back(user);
+    bindings.emplace_back(user);
+    bindings.emplace_back(department);
+    bindings.emplace_back(static_cast<int64_t>(department.size() + 1));
+    bindings.emplace_back(department + "-");
+    bindings.emplace_back(json_list(v.work_regions));
+    bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
+    bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
+    bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
+    bindings.emplace_back(user);
+    if (v.monitor) {
+      sql += fmt::format(
+          " AND ({} OR (json_array_length(?) = 0 OR EXISTS (SELECT 1 FROM json_each(?) m WHERE "
+          "substr(t.region, 1, length(m.value)) = m.value)))",
+          work);
+      bindings.emplace_back(json_list(v.monitor_regions));
+      bindings.emplace_back(json_list(v.monitor_regions));
+    } else {
+      sql += " AND " + work;
+    }
   }
   const char* direction = q.descending ? "DESC" : "ASC";
   switch (q.sort) {

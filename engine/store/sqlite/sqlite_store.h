@@ -72,6 +72,7 @@ class SqliteStore final : public Store, public AuthStore {
   Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                               int64_t now, int64_t lease_until, size_t limit) override;
   Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override;
+  Result<void> extend_lease(int64_t job_id, const std::string& owner, int64_t now, int64_t lease_until) override;
 
   Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) override;
   Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) override;

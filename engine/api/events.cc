@@ -1,0 +1,151 @@
+#include "api/events.h"
+
+#include <ctime>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "api/roles.h"
+
+namespace banshi::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kEventTypes[] = {
+    "task.created",     "task.claimed",      "task.unclaimed", "task.assigned", "task.completed",
+    "instance.started", "instance.ended",    "incident.raised", "incident.resolved", "sla.warning",
+    "sla.overdue",      "sla.escalated",     "sla.breached"};
+
+bool known_type(std::string_view t) {
+  for (std::string_view k : kEventTypes) {
+    if (k == t) return true;
+  }
+  return false;
+}
+
+std::string iso_utc(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+}
+
+// The department a task belongs to: its first candidate group up to the first '-'.
+std::string department_of(const EngineEvent& e) {
+  for (const std::string& g : e.candidate_groups) {
+    std::string d = g.substr(0, g.find('-'));
+    if (valid_department(d)) return d;
+  }
+  return {};
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+}  // namespace
+
+EventHub::EventHub(Engine& engine) : engine_(engine) {
+  subscription_ = engine_.subscribe([this](const EngineEvent& e) { on_event(e); });
+}
+
+EventHub::~EventHub() { engine_.unsubscribe(subscription_); }
+
+void EventHub::add(const std::shared_ptr<WsClient>& client, Principal who) {
+  std::lock_guard lock(mu_);
+  clients_[client.get()] = Client{client, std::move(who), {}};
+}
+
+void EventHub::remove(const WsClient* client) {
+  std::lock_guard lock(mu_);
+  clients_.erase(client);
+}
+
+size_t EventHub::clients() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+void EventHub::on_message(const std::shared_ptr<WsClient>& client, std::string_view text) {
+  auto refuse = [&](const std::string& detail) {
+    client->send(json::serialize(json::object{{"type", "error"}, {"detail", detail}}));
+  };
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object() || v.as_object().size() != 1 || !v.as_object().contains("types") ||
+      !v.as_object().at("types").is_array()) {
+    return refuse(R"(Send {"types": [...]} with event types to narrow the stream, or [] for all.)");
+  }
+  std::set<std::string> types;
+  for (const json::value& t : v.as_object().at("types").as_array()) {
+    if (!t.is_string() || !known_type(t.as_string())) {
+      return refuse("Unknown event type; see docs/api/README.md for the list.");
+    }
+    types.emplace(t.as_string());
+  }
+  std::lock_guard lock(mu_);
+  auto it = clients_.find(client.get());
+  if (it != clients_.end()) it->second.types = std::move(types);
+}
+
+bool EventHub::may_see(const Principal& who, const EngineEvent& e) {
+  if (who.kind != Principal::Kind::kUser) return false;
+  if (who.has("admin") || who.has("designer")) return true;
+  if (starts_with(e.type, "task.") || starts_with(e.type, "sla.")) {
+    store::TaskRecord t;
+    t.candidate_groups = e.candidate_groups;
+    t.candidate_users = e.candidate_users;
+    t.region = e.region;
+    t.assignee = e.assignee;
+    if (const json::value* s = e.data.if_contains("slaState"); s && s->is_int64()) {
+      t.sla_state = static_cast<uint8_t>(s->as_int64());
+    }
+    // An escalation or breach is for supervisors (and the assignee).
+    if (e.type == "sla.escalated" || e.type == "sla.breached") {
+      t.sla_state = store::TaskQuery::Visibility::kEscalatedState;
+    }
+    return may_see_task(who, t);
+  }
+  // Instances and incidents carry no department or region.
+  return who.has("supervisor") || (who.has("monitor") && who.regions.empty());
+}
+
+std::string EventHub::to_json(const EngineEvent& e) {
+  json::object o;
+  o["type"] = e.type;
+  o["at"] = iso_utc(e.at);
+  o["instanceId"] = e.instance_id;
+  o["processId"] = e.process_id;
+  o["elementId"] = e.element_id;
+  if (e.task_id != 0) o["taskId"] = e.task_id;
+  if (std::string d = department_of(e); !d.empty()) o["department"] = d;
+  if (!e.region.empty()) o["region"] = e.region;
+  if (!e.assignee.empty()) o["assignee"] = e.assignee;
+  if (!e.data.empty()) o["data"] = e.data;
+  return json::serialize(o);
+}
+
+void EventHub::on_event(const EngineEvent& e) {
+  std::string text;
+  std::lock_guard lock(mu_);
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    auto client = it->second.client.lock();
+    if (!client) {
+      it = clients_.erase(it);
+      continue;
+    }
+    const Client& c = it->second;
+    ++it;
+    if (!c.types.empty() && !c.types.count(e.type)) continue;
+    if (!may_see(c.who, e)) continue;
+    if (text.empty()) text = to_json(e);
+    if (client->send(text)) {
+      ++sent_;
+    } else {
+      ++dropped_;
+    }
+  }
+}
+
+}  // namespace banshi::api
