@@ -12,6 +12,8 @@ packages=(
   libsqlite3-dev sqlite3 libssl-dev libtomlplusplus-dev libpq-dev
   # tests
   libgtest-dev libgmock-dev googletest curl
+  # the server benchmark (bench/server)
+  wrk
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
   # the console's browser tests (headless; a CJK font for readable screenshots)
