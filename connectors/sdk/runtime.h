@@ -109,11 +109,12 @@ class Runtime {
 
   Engine& engine_;
   RuntimeOptions options_;
+  // Declared before the connectors so it outlives them: their clients hold sockets on it.
+  boost::asio::io_context ioc_;
   std::map<std::string, Entry> entries_;        // by type; fixed after start()
   std::set<std::string> topics_;
   mutable std::mutex breakers_mu_;
   std::map<std::string, CircuitBreaker> breakers_;  // by department
-  boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::thread poller_;

@@ -81,6 +81,7 @@ class ConnectorsTest : public ::testing::Test {
   void TearDown() override {
     if (runtime_) runtime_->stop();
     if (engine_) engine_->stop();
+    client_.reset();  // its pooled connections live on the runtime's I/O context
     runtime_.reset();
     engine_.reset();
     server_->stop();
@@ -170,6 +171,8 @@ class AdapterCalls {
   ~AdapterCalls() {
     work_.reset();
     thread_.join();
+    ops_.clear();
+    client_.reset();  // before the I/O context its connections live on
   }
   Reply call(const std::string& name, json::object vars, const std::string& key) {
     called.insert(name);
