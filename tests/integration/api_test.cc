@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "api/api.h"
 #include "api/password.h"
 #include "api/problem.h"
+#include "api/rate_limit.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace banshi::api {
@@ -424,6 +426,32 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       {"PATCH /api/v1/users/{name}", {"/api/v1/users/nobody", "{}", "application/json", {"admin"}}},
       {"POST /api/v1/tokens", {"/api/v1/tokens", "{}", "application/json", {"admin"}}},
       {"GET /api/v1/audit", {"/api/v1/audit", "", "", {"admin", "monitor"}}},
+      {"GET /api/v1/instances/{id}/variables",
+       {"/api/v1/instances/1/variables", "", "", {"supervisor", "designer"}}},
+      {"GET /api/v1/instances/{id}/active-elements",
+       {"/api/v1/instances/1/active-elements", "", "", {"supervisor", "monitor", "designer"}}},
+      {"POST /api/v1/tasks/{id}/assign",
+       {"/api/v1/tasks/999/assign", R"({"assignee":"staff1"})", "application/json", {"supervisor"}}},
+      {"POST /api/v1/tasks/{id}/delegate",
+       {"/api/v1/tasks/999/delegate", R"({"assignee":"staff1"})", "application/json", {"staff", "supervisor"}}},
+      {"GET /api/v1/events", {"/api/v1/events", "", "", kAll}},
+      // The SLA monitor's figures (monitor_routes.cc).
+      {"GET /api/v1/monitor/summary",
+       {"/api/v1/monitor/summary?groupBy=region", "", "", {"monitor", "supervisor", "admin"}}},
+      {"GET /api/v1/monitor/overdue", {"/api/v1/monitor/overdue", "", "", {"monitor", "supervisor", "admin"}}},
+      {"GET /api/v1/monitor/steps", {"/api/v1/monitor/steps", "", "", {"monitor", "supervisor", "admin"}}},
+      {"GET /api/v1/monitor/calendar", {"/api/v1/monitor/calendar", "", "", {"monitor", "supervisor", "admin"}}},
+      // External tasks are served with API tokens only (ExternalTasks* tests): every user is refused.
+      {"POST /api/v1/external-tasks/fetch-and-lock",
+       {"/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["t"]})", "application/json", {"token"}}},
+      {"POST /api/v1/external-tasks/{id}/complete",
+       {"/api/v1/external-tasks/1/complete", R"({"workerId":"w"})", "application/json", {"token"}}},
+      {"POST /api/v1/external-tasks/{id}/failure",
+       {"/api/v1/external-tasks/1/failure", R"({"workerId":"w"})", "application/json", {"token"}}},
+      {"POST /api/v1/external-tasks/{id}/bpmn-error",
+       {"/api/v1/external-tasks/1/bpmn-error", R"({"workerId":"w","errorCode":"E"})", "application/json", {"token"}}},
+      {"POST /api/v1/external-tasks/{id}/extend-lock",
+       {"/api/v1/external-tasks/1/extend-lock", R"({"workerId":"w","newDurationMs":5000})", "application/json", {"token"}}},
   };
   std::vector<RouteInfo> routes = api_->router().routes();
   for (const RouteInfo& r : routes) {
@@ -631,6 +659,320 @@ TEST_F(AuthTest, ChangingOnesPasswordNeedsTheOldOne) {
   expect_problem(call("GET", "/api/v1/me"), 401, "unauthorized");  // sessions ended
   expect_problem(login("staff1", "staff1-password-1"), 401, "unauthorized");
   EXPECT_EQ(login("staff1", "a-new-long-secret").status, 200);
+}
+
+const std::string kScoring = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="x">
+  <process id="scoring" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="score"/>
+    <serviceTask id="score" bs:topic="credit-score" bs:retries="2"/>
+    <sequenceFlow id="f2" sourceRef="score" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+
+class ExternalTaskTest : public AuthTest {
+ protected:
+  void SetUp() override {
+    AuthTest::SetUp();
+    as("des1");
+    ASSERT_EQ(call("POST", "/api/v1/definitions?resource=s.bpmn", kScoring, "application/xml").status, 201);
+    token_ = add_token("bureau", {"credit-score"});
+    other_ = add_token("tax", {"tax-check"});
+  }
+  std::string add_token(const std::string& name, std::vector<std::string> topics) {
+    std::string secret = random_token();
+    store::ApiTokenRecord t;
+    t.name = name;
+    t.token_hash = sha256_hex(secret);
+    t.topics = std::move(topics);
+    t.created_by = "adm1";
+    EXPECT_TRUE(users_->add_api_token(t).ok());
+    return secret;
+  }
+  Response with_token(const std::string& token, const std::string& target, const std::string& body) {
+    as("");
+    return call("POST", target, body, "application/json", {{"authorization", "Bearer " + token}});
+  }
+  int64_t start_scoring() {
+    as("des1");
+    Response r = call("POST", "/api/v1/instances", R"({"processId":"scoring","variables":{"income":5000}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return doc(r)["id"].as_int64();
+  }
+  std::string instance_status(int64_t id) {
+    auto i = engine_->store().instance(id);
+    return i.ok() && *i ? std::to_string((*i)->status) : "none";
+  }
+  std::string token_;
+  std::string other_;
+};
+
+TEST_F(ExternalTaskTest, FetchLockCompleteWithinTheTokensTopics) {
+  int64_t instance = start_scoring();
+  // Another token's topics, a user session and a bad body are refused.
+  expect_problem(with_token(other_, "/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["credit-score"]})"),
+                 403, "forbidden");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":[]})"), 400,
+                 "bad-request", "topics");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/fetch-and-lock", R"({"topics":["credit-score"]})"), 400,
+                 "bad-request", "workerId");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/fetch-and-lock",
+                            R"({"workerId":"w","topics":["credit-score"],"lockMs":10})"),
+                 400, "bad-request", "lockMs");
+
+  Response fetched = with_token(token_, "/api/v1/external-tasks/fetch-and-lock",
+                                R"({"workerId":"w1","topics":["credit-score"],"lockMs":2000})");
+  ASSERT_EQ(fetched.status, 200) << fetched.body;
+  json::array items = doc(fetched)["items"].as_array();
+  ASSERT_EQ(items.size(), 1u) << fetched.body;
+  json::object job = items[0].as_object();
+  EXPECT_EQ(job["instanceId"], json::value(instance));
+  EXPECT_EQ(job["topic"], json::value("credit-score"));
+  EXPECT_EQ(job["elementId"], json::value("score"));
+  EXPECT_EQ(job["variables"].as_object()["income"], json::value(5000));
+  std::string id = std::to_string(job["id"].as_int64());
+
+  // Locked: nobody else gets it; the other token may not report it.
+  Response again = with_token(token_, "/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w2","topics":["credit-score"]})");
+  EXPECT_TRUE(doc(again)["items"].as_array().empty()) << again.body;
+  expect_problem(with_token(other_, "/api/v1/external-tasks/" + id + "/complete", R"({"workerId":"w1"})"), 403,
+                 "forbidden");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/" + id + "/complete", R"({"workerId":"w2"})"), 409,
+                 "conflict");
+  // The lease runs out: the job goes to the next worker, and the first one's report is refused.
+  clock_->advance(2001);
+  Response redelivered = with_token(token_, "/api/v1/external-tasks/fetch-and-lock",
+                                    R"({"workerId":"w2","topics":["credit-score"],"lockMs":60000})");
+  ASSERT_EQ(doc(redelivered)["items"].as_array().size(), 1u) << redelivered.body;
+  EXPECT_EQ(doc(redelivered)["items"].as_array()[0].as_object().at("id").as_int64(), job["id"].as_int64());
+  expect_problem(with_token(token_, "/api/v1/external-tasks/" + id + "/complete", R"({"workerId":"w1"})"), 409,
+                 "conflict");
+  EXPECT_EQ(with_token(token_, "/api/v1/external-tasks/" + id + "/extend-lock",
+                       R"({"workerId":"w2","newDurationMs":120000})").status,
+            204);
+  clock_->advance(90'000);  // within the extended lease
+  Response none = with_token(token_, "/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w3","topics":["credit-score"]})");
+  EXPECT_TRUE(doc(none)["items"].as_array().empty()) << none.body;
+  EXPECT_EQ(instance_status(instance), "1");
+  Response done = with_token(token_, "/api/v1/external-tasks/" + id + "/complete",
+                             R"({"workerId":"w2","variables":{"score":720}})");
+  EXPECT_EQ(done.status, 204) << done.body;
+  engine_->run_until_idle();
+  EXPECT_EQ(instance_status(instance), "2");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/" + id + "/complete", R"({"workerId":"w2"})"), 404,
+                 "not-found");
+}
+
+TEST_F(ExternalTaskTest, FailureWithoutRetriesRaisesAnIncident) {
+  int64_t instance = start_scoring();
+  Response fetched = with_token(token_, "/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["credit-score"]})");
+  std::string id = std::to_string(doc(fetched)["items"].as_array()[0].as_object().at("id").as_int64());
+  expect_problem(with_token(token_, "/api/v1/external-tasks/" + id + "/bpmn-error", R"({"workerId":"w"})"), 400,
+                 "bad-request", "errorCode");
+  expect_problem(with_token(token_, "/api/v1/external-tasks/" + id + "/failure", R"({"workerId":"w","retries":"0"})"),
+                 400, "bad-request", "retries");
+  EXPECT_EQ(with_token(token_, "/api/v1/external-tasks/" + id + "/failure",
+                       R"({"workerId":"w","errorMessage":"bureau down","retries":0})").status,
+            204);
+  engine_->run_until_idle();
+  auto incidents = engine_->store().incidents(instance);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_NE((*incidents)[0].message.find("bureau down"), std::string::npos) << (*incidents)[0].message;
+}
+
+TEST_F(AuthTest, TaskPagesCountOnlyVisibleTasks) {
+  // Interleave tasks staff1 may see (dpf, 2201xx) with tasks it may not.
+  std::set<int64_t> visible;
+  for (int i = 0; i < 6; ++i) {
+    visible.insert(start_regional("dpf-county", "220102"));
+    start_regional("tax", "220102");
+    start_regional("dpf-county", "230102");
+  }
+  as("staff1");
+  std::set<int64_t> seen;
+  for (int offset = 0; offset < 8; offset += 2) {
+    Response r = call("GET", "/api/v1/tasks?limit=2&offset=" + std::to_string(offset));
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto items = doc(r)["items"].as_array();
+    EXPECT_EQ(items.size(), offset < 6 ? 2u : 0u) << "offset " << offset << ": " << r.body;
+    for (const auto& t : items) seen.insert(t.as_object().at("id").as_int64());
+  }
+  EXPECT_EQ(seen, visible);
+  // A monitor of province 23 sees the third kind only.
+  add_user("mon23", {"monitor"}, "", {"230000"});
+  as("mon23");
+  EXPECT_EQ(doc(call("GET", "/api/v1/tasks?limit=100"))["items"].as_array().size(), 6u);
+  // myGroups: offered to the caller's department (not by name).
+  as("super1");
+  EXPECT_EQ(doc(call("GET", "/api/v1/tasks?myGroups=true&limit=100"))["items"].as_array().size(), 6u);
+  expect_problem(call("GET", "/api/v1/tasks?slaState=late"), 400, "bad-request", "slaState");
+  EXPECT_EQ(doc(call("GET", "/api/v1/tasks?slaState=on_time&limit=100"))["items"].as_array().size(), 6u);
+  EXPECT_TRUE(doc(call("GET", "/api/v1/tasks?slaState=breached"))["items"].as_array().empty());
+}
+
+TEST_F(AuthTest, SupervisorsAssignAndAssigneesDelegate) {
+  int64_t task = start_regional("dpf-county", "220102");
+  std::string t = std::to_string(task);
+  add_user("staff2", {"staff"}, "dpf", {"220102"});
+  add_user("taxer", {"staff"}, "tax", {"220102"});
+  as("super1");
+  expect_problem(call("POST", "/api/v1/tasks/" + t + "/assign", R"({"assignee":"taxer"})"), 400, "bad-request", "assignee");
+  expect_problem(call("POST", "/api/v1/tasks/" + t + "/assign", R"({"assignee":"ghost"})"), 400, "bad-request", "assignee");
+  expect_problem(call("POST", "/api/v1/tasks/" + t + "/assign", R"({})"), 400, "bad-request", "assignee");
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + t + "/assign", R"({"assignee":"staff1"})").status, 204);
+  as("staff2");
+  expect_problem(call("POST", "/api/v1/tasks/" + t + "/delegate", R"({"assignee":"staff2"})"), 403, "forbidden");
+  as("staff1");
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + t + "/delegate", R"({"assignee":"staff2"})").status, 204);
+  auto stored = engine_->store().task(task);
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->assignee, "staff2");
+  as("adm1");
+  Response audit = call("GET", "/api/v1/audit?action=delegate");
+  EXPECT_NE(audit.body.find("\"detail\":\"to staff2\""), std::string::npos) << audit.body;
+}
+
+TEST_F(ApiTest, InstanceVariablesAndActiveElements) {
+  EXPECT_EQ(call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/xml").status, 201);
+  Response r = call("POST", "/api/v1/instances", R"({"processId":"review","variables":{"applicant":"Li Na"}})");
+  std::string id = std::to_string(doc(r)["id"].as_int64());
+  Response vars = call("GET", "/api/v1/instances/" + id + "/variables");
+  ASSERT_EQ(vars.status, 200) << vars.body;
+  EXPECT_EQ(doc(vars)["variables"].as_object()["applicant"], json::value("Li Na"));
+  Response active = call("GET", "/api/v1/instances/" + id + "/active-elements");
+  ASSERT_EQ(active.status, 200) << active.body;
+  json::array items = doc(active)["items"].as_array();
+  ASSERT_EQ(items.size(), 1u) << active.body;
+  EXPECT_EQ(items[0].as_object().at("elementId"), json::value("check"));
+  EXPECT_EQ(items[0].as_object().at("count"), json::value(1));
+  expect_problem(call("GET", "/api/v1/instances/424242/variables"), 404, "not-found");
+  expect_problem(call("GET", "/api/v1/instances/x/active-elements"), 400, "bad-request", "id");
+  store::AuditQuery q;
+  q.action = "view-variables";
+  auto rows = users_->audit(q);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);  // the refused call for a missing instance wrote nothing
+  EXPECT_EQ((*rows)[0].target, "instance " + id);
+  EXPECT_EQ((*rows)[0].actor, "wang");
+}
+
+TEST_F(ApiTest, EnginePublishesEventsAfterCommitInOrder) {
+  std::vector<EngineEvent> seen;
+  std::mutex mu;
+  uint64_t sub = engine_->subscribe([&](const EngineEvent& e) {
+    std::lock_guard lock(mu);
+    seen.push_back(e);
+  });
+  int64_t instance = deploy_and_start();
+  int64_t task = first_task();
+  ASSERT_NE(task, 0);
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + std::to_string(task) + "/claim", "{}").status, 204);
+  EXPECT_EQ(call("POST", "/api/v1/tasks/" + std::to_string(task) + "/complete", "{}").status, 204);
+  engine_->unsubscribe(sub);
+  std::vector<std::string> types;
+  for (const EngineEvent& e : seen) types.push_back(e.type);
+  EXPECT_EQ(types, (std::vector<std::string>{"instance.started", "task.created", "task.claimed", "task.completed",
+                                             "instance.ended"}));
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[1].task_id, task);
+  EXPECT_EQ(seen[1].instance_id, instance);
+  EXPECT_EQ(seen[1].element_id, "check");
+  EXPECT_EQ(seen[1].candidate_groups, std::vector<std::string>{"dpf-county"});
+  EXPECT_EQ(seen[2].assignee, "wang");
+  EXPECT_EQ(seen[3].task_id, task);
+  json::object frame = json::parse(EventHub::to_json(seen[1])).as_object();
+  EXPECT_EQ(frame["type"], json::value("task.created"));
+  EXPECT_EQ(frame["department"], json::value("dpf"));
+  EXPECT_EQ(frame["taskId"], json::value(task));
+  EXPECT_EQ(frame["at"].as_string().size(), 24u) << frame["at"];  // 2026-02-02T02:40:00.000Z
+  // After unsubscribing, nothing more arrives.
+  EXPECT_EQ(call("POST", "/api/v1/instances", R"({"processId":"review"})").status, 201);
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+TEST(EventHub, EachRoleSeesWhatItMay) {
+  EngineEvent task;
+  task.type = "task.created";
+  task.candidate_groups = {"dpf-county"};
+  task.region = "220102";
+  task.task_id = 7;
+  EngineEvent escalated = task;
+  escalated.type = "sla.escalated";
+  EngineEvent ended;
+  ended.type = "instance.ended";
+  auto user = [](std::vector<std::string> roles, std::string department, std::vector<std::string> regions) {
+    Principal p;
+    p.name = "u";
+    p.roles = std::move(roles);
+    p.department = std::move(department);
+    p.regions = std::move(regions);
+    return p;
+  };
+  Principal staff = user({"staff"}, "dpf", {"220100"});
+  Principal staff_elsewhere = user({"staff"}, "dpf", {"230000"});
+  Principal other_department = user({"staff"}, "tax", {"220000"});
+  Principal supervisor = user({"supervisor"}, "dpf", {"220000"});
+  Principal monitor22 = user({"monitor"}, "", {"220000"});
+  Principal monitor_all = user({"monitor"}, "", {});
+  Principal designer = user({"designer"}, "", {});
+  EXPECT_TRUE(EventHub::may_see(staff, task));
+  EXPECT_FALSE(EventHub::may_see(staff_elsewhere, task));
+  EXPECT_FALSE(EventHub::may_see(other_department, task));
+  EXPECT_FALSE(EventHub::may_see(staff, escalated));
+  EXPECT_TRUE(EventHub::may_see(supervisor, escalated));
+  EXPECT_TRUE(EventHub::may_see(monitor22, task));
+  EXPECT_FALSE(EventHub::may_see(staff, ended));
+  EXPECT_TRUE(EventHub::may_see(supervisor, ended));
+  EXPECT_FALSE(EventHub::may_see(monitor22, ended));
+  EXPECT_TRUE(EventHub::may_see(monitor_all, ended));
+  EXPECT_TRUE(EventHub::may_see(designer, escalated));
+  Principal token;
+  token.kind = Principal::Kind::kToken;
+  token.roles = {"admin"};
+  EXPECT_FALSE(EventHub::may_see(token, task));
+}
+
+TEST(RateLimiter, RefusesOverTheRateAndRefills) {
+  RateLimiter limiter(2.0, 3.0);  // 2 a second, 3 at once
+  int64_t retry = 0;
+  EXPECT_TRUE(limiter.allow("a", 0));
+  EXPECT_TRUE(limiter.allow("a", 0));
+  EXPECT_TRUE(limiter.allow("a", 0));
+  EXPECT_FALSE(limiter.allow("a", 0, &retry));
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 501);
+  EXPECT_TRUE(limiter.allow("b", 0));  // another client has its own bucket
+  EXPECT_TRUE(limiter.allow("a", 500));  // one token back after half a second
+  EXPECT_FALSE(limiter.allow("a", 500));
+  EXPECT_TRUE(RateLimiter(0, 1).allow("a", 0));  // 0: no limit
+  RateLimiter small(1.0, 1.0, 2);
+  EXPECT_TRUE(small.allow("x", 0));
+  EXPECT_TRUE(small.allow("y", 0));
+  EXPECT_TRUE(small.allow("z", 10'000));  // x and y refilled: forgotten
+  EXPECT_EQ(small.clients(), 1u);
+}
+
+TEST_F(ApiTest, TooManyRequestsIsAProblemWithRetryAfter) {
+  ApiOptions options;
+  options.clock = clock_;
+  options.rate_limit_per_second = 0.001;
+  options.rate_limit_burst = 2;
+  Api limited(*engine_, options);
+  auto get = [&](const std::string& target, const std::string& address) {
+    Request r = Request::make("GET", target);
+    r.remote_address = address;
+    return limited.handle(r);
+  };
+  EXPECT_EQ(get("/api/v1/openapi.yaml", "10.0.0.1").status, 200);
+  EXPECT_EQ(get("/api/v1/openapi.yaml", "10.0.0.1").status, 200);
+  Response r = get("/api/v1/openapi.yaml", "10.0.0.1");
+  expect_problem(r, 429, "too-many-requests");
+  bool retry_after = false;
+  for (const auto& [k, v] : r.headers) retry_after = retry_after || (k == "Retry-After" && std::stoi(v) > 0);
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(get("/api/v1/openapi.yaml", "10.0.0.2").status, 200);  // per client
+  EXPECT_EQ(get("/healthz", "10.0.0.1").status, 200);              // exempt
 }
 
 TEST(Percent, DecodesAndRefusesMalformedEscapes) {
