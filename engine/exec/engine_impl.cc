@@ -1042,6 +1042,44 @@ class EngineImpl final : public Engine {
             events.push_back(std::move(e));
             break;
           }
+          case RecordKind::kSlaWarning:
+          case RecordKind::kSlaOverdue:
+          case RecordKind::kSlaEscalated:
+          case RecordKind::kSlaBreached: {
+            // core/sla.h records: the task's own fields say who may see the event.
+            const char* type = r.kind == RecordKind::kSlaWarning   ? "sla.warning"
+                               : r.kind == RecordKind::kSlaOverdue ? "sla.overdue"
+                               : r.kind == RecordKind::kSlaEscalated ? "sla.escalated"
+                                                                     : "sla.breached";
+            EngineEvent e = base(type, r);
+            const json::object& p = r.payload.as_object();
+            const json::value* is_task = p.if_contains("task");
+            if (is_task && is_task->is_bool() && is_task->as_bool()) {
+              auto found = tasks_of({store::InstanceKey{id, r.key}});
+              if (auto it = found.find({id, r.key}); it != found.end()) {
+                EngineEvent te = task_event(type, it->second);
+                te.at = e.at;
+                e = std::move(te);
+              }
+            }
+            static constexpr std::string_view kStates[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+            int64_t code = 0;
+            if (const json::value* w = p.if_contains("slaState"); w && w->is_string()) {
+              for (int64_t i = 0; i < 5; ++i) {
+                if (kStates[i] == w->as_string()) code = i;
+              }
+            }
+            json::object data = e.data;
+            data["slaState"] = code;
+            data["level"] = p.contains("level") ? p.at("level") : json::value(0);
+            data["dueAt"] = r.due_at;
+            if (!r.name.empty()) data["escalatedTo"] = r.name;
+            if (!r.text.empty()) data["escalatedRegion"] = r.text;
+            e.data = std::move(data);
+            if (e.region.empty()) e.region = r.text;
+            events.push_back(std::move(e));
+            break;
+          }
           default:
             break;
         }

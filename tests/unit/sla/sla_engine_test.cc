@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 #include <chrono>
@@ -239,6 +240,13 @@ TEST_F(SlaEngineTest, AnAcceleratedClockWalksATaskThroughItsStatesWithinAMinute)
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   Engine& e = **opened;
   ASSERT_TRUE(e.deploy("fast.bpmn", fast, "designer").ok());
+  std::mutex mu;
+  std::vector<std::string> sla_events;
+  e.subscribe([&](const EngineEvent& ev) {
+    if (ev.type.rfind("sla.", 0) != 0) return;
+    std::lock_guard lock(mu);
+    sla_events.push_back(ev.type + " " + ev.region + " " + std::to_string(ev.task_id != 0));
+  });
   e.start();
   StartRequest req;
   req.process_id = "fast";
@@ -259,6 +267,10 @@ TEST_F(SlaEngineTest, AnAcceleratedClockWalksATaskThroughItsStatesWithinAMinute)
   e.stop();
   // on time (0), due soon (1) after 4 simulated hours, escalated (2) at 8.
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
+  // Each stage was published after its commit, with the task's region.
+  std::lock_guard lock(mu);
+  EXPECT_EQ(sla_events, (std::vector<std::string>{"sla.warning 220102 1", "sla.overdue 220102 1",
+                                                  "sla.escalated 220102 1"}));
 }
 
 }  // namespace
