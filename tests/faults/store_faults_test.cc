@@ -245,8 +245,8 @@ TEST_P(StoreFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, StoreFaults,
                          ::testing::Values(Fault::kDiskFull, Fault::kWriteError, Fault::kSyncError),
-                         [](const ::testing::TestParamInfo<Fault>& info) {
-                           switch (info.param) {
+                         [](const ::testing::TestParamInfo<Fault>& param_info) {
+                           switch (param_info.param) {
                              case Fault::kDiskFull: return std::string("DiskFull");
                              case Fault::kWriteError: return std::string("WriteError");
                              case Fault::kSyncError: return std::string("SyncError");
