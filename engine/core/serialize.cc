@@ -168,6 +168,9 @@ struct JsonHandler {
   boost::json::value_stack st;
   std::string number;  // the parts of a number split across buffers
 
+  // basic_parser constructs its handler from the arguments after the options.
+  explicit JsonHandler(boost::json::storage_ptr sp) : st(std::move(sp)) {}
+
   using ec_t = boost::json::error_code;
   using sv = boost::json::string_view;
 
@@ -543,9 +546,6 @@ InstanceState decode_v2(Reader& r) {
   return s;
 }
 
-Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
-
-}  // namespace
 // Format version 3: version 2's layout, then the SLA clocks. Never change
 // this function once released either.
 InstanceState decode_v3(Reader& r) {
@@ -572,6 +572,9 @@ InstanceState decode_v3(Reader& r) {
   return s;
 }
 
+Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
+
+}  // namespace
 
 std::string encode(const InstanceState& s) {
   Writer w;
@@ -684,9 +687,6 @@ std::string encode(const InstanceState& s) {
     w.u64(c.scope);
     w.index(c.element);
   }
-  return w.take();
-}
-
   // Version 3 sections.
   w.u64(s.sla_clocks.size());
   for (const auto& [key, c] : s.sla_clocks) {
@@ -709,6 +709,9 @@ std::string encode(const InstanceState& s) {
     w.str(c.escalated_to);
     w.u64(c.timer);
   }
+  return w.take();
+}
+
 Result<InstanceState> decode(std::string_view bytes) {
   if (bytes.size() < kStateMagic.size()) {
     return corrupt(fmt::format("the instance state is corrupt: {} bytes is too short for the header", bytes.size()));
@@ -731,10 +734,10 @@ Result<InstanceState> decode(std::string_view bytes) {
   switch (version) {
     case 1: state = decode_v1(r); break;
     case 2: state = decode_v2(r); break;
+    case 3: state = decode_v3(r); break;
     default:
       return Error{"unsupported-state-version",
                    fmt::format("the instance state has format version {}, which this build cannot read; it reads "
-    case 3: state = decode_v3(r); break;
                                "versions 1 to {}",
                                version, InstanceState::kFormatVersion)};
   }

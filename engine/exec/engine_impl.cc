@@ -988,7 +988,11 @@ class EngineImpl final : public Engine {
     std::map<std::pair<InstanceId, uint64_t>, int64_t> task_ids;
     for (const auto& [key, t] : tasks_of(new_tasks)) task_ids[key] = t.id;
     std::vector<EngineEvent> events;
-    for (const auto& [id, t] : touched) {
+    for (const auto& entry : touched) {
+      // Not a structured binding: the lambda below captures `id`, which
+      // clang 14 (the fuzz build) refuses for a binding.
+      const InstanceId id = entry.first;
+      const Touched& t = entry.second;
       if (t.records.empty()) continue;
       const CachedInstance& inst = *t.instance;
       auto base = [&](const char* type, const Record& r) {
