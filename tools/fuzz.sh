@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_bpmn fuzz_feel)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_bpmn fuzz_feel fuzz_dmn fuzz_scenario fuzz_http)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
@@ -26,6 +26,12 @@ for t in "${targets[@]}"; do
   dirs=("$corpus")
   seeds="tests/fuzz/seeds/${t#fuzz_}"
   [ -d "$seeds" ] && dirs+=("$seeds")
+  # The conformance models make good seeds when they are beside the project.
+  conformance="${BANSHI_CONFORMANCE_DIR:-../shared/conformance}"
+  case "$t" in
+    fuzz_bpmn) [ -d "$conformance/miwg" ] && dirs+=("$conformance/miwg") ;;
+    fuzz_dmn) [ -d "$conformance/dmn-tck" ] && dirs+=("$conformance/dmn-tck") ;;
+  esac
   echo "fuzz: $t for ${seconds}s"
   "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$findings/" "${dirs[@]}" >"$findings/log.txt" 2>&1 || true
