@@ -36,7 +36,9 @@ for t in "${targets[@]}"; do
   "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$findings/" "${dirs[@]}" >"$findings/log.txt" 2>&1 || true
   grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
-  if ls "$findings"/crash-* "$findings"/leak-* "$findings"/timeout-* >/dev/null 2>&1; then
+  # compgen, not ls: ls fails when any one of the patterns matches nothing.
+  if compgen -G "$findings/crash-*" >/dev/null || compgen -G "$findings/leak-*" >/dev/null ||
+     compgen -G "$findings/timeout-*" >/dev/null || compgen -G "$findings/oom-*" >/dev/null; then
     echo "fuzz: $t found a failing input in $findings" >&2
     exit 1
   fi

@@ -470,6 +470,9 @@ class Session {
   // Applies a command, then acts on the effects like the engine service would,
   // until nothing more follows.
   void send(int instance_id, const Command& first) {
+    if (instance_id < 1 || static_cast<size_t>(instance_id) > instances_.size()) {
+      return fail("no instance has been started yet");
+    }
     std::vector<std::pair<int, Command>> pending{{instance_id, first}};
     bool first_command = true;
     while (!pending.empty()) {
