@@ -41,14 +41,6 @@ std::string clock_text(int64_t ms) {
   return fmt::format("{:02}-{:02} {:02}:{:02}", m, d, rest / kHour, rest / kMinute % 60);
 }
 
-// The national card number: the ID number, then the category and level digits.
-std::string certificate_number(const Applicant& a) {
-  static const std::vector<std::string> kCategories = {"视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
-  static const std::vector<std::string> kLevels = {"一级", "二级", "三级", "四级"};
-  auto category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
-  auto level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
-  return fmt::format("{}{}{}", a.id_number, category, level);
-}
 
 struct Case {
   int number = 0;

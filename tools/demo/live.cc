@@ -301,14 +301,6 @@ class LiveDemo {
     if (found.ok() && !found->empty()) fmt::print("== resuming the earlier run's data ==\n");
   }
 
-  // The national card number: the ID number, then the category and level digits.
-  static std::string certificate_number(const Applicant& a) {
-    static const std::vector<std::string> kCategories = {"视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
-    static const std::vector<std::string> kLevels = {"一级", "二级", "三级", "四级"};
-    auto category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
-    auto level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
-    return fmt::format("{}{}{}", a.id_number, category, level);
-  }
 
   // One synthetic application: mostly new certificates, the rest spread over
   // the other five operations for people who already hold a card.

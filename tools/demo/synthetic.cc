@@ -1,5 +1,7 @@
 #include "demo/synthetic.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace banshi::demo {
@@ -92,6 +94,14 @@ std::string mask_id_number(std::string_view id) {
 std::string mask_phone(std::string_view phone) {
   if (phone.size() < 7) return std::string(phone.size(), '*');
   return std::string(phone.substr(0, 3)) + std::string(phone.size() - 7, '*') + std::string(phone.substr(phone.size() - 4));
+}
+
+std::string certificate_number(const Applicant& a) {
+  static const std::vector<std::string> kCategories = {"视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
+  static const std::vector<std::string> kLevels = {"一级", "二级", "三级", "四级"};
+  auto category = std::find(kCategories.begin(), kCategories.end(), a.category) - kCategories.begin() + 1;
+  auto level = std::find(kLevels.begin(), kLevels.end(), a.level) - kLevels.begin() + 1;
+  return a.id_number + std::to_string(category) + std::to_string(level);
 }
 
 }  // namespace banshi::demo

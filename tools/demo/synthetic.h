@@ -42,6 +42,9 @@ class ApplicantGenerator {
   int sequence_ = 0;
 };
 
+// The national card number: the ID number, then the category (1-7) and level (1-4) digits.
+std::string certificate_number(const Applicant& a);
+
 // The check digit of the first 17 characters of an ID number (ISO 7064 MOD 11-2).
 char id_check_digit(std::string_view first17);
 bool id_number_valid(std::string_view id);
