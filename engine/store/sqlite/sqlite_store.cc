@@ -699,34 +699,54 @@ Result<void> SqliteStore::write(const WriteBatch& batch) {
   return in_write_transaction([&](Connection& c) { return apply(c, batch); });
 }
 
+namespace {
+
+// Stores each record as the next version of its id (`id_of`) in `table`,
+// unless the latest version has the same checksum, which is returned instead.
+// Processes and decisions are versioned alike.
+template <typename Record>
+Result<void> store_versions(Connection& c, std::vector<Record>& records, const char* table, const char* id_column,
+                            const char* columns, Record (*read)(const Statement&), std::string Record::*id_of,
+                            const char* what) {
+  for (Record& r : records) {
+    auto latest = c.prepare(fmt::format("{}WHERE {} = ?1 ORDER BY version DESC LIMIT 1", columns, id_column));
+    if (!latest.ok()) return latest.error();
+    latest->bind(1, r.*id_of);
+    auto found = first<Record>(*latest, read, fmt::format("cannot read {}s", what));
+    if (!found.ok()) return found.error();
+    if (found->has_value() && (*found)->checksum == r.checksum) {
+      r = std::move(**found);
+      continue;
+    }
+    r.version = found->has_value() ? (*found)->version + 1 : 1;
+    auto insert = c.prepare(fmt::format(
+        "INSERT INTO {} ({}, version, name, resource, xml, checksum, deployed_at, deployed_by) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        table, id_column));
+    if (!insert.ok()) return insert.error();
+    insert->bind(1, r.*id_of);
+    insert->bind(2, int64_t{r.version});
+    insert->bind(3, r.name);
+    insert->bind(4, r.resource);
+    insert->bind(5, r.xml);
+    insert->bind(6, r.checksum);
+    insert->bind(7, r.deployed_at);
+    insert->bind(8, r.deployed_by);
+    BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy {} {}", what, r.*id_of)));
+    r.key = sqlite3_last_insert_rowid(c.db());
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<std::vector<DefinitionRecord>> SqliteStore::deploy(std::vector<DefinitionRecord> processes) {
   if (processes.empty()) return processes;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
-    for (auto& p : processes) {
-      auto latest = c.prepare(std::string(kDefinitionColumns) + "WHERE process_id = ?1 ORDER BY version DESC LIMIT 1");
-      if (!latest.ok()) return latest.error();
-      latest->bind(1, p.process_id);
-      auto found = first<DefinitionRecord>(*latest, read_definition, "cannot read definitions");
-      if (!found.ok()) return found.error();
-      if (found->has_value() && (*found)->checksum == p.checksum) {
-        p = std::move(**found);
-        continue;
-      }
-      p.version = found->has_value() ? (*found)->version + 1 : 1;
-      auto insert = c.prepare(
-          "INSERT INTO definitions (process_id, version, name, resource, xml, checksum, deployed_at, deployed_by) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-      if (!insert.ok()) return insert.error();
-      insert->bind(1, p.process_id);
-      insert->bind(2, int64_t{p.version});
-      insert->bind(3, p.name);
-      insert->bind(4, p.resource);
-      insert->bind(5, p.xml);
-      insert->bind(6, p.checksum);
-      insert->bind(7, p.deployed_at);
-      insert->bind(8, p.deployed_by);
-      BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy process {}", p.process_id)));
-      p.key = sqlite3_last_insert_rowid(c.db());
+    if (auto r = store_versions(c, processes, "definitions", "process_id", kDefinitionColumns, read_definition,
+                                &DefinitionRecord::process_id, "process");
+        !r.ok()) {
+      return r.error();
     }
     return std::move(processes);
   });
@@ -888,31 +908,10 @@ DecisionRecord read_decision(const Statement& s) {
 Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions(std::vector<DecisionRecord> decisions) {
   if (decisions.empty()) return decisions;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
-    for (auto& d : decisions) {
-      auto latest = c.prepare(std::string(kDecisionColumns) + "WHERE decision_id = ?1 ORDER BY version DESC LIMIT 1");
-      if (!latest.ok()) return latest.error();
-      latest->bind(1, d.decision_id);
-      auto found = first<DecisionRecord>(*latest, read_decision, "cannot read decisions");
-      if (!found.ok()) return found.error();
-      if (found->has_value() && (*found)->checksum == d.checksum) {
-        d = std::move(**found);
-        continue;
-      }
-      d.version = found->has_value() ? (*found)->version + 1 : 1;
-      auto insert = c.prepare(
-          "INSERT INTO decisions (decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-      if (!insert.ok()) return insert.error();
-      insert->bind(1, d.decision_id);
-      insert->bind(2, int64_t{d.version});
-      insert->bind(3, d.name);
-      insert->bind(4, d.resource);
-      insert->bind(5, d.xml);
-      insert->bind(6, d.checksum);
-      insert->bind(7, d.deployed_at);
-      insert->bind(8, d.deployed_by);
-      BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy decision {}", d.decision_id)));
-      d.key = sqlite3_last_insert_rowid(c.db());
+    if (auto r = store_versions(c, decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
+                                &DecisionRecord::decision_id, "decision");
+        !r.ok()) {
+      return r.error();
     }
     return std::move(decisions);
   });
