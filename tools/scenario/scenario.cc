@@ -224,6 +224,7 @@ class Session {
       return send(found->first, c);
     }
     if (verb == "restart") return restart();
+    if (verb == "switch" && w.size() >= 3 && w[1] == "to") return switch_to(w[2]);
     if (verb == "calendar" && w.size() >= 2) return load_calendar(w[1]);
     fail(fmt::format("unknown command '{}'", text));
   }
@@ -375,8 +376,14 @@ class Session {
     if (!correlate(name, key, *vars)) rejected_ = fmt::format("no instance waits for message '{}' with key '{}'", name, key);
   }
 
+  // Like the engine: the message reaches every instance waiting for it with
+  // that key (one subscription each), and starts the latest deployment of every
+  // process with a message start event of that name.
   bool correlate(const std::string& name, const std::string& key, const json::object& vars) {
-    for (Instance& inst : instances_) {
+    bool any = false;
+    // By index: a delivery may start children, which appends to instances_.
+    for (size_t i = 0, n = instances_.size(); i < n; ++i) {
+      Instance& inst = instances_[i];
       for (const auto& [sub_key, sub] : inst.state.message_subscriptions) {
         if (sub.name != name || sub.correlation_key != key) continue;
         Command c{CommandKind::kCorrelateMessage};
@@ -384,10 +391,47 @@ class Session {
         c.name = name;
         c.variables = vars;
         send(inst.id, c);
-        return true;
+        any = true;
+        break;
       }
     }
-    return false;
+    return start_by_event(model::EventKind::kMessage, name, vars) || any;
+  }
+
+  // Starts an instance at each top-level message or signal start event named
+  // so, in every deployed process; returns whether any started.
+  bool start_by_event(model::EventKind kind, const std::string& name, const json::object& vars) {
+    std::vector<std::pair<const Deployed*, std::string>> starts;
+    for (const auto& [pid, d] : deployed_) {
+      const model::Process& p = d->process->process();
+      for (model::Index s : p.start_events) {
+        const model::FlowNode& n = p.nodes[s];
+        if (n.event_kind != kind || n.events.empty() || n.events.front().ref == model::kNoIndex) continue;
+        const std::string& ev_name = kind == model::EventKind::kMessage ? d->definitions->messages[n.events.front().ref].name
+                                                                        : d->definitions->signals[n.events.front().ref].name;
+        if (ev_name == name) starts.emplace_back(d.get(), n.id);
+      }
+    }
+    for (const auto& [d, start_event] : starts) {
+      Command c{CommandKind::kStart};
+      c.name = start_event;
+      c.variables = vars;
+      int id = new_instance(d, 0, 0);
+      send(id, c);
+    }
+    return !starts.empty();
+  }
+
+  // Makes the newest top-level instance of a process the current one, for
+  // instances started by a message or signal.
+  void switch_to(const std::string& process_id) {
+    for (auto it = instances_.rbegin(); it != instances_.rend(); ++it) {
+      if (it->parent == 0 && it->deployed->process->process().id == process_id) {
+        current_ = it->id;
+        return;
+      }
+    }
+    fail(fmt::format("no instance of '{}' has started", process_id));
   }
 
   void signal(const std::string& name, const std::string& text) {
@@ -398,7 +442,8 @@ class Session {
 
   bool broadcast(const std::string& name, const json::object& vars) {
     bool any = false;
-    for (Instance& inst : instances_) {
+    for (size_t i = 0, n = instances_.size(); i < n; ++i) {
+      Instance& inst = instances_[i];
       bool waits = false;
       for (const auto& [k, s] : inst.state.signal_subscriptions) waits |= s.name == name;
       if (!waits) continue;
@@ -408,7 +453,7 @@ class Session {
       send(inst.id, c);
       any = true;
     }
-    return any;
+    return start_by_event(model::EventKind::kSignal, name, vars) || any;
   }
 
   void advance(const std::string& duration) {
