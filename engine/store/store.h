@@ -390,4 +390,15 @@ class Store {
   virtual Result<void> backup(const std::string& path) = 0;
 };
 
+// How open_store() opens a store.
+struct OpenOptions {
+  bool durable = true;     // SQLite: synchronous=FULL (see SqliteOptions)
+  int connections = 8;     // PostgreSQL: the connection pool's size
+  std::string schema;      // PostgreSQL: the schema of banshi's tables; empty: the default
+};
+// Opens, without migrating, the store at `location`: a postgresql:// or
+// postgres:// URL opens the PostgreSQL store (postgres/), anything else is
+// a SQLite database file (sqlite/). Both implement AuthStore too.
+Result<std::unique_ptr<Store>> open_store(const std::string& location, const OpenOptions& options = {});
+
 }  // namespace banshi::store

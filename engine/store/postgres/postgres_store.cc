@@ -1,0 +1,1639 @@
+#include "store/postgres/postgres_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string_view>
+#include <variant>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "store/postgres/connection.h"
+#include "store/postgres/migrations.h"
+
+// Returns the Error of a failed Result<...> from the enclosing function.
+#define BANSHI_PG_TRY(expr)                            \
+  do {                                                 \
+    auto try_result_ = (expr);                         \
+    if (!try_result_.ok()) return try_result_.error(); \
+  } while (false)
+
+namespace banshi::store::postgres {
+namespace {
+
+constexpr size_t kMaxPageSize = 1000;
+constexpr int64_t kCandidateGroup = 1;
+constexpr int64_t kCandidateUser = 2;
+
+// SQLSTATEs the store tells apart.
+constexpr std::string_view kUniqueViolation = "23505";
+constexpr std::string_view kSerializationFailure = "40001";
+constexpr std::string_view kDeadlock = "40P01";
+
+int64_t as_int(uint64_t key) { return static_cast<int64_t>(key); }
+uint64_t as_key(int64_t value) { return static_cast<uint64_t>(value); }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error conflict(std::string message) { return Error{"conflict", std::move(message)}; }
+
+// A failure as the Store contract names it: concurrent writers that lost
+// (serialization failure, deadlock) are conflicts the caller retries.
+Error failed(const Failure& f, std::string_view what) {
+  if (f.sqlstate == kSerializationFailure || f.sqlstate == kDeadlock) {
+    return conflict(fmt::format("{}: {}", what, f.message));
+  }
+  return store_error(f, what);
+}
+
+// A JSON array of strings, bound as one value and unpacked in SQL with
+// jsonb_array_elements_text(): a list filter keeps one statement shape.
+std::string json_list(const std::vector<std::string>& values) {
+  boost::json::array array;
+  for (const auto& value : values) array.emplace_back(boost::json::string_view(value.data(), value.size()));
+  return boost::json::serialize(array);
+}
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& item : v.as_array()) {
+    if (item.is_string()) out.emplace_back(item.as_string().c_str(), item.as_string().size());
+  }
+  return out;
+}
+
+// Runs a statement; an Error naming `what` when it fails.
+Result<std::unique_ptr<Rows>> query(Connection& c, const std::string& sql, const Params& params,
+                                    std::string_view what) {
+  auto out = c.run(sql, params);
+  if (!out.ok()) return failed(out.failure, what);
+  return std::move(out.rows);
+}
+
+template <typename T, typename Row>
+Result<std::vector<T>> collect(Connection& c, const std::string& sql, const Params& params, Row row,
+                               std::string_view what) {
+  auto rows = query(c, sql, params, what);
+  if (!rows.ok()) return rows.error();
+  std::vector<T> out;
+  const Rows& r = **rows;
+  out.reserve(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) out.push_back(row(r, i));
+  return out;
+}
+
+template <typename T, typename Row>
+Result<std::optional<T>> first(Connection& c, const std::string& sql, const Params& params, Row row,
+                               std::string_view what) {
+  auto rows = query(c, sql, params, what);
+  if (!rows.ok()) return rows.error();
+  if ((*rows)->size() == 0) return std::optional<T>();
+  return std::optional<T>(row(**rows, 0));
+}
+
+// Turns the `?` placeholders of a query assembled from fixed fragments into
+// $1, $2, ... in order (none of the fragments holds a `?` of its own).
+std::string numbered(const std::string& sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  for (char ch : sql) {
+    if (ch == '?') {
+      out += fmt::format("${}", ++n);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+// --- rows -----------------------------------------------------------------
+
+constexpr const char* kDefinitionColumns =
+    "SELECT key, process_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM definitions ";
+
+DefinitionRecord read_definition(const Rows& s, int i) {
+  DefinitionRecord d;
+  d.key = s.int64(i, 0);
+  d.process_id = s.text(i, 1);
+  d.version = static_cast<int32_t>(s.int64(i, 2));
+  d.name = s.text(i, 3);
+  d.resource = s.text(i, 4);
+  d.xml = s.text(i, 5);
+  d.checksum = s.text(i, 6);
+  d.deployed_at = s.int64(i, 7);
+  d.deployed_by = s.text(i, 8);
+  return d;
+}
+
+constexpr const char* kDecisionColumns =
+    "SELECT key, decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM decisions ";
+
+DecisionRecord read_decision(const Rows& s, int i) {
+  DecisionRecord d;
+  d.key = s.int64(i, 0);
+  d.decision_id = s.text(i, 1);
+  d.version = static_cast<int32_t>(s.int64(i, 2));
+  d.name = s.text(i, 3);
+  d.resource = s.text(i, 4);
+  d.xml = s.text(i, 5);
+  d.checksum = s.text(i, 6);
+  d.deployed_at = s.int64(i, 7);
+  d.deployed_by = s.text(i, 8);
+  return d;
+}
+
+constexpr const char* kInstanceColumns =
+    "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
+    "ended_at, parent_id, parent_element FROM instances ";
+// The same shape without the state blob, for listings.
+constexpr const char* kInstanceSummaryColumns =
+    "SELECT id, definition_key, process_id, definition_version, business_key, status, version, ''::bytea, "
+    "started_at, ended_at, parent_id, parent_element FROM instances ";
+
+InstanceRecord read_instance(const Rows& s, int i) {
+  InstanceRecord r;
+  r.id = s.int64(i, 0);
+  r.definition_key = s.int64(i, 1);
+  r.process_id = s.text(i, 2);
+  r.definition_version = static_cast<int32_t>(s.int64(i, 3));
+  r.business_key = s.text(i, 4);
+  r.status = static_cast<uint8_t>(s.int64(i, 5));
+  r.version = s.int64(i, 6);
+  r.state = s.bytes(i, 7);
+  r.started_at = s.int64(i, 8);
+  r.ended_at = s.int64(i, 9);
+  r.parent_id = s.int64(i, 10);  // NULL reads as 0: no parent
+  r.parent_element = as_key(s.int64(i, 11));
+  return r;
+}
+
+constexpr const char* kTaskColumns =
+    "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
+    "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
+    "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
+
+TaskRecord read_task(const Rows& s, int i) {
+  TaskRecord t;
+  t.id = s.int64(i, 0);
+  t.instance_id = s.int64(i, 1);
+  t.key = as_key(s.int64(i, 2));
+  t.process_id = s.text(i, 3);
+  t.element_id = s.text(i, 4);
+  t.name = s.text(i, 5);
+  t.business_key = s.text(i, 6);
+  t.assignee = s.text(i, 7);
+  t.region = s.text(i, 8);
+  t.form_key = s.text(i, 9);
+  t.priority = static_cast<int32_t>(s.int64(i, 10));
+  t.created_at = s.int64(i, 11);
+  t.due_at = s.int64(i, 12);
+  t.follow_up_at = s.int64(i, 13);
+  t.sla_state = static_cast<uint8_t>(s.int64(i, 14));
+  t.payload = s.text(i, 15);
+  t.escalation_level = static_cast<int32_t>(s.int64(i, 16));
+  t.escalated_to = s.text(i, 17);
+  t.escalated_region = s.text(i, 18);
+  t.department = s.text(i, 19);
+  return t;
+}
+
+constexpr const char* kJobColumnList =
+    "id, instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, idempotency_key, "
+    "last_error, state, payload";
+
+JobRecord read_job(const Rows& s, int i) {
+  JobRecord j;
+  j.id = s.int64(i, 0);
+  j.instance_id = s.int64(i, 1);
+  j.key = as_key(s.int64(i, 2));
+  j.type = s.text(i, 3);
+  j.element_id = s.text(i, 4);
+  j.retries = static_cast<int32_t>(s.int64(i, 5));
+  j.due_at = s.int64(i, 6);
+  j.lease_owner = s.text(i, 7);
+  j.lease_until = s.int64(i, 8);
+  j.idempotency_key = s.text(i, 9);
+  j.last_error = s.text(i, 10);
+  j.state = static_cast<uint8_t>(s.int64(i, 11));
+  j.payload = s.text(i, 12);
+  return j;
+}
+
+TimerRecord read_timer(const Rows& s, int i) {
+  return TimerRecord{s.int64(i, 0), as_key(s.int64(i, 1)), s.text(i, 2), s.int64(i, 3)};
+}
+
+SubscriptionRecord read_subscription(const Rows& s, int i) {
+  return SubscriptionRecord{s.int64(i, 0), as_key(s.int64(i, 1)), s.text(i, 2), s.text(i, 3), s.text(i, 4)};
+}
+
+MessageRecord read_message(const Rows& s, int i) {
+  return MessageRecord{s.int64(i, 0), s.text(i, 1), s.text(i, 2), s.text(i, 3),
+                       s.text(i, 4),  s.int64(i, 5), s.int64(i, 6)};
+}
+
+constexpr const char* kIncidentColumns =
+    "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents ";
+
+IncidentRecord read_incident(const Rows& s, int i) {
+  IncidentRecord r;
+  r.id = s.int64(i, 0);
+  r.instance_id = s.int64(i, 1);
+  r.key = as_key(s.int64(i, 2));
+  r.process_id = s.text(i, 3);
+  r.element_id = s.text(i, 4);
+  r.kind = static_cast<uint8_t>(s.int64(i, 5));
+  r.message = s.text(i, 6);
+  r.job_key = as_key(s.int64(i, 7));
+  r.created_at = s.int64(i, 8);
+  return r;
+}
+
+// --- schema ---------------------------------------------------------------
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL, description TEXT NOT NULL)";
+
+// The cluster's bookkeeping, which only a shared database has: one row per
+// node, written by its heartbeat. Not a numbered migration (the SQLite
+// store has no nodes); created by migrate() after them.
+constexpr const char* kCreateNodesTable =
+    "CREATE TABLE IF NOT EXISTS cluster_nodes ("
+    " node_id TEXT PRIMARY KEY, role TEXT NOT NULL, address TEXT NOT NULL,"
+    " started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)";
+
+Result<int> read_schema_version(Connection& c) {
+  auto exists = query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", {}, "cannot read the schema version");
+  if (!exists.ok()) return exists.error();
+  if (!(*exists)->boolean(0, 0)) return 0;
+  auto max = query(c, "SELECT coalesce(max(version), 0) FROM schema_migrations", {}, "cannot read the schema version");
+  if (!max.ok()) return max.error();
+  return static_cast<int>((*max)->int64(0, 0));
+}
+
+int latest_version() { return migrations().empty() ? 0 : migrations().back().version; }
+
+Error too_new(int present) {
+  return Error{"store", fmt::format("the database schema is version {}; this build knows up to {}", present,
+                                    latest_version())};
+}
+
+// A transaction-scoped advisory lock named after what it guards and the
+// schema, so stores in different schemas of one database do not wait on
+// each other.
+Result<void> advisory_lock(Connection& c, const std::string& what) {
+  auto locked = query(c, "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))",
+                      Params().add(what), "cannot take a lock");
+  if (!locked.ok()) return locked.error();
+  return {};
+}
+
+// --- batch parts ----------------------------------------------------------
+
+Result<void> write_instance(Connection& c, const InstanceWrite& w) {
+  const InstanceRecord& r = w.record;
+  Params p;
+  p.add(r.id)
+      .add(r.definition_key)
+      .add(r.process_id)
+      .add(int64_t{r.definition_version})
+      .add(r.business_key)
+      .add(int64_t{r.status})
+      .add(r.version)
+      .add_bytes(r.state)
+      .add(r.started_at)
+      .add(r.ended_at);
+  if (r.parent_id == 0) {
+    p.add_null();
+  } else {
+    p.add(r.parent_id);
+  }
+  p.add(as_int(r.parent_element));
+  if (w.expected_version == 0) {
+    auto out = c.run(
+        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
+        "state, started_at, ended_at, parent_id, parent_element) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12)",
+        p);
+    if (out.ok()) return {};
+    if (out.failure.sqlstate == kUniqueViolation) return conflict(fmt::format("instance {} already exists", r.id));
+    return failed(out.failure, fmt::format("cannot insert instance {}", r.id));
+  }
+  p.add(w.expected_version);
+  auto updated = query(
+      c,
+      "UPDATE instances SET definition_key = $2, process_id = $3, definition_version = $4, business_key = $5, "
+      "status = $6, version = $7, state = $8, started_at = $9, ended_at = $10, parent_id = $11, parent_element = $12 "
+      "WHERE id = $1 AND version = $13",
+      p, fmt::format("cannot update instance {}", r.id));
+  if (!updated.ok()) return updated.error();
+  if ((*updated)->affected() == 0) {
+    return conflict(fmt::format("instance {} is not at version {}; reload it", r.id, w.expected_version));
+  }
+  return {};
+}
+
+Result<void> add_task(Connection& c, const TaskRecord& t) {
+  Params p;
+  p.add(t.instance_id)
+      .add(as_int(t.key))
+      .add(t.process_id)
+      .add(t.element_id)
+      .add(t.name)
+      .add(t.business_key)
+      .add(t.assignee)
+      .add(t.region)
+      .add(t.form_key)
+      .add(int64_t{t.priority})
+      .add(t.created_at)
+      .add(t.due_at)
+      .add(t.follow_up_at)
+      .add(int64_t{t.sla_state})
+      .add(t.payload)
+      .add(int64_t{t.escalation_level})
+      .add(t.escalated_to)
+      .add(t.escalated_region)
+      .add(t.department);
+  auto inserted = query(
+      c,
+      "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
+      "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
+      "escalated_region, department) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+      "$17, $18, $19) RETURNING id",
+      p, fmt::format("cannot insert task {}/{}", t.instance_id, t.key));
+  if (!inserted.ok()) return inserted.error();
+  const int64_t task_id = (*inserted)->int64(0, 0);
+  if (t.candidate_groups.empty() && t.candidate_users.empty()) return {};
+  // All candidates in one statement: kinds and values as two JSON arrays.
+  std::vector<std::string> kinds, values;
+  for (const auto& g : t.candidate_groups) kinds.push_back(std::to_string(kCandidateGroup)), values.push_back(g);
+  for (const auto& u : t.candidate_users) kinds.push_back(std::to_string(kCandidateUser)), values.push_back(u);
+  auto cand = query(c,
+                    "INSERT INTO task_candidates (task_id, kind, position, value) "
+                    "SELECT $1, k.kind::bigint, "
+                    "row_number() OVER (PARTITION BY k.kind ORDER BY k.n) - 1, v.value "
+                    "FROM jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS k(kind, n) "
+                    "JOIN jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS v(value, n) ON v.n = k.n",
+                    Params().add(task_id).add(json_list(kinds)).add(json_list(values)),
+                    "cannot insert task candidates");
+  if (!cand.ok()) return cand.error();
+  return {};
+}
+
+Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, std::string_view what) {
+  auto out = query(c, sql, Params().add(k.instance_id).add(as_int(k.key)), what);
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> add_job(Connection& c, const JobRecord& j) {
+  Params p;
+  p.add(j.instance_id)
+      .add(as_int(j.key))
+      .add(j.type)
+      .add(j.element_id)
+      .add(int64_t{j.retries})
+      .add(j.due_at)
+      .add(j.lease_owner)
+      .add(j.lease_until)
+      .add_text_or_null(j.idempotency_key)
+      .add(j.last_error)
+      .add(int64_t{j.state})
+      .add(j.payload);
+  auto out = query(c,
+                   "INSERT INTO jobs (instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, "
+                   "idempotency_key, last_error, state, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                   "$11, $12)",
+                   p, fmt::format("cannot insert job {}/{}", j.instance_id, j.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> update_job(Connection& c, const JobUpdate& u) {
+  // A new attempt starts from a free lease.
+  auto out = query(c,
+                   "UPDATE jobs SET retries = $3, due_at = $4, last_error = $5, state = $6, lease_owner = '', "
+                   "lease_until = 0 WHERE instance_id = $1 AND key = $2",
+                   Params()
+                       .add(u.instance_id)
+                       .add(as_int(u.key))
+                       .add(int64_t{u.retries})
+                       .add(u.due_at)
+                       .add(u.last_error)
+                       .add(int64_t{u.state}),
+                   fmt::format("cannot update job {}/{}", u.instance_id, u.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> upsert_timer(Connection& c, const TimerRecord& t) {
+  auto out = query(c,
+                   "INSERT INTO timers (instance_id, key, element_id, due_at) VALUES ($1, $2, $3, $4) "
+                   "ON CONFLICT (instance_id, key) DO UPDATE SET element_id = excluded.element_id, "
+                   "due_at = excluded.due_at",
+                   Params().add(t.instance_id).add(as_int(t.key)).add(t.element_id).add(t.due_at),
+                   fmt::format("cannot write timer {}/{}", t.instance_id, t.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> add_message_subscription(Connection& c, const SubscriptionRecord& s) {
+  auto out = query(c,
+                   "INSERT INTO message_subscriptions (instance_id, key, name, correlation_key, element_id) "
+                   "VALUES ($1, $2, $3, $4, $5)",
+                   Params().add(s.instance_id).add(as_int(s.key)).add(s.name).add(s.correlation_key).add(s.element_id),
+                   fmt::format("cannot insert message subscription {}/{}", s.instance_id, s.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> add_signal_subscription(Connection& c, const SubscriptionRecord& s) {
+  auto out = query(c, "INSERT INTO signal_subscriptions (instance_id, key, name, element_id) VALUES ($1, $2, $3, $4)",
+                   Params().add(s.instance_id).add(as_int(s.key)).add(s.name).add(s.element_id),
+                   fmt::format("cannot insert signal subscription {}/{}", s.instance_id, s.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> add_message(Connection& c, const MessageRecord& m) {
+  auto out = c.run(
+      "INSERT INTO messages (name, correlation_key, variables, message_id, published_at, expires_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6)",
+      Params()
+          .add(m.name)
+          .add(m.correlation_key)
+          .add(m.variables)
+          .add_text_or_null(m.message_id)
+          .add(m.published_at)
+          .add(m.expires_at));
+  if (out.ok()) return {};
+  // message_id is the only unique column besides the identity.
+  if (out.failure.sqlstate == kUniqueViolation) {
+    return Error{"duplicate", fmt::format("a message with id '{}' was already published", m.message_id)};
+  }
+  return failed(out.failure, fmt::format("cannot insert message '{}'", m.name));
+}
+
+Result<void> add_incident(Connection& c, const IncidentRecord& i) {
+  auto out = query(c,
+                   "INSERT INTO incidents (instance_id, key, process_id, element_id, kind, message, job_key, "
+                   "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                   Params()
+                       .add(i.instance_id)
+                       .add(as_int(i.key))
+                       .add(i.process_id)
+                       .add(i.element_id)
+                       .add(int64_t{i.kind})
+                       .add(i.message)
+                       .add(as_int(i.job_key))
+                       .add(i.created_at),
+                   fmt::format("cannot insert incident {}/{}", i.instance_id, i.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> append_history(Connection& c, const HistoryRecord& h) {
+  auto out = query(c, "INSERT INTO history (instance_id, seq, at, records) VALUES ($1, $2, $3, $4)",
+                   Params().add(h.instance_id).add(h.seq).add(h.at).add_bytes(h.records),
+                   fmt::format("cannot append history {}/{}", h.instance_id, h.seq));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
+  auto out = query(c,
+                   "UPDATE user_tasks SET sla_state = $3, escalation_level = $4, escalated_to = $5, "
+                   "escalated_region = $6, due_at = $7 WHERE instance_id = $1 AND key = $2",
+                   Params()
+                       .add(u.instance_id)
+                       .add(as_int(u.key))
+                       .add(int64_t{u.sla_state})
+                       .add(int64_t{u.escalation_level})
+                       .add(u.escalated_to)
+                       .add(u.escalated_region)
+                       .add(u.due_at),
+                   fmt::format("cannot update the SLA of task {}/{}", u.instance_id, u.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
+  auto out = query(
+      c,
+      "INSERT INTO task_outcomes (instance_id, key, process_id, element_id, name, department, region, created_at, "
+      "due_at, completed_at, sla_state, escalation_level) SELECT instance_id, key, process_id, element_id, name, "
+      "department, region, created_at, due_at, $3, sla_state, escalation_level FROM user_tasks "
+      "WHERE instance_id = $1 AND key = $2 ON CONFLICT (instance_id, key) DO UPDATE SET "
+      "process_id = excluded.process_id, element_id = excluded.element_id, name = excluded.name, "
+      "department = excluded.department, region = excluded.region, created_at = excluded.created_at, "
+      "due_at = excluded.due_at, completed_at = excluded.completed_at, sla_state = excluded.sla_state, "
+      "escalation_level = excluded.escalation_level",
+      Params().add(done.instance_id).add(as_int(done.key)).add(done.completed_at),
+      fmt::format("cannot keep the outcome of task {}/{}", done.instance_id, done.key));
+  if (!out.ok()) return out.error();
+  return {};
+}
+
+Result<void> apply(Connection& c, const WriteBatch& b) {
+  // The same order as the SQLite store: instances first (every other row
+  // refers to one); within each kind, additions before removals.
+  for (const auto& w : b.instances) BANSHI_PG_TRY(write_instance(c, w));
+  for (const auto& t : b.tasks_added) BANSHI_PG_TRY(add_task(c, t));
+  for (const auto& u : b.task_sla_updates) BANSHI_PG_TRY(update_task_sla(c, u));
+  for (const auto& done : b.tasks_completed) BANSHI_PG_TRY(keep_task_outcome(c, done));
+  for (const auto& k : b.tasks_removed) {
+    BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = $1 AND key = $2", k,
+                               "cannot remove a task"));
+  }
+  for (const auto& j : b.jobs_added) BANSHI_PG_TRY(add_job(c, j));
+  for (const auto& u : b.jobs_updated) BANSHI_PG_TRY(update_job(c, u));
+  for (const auto& k : b.jobs_removed) {
+    BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM jobs WHERE instance_id = $1 AND key = $2", k, "cannot remove a job"));
+  }
+  for (const auto& t : b.timers_upserted) BANSHI_PG_TRY(upsert_timer(c, t));
+  for (const auto& k : b.timers_removed) {
+    BANSHI_PG_TRY(
+        remove_keyed(c, "DELETE FROM timers WHERE instance_id = $1 AND key = $2", k, "cannot remove a timer"));
+  }
+  for (const auto& s : b.message_subscriptions_added) BANSHI_PG_TRY(add_message_subscription(c, s));
+  for (const auto& k : b.message_subscriptions_removed) {
+    BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM message_subscriptions WHERE instance_id = $1 AND key = $2", k,
+                               "cannot remove a message subscription"));
+  }
+  for (const auto& s : b.signal_subscriptions_added) BANSHI_PG_TRY(add_signal_subscription(c, s));
+  for (const auto& k : b.signal_subscriptions_removed) {
+    BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM signal_subscriptions WHERE instance_id = $1 AND key = $2", k,
+                               "cannot remove a signal subscription"));
+  }
+  for (const auto& m : b.messages_added) BANSHI_PG_TRY(add_message(c, m));
+  for (int64_t id : b.messages_removed) {
+    auto out = query(c, "DELETE FROM messages WHERE id = $1", Params().add(id),
+                     fmt::format("cannot remove message {}", id));
+    if (!out.ok()) return out.error();
+  }
+  for (const auto& i : b.incidents_added) BANSHI_PG_TRY(add_incident(c, i));
+  for (const auto& k : b.incidents_removed) {
+    BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM incidents WHERE instance_id = $1 AND key = $2", k,
+                               "cannot remove an incident"));
+  }
+  for (const auto& h : b.history) BANSHI_PG_TRY(append_history(c, h));
+  return {};
+}
+
+// The candidates of every task in `tasks`, in one statement.
+Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks) {
+  if (tasks.empty()) return {};
+  std::vector<std::string> ids;
+  ids.reserve(tasks.size());
+  for (const auto& t : tasks) ids.push_back(std::to_string(t.id));
+  auto rows = query(c,
+                    "SELECT task_id, kind, value FROM task_candidates WHERE task_id IN "
+                    "(SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb)) ORDER BY task_id, kind, position",
+                    Params().add(json_list(ids)), "cannot read task candidates");
+  if (!rows.ok()) return rows.error();
+  std::unordered_map<int64_t, TaskRecord*> by_id;
+  for (auto& t : tasks) by_id[t.id] = &t;
+  const Rows& r = **rows;
+  for (int i = 0; i < r.size(); ++i) {
+    auto it = by_id.find(r.int64(i, 0));
+    if (it == by_id.end()) continue;
+    (r.int64(i, 1) == kCandidateGroup ? it->second->candidate_groups : it->second->candidate_users)
+        .push_back(r.text(i, 2));
+  }
+  return {};
+}
+
+using Binding = std::variant<int64_t, std::string>;
+
+Params params_of(const std::vector<Binding>& bindings) {
+  Params p;
+  for (const auto& b : bindings) {
+    if (const auto* n = std::get_if<int64_t>(&b)) {
+      p.add(*n);
+    } else {
+      p.add(std::get<std::string>(b));
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+bool is_postgres_url(const std::string& location) {
+  return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
+// --- the pool ---------------------------------------------------------------
+
+// A connection borrowed for one call; a broken one is reconnected first.
+class PostgresStore::Lease {
+ public:
+  explicit Lease(PostgresStore& store) : store_(store) {
+    std::unique_lock<std::mutex> lock(store.pool_mutex_);
+    store.connection_free_.wait(lock, [&] { return !store.idle_.empty(); });
+    connection_ = store.idle_.back();
+    store.idle_.pop_back();
+  }
+  ~Lease() {
+    // A connection left inside a transaction (a failure between BEGIN and
+    // the end) is rolled back before anyone else gets it.
+    if (connection_->healthy() && connection_->in_transaction()) (void)connection_->exec("ROLLBACK");
+    {
+      std::lock_guard<std::mutex> lock(store_.pool_mutex_);
+      store_.idle_.push_back(connection_);
+    }
+    store_.connection_free_.notify_one();
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  // The connection, reconnected when it broke; an error when it cannot be.
+  Result<Connection*> connection() {
+    if (!connection_->healthy() && !connection_->reset()) {
+      return Error{"store", "the connection to PostgreSQL is lost and cannot be made again"};
+    }
+    return connection_;
+  }
+
+ private:
+  PostgresStore& store_;
+  Connection* connection_ = nullptr;
+};
+
+template <typename F>
+auto PostgresStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  Lease lease(*this);
+  auto got = lease.connection();
+  if (!got.ok()) return got.error();
+  Connection& c = **got;
+  auto begun = c.exec("BEGIN");
+  if (!begun.ok()) return failed(begun.failure, "cannot begin a write transaction");
+  auto result = fn(c);
+  if (result.ok()) {
+    if (options_.before_commit) options_.before_commit();
+    auto committed = c.exec("COMMIT");
+    if (committed.ok()) return result;
+    result = failed(committed.failure, "cannot commit");
+  }
+  if (c.healthy() && c.in_transaction()) (void)c.exec("ROLLBACK");
+  return result;
+}
+
+template <typename F>
+auto PostgresStore::in_read(F&& fn, bool snapshot) -> decltype(fn(std::declval<Connection&>())) {
+  Lease lease(*this);
+  auto got = lease.connection();
+  if (!got.ok()) return got.error();
+  Connection& c = **got;
+  if (!snapshot) return fn(c);
+  auto begun = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  if (!begun.ok()) return failed(begun.failure, "cannot begin a read transaction");
+  auto result = fn(c);
+  if (c.healthy() && c.in_transaction()) (void)c.exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  return result;
+}
+
+PostgresStore::PostgresStore(PostgresOptions options) : options_(std::move(options)) {}
+
+PostgresStore::~PostgresStore() = default;
+
+Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresOptions& options) {
+  if (options.url.empty()) return Error{"store", "the PostgreSQL URL is empty"};
+  std::unique_ptr<PostgresStore> store(new PostgresStore(options));
+  const int count = std::max(1, options.pool_size);
+  for (int i = 0; i < count; ++i) {
+    auto c = Connection::open(options.url, options.schema);
+    if (!c.ok()) return c.error();
+    store->idle_.push_back(c->get());
+    store->connections_.push_back(std::move(c.value()));
+  }
+  auto present = store->schema_version();
+  if (!present.ok()) return present.error();
+  if (*present > latest_version()) return too_new(*present);
+  return store;
+}
+
+// --- schema ---------------------------------------------------------------
+
+int PostgresStore::latest_schema_version() const { return latest_version(); }
+
+Result<int> PostgresStore::schema_version() {
+  return in_read([](Connection& c) { return read_schema_version(c); });
+}
+
+Result<void> PostgresStore::migrate() {
+  if (!options_.schema.empty()) {
+    BANSHI_PG_TRY(in_write_transaction([&](Connection& c) -> Result<void> {
+      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+      auto exists = query(c, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", Params().add(options_.schema),
+                          "cannot look for the schema");
+      if (!exists.ok()) return exists.error();
+      if ((*exists)->int64(0, 0) > 0) return {};
+      auto created = query(c, "SELECT format('CREATE SCHEMA %I', $1::text)", Params().add(options_.schema),
+                           "cannot create the schema");
+      if (!created.ok()) return created.error();
+      auto run = c.exec((*created)->text(0, 0));
+      if (!run.ok()) return failed(run.failure, "cannot create the schema");
+      return {};
+    }));
+  }
+  for (const Migration& m : migrations()) {
+    auto applied = in_write_transaction([&](Connection& c) -> Result<void> {
+      // Nodes starting together migrate one after the other.
+      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+      auto table = c.exec(kCreateMigrationsTable);
+      if (!table.ok()) return failed(table.failure, "cannot create the migrations table");
+      auto present = read_schema_version(c);
+      if (!present.ok()) return present.error();
+      if (*present > latest_version()) return too_new(*present);
+      // Applied when not recorded yet, so that a lower version added after
+      // a higher one (migrations are reserved by number) still runs.
+      auto recorded = query(c, "SELECT count(*) FROM schema_migrations WHERE version = $1",
+                            Params().add(int64_t{m.version}), "cannot read the migrations");
+      if (!recorded.ok()) return recorded.error();
+      if ((*recorded)->int64(0, 0) > 0) return {};
+      auto run = c.exec(m.sql);
+      if (!run.ok()) return failed(run.failure, fmt::format("migration {} failed", m.version));
+      auto st = query(c, "INSERT INTO schema_migrations (version, applied_at, description) VALUES ($1, $2, $3)",
+                      Params().add(int64_t{m.version}).add(now_ms()).add(std::string(m.description)),
+                      "cannot record a migration");
+      if (!st.ok()) return st.error();
+      return {};
+    });
+    if (!applied.ok()) return applied;
+  }
+  return in_write_transaction([](Connection& c) -> Result<void> {
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+    auto nodes = c.exec(kCreateNodesTable);
+    if (!nodes.ok()) return failed(nodes.failure, "cannot create the cluster_nodes table");
+    return {};
+  });
+}
+
+// --- writes ---------------------------------------------------------------
+
+Result<void> PostgresStore::write(const WriteBatch& batch) {
+  if (batch.empty()) return {};
+  return in_write_transaction([&](Connection& c) { return apply(c, batch); });
+}
+
+namespace {
+
+// Stores each record as the next version of its id, unless the latest
+// version has the same checksum, which is returned instead. Runs under an
+// advisory lock, so two nodes deploying at once number versions in turn.
+template <typename Record>
+Result<void> store_versions(Connection& c, std::vector<Record>& records, const char* table, const char* id_column,
+                            const char* columns, Record (*read)(const Rows&, int), std::string Record::*id_of,
+                            const char* what) {
+  BANSHI_PG_TRY(advisory_lock(c, fmt::format("banshi-deploy-{}", table)));
+  for (Record& r : records) {
+    auto found = first<Record>(c, fmt::format("{}WHERE {} = $1 ORDER BY version DESC LIMIT 1", columns, id_column),
+                               Params().add(r.*id_of), read, fmt::format("cannot read {}s", what));
+    if (!found.ok()) return found.error();
+    if (found->has_value() && (*found)->checksum == r.checksum) {
+      r = std::move(**found);
+      continue;
+    }
+    r.version = found->has_value() ? (*found)->version + 1 : 1;
+    auto inserted = query(c,
+                          fmt::format("INSERT INTO {} ({}, version, name, resource, xml, checksum, deployed_at, "
+                                      "deployed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING key",
+                                      table, id_column),
+                          Params()
+                              .add(r.*id_of)
+                              .add(int64_t{r.version})
+                              .add(r.name)
+                              .add(r.resource)
+                              .add(r.xml)
+                              .add(r.checksum)
+                              .add(r.deployed_at)
+                              .add(r.deployed_by),
+                          fmt::format("cannot deploy {} {}", what, r.*id_of));
+    if (!inserted.ok()) return inserted.error();
+    r.key = (*inserted)->int64(0, 0);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<DefinitionRecord>> PostgresStore::deploy(std::vector<DefinitionRecord> processes) {
+  if (processes.empty()) return processes;
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
+    BANSHI_PG_TRY(store_versions(c, processes, "definitions", "process_id", kDefinitionColumns, read_definition,
+                                 &DefinitionRecord::process_id, "process"));
+    return std::move(processes);
+  });
+}
+
+Result<std::vector<DecisionRecord>> PostgresStore::deploy_decisions(std::vector<DecisionRecord> decisions) {
+  if (decisions.empty()) return decisions;
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
+    BANSHI_PG_TRY(store_versions(c, decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
+                                 &DecisionRecord::decision_id, "decision"));
+    return std::move(decisions);
+  });
+}
+
+Result<int64_t> PostgresStore::allocate_ids(const std::string& sequence, int64_t count) {
+  if (count <= 0) return Error{"store", fmt::format("cannot allocate {} ids", count)};
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto rows = query(c,
+                      "INSERT INTO sequences (name, next_value) VALUES ($1, 1 + $2::bigint) "
+                      "ON CONFLICT (name) DO UPDATE SET next_value = sequences.next_value + $2::bigint "
+                      "RETURNING next_value",
+                      Params().add(sequence).add(count), fmt::format("cannot allocate ids of {}", sequence));
+    if (!rows.ok()) return rows.error();
+    return (*rows)->int64(0, 0) - count;
+  });
+}
+
+Result<std::vector<JobRecord>> PostgresStore::acquire_jobs(const std::vector<std::string>& types,
+                                                           const std::string& owner, int64_t now,
+                                                           int64_t lease_until, size_t limit) {
+  if (limit == 0) return std::vector<JobRecord>();
+  limit = std::min(limit, kMaxPageSize);
+  // One statement: the candidate rows are locked as they are chosen, and
+  // rows another node is leasing right now are skipped rather than waited for.
+  std::string sql = fmt::format(
+      "UPDATE jobs SET lease_owner = $3, lease_until = $4 WHERE id IN (SELECT id FROM jobs WHERE state = 1 AND "
+      "due_at <= $1 AND lease_until <= $1 {} ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {}",
+      types.empty() ? "" : "AND type IN (SELECT jsonb_array_elements_text($5::jsonb))", kJobColumnList);
+  Params p;
+  p.add(now).add(static_cast<int64_t>(limit)).add(owner).add(lease_until);
+  if (!types.empty()) p.add(json_list(types));
+  auto jobs = in_write_transaction([&](Connection& c) -> Result<std::vector<JobRecord>> {
+    return collect<JobRecord>(c, sql, p, read_job, "cannot lease jobs");
+  });
+  if (!jobs.ok()) return jobs;
+  std::sort(jobs->begin(), jobs->end(), [](const JobRecord& a, const JobRecord& b) {
+    return a.due_at != b.due_at ? a.due_at < b.due_at : a.id < b.id;
+  });
+  return jobs;
+}
+
+Result<int64_t> PostgresStore::delete_expired_messages(int64_t now) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto rows = query(c, "DELETE FROM messages WHERE expires_at <> 0 AND expires_at <= $1", Params().add(now),
+                      "cannot delete expired messages");
+    if (!rows.ok()) return rows.error();
+    return (*rows)->affected();
+  });
+}
+
+Result<int64_t> PostgresStore::release_leases(const std::string& owner) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto rows = query(c, "UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_owner = $1",
+                      Params().add(owner), "cannot release leases");
+    if (!rows.ok()) return rows.error();
+    return (*rows)->affected();
+  });
+}
+
+Result<void> PostgresStore::assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto current = query(c, "SELECT assignee FROM user_tasks WHERE id = $1 FOR UPDATE", Params().add(task_id),
+                         fmt::format("cannot read task {}", task_id));
+    if (!current.ok()) return current.error();
+    if ((*current)->size() == 0) return Error{"not-found", fmt::format("there is no task {}", task_id)};
+    std::string now_assigned = (*current)->text(0, 0);
+    if (now_assigned != expected) {
+      return conflict(fmt::format("task {} is assigned to '{}', not '{}'", task_id, now_assigned, expected));
+    }
+    auto updated = query(c, "UPDATE user_tasks SET assignee = $2 WHERE id = $1", Params().add(task_id).add(assignee),
+                         fmt::format("cannot assign task {}", task_id));
+    if (!updated.ok()) return updated.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::extend_lease(int64_t job_id, const std::string& owner, int64_t now, int64_t lease_until) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto current = query(c, "SELECT lease_owner, lease_until FROM jobs WHERE id = $1 FOR UPDATE",
+                         Params().add(job_id), fmt::format("cannot read job {}", job_id));
+    if (!current.ok()) return current.error();
+    if ((*current)->size() == 0) return Error{"not-found", fmt::format("there is no job {}", job_id)};
+    if ((*current)->text(0, 0) != owner || (*current)->int64(0, 1) <= now) {
+      return conflict(fmt::format("job {} is not leased to '{}'", job_id, owner));
+    }
+    auto updated = query(c, "UPDATE jobs SET lease_until = $2 WHERE id = $1", Params().add(job_id).add(lease_until),
+                         fmt::format("cannot extend the lease of job {}", job_id));
+    if (!updated.ok()) return updated.error();
+    return {};
+  });
+}
+
+// --- reads ----------------------------------------------------------------
+
+Result<std::vector<DefinitionRecord>> PostgresStore::definitions(const std::string& process_id) {
+  return in_read([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
+    if (process_id.empty()) {
+      return collect<DefinitionRecord>(c, std::string(kDefinitionColumns) + "ORDER BY process_id, version DESC", {},
+                                       read_definition, "cannot read definitions");
+    }
+    return collect<DefinitionRecord>(c, std::string(kDefinitionColumns) + "WHERE process_id = $1 ORDER BY version DESC",
+                                     Params().add(process_id), read_definition, "cannot read definitions");
+  });
+}
+
+Result<std::optional<DefinitionRecord>> PostgresStore::definition(const std::string& process_id, int32_t version) {
+  return in_read([&](Connection& c) -> Result<std::optional<DefinitionRecord>> {
+    if (version == 0) {
+      return first<DefinitionRecord>(c,
+                                     std::string(kDefinitionColumns) +
+                                         "WHERE process_id = $1 ORDER BY version DESC LIMIT 1",
+                                     Params().add(process_id), read_definition, "cannot read a definition");
+    }
+    return first<DefinitionRecord>(c, std::string(kDefinitionColumns) + "WHERE process_id = $1 AND version = $2",
+                                   Params().add(process_id).add(int64_t{version}), read_definition,
+                                   "cannot read a definition");
+  });
+}
+
+Result<std::optional<DefinitionRecord>> PostgresStore::definition_by_key(int64_t key) {
+  return in_read([&](Connection& c) -> Result<std::optional<DefinitionRecord>> {
+    return first<DefinitionRecord>(c, std::string(kDefinitionColumns) + "WHERE key = $1", Params().add(key),
+                                   read_definition, "cannot read a definition");
+  });
+}
+
+Result<std::vector<DecisionRecord>> PostgresStore::decisions(const std::string& decision_id) {
+  return in_read([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
+    if (decision_id.empty()) {
+      return collect<DecisionRecord>(c,
+                                     std::string(kDecisionColumns) +
+                                         "WHERE version = (SELECT max(version) FROM decisions d WHERE d.decision_id = "
+                                         "decisions.decision_id) ORDER BY decision_id",
+                                     {}, read_decision, "cannot read decisions");
+    }
+    return collect<DecisionRecord>(c, std::string(kDecisionColumns) + "WHERE decision_id = $1 ORDER BY version DESC",
+                                   Params().add(decision_id), read_decision, "cannot read decisions");
+  });
+}
+
+Result<std::optional<DecisionRecord>> PostgresStore::decision(const std::string& decision_id, int32_t version) {
+  return in_read([&](Connection& c) -> Result<std::optional<DecisionRecord>> {
+    if (version == 0) {
+      return first<DecisionRecord>(c,
+                                   std::string(kDecisionColumns) +
+                                       "WHERE decision_id = $1 ORDER BY version DESC LIMIT 1",
+                                   Params().add(decision_id), read_decision, "cannot read a decision");
+    }
+    return first<DecisionRecord>(c, std::string(kDecisionColumns) + "WHERE decision_id = $1 AND version = $2",
+                                 Params().add(decision_id).add(int64_t{version}), read_decision,
+                                 "cannot read a decision");
+  });
+}
+
+Result<std::optional<InstanceRecord>> PostgresStore::instance(InstanceId id) {
+  return in_read([&](Connection& c) -> Result<std::optional<InstanceRecord>> {
+    return first<InstanceRecord>(c, std::string(kInstanceColumns) + "WHERE id = $1", Params().add(id), read_instance,
+                                 "cannot read an instance");
+  });
+}
+
+Result<std::vector<InstanceRecord>> PostgresStore::instances(const InstanceQuery& q) {
+  // The WHERE shape comes from fixed fragments; every value is bound.
+  std::string sql = std::string(kInstanceSummaryColumns) + "WHERE 1 = 1";
+  std::vector<Binding> bindings;
+  if (!q.process_id.empty()) {
+    sql += " AND process_id = ?";
+    bindings.emplace_back(q.process_id);
+  }
+  if (!q.business_key.empty()) {
+    sql += " AND business_key = ?";
+    bindings.emplace_back(q.business_key);
+  }
+  if (q.status >= 0) {
+    sql += " AND status = ?";
+    bindings.emplace_back(int64_t{q.status});
+  }
+  if (q.started_after != 0) {
+    sql += " AND started_at > ?";
+    bindings.emplace_back(q.started_after);
+  }
+  if (q.started_before != 0) {
+    sql += " AND started_at < ?";
+    bindings.emplace_back(q.started_before);
+  }
+  sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  return in_read([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
+    return collect<InstanceRecord>(c, numbered(sql), params_of(bindings), read_instance, "cannot list instances");
+  });
+}
+
+Result<std::vector<InstanceRecord>> PostgresStore::running_instances_of(InstanceId parent) {
+  return in_read([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
+    return collect<InstanceRecord>(c, std::string(kInstanceColumns) + "WHERE parent_id = $1 AND status = 1 ORDER BY id",
+                                   Params().add(parent), read_instance, "cannot read called instances");
+  });
+}
+
+Result<std::vector<TaskRecord>> PostgresStore::tasks(const TaskQuery& q) {
+  // The same query shapes as the SQLite store's, with every list bound as
+  // one JSON array.
+  std::string sql = std::string(kTaskColumns) + "WHERE 1 = 1";
+  std::vector<Binding> bindings;
+  if (!q.assignee.empty()) {
+    sql += " AND t.assignee = ?";
+    bindings.emplace_back(q.assignee);
+  }
+  if (q.unassigned_only) sql += " AND t.assignee = ''";
+  constexpr const char* kGroups =
+      "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 1 AND c.value IN "
+      "(SELECT jsonb_array_elements_text(?::jsonb)))";
+  constexpr const char* kUser = "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 2 AND c.value = ?)";
+  if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
+    sql += fmt::format(" AND ({} OR {})", kGroups, kUser);
+    bindings.emplace_back(json_list(q.candidate_groups));
+    bindings.emplace_back(q.candidate_user);
+  } else if (!q.candidate_groups.empty()) {
+    sql += fmt::format(" AND {}", kGroups);
+    bindings.emplace_back(json_list(q.candidate_groups));
+  } else if (!q.candidate_user.empty()) {
+    sql += fmt::format(" AND {}", kUser);
+    bindings.emplace_back(q.candidate_user);
+  }
+  constexpr const char* kRegionIn =
+      "EXISTS (SELECT 1 FROM jsonb_array_elements_text(?::jsonb) r(value) WHERE "
+      "substr(t.region, 1, length(r.value)) = r.value)";
+  if (!q.regions.empty()) {
+    sql += fmt::format(" AND {}", kRegionIn);
+    bindings.emplace_back(json_list(q.regions));
+  }
+  if (!q.process_id.empty()) {
+    sql += " AND t.process_id = ?";
+    bindings.emplace_back(q.process_id);
+  }
+  if (q.due_before != 0) {
+    sql += " AND t.due_at > 0 AND t.due_at < ?";
+    bindings.emplace_back(q.due_before);
+  }
+  if (q.sla_state >= 0) {
+    sql += " AND t.sla_state = ?";
+    bindings.emplace_back(int64_t{q.sla_state});
+  }
+  if (q.instance_id != 0) {
+    sql += " AND t.instance_id = ?";
+    bindings.emplace_back(q.instance_id);
+  }
+  if (q.visible.active) {
+    const TaskQuery::Visibility& v = q.visible;
+    std::string offered = v.groups_only
+        ? "(?::text = ?::text AND t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
+          "c.kind = 1 AND (c.value = ?::text OR substr(c.value, 1, ?::int) = ?::text)))"
+        : "(t.assignee = ?::text OR t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
+          "(c.kind = 2 AND c.value = ?::text) OR (c.kind = 1 AND (c.value = ?::text OR "
+          "substr(c.value, 1, ?::int) = ?::text))))";
+    std::string work = fmt::format("({} AND {} AND (?::bigint = 1 OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))",
+                                   offered, kRegionIn);
+    std::string department = v.department.empty() ? std::string("\x01") : v.department;  // matches no group
+    std::string user = v.user.empty() ? std::string("\x01") : v.user;                    // matches no one
+    bindings.emplace_back(user);
+    bindings.emplace_back(user);
+    bindings.emplace_back(department);
+    bindings.emplace_back(static_cast<int64_t>(department.size() + 1));
+    bindings.emplace_back(department + "-");
+    bindings.emplace_back(json_list(v.work_regions));
+    bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
+    bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
+    bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
+    bindings.emplace_back(user);
+    if (v.monitor) {
+      sql += fmt::format(
+          " AND ({} OR (jsonb_array_length(?::jsonb) = 0 OR EXISTS (SELECT 1 FROM "
+          "jsonb_array_elements_text(?::jsonb) m(value) WHERE substr(t.region, 1, length(m.value)) = m.value)))",
+          work);
+      bindings.emplace_back(json_list(v.monitor_regions));
+      bindings.emplace_back(json_list(v.monitor_regions));
+    } else {
+      sql += " AND " + work;
+    }
+  }
+  const char* direction = q.descending ? "DESC" : "ASC";
+  switch (q.sort) {
+    case TaskQuery::Sort::kCreated:
+      sql += fmt::format(" ORDER BY t.created_at {0}, t.id {0}", direction);
+      break;
+    case TaskQuery::Sort::kDue:
+      // Tasks without a due date come last in either direction.
+      sql += fmt::format(" ORDER BY (t.due_at = 0), t.due_at {0}, t.id {0}", direction);
+      break;
+    case TaskQuery::Sort::kPriority:
+      sql += fmt::format(" ORDER BY t.priority {0}, t.created_at ASC, t.id ASC", direction);
+      break;
+  }
+  sql += " LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+
+  return in_read(
+      [&](Connection& c) -> Result<std::vector<TaskRecord>> {
+        auto found = collect<TaskRecord>(c, numbered(sql), params_of(bindings), read_task, "cannot list tasks");
+        if (!found.ok()) return found.error();
+        BANSHI_PG_TRY(load_candidates(c, *found));
+        return found;
+      },
+      /*snapshot=*/true);
+}
+
+Result<std::optional<TaskRecord>> PostgresStore::task(int64_t task_id) {
+  return in_read(
+      [&](Connection& c) -> Result<std::optional<TaskRecord>> {
+        auto found = collect<TaskRecord>(c, std::string(kTaskColumns) + "WHERE t.id = $1", Params().add(task_id),
+                                         read_task, "cannot read a task");
+        if (!found.ok()) return found.error();
+        if (found->empty()) return std::optional<TaskRecord>();
+        BANSHI_PG_TRY(load_candidates(c, *found));
+        return std::optional<TaskRecord>(std::move(found->front()));
+      },
+      /*snapshot=*/true);
+}
+
+Result<std::vector<JobRecord>> PostgresStore::jobs_of(InstanceId id) {
+  return in_read([&](Connection& c) -> Result<std::vector<JobRecord>> {
+    return collect<JobRecord>(c, fmt::format("SELECT {} FROM jobs WHERE instance_id = $1 ORDER BY key", kJobColumnList),
+                              Params().add(id), read_job, "cannot read jobs");
+  });
+}
+
+Result<std::vector<TimerRecord>> PostgresStore::due_timers(int64_t until, size_t limit) {
+  return in_read([&](Connection& c) -> Result<std::vector<TimerRecord>> {
+    return collect<TimerRecord>(c,
+                                "SELECT instance_id, key, element_id, due_at FROM timers WHERE due_at <= $1 "
+                                "ORDER BY due_at, instance_id, key LIMIT $2",
+                                Params().add(until).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))),
+                                read_timer, "cannot read due timers");
+  });
+}
+
+Result<std::optional<int64_t>> PostgresStore::next_timer_due() {
+  return in_read([&](Connection& c) -> Result<std::optional<int64_t>> {
+    auto rows = query(c, "SELECT min(due_at) FROM timers", {}, "cannot read the next timer");
+    if (!rows.ok()) return rows.error();
+    if ((*rows)->is_null(0, 0)) return std::optional<int64_t>();
+    return std::optional<int64_t>((*rows)->int64(0, 0));
+  });
+}
+
+Result<std::vector<SubscriptionRecord>> PostgresStore::message_subscriptions(const std::string& name,
+                                                                            const std::string& correlation_key) {
+  return in_read([&](Connection& c) -> Result<std::vector<SubscriptionRecord>> {
+    return collect<SubscriptionRecord>(c,
+                                       "SELECT instance_id, key, name, correlation_key, element_id FROM "
+                                       "message_subscriptions WHERE name = $1 AND correlation_key = $2 "
+                                       "ORDER BY instance_id, key",
+                                       Params().add(name).add(correlation_key), read_subscription,
+                                       "cannot read message subscriptions");
+  });
+}
+
+Result<std::vector<SubscriptionRecord>> PostgresStore::signal_subscriptions(const std::string& name) {
+  return in_read([&](Connection& c) -> Result<std::vector<SubscriptionRecord>> {
+    return collect<SubscriptionRecord>(c,
+                                       "SELECT instance_id, key, name, '', element_id FROM signal_subscriptions "
+                                       "WHERE name = $1 ORDER BY instance_id, key",
+                                       Params().add(name), read_subscription, "cannot read signal subscriptions");
+  });
+}
+
+Result<std::vector<MessageRecord>> PostgresStore::buffered_messages(const std::string& name,
+                                                                    const std::string& correlation_key, int64_t now) {
+  return in_read([&](Connection& c) -> Result<std::vector<MessageRecord>> {
+    // expires_at 0 means the message never expires.
+    return collect<MessageRecord>(c,
+                                  "SELECT id, name, correlation_key, variables, message_id, published_at, expires_at "
+                                  "FROM messages WHERE name = $1 AND correlation_key = $2 AND "
+                                  "(expires_at = 0 OR expires_at > $3) ORDER BY published_at, id",
+                                  Params().add(name).add(correlation_key).add(now), read_message,
+                                  "cannot read buffered messages");
+  });
+}
+
+Result<std::vector<IncidentRecord>> PostgresStore::incidents(InstanceId id) {
+  return in_read([&](Connection& c) -> Result<std::vector<IncidentRecord>> {
+    if (id == 0) {
+      return collect<IncidentRecord>(c, std::string(kIncidentColumns) + "ORDER BY id", {}, read_incident,
+                                     "cannot read incidents");
+    }
+    return collect<IncidentRecord>(c, std::string(kIncidentColumns) + "WHERE instance_id = $1 ORDER BY id",
+                                   Params().add(id), read_incident, "cannot read incidents");
+  });
+}
+
+Result<std::vector<HistoryRecord>> PostgresStore::history(InstanceId id) {
+  return in_read([&](Connection& c) -> Result<std::vector<HistoryRecord>> {
+    return collect<HistoryRecord>(
+        c, "SELECT instance_id, seq, at, records FROM history WHERE instance_id = $1 ORDER BY seq", Params().add(id),
+        [](const Rows& s, int i) { return HistoryRecord{s.int64(i, 0), s.int64(i, 1), s.int64(i, 2), s.bytes(i, 3)}; },
+        "cannot read history");
+  });
+}
+
+Result<void> PostgresStore::backup(const std::string& path) {
+  (void)path;
+  return Error{"unsupported",
+               "a PostgreSQL store is backed up with PostgreSQL's own tools (pg_basebackup or pg_dump); see "
+               "docs/operations.md"};
+}
+
+// --- cluster ----------------------------------------------------------------
+
+Result<void> PostgresStore::heartbeat(const NodeRecord& node) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto rows = query(c,
+                      "INSERT INTO cluster_nodes (node_id, role, address, started_at, heartbeat_at) "
+                      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, "
+                      "address = excluded.address, started_at = excluded.started_at, "
+                      "heartbeat_at = excluded.heartbeat_at",
+                      Params().add(node.node_id).add(node.role).add(node.address).add(node.started_at).add(
+                          node.heartbeat_at),
+                      "cannot record the node's heartbeat");
+    if (!rows.ok()) return rows.error();
+    return {};
+  });
+}
+
+Result<std::vector<NodeRecord>> PostgresStore::nodes(int64_t now) {
+  return in_read([&](Connection& c) -> Result<std::vector<NodeRecord>> {
+    return collect<NodeRecord>(
+        c,
+        "SELECT n.node_id, n.role, n.address, n.started_at, n.heartbeat_at, "
+        "(SELECT count(*) FROM jobs j WHERE j.lease_owner = n.node_id AND j.lease_until > $1) "
+        "FROM cluster_nodes n ORDER BY n.node_id",
+        Params().add(now),
+        [](const Rows& s, int i) {
+          return NodeRecord{s.text(i, 0), s.text(i, 1), s.text(i, 2), s.int64(i, 3), s.int64(i, 4), s.int64(i, 5)};
+        },
+        "cannot list the cluster's nodes");
+  });
+}
+
+Result<void> PostgresStore::forget_node(const std::string& node_id) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto rows = query(c, "DELETE FROM cluster_nodes WHERE node_id = $1", Params().add(node_id),
+                      "cannot remove the node");
+    if (!rows.ok()) return rows.error();
+    return {};
+  });
+}
+
+// --- users, sessions, tokens, audit (AuthStore) ------------------------------
+
+namespace {
+
+constexpr const char* kUserColumns =
+    "SELECT name, password_hash, roles, department, regions, disabled, created_at, password_changed_at FROM users ";
+
+UserRecord read_user(const Rows& s, int i) {
+  UserRecord u;
+  u.name = s.text(i, 0);
+  u.password_hash = s.text(i, 1);
+  u.roles = parse_list(s.text(i, 2));
+  u.department = s.text(i, 3);
+  u.regions = parse_list(s.text(i, 4));
+  u.disabled = s.int64(i, 5) != 0;
+  u.created_at = s.int64(i, 6);
+  u.password_changed_at = s.int64(i, 7);
+  return u;
+}
+
+AuditRecord read_audit(const Rows& s, int i) {
+  return AuditRecord{s.int64(i, 0), s.int64(i, 1), s.text(i, 2), s.text(i, 3),
+                     s.text(i, 4),  s.text(i, 5),  s.text(i, 6)};
+}
+
+// Runs a statement that changes rows; unique violations become "duplicate".
+Result<int64_t> change(Connection& c, const std::string& sql, const Params& params, std::string_view what,
+                       const std::string& duplicate = {}) {
+  auto out = c.run(sql, params);
+  if (!out.ok()) {
+    if (!duplicate.empty() && out.failure.sqlstate == kUniqueViolation) return Error{"duplicate", duplicate};
+    return failed(out.failure, what);
+  }
+  return out.rows->affected();
+}
+
+}  // namespace
+
+Result<void> PostgresStore::add_user(const UserRecord& u) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c,
+                    "INSERT INTO users (name, password_hash, roles, department, regions, disabled, created_at, "
+                    "password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    Params()
+                        .add(u.name)
+                        .add(u.password_hash)
+                        .add(json_list(u.roles))
+                        .add(u.department)
+                        .add(json_list(u.regions))
+                        .add(int64_t{u.disabled ? 1 : 0})
+                        .add(u.created_at)
+                        .add(u.password_changed_at),
+                    "cannot insert a user", fmt::format("there is already a user {}", u.name));
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::update_user(const UserRecord& u) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c,
+                    "UPDATE users SET password_hash = $2, roles = $3, department = $4, regions = $5, disabled = $6, "
+                    "password_changed_at = $7 WHERE name = $1",
+                    Params()
+                        .add(u.name)
+                        .add(u.password_hash)
+                        .add(json_list(u.roles))
+                        .add(u.department)
+                        .add(json_list(u.regions))
+                        .add(int64_t{u.disabled ? 1 : 0})
+                        .add(u.password_changed_at),
+                    "cannot update a user");
+    if (!r.ok()) return r.error();
+    if (*r == 0) return Error{"not-found", fmt::format("there is no user {}", u.name)};
+    return {};
+  });
+}
+
+Result<std::optional<UserRecord>> PostgresStore::user(const std::string& name) {
+  return in_read([&](Connection& c) -> Result<std::optional<UserRecord>> {
+    return first<UserRecord>(c, std::string(kUserColumns) + "WHERE name = $1", Params().add(name), read_user,
+                             "cannot read a user");
+  });
+}
+
+Result<std::vector<UserRecord>> PostgresStore::users() {
+  return in_read([&](Connection& c) -> Result<std::vector<UserRecord>> {
+    return collect<UserRecord>(c, std::string(kUserColumns) + "ORDER BY name", {}, read_user, "cannot list users");
+  });
+}
+
+Result<void> PostgresStore::add_session(const SessionRecord& s) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c,
+                    "INSERT INTO sessions (token_hash, user_name, csrf_token, address, created_at, last_seen_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6)",
+                    Params().add(s.token_hash).add(s.user).add(s.csrf_token).add(s.address).add(s.created_at).add(
+                        s.last_seen_at),
+                    "cannot insert a session");
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<std::optional<SessionRecord>> PostgresStore::session(const std::string& token_hash) {
+  return in_read([&](Connection& c) -> Result<std::optional<SessionRecord>> {
+    return first<SessionRecord>(
+        c,
+        "SELECT token_hash, user_name, csrf_token, address, created_at, last_seen_at FROM sessions "
+        "WHERE token_hash = $1",
+        Params().add(token_hash),
+        [](const Rows& s, int i) {
+          return SessionRecord{s.text(i, 0), s.text(i, 1), s.text(i, 2), s.text(i, 3), s.int64(i, 4), s.int64(i, 5)};
+        },
+        "cannot read a session");
+  });
+}
+
+Result<void> PostgresStore::touch_session(const std::string& token_hash, int64_t last_seen_at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c, "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1",
+                    Params().add(token_hash).add(last_seen_at), "cannot update a session");
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::delete_session(const std::string& token_hash) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c, "DELETE FROM sessions WHERE token_hash = $1", Params().add(token_hash),
+                    "cannot delete a session");
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<int64_t> PostgresStore::delete_sessions_of(const std::string& user) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    return change(c, "DELETE FROM sessions WHERE user_name = $1", Params().add(user), "cannot delete sessions");
+  });
+}
+
+Result<int64_t> PostgresStore::add_api_token(const ApiTokenRecord& t) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto out = c.run(
+        "INSERT INTO api_tokens (name, token_hash, topics, created_by, created_at, revoked) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        Params()
+            .add(t.name)
+            .add(t.token_hash)
+            .add(json_list(t.topics))
+            .add(t.created_by)
+            .add(t.created_at)
+            .add(int64_t{t.revoked ? 1 : 0}));
+    if (!out.ok()) {
+      if (out.failure.sqlstate == kUniqueViolation) {
+        return Error{"duplicate", fmt::format("there is already a token {}", t.name)};
+      }
+      return failed(out.failure, "cannot insert a token");
+    }
+    return out.rows->int64(0, 0);
+  });
+}
+
+Result<std::optional<ApiTokenRecord>> PostgresStore::api_token(const std::string& token_hash) {
+  return in_read([&](Connection& c) -> Result<std::optional<ApiTokenRecord>> {
+    return first<ApiTokenRecord>(
+        c,
+        "SELECT id, name, token_hash, topics, created_by, created_at, revoked FROM api_tokens WHERE token_hash = $1",
+        Params().add(token_hash),
+        [](const Rows& s, int i) {
+          return ApiTokenRecord{s.int64(i, 0), s.text(i, 1),  s.text(i, 2),          parse_list(s.text(i, 3)),
+                                s.text(i, 4),  s.int64(i, 5), s.int64(i, 6) != 0};
+        },
+        "cannot read a token");
+  });
+}
+
+Result<void> PostgresStore::add_login_failure(const std::string& name, int64_t at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c, "INSERT INTO login_failures (name, at) VALUES ($1, $2)", Params().add(name).add(at),
+                    "cannot record a failed login");
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<std::vector<int64_t>> PostgresStore::login_failures(const std::string& name, int64_t since) {
+  return in_read([&](Connection& c) -> Result<std::vector<int64_t>> {
+    return collect<int64_t>(c, "SELECT at FROM login_failures WHERE name = $1 AND at >= $2 ORDER BY at",
+                            Params().add(name).add(since), [](const Rows& s, int i) { return s.int64(i, 0); },
+                            "cannot read failed logins");
+  });
+}
+
+Result<void> PostgresStore::clear_login_failures(const std::string& name) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto r = change(c, "DELETE FROM login_failures WHERE name = $1", Params().add(name), "cannot clear failed logins");
+    if (!r.ok()) return r.error();
+    return {};
+  });
+}
+
+Result<int64_t> PostgresStore::append_audit(const AuditRecord& a) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto rows = query(c,
+                      "INSERT INTO audit (at, actor, action, target, address, detail) VALUES ($1, $2, $3, $4, $5, $6) "
+                      "RETURNING id",
+                      Params().add(a.at).add(a.actor).add(a.action).add(a.target).add(a.address).add(a.detail),
+                      "cannot append to the audit trail");
+    if (!rows.ok()) return rows.error();
+    return (*rows)->int64(0, 0);
+  });
+}
+
+Result<std::vector<AuditRecord>> PostgresStore::audit(const AuditQuery& q) {
+  std::string sql = "SELECT id, at, actor, action, target, address, detail FROM audit WHERE at >= ?";
+  std::vector<Binding> bindings{Binding(q.since)};
+  if (!q.actor.empty()) {
+    sql += " AND actor = ?";
+    bindings.emplace_back(q.actor);
+  }
+  if (!q.action.empty()) {
+    sql += " AND action = ?";
+    bindings.emplace_back(q.action);
+  }
+  sql += " ORDER BY id DESC LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  return in_read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    return collect<AuditRecord>(c, numbered(sql), params_of(bindings), read_audit, "cannot read the audit trail");
+  });
+}
+
+// --- monitor figures (docs/sla.md) -----------------------------------------
+
+namespace {
+
+// The state a monitor sees: the stored SLA state, or overdue for a task with
+// a due date and no policy once the date has passed (bound: $1 = now).
+constexpr const char* kEffectiveState =
+    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.due_at > 0 AND t.due_at <= $1 THEN 4 ELSE 0 END)";
+constexpr const char* kInRegions =
+    "EXISTS (SELECT 1 FROM jsonb_array_elements_text($2::jsonb) r(value) WHERE "
+    "substr(t.region, 1, length(r.value)) = r.value)";
+
+}  // namespace
+
+Result<std::vector<MonitorGroup>> PostgresStore::monitor_summary(const std::vector<std::string>& region_prefixes,
+                                                                 const std::string& group_by, int64_t now) {
+  std::string key;
+  if (group_by == "department") key = "t.department";
+  else if (group_by == "region") key = "t.region";
+  else if (group_by == "process") key = "t.process_id";
+  else if (group_by == "state") key = std::string(kEffectiveState) + "::text";
+  else return Error{"invalid", fmt::format("cannot group by '{}'", group_by)};
+  const std::string sql = fmt::format(
+      "SELECT {0} AS k, {1} AS s, count(*) FROM user_tasks t WHERE {2} GROUP BY k, s ORDER BY k, s", key,
+      kEffectiveState, kInRegions);
+  return in_read([&](Connection& c) -> Result<std::vector<MonitorGroup>> {
+    auto rows = query(c, sql, Params().add(now).add(json_list(region_prefixes)), "cannot count tasks by SLA state");
+    if (!rows.ok()) return rows.error();
+    static constexpr const char* kStateNames[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+    std::vector<MonitorGroup> out;
+    const Rows& r = **rows;
+    for (int i = 0; i < r.size(); ++i) {
+      const int64_t state = r.int64(i, 1);
+      std::string k = group_by == "state" ? std::string(state >= 0 && state <= 4 ? kStateNames[state] : "unknown")
+                                          : r.text(i, 0);
+      if (out.empty() || out.back().key != k) out.push_back(MonitorGroup{k});
+      MonitorGroup& g = out.back();
+      const int64_t n = r.int64(i, 2);
+      switch (state) {
+        case 0: g.on_time += n; break;
+        case 1: g.due_soon += n; break;
+        case 2: g.escalated += n; break;
+        case 3: g.breached += n; break;
+        default: g.overdue += n; break;
+      }
+      g.total += n;
+    }
+    return out;
+  });
+}
+
+Result<std::vector<TaskRecord>> PostgresStore::monitor_overdue(const std::vector<std::string>& region_prefixes,
+                                                               int64_t now, size_t offset, size_t limit,
+                                                               int64_t& total) {
+  return in_read(
+      [&](Connection& c) -> Result<std::vector<TaskRecord>> {
+        const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= $1 AND {} ", kInRegions);
+        auto count = query(c, "SELECT count(*) FROM user_tasks t " + where,
+                           Params().add(now).add(json_list(region_prefixes)), "cannot count overdue tasks");
+        if (!count.ok()) return count.error();
+        total = (*count)->int64(0, 0);
+        auto found = collect<TaskRecord>(
+            c, std::string(kTaskColumns) + where + "ORDER BY t.due_at ASC, t.id ASC LIMIT $3 OFFSET $4",
+            Params()
+                .add(now)
+                .add(json_list(region_prefixes))
+                .add(static_cast<int64_t>(std::min(limit, kMaxPageSize)))
+                .add(static_cast<int64_t>(offset)),
+            read_task, "cannot list overdue tasks");
+        if (!found.ok()) return found.error();
+        BANSHI_PG_TRY(load_candidates(c, *found));
+        return found;
+      },
+      /*snapshot=*/true);
+}
+
+Result<std::vector<MonitorStep>> PostgresStore::monitor_steps(const std::vector<std::string>& region_prefixes,
+                                                              int64_t from, int64_t to) {
+  return in_read([&](Connection& c) -> Result<std::vector<MonitorStep>> {
+    auto rows = query(c,
+                      "SELECT t.process_id, t.element_id, t.name, t.completed_at - t.created_at, "
+                      "(t.sla_state = 3 OR (t.due_at > 0 AND t.completed_at > t.due_at))::int FROM task_outcomes t "
+                      "WHERE t.completed_at >= $1 AND t.completed_at < $3 AND " +
+                          std::string(kInRegions) + " ORDER BY t.process_id, t.element_id, 4",
+                      Params().add(from).add(json_list(region_prefixes)).add(to), "cannot read task outcomes");
+    if (!rows.ok()) return rows.error();
+    std::vector<MonitorStep> out;
+    std::vector<int64_t> handling;
+    auto close = [&] {
+      if (out.empty() || handling.empty()) return;
+      const size_t n = handling.size();
+      out.back().median_handling_ms = n % 2 ? handling[n / 2] : (handling[n / 2 - 1] + handling[n / 2]) / 2;
+      handling.clear();
+    };
+    const Rows& r = **rows;
+    for (int i = 0; i < r.size(); ++i) {
+      std::string process = r.text(i, 0), element = r.text(i, 1);
+      if (out.empty() || out.back().process_id != process || out.back().element_id != element) {
+        close();
+        out.push_back(MonitorStep{process, element, r.text(i, 2)});
+      }
+      MonitorStep& m = out.back();
+      ++m.completed;
+      m.breached += r.int64(i, 4) != 0;
+      handling.push_back(r.int64(i, 3));
+    }
+    close();
+    return out;
+  });
+}
+
+}  // namespace banshi::store::postgres
