@@ -111,7 +111,8 @@ bool Connection::reset() {
   }
   prepared_.clear();
   // Settings every statement relies on, whatever the server's defaults.
-  std::string setup = "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'";
+  std::string setup =
+      "SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'; SET client_min_messages = warning";
   if (!schema_.empty()) {
     char* quoted = PQescapeIdentifier(conn_, schema_.data(), schema_.size());
     if (quoted == nullptr) return false;

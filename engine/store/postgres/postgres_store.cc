@@ -733,7 +733,7 @@ Result<int> PostgresStore::schema_version() {
 
 Result<void> PostgresStore::migrate() {
   if (!options_.schema.empty()) {
-    BANSHI_PG_TRY(in_write_transaction([&](Connection& c) -> Result<void> {
+    auto schema_made = in_write_transaction([&](Connection& c) -> Result<void> {
       BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
       auto exists = query(c, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", Params().add(options_.schema),
                           "cannot look for the schema");
@@ -745,7 +745,8 @@ Result<void> PostgresStore::migrate() {
       auto run = c.exec((*created)->text(0, 0));
       if (!run.ok()) return failed(run.failure, "cannot create the schema");
       return {};
-    }));
+    });
+    if (!schema_made.ok()) return schema_made;
   }
   for (const Migration& m : migrations()) {
     auto applied = in_write_transaction([&](Connection& c) -> Result<void> {

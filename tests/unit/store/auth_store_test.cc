@@ -1,6 +1,5 @@
-// The users, sessions, tokens, failed logins and audit trail of the SQLite store.
+// The users, sessions, tokens, failed logins and audit trail of both stores.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
@@ -8,15 +7,23 @@
 namespace banshi::store {
 namespace {
 
-std::unique_ptr<sqlite::SqliteStore> memory_store() {
-  sqlite::SqliteOptions o;
-  o.path = ":memory:";
-  auto s = testing::open_store(o);
-  if (s) {
-    EXPECT_TRUE(s->migrate().ok());
+// The AuthStore contract, run on both stores.
+class AuthStoreTest : public ::testing::TestWithParam<testing::Backend> {
+ protected:
+  void SetUp() override {
+    if (!db_.available()) GTEST_SKIP() << testing::kNoPostgres;
+    store_ = db_.open();
+    ASSERT_NE(store_, nullptr);
+    auth_ = dynamic_cast<AuthStore*>(store_.get());
+    ASSERT_NE(auth_, nullptr);
   }
-  return s;
-}
+  AuthStore* store() { return auth_; }
+
+  testing::TestDatabase db_{GetParam()};
+  std::unique_ptr<Store> store_;
+  AuthStore* auth_ = nullptr;
+};
+BANSHI_BOTH_STORES(AuthStoreTest);
 
 UserRecord sample_user(const std::string& name) {
   UserRecord u;
@@ -30,9 +37,8 @@ UserRecord sample_user(const std::string& name) {
   return u;
 }
 
-TEST(AuthStore, UsersAreAddedReadUpdatedAndUnique) {
-  auto s = memory_store();
-  ASSERT_TRUE(s);
+TEST_P(AuthStoreTest, UsersAreAddedReadUpdatedAndUnique) {
+  AuthStore* s = store();
   ASSERT_TRUE(s->add_user(sample_user("wang")).ok());
   auto dup = s->add_user(sample_user("wang"));
   ASSERT_FALSE(dup.ok());
@@ -59,9 +65,8 @@ TEST(AuthStore, UsersAreAddedReadUpdatedAndUnique) {
   EXPECT_EQ((*all)[0].name, "li");
 }
 
-TEST(AuthStore, SessionsLiveUntilDeleted) {
-  auto s = memory_store();
-  ASSERT_TRUE(s);
+TEST_P(AuthStoreTest, SessionsLiveUntilDeleted) {
+  AuthStore* s = store();
   ASSERT_TRUE(s->add_user(sample_user("wang")).ok());
   ASSERT_TRUE(s->add_session(SessionRecord{"h1", "wang", "csrf", "127.0.0.1", 100, 100}).ok());
   ASSERT_TRUE(s->add_session(SessionRecord{"h2", "wang", "csrf2", "127.0.0.1", 100, 100}).ok());
@@ -76,9 +81,8 @@ TEST(AuthStore, SessionsLiveUntilDeleted) {
   EXPECT_FALSE(s->session("h2")->has_value());
 }
 
-TEST(AuthStore, TokensAndLoginFailures) {
-  auto s = memory_store();
-  ASSERT_TRUE(s);
+TEST_P(AuthStoreTest, TokensAndLoginFailures) {
+  AuthStore* s = store();
   ApiTokenRecord t;
   t.name = "civil-affairs";
   t.token_hash = "abc";
@@ -99,9 +103,8 @@ TEST(AuthStore, TokensAndLoginFailures) {
   EXPECT_TRUE(s->login_failures("ghost", 0)->empty());
 }
 
-TEST(AuthStore, AuditIsNewestFirstAndFiltered) {
-  auto s = memory_store();
-  ASSERT_TRUE(s);
+TEST_P(AuthStoreTest, AuditIsNewestFirstAndFiltered) {
+  AuthStore* s = store();
   ASSERT_TRUE(s->append_audit(AuditRecord{0, 10, "wang", "login", "", "127.0.0.1", ""}).ok());
   ASSERT_TRUE(s->append_audit(AuditRecord{0, 20, "wang", "claim", "task 1", "127.0.0.1", ""}).ok());
   ASSERT_TRUE(s->append_audit(AuditRecord{0, 30, "li", "login-failed", "", "10.0.0.2", ""}).ok());
@@ -119,19 +122,15 @@ TEST(AuthStore, AuditIsNewestFirstAndFiltered) {
   EXPECT_EQ(s->audit(q)->size(), 1u);
 }
 
-TEST(AuthStore, AuditRowsCannotBeChanged) {
-  testing::TempDir dir;
-  sqlite::SqliteOptions o;
-  o.path = dir.file("audit.db");
-  auto s = testing::open_store(o);
-  ASSERT_TRUE(s);
-  ASSERT_TRUE(s->migrate().ok());
+TEST_P(AuthStoreTest, AuditRowsCannotBeChanged) {
+  AuthStore* s = store();
   ASSERT_TRUE(s->append_audit(AuditRecord{0, 10, "wang", "login", "", "", ""}).ok());
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
-  EXPECT_NE(sqlite3_exec(db, "DELETE FROM audit", nullptr, nullptr, nullptr), SQLITE_OK);
-  EXPECT_NE(sqlite3_exec(db, "UPDATE audit SET actor = 'x'", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  // Not even a connection of its own, outside the store, may change them.
+  EXPECT_FALSE(db_.exec("DELETE FROM audit"));
+  EXPECT_FALSE(db_.exec("UPDATE audit SET actor = 'x'"));
+  AuditQuery all;
+  ASSERT_EQ(s->audit(all)->size(), 1u);
+  EXPECT_EQ(s->audit(all)->front().actor, "wang");
 }
 
 }  // namespace

@@ -89,22 +89,29 @@ WriteBatch full_batch(InstanceWrite instance) {
   return b;
 }
 
-class SqliteStoreTest : public ::testing::Test {
+// The Store contract, run on both stores (SQLite, and PostgreSQL when
+// BANSHI_TEST_PG_URL is set).
+class StoreTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
-    path_ = dir_.file("banshi.db");
-    store_ = open_store(path_);
+    if (!db_.available()) GTEST_SKIP() << testing::kNoPostgres;
+    store_ = db_.open();
     ASSERT_NE(store_, nullptr);
     definition_key_ = deploy_one(*store_);
   }
 
+  testing::TestDatabase db_{GetParam()};
   TempDir dir_;
-  std::string path_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   int64_t definition_key_ = 0;
 };
+BANSHI_BOTH_STORES(StoreTest);
 
-TEST_F(SqliteStoreTest, MigrateTwiceIsIdempotent) {
+// What only the SQLite store does (its online backup to a file).
+class SqliteStoreTest : public StoreTest {};
+INSTANTIATE_TEST_SUITE_P(Store, SqliteStoreTest, ::testing::Values(testing::Backend::kSqlite), testing::backend_name);
+
+TEST_P(StoreTest, MigrateTwiceIsIdempotent) {
   ASSERT_TRUE(store_->migrate().ok());
   ASSERT_TRUE(store_->migrate().ok());
   auto version = store_->schema_version();
@@ -236,7 +243,7 @@ TEST(SqliteStoreOpen, WeakerModeOpensAndWrites) {
   EXPECT_TRUE(store->instance(1)->has_value());
 }
 
-TEST_F(SqliteStoreTest, WriteRoundTripsEveryRowKind) {
+TEST_P(StoreTest, WriteRoundTripsEveryRowKind) {
   WriteBatch batch = full_batch(new_instance(1, definition_key_));
   batch.instances[0].record.parent_element = 0xfffffffffffffff0ULL;  // keys keep all 64 bits
   ASSERT_TRUE(store_->write(batch).ok());
@@ -347,7 +354,7 @@ TEST_F(SqliteStoreTest, WriteRoundTripsEveryRowKind) {
   EXPECT_EQ(store_->history(1)->size(), 2u);
 }
 
-TEST_F(SqliteStoreTest, RemovingMissingRowsIsNotAnError) {
+TEST_P(StoreTest, RemovingMissingRowsIsNotAnError) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   WriteBatch b;
   b.tasks_removed.push_back({1, 99});
@@ -364,7 +371,7 @@ TEST_F(SqliteStoreTest, RemovingMissingRowsIsNotAnError) {
   EXPECT_FALSE(b.empty());
 }
 
-TEST_F(SqliteStoreTest, VersionConflictLeavesNothingWritten) {
+TEST_P(StoreTest, VersionConflictLeavesNothingWritten) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   ASSERT_TRUE(store_->write(full_batch(new_instance(2, definition_key_))).ok());
 
@@ -416,7 +423,7 @@ TEST_F(SqliteStoreTest, VersionConflictLeavesNothingWritten) {
   EXPECT_TRUE(store_->instance(3)->has_value());
 }
 
-TEST_F(SqliteStoreTest, InsertingAnExistingInstanceConflicts) {
+TEST_P(StoreTest, InsertingAnExistingInstanceConflicts) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   WriteBatch b;
   b.instances.push_back(new_instance(1, definition_key_));
@@ -425,7 +432,7 @@ TEST_F(SqliteStoreTest, InsertingAnExistingInstanceConflicts) {
   EXPECT_EQ(written.error().code, "conflict");
 }
 
-TEST_F(SqliteStoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
+TEST_P(StoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   WriteBatch b = full_batch(new_instance(2, definition_key_));
   JobRecord duplicate = sample_job(2, 30, "mail");
@@ -434,7 +441,7 @@ TEST_F(SqliteStoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
   auto written = store_->write(b);
   ASSERT_FALSE(written.ok());
   EXPECT_EQ(written.error().code, "store");
-  EXPECT_THAT(written.error().message, HasSubstr("UNIQUE"));
+  EXPECT_THAT(written.error().message, ::testing::ContainsRegex("UNIQUE|unique"));
 
   EXPECT_FALSE(store_->instance(2)->has_value());
   EXPECT_EQ(store_->tasks({})->size(), 1u);
@@ -451,7 +458,7 @@ TEST_F(SqliteStoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
   EXPECT_EQ(refused.error().code, "store");
 }
 
-TEST_F(SqliteStoreTest, DeployAssignsVersionsAndSkipsTheSameChecksum) {
+TEST_P(StoreTest, DeployAssignsVersionsAndSkipsTheSameChecksum) {
   auto again = store_->deploy({testing::sample_definition("p", "c-p")});
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again->size(), 1u);
@@ -486,7 +493,7 @@ TEST_F(SqliteStoreTest, DeployAssignsVersionsAndSkipsTheSameChecksum) {
   EXPECT_EQ(back->front().version, 3);
 }
 
-TEST_F(SqliteStoreTest, AllocateIdsReservesConsecutiveRanges) {
+TEST_P(StoreTest, AllocateIdsReservesConsecutiveRanges) {
   EXPECT_EQ(store_->allocate_ids("instance", 10).value(), 1);
   EXPECT_EQ(store_->allocate_ids("instance", 5).value(), 11);
   EXPECT_EQ(store_->allocate_ids("other", 1).value(), 1);
@@ -494,7 +501,7 @@ TEST_F(SqliteStoreTest, AllocateIdsReservesConsecutiveRanges) {
   EXPECT_FALSE(store_->allocate_ids("instance", 0).ok());
 }
 
-TEST_F(SqliteStoreTest, AcquireJobsLeasesRespectsDueTimesTypesAndExpiry) {
+TEST_P(StoreTest, AcquireJobsLeasesRespectsDueTimesTypesAndExpiry) {
   WriteBatch b;
   b.instances.push_back(new_instance(1, definition_key_));
   b.jobs_added.push_back(sample_job(1, 1, "mail", 100));
@@ -540,7 +547,7 @@ TEST_F(SqliteStoreTest, AcquireJobsLeasesRespectsDueTimesTypesAndExpiry) {
   EXPECT_TRUE(store_->acquire_jobs({"mail"}, "worker-f", 2100, 9000, 0)->empty());
 }
 
-TEST_F(SqliteStoreTest, TwoOwnersNeverGetTheSameJob) {
+TEST_P(StoreTest, TwoOwnersNeverGetTheSameJob) {
   constexpr int kJobs = 400;
   WriteBatch b;
   b.instances.push_back(new_instance(1, definition_key_));
@@ -574,7 +581,7 @@ TEST_F(SqliteStoreTest, TwoOwnersNeverGetTheSameJob) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kJobs));
 }
 
-TEST_F(SqliteStoreTest, AssignTaskIsACompareAndSet) {
+TEST_P(StoreTest, AssignTaskIsACompareAndSet) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   int64_t id = store_->tasks({})->front().id;
   ASSERT_TRUE(store_->assign_task(id, "", "ana").ok());
@@ -590,7 +597,7 @@ TEST_F(SqliteStoreTest, AssignTaskIsACompareAndSet) {
   EXPECT_EQ(missing.error().code, "not-found");
 }
 
-TEST_F(SqliteStoreTest, DueTimersComeEarliestFirst) {
+TEST_P(StoreTest, DueTimersComeEarliestFirst) {
   EXPECT_FALSE(store_->next_timer_due()->has_value());
   WriteBatch b;
   b.instances.push_back(new_instance(1, definition_key_));
@@ -615,7 +622,7 @@ TEST_F(SqliteStoreTest, DueTimersComeEarliestFirst) {
   EXPECT_EQ(store_->due_timers(100000, 10)->size(), 4u);
 }
 
-TEST_F(SqliteStoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
+TEST_P(StoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
   WriteBatch b;
   b.messages_added.push_back({0, "paid", "o-1", "{}", "", 10, 100});
   b.messages_added.push_back({0, "paid", "o-1", "{}", "", 5, 0});  // never expires
@@ -640,7 +647,7 @@ TEST_F(SqliteStoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
   EXPECT_TRUE(store_->buffered_messages("other", "x", 0)->empty());
 }
 
-TEST_F(SqliteStoreTest, HistoryKeepsAppendOrderAndRefusesRewrites) {
+TEST_P(StoreTest, HistoryKeepsAppendOrderAndRefusesRewrites) {
   WriteBatch b;
   b.instances.push_back(new_instance(1, definition_key_));
   for (int64_t seq = 1; seq <= 5; ++seq) b.history.push_back({1, seq, 100 * seq, "step" + std::to_string(seq)});
@@ -660,7 +667,7 @@ TEST_F(SqliteStoreTest, HistoryKeepsAppendOrderAndRefusesRewrites) {
   EXPECT_EQ((*store_->history(1))[2].records, "step3");
 }
 
-TEST_F(SqliteStoreTest, InstanceListingsHaveNoStateAndFilter) {
+TEST_P(StoreTest, InstanceListingsHaveNoStateAndFilter) {
   WriteBatch b;
   for (InstanceId id = 1; id <= 6; ++id) {
     InstanceWrite w = new_instance(id, definition_key_);
@@ -698,21 +705,18 @@ TEST_F(SqliteStoreTest, InstanceListingsHaveNoStateAndFilter) {
   EXPECT_FALSE(children->front().state.empty());
 }
 
-TEST_F(SqliteStoreTest, ReadersAreNotBlockedByALongWrite) {
+TEST_P(StoreTest, ReadersAreNotBlockedByALongWrite) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   store_.reset();
 
   std::atomic<bool> armed{false};  // migrate() at open also writes
   std::atomic<bool> in_commit{false};
   std::atomic<bool> release{false};
-  SqliteOptions options;
-  options.path = path_;
-  options.before_commit = [&] {
+  auto store = db_.open([&] {
     if (!armed) return;
     in_commit = true;
     while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  };
-  auto store = open_store(options);
+  });
   ASSERT_NE(store, nullptr);
 
   armed = true;
@@ -739,7 +743,7 @@ TEST_F(SqliteStoreTest, ReadersAreNotBlockedByALongWrite) {
   EXPECT_TRUE(store->instance(2)->has_value());
 }
 
-TEST_F(SqliteStoreTest, BackupWhileWritingIsConsistent) {
+TEST_P(SqliteStoreTest, BackupWhileWritingIsConsistent) {
   std::atomic<bool> stop{false};
   std::atomic<int> committed{0};
   std::thread writer([&] {
@@ -782,11 +786,23 @@ TEST_F(SqliteStoreTest, BackupWhileWritingIsConsistent) {
   EXPECT_EQ(restored->tasks(all_tasks)->size(), instances->size());
 }
 
-TEST_F(SqliteStoreTest, BackupToAnUnwritablePlaceIsAnError) {
+TEST_P(SqliteStoreTest, BackupToAnUnwritablePlaceIsAnError) {
   auto failed = store_->backup("/nonexistent-directory/copy.db");
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().code, "store");
   EXPECT_FALSE(store_->backup("").ok());
+}
+
+TEST_P(StoreTest, BackupIsRefusedOrMakesACopy) {
+  if (GetParam() == testing::Backend::kSqlite) {
+    ASSERT_TRUE(store_->backup(dir_.file("copy.db")).ok());
+    EXPECT_NE(open_store(dir_.file("copy.db")), nullptr);
+    return;
+  }
+  auto refused = store_->backup(dir_.file("copy.db"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "unsupported");
+  EXPECT_THAT(refused.error().message, HasSubstr("pg_basebackup"));
 }
 
 TEST(SqliteStoreOpen, InMemoryDatabaseCanBeBackedUp) {
@@ -801,12 +817,9 @@ TEST(SqliteStoreOpen, InMemoryDatabaseCanBeBackedUp) {
   EXPECT_TRUE(copy->instance(1)->has_value());
 }
 
-TEST_F(SqliteStoreTest, ManyThreadsShareFewReadersWhileWriting) {
+TEST_P(StoreTest, ManyThreadsShareFewReadersWhileWriting) {
   store_.reset();
-  SqliteOptions options;
-  options.path = path_;
-  options.reader_connections = 2;
-  auto store = open_store(options);
+  auto store = db_.open({}, 2);
   ASSERT_NE(store, nullptr);
   std::atomic<bool> stop{false};
   std::thread writer([&] {

@@ -12,8 +12,6 @@ namespace {
 
 using testing::deploy_one;
 using testing::new_instance;
-using testing::open_store;
-using testing::TempDir;
 
 constexpr int kTasks = 300;
 
@@ -74,10 +72,11 @@ std::vector<int64_t> expected_ids(std::vector<TaskRecord> all, const TaskQuery& 
   return ids;
 }
 
-class TaskQueryTest : public ::testing::Test {
+class TaskQueryTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
-    store_ = open_store(dir_.file("tasks.db"));
+    if (!db_.available()) GTEST_SKIP() << testing::kNoPostgres;
+    store_ = db_.open();
     ASSERT_NE(store_, nullptr);
     int64_t p = deploy_one(*store_, "p");
     int64_t q = deploy_one(*store_, "q");
@@ -125,12 +124,13 @@ class TaskQueryTest : public ::testing::Test {
     return ids.size();
   }
 
-  TempDir dir_;
-  std::unique_ptr<sqlite::SqliteStore> store_;
+  testing::TestDatabase db_{GetParam()};
+  std::unique_ptr<Store> store_;
   std::vector<TaskRecord> all_;
 };
+BANSHI_BOTH_STORES(TaskQueryTest);
 
-TEST_F(TaskQueryTest, EachFilterAlone) {
+TEST_P(TaskQueryTest, EachFilterAlone) {
   TaskQuery q;
   q.limit = 1000;
   check(q, "no filter");
@@ -172,7 +172,7 @@ TEST_F(TaskQueryTest, EachFilterAlone) {
   check(unassigned, "unassigned");
 }
 
-TEST_F(TaskQueryTest, RegionPrefixMatchesLongerCodes) {
+TEST_P(TaskQueryTest, RegionPrefixMatchesLongerCodes) {
   TaskQuery q;
   q.limit = 1000;
   q.regions = {"2201"};
@@ -182,7 +182,7 @@ TEST_F(TaskQueryTest, RegionPrefixMatchesLongerCodes) {
   for (const auto& t : *found) EXPECT_TRUE(t.region == "220102" || t.region == "220103") << t.region;
 }
 
-TEST_F(TaskQueryTest, CombinationsSortsAndPages) {
+TEST_P(TaskQueryTest, CombinationsSortsAndPages) {
   std::mt19937 random(99);
   int nonempty = 0;
   for (int round = 0; round < 200; ++round) {
@@ -206,7 +206,7 @@ TEST_F(TaskQueryTest, CombinationsSortsAndPages) {
   EXPECT_GT(nonempty, 60);  // the rounds test something
 }
 
-TEST_F(TaskQueryTest, PagesCoverEverythingOnce) {
+TEST_P(TaskQueryTest, PagesCoverEverythingOnce) {
   for (auto sort : {TaskQuery::Sort::kCreated, TaskQuery::Sort::kDue, TaskQuery::Sort::kPriority}) {
     std::vector<int64_t> seen;
     TaskQuery q;
@@ -225,7 +225,7 @@ TEST_F(TaskQueryTest, PagesCoverEverythingOnce) {
   }
 }
 
-TEST_F(TaskQueryTest, LimitIsCappedAndDueSortPutsUndatedLast) {
+TEST_P(TaskQueryTest, LimitIsCappedAndDueSortPutsUndatedLast) {
   TaskQuery huge;
   huge.limit = 1000000;
   EXPECT_EQ(store_->tasks(huge)->size(), static_cast<size_t>(kTasks));

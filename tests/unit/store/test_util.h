@@ -1,13 +1,27 @@
-// Helpers shared by the store tests: a temporary directory and sample rows.
+// Helpers shared by the store tests: a temporary directory, a test database
+// on either store, and sample rows.
+//
+// The store tests run once per store: SQLite always, PostgreSQL when
+// BANSHI_TEST_PG_URL names a server (tools/test.sh starts a throwaway one
+// with tools/pg/start.sh and sets it). Each PostgreSQL test gets a schema of
+// its own, dropped at the end, so tests may run in parallel on one server.
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace banshi::store::testing {
@@ -32,6 +46,124 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+enum class Backend { kSqlite, kPostgres };
+
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL";
+}
+
+// The PostgreSQL server of the tests; empty when none is configured.
+inline std::string pg_url() {
+  const char* url = std::getenv("BANSHI_TEST_PG_URL");
+  return url != nullptr ? url : "";
+}
+
+inline constexpr const char* kNoPostgres =
+    "BANSHI_TEST_PG_URL is not set: the PostgreSQL variant is skipped (tools/test.sh starts a server with "
+    "tools/pg/start.sh and sets it)";
+
+// One test's database: a SQLite file in a temporary directory, or a
+// PostgreSQL schema of its own on the test server. Every store opened on it
+// sees the same data.
+class TestDatabase {
+ public:
+  explicit TestDatabase(Backend backend) : backend_(backend) {
+    if (backend_ == Backend::kPostgres && !pg_url().empty()) {
+      static std::atomic<int> counter{0};
+      std::random_device random;
+      schema_ = "t_" + std::to_string(::getpid()) + "_" + std::to_string(++counter) + "_" +
+                std::to_string(random() % 1000000);
+    }
+  }
+  ~TestDatabase() {
+    if (!schema_.empty()) (void)exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  Backend backend() const { return backend_; }
+  const std::string& schema() const { return schema_; }  // PostgreSQL only
+  // False for PostgreSQL without a server: the test skips.
+  bool available() const { return backend_ == Backend::kSqlite || !schema_.empty(); }
+
+  // Opens a store on this database and migrates it; null (with a test
+  // failure) when that fails. `before_commit` runs inside every write
+  // transaction; `connections` bounds the readers (SQLite) or the pool (PostgreSQL).
+  std::unique_ptr<Store> open(std::function<void()> before_commit = {}, int connections = 4) {
+    std::unique_ptr<Store> store;
+    if (backend_ == Backend::kSqlite) {
+      sqlite::SqliteOptions o;
+      o.path = dir_.file("banshi.db");
+      o.before_commit = std::move(before_commit);
+      o.reader_connections = connections;
+      auto opened = sqlite::SqliteStore::open(o);
+      if (!opened.ok()) {
+        ADD_FAILURE() << opened.error().code << ": " << opened.error().message;
+        return nullptr;
+      }
+      store = std::move(opened).value();
+    } else {
+      postgres::PostgresOptions o;
+      o.url = pg_url();
+      o.schema = schema_;
+      o.before_commit = std::move(before_commit);
+      o.pool_size = connections + 1;
+      auto opened = postgres::PostgresStore::open(o);
+      if (!opened.ok()) {
+        ADD_FAILURE() << opened.error().code << ": " << opened.error().message;
+        return nullptr;
+      }
+      store = std::move(opened).value();
+    }
+    auto migrated = store->migrate();
+    if (!migrated.ok()) {
+      ADD_FAILURE() << migrated.error().message;
+      return nullptr;
+    }
+    return store;
+  }
+
+  // Runs one SQL statement on a connection of its own, outside any store;
+  // false (with the database's message in `error`) when it fails.
+  bool exec(const std::string& sql, std::string* error = nullptr) {
+    if (backend_ == Backend::kSqlite) {
+      sqlite3* db = nullptr;
+      if (sqlite3_open(dir_.file("banshi.db").c_str(), &db) != SQLITE_OK) return false;
+      char* message = nullptr;
+      const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+      if (error != nullptr && message != nullptr) *error = message;
+      sqlite3_free(message);
+      sqlite3_close(db);
+      return rc == SQLITE_OK;
+    }
+    PGconn* conn = PQconnectdb(pg_url().c_str());
+    bool ok = PQstatus(conn) == CONNECTION_OK;
+    if (ok) {
+      const std::string script = "SET client_min_messages = warning; SET search_path TO " + schema_ + "; " + sql;
+      PGresult* r = PQexec(conn, script.c_str());
+      ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+      if (!ok && error != nullptr) *error = PQresultErrorMessage(r);
+      PQclear(r);
+    } else if (error != nullptr) {
+      *error = PQerrorMessage(conn);
+    }
+    PQfinish(conn);
+    return ok;
+  }
+
+ private:
+  Backend backend_;
+  TempDir dir_;
+  std::string schema_;
+};
+
+// The suites instantiate over both stores with this.
+#define BANSHI_BOTH_STORES(Suite)                                                                        \
+  INSTANTIATE_TEST_SUITE_P(Store, Suite,                                                                 \
+                           ::testing::Values(::banshi::store::testing::Backend::kSqlite,                 \
+                                             ::banshi::store::testing::Backend::kPostgres),              \
+                           ::banshi::store::testing::backend_name)
 
 inline std::unique_ptr<sqlite::SqliteStore> open_store(sqlite::SqliteOptions options) {
   auto store = sqlite::SqliteStore::open(options);
