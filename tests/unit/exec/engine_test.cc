@@ -1,4 +1,5 @@
-// The engine service on a real SQLite file: deploy, run, persist, restart.
+// The engine service on a real store, SQLite and PostgreSQL (when
+// BANSHI_TEST_PG_URL is set): deploy, run, persist, restart.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -12,7 +13,7 @@
 #include "banshi/engine.h"
 #include "core/serialize.h"
 #include "model/iso8601.h"
-#include "store/sqlite/sqlite_store.h"
+#include "test_util.h"
 
 namespace banshi {
 namespace {
@@ -70,23 +71,19 @@ const std::string kParent = kHeader + R"(
     <sequenceFlow id="c2" sourceRef="work" targetRef="ce"/><endEvent id="ce"/>
   </process></definitions>)";
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public ::testing::TestWithParam<store::testing::Backend> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("banshi-exec-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    if (!db_.available()) GTEST_SKIP() << store::testing::kNoPostgres;
     clock_ = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
+  // An engine on the test's database; every engine opened in a test sees
+  // the same data, as a restarted node would.
   std::unique_ptr<Engine> open() {
-    store::sqlite::SqliteOptions o;
-    o.path = (dir_ / "banshi.db").string();
-    auto s = store::sqlite::SqliteStore::open(o);
-    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
-    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
+    auto s = db_.open();
+    EXPECT_NE(s, nullptr);
+    auto e = Engine::open(EngineConfig{}, std::move(s), clock_);
     EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().message);
     return std::move(e).value();
   }
@@ -96,11 +93,12 @@ class EngineTest : public ::testing::Test {
     return r.ok() && *r ? (*r)->status : 0;
   }
 
-  fs::path dir_;
+  store::testing::TestDatabase db_{GetParam()};
   std::shared_ptr<ManualClock> clock_;
 };
+BANSHI_BOTH_STORES(EngineTest);
 
-TEST_F(EngineTest, StraightThroughRunsToTheEndAndIsStored) {
+TEST_P(EngineTest, StraightThroughRunsToTheEndAndIsStored) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
   e->register_connector("calc", [](const JobContext& ctx) {
@@ -134,7 +132,7 @@ TEST_F(EngineTest, StraightThroughRunsToTheEndAndIsStored) {
   EXPECT_EQ(m.commit_latency.snapshot().count, m.batches_committed.load());
 }
 
-TEST_F(EngineTest, FailingJobRetriesWithBackoffThenRaisesAnIncident) {
+TEST_P(EngineTest, FailingJobRetriesWithBackoffThenRaisesAnIncident) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
   std::atomic<int> attempts{0};
@@ -182,7 +180,7 @@ TEST_F(EngineTest, FailingJobRetriesWithBackoffThenRaisesAnIncident) {
   EXPECT_TRUE(e->store().incidents(*id)->empty());
 }
 
-TEST_F(EngineTest, UserTasksTimersAndRestart) {
+TEST_P(EngineTest, UserTasksTimersAndRestart) {
   InstanceId id = 0;
   {
     auto e = open();
@@ -227,7 +225,7 @@ TEST_F(EngineTest, UserTasksTimersAndRestart) {
   EXPECT_FALSE(e->complete_task(tasks->front().id, {}, "li.na").ok()) << "a task completes once";
 }
 
-TEST_F(EngineTest, MessagesCorrelateBufferAndStartInstances) {
+TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   auto e = open();
   ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
   // Published before anyone waits: buffered for its time to live.
@@ -279,7 +277,7 @@ TEST_F(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   EXPECT_TRUE(e->store().buffered_messages("assessment-done", "A-9", 0)->empty());
 }
 
-TEST_F(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {
+TEST_P(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {
   // Starts and publications race on purpose, so many land in the same batch as
   // the subscription they are for.
   auto e = open();
@@ -316,7 +314,7 @@ TEST_F(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {
   EXPECT_EQ(done, ids.size()) << "instances still waiting for a message that was published";
 }
 
-TEST_F(EngineTest, ARestartedNodeTakesBackItsLeasedJobsAtOnce) {
+TEST_P(EngineTest, ARestartedNodeTakesBackItsLeasedJobsAtOnce) {
   const std::string job_model = kStraight;
   {
     auto e = open();
@@ -341,7 +339,7 @@ TEST_F(EngineTest, ARestartedNodeTakesBackItsLeasedJobsAtOnce) {
   EXPECT_EQ(calls.load(), 1) << "the job waited for its old lease instead of running";
 }
 
-TEST_F(EngineTest, CallActivityRunsTheChildAndResumesTheParent) {
+TEST_P(EngineTest, CallActivityRunsTheChildAndResumesTheParent) {
   auto e = open();
   ASSERT_TRUE(e->deploy("parent.bpmn", kParent, "designer").ok());
   e->register_connector("calc", [](const JobContext&) {
@@ -360,7 +358,7 @@ TEST_F(EngineTest, CallActivityRunsTheChildAndResumesTheParent) {
   EXPECT_EQ((*stored)->status, 2);
 }
 
-TEST_F(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
+TEST_P(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
   auto e = open();
   auto v1 = e->deploy("review.bpmn", kReview, "designer");
   ASSERT_TRUE(v1.ok());
@@ -391,7 +389,7 @@ TEST_F(EngineTest, DeploymentsAreVersionedAndInstancesKeepTheirVersion) {
   EXPECT_NE(bad.error().message.find("BS201"), std::string::npos) << bad.error().message;
 }
 
-TEST_F(EngineTest, AVersionConflictIsRetriedNotLost) {
+TEST_P(EngineTest, AVersionConflictIsRetriedNotLost) {
   auto e = open();
   ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
   StartRequest req;
@@ -401,18 +399,16 @@ TEST_F(EngineTest, AVersionConflictIsRetriedNotLost) {
   ASSERT_TRUE(id.ok());
   e->run_until_idle();
   // Another writer (a second node) changes the instance behind the engine's back.
-  store::sqlite::SqliteOptions o;
-  o.path = (dir_ / "banshi.db").string();
-  auto other = store::sqlite::SqliteStore::open(o);
-  ASSERT_TRUE(other.ok());
-  auto stored = (*other)->instance(*id);
+  auto other = db_.open();
+  ASSERT_NE(other, nullptr);
+  auto stored = other->instance(*id);
   ASSERT_TRUE(stored.ok() && *stored);
   store::WriteBatch bump;
   store::InstanceRecord rec = **stored;
   const int64_t before = rec.version;
   rec.version = before + 1;
   bump.instances.push_back(store::InstanceWrite{rec, before});
-  ASSERT_TRUE((*other)->write(bump).ok());
+  ASSERT_TRUE(other->write(bump).ok());
   auto tasks = e->store().tasks(store::TaskQuery{});
   ASSERT_TRUE(tasks.ok() && tasks->size() == 1);
   ASSERT_TRUE(e->complete_task(tasks->front().id, {}, "").ok());
@@ -421,7 +417,7 @@ TEST_F(EngineTest, AVersionConflictIsRetriedNotLost) {
   EXPECT_GE(e->metrics().batches_failed.load(), 1u) << "the first attempt met the conflict";
 }
 
-TEST_F(EngineTest, CallsFromManyThreadsWithoutBackgroundThreadsAreSerialised) {
+TEST_P(EngineTest, CallsFromManyThreadsWithoutBackgroundThreadsAreSerialised) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
   e->register_connector("calc", [](const JobContext&) {
@@ -448,7 +444,7 @@ TEST_F(EngineTest, CallsFromManyThreadsWithoutBackgroundThreadsAreSerialised) {
   EXPECT_TRUE(e->store().instances(running)->empty());
 }
 
-TEST_F(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
+TEST_P(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
   auto e = open();
   ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
   e->register_connector("calc", [](const JobContext&) {
