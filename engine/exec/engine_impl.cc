@@ -132,6 +132,8 @@ class EngineImpl final : public Engine {
 
   void start() override {
     if (running_.exchange(true)) return;
+    started_at_ = clock_->now_ms();
+    beat("active");
     spdlog::info("engine {} started with {} job workers", config_.node_id, config_.job_workers);
     processor_ = std::thread([this] { processing_loop(); });
     for (int i = 0; i < config_.job_workers; ++i) workers_.emplace_back([this] { job_loop(); });
@@ -144,6 +146,7 @@ class EngineImpl final : public Engine {
     if (processor_.joinable()) processor_.join();
     for (std::thread& w : workers_) w.join();
     workers_.clear();
+    beat("stopped");
     spdlog::info("engine {} stopped", config_.node_id);
   }
 
@@ -623,9 +626,28 @@ class EngineImpl final : public Engine {
     return future.get();
   }
 
+  // Tells the other nodes sharing the store that this one is alive (or has
+  // stopped). A store without a cluster says "unsupported" once; then no more.
+  void beat(const char* role) {
+    if (!beats_) return;
+    store::NodeRecord node{config_.node_id, role, config_.node_address, started_at_, clock_->now_ms(), 0};
+    auto r = store_->heartbeat(node);
+    if (r.ok()) return;
+    if (r.error().code == "unsupported") {
+      beats_ = false;
+      return;
+    }
+    spdlog::warn("node {} could not record its heartbeat: {}", config_.node_id, r.error().message);
+  }
+
   void processing_loop() {
     auto last_sweep = std::chrono::steady_clock::now();
+    auto last_beat = std::chrono::steady_clock::now();
     while (running_) {
+      if (beats_ && std::chrono::steady_clock::now() - last_beat > std::chrono::milliseconds(config_.heartbeat_ms)) {
+        last_beat = std::chrono::steady_clock::now();
+        beat("active");
+      }
       if (std::chrono::steady_clock::now() - last_sweep > std::chrono::minutes(1)) {
         last_sweep = std::chrono::steady_clock::now();
         sweep_expired_messages();
@@ -1385,10 +1407,16 @@ class EngineImpl final : public Engine {
     std::vector<TimerEntry> due;
     {
       std::lock_guard lock(timers_mu_);
-      // Timers are loaded a window at a time, so waiting instances need not be in memory.
-      if (timers_.empty() || now >= timers_loaded_until_ - 1000) {
+      // Timers are loaded a window at a time, so waiting instances need not be
+      // in memory, and leased, so that nodes sharing the store fire each
+      // timer once. Another node's timers are looked for again every few
+      // seconds: they become this node's when their owner dies.
+      const auto since_load = std::chrono::steady_clock::now() - timers_loaded_at_;
+      if (timers_.empty() || now >= timers_loaded_until_ - 1000 ||
+          (beats_ && since_load > std::chrono::milliseconds(config_.heartbeat_ms))) {
+        timers_loaded_at_ = std::chrono::steady_clock::now();
         const int64_t window = now + 60 * 60 * 1000;
-        auto loaded = store_->due_timers(window, kTimerWindow);
+        auto loaded = store_->acquire_timers(config_.node_id, window, now, config_.timer_lease_ms, kTimerWindow);
         if (loaded.ok()) {
           timers_ = {};
           for (const store::TimerRecord& t : *loaded) timers_.push({t.due_at, t.instance_id, t.key});
@@ -1664,6 +1692,12 @@ class EngineImpl final : public Engine {
   std::mutex timers_mu_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
   int64_t timers_loaded_until_ = 0;
+  std::chrono::steady_clock::time_point timers_loaded_at_{};
+
+  // Cluster: whether the store keeps heartbeats (it stops trying once told
+  // "unsupported"), and when start() ran.
+  std::atomic<bool> beats_{true};
+  int64_t started_at_ = 0;
 
   std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;

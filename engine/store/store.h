@@ -285,6 +285,24 @@ struct InstanceQuery {
   size_t limit = 50;
 };
 
+// A node of a cluster as its heartbeat left it (docs/cluster.md).
+struct NodeRecord {
+  std::string node_id;
+  std::string role;          // "active"; "stopped" after a clean stop
+  std::string address;       // where its API listens
+  int64_t started_at = 0;
+  int64_t heartbeat_at = 0;
+  int64_t leases = 0;        // nodes(): jobs it holds a live lease on
+};
+
+// A standby server streaming from the primary, as the primary sees it.
+struct ReplicaRecord {
+  std::string name;          // its application_name
+  std::string address;
+  std::string state;         // streaming, catchup, ...
+  int64_t replay_lag_ms = -1;  // -1: not known
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -388,6 +406,40 @@ class Store {
 
   // Copies the whole database to `path` while the engine keeps running.
   virtual Result<void> backup(const std::string& path) = 0;
+
+  // --- cluster: several engine nodes on one database (docs/cluster.md) ---
+  // The database behind the store, for /readyz and the metrics: "sqlite",
+  // "postgresql".
+  virtual std::string kind() const { return "unknown"; }
+  // Leases up to `limit` timers due at or before `until` to `owner`, until
+  // max(due, now) + lease_ms, skipping timers another owner holds a live
+  // lease on; earliest first. A timer whose owner died is fired by another
+  // node once its lease has ended. Where one node owns the database there is
+  // nobody to share with, and this is due_timers().
+  virtual Result<std::vector<TimerRecord>> acquire_timers(const std::string& owner, int64_t until, int64_t now,
+                                                          int64_t lease_ms, size_t limit) {
+    (void)owner, (void)now, (void)lease_ms;
+    return due_timers(until, limit);
+  }
+  // Records that a node is alive now (nodes sharing the database beat every
+  // few seconds); unsupported where one node owns the database.
+  virtual Result<void> heartbeat(const NodeRecord& node) {
+    (void)node;
+    return Error{"unsupported", "this store has no cluster"};
+  }
+  // Every node that ever beat, by id, with the job leases it holds at `now`.
+  virtual Result<std::vector<NodeRecord>> nodes(int64_t now) {
+    (void)now;
+    return Error{"unsupported", "this store has no cluster"};
+  }
+  virtual Result<void> forget_node(const std::string& node_id) {
+    (void)node_id;
+    return Error{"unsupported", "this store has no cluster"};
+  }
+  // The standbys replicating the database, when this is their primary.
+  virtual Result<std::vector<ReplicaRecord>> replicas() {
+    return Error{"unsupported", "this store has no replicas"};
+  }
 };
 
 // How open_store() opens a store.

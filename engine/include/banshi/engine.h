@@ -37,7 +37,13 @@ class WorkingDays;
 }
 
 struct EngineConfig {
-  std::string node_id = "banshi-1";
+  std::string node_id = "banshi-1";  // unique per node when several share a database
+  std::string node_address;          // where this node's API listens (shown by `banshi cluster status`)
+  // Nodes sharing a database (PostgreSQL) record a heartbeat this often, and
+  // lease the timers they fire for timer_lease_ms past their due time (a dead
+  // node's timers fire elsewhere after that).
+  int64_t heartbeat_ms = 2000;
+  int64_t timer_lease_ms = 30 * 1000;
   size_t max_batch = 1000;          // commands per group commit
   size_t instance_cache = 10000;    // instance states kept in memory
   int job_workers = 2;              // threads running in-process connectors

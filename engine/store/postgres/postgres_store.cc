@@ -272,6 +272,14 @@ constexpr const char* kCreateNodesTable =
     " node_id TEXT PRIMARY KEY, role TEXT NOT NULL, address TEXT NOT NULL,"
     " started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)";
 
+// Who fires a timer: the node holding a live lease on it. Removing or
+// rescheduling the timer ends the lease with it.
+constexpr const char* kCreateTimerLeasesTable =
+    "CREATE TABLE IF NOT EXISTS timer_leases ("
+    " instance_id BIGINT NOT NULL, key BIGINT NOT NULL, owner TEXT NOT NULL, lease_until BIGINT NOT NULL,"
+    " PRIMARY KEY (instance_id, key),"
+    " FOREIGN KEY (instance_id, key) REFERENCES timers (instance_id, key) ON DELETE CASCADE)";
+
 Result<int> read_schema_version(Connection& c) {
   auto exists = query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", {}, "cannot read the schema version");
   if (!exists.ok()) return exists.error();
@@ -777,6 +785,8 @@ Result<void> PostgresStore::migrate() {
     BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
     auto nodes = c.exec(kCreateNodesTable);
     if (!nodes.ok()) return failed(nodes.failure, "cannot create the cluster_nodes table");
+    auto leases = c.exec(kCreateTimerLeasesTable);
+    if (!leases.ok()) return failed(leases.failure, "cannot create the timer_leases table");
     return {};
   });
 }
@@ -1252,6 +1262,42 @@ Result<void> PostgresStore::backup(const std::string& path) {
 }
 
 // --- cluster ----------------------------------------------------------------
+
+Result<std::vector<TimerRecord>> PostgresStore::acquire_timers(const std::string& owner, int64_t until, int64_t now,
+                                                               int64_t lease_ms, size_t limit) {
+  if (limit == 0) return std::vector<TimerRecord>();
+  // Timer rows are locked as they are chosen; rows another node is leasing
+  // right now are skipped; a lease of another owner that has not ended keeps
+  // its timer out.
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<TimerRecord>> {
+    return collect<TimerRecord>(
+        c,
+        "WITH due AS (SELECT t.instance_id, t.key, t.element_id, t.due_at FROM timers t "
+        "LEFT JOIN timer_leases l ON l.instance_id = t.instance_id AND l.key = t.key "
+        "WHERE t.due_at <= $1 AND (l.owner IS NULL OR l.owner = $3 OR l.lease_until <= $2) "
+        "ORDER BY t.due_at, t.instance_id, t.key LIMIT $4 FOR UPDATE OF t SKIP LOCKED), "
+        "leased AS (INSERT INTO timer_leases (instance_id, key, owner, lease_until) "
+        "SELECT instance_id, key, $3, greatest(due_at, $2) + $5 FROM due ON CONFLICT (instance_id, key) "
+        "DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until) "
+        "SELECT instance_id, key, element_id, due_at FROM due ORDER BY due_at, instance_id, key",
+        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))).add(
+            lease_ms),
+        read_timer, "cannot lease timers");
+  });
+}
+
+Result<std::vector<ReplicaRecord>> PostgresStore::replicas() {
+  return in_read([&](Connection& c) -> Result<std::vector<ReplicaRecord>> {
+    return collect<ReplicaRecord>(
+        c,
+        "SELECT application_name, coalesce(host(client_addr), ''), state, "
+        "coalesce((extract(epoch FROM replay_lag) * 1000)::bigint, -1) FROM pg_stat_replication "
+        "ORDER BY application_name",
+        {},
+        [](const Rows& s, int i) { return ReplicaRecord{s.text(i, 0), s.text(i, 1), s.text(i, 2), s.int64(i, 3)}; },
+        "cannot read the replication state");
+  });
+}
 
 Result<void> PostgresStore::heartbeat(const NodeRecord& node) {
   return in_write_transaction([&](Connection& c) -> Result<void> {

@@ -49,16 +49,6 @@ struct PostgresOptions {
   std::function<void()> before_commit;
 };
 
-// A node of the cluster as its heartbeat left it (cluster_nodes table).
-struct NodeRecord {
-  std::string node_id;
-  std::string role;        // "active"
-  std::string address;     // where its API listens
-  int64_t started_at = 0;
-  int64_t heartbeat_at = 0;
-  int64_t leases = 0;      // jobs it holds a live lease on now
-};
-
 class PostgresStore final : public Store, public AuthStore {
  public:
   // Connects the pool. Fails when the server cannot be reached or refuses
@@ -116,13 +106,16 @@ class PostgresStore final : public Store, public AuthStore {
   // docs/operations.md): this always fails with "unsupported".
   Result<void> backup(const std::string& path) override;
 
-  // --- cluster ------------------------------------------------------------
-  // Records that `node` is alive now (insert or update of its row).
-  Result<void> heartbeat(const NodeRecord& node);
-  // Every node that ever beat, with its live job leases at `now`, by id.
-  Result<std::vector<NodeRecord>> nodes(int64_t now);
-  // Removes a node's row (it stopped cleanly).
-  Result<void> forget_node(const std::string& node_id);
+  // --- cluster --------------------------------------------------------------
+  std::string kind() const override { return "postgresql"; }
+  // Timers are leased in timer_leases, a table of the cluster's own (not a
+  // numbered migration), with SELECT ... FOR UPDATE SKIP LOCKED on timers.
+  Result<std::vector<TimerRecord>> acquire_timers(const std::string& owner, int64_t until, int64_t now,
+                                                  int64_t lease_ms, size_t limit) override;
+  Result<void> heartbeat(const NodeRecord& node) override;
+  Result<std::vector<NodeRecord>> nodes(int64_t now) override;
+  Result<void> forget_node(const std::string& node_id) override;
+  Result<std::vector<ReplicaRecord>> replicas() override;
 
   // --- AuthStore ----------------------------------------------------------
   Result<void> add_user(const UserRecord& user) override;

@@ -63,6 +63,7 @@ class SqliteStore final : public Store, public AuthStore {
   Result<void> migrate() override;
   Result<int> schema_version() override;
   int latest_schema_version() const override;
+  std::string kind() const override { return "sqlite"; }
 
   Result<void> write(const WriteBatch& batch) override;
   Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) override;

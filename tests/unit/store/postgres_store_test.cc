@@ -173,6 +173,37 @@ TEST_F(PostgresStoreTest, ConcurrentWritersOfOneInstanceConflictAndNothingIsLost
   EXPECT_EQ(a->history(1)->size(), 1u);
 }
 
+TEST_F(PostgresStoreTest, TimersAreLeasedToOneNodeUntilTheLeaseEnds) {
+  auto store = db_.open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->kind(), "postgresql");
+  int64_t key = deploy_one(*store);
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, key));
+  b.timers_upserted = {{1, 1, "a", 100}, {1, 2, "b", 200}, {1, 3, "c", 5000}};
+  ASSERT_TRUE(store->write(b).ok());
+  // Node a takes what is due within its window; node b finds nothing left.
+  auto a = store->acquire_timers("node-a", 1000, 150, 50, 10);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].element_id, "a");
+  EXPECT_EQ((*a)[1].element_id, "b");
+  EXPECT_TRUE(store->acquire_timers("node-b", 1000, 150, 50, 10)->empty());
+  // The owner gets its own timers again (it reloads its window).
+  EXPECT_EQ(store->acquire_timers("node-a", 1000, 160, 50, 10)->size(), 2u);
+  // a's leases end 50 ms after each due time (from 160 for the first, which
+  // was already due): b takes over what a did not fire.
+  EXPECT_TRUE(store->acquire_timers("node-b", 1000, 209, 50, 10)->empty());
+  auto taken = store->acquire_timers("node-b", 1000, 211, 50, 10);
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ(taken->front().element_id, "a");
+  // A fired timer's removal takes its lease with it.
+  WriteBatch fired;
+  fired.timers_removed.push_back({1, 1});
+  ASSERT_TRUE(store->write(fired).ok());
+  EXPECT_EQ(store->acquire_timers("node-c", 10000, 300, 50, 10)->size(), 2u);
+}
+
 TEST_F(PostgresStoreTest, HeartbeatsListNodesWithTheirLeases) {
   auto store = db_.open();
   ASSERT_NE(store, nullptr);

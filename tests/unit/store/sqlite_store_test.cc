@@ -622,6 +622,20 @@ TEST_P(StoreTest, DueTimersComeEarliestFirst) {
   EXPECT_EQ(store_->due_timers(100000, 10)->size(), 4u);
 }
 
+TEST_P(StoreTest, AcquiredTimersComeEarliestFirstWithinTheWindow) {
+  EXPECT_EQ(store_->kind(), GetParam() == testing::Backend::kSqlite ? "sqlite" : "postgresql");
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  b.timers_upserted = {{1, 1, "a", 300}, {1, 2, "b", 100}, {1, 3, "c", 900}};
+  ASSERT_TRUE(store_->write(b).ok());
+  auto due = store_->acquire_timers("node-a", 300, 50, 1000, 10);
+  ASSERT_TRUE(due.ok()) << due.error().message;
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].element_id, "b");
+  EXPECT_EQ((*due)[1].element_id, "a");
+  EXPECT_EQ(store_->acquire_timers("node-a", 1000, 50, 1000, 1)->size(), 1u);
+}
+
 TEST_P(StoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
   WriteBatch b;
   b.messages_added.push_back({0, "paid", "o-1", "{}", "", 10, 100});
