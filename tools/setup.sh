@@ -10,6 +10,8 @@ packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev sqlite3 libssl-dev libtomlplusplus-dev libpq-dev
+  # FEEL zone ids ("@Asia/Shanghai") through the system time-zone database
+  libhowardhinnant-date-dev tzdata
   # tests
   libgtest-dev libgmock-dev googletest curl
   # the server benchmark (bench/server)

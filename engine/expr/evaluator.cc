@@ -259,6 +259,7 @@ class Evaluator {
         bool inclusive = node.op != BinaryOp::kLt && node.op != BinaryOp::kGt;
         if (node.op == BinaryOp::kEq) {
           range.start = range.end = endpoint;
+          range.single_point = true;
         } else if (upper) {
           range.has_start = false;
           range.end = endpoint;

@@ -616,7 +616,22 @@ class Parser {
         key = take().text;
       } else if (peek().kind == TokenKind::kName) {
         key = take().text;
-        while (peek().kind == TokenKind::kName) key += " " + take().text;
+        while (true) {
+          if (peek().kind == TokenKind::kName) {
+            key += " " + take().text;
+            continue;
+          }
+          // The additional name symbols ('foo+bar', 'a.b/c-d') join the parts
+          // they touch, with no space on either side.
+          const Token& symbol = peek();
+          bool joins = symbol.kind == TokenKind::kSymbol && !symbol.space_before &&
+                       (symbol.text == "+" || symbol.text == "-" || symbol.text == "*" || symbol.text == "/" ||
+                        symbol.text == "." || symbol.text == "'") &&
+                       peek(1).kind == TokenKind::kName && !peek(1).space_before;
+          if (!joins) break;
+          key += take().text;
+          key += take().text;
+        }
       } else {
         return fail_here(fmt::format("expected a name or a string as a context key, found {}", describe(peek())));
       }

@@ -68,6 +68,12 @@ Value number_result(std::optional<Decimal> n) { return n ? Value::number(*n) : o
 
 }  // namespace
 
+// Times and dates-and-times are equal when they agree to the millisecond, as
+// the DMN TCK expects ("10:30:00.0001" = "10:30:00.0002").
+namespace {
+std::optional<Decimal> to_milliseconds(const Decimal& seconds) { return seconds.rounded(3, RoundingMode::kFloor); }
+}  // namespace
+
 std::optional<int> feel_compare(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return std::nullopt;
   switch (a.kind()) {
@@ -109,13 +115,16 @@ std::optional<bool> feel_equal(const Value& a, const Value& b) {
       const Time& x = a.as_time();
       const Time& y = b.as_time();
       if (x.offset_seconds.has_value() != y.offset_seconds.has_value()) return false;
-      auto c = feel_compare(a, b);
-      return c ? std::optional<bool>(*c == 0) : std::nullopt;
+      auto sx = comparable_time_seconds(x);
+      auto sy = comparable_time_seconds(y);
+      if (!sx || !sy) return std::nullopt;
+      return to_milliseconds(*sx) == to_milliseconds(*sy);
     }
     case ValueKind::kDateTime: {
-      if (a.as_date_time().time.has_zone() != b.as_date_time().time.has_zone()) return false;
-      auto c = feel_compare(a, b);
-      return c ? std::optional<bool>(*c == 0) : std::nullopt;
+      const DateTime& x = a.as_date_time();
+      const DateTime& y = b.as_date_time();
+      if (x.time.has_zone() != y.time.has_zone()) return false;
+      return to_milliseconds(x.epoch_seconds()) == to_milliseconds(y.epoch_seconds());
     }
     case ValueKind::kList: {
       const List& x = a.as_list();

@@ -1,6 +1,10 @@
 #include "expr/temporal.h"
 
+#include <chrono>
 #include <cstdio>
+#include <exception>
+
+#include <date/tz.h>
 
 namespace banshi::expr {
 
@@ -8,6 +12,58 @@ namespace {
 
 constexpr int64_t kMaxYear = 999'999'999;
 constexpr int64_t kSecondsPerDay = 86'400;
+// The years the time-zone library's calendar covers.
+constexpr int64_t kZoneYears = 32'000;
+
+enum class ZoneLookup { kKnown, kUnknown, kNoDatabase };
+
+// Finds an IANA zone in the operating system's time-zone database.
+ZoneLookup find_zone(const std::string& zone, const date::time_zone** out) {
+  try {
+    (void)date::get_tzdb();
+  } catch (const std::exception&) {
+    return ZoneLookup::kNoDatabase;
+  }
+  try {
+    *out = date::locate_zone(zone);
+    return ZoneLookup::kKnown;
+  } catch (const std::exception&) {
+    return ZoneLookup::kUnknown;
+  }
+}
+
+// The UTC offset a zone has at an instant (seconds since the epoch, UTC).
+std::optional<int32_t> zone_offset_at_utc(const std::string& zone, const Decimal& utc_seconds) {
+  auto whole = utc_seconds.rounded(0, RoundingMode::kFloor);
+  if (!whole) return std::nullopt;
+  auto seconds = whole->to_int64();
+  constexpr int64_t kLimit = kZoneYears * 366 * kSecondsPerDay;
+  if (!seconds || *seconds < -kLimit || *seconds > kLimit) return std::nullopt;
+  const date::time_zone* tz = nullptr;
+  if (find_zone(zone, &tz) != ZoneLookup::kKnown) return std::nullopt;
+  try {
+    date::sys_info info = tz->get_info(date::sys_seconds{std::chrono::seconds{*seconds}});
+    return static_cast<int32_t>(info.offset.count());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// The UTC offset a zone has at a local wall-clock time (seconds since the
+// local epoch). In a gap (spring forward) the offset before it applies; in an
+// overlap (fall back) the earlier of the two. std::nullopt when the zone or
+// the database is unknown, or the year is out of the database's range.
+std::optional<int32_t> zone_offset_at(const std::string& zone, int64_t year, int64_t local_seconds) {
+  if (year < -kZoneYears || year > kZoneYears) return std::nullopt;
+  const date::time_zone* tz = nullptr;
+  if (find_zone(zone, &tz) != ZoneLookup::kKnown) return std::nullopt;
+  try {
+    date::local_info info = tz->get_info(date::local_seconds{std::chrono::seconds{local_seconds}});
+    return static_cast<int32_t>(info.first.offset.count());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 bool is_leap(int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
@@ -116,6 +172,9 @@ std::optional<Time> parse_time_at(std::string_view text, size_t pos, bool allow_
     }
     t.zone_id = std::string(zone);
     if (t.zone_id == "UTC" || t.zone_id == "Etc/UTC") t.offset_seconds = 0;
+    // An id the time-zone database does not know is an error, not a local time.
+    const date::time_zone* found = nullptr;
+    if (find_zone(t.zone_id, &found) == ZoneLookup::kUnknown) return std::nullopt;
     pos = text.size();
   }
   if (pos != text.size()) return std::nullopt;
@@ -273,14 +332,21 @@ Decimal DateTime::epoch_seconds() const {
   Decimal total = Decimal::add(days, time.seconds_of_day()).value_or(days);
   if (time.offset_seconds) {
     total = Decimal::subtract(total, Decimal::from_int(*time.offset_seconds)).value_or(total);
+  } else if (!time.zone_id.empty()) {
+    int64_t local = date.epoch_days() * kSecondsPerDay + time.hour * 3600 + time.minute * 60 + time.second;
+    if (auto offset = zone_offset_at(time.zone_id, date.year, local)) {
+      total = Decimal::subtract(total, Decimal::from_int(*offset)).value_or(total);
+    }
   }
   return total;
 }
 
 std::optional<DateTime> DateTime::from_epoch_seconds(const Decimal& seconds, const Time& zone_like) {
   Decimal local = seconds;
-  if (zone_like.offset_seconds) {
-    auto shifted = Decimal::add(seconds, Decimal::from_int(*zone_like.offset_seconds));
+  std::optional<int32_t> offset = zone_like.offset_seconds;
+  if (!offset && !zone_like.zone_id.empty()) offset = zone_offset_at_utc(zone_like.zone_id, seconds);
+  if (offset) {
+    auto shifted = Decimal::add(seconds, Decimal::from_int(*offset));
     if (!shifted) return std::nullopt;
     local = *shifted;
   }

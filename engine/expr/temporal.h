@@ -5,9 +5,11 @@
 //   std::nullopt on malformed or out-of-range text; nothing throws.
 // - Calendar arithmetic is proleptic Gregorian. Adding months clamps the day
 //   to the end of the month (2024-01-31 + P1M = 2024-02-29).
-// - A time may carry a UTC offset or a zone id ("@Asia/Shanghai"). Zone ids
-//   are kept and printed, but without a time-zone database they take part in
-//   arithmetic as local times; offsets are applied exactly.
+// - A time may carry a UTC offset or a zone id ("@Asia/Shanghai"). Offsets
+//   are applied exactly; a zone id takes its offset at that date and time from
+//   the operating system's time-zone database (in a daylight-saving gap the
+//   offset before it, in an overlap the earlier one). An id the database does
+//   not know does not parse. Without a database, zone ids act as local times.
 #pragma once
 
 #include <compare>

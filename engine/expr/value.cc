@@ -231,7 +231,8 @@ bool operator==(const Value& a, const Value& b) {
       const Range& x = a.as_range();
       const Range& y = b.as_range();
       return x.has_start == y.has_start && x.has_end == y.has_end && x.start_included == y.start_included &&
-             x.end_included == y.end_included && x.start == y.start && x.end == y.end;
+             x.end_included == y.end_included && x.single_point == y.single_point && x.start == y.start &&
+             x.end == y.end;
     }
     default: return a.data_ == b.data_;
   }

@@ -140,6 +140,8 @@ struct Range {
   bool has_end = true;
   bool start_included = true;
   bool end_included = true;
+  // "=x" as a range: it holds only x, like [x..x], but is not equal to it.
+  bool single_point = false;
 };
 
 struct EvalContext;

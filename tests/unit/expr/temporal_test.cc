@@ -102,6 +102,30 @@ const Case kProperties[] = {
 };
 INSTANTIATE_TEST_SUITE_P(Properties, FeelTemporal, ::testing::ValuesIn(kProperties));
 
+// Zone ids take their offset from the system's time-zone database, at the
+// date they name: daylight saving time, gaps and overlaps included.
+const Case kZoneIds[] = {
+    {"date and time(\"2026-03-02T09:00:00@Asia/Shanghai\") = date and time(\"2026-03-02T01:00:00Z\")", "true"},
+    {"date and time(\"2018-10-08T00:00:00+02:00\") = date and time(\"2018-10-08T00:00:00@Europe/Paris\")", "true"},
+    {"date and time(\"2018-02-08T00:00:00+01:00\") = date and time(\"2018-02-08T00:00:00@Europe/Paris\")", "true"},
+    {"date and time(\"2018-12-08T00:00:00@Europe/Paris\") = date and time(\"2018-12-08T00:00:00@Asia/Dhaka\")",
+     "false"},
+    // 2026-03-29 02:30 does not exist in Paris: the offset before the gap (+01:00) applies.
+    {"date and time(\"2026-03-29T02:30:00@Europe/Paris\") - date and time(\"2026-03-29T00:00:00Z\")", "PT1H30M"},
+    // 2026-10-25 02:30 happens twice in Paris: the earlier one (+02:00).
+    {"date and time(\"2026-10-25T02:30:00@Europe/Paris\") - date and time(\"2026-10-25T00:00:00Z\")", "PT30M"},
+    // Adding to a zoned time moves the instant and keeps the zone.
+    {"date and time(\"2026-03-28T12:00:00@Europe/Paris\") + duration(\"P1D\")", "2026-03-29T13:00:00@Europe/Paris"},
+    {"date and time(\"2026-03-02T09:00:00@Mars/Olympus_Mons\")", "null"},
+    {"time(\"10:30:00.0001\") = time(\"10:30:00.0002\")", "true"},
+    {"time(\"10:30:00.001\") = time(\"10:30:00.002\")", "false"},
+    {"(=10) = [10..10]", "false"},
+    {"10 in (=10)", "true"},
+    {"{foo+bar: 1, a.b/c-d: 2}", "{\"foo+bar\": 1, \"a.b/c-d\": 2}"},
+    {"get value({foo+bar: 1}, \"foo+bar\")", "1"},
+};
+INSTANTIATE_TEST_SUITE_P(ZoneIds, FeelTemporal, ::testing::ValuesIn(kZoneIds));
+
 TEST(Temporal, EpochDaysRoundTrip) {
   for (int64_t days : {-800000LL, -1LL, 0LL, 1LL, 19782LL, 2932896LL}) {
     EXPECT_EQ(Date::from_epoch_days(days).epoch_days(), days);
