@@ -40,6 +40,7 @@ log=build/asan/Testing/Temporary/LastTest.log
 if [ -f "$log" ]; then
   grep -hE '^chaos: ' "$log" || true
   grep -hE '^  kills: ' "$log" | sed 's/^  /crash safety: /' || true
+  grep -hE '^hostile: ' "$log" || true
 fi
 if [ "$fuzz" = 1 ]; then
   execs=0
