@@ -17,6 +17,8 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
+import http.client
 
 banshi, repo = sys.argv[1], sys.argv[2]
 failures = []
@@ -69,7 +71,21 @@ def help_of(chain):
     return help_cache[key]
 
 
-SUBCOMMANDS = {"validate", "test", "demo", "backup", "serve", "init", "user", "decide", "simulate"}
+def subcommands_of(chain):
+    """The subcommands `banshi CHAIN --help` lists (read from the binary, so new ones need no edit here)."""
+    text = help_of(chain)
+    names, inside = set(), False
+    for line in (text or "").splitlines():
+        if line.strip().lower() == "subcommands:":
+            inside = True
+            continue
+        if inside:
+            m = re.match(r"^  ([a-z][a-z0-9-]*)\s", line)
+            if m:
+                names.add(m.group(1))
+            elif line.strip() and not line.startswith("  "):
+                inside = False
+    return names
 
 
 def check_command(where, words):
@@ -77,7 +93,7 @@ def check_command(where, words):
     i = 1
     while i < len(words) and not words[i].startswith("-"):
         w = words[i]
-        if (not chain and w in SUBCOMMANDS) or (chain == ["user"] and w in {"add", "passwd", "list"}):
+        if w in subcommands_of(chain):
             chain.append(w)
             i += 1
         else:
@@ -175,6 +191,45 @@ else:
             if r.returncode != 0:
                 fail(f"docs/operations.md 'Creating users': `{' '.join(words[1:])}` exits {r.returncode}: {r.stderr.strip()}")
         print(f"docs: the 'Creating users' walkthrough ran {ran} commands")
+
+# Every metric docs/monitoring.md names is served at /metrics, and every metric
+# served is documented there.
+monitoring = os.path.join(repo, "docs", "monitoring.md")
+with open(monitoring, encoding="utf-8") as f:
+    documented = set(re.findall(r"`(banshi_[a-z_]+)", f.read()))
+with tempfile.TemporaryDirectory() as tmp:
+    data = os.path.join(tmp, "data")
+    run([banshi, "init", "--data", data])
+    log_path = os.path.join(tmp, "serve.log")
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([banshi, "serve", "--listen", "127.0.0.1:0", "--data", data],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        port = None
+        for _ in range(300):
+            with open(log_path, "rb") as f:
+                m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", f.read())
+            if m:
+                port = int(m.group(1))
+                break
+            if server.poll() is not None:
+                break
+            time.sleep(0.1)
+        if port is None:
+            fail("docs/monitoring.md: the server did not start to read /metrics")
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/metrics")
+            body = conn.getresponse().read().decode()
+            served = set(re.findall(r"^# TYPE (banshi_[a-z_]+)", body, re.M))
+            for name in sorted(documented - served):
+                fail(f"docs/monitoring.md names {name}, which /metrics does not serve")
+            for name in sorted(served - documented):
+                fail(f"/metrics serves {name}, which docs/monitoring.md does not describe")
+            print(f"docs: {len(served)} metrics served and described")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 if failures:
     print(f"{len(failures)} problems", file=sys.stderr)
