@@ -13,7 +13,7 @@ packages=(
   # FEEL zone ids ("@Asia/Shanghai") through the system time-zone database
   libhowardhinnant-date-dev tzdata
   # tests
-  libgtest-dev libgmock-dev googletest curl
+  libgtest-dev libgmock-dev googletest curl jq
   # the server benchmark (bench/server)
   wrk
   # fuzzing (libFuzzer comes with clang)
