@@ -240,7 +240,7 @@ int run(int argc, char** argv) {
   serve_cmd->add_option("-c,--config", serve.config_file, "TOML configuration file");
   serve_cmd->add_option("--listen", serve.listen, "Address and port to listen on, e.g. 127.0.0.1:8080");
   serve_cmd->add_option("--data", serve.data, "Folder for the database (the store is DIR/banshi.db)");
-  serve_cmd->add_option("--database", serve.database, "The SQLite database file");
+  serve_cmd->add_option("--database", serve.database, "The SQLite database file, or a cluster's postgresql:// URL");
   serve_cmd->add_option("--console", serve.console, "Folder of the web console served under /");
   serve_cmd->add_flag("--print-config", serve.print_config, "Print the effective configuration as TOML and exit");
 
@@ -248,7 +248,7 @@ int run(int argc, char** argv) {
   auto add_store_options = [](CLI::App* cmd, banshi::serve::ServeOptions& o) {
     cmd->add_option("-c,--config", o.config_file, "TOML configuration file (as for banshi serve)");
     cmd->add_option("--data", o.data, "Folder of the database (the store is DIR/banshi.db)");
-    cmd->add_option("--database", o.database, "The SQLite database file");
+    cmd->add_option("--database", o.database, "The SQLite database file, or a cluster's postgresql:// URL");
   };
   banshi::serve::ServeOptions init;
   std::string init_admin = "admin";
@@ -280,6 +280,18 @@ int run(int argc, char** argv) {
   user_passwd_cmd->add_option("name", passwd_name, "Login name")->required();
   CLI::App* user_list_cmd = user_cmd->add_subcommand("list", "List the users");
 
+  banshi::serve::ServeOptions cluster_store;
+  double silent_after_s = 10;
+  CLI::App* cluster_cmd = app.add_subcommand("cluster", "Look at the nodes sharing a PostgreSQL database");
+  cluster_cmd->require_subcommand(1);
+  cluster_cmd->fallthrough();
+  add_store_options(cluster_cmd, cluster_store);
+  CLI::App* cluster_status_cmd =
+      cluster_cmd->add_subcommand("status", "List the nodes, their job leases and heartbeats, and replication lag");
+  cluster_status_cmd->add_option("--silent-after", silent_after_s, "Seconds without a heartbeat before a node is silent")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1e6));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -309,6 +321,9 @@ int run(int argc, char** argv) {
   if (user_add_cmd->parsed()) return banshi::serve::run_user_add(user_store, user_add);
   if (user_passwd_cmd->parsed()) return banshi::serve::run_user_passwd(user_store, passwd_name);
   if (user_list_cmd->parsed()) return banshi::serve::run_user_list(user_store);
+  if (cluster_status_cmd->parsed()) {
+    return banshi::serve::run_cluster_status(cluster_store, static_cast<int64_t>(silent_after_s * 1000));
+  }
   return kExitUsage;
 }
 

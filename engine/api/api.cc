@@ -398,7 +398,23 @@ void Api::add_routes() {
       return problem(ProblemKind::kNotReady, "The store schema is version " + std::to_string(*present) +
                                                  "; this server needs version " + std::to_string(latest) + ".");
     }
-    return json_response(200, json::object{{"status", "ready"}, {"schemaVersion", latest}});
+    json::object ready{{"status", "ready"}, {"schemaVersion", latest}, {"store", engine_.store().kind()}};
+    if (!options_.node_id.empty()) {
+      // A node of a cluster: its role and the job leases it holds.
+      ready["node"] = options_.node_id;
+      auto nodes = engine_.store().nodes(engine_.clock().now_ms());
+      if (nodes.ok()) {
+        for (const store::NodeRecord& n : *nodes) {
+          if (n.node_id != options_.node_id) continue;
+          ready["role"] = n.role;
+          ready["leases"] = n.leases;
+        }
+        ready["nodes"] = static_cast<int64_t>(nodes->size());
+      } else {
+        ready["role"] = "single";
+      }
+    }
+    return json_response(200, std::move(ready));
   });
 
   add("GET", "/metrics", loopback_or({"monitor", "admin"}), [this](const Request&, const PathParams&, [[maybe_unused]] const Principal& who) {
@@ -406,6 +422,36 @@ void Api::add_routes() {
     out.content_type = "text/plain; version=0.0.4; charset=utf-8";
     expose_engine_metrics(engine_.metrics(), out.body);
     http_metrics_.expose(out.body);
+    {
+      // Which node this is and what it holds (docs/cluster.md).
+      const std::string node = options_.node_id.empty() ? "banshi" : options_.node_id;
+      auto label = [](const std::string& v) {  // a Prometheus label value, escaped
+        std::string escaped;
+        for (char c : v) {
+          if (c == '\\' || c == '"') escaped += '\\';
+          escaped += c == '\n' ? 'n' : c;
+        }
+        return escaped;
+      };
+      out.body += "# HELP banshi_node_info This node: its id, its store and its role in the cluster.\n"
+                  "# TYPE banshi_node_info gauge\n";
+      std::string role = "single";
+      int64_t leases = -1;
+      auto nodes = engine_.store().nodes(engine_.clock().now_ms());
+      if (nodes.ok()) {
+        for (const store::NodeRecord& n : *nodes) {
+          if (n.node_id == node) role = n.role, leases = n.leases;
+        }
+      }
+      out.body += "banshi_node_info{node=\"" + label(node) + "\",store=\"" + label(engine_.store().kind()) +
+                  "\",role=\"" + label(role) + "\"} 1\n";
+      if (leases >= 0) {
+        out.body += "# HELP banshi_node_job_leases Jobs this node holds a live lease on.\n"
+                    "# TYPE banshi_node_job_leases gauge\nbanshi_node_job_leases " + std::to_string(leases) + "\n";
+        out.body += "# HELP banshi_cluster_nodes Nodes that ever recorded a heartbeat in the shared store.\n"
+                    "# TYPE banshi_cluster_nodes gauge\nbanshi_cluster_nodes " + std::to_string(nodes->size()) + "\n";
+      }
+    }
     out.body += "# HELP banshi_ws_clients WebSocket clients connected to /api/v1/events.\n"
                 "# TYPE banshi_ws_clients gauge\nbanshi_ws_clients " + std::to_string(events_->clients()) + "\n";
     out.body += "# HELP banshi_ws_events_sent_total Event frames queued to WebSocket clients.\n"

@@ -63,6 +63,9 @@ struct ApiOptions {
   // External-task long polls waiting at once (each holds an I/O thread); more
   // are answered at once, empty.
   int max_long_polls = 2;
+  // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
+  // with its store and the job leases it holds (docs/cluster.md).
+  std::string node_id;
 };
 
 class Api {

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "model/iso8601.h"
+#include "store/postgres/postgres_store.h"
 
 namespace banshi::serve {
 
@@ -98,6 +99,17 @@ const std::vector<Key>& keys() {
       str("store", "path", &ServeConfig::store_path,
           [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string{}; }),
       boolean("store", "durable", &ServeConfig::durable),
+      [] {
+        Key url = str("store", "url", &ServeConfig::store_url, [](const std::string& v) {
+          return v.empty() || store::postgres::is_postgres_url(v)
+                     ? std::string{}
+                     : std::string("must be a postgresql:// URL (a SQLite file goes in store.path)");
+        });
+        url.secret = true;
+        return url;
+      }(),
+      str("store", "schema", &ServeConfig::store_schema),
+      integer("store", "connections", &ServeConfig::store_connections, 1, 1000),
       str("engine", "node_id", &ServeConfig::node_id,
           [](const std::string& v) {
             return v.empty() || v.size() > 64 ? std::string("must be 1 to 64 characters") : std::string{};

@@ -36,6 +36,12 @@ struct ServeConfig {
   // [store]
   std::string store_path = "var/banshi/banshi.db";
   bool durable = true;
+  // A postgresql:// URL: the nodes of a cluster share this PostgreSQL
+  // database instead of the SQLite file store_path (docs/cluster.md). Secret
+  // (it may hold a password).
+  std::string store_url;
+  std::string store_schema;        // PostgreSQL: the schema of banshi's tables; empty: the default
+  int64_t store_connections = 8;   // PostgreSQL: connections in the pool
   // [engine]
   std::string node_id = "banshi-1";
   int64_t max_batch = 1000;

@@ -18,6 +18,7 @@
 #include "model/iso8601.h"
 #include "serve/config.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/postgres/postgres_store.h"
 
 extern char** environ;
 
@@ -58,7 +59,14 @@ Result<ServeConfig> load_config(const ServeOptions& options) {
     if (auto r = apply_value(config, "server.listen", options.listen); !r.ok()) return Error{"bad-config", "--listen: " + r.error().message};
   }
   if (!options.data.empty()) config.store_path = (fs::path(options.data) / "banshi.db").string();
-  if (!options.database.empty()) config.store_path = options.database;
+  if (!options.database.empty()) {
+    // --database takes a SQLite file or a cluster's postgresql:// URL.
+    if (store::postgres::is_postgres_url(options.database)) {
+      config.store_url = options.database;
+    } else {
+      config.store_path = options.database;
+    }
+  }
   if (!options.console.empty()) config.console_dir = options.console;
   for (const auto& [key, value] : options.overrides) {
     if (auto r = apply_value(config, key, value); !r.ok()) return Error{"bad-config", key + ": " + r.error().message};
@@ -88,12 +96,17 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::error_code ec;
-  fs::path db(config.store_path);
-  if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
-  store::sqlite::SqliteOptions store_options;
-  store_options.path = config.store_path;
+  std::string location = config.store_url;  // a cluster's PostgreSQL database, else the SQLite file
+  if (location.empty()) {
+    location = config.store_path;
+    fs::path db(config.store_path);
+    if (db.has_parent_path()) fs::create_directories(db.parent_path(), ec);
+  }
+  store::OpenOptions store_options;
   store_options.durable = config.durable;
-  auto store = store::sqlite::SqliteStore::open(store_options);
+  store_options.schema = config.store_schema;
+  store_options.connections = static_cast<int>(config.store_connections);
+  auto store = store::open_store(location, store_options);
   if (!store.ok()) {
     spdlog::error("cannot open the store: {}", store.error().message);
     return kExitFailed;
@@ -112,6 +125,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
 
   EngineConfig engine_config;
   engine_config.node_id = config.node_id;
+  engine_config.node_address = config.listen;
   engine_config.max_batch = static_cast<size_t>(config.max_batch);
   engine_config.job_workers = static_cast<int>(config.job_workers);
   engine_config.utc_offset_minutes = static_cast<int32_t>(config.utc_offset_minutes);
@@ -139,6 +153,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
 
   api::ApiOptions api_options;
   api_options.console_dir = config.console_dir;
+  api_options.node_id = config.node_id;
   api_options.auth.session_idle_ms = config.session_idle_minutes * 60 * 1000;
   api_options.auth.session_absolute_ms = config.session_absolute_minutes * 60 * 1000;
   bool tls = !config.tls_cert_file.empty();
@@ -174,7 +189,8 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   }
   spdlog::info("banshi serve listening on {}://{}:{} (store {}, clock {})", tls ? "https" : "http",
                listen->first.find(':') != std::string::npos ? "[" + listen->first + "]" : listen->first,
-               server.port(), config.store_path, config.clock_mode);
+               server.port(), config.store_url.empty() ? config.store_path : "postgresql, node " + config.node_id,
+               config.clock_mode);
   if (auto* auth_store = dynamic_cast<store::AuthStore*>(&(*engine)->store())) {
     auto list = auth_store->users();
     if (list.ok() && list->empty()) spdlog::warn("there are no users yet: create the first admin with `banshi init`");

@@ -69,4 +69,11 @@ int run_user_add(const ServeOptions& options, const UserOptions& user);
 int run_user_passwd(const ServeOptions& options, const std::string& name);
 int run_user_list(const ServeOptions& options);
 
+// `banshi cluster status`: the nodes sharing the configured PostgreSQL
+// database (store.url), their job leases and heartbeats, and the standbys'
+// replication lag. A node whose heartbeat is older than silent_after_ms is
+// shown as silent. Exit 0; 1 when the database cannot be read; 2 on a bad
+// configuration.
+int run_cluster_status(const ServeOptions& options, int64_t silent_after_ms);
+
 }  // namespace banshi::serve

@@ -8,7 +8,8 @@
 #include "api/password.h"
 #include "api/roles.h"
 #include "serve/serve.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/auth_store.h"
+#include "store/store.h"
 
 namespace banshi::serve {
 
@@ -23,32 +24,44 @@ int64_t now_ms() {
       .count();
 }
 
-// Opens and migrates the configured database; prints why not and sets `exit_code`.
-std::unique_ptr<store::sqlite::SqliteStore> open_store(const ServeOptions& options, const char* command,
-                                                       int& exit_code) {
+// A store opened for these commands: both stores keep the users.
+struct UserStore {
+  std::unique_ptr<store::Store> owner;
+  store::AuthStore* operator->() const { return dynamic_cast<store::AuthStore*>(owner.get()); }
+  explicit operator bool() const { return owner != nullptr; }
+};
+
+// Opens and migrates the configured database (the SQLite file, or the
+// PostgreSQL database of store.url); prints why not and sets `exit_code`.
+UserStore open_store(const ServeOptions& options, const char* command, int& exit_code) {
   auto config = load_config(options);
   if (!config.ok()) {
     fmt::print(stderr, "banshi {}: {}\n", command, config.error().message);
     exit_code = kExitUsage;
-    return nullptr;
+    return {};
   }
-  std::error_code ec;
-  std::filesystem::path db(config->store_path);
-  if (db.has_parent_path()) std::filesystem::create_directories(db.parent_path(), ec);
-  store::sqlite::SqliteOptions store_options;
-  store_options.path = config->store_path;
-  auto store = store::sqlite::SqliteStore::open(store_options);
+  std::string location = config->store_url;
+  if (location.empty()) {
+    location = config->store_path;
+    std::error_code ec;
+    std::filesystem::path db(config->store_path);
+    if (db.has_parent_path()) std::filesystem::create_directories(db.parent_path(), ec);
+  }
+  store::OpenOptions store_options;
+  store_options.schema = config->store_schema;
+  store_options.connections = 2;
+  auto store = store::open_store(location, store_options);
   if (!store.ok()) {
     fmt::print(stderr, "banshi {}: {}\n", command, store.error().message);
     exit_code = kExitFailed;
-    return nullptr;
+    return {};
   }
   if (auto m = (*store)->migrate(); !m.ok()) {
     fmt::print(stderr, "banshi {}: {}\n", command, m.error().message);
     exit_code = kExitFailed;
-    return nullptr;
+    return {};
   }
-  return std::move(store).value();
+  return UserStore{std::move(store).value()};
 }
 
 bool valid_name(const std::string& name) {
