@@ -26,6 +26,21 @@ std::vector<http::OperationSpec> civil_affairs_operations() {
   s.result = "{subsidyDecisionId: response.decisionId, subsidyGranted: response.decision = \"granted\", "
              "subsidyMonthlyAmount: response.monthlyAmount, subsidyFromMonth: response.fromMonth}";
   ops.push_back(s);
+
+  // One month of a granted subsidy (the month after the last one paid); `subsidy` is living or nursing.
+  s.name = "civil-affairs.pay-subsidy";
+  s.path = "/civil-affairs/subsidy-payments";
+  s.body = "{idNumber: applicant.idNumber, subsidy: subsidy}";
+  s.result = "{subsidyPaymentId: response.paymentId, subsidyPaidMonth: response.month, "
+             "subsidyPaidAmount: response.amount}";
+  ops.push_back(s);
+
+  // Stops every subsidy the holder draws from the first day of next month (certificate cancelled).
+  s.name = "civil-affairs.stop-subsidy";
+  s.path = "/civil-affairs/subsidy-stops";
+  s.body = "{idNumber: applicant.idNumber}";
+  s.result = "{subsidiesStopped: response.stopped, subsidiesStopFrom: response.stopFrom}";
+  ops.push_back(s);
   return ops;
 }
 

@@ -35,7 +35,9 @@ std::vector<http::OperationSpec> dpf_operations() {
      "{certificateRegion: response.regionCode}");
   op("dpf.report-loss", "POST", kCertificatePath + R"( + "/loss")", "{}",
      "{certificateNumber: response.certificateNumber, replacedCertificateNumber: response.replaces}");
-  op("dpf.cancel-certificate", "POST", kCertificatePath + R"( + "/cancellation")", "{reason: cancellation.reason}",
+  // The workflows say not-meeting-standard (不再符合残疾标准) where the registry says no-longer-eligible.
+  op("dpf.cancel-certificate", "POST", kCertificatePath + R"( + "/cancellation")",
+     R"({reason: if cancellation.reason = "not-meeting-standard" then "no-longer-eligible" else cancellation.reason})",
      "{certificateStatus: response.status, reapplyFrom: response.reapplyFrom}");
   op("dpf.change-certificate", "POST", kCertificatePath + R"( + "/change")",
      std::string("{category: ") + kCategory + ", level: " + kLevel + "}",

@@ -42,12 +42,12 @@ int64_t Runtime::wall_ms() {
 }
 
 Result<void> Runtime::add(const std::string& type, const std::string& department,
-                          std::shared_ptr<AsyncConnector> connector) {
+                          std::shared_ptr<AsyncConnector> connector, std::chrono::milliseconds timeout) {
   if (type.empty()) return Error{"bad-config", "a connector needs a name"};
   if (!connector) return Error{"bad-config", fmt::format("connector {} has no implementation", type)};
   if (running_) return Error{"bad-config", "connectors are added before the runtime starts"};
   if (entries_.count(type)) return Error{"bad-config", fmt::format("connector {} is registered twice", type)};
-  entries_[type] = Entry{department.empty() ? type : department, std::move(connector)};
+  entries_[type] = Entry{department.empty() ? type : department, std::move(connector), timeout};
   std::lock_guard lock(breakers_mu_);
   breakers_.try_emplace(entries_[type].department, options_.breaker);
   return {};
@@ -170,7 +170,9 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
   auto attempt = std::make_shared<Attempt>(ioc_);
   attempt->job_id = job.job_id;
   attempt->department = entry.department;
-  attempt->timeout_ms = job.timeout_ms > 0 ? job.timeout_ms : options_.default_timeout.count();
+  attempt->timeout_ms = job.timeout_ms > 0            ? job.timeout_ms
+                        : entry.timeout.count() > 0 ? entry.timeout.count()
+                                                    : options_.default_timeout.count();
   in_flight_.fetch_add(1);
   counters_.started.fetch_add(1, std::memory_order_relaxed);
 

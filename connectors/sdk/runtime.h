@@ -75,7 +75,10 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Registers the connector for a job type; a type is registered once.
-  Result<void> add(const std::string& type, const std::string& department, std::shared_ptr<AsyncConnector> connector);
+  // `timeout`: the attempt's deadline when the task sets no bs:timeout
+  // (zero: the runtime's default_timeout).
+  Result<void> add(const std::string& type, const std::string& department, std::shared_ptr<AsyncConnector> connector,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // A topic external workers fetch (not run here) that deployments may name.
   void allow_topic(const std::string& topic);
   // Ok when `type` is a registered connector or an allowed topic.
@@ -98,6 +101,7 @@ class Runtime {
   struct Entry {
     std::string department;
     std::shared_ptr<AsyncConnector> connector;
+    std::chrono::milliseconds timeout{0};
   };
   struct Attempt;
 

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -22,6 +23,9 @@ void add_simulate_options(CLI::App& cmd, SimulateArgs& a) {
   cmd.add_option("--outage", a.outages, "[department:]FROM-TO: answer 503 from FROM to TO seconds after start (repeatable)");
   cmd.add_option("--seed", a.seed, "Seed of the injected errors");
   cmd.add_option("--today", a.today, "The date the simulated systems take as today (YYYY-MM-DD)");
+  cmd.add_option("--data", a.data, "Keep the state in DIR/simulators.db, so a restart resumes (default: in memory)");
+  cmd.add_option("--tls-cert", a.tls_cert, "PEM certificate chain: serve HTTPS (with --tls-key)");
+  cmd.add_option("--tls-key", a.tls_key, "PEM private key for --tls-cert");
 }
 
 int run_simulate(const SimulateArgs& a) {
@@ -50,7 +54,19 @@ int run_simulate(const SimulateArgs& a) {
     f.error_rate = a.error_rate;
     for (const auto& w : all.outages) f.outages.push_back(w);
   }
+  if (a.tls_cert.empty() != a.tls_key.empty()) {
+    fmt::print(stderr, "error: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
   Simulator simulator(o);
+  if (!a.data.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.data, ec);
+    if (auto r = simulator.open_store(a.data); !r.ok()) {
+      fmt::print(stderr, "error: {}\n", r.error().message);
+      return 1;
+    }
+  }
 
   // Signals are taken by sigwait below, not by the server threads.
   sigset_t signals;
@@ -64,12 +80,15 @@ int run_simulate(const SimulateArgs& a) {
   so.port = static_cast<unsigned short>(a.port);
   so.threads = a.threads;
   so.max_body_bytes = 1024 * 1024;
+  so.tls_cert_file = a.tls_cert;
+  so.tls_key_file = a.tls_key;
   api::Server server(so, [&simulator](const api::Request& r) { return simulator.handle(r); });
   if (auto s = server.start(); !s.ok()) {
     fmt::print(stderr, "error: {}\n", s.error().message);
     return 1;
   }
-  fmt::print("department simulators listening on http://{}:{}\n", a.address, server.port());
+  fmt::print("department simulators listening on {}://{}:{}\n", a.tls_cert.empty() ? "http" : "https", a.address,
+             server.port());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);

@@ -21,6 +21,9 @@ struct SimulateArgs {
   std::vector<std::string> outages;  // "[department:]FROM-TO" seconds since start
   uint64_t seed = 1;
   std::string today;
+  std::string data;      // keep the state in DATA/simulators.db; empty: in memory
+  std::string tls_cert;  // PEM certificate chain and key: serve HTTPS
+  std::string tls_key;
 };
 
 void add_simulate_options(CLI::App& command, SimulateArgs& args);

@@ -1,11 +1,14 @@
 #include "simulators/simulator.h"
 
+#include <algorithm>
 #include <ctime>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include "simulators/people.h"
 
@@ -86,6 +89,14 @@ std::string add_years(const std::string& date, int years) {
   return fmt::format("{:04d}{}", y, md);
 }
 
+// "2026-03" -> "2026-04"; "2026-12" -> "2027-01".
+std::string next_month(const std::string& month) {
+  int y = std::stoi(month.substr(0, 4));
+  int mo = std::stoi(month.substr(5, 2)) + 1;
+  if (mo > 12) mo = 1, ++y;
+  return fmt::format("{:04d}-{:02d}", y, mo);
+}
+
 const char* category_name(int c) {
   static const char* kNames[] = {"", "视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
   return c >= 1 && c <= 7 ? kNames[c] : "";
@@ -120,12 +131,14 @@ Result<std::pair<std::string, std::pair<int64_t, int64_t>>> parse_outage(const s
 
 const std::vector<std::string>& Simulator::departments() {
   static const std::vector<std::string> kDepartments = {"dpf", "civil-affairs", "hrss", "social-insurance",
-                                                        "data-sharing", "assessment"};
+                                                        "data-sharing", "assessment", "notification"};
   return kDepartments;
 }
 
 Simulator::Simulator(SimulatorOptions options)
     : options_(std::move(options)), started_(std::chrono::steady_clock::now()), rng_(options_.seed) {}
+
+Simulator::~Simulator() = default;
 
 void Simulator::set_faults(const std::string& department, const Faults& faults) {
   std::lock_guard lock(mu_);
@@ -147,7 +160,7 @@ const Faults& Simulator::faults_of(const std::string& dept) const {
 
 std::string Simulator::today() const {
   if (!options_.today.empty()) return options_.today;
-  std::time_t t = std::time(nullptr) + 8 * 3600;
+  std::time_t t = (options_.now_ms ? static_cast<std::time_t>(options_.now_ms() / 1000) : std::time(nullptr)) + 8 * 3600;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[16];
@@ -212,9 +225,17 @@ api::Response Simulator::handle(const api::Request& req) {
       }
     }
     std::string operation;
+    dirty_.clear();
     res = route(req, dept, parts, body, operation);
+    if (res.status >= 200 && res.status < 300) ++answered_[dept];
     if (res.status >= 200 && res.status < 300 && !operation.empty()) ++applied_[operation];
-    if (key && res.status < 500) idempotency_[*key] = Remembered{fingerprint, res};
+    const bool remember = key && res.status < 500;
+    if (remember) idempotency_[*key] = Remembered{fingerprint, res};
+    if (db_ && (remember || !dirty_.empty() || !operation.empty())) {
+      if (auto saved = persist(operation, remember ? &*key : nullptr, remember ? &idempotency_[*key] : nullptr); !saved.ok()) {
+        return problem(500, "internal", fmt::format("the {} system could not save the change: {}", dept, saved.error().message));
+      }
+    }
   }
   if (slow > 0) std::this_thread::sleep_for(std::chrono::milliseconds(slow));
   return res;
@@ -228,6 +249,9 @@ api::Response Simulator::control(const api::Request& req) {
     for (const auto& [op, n] : applied_) applied[op] = n;
     json::object o;
     o["applied"] = std::move(applied);
+    json::object answered;
+    for (const auto& [dept, n] : answered_) answered[dept] = n;
+    o["answered"] = std::move(answered);  // successful answers (reads too) since this process started
     o["certificates"] = certificates_.size();
     return answer(200, o);
   }
@@ -361,6 +385,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       c.valid_from = today();
       c.valid_until = add_years(c.valid_from, 10);
       certificates_[c.number] = c;
+      touch("certificate", c.number);
       operation = "dpf.register-certificate";
       return answer(201, certificate_json(c));
     }
@@ -369,6 +394,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       if (it == certificates_.end()) return problem(404, "certificate-not-found", "no certificate has this number");
       Certificate& c = it->second;
       if (m == "GET" && n == 3) return answer(200, certificate_json(c));
+      touch("certificate", c.number);  // every operation below that succeeds changes it
       if (m != "POST" || n != 4) return problem(404, "not-found", "no such certificate operation");
       if (c.status != "active") return problem(409, "certificate-not-active", fmt::format("the certificate is {}", c.status));
       const std::string& op = p[3];
@@ -399,6 +425,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
         fresh.transfers = c.transfers;
         c.status = "void";
         certificates_[fresh.number] = fresh;
+        touch("certificate", fresh.number);
         operation = "dpf.report-loss";
         json::object o = certificate_json(fresh);
         o["replaces"] = c.number;
@@ -430,6 +457,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
         fresh.valid_until = add_years(fresh.valid_from, 10);
         c.status = "replaced";
         certificates_[fresh.number] = fresh;
+        touch("certificate", fresh.number);
         operation = "dpf.change-certificate";
         json::object o = certificate_json(fresh);
         o["replaces"] = c.number;
@@ -468,17 +496,74 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
         api::Response r = problem(422, "not-eligible", why);
         return r;
       }
-      std::string decision = fmt::format("MZ-{}", ++next_id_);
-      subsidies_[id + "/" + subsidy] = decision;
+      Subsidy granted;
+      granted.decision = fmt::format("MZ-{}", ++next_id_);
+      granted.subsidy = subsidy;
+      granted.from_month = today().substr(0, 7);
+      granted.monthly_amount = subsidy == "living" ? options_.amounts.living_subsidy_monthly : options_.amounts.nursing_subsidy_monthly;
+      subsidies_[id + "/" + subsidy] = granted;
+      touch("subsidy", id + "/" + subsidy);
       operation = "civil-affairs.decide-subsidy";
       json::object o;
-      o["decisionId"] = decision;
+      o["decisionId"] = granted.decision;
       o["subsidy"] = subsidy;
       o["decision"] = "granted";
-      o["monthlyAmount"] = subsidy == "living" ? options_.amounts.living_subsidy_monthly : options_.amounts.nursing_subsidy_monthly;
-      o["fromMonth"] = today().substr(0, 7);
+      o["monthlyAmount"] = granted.monthly_amount;
+      o["fromMonth"] = granted.from_month;
       o["reviewEveryMonths"] = 6;
       return answer(201, o);
+    }
+    // One month's payment of a granted subsidy: the month after the last one paid
+    // (the first: the decision's fromMonth), until the subsidy is stopped.
+    if (m == "POST" && n == 2 && p[1] == "subsidy-payments") {
+      std::string id, subsidy;
+      if (auto e = need_string(body, "idNumber", id)) return *e;
+      if (auto e = need_string(body, "subsidy", subsidy)) return *e;
+      if (subsidy != "living" && subsidy != "nursing") return problem(400, "bad-request", "subsidy must be living or nursing");
+      Person person;
+      if (auto e = need_person(id, person)) return *e;
+      auto it = subsidies_.find(id + "/" + subsidy);
+      if (it == subsidies_.end()) return problem(422, "not-granted", "no decision grants this subsidy to this person");
+      Subsidy& s = it->second;
+      const std::string month = s.last_paid_month.empty() ? s.from_month : next_month(s.last_paid_month);
+      if (!s.stop_from.empty() && month >= s.stop_from) {
+        return problem(409, "subsidy-stopped", fmt::format("the subsidy is stopped from {}", s.stop_from));
+      }
+      s.last_paid_month = month;
+      ++s.months_paid;
+      touch("subsidy", it->first);
+      operation = "civil-affairs.pay-subsidy";
+      json::object o;
+      o["paymentId"] = fmt::format("FF-{}", ++next_id_);
+      o["decisionId"] = s.decision;
+      o["subsidy"] = subsidy;
+      o["month"] = month;
+      o["amount"] = s.monthly_amount;
+      o["monthsPaid"] = s.months_paid;
+      return answer(201, o);
+    }
+    // Stops every subsidy the person draws from the first day of next month.
+    // Nothing to stop is no error: the answer lists what was stopped.
+    if (m == "POST" && n == 2 && p[1] == "subsidy-stops") {
+      std::string id;
+      if (auto e = need_string(body, "idNumber", id)) return *e;
+      Person person;
+      if (auto e = need_person(id, person)) return *e;
+      const std::string from = next_month(today().substr(0, 7));
+      json::array stopped;
+      for (const char* kind : {"living", "nursing"}) {
+        auto it = subsidies_.find(id + "/" + kind);
+        if (it == subsidies_.end()) continue;
+        if (it->second.stop_from.empty() || it->second.stop_from > from) it->second.stop_from = from;
+        touch("subsidy", it->first);
+        stopped.emplace_back(kind);
+      }
+      operation = "civil-affairs.stop-subsidy";
+      json::object o;
+      o["idNumber"] = id;
+      o["stopped"] = std::move(stopped);
+      o["stopFrom"] = from;
+      return answer(200, o);
     }
   }
 
@@ -495,6 +580,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       if (unemployment_.count(id)) return problem(409, "already-registered", "the person is already registered as unemployed");
       std::string number = fmt::format("SY{}{}", person.region_code, ++next_id_);
       unemployment_[id] = number;
+      touch("unemployment", id);
       operation = "hrss.register-unemployment";
       json::object o;
       o["registrationNumber"] = number;
@@ -512,6 +598,7 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       if (difficulty_.count(id)) return problem(409, "already-recognized", "the person is already recognised");
       std::string rid = fmt::format("KN-{}", ++next_id_);
       difficulty_[id] = rid;
+      touch("difficulty", id);
       operation = "hrss.recognize-employment-difficulty";
       json::object o;
       o["recognitionId"] = rid;
@@ -535,8 +622,12 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
     if (!c || c->level > 2) return problem(422, "not-eligible", "the contribution is paid for holders of a level 一级 or 二级 certificate");
     std::string k = fmt::format("{}/{}", id, year);
     if (contributions_.count(k)) return problem(409, "already-paid", fmt::format("the {} contribution is already paid", year));
+    if (auto stop = contribution_stops_.find(id); stop != contribution_stops_.end() && stop->second <= fmt::format("{}-12", year)) {
+      return problem(409, "contribution-stopped", fmt::format("the contribution is stopped from {}", stop->second));
+    }
     std::string cid = fmt::format("YL-{}", ++next_id_);
     contributions_[k] = cid;
+    touch("contribution", k);
     operation = "social-insurance.pay-contribution";
     json::object o;
     o["contributionId"] = cid;
@@ -544,6 +635,23 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
     o["amount"] = options_.amounts.pension_contribution_yearly;
     o["paidAt"] = today();
     return answer(201, o);
+  }
+
+  // Stops paying the contribution on the person's behalf from next month.
+  if (dept == "social-insurance" && m == "POST" && n == 2 && p[1] == "contribution-stops") {
+    std::string id;
+    if (auto e = need_string(body, "idNumber", id)) return *e;
+    Person person;
+    if (auto e = need_person(id, person)) return *e;
+    const std::string from = next_month(today().substr(0, 7));
+    std::string& stop = contribution_stops_[id];
+    if (stop.empty() || stop > from) stop = from;
+    touch("contribution-stop", id);
+    operation = "social-insurance.stop-contribution";
+    json::object o;
+    o["idNumber"] = id;
+    o["stopFrom"] = stop;
+    return answer(200, o);
   }
 
   // --- assessment (评定机构): disability category and level ---
@@ -567,7 +675,329 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
     return answer(201, o);
   }
 
+  if (auto front_door = front_door_route(req, dept, p, body, operation)) return *front_door;
+
   return problem(404, "not-found", fmt::format("{} {} is not a route of the {} system", m, req.path, dept));
+}
+
+// ---- persistence: DIR/simulators.db ----
+
+struct Simulator::Db {
+  sqlite3* handle = nullptr;
+  ~Db() {
+    if (handle) sqlite3_close(handle);
+  }
+  Result<void> exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(handle, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string why = err ? err : sqlite3_errmsg(handle);
+      sqlite3_free(err);
+      return Error{"store", why};
+    }
+    return {};
+  }
+  // Runs one statement with text/integer parameters bound in order.
+  Result<void> run(const char* sql, std::initializer_list<std::string_view> texts, std::optional<int64_t> number = std::nullopt) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(handle, sql, -1, &st, nullptr) != SQLITE_OK) return Error{"store", sqlite3_errmsg(handle)};
+    int i = 1;
+    for (std::string_view t : texts) sqlite3_bind_text(st, i++, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+    if (number) sqlite3_bind_int64(st, i, *number);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error{"store", sqlite3_errmsg(handle)};
+    return {};
+  }
+};
+
+namespace {
+json::object certificate_record(const std::string& number, const std::string& id, const std::string& region,
+                                const std::string& status, int category, int level, int replacements,
+                                const std::string& valid_from, const std::string& valid_until,
+                                const std::string& cancelled_at, const std::string& cancel_reason,
+                                const std::vector<std::string>& transfers) {
+  json::object o;
+  o["number"] = number;
+  o["idNumber"] = id;
+  o["region"] = region;
+  o["status"] = status;
+  o["category"] = category;
+  o["level"] = level;
+  o["replacements"] = replacements;
+  o["validFrom"] = valid_from;
+  o["validUntil"] = valid_until;
+  o["cancelledAt"] = cancelled_at;
+  o["cancelReason"] = cancel_reason;
+  json::array t;
+  for (const auto& x : transfers) t.emplace_back(x);
+  o["transfers"] = std::move(t);
+  return o;
+}
+
+std::string text_of(const json::object& o, const char* name) {
+  const json::value* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+int int_of(const json::object& o, const char* name) {
+  const json::value* v = o.if_contains(name);
+  return v && v->is_int64() ? static_cast<int>(v->as_int64()) : 0;
+}
+}  // namespace
+
+std::string Simulator::record_text(const std::string& kind, const std::string& key) const {
+  if (kind == "certificate") {
+    auto it = certificates_.find(key);
+    if (it == certificates_.end()) return {};
+    const Certificate& c = it->second;
+    return json::serialize(certificate_record(c.number, c.id_number, c.region, c.status, c.category, c.level,
+                                              c.replacements, c.valid_from, c.valid_until, c.cancelled_at,
+                                              c.cancel_reason, c.transfers));
+  }
+  if (kind == "subsidy") {
+    auto it = subsidies_.find(key);
+    if (it == subsidies_.end()) return {};
+    const Subsidy& s = it->second;
+    json::object o;
+    o["decision"] = s.decision;
+    o["subsidy"] = s.subsidy;
+    o["fromMonth"] = s.from_month;
+    o["monthlyAmount"] = s.monthly_amount;
+    o["monthsPaid"] = s.months_paid;
+    o["lastPaidMonth"] = s.last_paid_month;
+    o["stopFrom"] = s.stop_from;
+    return json::serialize(o);
+  }
+  const std::map<std::string, std::string>* plain = kind == "unemployment"        ? &unemployment_
+                                                    : kind == "difficulty"        ? &difficulty_
+                                                    : kind == "contribution"      ? &contributions_
+                                                    : kind == "contribution-stop" ? &contribution_stops_
+                                                                                  : nullptr;
+  if (!plain) return {};
+  auto it = plain->find(key);
+  return it == plain->end() ? std::string() : it->second;
+}
+
+Result<void> Simulator::load_record(const std::string& kind, const std::string& key, const std::string& value) {
+  if (kind == "certificate" || kind == "subsidy") {
+    boost::system::error_code ec;
+    json::value v = json::parse(value, ec);
+    if (ec || !v.is_object()) return Error{"store", fmt::format("the {} record '{}' is not a JSON object", kind, key)};
+    const json::object& o = v.as_object();
+    if (kind == "certificate") {
+      Certificate c;
+      c.number = text_of(o, "number");
+      c.id_number = text_of(o, "idNumber");
+      c.region = text_of(o, "region");
+      c.status = text_of(o, "status");
+      c.category = int_of(o, "category");
+      c.level = int_of(o, "level");
+      c.replacements = int_of(o, "replacements");
+      c.valid_from = text_of(o, "validFrom");
+      c.valid_until = text_of(o, "validUntil");
+      c.cancelled_at = text_of(o, "cancelledAt");
+      c.cancel_reason = text_of(o, "cancelReason");
+      if (const json::value* t = o.if_contains("transfers"); t && t->is_array()) {
+        for (const json::value& x : t->as_array()) {
+          if (x.is_string()) c.transfers.emplace_back(x.as_string());
+        }
+      }
+      certificates_[key] = std::move(c);
+    } else {
+      Subsidy s;
+      s.decision = text_of(o, "decision");
+      s.subsidy = text_of(o, "subsidy");
+      s.from_month = text_of(o, "fromMonth");
+      s.monthly_amount = int_of(o, "monthlyAmount");
+      s.months_paid = int_of(o, "monthsPaid");
+      s.last_paid_month = text_of(o, "lastPaidMonth");
+      s.stop_from = text_of(o, "stopFrom");
+      subsidies_[key] = std::move(s);
+    }
+    return {};
+  }
+  if (kind == "unemployment") unemployment_[key] = value;
+  else if (kind == "difficulty") difficulty_[key] = value;
+  else if (kind == "contribution") contributions_[key] = value;
+  else if (kind == "contribution-stop") contribution_stops_[key] = value;
+  else return Error{"store", fmt::format("unknown record kind '{}'", kind)};
+  return {};
+}
+
+Result<void> Simulator::open_store(const std::string& dir) {
+  std::lock_guard lock(mu_);
+  if (db_) return Error{"store", "the simulators' store is already open"};
+  auto db = std::make_unique<Db>();
+  const std::string path = dir + "/simulators.db";
+  if (sqlite3_open_v2(path.c_str(), &db->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return Error{"store", fmt::format("{}: {}", path, db->handle ? sqlite3_errmsg(db->handle) : "cannot open")};
+  }
+  sqlite3_busy_timeout(db->handle, 5000);
+  auto schema = db->exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "CREATE TABLE IF NOT EXISTS records(kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+      " PRIMARY KEY(kind, key)) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL,"
+      " status INTEGER NOT NULL, content_type TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;");
+  if (!schema.ok()) return Error{"store", fmt::format("{}: {}", path, schema.error().message)};
+
+  auto each = [&](const char* sql, const std::function<Result<void>(sqlite3_stmt*)>& row) -> Result<void> {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db->handle, sql, -1, &st, nullptr) != SQLITE_OK) return Error{"store", sqlite3_errmsg(db->handle)};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (auto r = row(st); !r.ok()) {
+        sqlite3_finalize(st);
+        return r;
+      }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return Error{"store", sqlite3_errmsg(db->handle)};
+    return {};
+  };
+  auto col = [](sqlite3_stmt* st, int i) {
+    const unsigned char* t = sqlite3_column_text(st, i);
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
+  };
+  auto loaded = each("SELECT kind, key, value FROM records", [&](sqlite3_stmt* st) {
+    return load_record(col(st, 0), col(st, 1), col(st, 2));
+  });
+  if (loaded.ok()) {
+    loaded = each("SELECT key, fingerprint, status, content_type, body FROM idempotency", [&](sqlite3_stmt* st) {
+      Remembered r;
+      r.fingerprint = col(st, 1);
+      r.response.status = sqlite3_column_int(st, 2);
+      r.response.content_type = col(st, 3);
+      r.response.body = col(st, 4);
+      idempotency_[col(st, 0)] = std::move(r);
+      return Result<void>{};
+    });
+  }
+  if (loaded.ok()) {
+    loaded = each("SELECT name, value FROM counters", [&](sqlite3_stmt* st) {
+      const std::string name = col(st, 0);
+      const auto value = static_cast<uint64_t>(sqlite3_column_int64(st, 1));
+      if (name == "next-id") next_id_ = std::max(next_id_, value);
+      else if (name.rfind("applied:", 0) == 0) applied_[name.substr(8)] = value;
+      return Result<void>{};
+    });
+  }
+  if (!loaded.ok()) return Error{"store", fmt::format("{}: {}", path, loaded.error().message)};
+  db_ = std::move(db);
+  return {};
+}
+
+Result<void> Simulator::persist(const std::string& operation, const std::string* idem_key, const Remembered* remembered) {
+  if (auto r = db_->exec("BEGIN IMMEDIATE"); !r.ok()) return r;
+  auto write = [&]() -> Result<void> {
+    for (const auto& [kind, key] : dirty_) {
+      const std::string value = record_text(kind, key);
+      if (value.empty()) continue;
+      if (auto r = db_->run("INSERT OR REPLACE INTO records(kind, key, value) VALUES(?, ?, ?)", {kind, key, value}); !r.ok()) return r;
+    }
+    if (auto r = db_->run("INSERT OR REPLACE INTO counters(name, value) VALUES(?, ?)", {"next-id"},
+                          static_cast<int64_t>(next_id_));
+        !r.ok()) {
+      return r;
+    }
+    if (!operation.empty()) {
+      if (auto it = applied_.find(operation); it != applied_.end()) {
+        if (auto r = db_->run("INSERT OR REPLACE INTO counters(name, value) VALUES(?, ?)", {"applied:" + operation},
+                              static_cast<int64_t>(it->second));
+            !r.ok()) {
+          return r;
+        }
+      }
+    }
+    if (idem_key && remembered) {
+      if (auto r = db_->run("INSERT OR REPLACE INTO idempotency(key, fingerprint, content_type, body, status) VALUES(?, ?, ?, ?, ?)",
+                            {*idem_key, remembered->fingerprint, remembered->response.content_type, remembered->response.body},
+                            remembered->response.status);
+          !r.ok()) {
+        return r;
+      }
+    }
+    return {};
+  };
+  auto written = write();
+  if (!written.ok()) {
+    (void)db_->exec("ROLLBACK");
+    return written;
+  }
+  return db_->exec("COMMIT");
+}
+
+std::vector<CertificateView> Simulator::certificates() const {
+  std::lock_guard lock(mu_);
+  std::vector<CertificateView> out;
+  out.reserve(certificates_.size());
+  for (const auto& [number, c] : certificates_) {
+    out.push_back(CertificateView{c.number, c.id_number, c.region, c.status, c.category, c.level});
+  }
+  return out;
+}
+
+// --- the front door's stand-ins (docs/frontdoor.md) ---------------------------------
+
+std::optional<api::Response> Simulator::front_door_route(const api::Request& req, const std::string& dept,
+                                                         const std::vector<std::string>& p, const json::object& body,
+                                                         std::string& operation) {
+  const size_t n = p.size();
+  // Every certificate the registry holds for a person: the active one first, then the newest.
+  if (dept == "dpf" && req.method == "GET" && n == 4 && p[1] == "holders" && p[3] == "certificates") {
+    if (!valid_id_number(p[2])) return problem(422, "invalid-id-number", "the ID number is not 18 characters with a valid check digit");
+    std::vector<const Certificate*> held;
+    for (const auto& [number, c] : certificates_) {
+      if (c.id_number == p[2]) held.push_back(&c);
+    }
+    std::sort(held.begin(), held.end(), [](const Certificate* a, const Certificate* b) {
+      if ((a->status == "active") != (b->status == "active")) return a->status == "active";
+      return a->valid_from > b->valid_from;
+    });
+    json::array items;
+    for (const Certificate* c : held) items.push_back(certificate_json(*c));
+    json::object o;
+    o["items"] = std::move(items);
+    return answer(200, o);
+  }
+  if (dept != "notification") return std::nullopt;
+  if (req.method == "POST" && n == 2 && p[1] == "sms") {
+    std::string to, text, purpose;
+    if (auto e = need_string(body, "to", to)) return *e;
+    if (auto e = need_string(body, "text", text)) return *e;
+    if (const json::value* v = body.if_contains("purpose"); v && v->is_string()) purpose = std::string(v->as_string());
+    bool phone = to.size() == 11 && to[0] == '1' && to.find_first_not_of("0123456789") == std::string::npos;
+    if (!phone) return problem(422, "invalid-phone", "to is not an 11-digit mainland mobile number");
+    if (text.size() > 600) return problem(422, "text-too-long", "an SMS text is at most 600 bytes");
+    Sms sms{fmt::format("SMS-{}", ++next_id_), to, text, purpose, today()};
+    sms_.push_back(sms);
+    if (sms_.size() > 1000) sms_.erase(sms_.begin());
+    operation = "notification.send-sms";
+    json::object o;
+    o["messageId"] = sms.id;
+    o["acceptedAt"] = sms.sent_at;
+    return answer(201, o);
+  }
+  // What was sent to a phone, newest last: the stand-in's window for tests and the demo.
+  if (req.method == "GET" && n == 3 && p[1] == "sms" && p[2] == "outbox") {
+    auto to = req.param("to");
+    if (!to) return problem(400, "bad-request", "name the phone with ?to=");
+    json::array items;
+    for (const Sms& s : sms_) {
+      if (s.to != *to) continue;
+      json::object o;
+      o["messageId"] = s.id;
+      o["text"] = s.text;
+      o["purpose"] = s.purpose;
+      o["sentAt"] = s.sent_at;
+      items.push_back(std::move(o));
+    }
+    json::object o;
+    o["items"] = std::move(items);
+    return answer(200, o);
+  }
+  return std::nullopt;
 }
 
 }  // namespace banshi::connectors::sim

@@ -12,7 +12,15 @@ std::vector<http::OperationSpec> social_insurance_operations() {
   s.path = "/social-insurance/contributions";
   s.body = "{idNumber: applicant.idNumber, year: contributionYear}";
   s.result = "{contributionId: response.contributionId, contributionAmount: response.amount}";
-  return {s};
+  std::vector<http::OperationSpec> ops{s};
+
+  // Stops paying on the holder's behalf from next month (certificate cancelled).
+  s.name = "social-insurance.stop-contribution";
+  s.path = "/social-insurance/contribution-stops";
+  s.body = "{idNumber: applicant.idNumber}";
+  s.result = "{contributionStopFrom: response.stopFrom}";
+  ops.push_back(s);
+  return ops;
 }
 
 }  // namespace banshi::connectors

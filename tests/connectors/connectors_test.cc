@@ -272,8 +272,25 @@ TEST_F(ConnectorsTest, EveryAdapterOperationAgainstTheSimulators) {
   EXPECT_EQ(var(r, "employmentDifficultyRecognized"), json::value(true));
   r = call("social-insurance.pay-contribution", {{"contributionYear", 2026}});
   EXPECT_EQ(var(r, "contributionAmount"), json::value(100));
-  r = call("dpf.cancel-certificate", {{"certificateNumber", changed}, {"cancellation", json::object{{"reason", "death"}}}});
+  r = call("civil-affairs.pay-subsidy", {{"subsidy", "nursing"}});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  EXPECT_EQ(var(r, "subsidyPaidMonth"), json::value("2026-03"));
+  EXPECT_EQ(var(r, "subsidyPaidAmount"), json::value(90));
+  r = call("civil-affairs.pay-subsidy", {{"subsidy", "nursing"}});
+  EXPECT_EQ(var(r, "subsidyPaidMonth"), json::value("2026-04"));
+  r = call("civil-affairs.stop-subsidy", {});
+  EXPECT_EQ(var(r, "subsidiesStopFrom"), json::value("2026-04"));
+  EXPECT_EQ(var(r, "subsidiesStopped"), json::value(json::array{"nursing"}));
+  r = call("civil-affairs.pay-subsidy", {{"subsidy", "nursing"}});  // May is after the stop
+  EXPECT_EQ(r.outcome.error_code, "subsidy-stopped");
+  r = call("social-insurance.stop-contribution", {});
+  EXPECT_EQ(var(r, "contributionStopFrom"), json::value("2026-04"));
+  // The workflows' reason not-meeting-standard is the registry's no-longer-eligible.
+  r = call("dpf.cancel-certificate",
+           {{"certificateNumber", changed}, {"cancellation", json::object{{"reason", "not-meeting-standard"}}}});
   EXPECT_EQ(var(r, "certificateStatus"), json::value("cancelled"));
+  auto registry = simulator_->handle(api::Request::make("GET", "/dpf/certificates/" + changed));
+  EXPECT_EQ(json::parse(registry.body).at("cancelReason"), json::value("no-longer-eligible"));
   EXPECT_EQ(var(r, "reapplyFrom"), json::value("2027-03-02"));
 
   // A mapping that cannot be evaluated is an incident at once, not a retry.

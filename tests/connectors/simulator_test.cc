@@ -1,4 +1,10 @@
 // The department simulators as a pure function of requests (no sockets).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
@@ -153,6 +159,96 @@ TEST(Simulator, EmploymentAndPensionRules) {
   ASSERT_EQ(paid.status, 201) << paid.body;
   EXPECT_EQ(body_of(paid).at("amount").as_int64(), 100);
   EXPECT_EQ(code_of(s.handle(post("/social-insurance/contributions", year))), "already-paid");
+}
+
+TEST(Simulator, SubsidiesArePaidMonthByMonthUntilStopped) {
+  Simulator s(fixed_day());
+  Person poor = find_person([](const Person& x) { return x.dibao && !x.deceased; });
+  std::string id = R"({"idNumber":")" + poor.id_number + R"("})";
+  std::string living = R"({"idNumber":")" + poor.id_number + R"(","subsidy":"living"})";
+  EXPECT_EQ(code_of(s.handle(post("/civil-affairs/subsidy-payments", living))), "not-granted");
+  ASSERT_EQ(s.handle(post("/dpf/certificates", R"({"idNumber":")" + poor.id_number + R"(","category":4,"level":2})")).status, 201);
+  ASSERT_EQ(s.handle(post("/civil-affairs/subsidy-decisions", living)).status, 201);
+  std::vector<std::string> months;
+  for (int i = 0; i < 11; ++i) {
+    auto paid = s.handle(post("/civil-affairs/subsidy-payments", living, "pay-" + std::to_string(i)));
+    ASSERT_EQ(paid.status, 201) << paid.body;
+    months.emplace_back(body_of(paid).at("month").as_string());
+    EXPECT_EQ(body_of(paid).at("amount").as_int64(), 80);
+  }
+  EXPECT_EQ(months.front(), "2026-03");
+  EXPECT_EQ(months[9], "2026-12");
+  EXPECT_EQ(months[10], "2027-01");
+  // The same payment job again pays nothing more.
+  auto again = s.handle(post("/civil-affairs/subsidy-payments", living, "pay-10"));
+  EXPECT_EQ(body_of(again).at("month").as_string(), "2027-01");
+  EXPECT_EQ(s.applied("civil-affairs.pay-subsidy"), 11u);
+
+  auto stopped = s.handle(post("/civil-affairs/subsidy-stops", id));
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(body_of(stopped).at("stopFrom").as_string(), "2026-04");
+  EXPECT_EQ(body_of(stopped).at("stopped"), json::value(json::array{"living"}));
+  EXPECT_EQ(code_of(s.handle(post("/civil-affairs/subsidy-payments", living))), "subsidy-stopped");
+  // Someone without subsidies: nothing to stop is no error.
+  Person other = find_person([](const Person& x) { return !x.dibao && !x.deceased; });
+  auto none = s.handle(post("/civil-affairs/subsidy-stops", R"({"idNumber":")" + other.id_number + R"("})"));
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_TRUE(body_of(none).at("stopped").as_array().empty());
+
+  // The pension contribution stops from next month: this year's is no longer paid.
+  auto stop = s.handle(post("/social-insurance/contribution-stops", id));
+  ASSERT_EQ(stop.status, 200) << stop.body;
+  EXPECT_EQ(body_of(stop).at("stopFrom").as_string(), "2026-04");
+  EXPECT_EQ(code_of(s.handle(post("/social-insurance/contributions", R"({"idNumber":")" + poor.id_number + R"(","year":2026})"))),
+            "contribution-stopped");
+}
+
+TEST(Simulator, AStoreKeepsTheStateAndTheIdempotencyKeysAcrossRestarts) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("banshi-sim-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  Person p = find_person([](const Person& x) { return x.dibao && !x.deceased; });
+  std::string issue = R"({"idNumber":")" + p.id_number + R"(","category":4,"level":2})";
+  std::string living = R"({"idNumber":")" + p.id_number + R"(","subsidy":"living"})";
+  std::string first_answer, number;
+  {
+    Simulator s(fixed_day());
+    ASSERT_TRUE(s.open_store(dir.string()).ok());
+    auto issued = s.handle(post("/dpf/certificates", issue, "job-1"));
+    ASSERT_EQ(issued.status, 201) << issued.body;
+    first_answer = issued.body;
+    number = std::string(body_of(issued).at("certificateNumber").as_string());
+    ASSERT_EQ(s.handle(post("/dpf/certificates/" + number + "/transfer", R"({"toRegion":"220402"})", "job-2")).status, 200);
+    ASSERT_EQ(s.handle(post("/civil-affairs/subsidy-decisions", living, "job-3")).status, 201);
+    ASSERT_EQ(s.handle(post("/civil-affairs/subsidy-payments", living, "job-4")).status, 201);
+    ASSERT_EQ(s.handle(post("/hrss/unemployment-registrations", R"({"idNumber":")" + p.id_number + R"("})")).status, 201);
+  }
+  Simulator s(fixed_day());
+  ASSERT_TRUE(s.open_store(dir.string()).ok());
+  // The registry, the subsidy and its payments, and the registration are back.
+  auto cert = s.handle(get("/dpf/certificates/" + number));
+  ASSERT_EQ(cert.status, 200) << cert.body;
+  EXPECT_EQ(body_of(cert).at("regionCode").as_string(), "220402");
+  EXPECT_EQ(body_of(cert).at("transfers").as_array().size(), 1u);
+  EXPECT_EQ(s.certificates().size(), 1u);
+  EXPECT_EQ(code_of(s.handle(post("/civil-affairs/subsidy-decisions", living))), "already-granted");
+  auto next = s.handle(post("/civil-affairs/subsidy-payments", living, "job-5"));
+  EXPECT_EQ(body_of(next).at("month").as_string(), "2026-04");
+  EXPECT_EQ(code_of(s.handle(post("/hrss/unemployment-registrations", R"({"idNumber":")" + p.id_number + R"("})"))),
+            "already-registered");
+  // A job retried after the restart gets its first answer, applied once.
+  auto replay = s.handle(post("/dpf/certificates", issue, "job-1"));
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first_answer);
+  EXPECT_EQ(s.applied("dpf.register-certificate"), 1u);
+  auto paid_again = s.handle(post("/civil-affairs/subsidy-payments", living, "job-4"));
+  EXPECT_EQ(body_of(paid_again).at("month").as_string(), "2026-03");
+  EXPECT_EQ(code_of(s.handle(post("/dpf/certificates", R"({"idNumber":"x","category":2,"level":3})", "job-1"))),
+            "idempotency-key-reused");
+  // Identifiers keep counting up: the first run handed out 1001 to 1003.
+  const std::string payment(body_of(next).at("paymentId").as_string());
+  EXPECT_GT(std::stoi(payment.substr(3)), 1003) << payment;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Simulator, ARepeatedIdempotencyKeyReturnsTheFirstAnswerAndAppliesOnce) {
