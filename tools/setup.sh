@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev googletest curl jq
   # the server benchmark (bench/server)
   wrk
+  # the PostgreSQL store's tests, the cluster test and its benchmark run a throwaway server (tools/pg)
+  postgresql postgresql-client
   # fuzzing (libFuzzer comes with clang)
   clang-14 libclang-rt-14-dev
   # the console's browser tests (headless; a CJK font for readable screenshots)

@@ -26,6 +26,14 @@ echo "== build (asan preset) =="
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 
+# A throwaway PostgreSQL server (tools/pg): the store and engine suites run
+# on it as well as on SQLite, and the cluster test runs three nodes on it.
+echo "== PostgreSQL (throwaway) =="
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/banshi-pg.XXXXXX")
+trap 'tools/pg/stop.sh "$pg_dir" >/dev/null 2>&1 || true' EXIT
+BANSHI_TEST_PG_URL=$(tools/pg/start.sh "$pg_dir")
+export BANSHI_TEST_PG_URL
+
 echo "== tests =="
 status=0
 ctest --preset asan -j "$jobs" || status=1
@@ -40,6 +48,7 @@ log=build/asan/Testing/Temporary/LastTest.log
 if [ -f "$log" ]; then
   grep -hE '^chaos: ' "$log" || true
   grep -hE '^  kills: ' "$log" | sed 's/^  /crash safety: /' || true
+  grep -hE '^cluster: [0-9]+ instances' "$log" || true
   grep -hE '^hostile: ' "$log" || true
 fi
 if [ "$fuzz" = 1 ]; then

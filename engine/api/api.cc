@@ -445,12 +445,13 @@ void Api::add_routes() {
       }
       out.body += "banshi_node_info{node=\"" + label(node) + "\",store=\"" + label(engine_.store().kind()) +
                   "\",role=\"" + label(role) + "\"} 1\n";
-      if (leases >= 0) {
-        out.body += "# HELP banshi_node_job_leases Jobs this node holds a live lease on.\n"
-                    "# TYPE banshi_node_job_leases gauge\nbanshi_node_job_leases " + std::to_string(leases) + "\n";
-        out.body += "# HELP banshi_cluster_nodes Nodes that ever recorded a heartbeat in the shared store.\n"
-                    "# TYPE banshi_cluster_nodes gauge\nbanshi_cluster_nodes " + std::to_string(nodes->size()) + "\n";
-      }
+      // Known in a cluster only; elsewhere the families have no sample.
+      out.body += "# HELP banshi_node_job_leases Jobs this node holds a live lease on (cluster only).\n"
+                  "# TYPE banshi_node_job_leases gauge\n";
+      if (leases >= 0) out.body += "banshi_node_job_leases " + std::to_string(leases) + "\n";
+      out.body += "# HELP banshi_cluster_nodes Nodes that ever beat in the shared store (cluster only).\n"
+                  "# TYPE banshi_cluster_nodes gauge\n";
+      if (nodes.ok()) out.body += "banshi_cluster_nodes " + std::to_string(nodes->size()) + "\n";
     }
     out.body += "# HELP banshi_ws_clients WebSocket clients connected to /api/v1/events.\n"
                 "# TYPE banshi_ws_clients gauge\nbanshi_ws_clients " + std::to_string(events_->clients()) + "\n";

@@ -101,6 +101,7 @@ struct Pending {
   std::optional<PublishRequest> publish;
   std::optional<std::pair<std::string, json::object>> signal;
   int attempts = 0;  // times the batch holding it met a version conflict
+  bool reloaded = false;  // applied again on the stored state after the cached one refused it
 };
 
 class EngineImpl final : public Engine {
@@ -845,6 +846,14 @@ class EngineImpl final : public Engine {
         if (p.create) {
           cache_.erase(p.instance);
           touched.erase(p.instance);
+        } else if (!p.reloaded && t->second.records.empty() && changed_elsewhere(*inst)) {
+          // Another node (or another writer) moved the instance on since this
+          // node cached it: judge the command on the stored state instead.
+          touched.erase(p.instance);
+          cache_.erase(p.instance);
+          p.reloaded = true;
+          work.push_front(std::move(p));
+          continue;
         }
         metrics_.commands_rejected.fetch_add(1, std::memory_order_relaxed);
         results.emplace_back(p.waiter, Outcome(r.error()));
@@ -951,6 +960,12 @@ class EngineImpl final : public Engine {
     if (builder.jobs_created()) jobs_cv_.notify_all();
     trim_cache();
     return std::max<size_t>(applied, results.empty() ? 0 : 1);
+  }
+
+  // Whether the stored instance is at another version than the cached one.
+  bool changed_elsewhere(const CachedInstance& inst) {
+    auto stored = store_->instance(inst.record.id);
+    return stored.ok() && stored->has_value() && (*stored)->version != inst.record.version;
   }
 
   // --- live events (after the commit) --------------------------------------------
