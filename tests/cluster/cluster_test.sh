@@ -42,11 +42,15 @@ done
 
 # Kill node 2 in the middle of the run, with work in flight.
 sleep $((seconds / 2))
-kill -KILL "${pids[1]}"
-wait "${pids[1]}" 2>/dev/null || true
-echo "cluster: node-2 killed with SIGKILL after $((seconds / 2)) s"
-
 status=0
+if kill -KILL "${pids[1]}" 2>/dev/null; then
+  echo "cluster: node-2 killed with SIGKILL after $((seconds / 2)) s"
+else
+  echo "cluster: node-2 ended before it could be killed:"
+  cat "$dir/node-2.out"
+  status=1
+fi
+wait "${pids[1]}" 2>/dev/null || true
 for i in 0 2; do
   if ! wait "${pids[$i]}"; then
     echo "cluster: node-$((i + 1)) failed:"

@@ -298,10 +298,12 @@ Error too_new(int present) {
 
 // A transaction-scoped advisory lock named after what it guards and the
 // schema, so stores in different schemas of one database do not wait on
-// each other.
-Result<void> advisory_lock(Connection& c, const std::string& what) {
-  auto locked = query(c, "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || current_schema()))",
-                      Params().add(what), "cannot take a lock");
+// each other. `schema` names it while it may not exist yet (current_schema()
+// is NULL then); empty: the current schema.
+Result<void> advisory_lock(Connection& c, const std::string& what, const std::string& schema = {}) {
+  auto locked = query(c, "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || coalesce(nullif($2, ''), "
+                         "current_schema(), '')))",
+                      Params().add(what).add(schema), "cannot take a lock");
   if (!locked.ok()) return locked.error();
   return {};
 }
@@ -742,12 +744,13 @@ Result<int> PostgresStore::schema_version() {
 Result<void> PostgresStore::migrate() {
   if (!options_.schema.empty()) {
     auto schema_made = in_write_transaction([&](Connection& c) -> Result<void> {
-      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate", options_.schema));
       auto exists = query(c, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", Params().add(options_.schema),
                           "cannot look for the schema");
       if (!exists.ok()) return exists.error();
       if ((*exists)->int64(0, 0) > 0) return {};
-      auto created = query(c, "SELECT format('CREATE SCHEMA %I', $1::text)", Params().add(options_.schema),
+      auto created = query(c, "SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)",
+                           Params().add(options_.schema),
                            "cannot create the schema");
       if (!created.ok()) return created.error();
       auto run = c.exec((*created)->text(0, 0));
@@ -759,7 +762,7 @@ Result<void> PostgresStore::migrate() {
   for (const Migration& m : migrations()) {
     auto applied = in_write_transaction([&](Connection& c) -> Result<void> {
       // Nodes starting together migrate one after the other.
-      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+      BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate", options_.schema));
       auto table = c.exec(kCreateMigrationsTable);
       if (!table.ok()) return failed(table.failure, "cannot create the migrations table");
       auto present = read_schema_version(c);
@@ -781,8 +784,8 @@ Result<void> PostgresStore::migrate() {
     });
     if (!applied.ok()) return applied;
   }
-  return in_write_transaction([](Connection& c) -> Result<void> {
-    BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate"));
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate", options_.schema));
     auto nodes = c.exec(kCreateNodesTable);
     if (!nodes.ok()) return failed(nodes.failure, "cannot create the cluster_nodes table");
     auto leases = c.exec(kCreateTimerLeasesTable);
