@@ -253,6 +253,7 @@ Api::Api(Engine& engine, ApiOptions options)
   add_routes();
   add_auth_routes();
   add_monitor_routes();
+  add_report_routes();
   add_task_routes();
   add_instance_routes();
   add_external_task_routes();

@@ -93,6 +93,7 @@ class Api {
   void add_task_routes();
   void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
+  void add_report_routes();   // report_routes.cc
   // Waits up to `ms` (or until begin_shutdown()); false when shutting down.
   bool long_poll_wait(int64_t ms);
 

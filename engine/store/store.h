@@ -206,6 +206,53 @@ struct MonitorStep {
   int64_t completed = 0, breached = 0, median_handling_ms = 0;
 };
 
+// Reports (engine/reports, docs/reports.md). A case's region is the region of
+// its first task (completed or open); a case that never had a task has none
+// ("") and is seen only by callers who see every region.
+struct ReportCase {
+  InstanceId id = 0;
+  std::string process_id;
+  std::string region;
+  uint8_t status = 1;         // core::InstanceStatus
+  int64_t started_at = 0;
+  int64_t ended_at = 0;       // 0 while running
+  std::string department;     // report_case() only: the department of its first task
+};
+// A task for the reports: completed ones from task_outcomes, open ones from user_tasks.
+struct ReportTask {
+  InstanceId instance_id = 0;
+  std::string process_id, element_id, name, department, region;
+  int64_t created_at = 0;
+  int64_t due_at = 0;         // 0: no due date
+  int64_t completed_at = 0;   // 0: still open
+  uint8_t sla_state = 0;      // core::SlaState
+  int32_t escalation_level = 0;
+};
+// A rating of a finished case (政务服务"好差评", migration 6): one per case.
+struct RatingRecord {
+  InstanceId instance_id = 0;
+  std::string process_id;
+  std::string business_key;
+  std::string region;         // the case's region when it was rated
+  int32_t level = 0;          // 1 very satisfied, 2 satisfied, 3 basically satisfied, 4 dissatisfied, 5 very dissatisfied
+  std::string comment;
+  std::string rated_by;       // the user who recorded it
+  bool on_behalf = false;     // recorded by staff at the window for the applicant
+  int64_t rated_at = 0;
+  InstanceId follow_up_id = 0;  // the rating-follow-up instance a bad rating started; 0: none
+};
+// One run of the data comparison (数据比对, migration 6): what it found and what it started.
+struct ComparisonRunRecord {
+  int64_t id = 0;             // assigned by the store
+  InstanceId instance_id = 0; // the data-comparison instance
+  std::string run_key;        // unique per run: the recording job's idempotency key
+  int64_t at = 0;
+  std::string found;          // JSON array of findings
+  std::string started;        // JSON array of what was started or correlated
+  int64_t found_count = 0;
+  int64_t started_count = 0;
+};
+
 struct InstanceKey {
   InstanceId instance_id = 0;
   uint64_t key = 0;
@@ -402,6 +449,57 @@ class Store {
                                                          int64_t to) {
     (void)region_prefixes, (void)from, (void)to;
     return Error{"unsupported", "this store keeps no monitor figures"};
+  }
+
+  // --- reports, ratings and comparison runs (docs/reports.md) ------------
+  // Region prefixes as for the monitor figures ("" covers all; none: nothing).
+  // Cases started in [from, to), oldest first.
+  virtual Result<std::vector<ReportCase>> report_cases(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                       int64_t to) {
+    (void)region_prefixes, (void)from, (void)to;
+    return Error{"unsupported", "this store keeps no reports"};
+  }
+  // Tasks completed in [from, to) and tasks still open that were created before `to`.
+  virtual Result<std::vector<ReportTask>> report_tasks(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                       int64_t to) {
+    (void)region_prefixes, (void)from, (void)to;
+    return Error{"unsupported", "this store keeps no reports"};
+  }
+  // The region of a case as report_cases() gives it; not-found when there is no such instance.
+  virtual Result<ReportCase> report_case(InstanceId id) {
+    (void)id;
+    return Error{"unsupported", "this store keeps no reports"};
+  }
+  // Stores a rating; Error{"conflict"} when the case is rated already.
+  virtual Result<void> add_rating(const RatingRecord& rating) {
+    (void)rating;
+    return Error{"unsupported", "this store keeps no ratings"};
+  }
+  // Records the follow-up instance a bad rating started.
+  virtual Result<void> set_rating_follow_up(InstanceId rated, InstanceId follow_up) {
+    (void)rated, (void)follow_up;
+    return Error{"unsupported", "this store keeps no ratings"};
+  }
+  virtual Result<std::optional<RatingRecord>> rating(InstanceId id) {
+    (void)id;
+    return Error{"unsupported", "this store keeps no ratings"};
+  }
+  // Ratings recorded in [from, to), oldest first.
+  virtual Result<std::vector<RatingRecord>> ratings(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                    int64_t to) {
+    (void)region_prefixes, (void)from, (void)to;
+    return Error{"unsupported", "this store keeps no ratings"};
+  }
+  // Appends a comparison run and returns its id. A second call with the same
+  // run_key stores nothing and returns the first one's id.
+  virtual Result<int64_t> add_comparison_run(const ComparisonRunRecord& run) {
+    (void)run;
+    return Error{"unsupported", "this store keeps no comparison runs"};
+  }
+  // Comparison runs, newest first; `total` counts them all.
+  virtual Result<std::vector<ComparisonRunRecord>> comparison_runs(size_t offset, size_t limit, int64_t& total) {
+    (void)offset, (void)limit, (void)total;
+    return Error{"unsupported", "this store keeps no comparison runs"};
   }
 
   // Copies the whole database to `path` while the engine keeps running.

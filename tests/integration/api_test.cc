@@ -441,6 +441,14 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       {"GET /api/v1/monitor/overdue", {"/api/v1/monitor/overdue", "", "", {"monitor", "supervisor", "admin"}}},
       {"GET /api/v1/monitor/steps", {"/api/v1/monitor/steps", "", "", {"monitor", "supervisor", "admin"}}},
       {"GET /api/v1/monitor/calendar", {"/api/v1/monitor/calendar", "", "", {"monitor", "supervisor", "admin"}}},
+      // Ratings, reports and data comparison runs (report_routes.cc).
+      {"POST /api/v1/instances/{id}/rating",
+       {"/api/v1/instances/999/rating", R"({"level":"satisfied"})", "application/json", {"staff", "supervisor"}}},
+      {"GET /api/v1/instances/{id}/rating",
+       {"/api/v1/instances/999/rating", "", "", {"staff", "supervisor", "monitor"}}},
+      {"GET /api/v1/reports", {"/api/v1/reports", "", "", {"monitor", "supervisor", "admin"}}},
+      {"GET /api/v1/reports/{report}", {"/api/v1/reports/cases", "", "", {"monitor", "supervisor", "admin"}}},
+      {"GET /api/v1/comparison-runs", {"/api/v1/comparison-runs", "", "", {"monitor", "supervisor", "admin"}}},
       // External tasks are served with API tokens only (ExternalTasks* tests): every user is refused.
       {"POST /api/v1/external-tasks/fetch-and-lock",
        {"/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["t"]})", "application/json", {"token"}}},

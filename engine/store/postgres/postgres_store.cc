@@ -1686,4 +1686,211 @@ Result<std::vector<MonitorStep>> PostgresStore::monitor_steps(const std::vector<
   });
 }
 
+// --- reports, ratings and comparison runs (docs/reports.md) ---------------
+
+namespace {
+
+// A case's region and department: those of its first completed task, else
+// of its first open one, else '' (docs/reports.md).
+constexpr const char* kCaseRegion =
+    "coalesce((SELECT o.region FROM task_outcomes o WHERE o.instance_id = i.id ORDER BY o.created_at LIMIT 1), "
+    "(SELECT u.region FROM user_tasks u WHERE u.instance_id = i.id ORDER BY u.created_at LIMIT 1), '')";
+constexpr const char* kCaseDepartment =
+    "coalesce((SELECT o.department FROM task_outcomes o WHERE o.instance_id = i.id ORDER BY o.created_at LIMIT 1), "
+    "(SELECT u.department FROM user_tasks u WHERE u.instance_id = i.id ORDER BY u.created_at LIMIT 1), '')";
+constexpr const char* kRatingColumns =
+    "instance_id, process_id, business_key, region, level, comment, rated_by, on_behalf, rated_at, follow_up_id";
+
+RatingRecord rating_row(const Rows& r, int i) {
+  RatingRecord out;
+  out.instance_id = r.int64(i, 0);
+  out.process_id = r.text(i, 1);
+  out.business_key = r.text(i, 2);
+  out.region = r.text(i, 3);
+  out.level = static_cast<int32_t>(r.int64(i, 4));
+  out.comment = r.text(i, 5);
+  out.rated_by = r.text(i, 6);
+  out.on_behalf = r.int64(i, 7) != 0;
+  out.rated_at = r.int64(i, 8);
+  out.follow_up_id = r.int64(i, 9);
+  return out;
+}
+
+ReportCase report_case_row(const Rows& r, int i) {
+  ReportCase out;
+  out.id = r.int64(i, 0);
+  out.process_id = r.text(i, 1);
+  out.region = r.text(i, 2);
+  out.status = static_cast<uint8_t>(r.int64(i, 3));
+  out.started_at = r.int64(i, 4);
+  out.ended_at = r.int64(i, 5);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<ReportCase>> PostgresStore::report_cases(const std::vector<std::string>& region_prefixes,
+                                                            int64_t from, int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT id, process_id, region, status, started_at, ended_at FROM (SELECT i.id, i.process_id, {} AS region, "
+      "i.status, i.started_at, i.ended_at FROM instances i WHERE i.parent_id IS NULL AND i.started_at >= $1 AND "
+      "i.started_at < $3) t WHERE {} ORDER BY started_at, id",
+      kCaseRegion, kInRegions);
+  return in_read([&](Connection& c) {
+    return collect<ReportCase>(c, sql, Params().add(from).add(json_list(region_prefixes)).add(to), report_case_row,
+                               "cannot read cases for a report");
+  });
+}
+
+Result<ReportCase> PostgresStore::report_case(InstanceId id) {
+  const std::string sql = fmt::format(
+      "SELECT i.id, i.process_id, {}, i.status, i.started_at, i.ended_at, {} FROM instances i WHERE i.id = $1",
+      kCaseRegion, kCaseDepartment);
+  return in_read([&](Connection& c) -> Result<ReportCase> {
+    auto row = first<ReportCase>(
+        c, sql, Params().add(id),
+        [](const Rows& r, int i) {
+          ReportCase found = report_case_row(r, i);
+          found.department = r.text(i, 6);
+          return found;
+        },
+        "cannot read a case");
+    if (!row.ok()) return row.error();
+    if (!*row) return Error{"not-found", fmt::format("there is no instance {}", id)};
+    return std::move(**row);
+  });
+}
+
+Result<std::vector<ReportTask>> PostgresStore::report_tasks(const std::vector<std::string>& region_prefixes,
+                                                            int64_t from, int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, "
+      "t.completed_at, t.sla_state, t.escalation_level FROM task_outcomes t "
+      "WHERE t.completed_at >= $1 AND t.completed_at < $3 AND {0} "
+      "UNION ALL SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, "
+      "t.due_at, 0, t.sla_state, t.escalation_level FROM user_tasks t WHERE t.created_at < $3 AND {0} "
+      "ORDER BY 2, 3, 7",
+      kInRegions);
+  return in_read([&](Connection& c) {
+    return collect<ReportTask>(
+        c, sql, Params().add(from).add(json_list(region_prefixes)).add(to),
+        [](const Rows& r, int i) {
+          ReportTask t;
+          t.instance_id = r.int64(i, 0);
+          t.process_id = r.text(i, 1);
+          t.element_id = r.text(i, 2);
+          t.name = r.text(i, 3);
+          t.department = r.text(i, 4);
+          t.region = r.text(i, 5);
+          t.created_at = r.int64(i, 6);
+          t.due_at = r.int64(i, 7);
+          t.completed_at = r.int64(i, 8);
+          t.sla_state = static_cast<uint8_t>(r.int64(i, 9));
+          t.escalation_level = static_cast<int32_t>(r.int64(i, 10));
+          return t;
+        },
+        "cannot read tasks for a report");
+  });
+}
+
+Result<void> PostgresStore::add_rating(const RatingRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto rows = query(c,
+                      fmt::format("INSERT INTO ratings ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                                  "ON CONFLICT (instance_id) DO NOTHING",
+                                  kRatingColumns),
+                      Params()
+                          .add(r.instance_id)
+                          .add(r.process_id)
+                          .add(r.business_key)
+                          .add(r.region)
+                          .add(int64_t{r.level})
+                          .add(r.comment)
+                          .add(r.rated_by)
+                          .add(int64_t{r.on_behalf ? 1 : 0})
+                          .add(r.rated_at)
+                          .add(r.follow_up_id),
+                      fmt::format("cannot store the rating of case {}", r.instance_id));
+    if (!rows.ok()) return rows.error();
+    if ((*rows)->affected() == 0) return conflict(fmt::format("case {} is rated already", r.instance_id));
+    return {};
+  });
+}
+
+Result<void> PostgresStore::set_rating_follow_up(InstanceId rated, InstanceId follow_up) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto rows = query(c, "UPDATE ratings SET follow_up_id = $2 WHERE instance_id = $1",
+                      Params().add(rated).add(follow_up), "cannot record a rating's follow-up");
+    if (!rows.ok()) return rows.error();
+    if ((*rows)->affected() == 0) return Error{"not-found", fmt::format("case {} has no rating", rated)};
+    return {};
+  });
+}
+
+Result<std::optional<RatingRecord>> PostgresStore::rating(InstanceId id) {
+  return in_read([&](Connection& c) {
+    return first<RatingRecord>(c, fmt::format("SELECT {} FROM ratings WHERE instance_id = $1", kRatingColumns),
+                               Params().add(id), rating_row, "cannot read a rating");
+  });
+}
+
+Result<std::vector<RatingRecord>> PostgresStore::ratings(const std::vector<std::string>& region_prefixes,
+                                                         int64_t from, int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT {} FROM ratings t WHERE t.rated_at >= $1 AND t.rated_at < $3 AND {} ORDER BY t.rated_at, t.instance_id",
+      kRatingColumns, kInRegions);
+  return in_read([&](Connection& c) {
+    return collect<RatingRecord>(c, sql, Params().add(from).add(json_list(region_prefixes)).add(to), rating_row,
+                                 "cannot read ratings");
+  });
+}
+
+Result<int64_t> PostgresStore::add_comparison_run(const ComparisonRunRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto inserted = query(c,
+                          "INSERT INTO comparison_runs (instance_id, run_key, at, found, started, found_count, "
+                          "started_count) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_key) DO NOTHING",
+                          Params()
+                              .add(r.instance_id)
+                              .add(r.run_key)
+                              .add(r.at)
+                              .add(r.found)
+                              .add(r.started)
+                              .add(r.found_count)
+                              .add(r.started_count),
+                          "cannot record a comparison run");
+    if (!inserted.ok()) return inserted.error();
+    auto id = query(c, "SELECT id FROM comparison_runs WHERE run_key = $1", Params().add(r.run_key),
+                    "cannot read a comparison run back");
+    if (!id.ok()) return id.error();
+    if ((*id)->size() == 0) return Error{"store", "cannot read a comparison run back"};
+    return (*id)->int64(0, 0);
+  });
+}
+
+Result<std::vector<ComparisonRunRecord>> PostgresStore::comparison_runs(size_t offset, size_t limit, int64_t& total) {
+  return in_read([&](Connection& c) -> Result<std::vector<ComparisonRunRecord>> {
+    auto count = query(c, "SELECT count(*) FROM comparison_runs", Params(), "cannot count comparison runs");
+    if (!count.ok()) return count.error();
+    total = (*count)->int64(0, 0);
+    return collect<ComparisonRunRecord>(
+        c,
+        "SELECT id, instance_id, at, found, started, found_count, started_count FROM comparison_runs "
+        "ORDER BY id DESC LIMIT $1 OFFSET $2",
+        Params().add(static_cast<int64_t>(limit)).add(static_cast<int64_t>(offset)),
+        [](const Rows& r, int i) {
+          ComparisonRunRecord run;
+          run.id = r.int64(i, 0);
+          run.instance_id = r.int64(i, 1);
+          run.at = r.int64(i, 2);
+          run.found = r.text(i, 3);
+          run.started = r.text(i, 4);
+          run.found_count = r.int64(i, 5);
+          run.started_count = r.int64(i, 6);
+          return run;
+        },
+        "cannot read comparison runs");
+  });
+}
+
 }  // namespace banshi::store::postgres

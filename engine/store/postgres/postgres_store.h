@@ -101,6 +101,18 @@ class PostgresStore final : public Store, public AuthStore {
                                                   size_t offset, size_t limit, int64_t& total) override;
   Result<std::vector<MonitorStep>> monitor_steps(const std::vector<std::string>& region_prefixes, int64_t from,
                                                  int64_t to) override;
+  Result<std::vector<ReportCase>> report_cases(const std::vector<std::string>& region_prefixes, int64_t from,
+                                               int64_t to) override;
+  Result<std::vector<ReportTask>> report_tasks(const std::vector<std::string>& region_prefixes, int64_t from,
+                                               int64_t to) override;
+  Result<ReportCase> report_case(InstanceId id) override;
+  Result<void> add_rating(const RatingRecord& rating) override;
+  Result<void> set_rating_follow_up(InstanceId rated, InstanceId follow_up) override;
+  Result<std::optional<RatingRecord>> rating(InstanceId id) override;
+  Result<std::vector<RatingRecord>> ratings(const std::vector<std::string>& region_prefixes, int64_t from,
+                                            int64_t to) override;
+  Result<int64_t> add_comparison_run(const ComparisonRunRecord& run) override;
+  Result<std::vector<ComparisonRunRecord>> comparison_runs(size_t offset, size_t limit, int64_t& total) override;
 
   // PostgreSQL is backed up with its own tools (pg_basebackup, pg_dump; see
   // docs/operations.md): this always fails with "unsupported".

@@ -267,11 +267,41 @@ CREATE TABLE task_outcomes (
 CREATE INDEX task_outcomes_completed ON task_outcomes (completed_at);
 )sql";
 
+// Ratings of finished cases and the runs of the data comparison (docs/reports.md).
+constexpr const char* kV6 = R"sql(
+CREATE TABLE ratings (
+  instance_id  INTEGER PRIMARY KEY,
+  process_id   TEXT NOT NULL,
+  business_key TEXT NOT NULL,
+  region       TEXT NOT NULL,
+  level        INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+  comment      TEXT NOT NULL,
+  rated_by     TEXT NOT NULL,
+  on_behalf    INTEGER NOT NULL,
+  rated_at     INTEGER NOT NULL,
+  follow_up_id INTEGER NOT NULL
+);
+CREATE INDEX ratings_at ON ratings (rated_at);
+
+CREATE TABLE comparison_runs (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  instance_id   INTEGER NOT NULL,
+  run_key       TEXT NOT NULL UNIQUE,
+  at            INTEGER NOT NULL,
+  found         TEXT NOT NULL,
+  started       TEXT NOT NULL,
+  found_count   INTEGER NOT NULL,
+  started_count INTEGER NOT NULL
+);
+CREATE INDEX comparison_runs_instance ON comparison_runs (instance_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
     Migration{3, "SLA columns of tasks and the outcomes of completed tasks", kV3},
     Migration{4, "deployed DMN decisions", kV4},
+    Migration{6, "ratings of finished cases and data comparison runs", kV6},
 };
 
 }  // namespace

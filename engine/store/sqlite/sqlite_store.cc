@@ -1629,4 +1629,232 @@ Result<std::vector<MonitorStep>> SqliteStore::monitor_steps(const std::vector<st
   });
 }
 
+// --- reports, ratings and comparison runs (docs/reports.md) ---------------
+
+namespace {
+
+// A case's region: the region of its first completed task, else of its first
+// open one, else '' (docs/reports.md).
+constexpr const char* kCaseRegion =
+    "coalesce((SELECT o.region FROM task_outcomes o WHERE o.instance_id = i.id ORDER BY o.created_at LIMIT 1), "
+    "(SELECT u.region FROM user_tasks u WHERE u.instance_id = i.id ORDER BY u.created_at LIMIT 1), '')";
+constexpr const char* kCaseDepartment =
+    "coalesce((SELECT o.department FROM task_outcomes o WHERE o.instance_id = i.id ORDER BY o.created_at LIMIT 1), "
+    "(SELECT u.department FROM user_tasks u WHERE u.instance_id = i.id ORDER BY u.created_at LIMIT 1), '')";
+constexpr const char* kRatingColumns =
+    "instance_id, process_id, business_key, region, level, comment, rated_by, on_behalf, rated_at, follow_up_id";
+
+RatingRecord rating_row(Statement& st) {
+  RatingRecord r;
+  r.instance_id = st.int64(0);
+  r.process_id = st.text(1);
+  r.business_key = st.text(2);
+  r.region = st.text(3);
+  r.level = static_cast<int32_t>(st.int64(4));
+  r.comment = st.text(5);
+  r.rated_by = st.text(6);
+  r.on_behalf = st.int64(7) != 0;
+  r.rated_at = st.int64(8);
+  r.follow_up_id = st.int64(9);
+  return r;
+}
+
+ReportCase report_case_row(Statement& st) {
+  ReportCase r;
+  r.id = st.int64(0);
+  r.process_id = st.text(1);
+  r.region = st.text(2);
+  r.status = static_cast<uint8_t>(st.int64(3));
+  r.started_at = st.int64(4);
+  r.ended_at = st.int64(5);
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<ReportCase>> SqliteStore::report_cases(const std::vector<std::string>& region_prefixes,
+                                                          int64_t from, int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT id, process_id, region, status, started_at, ended_at FROM (SELECT i.id, i.process_id, {} AS region, "
+      "i.status, i.started_at, i.ended_at FROM instances i WHERE i.parent_id IS NULL AND i.started_at >= ?1 AND "
+      "i.started_at < ?3) t WHERE {} ORDER BY started_at, id",
+      kCaseRegion, kInRegions);
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<ReportCase>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    st->bind(1, from);
+    st->bind(2, json_list(region_prefixes));
+    st->bind(3, to);
+    return collect<ReportCase>(*st, report_case_row, "cannot read cases for a report");
+  });
+}
+
+Result<ReportCase> SqliteStore::report_case(InstanceId id) {
+  const std::string sql = fmt::format(
+      "SELECT i.id, i.process_id, {}, i.status, i.started_at, i.ended_at, {} FROM instances i WHERE i.id = ?1",
+      kCaseRegion, kCaseDepartment);
+  return in_read_transaction([&](Connection& c) -> Result<ReportCase> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    auto row = first<ReportCase>(
+        *st,
+        [](Statement& r) {
+          ReportCase found = report_case_row(r);
+          found.department = r.text(6);
+          return found;
+        },
+        "cannot read a case");
+    if (!row.ok()) return row.error();
+    if (!*row) return Error{"not-found", fmt::format("there is no instance {}", id)};
+    return std::move(**row);
+  });
+}
+
+Result<std::vector<ReportTask>> SqliteStore::report_tasks(const std::vector<std::string>& region_prefixes,
+                                                          int64_t from, int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, "
+      "t.completed_at, t.sla_state, t.escalation_level FROM task_outcomes t "
+      "WHERE t.completed_at >= ?1 AND t.completed_at < ?3 AND {0} "
+      "UNION ALL SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, "
+      "t.due_at, 0, t.sla_state, t.escalation_level FROM user_tasks t WHERE t.created_at < ?3 AND {0} "
+      "ORDER BY 2, 3, 7",
+      kInRegions);
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<ReportTask>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    st->bind(1, from);
+    st->bind(2, json_list(region_prefixes));
+    st->bind(3, to);
+    return collect<ReportTask>(
+        *st,
+        [](Statement& r) {
+          ReportTask t;
+          t.instance_id = r.int64(0);
+          t.process_id = r.text(1);
+          t.element_id = r.text(2);
+          t.name = r.text(3);
+          t.department = r.text(4);
+          t.region = r.text(5);
+          t.created_at = r.int64(6);
+          t.due_at = r.int64(7);
+          t.completed_at = r.int64(8);
+          t.sla_state = static_cast<uint8_t>(r.int64(9));
+          t.escalation_level = static_cast<int32_t>(r.int64(10));
+          return t;
+        },
+        "cannot read tasks for a report");
+  });
+}
+
+Result<void> SqliteStore::add_rating(const RatingRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(fmt::format("INSERT INTO ratings ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                    kRatingColumns));
+    if (!st.ok()) return st.error();
+    st->bind(1, r.instance_id);
+    st->bind(2, r.process_id);
+    st->bind(3, r.business_key);
+    st->bind(4, r.region);
+    st->bind(5, int64_t{r.level});
+    st->bind(6, r.comment);
+    st->bind(7, r.rated_by);
+    st->bind(8, int64_t{r.on_behalf ? 1 : 0});
+    st->bind(9, r.rated_at);
+    st->bind(10, r.follow_up_id);
+    int rc = st->step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("case {} is rated already", r.instance_id));
+    if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot store the rating of case {}", r.instance_id));
+    return {};
+  });
+}
+
+Result<void> SqliteStore::set_rating_follow_up(InstanceId rated, InstanceId follow_up) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("UPDATE ratings SET follow_up_id = ?2 WHERE instance_id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, rated);
+    st->bind(2, follow_up);
+    BANSHI_STORE_TRY(st->run("cannot record a rating's follow-up"));
+    if (sqlite3_changes(c.db()) == 0) return Error{"not-found", fmt::format("case {} has no rating", rated)};
+    return {};
+  });
+}
+
+Result<std::optional<RatingRecord>> SqliteStore::rating(InstanceId id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<RatingRecord>> {
+    auto st = c.prepare(fmt::format("SELECT {} FROM ratings WHERE instance_id = ?1", kRatingColumns));
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    return first<RatingRecord>(*st, rating_row, "cannot read a rating");
+  });
+}
+
+Result<std::vector<RatingRecord>> SqliteStore::ratings(const std::vector<std::string>& region_prefixes, int64_t from,
+                                                       int64_t to) {
+  const std::string sql = fmt::format(
+      "SELECT {} FROM ratings t WHERE t.rated_at >= ?1 AND t.rated_at < ?3 AND {} ORDER BY t.rated_at, t.instance_id",
+      kRatingColumns, kInRegions);
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<RatingRecord>> {
+    auto st = c.prepare(sql);
+    if (!st.ok()) return st.error();
+    st->bind(1, from);
+    st->bind(2, json_list(region_prefixes));
+    st->bind(3, to);
+    return collect<RatingRecord>(*st, rating_row, "cannot read ratings");
+  });
+}
+
+Result<int64_t> SqliteStore::add_comparison_run(const ComparisonRunRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO comparison_runs (instance_id, run_key, at, found, started, found_count, started_count) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (run_key) DO NOTHING");
+    if (!st.ok()) return st.error();
+    st->bind(1, r.instance_id);
+    st->bind(2, r.run_key);
+    st->bind(3, r.at);
+    st->bind(4, r.found);
+    st->bind(5, r.started);
+    st->bind(6, r.found_count);
+    st->bind(7, r.started_count);
+    BANSHI_STORE_TRY(st->run("cannot record a comparison run"));
+    auto id = c.prepare("SELECT id FROM comparison_runs WHERE run_key = ?1");
+    if (!id.ok()) return id.error();
+    id->bind(1, r.run_key);
+    if (id->step() != SQLITE_ROW) return store_error(c.db(), "cannot read a comparison run back");
+    return id->int64(0);
+  });
+}
+
+Result<std::vector<ComparisonRunRecord>> SqliteStore::comparison_runs(size_t offset, size_t limit, int64_t& total) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<ComparisonRunRecord>> {
+    auto count = c.prepare("SELECT count(*) FROM comparison_runs");
+    if (!count.ok()) return count.error();
+    if (count->step() != SQLITE_ROW) return store_error(count->db(), "cannot count comparison runs");
+    total = count->int64(0);
+    auto st = c.prepare(
+        "SELECT id, instance_id, at, found, started, found_count, started_count FROM comparison_runs "
+        "ORDER BY id DESC LIMIT ?1 OFFSET ?2");
+    if (!st.ok()) return st.error();
+    st->bind(1, static_cast<int64_t>(limit));
+    st->bind(2, static_cast<int64_t>(offset));
+    return collect<ComparisonRunRecord>(
+        *st,
+        [](Statement& r) {
+          ComparisonRunRecord run;
+          run.id = r.int64(0);
+          run.instance_id = r.int64(1);
+          run.at = r.int64(2);
+          run.found = r.text(3);
+          run.started = r.text(4);
+          run.found_count = r.int64(5);
+          run.started_count = r.int64(6);
+          return run;
+        },
+        "cannot read comparison runs");
+  });
+}
+
 }  // namespace banshi::store::sqlite

@@ -102,6 +102,18 @@ class SqliteStore final : public Store, public AuthStore {
                                                   size_t offset, size_t limit, int64_t& total) override;
   Result<std::vector<MonitorStep>> monitor_steps(const std::vector<std::string>& region_prefixes, int64_t from,
                                                  int64_t to) override;
+  Result<std::vector<ReportCase>> report_cases(const std::vector<std::string>& region_prefixes, int64_t from,
+                                               int64_t to) override;
+  Result<std::vector<ReportTask>> report_tasks(const std::vector<std::string>& region_prefixes, int64_t from,
+                                               int64_t to) override;
+  Result<ReportCase> report_case(InstanceId id) override;
+  Result<void> add_rating(const RatingRecord& rating) override;
+  Result<void> set_rating_follow_up(InstanceId rated, InstanceId follow_up) override;
+  Result<std::optional<RatingRecord>> rating(InstanceId id) override;
+  Result<std::vector<RatingRecord>> ratings(const std::vector<std::string>& region_prefixes, int64_t from,
+                                            int64_t to) override;
+  Result<int64_t> add_comparison_run(const ComparisonRunRecord& run) override;
+  Result<std::vector<ComparisonRunRecord>> comparison_runs(size_t offset, size_t limit, int64_t& total) override;
 
   // Uses SQLite's online backup from a reader's snapshot: the copy holds
   // exactly the commits made before it started, and writes go on meanwhile.
