@@ -17,6 +17,8 @@ export const pages = [
   { path: '/designer', name: 'designer', component: () => import('./views/DesignerView.vue'), roles: ['designer'] },
   { path: '/designer/edit/:processId?/:version?', name: 'modeler', component: () => import('./views/ModelerView.vue'), roles: ['designer'], hidden: true },
   { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), roles: ['admin'] },
+  { path: '/intake', name: 'intake', component: () => import('./views/IntakeView.vue'), roles: ['staff', 'supervisor'] },
+  { path: '/intake/:key/receipt', name: 'receipt', component: () => import('./views/ReceiptView.vue'), roles: ['staff', 'supervisor'], hidden: true },
   { path: '/password', name: 'password', component: () => import('./views/PasswordView.vue'), roles: [], hidden: true },
 ]
 
@@ -24,6 +26,10 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: '/login', name: 'login', component: LoginView, meta: { public: true } },
+    // The applicant's channel (一网通办): public pages with their own sign-in.
+    { path: '/apply', name: 'applicant', component: () => import('./views/applicant/ApplicantHomeView.vue'), meta: { public: true, applicant: true } },
+    { path: '/apply/new', name: 'applicant-apply', component: () => import('./views/applicant/ApplicantApplyView.vue'), meta: { public: true, applicant: true } },
+    { path: '/apply/cases/:key', name: 'applicant-case', component: () => import('./views/applicant/ApplicantCaseView.vue'), meta: { public: true, applicant: true } },
     { path: '/', name: 'home', redirect: () => ({ name: 'inbox' }) },
     ...pages.map((p) => ({ path: p.path, name: p.name, component: p.component, meta: { roles: p.roles } })),
     { path: '/:rest(.*)*', name: 'notfound', component: () => import('./views/NotFoundView.vue') },

@@ -257,6 +257,8 @@ Api::Api(Engine& engine, ApiOptions options)
   add_task_routes();
   add_instance_routes();
   add_external_task_routes();
+  add_frontdoor_routes();
+  add_applicant_routes();
 }
 
 Upgrade Api::upgrade(const Request& req) {
@@ -324,6 +326,21 @@ void Api::add(std::string method, std::string path_template, Access access, Auth
                 if (access.kind == Access::Kind::kOpen) return handler(req, params, Principal{});
                 if (access.kind == Access::Kind::kLoopbackOrRoles && is_loopback(req.remote_address)) {
                   return handler(req, params, Principal{});
+                }
+                if (access.kind == Access::Kind::kApplicant) {
+                  auto applicant = authenticate_applicant(req);
+                  if (!applicant.ok()) return problem_from_error(applicant.error());
+                  if (!*applicant) {
+                    return problem(ProblemKind::kUnauthorized,
+                                   "Sign in with the one-time code sent to your phone (POST /api/v1/applicant/session).");
+                  }
+                  auto sent = req.header("x-csrf-token");
+                  if (req.method != "GET" && req.method != "HEAD" &&
+                      (!sent || !equal_constant_time(*sent, (*applicant)->csrf_token))) {
+                    return problem(ProblemKind::kForbidden,
+                                   "Send the session's CSRF token (from sign-in or GET /api/v1/applicant/me) in X-CSRF-Token.");
+                  }
+                  return handler(req, params, **applicant);
                 }
                 auto who = auth_.authenticate(req);
                 if (!who.ok()) return problem_from_error(who.error());

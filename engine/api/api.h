@@ -35,6 +35,7 @@
 
 #include "api/auth.h"
 #include "api/events.h"
+#include "api/frontdoor_routes.h"
 #include "api/http_metrics.h"
 #include "api/http_types.h"
 #include "api/rate_limit.h"
@@ -42,6 +43,8 @@
 #include "api/server.h"
 #include "api/static_files.h"
 #include "banshi/engine.h"
+#include "frontdoor/gateway.h"
+#include "store/frontdoor_store.h"
 
 namespace banshi::api {
 
@@ -63,6 +66,13 @@ struct ApiOptions {
   // External-task long polls waiting at once (each holds an I/O thread); more
   // are answered at once, empty.
   int max_long_polls = 2;
+  // The front door (frontdoor_routes.h, docs/frontdoor.md): the departments'
+  // shared data and the SMS gateway (null: pre-fill, codes and notices answer
+  // 503), and the store of its cases (null: the engine's store when it keeps
+  // them, as the SQLite store does).
+  frontdoor::Gateway* gateway = nullptr;
+  store::FrontDoorStore* frontdoor_store = nullptr;
+  FrontDoorOptions frontdoor;
   // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
   // with its store and the job leases it holds (docs/cluster.md).
   std::string node_id;
@@ -93,19 +103,27 @@ class Api {
   void add_task_routes();
   void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
+  void add_frontdoor_routes();  // frontdoor_routes.cc
+  void add_applicant_routes();  // applicant_routes.cc
   void add_report_routes();   // report_routes.cc
   // Waits up to `ms` (or until begin_shutdown()); false when shutting down.
   bool long_poll_wait(int64_t ms);
 
   // Who may call a route.
   struct Access {
-    enum class Kind { kOpen, kLoopbackOrRoles, kAnyUser, kRoles } kind = Kind::kRoles;
+    enum class Kind { kOpen, kLoopbackOrRoles, kAnyUser, kRoles, kApplicant } kind = Kind::kRoles;
     std::vector<std::string> roles;
   };
   static Access open() { return Access{Access::Kind::kOpen, {}}; }
   static Access any_user() { return Access{Access::Kind::kAnyUser, {}}; }
   static Access roles(std::vector<std::string> r) { return Access{Access::Kind::kRoles, std::move(r)}; }
   static Access loopback_or(std::vector<std::string> r) { return Access{Access::Kind::kLoopbackOrRoles, std::move(r)}; }
+  // An applicant signed in by a one-time code (applicant_routes.cc); nobody else.
+  static Access applicant() { return Access{Access::Kind::kApplicant, {}}; }
+  // The signed-in applicant of a request (its banshi_applicant cookie), if any.
+  Result<std::optional<Principal>> authenticate_applicant(const Request& request);
+  // Whether the case with this business key was filed with the applicant's phone.
+  bool applicant_owns(const Principal& who, const std::string& business_key);
 
   using AuthedHandler = std::function<Response(const Request&, const PathParams&, const Principal&)>;
   // Registers a route whose handler runs only when `access` allows the caller.
@@ -119,6 +137,8 @@ class Api {
   HttpMetrics http_metrics_;
   RateLimiter rate_limiter_;
   std::unique_ptr<EventHub> events_;
+  store::FrontDoorStore* frontdoor_store_ = nullptr;
+  std::shared_ptr<void> notifier_;  // the milestone notifier (frontdoor_routes.cc); unsubscribes when destroyed
   std::atomic<int> long_polls_{0};
   std::atomic<bool> shutting_down_{false};
   std::mutex poll_mu_;

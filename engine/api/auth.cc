@@ -52,7 +52,10 @@ bool Principal::has(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
-std::string Principal::actor() const { return kind == Kind::kToken ? "token:" + name : name; }
+std::string Principal::actor() const {
+  if (kind == Kind::kApplicant) return "applicant:" + name.substr(0, 12);
+  return kind == Kind::kToken ? "token:" + name : name;
+}
 
 Auth::Auth(store::AuthStore* store, std::shared_ptr<Clock> clock, AuthOptions options)
     : store_(store), clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()), options_(options),

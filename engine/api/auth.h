@@ -49,9 +49,9 @@ struct AuthOptions {
 };
 
 struct Principal {
-  enum class Kind { kUser, kToken };
+  enum class Kind { kUser, kToken, kApplicant };  // kApplicant: api/frontdoor_routes.h
   Kind kind = Kind::kUser;
-  std::string name;                   // user name, or the token's name
+  std::string name;                   // user name, the token's name, or an applicant's phone hash
   std::vector<std::string> roles;     // users only
   std::string department;
   std::vector<std::string> regions;

@@ -135,6 +135,8 @@ class EngineImpl final : public Engine {
     if (running_.exchange(true)) return;
     started_at_ = clock_->now_ms();
     beat("active");
+    // Nodes sharing the store hear each other's events.
+    relaying_ = store_->listen_events([this](const std::string& payload) { relayed(payload); }).ok();
     spdlog::info("engine {} started with {} job workers", config_.node_id, config_.job_workers);
     processor_ = std::thread([this] { processing_loop(); });
     for (int i = 0; i < config_.job_workers; ++i) workers_.emplace_back([this] { job_loop(); });
@@ -147,6 +149,7 @@ class EngineImpl final : public Engine {
     if (processor_.joinable()) processor_.join();
     for (std::thread& w : workers_) w.join();
     workers_.clear();
+    if (relaying_.exchange(false)) store_->stop_events();
     beat("stopped");
     spdlog::info("engine {} stopped", config_.node_id);
   }
@@ -559,6 +562,12 @@ class EngineImpl final : public Engine {
   }
 
   void publish_event(const EngineEvent& event) override {
+    deliver(event);
+    relay({event});
+  }
+
+  // Hands an event to this node's listeners.
+  void deliver(const EngineEvent& event) {
     std::lock_guard lock(listeners_mu_);
     for (auto& [id, listener] : listeners_) {
       try {
@@ -895,7 +904,7 @@ class EngineImpl final : public Engine {
     // Tasks this batch removes, read while they are still stored: their ids
     // and candidates go into task.completed events.
     std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> removed_tasks;
-    if (has_listeners_) removed_tasks = tasks_of(batch.tasks_removed);
+    if (has_listeners_ || relaying_) removed_tasks = tasks_of(batch.tasks_removed);
     if (!batch.empty()) {
       auto commit_start = std::chrono::steady_clock::now();
       Result<void> w = store_->write(batch);
@@ -925,7 +934,7 @@ class EngineImpl final : public Engine {
     metrics_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
     // Before ended instances leave the cache: the events read them.
-    if (has_listeners_) publish_batch_events(touched, batch, removed_tasks, now);
+    if (has_listeners_ || relaying_) publish_batch_events(touched, batch, removed_tasks, now);
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
       CachedInstance& c = *t.instance;
@@ -987,7 +996,7 @@ class EngineImpl final : public Engine {
   Result<void> assign_and_tell(int64_t task_id, const std::string& expected, const std::string& assignee,
                                const char* type) {
     if (auto r = store_->assign_task(task_id, expected, assignee); !r.ok()) return r;
-    if (has_listeners_) {
+    if (has_listeners_ || relaying_) {
       auto task = store_->task(task_id);
       if (task.ok() && *task) {
         EngineEvent e = task_event(type, **task);
@@ -1126,7 +1135,67 @@ class EngineImpl final : public Engine {
         }
       }
     }
-    for (const EngineEvent& e : events) publish_event(e);
+    for (const EngineEvent& e : events) deliver(e);
+    relay(events);
+  }
+
+  // --- live events between nodes (a shared store) -------------------------------
+  // Events committed here go to the other nodes' listeners through the store
+  // (PostgreSQL NOTIFY), and theirs come back here; each carries the node it
+  // came from, so a node does not hear its own twice.
+  void relay(const std::vector<EngineEvent>& events) {
+    if (!relaying_ || events.empty()) return;
+    std::vector<std::string> payloads;
+    for (const EngineEvent& e : events) {
+      json::object o{{"origin", config_.node_id}, {"type", e.type},       {"at", e.at},
+                     {"instance", e.instance_id}, {"process", e.process_id}, {"element", e.element_id},
+                     {"task", e.task_id},         {"region", e.region},     {"assignee", e.assignee},
+                     {"data", e.data}};
+      json::array groups, users;
+      for (const auto& g : e.candidate_groups) groups.emplace_back(g);
+      for (const auto& u : e.candidate_users) users.emplace_back(u);
+      o["groups"] = std::move(groups);
+      o["users"] = std::move(users);
+      std::string text = json::serialize(o);
+      if (text.size() < 7999) payloads.push_back(std::move(text));  // NOTIFY's limit; the rest stay local
+    }
+    if (auto r = store_->relay_events(payloads); !r.ok()) {
+      spdlog::warn("node {} could not relay {} events: {}", config_.node_id, payloads.size(), r.error().message);
+    }
+  }
+
+  void relayed(const std::string& payload) {
+    boost::system::error_code ec;
+    json::value v = json::parse(payload, ec);
+    if (ec || !v.is_object()) return;
+    const json::object& o = v.as_object();
+    auto text = [&](const char* k) {
+      const json::value* f = o.if_contains(k);
+      return f && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    auto number = [&](const char* k) {
+      const json::value* f = o.if_contains(k);
+      return f && f->is_int64() ? f->as_int64() : int64_t{0};
+    };
+    if (text("origin") == config_.node_id) return;  // delivered here when it was committed
+    EngineEvent e;
+    e.type = text("type");
+    e.at = number("at");
+    e.instance_id = number("instance");
+    e.process_id = text("process");
+    e.element_id = text("element");
+    e.task_id = number("task");
+    e.region = text("region");
+    e.assignee = text("assignee");
+    for (const char* k : {"groups", "users"}) {
+      const json::value* list = o.if_contains(k);
+      if (!list || !list->is_array()) continue;
+      for (const json::value& item : list->as_array()) {
+        if (item.is_string()) (k[0] == 'g' ? e.candidate_groups : e.candidate_users).emplace_back(item.as_string());
+      }
+    }
+    if (const json::value* d = o.if_contains("data"); d && d->is_object()) e.data = d->as_object();
+    deliver(e);
   }
 
   // Effects that become commands of other instances, applied in the same batch.
@@ -1712,6 +1781,7 @@ class EngineImpl final : public Engine {
   // Cluster: whether the store keeps heartbeats (it stops trying once told
   // "unsupported"), and when start() ran.
   std::atomic<bool> beats_{true};
+  std::atomic<bool> relaying_{false};  // events go to and come from other nodes
   int64_t started_at_ = 0;
 
   std::mutex jobs_mu_;

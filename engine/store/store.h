@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -538,6 +539,20 @@ class Store {
   virtual Result<std::vector<ReplicaRecord>> replicas() {
     return Error{"unsupported", "this store has no replicas"};
   }
+  // Live events between the nodes sharing the database: relay_events()
+  // hands each payload to every node listening, this one too (PostgreSQL
+  // NOTIFY; a payload holds at most 7999 bytes). listen_events() calls
+  // `on_event` on a thread of the store with every payload relayed by any
+  // node from now on, until stop_events() or the store's end.
+  virtual Result<void> relay_events(const std::vector<std::string>& payloads) {
+    (void)payloads;
+    return Error{"unsupported", "this store has no other nodes"};
+  }
+  virtual Result<void> listen_events(std::function<void(const std::string&)> on_event) {
+    (void)on_event;
+    return Error{"unsupported", "this store has no other nodes"};
+  }
+  virtual void stop_events() {}
 };
 
 // How open_store() opens a store.

@@ -89,3 +89,10 @@ echo "browser tests: banshi serve on 127.0.0.1:$port (log $log)"
 BANSHI_URL="http://127.0.0.1:$port" BANSHI_USERS_FILE="$users_file" BANSHI_BROWSER_OUT="$out" \
 BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" \
   node "tests/browser/$([ "${BANSHI_BROWSER_PERF:-0}" = 1 ] && echo perf || echo console).test.mjs"
+
+# The front door and the applicant's channel run on a server of their own with
+# the connectors and `banshi simulate` (frontdoor.test.mjs starts both).
+if [ "${BANSHI_BROWSER_PERF:-0}" != 1 ]; then
+  BANSHI_BINARY="$banshi" BANSHI_BROWSER_OUT="$out" BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" \
+    node tests/browser/frontdoor.test.mjs
+fi

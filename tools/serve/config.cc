@@ -133,6 +133,20 @@ const std::vector<Key>& keys() {
       integer("auth", "session_idle_minutes", &ServeConfig::session_idle_minutes, 1, 24 * 60),
       integer("auth", "session_absolute_minutes", &ServeConfig::session_absolute_minutes, 5, 7 * 24 * 60),
       boolean("auth", "secure_cookie", &ServeConfig::secure_cookie),
+      str("frontdoor", "uploads_dir", &ServeConfig::frontdoor_uploads_dir),
+      [] {
+        Key key = str("frontdoor", "hash_key", &ServeConfig::frontdoor_hash_key);
+        key.secret = true;
+        return key;
+      }(),
+      str("frontdoor", "sms_url", &ServeConfig::frontdoor_sms_url,
+          [](const std::string& v) {
+            if (v.empty() || v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0) return std::string{};
+            return std::string("must be an http:// or https:// URL");
+          }),
+      integer("frontdoor", "code_ttl_seconds", &ServeConfig::frontdoor_code_ttl_seconds, 60, 3600),
+      integer("frontdoor", "max_upload_bytes", &ServeConfig::frontdoor_max_upload_bytes, 1024, int64_t{100} << 20),
+      boolean("frontdoor", "notify_milestones", &ServeConfig::frontdoor_notify_milestones),
   };
   return k;
 }

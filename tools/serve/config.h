@@ -4,7 +4,7 @@
 // environment variables BANSHI_<SECTION>_<KEY> (e.g. BANSHI_SERVER_LISTEN,
 // BANSHI_STORE_PATH), then command-line flags. Unknown keys, wrong types and
 // out-of-range values are errors naming the key. Keys marked secret are
-// printed as "<hidden>" by to_toml() (there are none yet).
+// printed as "<hidden>" by to_toml() (frontdoor.hash_key).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +59,14 @@ struct ServeConfig {
   int64_t session_idle_minutes = 30;       // a session unused this long ends
   int64_t session_absolute_minutes = 720;  // no session lives longer
   bool secure_cookie = false;              // mark the session cookie Secure (TLS in front of the server)
+  // [frontdoor] the one-window intake and the applicant's channel (docs/frontdoor.md); it runs when
+  // the connectors do (pre-fill and SMS go through them)
+  std::string frontdoor_uploads_dir;          // empty: "uploads" beside the store file
+  std::string frontdoor_hash_key;             // secret: keys the hashes of ID and phone numbers
+  std::string frontdoor_sms_url;              // the SMS gateway; empty: connectors.base_url
+  int64_t frontdoor_code_ttl_seconds = 300;   // how long a one-time code lives
+  int64_t frontdoor_max_upload_bytes = 5 * 1024 * 1024;
+  bool frontdoor_notify_milestones = true;
 };
 
 // Applies a TOML document (its text; `origin` names it in errors).

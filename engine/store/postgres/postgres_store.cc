@@ -9,6 +9,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
 
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
@@ -715,7 +717,7 @@ auto PostgresStore::in_read(F&& fn, bool snapshot) -> decltype(fn(std::declval<C
 
 PostgresStore::PostgresStore(PostgresOptions options) : options_(std::move(options)) {}
 
-PostgresStore::~PostgresStore() = default;
+PostgresStore::~PostgresStore() { stop_events(); }
 
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const PostgresOptions& options) {
   if (options.url.empty()) return Error{"store", "the PostgreSQL URL is empty"};
@@ -1287,6 +1289,58 @@ Result<std::vector<TimerRecord>> PostgresStore::acquire_timers(const std::string
             lease_ms),
         read_timer, "cannot lease timers");
   });
+}
+
+Result<void> PostgresStore::relay_events(const std::vector<std::string>& payloads) {
+  if (payloads.empty()) return {};
+  return in_read([&](Connection& c) -> Result<void> {
+    // Outside a transaction block: each notification goes out at once.
+    auto sent = query(c, "SELECT pg_notify('banshi_events', p) FROM jsonb_array_elements_text($1::jsonb) p",
+                      Params().add(json_list(payloads)), "cannot relay events");
+    if (!sent.ok()) return sent.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::listen_events(std::function<void(const std::string&)> on_event) {
+  if (events_thread_.joinable()) return Error{"store", "this store already listens for events"};
+  auto first = Connection::open(options_.url, options_.schema);
+  if (!first.ok()) return first.error();
+  if (auto l = (*first)->exec("LISTEN banshi_events"); !l.ok()) return store_error(l.failure, "cannot listen");
+  events_stop_ = false;
+  events_thread_ = std::thread([this, on_event = std::move(on_event), conn = std::move(first).value()]() mutable {
+    while (!events_stop_) {
+      if (!conn->healthy()) {
+        // Made again after a break; events relayed meanwhile are missed (the
+        // clients' lists are read from the database anyway).
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        if (!conn->reset() || !conn->exec("LISTEN banshi_events").ok()) continue;
+      }
+      const int fd = PQsocket(conn->raw());
+      if (fd < 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      if (PQconsumeInput(conn->raw()) == 0) continue;  // the connection broke: healthy() says so next round
+      while (PGnotify* n = PQnotifies(conn->raw())) {
+        std::string payload = n->extra != nullptr ? n->extra : "";
+        PQfreemem(n);
+        try {
+          on_event(payload);
+        } catch (...) {
+          // A listener's failure must not end the relay.
+        }
+      }
+    }
+  });
+  return {};
+}
+
+void PostgresStore::stop_events() {
+  events_stop_ = true;
+  if (events_thread_.joinable()) events_thread_.join();
 }
 
 Result<std::vector<ReplicaRecord>> PostgresStore::replicas() {
@@ -1890,6 +1944,223 @@ Result<std::vector<ComparisonRunRecord>> PostgresStore::comparison_runs(size_t o
           return run;
         },
         "cannot read comparison runs");
+  });
+}
+
+}  // namespace banshi::store::postgres
+
+// --- FrontDoorStore (migration 7, docs/frontdoor.md) ---------------------------
+
+namespace banshi::store::postgres {
+
+namespace {
+
+constexpr const char* kIntakeColumns =
+    "business_key, instance_id, process_id, services, region, applicant_hash, phone_hash, channel, filed_by, "
+    "on_behalf, proxy, receipt, created_at, linked_key";
+
+IntakeRecord intake_row(const Rows& s, int i) {
+  IntakeRecord r;
+  r.business_key = s.text(i, 0);
+  r.instance_id = s.int64(i, 1);
+  r.process_id = s.text(i, 2);
+  r.services = s.text(i, 3);
+  r.region = s.text(i, 4);
+  r.applicant_hash = s.text(i, 5);
+  r.phone_hash = s.text(i, 6);
+  r.channel = s.text(i, 7);
+  r.filed_by = s.text(i, 8);
+  r.on_behalf = s.int64(i, 9) != 0;
+  r.proxy = s.text(i, 10);
+  r.receipt = s.text(i, 11);
+  r.created_at = s.int64(i, 12);
+  r.linked_key = s.text(i, 13);
+  return r;
+}
+
+}  // namespace
+
+Result<void> PostgresStore::add_intake(const IntakeRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c,
+                       std::string("INSERT INTO intakes (") + kIntakeColumns +
+                           ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                       Params()
+                           .add(r.business_key)
+                           .add(r.instance_id)
+                           .add(r.process_id)
+                           .add(r.services)
+                           .add(r.region)
+                           .add(r.applicant_hash)
+                           .add(r.phone_hash)
+                           .add(r.channel)
+                           .add(r.filed_by)
+                           .add(int64_t{r.on_behalf ? 1 : 0})
+                           .add(r.proxy)
+                           .add(r.receipt)
+                           .add(r.created_at)
+                           .add(r.linked_key),
+                       "cannot insert an intake", fmt::format("there is already a case {}", r.business_key));
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
+Result<std::optional<IntakeRecord>> PostgresStore::intake(const std::string& business_key) {
+  return in_read([&](Connection& c) -> Result<std::optional<IntakeRecord>> {
+    return first<IntakeRecord>(c, std::string("SELECT ") + kIntakeColumns + " FROM intakes WHERE business_key = $1",
+                               Params().add(business_key), intake_row, "cannot read an intake");
+  });
+}
+
+Result<std::vector<IntakeRecord>> PostgresStore::intakes_of_phone(const std::string& phone_hash) {
+  return in_read([&](Connection& c) -> Result<std::vector<IntakeRecord>> {
+    return collect<IntakeRecord>(
+        c,
+        std::string("SELECT ") + kIntakeColumns +
+            " FROM intakes WHERE phone_hash = $1 ORDER BY created_at DESC, business_key DESC LIMIT 200",
+        Params().add(phone_hash), intake_row, "cannot read intakes");
+  });
+}
+
+Result<std::optional<IntakeRecord>> PostgresStore::intake_of_applicant(const std::string& applicant_hash) {
+  return in_read([&](Connection& c) -> Result<std::optional<IntakeRecord>> {
+    return first<IntakeRecord>(
+        c,
+        std::string("SELECT ") + kIntakeColumns +
+            " FROM intakes WHERE applicant_hash = $1 ORDER BY created_at DESC, business_key DESC LIMIT 1",
+        Params().add(applicant_hash), intake_row, "cannot read an intake");
+  });
+}
+
+Result<int64_t> PostgresStore::add_document(const DocumentRecord& d) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto out = c.run(
+        "INSERT INTO case_documents (business_key, material, media_type, size, stored_name, sha256, uploaded_by, "
+        "uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        Params()
+            .add(d.business_key)
+            .add(d.material)
+            .add(d.media_type)
+            .add(d.size)
+            .add(d.stored_name)
+            .add(d.sha256)
+            .add(d.uploaded_by)
+            .add(d.uploaded_at));
+    if (!out.ok()) return failed(out.failure, "cannot insert a document");
+    return out.rows->int64(0, 0);
+  });
+}
+
+Result<std::vector<DocumentRecord>> PostgresStore::documents(const std::string& business_key) {
+  return in_read([&](Connection& c) -> Result<std::vector<DocumentRecord>> {
+    return collect<DocumentRecord>(
+        c,
+        "SELECT id, business_key, material, media_type, size, stored_name, sha256, uploaded_by, uploaded_at "
+        "FROM case_documents WHERE business_key = $1 ORDER BY id",
+        Params().add(business_key),
+        [](const Rows& s, int i) {
+          return DocumentRecord{s.int64(i, 0), s.text(i, 1), s.text(i, 2), s.text(i, 3), s.int64(i, 4),
+                                s.text(i, 5),  s.text(i, 6), s.text(i, 7), s.int64(i, 8)};
+        },
+        "cannot read documents");
+  });
+}
+
+Result<int64_t> PostgresStore::add_code(const OneTimeCodeRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto out = c.run(
+        "INSERT INTO applicant_codes (phone_hash, code_hash, created_at, expires_at, attempts, used) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        Params()
+            .add(r.phone_hash)
+            .add(r.code_hash)
+            .add(r.created_at)
+            .add(r.expires_at)
+            .add(int64_t{r.attempts})
+            .add(int64_t{r.used ? 1 : 0}));
+    if (!out.ok()) return failed(out.failure, "cannot insert a one-time code");
+    return out.rows->int64(0, 0);
+  });
+}
+
+Result<std::vector<OneTimeCodeRecord>> PostgresStore::codes(const std::string& phone_hash, int64_t since) {
+  return in_read([&](Connection& c) -> Result<std::vector<OneTimeCodeRecord>> {
+    return collect<OneTimeCodeRecord>(
+        c,
+        "SELECT id, phone_hash, code_hash, created_at, expires_at, attempts, used FROM applicant_codes "
+        "WHERE phone_hash = $1 AND created_at >= $2 ORDER BY id DESC LIMIT 100",
+        Params().add(phone_hash).add(since),
+        [](const Rows& s, int i) {
+          return OneTimeCodeRecord{s.int64(i, 0), s.text(i, 1), s.text(i, 2), s.int64(i, 3),
+                                   s.int64(i, 4), static_cast<int32_t>(s.int64(i, 5)), s.int64(i, 6) != 0};
+        },
+        "cannot read one-time codes");
+  });
+}
+
+Result<void> PostgresStore::record_code_attempt(int64_t id, bool used) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c, "UPDATE applicant_codes SET attempts = attempts + 1, used = GREATEST(used, $2) WHERE id = $1",
+                       Params().add(id).add(int64_t{used ? 1 : 0}), "cannot count a code attempt");
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::add_applicant_session(const ApplicantSessionRecord& s) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c,
+                       "INSERT INTO applicant_sessions (token_hash, phone_hash, csrf_token, created_at, last_seen_at) "
+                       "VALUES ($1, $2, $3, $4, $5)",
+                       Params().add(s.token_hash).add(s.phone_hash).add(s.csrf_token).add(s.created_at).add(
+                           s.last_seen_at),
+                       "cannot insert an applicant session");
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
+Result<std::optional<ApplicantSessionRecord>> PostgresStore::applicant_session(const std::string& token_hash) {
+  return in_read([&](Connection& c) -> Result<std::optional<ApplicantSessionRecord>> {
+    return first<ApplicantSessionRecord>(
+        c,
+        "SELECT token_hash, phone_hash, csrf_token, created_at, last_seen_at FROM applicant_sessions "
+        "WHERE token_hash = $1",
+        Params().add(token_hash),
+        [](const Rows& s, int i) {
+          return ApplicantSessionRecord{s.text(i, 0), s.text(i, 1), s.text(i, 2), s.int64(i, 3), s.int64(i, 4)};
+        },
+        "cannot read an applicant session");
+  });
+}
+
+Result<void> PostgresStore::touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c, "UPDATE applicant_sessions SET last_seen_at = $2 WHERE token_hash = $1",
+                       Params().add(token_hash).add(last_seen_at), "cannot update an applicant session");
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
+Result<void> PostgresStore::delete_applicant_session(const std::string& token_hash) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c, "DELETE FROM applicant_sessions WHERE token_hash = $1", Params().add(token_hash),
+                       "cannot delete an applicant session");
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
+Result<bool> PostgresStore::mark_notified(const std::string& business_key, const std::string& milestone, int64_t at) {
+  return in_write_transaction([&](Connection& c) -> Result<bool> {
+    auto done = change(c,
+                       "INSERT INTO case_notifications (business_key, milestone, sent_at) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (business_key, milestone) DO NOTHING",
+                       Params().add(business_key).add(milestone).add(at), "cannot record a notification");
+    if (!done.ok()) return done.error();
+    return *done > 0;
   });
 }
 

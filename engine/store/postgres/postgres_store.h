@@ -22,14 +22,17 @@
 // Threads: every method may be called from any thread at any time.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/auth_store.h"
+#include "store/frontdoor_store.h"
 #include "store/store.h"
 
 namespace banshi::store::postgres {
@@ -49,7 +52,7 @@ struct PostgresOptions {
   std::function<void()> before_commit;
 };
 
-class PostgresStore final : public Store, public AuthStore {
+class PostgresStore final : public Store, public AuthStore, public FrontDoorStore {
  public:
   // Connects the pool. Fails when the server cannot be reached or refuses
   // the login, or carries a schema newer than this build knows. Does not
@@ -128,6 +131,11 @@ class PostgresStore final : public Store, public AuthStore {
   Result<std::vector<NodeRecord>> nodes(int64_t now) override;
   Result<void> forget_node(const std::string& node_id) override;
   Result<std::vector<ReplicaRecord>> replicas() override;
+  // NOTIFY banshi_events in one statement; LISTEN on a connection of its
+  // own, outside the pool, made again when it breaks.
+  Result<void> relay_events(const std::vector<std::string>& payloads) override;
+  Result<void> listen_events(std::function<void(const std::string&)> on_event) override;
+  void stop_events() override;
 
   // --- AuthStore ----------------------------------------------------------
   Result<void> add_user(const UserRecord& user) override;
@@ -149,6 +157,25 @@ class PostgresStore final : public Store, public AuthStore {
 
   const PostgresOptions& options() const { return options_; }
 
+
+  // --- FrontDoorStore (docs/frontdoor.md) -------------------------------------
+  Result<void> add_intake(const IntakeRecord& intake) override;
+  Result<std::optional<IntakeRecord>> intake(const std::string& business_key) override;
+  Result<std::vector<IntakeRecord>> intakes_of_phone(const std::string& phone_hash) override;
+  Result<std::optional<IntakeRecord>> intake_of_applicant(const std::string& applicant_hash) override;
+  Result<int64_t> add_document(const DocumentRecord& document) override;
+  Result<std::vector<DocumentRecord>> documents(const std::string& business_key) override;
+  Result<int64_t> add_code(const OneTimeCodeRecord& code) override;
+  Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) override;
+  Result<void> record_code_attempt(int64_t id, bool used) override;
+  Result<void> add_applicant_session(const ApplicantSessionRecord& session) override;
+  Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) override;
+  Result<void> touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) override;
+  Result<void> delete_applicant_session(const std::string& token_hash) override;
+  Result<bool> mark_notified(const std::string& business_key, const std::string& milestone, int64_t at) override;
+ private:
+  class Lease;
+  explicit PostgresStore(PostgresOptions options);
  private:
   class Lease;
   explicit PostgresStore(PostgresOptions options);
@@ -163,6 +190,9 @@ class PostgresStore final : public Store, public AuthStore {
   auto in_read(F&& fn, bool snapshot = false) -> decltype(fn(std::declval<Connection&>()));
 
   PostgresOptions options_;
+  // Live events (listen_events): the listening thread and its stop flag.
+  std::thread events_thread_;
+  std::atomic<bool> events_stop_{false};
   std::mutex pool_mutex_;
   std::condition_variable connection_free_;
   std::vector<std::unique_ptr<Connection>> connections_;  // all of them, owned

@@ -296,12 +296,76 @@ CREATE TABLE comparison_runs (
 CREATE INDEX comparison_runs_instance ON comparison_runs (instance_id);
 )sql";
 
+// The front door (docs/frontdoor.md): cases filed at the window or online,
+// their uploaded documents, applicants' one-time codes and sessions, and the
+// milestone notices sent. ID and phone numbers only as keyed hashes.
+constexpr const char* kV7 = R"sql(
+CREATE TABLE intakes (
+  business_key   TEXT PRIMARY KEY,
+  instance_id    INTEGER NOT NULL,
+  process_id     TEXT NOT NULL,
+  services       TEXT NOT NULL,
+  region         TEXT NOT NULL,
+  applicant_hash TEXT NOT NULL,
+  phone_hash     TEXT NOT NULL,
+  channel        TEXT NOT NULL,
+  filed_by       TEXT NOT NULL,
+  on_behalf      INTEGER NOT NULL,
+  proxy          TEXT NOT NULL,
+  receipt        TEXT NOT NULL,
+  linked_key     TEXT NOT NULL,
+  created_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX intakes_phone ON intakes (phone_hash, created_at);
+CREATE INDEX intakes_applicant ON intakes (applicant_hash);
+
+CREATE TABLE case_documents (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  business_key TEXT NOT NULL,
+  material     TEXT NOT NULL,
+  media_type   TEXT NOT NULL,
+  size         INTEGER NOT NULL,
+  stored_name  TEXT NOT NULL,
+  sha256       TEXT NOT NULL,
+  uploaded_by  TEXT NOT NULL,
+  uploaded_at  INTEGER NOT NULL
+);
+CREATE INDEX case_documents_key ON case_documents (business_key);
+
+CREATE TABLE applicant_codes (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  phone_hash TEXT NOT NULL,
+  code_hash  TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL,
+  used       INTEGER NOT NULL
+);
+CREATE INDEX applicant_codes_phone ON applicant_codes (phone_hash, created_at);
+
+CREATE TABLE applicant_sessions (
+  token_hash   TEXT PRIMARY KEY,
+  phone_hash   TEXT NOT NULL,
+  csrf_token   TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE case_notifications (
+  business_key TEXT NOT NULL,
+  milestone    TEXT NOT NULL,
+  sent_at      INTEGER NOT NULL,
+  PRIMARY KEY (business_key, milestone)
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
     Migration{3, "SLA columns of tasks and the outcomes of completed tasks", kV3},
     Migration{4, "deployed DMN decisions", kV4},
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
+    Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
 };
 
 }  // namespace

@@ -1858,3 +1858,236 @@ Result<std::vector<ComparisonRunRecord>> SqliteStore::comparison_runs(size_t off
 }
 
 }  // namespace banshi::store::sqlite
+
+// --- FrontDoorStore (migration 7, docs/frontdoor.md) ---------------------------
+
+namespace banshi::store::sqlite {
+
+namespace {
+
+IntakeRecord intake_row(const Statement& s) {
+  IntakeRecord r;
+  r.business_key = s.text(0);
+  r.instance_id = s.int64(1);
+  r.process_id = s.text(2);
+  r.services = s.text(3);
+  r.region = s.text(4);
+  r.applicant_hash = s.text(5);
+  r.phone_hash = s.text(6);
+  r.channel = s.text(7);
+  r.filed_by = s.text(8);
+  r.on_behalf = s.int64(9) != 0;
+  r.proxy = s.text(10);
+  r.receipt = s.text(11);
+  r.created_at = s.int64(12);
+  r.linked_key = s.text(13);
+  return r;
+}
+
+constexpr const char* kIntakeColumns =
+    "business_key, instance_id, process_id, services, region, applicant_hash, phone_hash, channel, filed_by, "
+    "on_behalf, proxy, receipt, created_at, linked_key";
+
+}  // namespace
+
+Result<void> SqliteStore::add_intake(const IntakeRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(std::string("INSERT INTO intakes (") + kIntakeColumns +
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    if (!st.ok()) return st.error();
+    st->bind(1, r.business_key);
+    st->bind(2, r.instance_id);
+    st->bind(3, r.process_id);
+    st->bind(4, r.services);
+    st->bind(5, r.region);
+    st->bind(6, r.applicant_hash);
+    st->bind(7, r.phone_hash);
+    st->bind(8, r.channel);
+    st->bind(9, r.filed_by);
+    st->bind(10, int64_t{r.on_behalf ? 1 : 0});
+    st->bind(11, r.proxy);
+    st->bind(12, r.receipt);
+    st->bind(13, r.created_at);
+    st->bind(14, r.linked_key);
+    int rc = st->step();
+    if (is_constraint(rc)) return Error{"duplicate", fmt::format("there is already a case {}", r.business_key)};
+    if (rc != SQLITE_DONE) return store_error(c.db(), "cannot insert an intake");
+    return {};
+  });
+}
+
+Result<std::optional<IntakeRecord>> SqliteStore::intake(const std::string& business_key) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<IntakeRecord>> {
+    auto st = c.prepare(std::string("SELECT ") + kIntakeColumns + " FROM intakes WHERE business_key = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, business_key);
+    return first<IntakeRecord>(*st, intake_row, "cannot read an intake");
+  });
+}
+
+Result<std::vector<IntakeRecord>> SqliteStore::intakes_of_phone(const std::string& phone_hash) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<IntakeRecord>> {
+    auto st = c.prepare(std::string("SELECT ") + kIntakeColumns +
+                        " FROM intakes WHERE phone_hash = ?1 ORDER BY created_at DESC, business_key DESC LIMIT 200");
+    if (!st.ok()) return st.error();
+    st->bind(1, phone_hash);
+    return collect<IntakeRecord>(*st, intake_row, "cannot read intakes");
+  });
+}
+
+Result<std::optional<IntakeRecord>> SqliteStore::intake_of_applicant(const std::string& applicant_hash) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<IntakeRecord>> {
+    auto st = c.prepare(std::string("SELECT ") + kIntakeColumns +
+                        " FROM intakes WHERE applicant_hash = ?1 ORDER BY created_at DESC, business_key DESC LIMIT 1");
+    if (!st.ok()) return st.error();
+    st->bind(1, applicant_hash);
+    return first<IntakeRecord>(*st, intake_row, "cannot read an intake");
+  });
+}
+
+Result<int64_t> SqliteStore::add_document(const DocumentRecord& d) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO case_documents (business_key, material, media_type, size, stored_name, sha256, uploaded_by, "
+        "uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!st.ok()) return st.error();
+    st->bind(1, d.business_key);
+    st->bind(2, d.material);
+    st->bind(3, d.media_type);
+    st->bind(4, d.size);
+    st->bind(5, d.stored_name);
+    st->bind(6, d.sha256);
+    st->bind(7, d.uploaded_by);
+    st->bind(8, d.uploaded_at);
+    BANSHI_STORE_TRY(st->run("cannot insert a document"));
+    return int64_t{sqlite3_last_insert_rowid(c.db())};
+  });
+}
+
+Result<std::vector<DocumentRecord>> SqliteStore::documents(const std::string& business_key) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<DocumentRecord>> {
+    auto st = c.prepare(
+        "SELECT id, business_key, material, media_type, size, stored_name, sha256, uploaded_by, uploaded_at "
+        "FROM case_documents WHERE business_key = ?1 ORDER BY id");
+    if (!st.ok()) return st.error();
+    st->bind(1, business_key);
+    return collect<DocumentRecord>(
+        *st,
+        [](const Statement& s) {
+          return DocumentRecord{s.int64(0), s.text(1), s.text(2), s.text(3), s.int64(4),
+                                s.text(5),  s.text(6), s.text(7), s.int64(8)};
+        },
+        "cannot read documents");
+  });
+}
+
+Result<int64_t> SqliteStore::add_code(const OneTimeCodeRecord& r) {
+  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto st = c.prepare(
+        "INSERT INTO applicant_codes (phone_hash, code_hash, created_at, expires_at, attempts, used) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st.ok()) return st.error();
+    st->bind(1, r.phone_hash);
+    st->bind(2, r.code_hash);
+    st->bind(3, r.created_at);
+    st->bind(4, r.expires_at);
+    st->bind(5, int64_t{r.attempts});
+    st->bind(6, int64_t{r.used ? 1 : 0});
+    BANSHI_STORE_TRY(st->run("cannot insert a one-time code"));
+    return int64_t{sqlite3_last_insert_rowid(c.db())};
+  });
+}
+
+Result<std::vector<OneTimeCodeRecord>> SqliteStore::codes(const std::string& phone_hash, int64_t since) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<OneTimeCodeRecord>> {
+    auto st = c.prepare(
+        "SELECT id, phone_hash, code_hash, created_at, expires_at, attempts, used FROM applicant_codes "
+        "WHERE phone_hash = ?1 AND created_at >= ?2 ORDER BY id DESC LIMIT 100");
+    if (!st.ok()) return st.error();
+    st->bind(1, phone_hash);
+    st->bind(2, since);
+    return collect<OneTimeCodeRecord>(
+        *st,
+        [](const Statement& s) {
+          return OneTimeCodeRecord{s.int64(0), s.text(1), s.text(2), s.int64(3),
+                                   s.int64(4), static_cast<int32_t>(s.int64(5)), s.int64(6) != 0};
+        },
+        "cannot read one-time codes");
+  });
+}
+
+Result<void> SqliteStore::record_code_attempt(int64_t id, bool used) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("UPDATE applicant_codes SET attempts = attempts + 1, used = MAX(used, ?2) WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    st->bind(2, int64_t{used ? 1 : 0});
+    return st->run("cannot count a code attempt");
+  });
+}
+
+Result<void> SqliteStore::add_applicant_session(const ApplicantSessionRecord& s) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare(
+        "INSERT INTO applicant_sessions (token_hash, phone_hash, csrf_token, created_at, last_seen_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!st.ok()) return st.error();
+    st->bind(1, s.token_hash);
+    st->bind(2, s.phone_hash);
+    st->bind(3, s.csrf_token);
+    st->bind(4, s.created_at);
+    st->bind(5, s.last_seen_at);
+    return st->run("cannot insert an applicant session");
+  });
+}
+
+Result<std::optional<ApplicantSessionRecord>> SqliteStore::applicant_session(const std::string& token_hash) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<ApplicantSessionRecord>> {
+    auto st = c.prepare(
+        "SELECT token_hash, phone_hash, csrf_token, created_at, last_seen_at FROM applicant_sessions "
+        "WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    return first<ApplicantSessionRecord>(
+        *st,
+        [](const Statement& s) {
+          return ApplicantSessionRecord{s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4)};
+        },
+        "cannot read an applicant session");
+  });
+}
+
+Result<void> SqliteStore::touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("UPDATE applicant_sessions SET last_seen_at = ?2 WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    st->bind(2, last_seen_at);
+    return st->run("cannot update an applicant session");
+  });
+}
+
+Result<void> SqliteStore::delete_applicant_session(const std::string& token_hash) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("DELETE FROM applicant_sessions WHERE token_hash = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, token_hash);
+    return st->run("cannot delete an applicant session");
+  });
+}
+
+Result<bool> SqliteStore::mark_notified(const std::string& business_key, const std::string& milestone, int64_t at) {
+  return in_write_transaction([&](Connection& c) -> Result<bool> {
+    auto st = c.prepare(
+        "INSERT INTO case_notifications (business_key, milestone, sent_at) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (business_key, milestone) DO NOTHING");
+    if (!st.ok()) return st.error();
+    st->bind(1, business_key);
+    st->bind(2, milestone);
+    st->bind(3, at);
+    BANSHI_STORE_TRY(st->run("cannot record a notification"));
+    return sqlite3_changes(c.db()) > 0;
+  });
+}
+
+}  // namespace banshi::store::sqlite

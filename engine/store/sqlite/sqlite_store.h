@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "store/auth_store.h"
+#include "store/frontdoor_store.h"
 #include "store/store.h"
 
 namespace banshi::store::sqlite {
@@ -49,7 +50,7 @@ struct SqliteOptions {
   std::function<void()> before_commit;
 };
 
-class SqliteStore final : public Store, public AuthStore {
+class SqliteStore final : public Store, public AuthStore, public FrontDoorStore {
  public:
   // Opens (and creates) the database. Fails if the file cannot be opened, is
   // not a database, or carries a schema newer than this build knows. Does not
@@ -138,6 +139,22 @@ class SqliteStore final : public Store, public AuthStore {
   Result<int64_t> append_audit(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> audit(const AuditQuery& query) override;
 
+
+  // --- FrontDoorStore (docs/frontdoor.md) -------------------------------------
+  Result<void> add_intake(const IntakeRecord& intake) override;
+  Result<std::optional<IntakeRecord>> intake(const std::string& business_key) override;
+  Result<std::vector<IntakeRecord>> intakes_of_phone(const std::string& phone_hash) override;
+  Result<std::optional<IntakeRecord>> intake_of_applicant(const std::string& applicant_hash) override;
+  Result<int64_t> add_document(const DocumentRecord& document) override;
+  Result<std::vector<DocumentRecord>> documents(const std::string& business_key) override;
+  Result<int64_t> add_code(const OneTimeCodeRecord& code) override;
+  Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) override;
+  Result<void> record_code_attempt(int64_t id, bool used) override;
+  Result<void> add_applicant_session(const ApplicantSessionRecord& session) override;
+  Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) override;
+  Result<void> touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) override;
+  Result<void> delete_applicant_session(const std::string& token_hash) override;
+  Result<bool> mark_notified(const std::string& business_key, const std::string& milestone, int64_t at) override;
  private:
   class ReaderLease;
   explicit SqliteStore(SqliteOptions options);

@@ -1,9 +1,11 @@
 // The engine service on a real store, SQLite and PostgreSQL (when
 // BANSHI_TEST_PG_URL is set): deploy, run, persist, restart.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -471,6 +473,57 @@ TEST_P(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
   }
   e->stop();
   EXPECT_EQ(done, ids.size());
+}
+
+TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
+  if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
+  auto a = open();
+  EngineConfig second;
+  second.node_id = "banshi-2";
+  auto opened = Engine::open(second, db_.open(), clock_);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto b = std::move(opened).value();
+  ASSERT_TRUE(a->deploy("review.bpmn", kReview, "designer").ok());
+  std::mutex mu;
+  std::vector<EngineEvent> on_a, on_b;
+  a->subscribe([&](const EngineEvent& e) {
+    std::lock_guard lock(mu);
+    on_a.push_back(e);
+  });
+  b->subscribe([&](const EngineEvent& e) {
+    std::lock_guard lock(mu);
+    on_b.push_back(e);
+  });
+  a->start();
+  b->start();
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  auto id = a->start_instance(req);  // committed on node a
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto count = [&](const std::vector<EngineEvent>& list, const std::string& type) {
+    std::lock_guard lock(mu);
+    return std::count_if(list.begin(), list.end(),
+                         [&](const EngineEvent& e) { return e.type == type && e.instance_id == *id; });
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count(on_b, "task.created") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a duplicate would arrive by now
+  EXPECT_EQ(count(on_b, "task.created"), 1) << "node b hears what node a committed, once";
+  EXPECT_EQ(count(on_b, "instance.started"), 1);
+  EXPECT_EQ(count(on_a, "task.created"), 1) << "node a hears its own event once, not again through the store";
+  {
+    std::lock_guard lock(mu);
+    auto it = std::find_if(on_b.begin(), on_b.end(), [](const EngineEvent& e) { return e.type == "task.created"; });
+    ASSERT_NE(it, on_b.end());
+    EXPECT_EQ(it->candidate_groups, std::vector<std::string>{"dpf-county"});
+    EXPECT_EQ(it->region, "220102");
+    EXPECT_GT(it->task_id, 0);
+  }
+  a->stop();
+  b->stop();
 }
 
 }  // namespace
