@@ -114,7 +114,8 @@ bool contains(const json::value& actual, const json::value& expected) {
 
 class Session {
  public:
-  Session(fs::path file, std::map<std::string, ProcessCoverage>& coverage) : file_(std::move(file)), coverage_(coverage) {
+  Session(fs::path file, std::map<std::string, ProcessCoverage>& coverage, RunnerOptions options)
+      : file_(std::move(file)), coverage_(coverage), options_(options) {
     now_ = *model::parse_date_time("2026-03-02T09:00:00+08:00");  // a Monday
   }
 
@@ -230,6 +231,7 @@ class Session {
   }
 
   void deploy(const std::string& relative) {
+    if (!allowed_path(relative)) return;
     fs::path path = file_.parent_path() / relative;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -278,7 +280,20 @@ class Session {
   }
 
   // Business calendars (a folder of YEAR.toml files) for FEEL's working-day built-ins.
+  // Under confine_to_folder, a name must stay inside the scenario's folder.
+  bool allowed_path(const std::string& relative) {
+    if (!options_.confine_to_folder) return true;
+    bool plain = !relative.empty() && relative.find_first_of("/\\") == std::string::npos && relative != "." &&
+                 relative != ".." && relative.find('\0') == std::string::npos;
+    if (!plain) {
+      fatal_ = true;
+      fail(fmt::format("'{}' is not one of this test's files", relative));
+    }
+    return plain;
+  }
+
   void load_calendar(const std::string& relative) {
+    if (!allowed_path(relative)) return;
     auto cal = calendar::BusinessCalendar::load_directory((file_.parent_path() / relative).string());
     if (!cal.ok()) {
       fatal_ = true;
@@ -475,7 +490,7 @@ class Session {
           }
         }
       }
-      if (best_instance == 0) break;
+      if (best_instance == 0 || fatal_) break;
       now_ = std::max(now_, best_due);
       Command c{CommandKind::kFireTimer};
       c.key = best_timer;
@@ -515,12 +530,17 @@ class Session {
   // Applies a command, then acts on the effects like the engine service would,
   // until nothing more follows.
   void send(int instance_id, const Command& first) {
+    if (fatal_) return;
     if (instance_id < 1 || static_cast<size_t>(instance_id) > instances_.size()) {
       return fail("no instance has been started yet");
     }
     std::vector<std::pair<int, Command>> pending{{instance_id, first}};
     bool first_command = true;
     while (!pending.empty()) {
+      if (options_.max_steps != 0 && ++steps_ > options_.max_steps) {
+        fatal_ = true;
+        return fail(fmt::format("the scenario ran more than {} steps", options_.max_steps));
+      }
       auto [id, cmd] = std::move(pending.front());
       pending.erase(pending.begin());
       Instance& inst = instance(id);
@@ -843,6 +863,8 @@ class Session {
  private:
   fs::path file_;
   std::map<std::string, ProcessCoverage>& coverage_;
+  RunnerOptions options_;
+  size_t steps_ = 0;
   ScenarioResult result_;
   size_t line_ = 0;
   bool fatal_ = false;
@@ -864,6 +886,6 @@ class Session {
 
 }  // namespace
 
-ScenarioResult Runner::run(const std::filesystem::path& file) { return Session(file, coverage_).run(); }
+ScenarioResult Runner::run(const std::filesystem::path& file) { return Session(file, coverage_, options_).run(); }
 
 }  // namespace banshi::scenario

@@ -36,13 +36,25 @@ struct ScenarioResult {
   bool passed() const { return failures.empty(); }
 };
 
+// Limits for scenarios that come from outside (the server's test route).
+struct RunnerOptions {
+  // `deploy` and `calendar` name only entries of the scenario's own folder
+  // (no '/', no '..', not absolute).
+  bool confine_to_folder = false;
+  // At most this many state-machine steps over the whole file (0: no limit);
+  // past it the scenario fails and stops.
+  size_t max_steps = 0;
+};
+
 class Runner {
  public:
+  explicit Runner(RunnerOptions options = {}) : options_(options) {}
   // Runs one scenario file; coverage accumulates over every file run.
   ScenarioResult run(const std::filesystem::path& file);
   const std::map<std::string, ProcessCoverage>& coverage() const { return coverage_; }
 
  private:
+  RunnerOptions options_;
   std::map<std::string, ProcessCoverage> coverage_;
 };
 
