@@ -176,9 +176,6 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
  private:
   class Lease;
   explicit PostgresStore(PostgresOptions options);
- private:
-  class Lease;
-  explicit PostgresStore(PostgresOptions options);
 
   // Runs fn(Connection&) inside BEGIN ... COMMIT; rolls back when fn or
   // COMMIT fails.
