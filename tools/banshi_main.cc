@@ -2,6 +2,7 @@
 // serve the HTTP API; demo, deploy and bench as the engine grows. Exit codes: 0 success, 1 a checked failure (an
 // invalid model), 2 a usage error.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <exception>
@@ -17,11 +18,13 @@
 
 #include "banshi/version.h"
 #include "dmn/decide.h"
+#include "model/iso8601.h"
 #include "model/load.h"
 #include "store/sqlite/sqlite_store.h"
 #include "demo/demo.h"
 #include "demo/live.h"
 #include "scenario/scenario.h"
+#include "serve/audit.h"
 #include "serve/serve.h"
 #include "simulators/simulate_command.h"
 
@@ -201,6 +204,9 @@ int run(int argc, char** argv) {
   decide_cmd->add_option("decision", decide.decision, "The decision's id or name")->required();
   decide_cmd->add_option("-i,--input", decide.input, "The input values as a JSON object")->capture_default_str();
   decide_cmd->add_flag("--json", decide.json, "Print one JSON object: result, matched rules, errors");
+  std::string decide_now;
+  decide_cmd->add_option("--now", decide_now,
+                         "What now() and today() see: an ISO 8601 date-time or epoch milliseconds (default: the clock)");
 
   banshi::demo::DemoOptions demo;
   banshi::demo::LiveOptions live;
@@ -292,6 +298,16 @@ int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 1e6));
 
+  banshi::serve::ServeOptions audit_store;
+  std::string audit_head;
+  CLI::App* audit_cmd = app.add_subcommand("audit", "Check the audit trail of banshi serve");
+  audit_cmd->require_subcommand(1);
+  audit_cmd->fallthrough();
+  add_store_options(audit_cmd, audit_store);
+  CLI::App* audit_verify_cmd = audit_cmd->add_subcommand(
+      "verify", "Walk the audit trail's hash chain; exit 1 naming the first changed or removed row");
+  audit_verify_cmd->add_option("--head", audit_head, "A head hash printed by an earlier run, which the chain must still hold");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -305,7 +321,25 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
   if (validate_cmd->parsed()) return run_validate(validate);
-  if (decide_cmd->parsed()) return banshi::dmn::run_decide(decide, stdout, stderr);
+  if (decide_cmd->parsed()) {
+    decide.now_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    if (!decide_now.empty()) {
+      bool digits = decide_now.find_first_not_of("0123456789") == std::string::npos && decide_now.size() <= 15;
+      if (digits) {
+        decide.now_epoch_ms = std::stoll(decide_now);
+      } else {
+        auto parsed = banshi::model::parse_date_time(decide_now);
+        if (!parsed.ok()) {
+          fmt::print(stderr, "banshi decide: --now must be an ISO 8601 date-time or epoch milliseconds\n");
+          return kExitUsage;
+        }
+        decide.now_epoch_ms = *parsed;
+      }
+    }
+    return banshi::dmn::run_decide(decide, stdout, stderr);
+  }
   if (test_cmd->parsed()) return run_test(test);
   if (demo_cmd->parsed()) {
     if (batch_opt->count() > 0) return banshi::demo::run_demo(demo);
@@ -324,6 +358,7 @@ int run(int argc, char** argv) {
   if (cluster_status_cmd->parsed()) {
     return banshi::serve::run_cluster_status(cluster_store, static_cast<int64_t>(silent_after_s * 1000));
   }
+  if (audit_verify_cmd->parsed()) return banshi::serve::run_audit_verify(audit_store, audit_head);
   return kExitUsage;
 }
 

@@ -5,7 +5,9 @@
 
 #include <boost/json.hpp>
 
+#include "api/case_routes.h"
 #include "api/input.h"
+#include "api/mask.h"
 #include "api/password.h"
 #include "api/problem.h"
 #include "api/roles.h"
@@ -138,6 +140,10 @@ json::object instance_json(const store::InstanceRecord& i) {
   o["startedAt"] = i.started_at;
   if (i.ended_at != 0) o["endedAt"] = i.ended_at;
   if (i.parent_id != 0) o["parentId"] = i.parent_id;
+  o["region"] = i.region;
+  // Masked: the full record is GET /instances/{id}/applicant?full=true (audited).
+  if (!i.applicant_name.empty()) o["applicantName"] = mask_name(i.applicant_name);
+  if (!i.applicant_id.empty()) o["applicantIdNumber"] = mask_id_number(i.applicant_id);
   return o;
 }
 
@@ -256,6 +262,7 @@ Api::Api(Engine& engine, ApiOptions options)
   add_report_routes();
   add_task_routes();
   add_instance_routes();
+  add_case_routes();
   add_external_task_routes();
   add_frontdoor_routes();
   add_applicant_routes();
@@ -495,10 +502,11 @@ void Api::add_routes() {
       return problem(ProblemKind::kUnsupportedMediaType,
                      "Send the BPMN file with Content-Type: application/xml or text/xml.", "Content-Type");
     }
-    QueryReader q(req, {"resource"});
+    QueryReader q(req, {"resource", "validateOnly"});
     std::string resource = q.string("resource", 255);
     if (!q.ok()) return input_problem(q.error());
     if (resource.empty()) {
+    bool validate_only = q.boolean("validateOnly", false);
       if (auto h = req.header("x-banshi-resource")) resource = std::string(*h);
     }
     if (resource.empty()) {
@@ -510,9 +518,10 @@ void Api::add_routes() {
                      "resource");
     }
     if (req.body.empty()) return problem(ProblemKind::kBadRequest, "The body must hold the BPMN file.", "body");
-    auto deployed = engine_.deploy(resource, req.body, who.actor());
+    if (validate_only) return validation_report(resource, req.body);  // nothing stored
+    AuditNote note = auth_.note(who, "deploy", "resource " + resource, req.remote_address);
+    auto deployed = engine_.deploy(resource, req.body, who.actor(), &note);
     if (!deployed.ok()) return problem_from_error(deployed.error());
-    auth_.audit(who.actor(), "deploy", "resource " + resource, req.remote_address);
     json::array processes;
     bool any_new = false;
     for (const DeployedProcess& p : *deployed) {
@@ -569,13 +578,45 @@ void Api::add_routes() {
     return out;
   });
 
-  add("GET", "/api/v1/instances", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
-    QueryReader q(req, {"processId", "businessKey", "status", "startedAfter", "startedBefore", "offset", "limit"});
+  add("GET", "/api/v1/instances", roles({"staff", "supervisor", "monitor", "designer", "admin"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
+    QueryReader q(req, {"processId", "businessKey", "status", "startedAfter", "startedBefore", "applicantIdNumber",
+                        "applicantName", "namePrefix", "region", "offset", "limit"});
     store::InstanceQuery query;
     query.process_id = q.string("processId");
     query.business_key = q.string("businessKey");
     query.started_after = time_param(q, req, "startedAfter");
     query.started_before = time_param(q, req, "startedBefore");
+    // Personal data in a query: validated, bound, never logged or echoed.
+    query.applicant_id = q.string("applicantIdNumber", 18);
+    if (!query.applicant_id.empty() && !valid_id_number(query.applicant_id)) {
+      q.fail("applicantIdNumber", "An ID number is 18 characters: 17 digits and a digit or X (15 digits for old cards).");
+    }
+    query.applicant_name = q.string("applicantName", 64);
+    query.name_prefix = q.boolean("namePrefix", false);
+    for (const std::string& code : q.strings("region", 50, 6)) {
+      if (!valid_region(code)) q.fail("region", "A region is a 6-digit region code such as 220102.");
+      query.regions.push_back(region_prefix(code));
+    }
+    // Whom the caller may see: staff, supervisors and monitors with regions
+    // find cases of their regions only; designers, admins and monitors
+    // without regions find every case.
+    if (!who.has("designer") && !who.has("admin") && !(who.has("monitor") && who.regions.empty())) {
+      std::vector<std::string> mine;
+      for (const std::string& code : who.regions) mine.push_back(region_prefix(code));
+      if (query.regions.empty()) {
+        query.regions = mine;
+      } else {
+        std::vector<std::string> both;
+        for (const std::string& asked : query.regions) {
+          for (const std::string& own : mine) {
+            if (asked.rfind(own, 0) == 0) both.push_back(asked);        // asked lies within own
+            else if (own.rfind(asked, 0) == 0) both.push_back(own);     // own lies within asked
+          }
+        }
+        query.regions = both;
+      }
+      query.any_region = false;
+    }
     std::string status = q.string("status");
     if (!status.empty()) {
       query.status = status_code(status);
@@ -618,9 +659,9 @@ void Api::add_routes() {
     if ((*inst)->status != 1) {
       return problem(ProblemKind::kConflict, "Instance " + std::to_string(*id) + " is no longer active.");
     }
-    auto done = engine_.cancel_instance(*id, reason);
+    AuditNote note = auth_.note(who, "cancel", "instance " + std::to_string(*id), req.remote_address, reason);
+    auto done = engine_.cancel_instance(*id, reason, &note);
     if (!done.ok()) return problem_from_error(done.error());
-    auth_.audit(who.actor(), "cancel", "instance " + std::to_string(*id), req.remote_address, reason);
     return no_content();
   });
 
@@ -732,10 +773,10 @@ void Api::add_routes() {
     if (!may_work_on_task(who, **task)) {
       return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
     }
-    auto done = engine_.claim_task(*id, user);
+    AuditNote note = auth_.note(who, "claim", "task " + std::to_string(*id), req.remote_address,
+                                user == who.name ? std::string{} : "for " + user);
+    auto done = engine_.claim_task(*id, user, &note);
     if (!done.ok()) return problem_from_error(done.error());
-    auth_.audit(who.actor(), "claim", "task " + std::to_string(*id), req.remote_address,
-                user == who.name ? std::string{} : "for " + user);
     return no_content();
   });
 
@@ -762,9 +803,9 @@ void Api::add_routes() {
     if ((*task)->assignee != who.name && !who.has("supervisor")) {
       return problem(ProblemKind::kForbidden, "Only the assignee or a supervisor may release this task.");
     }
-    auto done = engine_.unclaim_task(*id, user.empty() ? (*task)->assignee : user);
+    AuditNote note = auth_.note(who, "unclaim", "task " + std::to_string(*id), req.remote_address);
+    auto done = engine_.unclaim_task(*id, user.empty() ? (*task)->assignee : user, &note);
     if (!done.ok()) return problem_from_error(done.error());
-    auth_.audit(who.actor(), "unclaim", "task " + std::to_string(*id), req.remote_address);
     return no_content();
   });
 
@@ -787,9 +828,9 @@ void Api::add_routes() {
     if (!may_work_on_task(who, **task)) {
       return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
     }
-    auto done = engine_.complete_task(*id, variables, who.name);
+    AuditNote note = auth_.note(who, "complete", "task " + std::to_string(*id), req.remote_address);
+    auto done = engine_.complete_task(*id, variables, who.name, &note);
     if (!done.ok()) return problem_from_error(done.error());
-    auth_.audit(who.actor(), "complete", "task " + std::to_string(*id), req.remote_address);
     return no_content();
   });
 
@@ -845,7 +886,8 @@ void Api::add_routes() {
     BodyReader b(body, {"retries"});
     auto retries = static_cast<int32_t>(b.integer("retries", false, 0, 1000, 1));
     if (!b.ok()) return input_problem(b.error());
-    auto done = engine_.resolve_incident(*id, retries);
+    AuditNote note = auth_.note(who, "resolve-incident", "incident " + std::to_string(*id), req.remote_address);
+    auto done = engine_.resolve_incident(*id, retries, &note);
     if (!done.ok()) return problem_from_error(done.error());
     return no_content();
   });
@@ -900,10 +942,10 @@ void Api::add_task_routes() {
       return problem(ProblemKind::kBadRequest, assignee + " may not work on this task (department or region).",
                      "assignee");
     }
-    auto done = engine_.assign_task(*id, (*task)->assignee, assignee);
+    AuditNote note = auth_.note(who, delegate ? "delegate" : "assign", "task " + std::to_string(*id),
+                                req.remote_address, "to " + assignee);
+    auto done = engine_.assign_task(*id, (*task)->assignee, assignee, &note);
     if (!done.ok()) return problem_from_error(done.error());
-    auth_.audit(who.actor(), delegate ? "delegate" : "assign", "task " + std::to_string(*id), req.remote_address,
-                "to " + assignee);
     return no_content();
   };
   add("POST", "/api/v1/tasks/{id}/assign", roles({"supervisor"}),

@@ -129,6 +129,7 @@ class Api {
   // Registers a route whose handler runs only when `access` allows the caller.
   void add(std::string method, std::string path_template, Access access, AuthedHandler handler);
 
+  void add_case_routes();  // case_routes.cc
   Engine& engine_;
   ApiOptions options_;
   Auth auth_;

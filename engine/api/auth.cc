@@ -177,10 +177,28 @@ std::string Auth::clear_cookie() const {
 void Auth::audit(const std::string& actor, std::string action, std::string target, const std::string& address,
                  std::string detail) {
   if (store_ == nullptr) return;
-  store::AuditRecord r{0, clock_->now_ms(), actor, std::move(action), std::move(target), address, std::move(detail)};
+  store::AuditRecord r;
+  r.at = clock_->now_ms();
+  r.actor = actor;
+  r.action = std::move(action);
+  r.target = std::move(target);
+  r.address = address;
+  r.detail = std::move(detail);
   if (auto written = store_->append_audit(r); !written.ok()) {
     spdlog::error("cannot write the audit trail ({} {}): {}", r.action, r.target, written.error().message);
   }
+}
+
+AuditNote Auth::note(const Principal& who, std::string action, std::string target, const std::string& address,
+                     std::string detail) const {
+  AuditNote n;
+  n.at = clock_->now_ms();
+  n.actor = who.actor();
+  n.action = std::move(action);
+  n.target = std::move(target);
+  n.address = address;
+  n.detail = std::move(detail);
+  return n;
 }
 
 bool regions_cover(const std::vector<std::string>& regions, const std::string& region, bool empty_means_all) {

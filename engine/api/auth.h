@@ -30,6 +30,7 @@
 
 #include "api/http_types.h"
 #include "banshi/clock.h"
+#include "banshi/engine.h"
 #include "banshi/result.h"
 #include "store/auth_store.h"
 #include "store/store.h"
@@ -91,6 +92,10 @@ class Auth {
   // Appends to the audit trail; a failure is logged, never fatal to the call.
   void audit(const std::string& actor, std::string action, std::string target, const std::string& address,
              std::string detail = {});
+  // The audit row of a change the engine makes: written in the change's own
+  // transaction (banshi/engine.h, AuditNote), timed by this clock.
+  AuditNote note(const Principal& who, std::string action, std::string target, const std::string& address,
+                 std::string detail = {}) const;
 
  private:
   bool locked(const std::vector<int64_t>& failures, int64_t now) const;

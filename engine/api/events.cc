@@ -107,8 +107,12 @@ bool EventHub::may_see(const Principal& who, const EngineEvent& e) {
     }
     return may_see_task(who, t);
   }
-  // Instances and incidents carry no department or region.
-  return who.has("supervisor") || (who.has("monitor") && who.regions.empty());
+  // Instances and incidents carry the case's region when it has one:
+  // supervisors and monitors see those of their regions, and the ones
+  // without a region as before (supervisors, and monitors of every region).
+  if (e.region.empty()) return who.has("supervisor") || (who.has("monitor") && who.regions.empty());
+  if (who.has("monitor") && regions_cover(who.regions, e.region, true)) return true;
+  return who.has("supervisor") && regions_cover(who.regions, e.region, false);
 }
 
 std::string EventHub::to_json(const EngineEvent& e) {

@@ -102,7 +102,47 @@ struct Pending {
   std::optional<std::pair<std::string, json::object>> signal;
   int attempts = 0;  // times the batch holding it met a version conflict
   bool reloaded = false;  // applied again on the stored state after the cached one refused it
+  // Written in the batch's transaction when the command is applied.
+  std::optional<store::AuditRecord> audit;
+  // An instance modification: these commands instead of `command`, all or none.
+  std::vector<Command> modification;
 };
+
+std::optional<store::AuditRecord> audit_row(const AuditNote* note) {
+  if (note == nullptr || note->action.empty()) return std::nullopt;
+  store::AuditRecord a;
+  a.at = note->at;
+  a.actor = note->actor;
+  a.action = note->action;
+  a.target = note->target;
+  a.address = note->address;
+  a.detail = note->detail;
+  return a;
+}
+
+std::vector<store::AuditRecord> audit_rows(const AuditNote* note) {
+  std::vector<store::AuditRecord> rows;
+  if (auto a = audit_row(note)) rows.push_back(std::move(*a));
+  return rows;
+}
+
+// The applicant columns of a new instance (store::InstanceRecord) from its
+// start variables: applicant.idNumber, applicant.name, applicant.region (or
+// a top-level region).
+void read_applicant(const json::object& vars, store::InstanceRecord& r) {
+  auto text = [](const json::object& o, std::string_view key) -> std::string {
+    auto it = o.find(key);
+    if (it == o.end() || !it->value().is_string()) return {};
+    return std::string(it->value().get_string());
+  };
+  if (auto a = vars.find("applicant"); a != vars.end() && a->value().is_object()) {
+    const json::object& applicant = a->value().get_object();
+    r.applicant_id = text(applicant, "idNumber");
+    r.applicant_name = text(applicant, "name");
+    r.region = text(applicant, "region");
+  }
+  if (r.region.empty()) r.region = text(vars, "region");
+}
 
 class EngineImpl final : public Engine {
  public:
@@ -161,9 +201,9 @@ class EngineImpl final : public Engine {
 
   // --- deployment ---------------------------------------------------------
   Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
-                                              const std::string& deployed_by) override {
+                                              const std::string& deployed_by, const AuditNote* audit) override {
     if (is_dmn(resource, xml)) {
-      auto deployed = deploy_resources({DeploymentResource{resource, xml}}, deployed_by);
+      auto deployed = deploy_resources({DeploymentResource{resource, xml}}, deployed_by, audit);
       if (!deployed.ok()) return deployed.error();
       return std::vector<DeployedProcess>();
     }
@@ -197,7 +237,7 @@ class EngineImpl final : public Engine {
       auto latest = store_->definition(r.process_id, 0);
       if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.process_id);
     }
-    auto stored = store_->deploy(records);
+    auto stored = store_->deploy_audited(records, audit_rows(audit));
     if (!stored.ok()) return stored.error();
     {
       std::lock_guard lock(defs_mu_);
@@ -233,7 +273,7 @@ class EngineImpl final : public Engine {
   }
 
   Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
-                                      const std::string& deployed_by) override {
+                                      const std::string& deployed_by, const AuditNote* audit) override {
     // Validate everything first: one bad file deploys nothing.
     std::vector<std::shared_ptr<const dmn::Definitions>> models(resources.size());
     for (size_t i = 0; i < resources.size(); ++i) {
@@ -257,7 +297,9 @@ class EngineImpl final : public Engine {
     // Processes first: deploy() makes its remaining checks before storing.
     for (size_t i = 0; i < resources.size(); ++i) {
       if (models[i]) continue;
-      auto processes = deploy(resources[i].name, resources[i].xml, deployed_by);
+      // The audit row goes with the first file stored.
+      auto processes = deploy(resources[i].name, resources[i].xml, deployed_by, audit);
+      audit = nullptr;
       if (!processes.ok()) return processes.error();
       for (auto& p : *processes) out.processes.push_back(std::move(p));
     }
@@ -281,7 +323,8 @@ class EngineImpl final : public Engine {
         auto latest = store_->decision(r.decision_id, 0);
         if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.decision_id);
       }
-      auto stored = store_->deploy_decisions(std::move(records));
+      auto stored = store_->deploy_decisions_audited(std::move(records), audit_rows(audit));
+      audit = nullptr;
       if (!stored.ok()) return stored.error();
       std::lock_guard lock(decisions_mu_);
       for (const store::DecisionRecord& r : *stored) {
@@ -419,7 +462,8 @@ class EngineImpl final : public Engine {
     return *id;
   }
 
-  Result<void> complete_task(int64_t task_id, const json::object& variables, const std::string& user) override {
+  Result<void> complete_task(int64_t task_id, const json::object& variables, const std::string& user,
+                             const AuditNote* audit) override {
     auto task = store_->task(task_id);
     if (!task.ok()) return task.error();
     if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
@@ -431,17 +475,19 @@ class EngineImpl final : public Engine {
     p.command = Command{CommandKind::kCompleteUserTask};
     p.command.key = (*task)->key;
     p.command.variables = variables;
+    p.audit = audit_row(audit);
     return submit(std::move(p)).status;
   }
 
-  Result<void> claim_task(int64_t task_id, const std::string& user) override {
-    return assign_and_tell(task_id, "", user, "task.claimed");
+  Result<void> claim_task(int64_t task_id, const std::string& user, const AuditNote* audit) override {
+    return assign_and_tell(task_id, "", user, "task.claimed", audit);
   }
-  Result<void> unclaim_task(int64_t task_id, const std::string& user) override {
-    return assign_and_tell(task_id, user, "", "task.unclaimed");
+  Result<void> unclaim_task(int64_t task_id, const std::string& user, const AuditNote* audit) override {
+    return assign_and_tell(task_id, user, "", "task.unclaimed", audit);
   }
-  Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override {
-    return assign_and_tell(task_id, expected, assignee, "task.assigned");
+  Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee,
+                           const AuditNote* audit) override {
+    return assign_and_tell(task_id, expected, assignee, "task.assigned", audit);
   }
 
   Result<PublishResult> publish_message(const PublishRequest& request) override {
@@ -462,15 +508,49 @@ class EngineImpl final : public Engine {
     return static_cast<int>(outcome.value);
   }
 
-  Result<void> cancel_instance(InstanceId id, const std::string& reason) override {
+  Result<void> cancel_instance(InstanceId id, const std::string& reason, const AuditNote* audit) override {
     Pending p;
     p.instance = id;
     p.command = Command{CommandKind::kCancel};
     p.command.message = reason;
+    p.audit = audit_row(audit);
     return submit(std::move(p)).status;
   }
 
-  Result<void> resolve_incident(int64_t incident_id, int32_t retries) override {
+  Result<void> modify_instance(InstanceId id, const std::vector<ModifyInstruction>& instructions,
+                               const AuditNote& audit) override {
+    if (instructions.empty()) return Error{"bad-request", "a modification needs at least one instruction"};
+    Pending p;
+    p.instance = id;
+    for (const ModifyInstruction& m : instructions) {
+      switch (m.kind) {
+        case ModifyInstruction::Kind::kStartBefore: {
+          Command c{CommandKind::kActivateElement};
+          c.name = m.element_id;
+          p.modification.push_back(std::move(c));
+          break;
+        }
+        case ModifyInstruction::Kind::kCancel: {
+          Command c{CommandKind::kTerminateElement};
+          c.key = m.element_instance;  // 0: every instance of element_id (modify())
+          c.name = m.element_id;
+          p.modification.push_back(std::move(c));
+          break;
+        }
+        case ModifyInstruction::Kind::kSetVariables: {
+          Command c{CommandKind::kSetVariables};
+          c.variables = m.variables;
+          p.modification.push_back(std::move(c));
+          break;
+        }
+      }
+    }
+    p.command = p.modification.front();
+    p.audit = audit_row(&audit);
+    return submit(std::move(p)).status;
+  }
+
+  Result<void> resolve_incident(int64_t incident_id, int32_t retries, const AuditNote* audit) override {
     auto all = store_->incidents(0);
     if (!all.ok()) return all.error();
     for (const store::IncidentRecord& i : *all) {
@@ -480,16 +560,18 @@ class EngineImpl final : public Engine {
       p.command = Command{CommandKind::kResolveIncident};
       p.command.key = i.key;
       p.command.retries = retries;
+      p.audit = audit_row(audit);
       return submit(std::move(p)).status;
     }
     return Error{"not-found", fmt::format("incident {} does not exist or is resolved", incident_id)};
   }
 
-  Result<void> set_variables(InstanceId id, const json::object& variables) override {
+  Result<void> set_variables(InstanceId id, const json::object& variables, const AuditNote* audit) override {
     Pending p;
     p.instance = id;
     p.command = Command{CommandKind::kSetVariables};
     p.command.variables = variables;
+    p.audit = audit_row(audit);
     return submit(std::move(p)).status;
   }
 
@@ -777,6 +859,7 @@ class EngineImpl final : public Engine {
     c.record.process_id = def->record.process_id;
     c.record.definition_version = def->record.version;
     c.record.business_key = p.business_key;
+    if (p.command.kind == CommandKind::kStart) read_applicant(p.command.variables, c.record);
     c.record.started_at = clock_->now_ms();
     c.record.parent_id = p.parent_id;
     c.record.parent_element = p.parent_element;
@@ -801,6 +884,56 @@ class EngineImpl final : public Engine {
     int64_t expected_version = 0;
     std::vector<Record> records;
   };
+
+  // Applies an instance modification to the state in hand, all or none: the
+  // element instances to cancel are taken from the state as it is before
+  // the modification (a cancellation by element id: every instance of it
+  // active now), then starts and variable changes run in the order given,
+  // then the cancellations, so cancelling the last active element while
+  // starting another never ends the instance. When the state machine refuses
+  // one command, the state is put back as it was.
+  Result<void> modify(CachedInstance& inst, const std::vector<Command>& commands, core::StepEnv& env,
+                      std::vector<Record>& out) {
+    core::InstanceState before = inst.state;
+    auto run = [&]() -> Result<void> {
+      std::vector<core::Key> cancel;
+      for (const Command& c : commands) {
+        if (c.kind != CommandKind::kTerminateElement) continue;
+        if (c.key != 0) {
+          cancel.push_back(c.key);
+          continue;
+        }
+        const model::FlowNode* n = inst.def->process->process().find(c.name);
+        if (!n) return Error{"bad-request", fmt::format("'{}' is not an element of this process", c.name)};
+        size_t found = cancel.size();
+        for (const auto& [k, e] : inst.state.elements) {
+          if (e.element != model::kNoIndex && inst.def->process->node(e.element).id == c.name) cancel.push_back(k);
+        }
+        if (cancel.size() == found) return Error{"conflict", fmt::format("no instance of '{}' is active", c.name)};
+      }
+      for (const Command& c : commands) {
+        if (c.kind == CommandKind::kTerminateElement) continue;
+        if (auto r = core::step(*inst.def->process, inst.state, c, env, out); !r.ok()) return r;
+      }
+      for (size_t i = 0; i < cancel.size(); ++i) {
+        Command t{CommandKind::kTerminateElement};
+        t.key = cancel[i];
+        // One given by key must exist; one found by element id may have ended
+        // with an enclosing one.
+        bool by_key = false;
+        for (const Command& c : commands) by_key = by_key || (c.kind == CommandKind::kTerminateElement && c.key == cancel[i]);
+        if (!by_key && !inst.state.elements.count(cancel[i])) continue;
+        if (auto r = core::step(*inst.def->process, inst.state, t, env, out); !r.ok()) return r;
+      }
+      return {};
+    };
+    Result<void> r = run();
+    if (!r.ok()) {
+      inst.state = std::move(before);
+      out.clear();
+    }
+    return r;
+  }
 
   size_t process_batch() {
     std::deque<Pending> work;
@@ -850,7 +983,8 @@ class EngineImpl final : public Engine {
       env.now_ms = now;
       env.utc_offset_minutes = config_.utc_offset_minutes;
       env.working_days = config_.working_days.get();
-      Result<void> r = core::step(*inst->def->process, inst->state, p.command, env, out);
+      Result<void> r = p.modification.empty() ? core::step(*inst->def->process, inst->state, p.command, env, out)
+                                              : modify(*inst, p.modification, env, out);
       if (!r.ok()) {
         if (p.create) {
           cache_.erase(p.instance);
@@ -881,6 +1015,7 @@ class EngineImpl final : public Engine {
       builder.add(ctx, out, now);
       follow_up(*inst, out, now, work, batch, &builder);
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
+      if (p.audit) batch.audit.push_back(*p.audit);
       results.emplace_back(p.waiter, Outcome{});
     }
     // Anything a runaway cascade left over goes back on the queue.
@@ -994,8 +1129,8 @@ class EngineImpl final : public Engine {
   }
 
   Result<void> assign_and_tell(int64_t task_id, const std::string& expected, const std::string& assignee,
-                               const char* type) {
-    if (auto r = store_->assign_task(task_id, expected, assignee); !r.ok()) return r;
+                               const char* type, const AuditNote* audit) {
+    if (auto r = store_->assign_task_audited(task_id, expected, assignee, audit_rows(audit)); !r.ok()) return r;
     if (has_listeners_ || relaying_) {
       auto task = store_->task(task_id);
       if (task.ok() && *task) {
@@ -1047,6 +1182,7 @@ class EngineImpl final : public Engine {
         e.at = now;
         e.instance_id = id;
         e.process_id = inst.record.process_id;
+        e.region = inst.record.region;  // the case's region, for whom may see it
         if (r.element != model::kNoIndex && r.kind != RecordKind::kSequenceFlowTaken) {
           e.element_id = inst.def->process->node(r.element).id;
         }

@@ -12,7 +12,8 @@
 //   on updates; a second user or token with the same name is
 //   Error{"duplicate"}; anything the database reports is Error{"store", ...}.
 // - Lists (roles, regions, topics) are stored as JSON arrays of strings.
-// - The audit table is append-only: rows are never updated or deleted.
+// - The audit table is append-only: rows are never updated or deleted, and
+//   each row is hash-chained to the one before it (store/audit_chain.h).
 // - Threads: every method may be called from any thread.
 // - Times are milliseconds since the Unix epoch (UTC).
 #pragma once
@@ -64,6 +65,9 @@ struct AuditRecord {
   std::string target;                 // e.g. "task 42", "instance 7", "user li"
   std::string address;                // the client's address
   std::string detail;                 // free text; never a password or token
+  // The hash chain (store/audit_chain.h), filled in by the store on append.
+  std::string prev_hash = {};         // the previous row's hash; 64 zeros for the first row
+  std::string hash = {};              // SHA-256 of this row's canonical content, hex
 };
 
 struct AuditQuery {
@@ -101,8 +105,17 @@ class AuthStore {
   virtual Result<std::vector<int64_t>> login_failures(const std::string& name, int64_t since) = 0;
   virtual Result<void> clear_login_failures(const std::string& name) = 0;
 
+  // Appends a row to the hash chain, in its own transaction; the store
+  // assigns id, prev_hash and hash. Changes that the engine commits write
+  // their rows in the same transaction instead (WriteBatch::audit).
   virtual Result<int64_t> append_audit(const AuditRecord& record) = 0;
   virtual Result<std::vector<AuditRecord>> audit(const AuditQuery& query) = 0;
+  // The rows with id > after_id, oldest first, at most `limit` (banshi audit
+  // verify walks the chain with it).
+  virtual Result<std::vector<AuditRecord>> audit_chain(int64_t after_id, size_t limit) {
+    (void)after_id, (void)limit;
+    return Error{"unsupported", "this store cannot walk the audit chain"};
+  }
 };
 
 }  // namespace banshi::store

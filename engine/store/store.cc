@@ -11,7 +11,7 @@ bool WriteBatch::empty() const {
          message_subscriptions_added.empty() && message_subscriptions_removed.empty() &&
          signal_subscriptions_added.empty() && signal_subscriptions_removed.empty() && messages_added.empty() &&
          messages_removed.empty() && incidents_added.empty() && incidents_removed.empty() && history.empty() &&
-         task_sla_updates.empty() && tasks_completed.empty();
+         task_sla_updates.empty() && tasks_completed.empty() && audit.empty();
 }
 
 Result<std::unique_ptr<Store>> open_store(const std::string& location, const OpenOptions& options) {
@@ -30,6 +30,42 @@ Result<std::unique_ptr<Store>> open_store(const std::string& location, const Ope
   auto store = sqlite::SqliteStore::open(o);
   if (!store.ok()) return store.error();
   return std::unique_ptr<Store>(std::move(store).value());
+}
+
+namespace {
+
+Result<void> append_after(Store& store, const std::vector<AuditRecord>& audit) {
+  if (audit.empty()) return {};
+  auto* trail = dynamic_cast<AuthStore*>(&store);
+  if (trail == nullptr) return Error{"store", "this store keeps no audit trail"};
+  for (const AuditRecord& a : audit) {
+    if (auto r = trail->append_audit(a); !r.ok()) return r.error();
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::vector<DefinitionRecord>> Store::deploy_audited(std::vector<DefinitionRecord> processes,
+                                                            const std::vector<AuditRecord>& audit) {
+  auto r = deploy(std::move(processes));
+  if (!r.ok()) return r;
+  if (auto a = append_after(*this, audit); !a.ok()) return a.error();
+  return r;
+}
+
+Result<std::vector<DecisionRecord>> Store::deploy_decisions_audited(std::vector<DecisionRecord> decisions,
+                                                                    const std::vector<AuditRecord>& audit) {
+  auto r = deploy_decisions(std::move(decisions));
+  if (!r.ok()) return r;
+  if (auto a = append_after(*this, audit); !a.ok()) return a.error();
+  return r;
+}
+
+Result<void> Store::assign_task_audited(int64_t task_id, const std::string& expected, const std::string& assignee,
+                                        const std::vector<AuditRecord>& audit) {
+  if (auto r = assign_task(task_id, expected, assignee); !r.ok()) return r;
+  return append_after(*this, audit);
 }
 
 }  // namespace banshi::store

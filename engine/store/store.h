@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "banshi/result.h"
+#include "store/auth_store.h"
 
 namespace banshi::store {
 
@@ -74,6 +75,12 @@ struct InstanceRecord {
   int64_t ended_at = 0;       // 0 while running
   InstanceId parent_id = 0;   // called instances: the parent
   uint64_t parent_element = 0;
+  // From the start variables' `applicant` object (migration 5), written on
+  // insert only: the case search finds instances by them. Personal data:
+  // never logged.
+  std::string applicant_id = {};    // applicant.idNumber
+  std::string applicant_name = {};  // applicant.name
+  std::string region = {};          // applicant.region, else a `region` variable; "" when neither
 };
 
 // One write of an instance: insert when expected_version is 0, else update
@@ -281,6 +288,9 @@ struct WriteBatch {
   std::vector<HistoryRecord> history;
   std::vector<TaskSlaUpdate> task_sla_updates;  // applied after tasks_added
   std::vector<TaskCompletion> tasks_completed;  // applied before tasks_removed
+  // Audit rows of the changes in this batch, appended to the hash chain in
+  // the same transaction (store/audit_chain.h); id and hashes are assigned.
+  std::vector<AuditRecord> audit = {};
 
   bool empty() const;
 };
@@ -329,6 +339,14 @@ struct InstanceQuery {
   int status = -1;                          // -1: any
   int64_t started_after = 0;
   int64_t started_before = 0;               // 0: any
+  std::string applicant_id;                 // exact; empty: any
+  std::string applicant_name;               // exact, or a prefix when name_prefix; empty: any
+  bool name_prefix = false;
+  // The instance's region starts with one of these codes; empty: any. A
+  // caller limited to regions passes them here (an instance without a
+  // region then is not found).
+  std::vector<std::string> regions;
+  bool any_region = true;                   // false: `regions` applies even when empty (nothing found)
   size_t offset = 0;
   size_t limit = 50;
 };
@@ -384,6 +402,16 @@ class Store {
   // `expected` (the current assignee, empty for none) does not match, and
   // with Error{"not-found"} when there is no such task.
   virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
+  // deploy(), deploy_decisions() and assign_task() that append `audit` rows
+  // to the audit chain (auth_store.h) in the same transaction. The defaults
+  // make the change and then append the rows on their own (AuthStore), which
+  // a store that can do both at once overrides.
+  virtual Result<std::vector<DefinitionRecord>> deploy_audited(std::vector<DefinitionRecord> processes,
+                                                               const std::vector<AuditRecord>& audit);
+  virtual Result<std::vector<DecisionRecord>> deploy_decisions_audited(std::vector<DecisionRecord> decisions,
+                                                                       const std::vector<AuditRecord>& audit);
+  virtual Result<void> assign_task_audited(int64_t task_id, const std::string& expected, const std::string& assignee,
+                                           const std::vector<AuditRecord>& audit);
   // Moves the end of `owner`'s lease on a job to `lease_until`; conflict when
   // the job is leased to someone else or its lease has ended, not-found when
   // there is no such job.

@@ -14,6 +14,8 @@
 #include "api/password.h"
 #include "api/problem.h"
 #include "api/rate_limit.h"
+#include "api/mask.h"
+#include "store/audit_chain.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace banshi::api {
@@ -398,7 +400,8 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       {"GET /api/v1/definitions/{processId}/{version}/xml", {"/api/v1/definitions/review/1/xml", "", "", kAll}},
       {"POST /api/v1/instances",
        {"/api/v1/instances", R"({"processId":"review"})", "application/json", {"staff", "supervisor", "designer"}}},
-      {"GET /api/v1/instances", {"/api/v1/instances", "", "", {"supervisor", "monitor", "designer"}}},
+      {"GET /api/v1/instances",
+       {"/api/v1/instances", "", "", {"staff", "supervisor", "monitor", "designer", "admin"}}},
       {"GET /api/v1/instances/{id}", {"/api/v1/instances/1", "", "", {"supervisor", "monitor", "designer"}}},
       {"POST /api/v1/instances/{id}/cancel",
        {"/api/v1/instances/999/cancel", "{}", "application/json", {"supervisor", "designer"}}},
@@ -435,6 +438,16 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       {"POST /api/v1/tasks/{id}/delegate",
        {"/api/v1/tasks/999/delegate", R"({"assignee":"staff1"})", "application/json", {"staff", "supervisor"}}},
       {"GET /api/v1/events", {"/api/v1/events", "", "", kAll}},
+      // The case routes (case_routes.cc).
+      {"GET /api/v1/instances/{id}/applicant",
+       {"/api/v1/instances/999/applicant", "", "", {"staff", "supervisor", "monitor", "admin"}}},
+      {"POST /api/v1/instances/{id}/modify",
+       {"/api/v1/instances/999/modify", R"({"reason":"r","instructions":[{"type":"cancel","activityId":"check"}]})",
+        "application/json", {"supervisor", "designer"}}},
+      {"GET /api/v1/definitions/{processId}/diagram", {"/api/v1/definitions/review/diagram", "", "", kAll}},
+      {"POST /api/v1/definitions/validate", {"/api/v1/definitions/validate", kModel, "application/xml", {"designer"}}},
+      {"POST /api/v1/decisions/{id}/evaluate",
+       {"/api/v1/decisions/nothing/evaluate", "{}", "application/json", {"designer", "admin", "staff"}}},
       // The SLA monitor's figures (monitor_routes.cc).
       {"GET /api/v1/monitor/summary",
        {"/api/v1/monitor/summary?groupBy=region", "", "", {"monitor", "supervisor", "admin"}}},

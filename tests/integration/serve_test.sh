@@ -5,7 +5,8 @@
 # complete, a message, health, readiness and metrics; refusals without a
 # credential, without the CSRF header and with a wrong password; then a
 # catalogue of bad input, each answered with the right status and changing
-# nothing; then logout, SIGTERM and a clean exit.
+# nothing; then logout, SIGTERM and a clean exit; `banshi audit verify` on
+# the database and on copies changed with sqlite3.
 # Live events over WebSocket (with the ws_probe client), external tasks with
 # a scoped API token (lease expiry, re-delivery, long polling), task
 # assignment and filters, instance variables and active elements; finally a
@@ -393,6 +394,35 @@ rc=$?
 SERVER_PID=""
 [ $rc -eq 0 ] && pass "SIGTERM: exit code 0" || fail "SIGTERM: exit code $rc"
 grep -q 'stopped cleanly' "$WORK/serve.log" && pass "stopped cleanly" || fail "no clean stop in the log"
+
+# --- the audit trail verifies, and a changed or removed row is found ----------------------
+VERIFY_OUT=$("$BANSHI" audit verify --data "$WORK/data" 2>&1); rc=$?
+HEAD=$(sed -n 's/^audit chain verified: [0-9]* rows; head //p' <<<"$VERIFY_OUT")
+[ $rc -eq 0 ] && [ ${#HEAD} -eq 64 ] && pass "audit verify: the chain holds ($VERIFY_OUT)" || fail "audit verify: $rc $VERIFY_OUT"
+ROWS=$(sqlite3 "$WORK/data/banshi.db" 'SELECT count(*) FROM audit')
+[ "${ROWS:-0}" -ge 5 ] && pass "the audit trail has $ROWS rows" || fail "audit rows: $ROWS"
+tamper() {  # tamper NAME SQL: a copy of the database changed with sqlite3, as an intruder would
+  rm -rf "$WORK/$1"; cp -r "$WORK/data" "$WORK/$1"
+  sqlite3 "$WORK/$1/banshi.db" "$2" || fail "sqlite3 could not tamper ($1)"
+}
+tamper changed "DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'mallory' WHERE id = 3;"
+OUT=$("$BANSHI" audit verify --data "$WORK/changed" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'FAILED at row 3: row 3 was changed' <<<"$OUT" && pass "audit verify names a changed row" \
+  || fail "a changed row: $rc $OUT"
+tamper removed "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 2;"
+OUT=$("$BANSHI" audit verify --data "$WORK/removed" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'row 2 was removed' <<<"$OUT" && pass "audit verify names a removed row" \
+  || fail "a removed row: $rc $OUT"
+tamper cut "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = (SELECT max(id) FROM audit);"
+"$BANSHI" audit verify --data "$WORK/cut" >/dev/null 2>&1 || fail "a chain cut at its end still links"
+OUT=$("$BANSHI" audit verify --data "$WORK/cut" --head "$HEAD" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'does not pass through the recorded head' <<<"$OUT" \
+  && pass "audit verify --head finds rows cut from the end" || fail "a cut chain: $rc $OUT"
+"$BANSHI" audit verify --data "$WORK/data" --head "$HEAD" >/dev/null 2>&1 && pass "audit verify --head on the intact chain" \
+  || fail "the intact chain fails with its own head"
+"$BANSHI" audit verify --data "$WORK/nowhere" >/dev/null 2>&1; rc=$?
+[ $rc -eq 1 ] && [ ! -e "$WORK/nowhere/banshi.db" ] && pass "audit verify: no database, exit 1, nothing created" \
+  || fail "audit verify on a missing database: $rc"
 
 # --- TLS and the request rate limit ---------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \

@@ -125,6 +125,29 @@ struct DecisionOutcome {
   std::vector<std::string> matched;  // "decision id: rules 1, 3" for each table that ran
 };
 
+// An audit row for a change made through the engine: written to the audit
+// trail (store/auth_store.h) in the same store transaction as the change, so
+// there is never a change without its row nor a row without its change. A
+// command the state machine refuses writes no row.
+struct AuditNote {
+  int64_t at = 0;             // ms since the epoch (the server's real clock)
+  std::string actor;
+  std::string action;         // claim, complete, deploy, cancel, modify, ...
+  std::string target;         // "task 42", "instance 7", "resource x.bpmn"
+  std::string address;
+  std::string detail;
+};
+
+// One step of an instance modification (Engine::modify_instance), applied in
+// order; all of them or none.
+struct ModifyInstruction {
+  enum class Kind : uint8_t { kStartBefore, kCancel, kSetVariables } kind = Kind::kStartBefore;
+  std::string element_id;      // kStartBefore: the element to start a token at;
+                               // kCancel: every active instance of this element (unless element_instance)
+  uint64_t element_instance = 0;  // kCancel: one element instance (its key)
+  boost::json::object variables;  // kSetVariables: set on the process scope
+};
+
 struct StartRequest {
   std::string process_id;
   int32_t version = 0;        // 0: the latest
@@ -151,7 +174,8 @@ struct PublishResult {
 // `type` is one of task.created, task.claimed, task.unclaimed, task.assigned,
 // task.completed, instance.started, instance.ended, incident.raised,
 // incident.resolved, sla.warning, sla.overdue, sla.escalated, sla.breached.
-// Task and SLA events carry the task's candidates and region, so a receiver
+// Task and SLA events carry the task's candidates and region, instance and
+// incident events the case's region (its applicant's, "" when none), so a receiver
 // can decide who may see them.
 struct EngineEvent {
   std::string type;
@@ -206,26 +230,38 @@ class Engine {
   // the validation diagnostics.
   // A DMN file given here deploys its decisions (and lists no process).
   virtual Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
-                                                      const std::string& deployed_by) = 0;
+                                                      const std::string& deployed_by,
+                                                      const AuditNote* audit = nullptr) = 0;
   // Deploys BPMN and DMN files together: every file is validated first and
   // nothing is stored unless all of them are valid.
   virtual Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
-                                              const std::string& deployed_by) = 0;
+                                              const std::string& deployed_by, const AuditNote* audit = nullptr) = 0;
   // Evaluates the latest version of a deployed decision ("id"), or a given
   // one ("id:3"), as a business rule task would; an error when it is not
   // deployed or DMN reports an error.
   virtual Result<DecisionOutcome> evaluate_decision(const std::string& decision_id,
                                                     const boost::json::object& variables) = 0;
   virtual Result<InstanceId> start_instance(const StartRequest& request) = 0;
+  // `audit`, when given, is written in the same transaction as the change
+  // (AuditNote); so for every method below that takes one.
   virtual Result<void> complete_task(int64_t task_id, const boost::json::object& variables,
-                                     const std::string& user) = 0;
-  virtual Result<void> claim_task(int64_t task_id, const std::string& user) = 0;
-  virtual Result<void> unclaim_task(int64_t task_id, const std::string& user) = 0;
+                                     const std::string& user, const AuditNote* audit = nullptr) = 0;
+  virtual Result<void> claim_task(int64_t task_id, const std::string& user, const AuditNote* audit = nullptr) = 0;
+  virtual Result<void> unclaim_task(int64_t task_id, const std::string& user, const AuditNote* audit = nullptr) = 0;
   virtual Result<PublishResult> publish_message(const PublishRequest& request) = 0;
   virtual Result<int> throw_signal(const std::string& name, const boost::json::object& variables) = 0;
-  virtual Result<void> cancel_instance(InstanceId id, const std::string& reason) = 0;
-  virtual Result<void> resolve_incident(int64_t incident_id, int32_t retries) = 0;
-  virtual Result<void> set_variables(InstanceId id, const boost::json::object& variables) = 0;
+  virtual Result<void> cancel_instance(InstanceId id, const std::string& reason, const AuditNote* audit = nullptr) = 0;
+  virtual Result<void> resolve_incident(int64_t incident_id, int32_t retries, const AuditNote* audit = nullptr) = 0;
+  virtual Result<void> set_variables(InstanceId id, const boost::json::object& variables,
+                                     const AuditNote* audit = nullptr) = 0;
+  // Applies the instructions to a running instance in one command: the
+  // element instances to cancel are those active before it, starts and
+  // variable changes run in the order given, then the cancellations (so the
+  // instance never ends in between). If the state machine refuses any of
+  // them, none is applied (conflict or bad-request with the reason). An
+  // operator's repair; always audited.
+  virtual Result<void> modify_instance(InstanceId id, const std::vector<ModifyInstruction>& instructions,
+                                       const AuditNote& audit) = 0;
 
   // External workers: lease jobs of a topic, then report back.
   virtual Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types,
@@ -241,7 +277,8 @@ class Engine {
 
   // Sets a task's assignee when it is `expected` now (conflict otherwise);
   // publishes task.assigned. claim/unclaim publish task.claimed/unclaimed.
-  virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) = 0;
+  virtual Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee,
+                                   const AuditNote* audit = nullptr) = 0;
 
   // Reads an instance's committed state: its variables and active elements.
   virtual Result<InstanceView> inspect_instance(InstanceId id) = 0;

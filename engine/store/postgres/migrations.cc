@@ -389,6 +389,7 @@ constexpr std::array kMigrations{
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
     Migration{3, "SLA columns of tasks and the outcomes of completed tasks", kV3},
     Migration{4, "deployed DMN decisions", kV4},
+    Migration{5, "the audit trail's hash chain; applicant and region columns of instances", kV5},
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
 };

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include "store/audit_chain.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 
@@ -155,11 +156,11 @@ DecisionRecord read_decision(const Rows& s, int i) {
 
 constexpr const char* kInstanceColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
-    "ended_at, parent_id, parent_element FROM instances ";
+    "ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 // The same shape without the state blob, for listings.
 constexpr const char* kInstanceSummaryColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, ''::bytea, "
-    "started_at, ended_at, parent_id, parent_element FROM instances ";
+    "started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 
 InstanceRecord read_instance(const Rows& s, int i) {
   InstanceRecord r;
@@ -175,6 +176,9 @@ InstanceRecord read_instance(const Rows& s, int i) {
   r.ended_at = s.int64(i, 9);
   r.parent_id = s.int64(i, 10);  // NULL reads as 0: no parent
   r.parent_element = as_key(s.int64(i, 11));
+  r.applicant_id = s.text(i, 12);
+  r.applicant_name = s.text(i, 13);
+  r.region = s.text(i, 14);
   return r;
 }
 
@@ -332,10 +336,11 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   }
   p.add(as_int(r.parent_element));
   if (w.expected_version == 0) {
+    p.add(r.applicant_id).add(r.applicant_name).add(r.region);
     auto out = c.run(
         "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
-        "state, started_at, ended_at, parent_id, parent_element) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12)",
+        "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region) VALUES ($1, $2, "
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         p);
     if (out.ok()) return {};
     if (out.failure.sqlstate == kUniqueViolation) return conflict(fmt::format("instance {} already exists", r.id));
@@ -556,6 +561,41 @@ Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
   return {};
 }
 
+AuditRecord read_audit(const Rows& s, int i) {
+  AuditRecord a{s.int64(i, 0), s.int64(i, 1), s.text(i, 2), s.text(i, 3),
+                s.text(i, 4),  s.text(i, 5),  s.text(i, 6)};
+  a.prev_hash = s.text(i, 7);
+  a.hash = s.text(i, 8);
+  return a;
+}
+
+// Appends `a` to the audit hash chain (store/audit_chain.h) inside the
+// caller's transaction; writers of every node take turns on an advisory lock.
+Result<int64_t> chain_audit(Connection& c, AuditRecord a) {
+  BANSHI_PG_TRY(advisory_lock(c, "banshi-audit-chain"));
+  auto last = query(c, "SELECT coalesce(max(id), 0), coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') "
+                       "FROM audit",
+                    Params(), "cannot read the end of the audit chain");
+  if (!last.ok()) return last.error();
+  a.id = (*last)->int64(0, 0) + 1;
+  a.prev_hash = (*last)->text(0, 1);
+  if (a.prev_hash.empty()) a.prev_hash = std::string(kAuditGenesisHash);
+  a.hash = audit_row_hash(a, a.prev_hash);
+  auto out = query(c,
+                   "INSERT INTO audit (id, at, actor, action, target, address, detail, prev_hash, hash) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   Params().add(a.id).add(a.at).add(a.actor).add(a.action).add(a.target).add(a.address).add(a.detail)
+                       .add(a.prev_hash).add(a.hash),
+                   "cannot append to the audit trail");
+  if (!out.ok()) return out.error();
+  return a.id;
+}
+
+Result<void> chain_audit_rows(Connection& c, const std::vector<AuditRecord>& rows) {
+  for (const AuditRecord& a : rows) BANSHI_PG_TRY(chain_audit(c, a));
+  return {};
+}
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // The same order as the SQLite store: instances first (every other row
   // refers to one); within each kind, additions before removals.
@@ -599,6 +639,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
                                "cannot remove an incident"));
   }
   for (const auto& h : b.history) BANSHI_PG_TRY(append_history(c, h));
+  BANSHI_PG_TRY(chain_audit_rows(c, b.audit));
   return {};
 }
 
@@ -786,6 +827,30 @@ Result<void> PostgresStore::migrate() {
     });
     if (!applied.ok()) return applied;
   }
+  // Rows written before migration 5 join the audit chain, oldest first.
+  auto chained = in_write_transaction([](Connection& c) -> Result<void> {
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-audit-chain"));
+    auto rows = collect<AuditRecord>(c,
+                                     "SELECT id, at, actor, action, target, address, detail, prev_hash, hash FROM audit "
+                                     "WHERE hash = '' ORDER BY id",
+                                     Params(), read_audit, "cannot read the audit trail");
+    if (!rows.ok()) return rows.error();
+    if (rows->empty()) return {};
+    auto prev = query(c, "SELECT hash FROM audit WHERE id < $1 ORDER BY id DESC LIMIT 1",
+                      Params().add(rows->front().id), "cannot read the audit trail");
+    if (!prev.ok()) return prev.error();
+    std::string prev_hash(kAuditGenesisHash);
+    if ((*prev)->size() > 0 && !(*prev)->text(0, 0).empty()) prev_hash = (*prev)->text(0, 0);
+    for (AuditRecord& a : *rows) {
+      a.hash = audit_row_hash(a, prev_hash);
+      auto sealed = query(c, "UPDATE audit SET prev_hash = $2, hash = $3 WHERE id = $1 AND hash = ''",
+                          Params().add(a.id).add(prev_hash).add(a.hash), "cannot chain the audit trail");
+      if (!sealed.ok()) return sealed.error();
+      prev_hash = a.hash;
+    }
+    return {};
+  });
+  if (!chained.ok()) return chained;
   return in_write_transaction([&](Connection& c) -> Result<void> {
     BANSHI_PG_TRY(advisory_lock(c, "banshi-migrate", options_.schema));
     auto nodes = c.exec(kCreateNodesTable);
@@ -845,19 +910,31 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
 }  // namespace
 
 Result<std::vector<DefinitionRecord>> PostgresStore::deploy(std::vector<DefinitionRecord> processes) {
+  return deploy_audited(std::move(processes), {});
+}
+
+Result<std::vector<DefinitionRecord>> PostgresStore::deploy_audited(std::vector<DefinitionRecord> processes,
+                                                                    const std::vector<AuditRecord>& audit) {
   if (processes.empty()) return processes;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
     BANSHI_PG_TRY(store_versions(c, processes, "definitions", "process_id", kDefinitionColumns, read_definition,
                                  &DefinitionRecord::process_id, "process"));
+    BANSHI_PG_TRY(chain_audit_rows(c, audit));
     return std::move(processes);
   });
 }
 
 Result<std::vector<DecisionRecord>> PostgresStore::deploy_decisions(std::vector<DecisionRecord> decisions) {
+  return deploy_decisions_audited(std::move(decisions), {});
+}
+
+Result<std::vector<DecisionRecord>> PostgresStore::deploy_decisions_audited(std::vector<DecisionRecord> decisions,
+                                                                            const std::vector<AuditRecord>& audit) {
   if (decisions.empty()) return decisions;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
     BANSHI_PG_TRY(store_versions(c, decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
                                  &DecisionRecord::decision_id, "decision"));
+    BANSHI_PG_TRY(chain_audit_rows(c, audit));
     return std::move(decisions);
   });
 }
@@ -918,6 +995,11 @@ Result<int64_t> PostgresStore::release_leases(const std::string& owner) {
 }
 
 Result<void> PostgresStore::assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) {
+  return assign_task_audited(task_id, expected, assignee, {});
+}
+
+Result<void> PostgresStore::assign_task_audited(int64_t task_id, const std::string& expected,
+                                                const std::string& assignee, const std::vector<AuditRecord>& audit) {
   return in_write_transaction([&](Connection& c) -> Result<void> {
     auto current = query(c, "SELECT assignee FROM user_tasks WHERE id = $1 FOR UPDATE", Params().add(task_id),
                          fmt::format("cannot read task {}", task_id));
@@ -930,7 +1012,7 @@ Result<void> PostgresStore::assign_task(int64_t task_id, const std::string& expe
     auto updated = query(c, "UPDATE user_tasks SET assignee = $2 WHERE id = $1", Params().add(task_id).add(assignee),
                          fmt::format("cannot assign task {}", task_id));
     if (!updated.ok()) return updated.error();
-    return {};
+    return chain_audit_rows(c, audit);
   });
 }
 
@@ -1042,6 +1124,19 @@ Result<std::vector<InstanceRecord>> PostgresStore::instances(const InstanceQuery
   if (q.started_before != 0) {
     sql += " AND started_at < ?";
     bindings.emplace_back(q.started_before);
+  }
+  if (!q.applicant_id.empty()) {
+    sql += " AND applicant_id = ?";
+    bindings.emplace_back(q.applicant_id);
+  }
+  if (!q.applicant_name.empty()) {
+    sql += q.name_prefix ? " AND starts_with(applicant_name, ?)" : " AND applicant_name = ?";
+    bindings.emplace_back(q.applicant_name);
+  }
+  if (!q.any_region || !q.regions.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(?::jsonb) r(value) "
+           "WHERE starts_with(region, r.value))";
+    bindings.emplace_back(json_list(q.regions));
   }
   sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
   bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
@@ -1415,10 +1510,6 @@ UserRecord read_user(const Rows& s, int i) {
   return u;
 }
 
-AuditRecord read_audit(const Rows& s, int i) {
-  return AuditRecord{s.int64(i, 0), s.int64(i, 1), s.text(i, 2), s.text(i, 3),
-                     s.text(i, 4),  s.text(i, 5),  s.text(i, 6)};
-}
 
 // Runs a statement that changes rows; unique violations become "duplicate".
 Result<int64_t> change(Connection& c, const std::string& sql, const Params& params, std::string_view what,
@@ -1599,19 +1690,21 @@ Result<void> PostgresStore::clear_login_failures(const std::string& name) {
 }
 
 Result<int64_t> PostgresStore::append_audit(const AuditRecord& a) {
-  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
-    auto rows = query(c,
-                      "INSERT INTO audit (at, actor, action, target, address, detail) VALUES ($1, $2, $3, $4, $5, $6) "
-                      "RETURNING id",
-                      Params().add(a.at).add(a.actor).add(a.action).add(a.target).add(a.address).add(a.detail),
-                      "cannot append to the audit trail");
-    if (!rows.ok()) return rows.error();
-    return (*rows)->int64(0, 0);
+  return in_write_transaction([&](Connection& c) { return chain_audit(c, a); });
+}
+
+Result<std::vector<AuditRecord>> PostgresStore::audit_chain(int64_t after_id, size_t limit) {
+  return in_read([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    return collect<AuditRecord>(c,
+                                "SELECT id, at, actor, action, target, address, detail, prev_hash, hash FROM audit "
+                                "WHERE id > $1 ORDER BY id LIMIT $2",
+                                Params().add(after_id).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))),
+                                read_audit, "cannot read the audit trail");
   });
 }
 
 Result<std::vector<AuditRecord>> PostgresStore::audit(const AuditQuery& q) {
-  std::string sql = "SELECT id, at, actor, action, target, address, detail FROM audit WHERE at >= ?";
+  std::string sql = "SELECT id, at, actor, action, target, address, detail, prev_hash, hash FROM audit WHERE at >= ?";
   std::vector<Binding> bindings{Binding(q.since)};
   if (!q.actor.empty()) {
     sql += " AND actor = ?";

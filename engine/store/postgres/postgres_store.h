@@ -69,18 +69,24 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
 
   Result<void> write(const WriteBatch& batch) override;
   Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) override;
+  Result<std::vector<DefinitionRecord>> deploy_audited(std::vector<DefinitionRecord> processes,
+                                                       const std::vector<AuditRecord>& audit) override;
   Result<int64_t> allocate_ids(const std::string& sequence, int64_t count) override;
   Result<int64_t> release_leases(const std::string& owner) override;
   Result<int64_t> delete_expired_messages(int64_t now) override;
   Result<std::vector<JobRecord>> acquire_jobs(const std::vector<std::string>& types, const std::string& owner,
                                               int64_t now, int64_t lease_until, size_t limit) override;
   Result<void> assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) override;
+  Result<void> assign_task_audited(int64_t task_id, const std::string& expected, const std::string& assignee,
+                                   const std::vector<AuditRecord>& audit) override;
   Result<void> extend_lease(int64_t job_id, const std::string& owner, int64_t now, int64_t lease_until) override;
 
   Result<std::vector<DefinitionRecord>> definitions(const std::string& process_id) override;
   Result<std::optional<DefinitionRecord>> definition(const std::string& process_id, int32_t version) override;
   Result<std::optional<DefinitionRecord>> definition_by_key(int64_t key) override;
   Result<std::vector<DecisionRecord>> deploy_decisions(std::vector<DecisionRecord> decisions) override;
+  Result<std::vector<DecisionRecord>> deploy_decisions_audited(std::vector<DecisionRecord> decisions,
+                                                               const std::vector<AuditRecord>& audit) override;
   Result<std::vector<DecisionRecord>> decisions(const std::string& decision_id) override;
   Result<std::optional<DecisionRecord>> decision(const std::string& decision_id, int32_t version) override;
   Result<std::optional<InstanceRecord>> instance(InstanceId id) override;
@@ -153,6 +159,7 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   Result<std::vector<int64_t>> login_failures(const std::string& name, int64_t since) override;
   Result<void> clear_login_failures(const std::string& name) override;
   Result<int64_t> append_audit(const AuditRecord& record) override;
+  Result<std::vector<AuditRecord>> audit_chain(int64_t after_id, size_t limit) override;
   Result<std::vector<AuditRecord>> audit(const AuditQuery& query) override;
 
   const PostgresOptions& options() const { return options_; }

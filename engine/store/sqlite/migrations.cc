@@ -296,6 +296,25 @@ CREATE TABLE comparison_runs (
 CREATE INDEX comparison_runs_instance ON comparison_runs (instance_id);
 )sql";
 
+// The audit trail's hash chain (store/audit_chain.h; rows written before
+// this migration are chained by SqliteStore::migrate()), and the applicant
+// and region of an instance as columns for the case search (docs/storage.md).
+constexpr const char* kV5 = R"sql(
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+DROP TRIGGER audit_no_update;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash <> ''
+BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE INDEX audit_unchained ON audit (id) WHERE hash = '';
+
+ALTER TABLE instances ADD COLUMN applicant_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE instances ADD COLUMN applicant_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE instances ADD COLUMN region TEXT NOT NULL DEFAULT '';
+CREATE INDEX instances_applicant_id ON instances (applicant_id, started_at) WHERE applicant_id <> '';
+CREATE INDEX instances_applicant_name ON instances (applicant_name, started_at) WHERE applicant_name <> '';
+CREATE INDEX instances_region ON instances (region, started_at);
+)sql";
+
 // The front door (docs/frontdoor.md): cases filed at the window or online,
 // their uploaded documents, applicants' one-time codes and sessions, and the
 // milestone notices sent. ID and phone numbers only as keyed hashes.
@@ -364,6 +383,7 @@ constexpr std::array kMigrations{
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
     Migration{3, "SLA columns of tasks and the outcomes of completed tasks", kV3},
     Migration{4, "deployed DMN decisions", kV4},
+    Migration{5, "the audit trail's hash chain; applicant and region columns of instances", kV5},
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
 };

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "store/audit_chain.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
 
@@ -86,11 +87,11 @@ DefinitionRecord read_definition(const Statement& s) {
 
 constexpr const char* kInstanceColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
-    "ended_at, parent_id, parent_element FROM instances ";
+    "ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 // The same shape without the state blob, for listings.
 constexpr const char* kInstanceSummaryColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, X'', started_at, "
-    "ended_at, parent_id, parent_element FROM instances ";
+    "ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 
 InstanceRecord read_instance(const Statement& s) {
   InstanceRecord r;
@@ -106,6 +107,9 @@ InstanceRecord read_instance(const Statement& s) {
   r.ended_at = s.int64(9);
   r.parent_id = s.int64(10);  // NULL reads as 0: no parent
   r.parent_element = as_key(s.int64(11));
+  r.applicant_id = s.text(12);
+  r.applicant_name = s.text(13);
+  r.region = s.text(14);
   return r;
 }
 
@@ -240,10 +244,13 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   if (w.expected_version == 0) {
     auto st = c.prepare(
         "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
-        "state, started_at, ended_at, parent_id, parent_element) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-        "?11, ?12)");
+        "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region) VALUES (?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (!st.ok()) return st.error();
     bind_columns(st);
+    st->bind(13, r.applicant_id);
+    st->bind(14, r.applicant_name);
+    st->bind(15, r.region);
     int rc = st->step();
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("instance {} already exists", r.id));
     if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
@@ -476,6 +483,57 @@ Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
   return st->run(fmt::format("cannot keep the outcome of task {}/{}", done.instance_id, done.key));
 }
 
+constexpr const char* kAuditColumns =
+    "SELECT id, at, actor, action, target, address, detail, prev_hash, hash FROM audit ";
+
+AuditRecord read_audit(const Statement& s) {
+  AuditRecord a;
+  a.id = s.int64(0);
+  a.at = s.int64(1);
+  a.actor = s.text(2);
+  a.action = s.text(3);
+  a.target = s.text(4);
+  a.address = s.text(5);
+  a.detail = s.text(6);
+  a.prev_hash = s.text(7);
+  a.hash = s.text(8);
+  return a;
+}
+
+// Appends `a` to the audit hash chain (store/audit_chain.h) inside the
+// caller's write transaction: the next id, the last row's hash as prev_hash.
+Result<int64_t> chain_audit(Connection& c, AuditRecord a) {
+  auto last = c.prepare(
+      "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0), "
+      "coalesce((SELECT max(id) FROM audit), 0)), coalesce((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '')");
+  if (!last.ok()) return last.error();
+  if (last->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the end of the audit chain");
+  a.id = last->int64(0) + 1;
+  a.prev_hash = last->text(1);
+  if (a.prev_hash.empty()) a.prev_hash = std::string(kAuditGenesisHash);
+  a.hash = audit_row_hash(a, a.prev_hash);
+  auto st = c.prepare(
+      "INSERT INTO audit (id, at, actor, action, target, address, detail, prev_hash, hash) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!st.ok()) return st.error();
+  st->bind(1, a.id);
+  st->bind(2, a.at);
+  st->bind(3, a.actor);
+  st->bind(4, a.action);
+  st->bind(5, a.target);
+  st->bind(6, a.address);
+  st->bind(7, a.detail);
+  st->bind(8, a.prev_hash);
+  st->bind(9, a.hash);
+  BANSHI_STORE_TRY(st->run("cannot append to the audit trail"));
+  return a.id;
+}
+
+Result<void> chain_audit_rows(Connection& c, const std::vector<AuditRecord>& rows) {
+  for (const AuditRecord& a : rows) BANSHI_STORE_TRY(chain_audit(c, a));
+  return {};
+}
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
   // additions come before removals, so a row created and finished within the
@@ -517,6 +575,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
                                   "cannot remove an incident"));
   }
   for (const auto& h : b.history) BANSHI_STORE_TRY(append_history(c, h));
+  BANSHI_STORE_TRY(chain_audit_rows(c, b.audit));
   return {};
 }
 
@@ -689,7 +748,31 @@ Result<void> SqliteStore::migrate() {
     });
     if (!applied.ok()) return applied;
   }
-  return {};
+  // Rows written before migration 5 join the chain, oldest first.
+  return in_write_transaction([](Connection& c) -> Result<void> {
+    auto rows = c.prepare(std::string(kAuditColumns) + "WHERE hash = '' ORDER BY id");
+    if (!rows.ok()) return rows.error();
+    auto found = collect<AuditRecord>(*rows, read_audit, "cannot read the audit trail");
+    if (!found.ok()) return found.error();
+    if (found->empty()) return {};
+    auto prev = c.prepare("SELECT hash FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+    if (!prev.ok()) return prev.error();
+    prev->bind(1, found->front().id);
+    std::string prev_hash(kAuditGenesisHash);
+    if (prev->step() == SQLITE_ROW && !prev->text(0).empty()) prev_hash = prev->text(0);
+    auto seal = c.prepare("UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE id = ?1 AND hash = ''");
+    if (!seal.ok()) return seal.error();
+    for (AuditRecord& a : *found) {
+      a.hash = audit_row_hash(a, prev_hash);
+      seal->bind(1, a.id);
+      seal->bind(2, prev_hash);
+      seal->bind(3, a.hash);
+      BANSHI_STORE_TRY(seal->run("cannot chain the audit trail"));
+      seal->reset();
+      prev_hash = a.hash;
+    }
+    return {};
+  });
 }
 
 // --- writes ---------------------------------------------------------------
@@ -741,6 +824,11 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
 }  // namespace
 
 Result<std::vector<DefinitionRecord>> SqliteStore::deploy(std::vector<DefinitionRecord> processes) {
+  return deploy_audited(std::move(processes), {});
+}
+
+Result<std::vector<DefinitionRecord>> SqliteStore::deploy_audited(std::vector<DefinitionRecord> processes,
+                                                                  const std::vector<AuditRecord>& audit) {
   if (processes.empty()) return processes;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
     if (auto r = store_versions(c, processes, "definitions", "process_id", kDefinitionColumns, read_definition,
@@ -748,6 +836,7 @@ Result<std::vector<DefinitionRecord>> SqliteStore::deploy(std::vector<Definition
         !r.ok()) {
       return r.error();
     }
+    BANSHI_STORE_TRY(chain_audit_rows(c, audit));
     return std::move(processes);
   });
 }
@@ -819,6 +908,11 @@ Result<int64_t> SqliteStore::release_leases(const std::string& owner) {
 }
 
 Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expected, const std::string& assignee) {
+  return assign_task_audited(task_id, expected, assignee, {});
+}
+
+Result<void> SqliteStore::assign_task_audited(int64_t task_id, const std::string& expected,
+                                              const std::string& assignee, const std::vector<AuditRecord>& audit) {
   return in_write_transaction([&](Connection& c) -> Result<void> {
     auto st = c.prepare("SELECT assignee FROM user_tasks WHERE id = ?1");
     if (!st.ok()) return st.error();
@@ -834,7 +928,8 @@ Result<void> SqliteStore::assign_task(int64_t task_id, const std::string& expect
     if (!update.ok()) return update.error();
     update->bind(1, task_id);
     update->bind(2, assignee);
-    return update->run(fmt::format("cannot assign task {}", task_id));
+    BANSHI_STORE_TRY(update->run(fmt::format("cannot assign task {}", task_id)));
+    return chain_audit_rows(c, audit);
   });
 }
 
@@ -906,6 +1001,11 @@ DecisionRecord read_decision(const Statement& s) {
 }  // namespace
 
 Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions(std::vector<DecisionRecord> decisions) {
+  return deploy_decisions_audited(std::move(decisions), {});
+}
+
+Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions_audited(std::vector<DecisionRecord> decisions,
+                                                                          const std::vector<AuditRecord>& audit) {
   if (decisions.empty()) return decisions;
   return in_write_transaction([&](Connection& c) -> Result<std::vector<DecisionRecord>> {
     if (auto r = store_versions(c, decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
@@ -913,6 +1013,7 @@ Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions(std::vector<De
         !r.ok()) {
       return r.error();
     }
+    BANSHI_STORE_TRY(chain_audit_rows(c, audit));
     return std::move(decisions);
   });
 }
@@ -983,6 +1084,23 @@ Result<std::vector<InstanceRecord>> SqliteStore::instances(const InstanceQuery& 
   if (q.started_before != 0) {
     sql += " AND started_at < ?";
     bindings.emplace_back(q.started_before);
+  }
+  if (!q.applicant_id.empty()) {
+    sql += " AND applicant_id = ?";
+    bindings.emplace_back(q.applicant_id);
+  }
+  if (!q.applicant_name.empty()) {
+    if (q.name_prefix) {
+      sql += " AND substr(applicant_name, 1, length(?)) = ?";
+      bindings.emplace_back(q.applicant_name);
+    } else {
+      sql += " AND applicant_name = ?";
+    }
+    bindings.emplace_back(q.applicant_name);
+  }
+  if (!q.any_region || !q.regions.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(region, 1, length(r.value)) = r.value)";
+    bindings.emplace_back(json_list(q.regions));
   }
   sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
   bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
@@ -1281,19 +1399,6 @@ UserRecord read_user(const Statement& s) {
   return u;
 }
 
-constexpr const char* kAuditColumns = "SELECT id, at, actor, action, target, address, detail FROM audit ";
-
-AuditRecord read_audit(const Statement& s) {
-  AuditRecord a;
-  a.id = s.int64(0);
-  a.at = s.int64(1);
-  a.actor = s.text(2);
-  a.action = s.text(3);
-  a.target = s.text(4);
-  a.address = s.text(5);
-  a.detail = s.text(6);
-  return a;
-}
 
 }  // namespace
 
@@ -1480,18 +1585,16 @@ Result<void> SqliteStore::clear_login_failures(const std::string& name) {
 }
 
 Result<int64_t> SqliteStore::append_audit(const AuditRecord& a) {
-  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
-    auto st = c.prepare(
-        "INSERT INTO audit (at, actor, action, target, address, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  return in_write_transaction([&](Connection& c) { return chain_audit(c, a); });
+}
+
+Result<std::vector<AuditRecord>> SqliteStore::audit_chain(int64_t after_id, size_t limit) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<AuditRecord>> {
+    auto st = c.prepare(std::string(kAuditColumns) + "WHERE id > ?1 ORDER BY id LIMIT ?2");
     if (!st.ok()) return st.error();
-    st->bind(1, a.at);
-    st->bind(2, a.actor);
-    st->bind(3, a.action);
-    st->bind(4, a.target);
-    st->bind(5, a.address);
-    st->bind(6, a.detail);
-    BANSHI_STORE_TRY(st->run("cannot append to the audit trail"));
-    return int64_t{sqlite3_last_insert_rowid(c.db())};
+    st->bind(1, after_id);
+    st->bind(2, static_cast<int64_t>(std::min(limit, kMaxPageSize)));
+    return collect<AuditRecord>(*st, read_audit, "cannot read the audit trail");
   });
 }
 

@@ -1,0 +1,26 @@
+// api/mask.h — applicants' personal data as lists and summaries show it.
+//
+// Contract: pure functions on UTF-8 text; a masked value never holds more of
+// the original than stated, and an empty value stays empty.
+// - ID number (身份证号): the first 6 and the last 4 characters, the rest '*'
+//   ("220102********1234"); 10 characters or fewer: all but the last 2 '*'.
+// - Phone: the first 3 and the last 4 characters ("138****5678"); 7 or
+//   fewer: all but the last 2 '*'.
+// - Name: the first and the last character (code points), one '*' for each
+//   between ("张*明", "欧**华"); two characters: the first and '*'; one: '*'.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace banshi::api {
+
+std::string mask_id_number(std::string_view id);
+std::string mask_phone(std::string_view phone);
+std::string mask_name(std::string_view name);
+
+// The shape of a resident ID number: 17 digits and a digit or X (x), or the
+// 15 digits of an old card. The check digit is not verified.
+bool valid_id_number(std::string_view id);
+
+}  // namespace banshi::api
