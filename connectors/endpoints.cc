@@ -38,7 +38,6 @@ Result<std::unique_ptr<DepartmentConnectors>> DepartmentConnectors::create(Engin
     if (auto r = out->runtime_->add(op.name, op.department, *c, ep.timeout); !r.ok()) return r.error();
   }
   for (const std::string& topic : config.topics) out->runtime_->allow_topic(topic);
-  out->runtime_->install_deploy_check();
   return out;
 }
 

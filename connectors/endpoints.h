@@ -3,9 +3,10 @@
 // on one connector runtime (sdk/runtime.h) installed into the engine.
 //
 // `banshi serve` builds an EndpointsConfig from its [connectors] section
-// (docs/operations.md) and calls DepartmentConnectors::create(); the engine
-// then refuses deployments naming an operation that is neither an adapter
-// nor a declared external-task topic, and the runtime reports each
+// (docs/operations.md) and calls DepartmentConnectors::create(); once
+// install_deploy_check() is called the engine refuses deployments naming an
+// operation that is neither an adapter, a declared external-task topic nor
+// an in-process connector, and the runtime reports each
 // department's circuit breaker (GET /api/v1/connectors/health).
 #pragma once
 
@@ -43,6 +44,10 @@ class DepartmentConnectors {
   DepartmentConnectors(const DepartmentConnectors&) = delete;
   DepartmentConnectors& operator=(const DepartmentConnectors&) = delete;
 
+  // Makes the engine refuse deployments naming an operation that is neither
+  // an adapter, a declared topic nor a connector registered in process; call
+  // once the server's own in-process connectors are registered.
+  void install_deploy_check() { runtime_->install_deploy_check(); }
   void start() { runtime_->start(); }
   void stop() { runtime_->stop(); }
   Runtime& runtime() { return *runtime_; }

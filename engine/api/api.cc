@@ -266,6 +266,7 @@ Api::Api(Engine& engine, ApiOptions options)
   add_external_task_routes();
   add_frontdoor_routes();
   add_applicant_routes();
+  add_connector_routes();
 }
 
 Upgrade Api::upgrade(const Request& req) {

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +49,17 @@
 
 namespace banshi::api {
 
+// One department's connector circuit breaker (connectors/sdk/runtime.h, DepartmentStatus).
+struct ConnectorHealth {
+  std::string department;
+  std::string state;                 // closed, open, half-open
+  int64_t unreachable_since_ms = 0;  // 0 when reachable
+  int consecutive_failures = 0;
+  std::string last_error;
+  int64_t times_opened = 0;
+  std::string summary;               // "dpf unreachable since …: …" while open, else empty
+};
+
 struct ApiOptions {
   std::filesystem::path console_dir;  // static files under "/"; empty: none
   AuthOptions auth;
@@ -66,6 +78,10 @@ struct ApiOptions {
   // External-task long polls waiting at once (each holds an I/O thread); more
   // are answered at once, empty.
   int max_long_polls = 2;
+  // Each department's connector circuit breaker, for GET
+  // /api/v1/connectors/health (connector_routes.cc); unset: no connector
+  // runtime runs in this process.
+  std::function<std::vector<ConnectorHealth>()> connector_health;
   // The front door (frontdoor_routes.h, docs/frontdoor.md): the departments'
   // shared data and the SMS gateway (null: pre-fill, codes and notices answer
   // 503), and the store of its cases (null: the engine's store when it keeps
@@ -103,6 +119,7 @@ class Api {
   void add_task_routes();
   void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
+  void add_connector_routes();  // connector_routes.cc
   void add_frontdoor_routes();  // frontdoor_routes.cc
   void add_applicant_routes();  // applicant_routes.cc
   void add_report_routes();   // report_routes.cc

@@ -1,11 +1,14 @@
 #include "demo/live.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <pthread.h>
 #include <random>
 #include <set>
 #include <sstream>
@@ -17,11 +20,13 @@
 #include <spdlog/spdlog.h>
 
 #include "api/password.h"
+#include "api/server.h"
 #include "banshi/engine.h"
 #include "demo/synthetic.h"
 #include "model/iso8601.h"
-#include "model/load.h"
 #include "serve/serve.h"
+#include "simulators/people.h"
+#include "simulators/simulator.h"
 #include "store/auth_store.h"
 #include "store/store.h"
 
@@ -68,7 +73,8 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
-// The simulated date is kept beside the database, so a restart resumes it.
+// A number kept in a file beside the database (the simulated date, how many
+// applicants the generator has drawn), so a restart resumes it.
 class SimDateFile {
  public:
   explicit SimDateFile(fs::path path) : path_(std::move(path)) {}
@@ -143,13 +149,23 @@ std::vector<DemoUser> demo_users() {
 
 class LiveDemo {
  public:
-  LiveDemo(const LiveOptions& options, SimDateFile date_file)
-      : options_(options), date_file_(std::move(date_file)), rng_(options.seed), applicants_(options.seed) {}
+  LiveDemo(const LiveOptions& options, SimDateFile date_file, connectors::sim::Simulator& departments,
+           std::string departments_url)
+      : options_(options),
+        date_file_(std::move(date_file)),
+        drawn_file_(fs::path(options.data) / "applicants-drawn"),
+        holders_file_(fs::path(options.data) / "holder-cases"),
+        departments_(departments),
+        departments_url_(std::move(departments_url)),
+        rng_(options.seed),
+        applicants_(options.seed) {}
 
   Result<void> start(Engine& engine) {
     if (auto r = deploy(engine); !r.ok()) return r;
     load_forms();
-    register_departments(engine);
+    resume_generator();
+    fmt::print("== the department systems answer over HTTP at {} (simulated, state in {}) ==\n", departments_url_,
+               (fs::path(options_.data) / "simulators").string());
     if (auto r = create_users(engine); !r.ok()) return r;
     count_existing(engine);
     started_ = Steady::now();
@@ -233,36 +249,48 @@ class LiveDemo {
         fmt::print("  {} version {}{}\n", p.process_id, p.version, p.new_version ? "" : " (unchanged)");
         processes_.insert(p.process_id);
       }
-      if (f.extension() == ".bpmn") {
-        auto model = model::load_bpmn(xml);
-        if (!model.definitions) continue;
-        for (const model::Process& p : model.definitions->processes) {
-          for (const model::FlowNode& n : p.nodes) {
-            if (n.job) job_types_.insert(n.job->type);
-          }
-        }
-      }
     }
     return {};
   }
 
-  // The department systems, as in-process stand-ins that answer at once.
-  void register_departments(Engine& engine) {
-    for (const std::string& type : job_types_) {
-      engine.register_connector(type, [type](const JobContext& job) {
-        json::object out;
-        const json::value* applicant = job.variables.if_contains("applicant");
-        if (type == "data-sharing.verify-identity" && applicant && applicant->is_object()) {
-          const json::value* id = applicant->as_object().if_contains("idNumber");
-          out["identityVerified"] = id && id->is_string() && id_number_valid(std::string(id->as_string()));
-        } else if (type == "dpf.issue-certificate" && applicant && applicant->is_object()) {
-          const json::value* id = applicant->as_object().if_contains("idNumber");
-          if (id && id->is_string()) out["certificateNumber"] = std::string(id->as_string()) + "11";
-        }
-        return JobOutcome::completed(std::move(out));
-      });
+  // Where the generator stopped: applicants already drawn are not drawn
+  // again (each new issue is a new person), and holders who already had an
+  // operation filed get no second one (their card may be changing meanwhile).
+  void resume_generator() {
+    const int64_t drawn = drawn_file_.load().value_or(0);
+    for (int64_t i = 0; i < drawn; ++i) applicants_.next();
+    drawn_ = drawn;
+    std::ifstream in(holders_file_);
+    for (std::string id; std::getline(in, id);) {
+      if (!id.empty()) holders_used_.insert(id);
     }
-    fmt::print("== {} department operations answered by in-process stand-ins ==\n", job_types_.size());
+  }
+
+  // The next synthetic person the population registers, alive, with the
+  // registered name: the data the department systems hold agree with the case.
+  Applicant next_applicant() {
+    for (;;) {
+      Applicant a = applicants_.next();
+      drawn_file_.save(++drawn_);
+      auto person = connectors::sim::person_of(a.id_number);
+      if (!person || person->deceased) continue;
+      a.name = person->name;
+      return a;
+    }
+  }
+
+  // A holder of an active card issued earlier in this demo's data, who has
+  // had no other operation filed; nullopt when there is none yet.
+  std::optional<connectors::sim::CertificateView> pick_holder() {
+    std::vector<connectors::sim::CertificateView> active;
+    for (auto& c : departments_.certificates()) {
+      if (c.status == "active" && !holders_used_.count(c.id_number)) active.push_back(std::move(c));
+    }
+    if (active.empty()) return std::nullopt;
+    auto c = active[static_cast<size_t>(pick(0, static_cast<int>(active.size()) - 1))];
+    holders_used_.insert(c.id_number);
+    std::ofstream(holders_file_, std::ios::app) << c.id_number << "\n";
+    return c;
   }
 
   Result<void> create_users(Engine& engine) {
@@ -303,16 +331,12 @@ class LiveDemo {
 
 
   // One synthetic application: mostly new certificates, the rest spread over
-  // the other five operations for people who already hold a card.
+  // the other five operations for people who hold a card issued earlier in
+  // this demo (the department registry's own records).
   void submit(Engine& engine) {
     static const char* kNew = "certificate-new-issue";
-    Applicant a = applicants_.next();
-    json::object applicant;
-    applicant["name"] = a.name;
-    applicant["idNumber"] = a.id_number;
-    applicant["phone"] = a.phone;
-    applicant["region"] = a.region;
-    json::object disability{{"category", a.category}, {"level", a.level}};
+    static const char* kCategories[] = {"", "视力", "听力", "言语", "肢体", "智力", "精神", "多重"};
+    static const char* kLevels[] = {"", "一级", "二级", "三级", "四级"};
     // 申请编号: SQ, the simulated date and minute, and this run's count.
     const std::string stamp = iso_text(now_);
     const std::string key = fmt::format("SQ{}{}{}-{}{}-{:03}", stamp.substr(0, 4), stamp.substr(5, 2), stamp.substr(8, 2),
@@ -321,10 +345,20 @@ class LiveDemo {
     vars["applicationId"] = key;
     std::string process = kNew;
     std::string what = "新办";
+    Applicant a;
     const int roll = pick(1, 100);
-    if (roll > 60 && processes_.count("certificate-renewal")) {
-      vars["certificateNumber"] = certificate_number(a);
-      vars["disability"] = disability;
+    std::optional<connectors::sim::CertificateView> holder;
+    if (roll > 60 && processes_.count("certificate-renewal")) holder = pick_holder();
+    if (holder) {
+      auto person = connectors::sim::person_of(holder->id_number);
+      a.id_number = holder->id_number;
+      a.name = person ? person->name : std::string();
+      a.region = holder->region;
+      a.phone = fmt::format("1{}{:09}", pick(3, 9), pick(0, 999'999'999));
+      a.category = kCategories[holder->category];
+      a.level = kLevels[holder->level];
+      vars["certificateNumber"] = holder->number;
+      vars["disability"] = json::object{{"category", a.category}, {"level", a.level}};
       if (roll <= 70) {
         process = "certificate-renewal", what = "换领";
         vars["renewal"] = json::object{{"reason", chance(0.7) ? "expired" : "damaged"}};
@@ -342,8 +376,15 @@ class LiveDemo {
         process = "certificate-cancellation", what = "注销";
         vars["cancellation"] = json::object{{"reason", "not-meeting-standard"}};
       }
+    } else {
+      a = next_applicant();
     }
     if (!processes_.count(process)) return;
+    json::object applicant;
+    applicant["name"] = a.name;
+    applicant["idNumber"] = a.id_number;
+    applicant["phone"] = a.phone;
+    applicant["region"] = a.region;
     vars["applicant"] = std::move(applicant);
     StartRequest req;
     req.process_id = process;
@@ -493,10 +534,15 @@ class LiveDemo {
 
   const LiveOptions& options_;
   SimDateFile date_file_;
+  SimDateFile drawn_file_;
+  fs::path holders_file_;
+  connectors::sim::Simulator& departments_;
+  std::string departments_url_;
+  int64_t drawn_ = 0;
+  std::set<std::string> holders_used_;
   std::mt19937_64 rng_;
   ApplicantGenerator applicants_;
   std::set<std::string> processes_;
-  std::set<std::string> job_types_;
   std::map<std::string, std::string> passwords_;
   std::map<std::string, json::array> forms_;
   std::map<int64_t, int64_t> plan_;  // task id → simulated time its simulated staff act
@@ -524,9 +570,11 @@ int run_live_demo(const LiveOptions& options) {
   fs::create_directories(options.data, ec);
   const fs::path db = fs::path(options.data) / "banshi.db";
   SimDateFile date_file(fs::path(options.data) / "simulated-date");
+  const fs::path simulators_dir = fs::path(options.data) / "simulators";
   if (options.reset) {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
-    fs::remove(fs::path(options.data) / "simulated-date", ec);
+    for (const char* file : {"simulated-date", "applicants-drawn", "holder-cases"}) fs::remove(fs::path(options.data) / file, ec);
+    fs::remove_all(simulators_dir, ec);
     fmt::print("== --reset: starting with empty data in {} ==\n", options.data);
   }
   const int64_t start = date_file.load().value_or(*model::parse_date_time(kStart));
@@ -545,16 +593,64 @@ int run_live_demo(const LiveOptions& options) {
   const fs::path calendars = fs::path(options.workflows) / "calendars";
   if (fs::is_directory(calendars, ec)) serve_options.overrides.emplace_back("calendar.dir", calendars.string());
 
+  // The stop signals go to run_serve's sigwait only: block them before any
+  // thread (the department systems' server below) starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The department systems: the simulators, on the demo's clock, keeping
+  // their registry in the data folder, served over HTTP on a loopback port;
+  // serve reaches them through the HTTP connectors like real systems.
+  std::atomic<Engine*> running_engine{nullptr};
+  connectors::sim::SimulatorOptions sim_options;
+  sim_options.seed = options.seed;
+  sim_options.now_ms = [&running_engine, start] {
+    Engine* e = running_engine.load();
+    return e ? e->clock().now_ms() : start;
+  };
+  connectors::sim::Simulator departments(sim_options);
+  fs::create_directories(simulators_dir, ec);
+  if (auto r = departments.open_store(simulators_dir.string()); !r.ok()) {
+    fmt::print(stderr, "banshi demo: the department simulators cannot keep their state: {}\n", r.error().message);
+    return 1;
+  }
+  api::ServerOptions sim_server_options;
+  sim_server_options.address = "127.0.0.1";
+  sim_server_options.port = 0;
+  sim_server_options.threads = 2;
+  sim_server_options.max_body_bytes = 1024 * 1024;
+  api::Server sim_server(sim_server_options, [&departments](const api::Request& r) { return departments.handle(r); });
+  if (auto r = sim_server.start(); !r.ok()) {
+    fmt::print(stderr, "banshi demo: the department simulators cannot listen: {}\n", r.error().message);
+    return 1;
+  }
+  const std::string departments_url = fmt::format("http://127.0.0.1:{}", sim_server.port());
+  serve_options.overrides.emplace_back("connectors.enabled", "true");
+  serve_options.overrides.emplace_back("connectors.base_url", departments_url);
+  serve_options.overrides.emplace_back("connectors.ca_file", "");
+  for (const char* dept : {"dpf", "civil_affairs", "hrss", "social_insurance", "data_sharing", "assessment"}) {
+    serve_options.overrides.emplace_back(fmt::format("connectors.{}_url", dept), "");
+  }
+
   spdlog::set_level(spdlog::level::warn);  // the demo narrates; the server's own log would repeat it
-  LiveDemo demo(options, date_file);
+  LiveDemo demo(options, date_file, departments, departments_url);
   demo.set_now(start);
   serve::ServeHooks hooks;
-  hooks.on_start = [&](Engine& engine) { return demo.start(engine); };
+  hooks.on_start = [&](Engine& engine) {
+    running_engine = &engine;
+    return demo.start(engine);
+  };
   hooks.on_listening = [&](Engine&, const std::string& url) { demo.listening(url); };
   hooks.on_tick = [&](Engine& engine) { demo.tick(engine); };
   hooks.tick = std::chrono::milliseconds(500);
   hooks.on_stop = [&](Engine& engine) { demo.stop(engine); };
-  return serve::run_serve(serve_options, hooks);
+  const int code = serve::run_serve(serve_options, hooks);
+  running_engine = nullptr;  // serve has stopped the connectors and the engine; the systems go last
+  sim_server.stop();
+  return code;
 }
 
 }  // namespace banshi::demo

@@ -4,7 +4,9 @@
 // SQLite database in its data folder, with an accelerated clock, plus what a
 // real deployment would have around it:
 // - the shipped workflows (and decisions) deployed;
-// - the department systems, as in-process stand-ins;
+// - the department systems: the simulators (connectors/simulators) served over
+//   HTTP on a loopback port, keeping their registry in the data folder, which
+//   serve reaches through the HTTP connectors like real systems;
 // - users for every department in the pilot counties of 长春 and 辽源,
 //   supervisors for the cities and the province, a monitor, a designer and
 //   an admin, created on the first run with generated passwords printed once;

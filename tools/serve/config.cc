@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "departments.h"
 #include "model/iso8601.h"
 #include "store/postgres/postgres_store.h"
 
@@ -74,6 +75,64 @@ Key real(std::string s, std::string n, double ServeConfig::*m, double lo, double
                return std::string{};
              },
              Value(0.0)};
+}
+
+// [connectors]: the defaults, then one url, ca_file and timeout_ms per department.
+std::vector<Key> connector_keys() {
+  auto url_check = [](const std::string& v) {
+    if (v.empty() || v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0) return std::string{};
+    return std::string("must be an http:// or https:// URL");
+  };
+  std::vector<Key> out = {
+      boolean("connectors", "enabled", &ServeConfig::connectors_enabled),
+      str("connectors", "base_url", &ServeConfig::connectors_base_url, url_check),
+      str("connectors", "ca_file", &ServeConfig::connectors_ca_file),
+      integer("connectors", "timeout_ms", &ServeConfig::connectors_timeout_ms, 10, 3'600'000),
+      integer("connectors", "retry_backoff_ms", &ServeConfig::connectors_retry_backoff_ms, 0, 24 * 3'600'000LL),
+      integer("connectors", "breaker_failures", &ServeConfig::connectors_breaker_failures, 1, 1000),
+      integer("connectors", "breaker_open_ms", &ServeConfig::connectors_breaker_open_ms, 10, 3'600'000),
+      integer("connectors", "threads", &ServeConfig::connectors_threads, 1, 64),
+      integer("connectors", "max_in_flight", &ServeConfig::connectors_max_in_flight, 1, 100'000),
+      str("connectors", "topics", &ServeConfig::connectors_topics),
+  };
+  for (const std::string& dept : connectors::department_codes()) {
+    std::string name = dept;
+    for (char& c : name) c = c == '-' ? '_' : c;
+    out.push_back(Key{"connectors", name + "_url", false,
+                      [dept](const ServeConfig& c) {
+                        auto it = c.connector_endpoints.find(dept);
+                        return Value(it == c.connector_endpoints.end() ? std::string() : it->second.url);
+                      },
+                      [dept, url_check](ServeConfig& c, const Value& v) {
+                        std::string why = url_check(std::get<std::string>(v));
+                        if (why.empty()) c.connector_endpoints[dept].url = std::get<std::string>(v);
+                        return why;
+                      },
+                      Value(std::string{})});
+    out.push_back(Key{"connectors", name + "_ca_file", false,
+                      [dept](const ServeConfig& c) {
+                        auto it = c.connector_endpoints.find(dept);
+                        return Value(it == c.connector_endpoints.end() ? std::string() : it->second.ca_file);
+                      },
+                      [dept](ServeConfig& c, const Value& v) {
+                        c.connector_endpoints[dept].ca_file = std::get<std::string>(v);
+                        return std::string{};
+                      },
+                      Value(std::string{})});
+    out.push_back(Key{"connectors", name + "_timeout_ms", false,
+                      [dept](const ServeConfig& c) {
+                        auto it = c.connector_endpoints.find(dept);
+                        return Value(it == c.connector_endpoints.end() ? int64_t{0} : it->second.timeout_ms);
+                      },
+                      [dept](ServeConfig& c, const Value& v) {
+                        int64_t x = std::get<int64_t>(v);
+                        if (x < 0 || x > 3'600'000) return std::string("must be between 0 and 3600000");
+                        c.connector_endpoints[dept].timeout_ms = x;
+                        return std::string{};
+                      },
+                      Value(int64_t{0})});
+  }
+  return out;
 }
 
 const std::vector<Key>& keys() {
@@ -148,7 +207,12 @@ const std::vector<Key>& keys() {
       integer("frontdoor", "max_upload_bytes", &ServeConfig::frontdoor_max_upload_bytes, 1024, int64_t{100} << 20),
       boolean("frontdoor", "notify_milestones", &ServeConfig::frontdoor_notify_milestones),
   };
-  return k;
+  static const std::vector<Key> all = [] {
+    std::vector<Key> out = k;
+    for (Key& c : connector_keys()) out.push_back(std::move(c));
+    return out;
+  }();
+  return all;
 }
 
 std::string env_name(const Key& k) {
@@ -285,6 +349,18 @@ Result<void> check(const ServeConfig& config) {
   }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return Error{"bad-config", "tls: set both cert_file and key_file, or neither"};
+  }
+  if (config.connectors_enabled) {
+    for (const std::string& dept : connectors::department_codes()) {
+      auto it = config.connector_endpoints.find(dept);
+      if ((it == config.connector_endpoints.end() || it->second.url.empty()) && config.connectors_base_url.empty()) {
+        std::string name = dept;
+        for (char& c : name) c = c == '-' ? '_' : c;
+        return Error{"bad-config", fmt::format("connectors.{}_url: the {} department has no endpoint; set it or "
+                                               "connectors.base_url",
+                                               name, dept)};
+      }
+    }
   }
   return {};
 }

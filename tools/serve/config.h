@@ -59,6 +59,23 @@ struct ServeConfig {
   int64_t session_idle_minutes = 30;       // a session unused this long ends
   int64_t session_absolute_minutes = 720;  // no session lives longer
   bool secure_cookie = false;              // mark the session cookie Secure (TLS in front of the server)
+  // [connectors] the department systems (docs/connectors.md); enabled: serve runs the connector runtime
+  bool connectors_enabled = false;
+  std::string connectors_base_url;         // every department's endpoint unless it has its own <dept>_url
+  std::string connectors_ca_file;          // PEM CA bundle for https endpoints; empty: the system's
+  int64_t connectors_timeout_ms = 30'000;  // an attempt's deadline when the task sets no bs:timeout
+  int64_t connectors_retry_backoff_ms = 10'000;  // first wait before a retry when the task sets none; doubled each time
+  int64_t connectors_breaker_failures = 5;       // consecutive unreachable answers that open a department's breaker
+  int64_t connectors_breaker_open_ms = 30'000;   // how long it stays open before one probe
+  int64_t connectors_threads = 2;
+  int64_t connectors_max_in_flight = 256;
+  std::string connectors_topics;           // comma-separated external-task topics deployments may name
+  struct ConnectorEndpoint {               // <dept>_url, <dept>_ca_file, <dept>_timeout_ms (0: the defaults above)
+    std::string url;
+    std::string ca_file;
+    int64_t timeout_ms = 0;
+  };
+  std::map<std::string, ConnectorEndpoint> connector_endpoints;  // by department code (dpf, civil-affairs, ...)
   // [frontdoor] the one-window intake and the applicant's channel (docs/frontdoor.md); it runs when
   // the connectors do (pre-fill and SMS go through them)
   std::string frontdoor_uploads_dir;          // empty: "uploads" beside the store file

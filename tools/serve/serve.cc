@@ -15,6 +15,8 @@
 #include "api/server.h"
 #include "banshi/engine.h"
 #include "calendar/business_calendar.h"
+#include "departments.h"
+#include "endpoints.h"
 #include "model/iso8601.h"
 #include "serve/config.h"
 #include "store/sqlite/sqlite_store.h"
@@ -41,6 +43,37 @@ std::map<std::string, std::string> environment() {
     env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
   }
   return env;
+}
+
+// The [connectors] section as the connector runtime takes it.
+connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
+  connectors::EndpointsConfig out;
+  for (const std::string& dept : connectors::department_codes()) {
+    connectors::DepartmentEndpoint ep;
+    ep.base_url = config.connectors_base_url;
+    ep.ca_file = config.connectors_ca_file;
+    if (auto it = config.connector_endpoints.find(dept); it != config.connector_endpoints.end()) {
+      if (!it->second.url.empty()) ep.base_url = it->second.url;
+      if (!it->second.ca_file.empty()) ep.ca_file = it->second.ca_file;
+      ep.timeout = std::chrono::milliseconds(it->second.timeout_ms);
+    }
+    out.endpoints[dept] = ep;
+  }
+  out.runtime.threads = static_cast<int>(config.connectors_threads);
+  out.runtime.max_in_flight = static_cast<size_t>(config.connectors_max_in_flight);
+  out.runtime.default_timeout = std::chrono::milliseconds(config.connectors_timeout_ms);
+  out.runtime.breaker.failure_threshold = static_cast<int>(config.connectors_breaker_failures);
+  out.runtime.breaker.open_for_ms = config.connectors_breaker_open_ms;
+  std::string_view topics = config.connectors_topics;
+  while (!topics.empty()) {
+    size_t comma = topics.find(',');
+    std::string_view t = topics.substr(0, comma);
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (!t.empty()) out.topics.emplace_back(t);
+    topics = comma == std::string_view::npos ? std::string_view() : topics.substr(comma + 1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -129,6 +162,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   engine_config.max_batch = static_cast<size_t>(config.max_batch);
   engine_config.job_workers = static_cast<int>(config.job_workers);
   engine_config.utc_offset_minutes = static_cast<int32_t>(config.utc_offset_minutes);
+  engine_config.default_retry_backoff_ms = config.connectors_retry_backoff_ms;
   if (!config.calendar_dir.empty()) {
     auto calendar = calendar::BusinessCalendar::load_directory(config.calendar_dir);
     if (!calendar.ok()) {
@@ -143,6 +177,18 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
     return kExitFailed;
   }
   (*engine)->start();
+  // The department connectors, running before the hooks start (the demo files cases at once).
+  std::unique_ptr<connectors::DepartmentConnectors> department_connectors;
+  if (config.connectors_enabled) {
+    auto made = connectors::DepartmentConnectors::create(**engine, endpoints_config(config));
+    if (!made.ok()) {
+      spdlog::error("cannot start the connectors: {}", made.error().message);
+      (*engine)->stop();
+      return kExitFailed;
+    }
+    department_connectors = std::move(made).value();
+    department_connectors->start();
+  }
   if (hooks.on_start) {
     if (auto r = hooks.on_start(**engine); !r.ok()) {
       spdlog::error("{}", r.error().message);
@@ -161,10 +207,23 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api_options.rate_limit_per_second = config.rate_limit_per_second;
   api_options.rate_limit_burst = config.rate_limit_burst;
   api_options.max_long_polls = static_cast<int>(config.max_long_polls);
+  if (department_connectors) {
+    api_options.connector_health = [dc = department_connectors.get()] {
+      std::vector<api::ConnectorHealth> out;
+      for (const connectors::DepartmentStatus& s : dc->departments()) {
+        out.push_back(api::ConnectorHealth{s.department, std::string(connectors::breaker_state_name(s.state)),
+                                           s.unreachable_since_ms, s.consecutive_failures, s.last_error,
+                                           s.times_opened, s.summary()});
+      }
+      return out;
+    };
+  }
   if (!config.console_dir.empty() && !fs::is_directory(config.console_dir, ec)) {
     spdlog::warn("console folder '{}' does not exist; serving no console", config.console_dir);
   }
   api::Api api(**engine, api_options);
+  // After the API has registered its own in-process connectors, which deployments may name too.
+  if (department_connectors) department_connectors->install_deploy_check();
 
   auto listen = split_listen(config.listen);  // checked with the configuration
   api::ServerOptions server_options;
@@ -214,6 +273,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   spdlog::info("received {}; stopping the server, then the engine", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   api.begin_shutdown();
   server.stop();
+  if (department_connectors) department_connectors->stop();
   (*engine)->stop();
   spdlog::info("stopped cleanly");
   return kExitOk;
