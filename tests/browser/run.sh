@@ -90,6 +90,12 @@ BANSHI_URL="http://127.0.0.1:$port" BANSHI_USERS_FILE="$users_file" BANSHI_BROWS
 BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" \
   node "tests/browser/$([ "${BANSHI_BROWSER_PERF:-0}" = 1 ] && echo perf || echo console).test.mjs"
 
+# Ratings and reports on the same server (reports.test.mjs).
+if [ "${BANSHI_BROWSER_PERF:-0}" != 1 ]; then
+  BANSHI_URL="http://127.0.0.1:$port" BANSHI_USERS_FILE="$users_file" BANSHI_BROWSER_OUT="$out" \
+  BANSHI_CHROMIUM="$chromium" BANSHI_WORKFLOWS="$root/workflows" node tests/browser/reports.test.mjs
+fi
+
 # The front door and the applicant's channel run on a server of their own with
 # the connectors and `banshi simulate` (frontdoor.test.mjs starts both).
 if [ "${BANSHI_BROWSER_PERF:-0}" != 1 ]; then
