@@ -484,6 +484,9 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
     wait_for([&] { return task("certificate-new-issue", "review").has_value(); }, 500ms);
   }
   complete("certificate-new-issue", "review", R"({"approved": true})");
+  // Days have passed: the applicant's session has ended; they sign in again.
+  EXPECT_EQ(call(me, "GET", "/api/v1/applicant/cases").status, 401);
+  sign_in(phone);
 
   // The card is issued and the linked services offer both subsidies.
   ASSERT_TRUE(wait_for([&] {
