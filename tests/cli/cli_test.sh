@@ -136,6 +136,17 @@ expect "decide unknown decision" 2 "no decision 'nope' \(decisions: amount, uniq
 expect "decide bad JSON" 2 'must be a JSON object' -- "$banshi" decide "$tmp/subsidy.dmn" amount --input '[1'
 expect "decide on random bytes" 1 'error' -- "$banshi" decide "$tmp/random.bpmn" amount
 expect "decide missing file" 2 'cannot open' -- "$banshi" decide "$tmp/none.dmn" amount
+# today() and now() are the real clock's, or --now's.
+cat >"$tmp/today.dmn" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="t" name="t" namespace="urn:t">
+  <decision id="year" name="Year"><literalExpression><text>today().year</text></literalExpression></decision>
+</definitions>
+XML
+expect "decide sees today's date" 0 "^$(date -u +%Y)$" -- "$banshi" decide "$tmp/today.dmn" year
+expect "decide --now sets today()" 0 '^2031$' -- "$banshi" decide "$tmp/today.dmn" year --now 2031-03-04T10:00:00+08:00
+expect "decide --now in epoch milliseconds" 0 '^2001$' -- "$banshi" decide "$tmp/today.dmn" year --now 1000000000000
+expect "decide --now refuses nonsense" 2 'must be an ISO 8601' -- "$banshi" decide "$tmp/today.dmn" year --now soon
 
 mapfile -t shipped < <(find "$workflows" -name '*.bpmn' | sort)
 if [ ${#shipped[@]} -gt 0 ]; then
