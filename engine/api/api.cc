@@ -267,6 +267,7 @@ Api::Api(Engine& engine, ApiOptions options)
   add_frontdoor_routes();
   add_applicant_routes();
   add_connector_routes();
+  add_scenario_routes();
 }
 
 Upgrade Api::upgrade(const Request& req) {
@@ -505,9 +506,9 @@ void Api::add_routes() {
     }
     QueryReader q(req, {"resource", "validateOnly"});
     std::string resource = q.string("resource", 255);
+    bool validate_only = q.boolean("validateOnly", false);
     if (!q.ok()) return input_problem(q.error());
     if (resource.empty()) {
-    bool validate_only = q.boolean("validateOnly", false);
       if (auto h = req.header("x-banshi-resource")) resource = std::string(*h);
     }
     if (resource.empty()) {
@@ -585,8 +586,6 @@ void Api::add_routes() {
     store::InstanceQuery query;
     query.process_id = q.string("processId");
     query.business_key = q.string("businessKey");
-    query.started_after = time_param(q, req, "startedAfter");
-    query.started_before = time_param(q, req, "startedBefore");
     // Personal data in a query: validated, bound, never logged or echoed.
     query.applicant_id = q.string("applicantIdNumber", 18);
     if (!query.applicant_id.empty() && !valid_id_number(query.applicant_id)) {
@@ -618,6 +617,8 @@ void Api::add_routes() {
       }
       query.any_region = false;
     }
+    query.started_after = time_param(q, req, "startedAfter");
+    query.started_before = time_param(q, req, "startedBefore");
     std::string status = q.string("status");
     if (!status.empty()) {
       query.status = status_code(status);

@@ -28,11 +28,14 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json.hpp>
 
 #include "api/auth.h"
 #include "api/events.h"
@@ -78,10 +81,9 @@ struct ApiOptions {
   // External-task long polls waiting at once (each holds an I/O thread); more
   // are answered at once, empty.
   int max_long_polls = 2;
-  // Each department's connector circuit breaker, for GET
-  // /api/v1/connectors/health (connector_routes.cc); unset: no connector
-  // runtime runs in this process.
-  std::function<std::vector<ConnectorHealth>()> connector_health;
+  // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
+  // with its store and the job leases it holds (docs/cluster.md).
+  std::string node_id;
   // The front door (frontdoor_routes.h, docs/frontdoor.md): the departments'
   // shared data and the SMS gateway (null: pre-fill, codes and notices answer
   // 503), and the store of its cases (null: the engine's store when it keeps
@@ -89,9 +91,17 @@ struct ApiOptions {
   frontdoor::Gateway* gateway = nullptr;
   store::FrontDoorStore* frontdoor_store = nullptr;
   FrontDoorOptions frontdoor;
-  // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
-  // with its store and the job leases it holds (docs/cluster.md).
-  std::string node_id;
+  // Each department's connector circuit breaker, for GET
+  // /api/v1/connectors/health (connector_routes.cc); unset: no connector
+  // runtime runs in this process.
+  std::function<std::vector<ConnectorHealth>()> connector_health;
+  // Runs a designer's scenario test (POST /api/v1/definitions/test,
+  // scenario_routes.cc) over these files (name -> content: the latest
+  // deployed models and decisions, and the model under test) and answers the
+  // report; unset: the route answers 503.
+  std::function<Result<boost::json::object>(const std::map<std::string, std::string>& files,
+                                            const std::string& scenario)>
+      run_scenario;
 };
 
 class Api {
@@ -119,9 +129,11 @@ class Api {
   void add_task_routes();
   void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
-  void add_connector_routes();  // connector_routes.cc
+  void add_case_routes();  // case_routes.cc
   void add_frontdoor_routes();  // frontdoor_routes.cc
   void add_applicant_routes();  // applicant_routes.cc
+  void add_connector_routes();  // connector_routes.cc
+  void add_scenario_routes();  // scenario_routes.cc
   void add_report_routes();   // report_routes.cc
   // Waits up to `ms` (or until begin_shutdown()); false when shutting down.
   bool long_poll_wait(int64_t ms);
@@ -146,7 +158,6 @@ class Api {
   // Registers a route whose handler runs only when `access` allows the caller.
   void add(std::string method, std::string path_template, Access access, AuthedHandler handler);
 
-  void add_case_routes();  // case_routes.cc
   Engine& engine_;
   ApiOptions options_;
   Auth auth_;

@@ -462,6 +462,35 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       {"GET /api/v1/reports", {"/api/v1/reports", "", "", {"monitor", "supervisor", "admin"}}},
       {"GET /api/v1/reports/{report}", {"/api/v1/reports/cases", "", "", {"monitor", "supervisor", "admin"}}},
       {"GET /api/v1/comparison-runs", {"/api/v1/comparison-runs", "", "", {"monitor", "supervisor", "admin"}}},
+      // Department systems' health (connector_routes.cc) and designers' scenario tests (scenario_routes.cc).
+      {"GET /api/v1/connectors/health", {"/api/v1/connectors/health", "", "", {"monitor", "supervisor", "admin"}}},
+      {"POST /api/v1/definitions/test",
+       {"/api/v1/definitions/test", R"({"resource":"m.bpmn","xml":"<x/>","scenario":""})", "application/json",
+        {"designer"}}},
+      // The one-window intake (frontdoor_routes.cc): window staff and supervisors.
+      {"GET /api/v1/intake/catalog", {"/api/v1/intake/catalog", "", "", {"staff", "supervisor"}}},
+      {"GET /api/v1/intake/prefill", {"/api/v1/intake/prefill?idNumber=1", "", "", {"staff", "supervisor"}}},
+      {"GET /api/v1/intake/requirements",
+       {"/api/v1/intake/requirements?operation=nothing", "", "", {"staff", "supervisor"}}},
+      {"POST /api/v1/intake", {"/api/v1/intake", "{}", "application/json", {"staff", "supervisor"}}},
+      {"POST /api/v1/cases/{key}/documents",
+       {"/api/v1/cases/NO-SUCH-CASE/documents?type=photo", "x", "application/pdf", {"staff", "supervisor"}}},
+      {"GET /api/v1/cases/{key}/documents", {"/api/v1/cases/NO-SUCH-CASE/documents", "", "", {"staff", "supervisor"}}},
+      {"GET /api/v1/cases/{key}/receipt", {"/api/v1/cases/NO-SUCH-CASE/receipt", "", "", {"staff", "supervisor"}}},
+      // The applicant's channel (applicant_routes.cc): a one-time-code session, never a staff login.
+      {"POST /api/v1/applicant/codes", {"/api/v1/applicant/codes", "{}", "application/json", {"open"}}},
+      {"POST /api/v1/applicant/session", {"/api/v1/applicant/session", "{}", "application/json", {"open"}}},
+      {"GET /api/v1/applicant/me", {"/api/v1/applicant/me", "", "", {"applicant"}}},
+      {"POST /api/v1/applicant/logout", {"/api/v1/applicant/logout", "", "", {"applicant"}}},
+      {"GET /api/v1/applicant/cases", {"/api/v1/applicant/cases", "", "", {"applicant"}}},
+      {"GET /api/v1/applicant/cases/{key}", {"/api/v1/applicant/cases/K-1", "", "", {"applicant"}}},
+      {"POST /api/v1/applicant/applications", {"/api/v1/applicant/applications", "{}", "application/json", {"applicant"}}},
+      {"POST /api/v1/applicant/cases/{key}/documents",
+       {"/api/v1/applicant/cases/K-1/documents?type=photo", "x", "application/pdf", {"applicant"}}},
+      {"POST /api/v1/applicant/cases/{key}/supplement",
+       {"/api/v1/applicant/cases/K-1/supplement", "{}", "application/json", {"applicant"}}},
+      {"POST /api/v1/applicant/cases/{key}/subsidies",
+       {"/api/v1/applicant/cases/K-1/subsidies", "{}", "application/json", {"applicant"}}},
       // External tasks are served with API tokens only (ExternalTasks* tests): every user is refused.
       {"POST /api/v1/external-tasks/fetch-and-lock",
        {"/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["t"]})", "application/json", {"token"}}},
@@ -495,6 +524,11 @@ TEST_F(AuthTest, AuthorisationMatrix) {
       Response got = call(r.method, c.target, body, c.content_type);
       std::string label = (role.empty() ? std::string("anonymous") : role) + " " + r.method + " " + c.target;
       bool open = c.allowed.count("open") > 0;
+      if (c.allowed.count("applicant")) {
+        // Only an applicant's session opens these; a staff login is not one.
+        expect_problem(got, 401, "unauthorized");
+        continue;
+      }
       if (role.empty()) {
         if (open) EXPECT_NE(got.status, 401) << label << ": " << got.body;
         else expect_problem(got, 401, "unauthorized");

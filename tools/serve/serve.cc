@@ -18,7 +18,9 @@
 #include "departments.h"
 #include "endpoints.h"
 #include "model/iso8601.h"
+#include "notification/gateway.h"
 #include "serve/config.h"
+#include "serve/scenario_test.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/postgres/postgres_store.h"
 
@@ -207,6 +209,10 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api_options.rate_limit_per_second = config.rate_limit_per_second;
   api_options.rate_limit_burst = config.rate_limit_burst;
   api_options.max_long_polls = static_cast<int>(config.max_long_polls);
+  api_options.run_scenario = [calendars = fs::path(config.calendar_dir)](const std::map<std::string, std::string>& files,
+                                                                        const std::string& scenario) {
+    return run_scenario_test(files, scenario, calendars);
+  };
   if (department_connectors) {
     api_options.connector_health = [dc = department_connectors.get()] {
       std::vector<api::ConnectorHealth> out;
@@ -218,6 +224,36 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
       return out;
     };
   }
+  // The front door (docs/frontdoor.md): pre-fill and SMS go to the same
+  // department systems as the connectors; uploads live beside the store.
+  std::unique_ptr<connectors::ConnectorGateway> front_door_gateway;
+  if (config.connectors_enabled) {
+    auto endpoints = endpoints_config(config);
+    connectors::GatewayEndpoints ge;
+    ge.data_sharing_url = endpoints.endpoints["data-sharing"].base_url;
+    ge.dpf_url = endpoints.endpoints["dpf"].base_url;
+    ge.sms_url = config.frontdoor_sms_url.empty() ? config.connectors_base_url : config.frontdoor_sms_url;
+    ge.ca_file = config.connectors_ca_file;
+    if (!ge.data_sharing_url.empty() && !ge.dpf_url.empty() && !ge.sms_url.empty()) {
+      auto gateway = connectors::ConnectorGateway::create(ge);
+      if (!gateway.ok()) {
+        spdlog::error("cannot start the front door's gateway: {}", gateway.error().message);
+        (*engine)->stop();
+        return kExitFailed;
+      }
+      front_door_gateway = std::move(gateway).value();
+    }
+  }
+  if (!front_door_gateway) {
+    spdlog::info("the front door has no shared-data or SMS endpoint: pre-fill and sign-in codes answer 503");
+  }
+  api_options.gateway = front_door_gateway.get();
+  api_options.frontdoor.uploads_dir =
+      config.frontdoor_uploads_dir.empty() ? fs::path(config.store_path).parent_path() / "uploads" : fs::path(config.frontdoor_uploads_dir);
+  api_options.frontdoor.hash_key = config.frontdoor_hash_key;
+  api_options.frontdoor.code_ttl_ms = config.frontdoor_code_ttl_seconds * 1000;
+  api_options.frontdoor.max_upload_bytes = config.frontdoor_max_upload_bytes;
+  api_options.frontdoor.notify_milestones = config.frontdoor_notify_milestones;
   if (!config.console_dir.empty() && !fs::is_directory(config.console_dir, ec)) {
     spdlog::warn("console folder '{}' does not exist; serving no console", config.console_dir);
   }

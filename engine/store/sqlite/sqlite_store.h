@@ -162,6 +162,7 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<void> touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) override;
   Result<void> delete_applicant_session(const std::string& token_hash) override;
   Result<bool> mark_notified(const std::string& business_key, const std::string& milestone, int64_t at) override;
+
  private:
   class ReaderLease;
   explicit SqliteStore(SqliteOptions options);
