@@ -11,7 +11,7 @@
 //
 // Usage (run.sh does this): BANSHI_BINARY=... BANSHI_WORKFLOWS=... node tests/browser/frontdoor.test.mjs
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,8 +35,11 @@ function started(child, pattern, what) {
         resolve(m[1])
       }
     }
-    child.stdout.on('data', look)
-    child.stderr.on('data', look)
+    // Each child's output is kept beside the screenshots.
+    const log = path.join(process.env.BANSHI_BROWSER_OUT || data, `frontdoor-${what.replace(/\W+/g, '-')}.log`)
+    const keep = (chunk) => appendFileSync(log, chunk)
+    child.stdout.on('data', (c) => { keep(c); look(c) })
+    child.stderr.on('data', (c) => { keep(c); look(c) })
     child.on('exit', (code) => reject(new Error(`${what} exited with ${code}: ${seen}`)))
   })
 }
@@ -164,7 +167,13 @@ test('the window files a case with the pre-fill, is told what is missing, upload
   await page.getByTestId('receipt').waitFor()
   if ((await page.getByTestId('business-key').textContent()).trim() !== key) throw new Error('the receipt shows another case')
   const rows = await page.getByTestId('steps').locator('tbody tr').allTextContents()
-  if (rows.length !== 5 || !rows[0].includes('2026-03-03')) throw new Error(`steps: ${rows.join(' | ')}`)
+  // The server's clock runs at 12 hours a second, so the dates depend on when
+  // the case was filed: each step has a promised date, none before the filing
+  // day (in the case number) and none before the step ahead of it.
+  const filed = key.slice(7, 11) + '-' + key.slice(11, 13) + '-' + key.slice(13, 15)
+  const dates = rows.map((r) => (r.match(/\d{4}-\d{2}-\d{2}/) || [''])[0])
+  const ordered = dates.every((d, i) => d && d >= filed && (i === 0 || d >= dates[i - 1]))
+  if (rows.length !== 5 || !ordered || dates[0] === filed) throw new Error(`steps (filed ${filed}): ${rows.join(' | ')}`)
   await page.getByTestId('on-behalf').waitFor()
   if ((await page.getByTestId('receipt').textContent()).includes(id)) throw new Error('the receipt shows the full ID number')
   await page.emulateMedia({ media: 'print' })

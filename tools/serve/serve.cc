@@ -66,6 +66,11 @@ connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
   out.runtime.default_timeout = std::chrono::milliseconds(config.connectors_timeout_ms);
   out.runtime.breaker.failure_threshold = static_cast<int>(config.connectors_breaker_failures);
   out.runtime.breaker.open_for_ms = config.connectors_breaker_open_ms;
+  // Job leases are counted on the engine's clock: under an accelerated clock a
+  // lease must still outlast a real call, or every report comes too late.
+  if (config.clock_mode == "accelerated" && config.clock_factor > 1) {
+    out.runtime.lock_ms = static_cast<int64_t>(static_cast<double>(out.runtime.lock_ms) * config.clock_factor);
+  }
   std::string_view topics = config.connectors_topics;
   while (!topics.empty()) {
     size_t comma = topics.find(',');
