@@ -60,27 +60,21 @@ void Api::add_scenario_routes() {
 
     // The latest deployed version of every file, then the model under test over its own name.
     std::map<std::string, std::string> files;
+    std::map<std::string, int64_t> newest;
+    auto keep_newest = [&](const std::string& name, int64_t deployed_at, const std::string& content) {
+      if (!plain_resource_name(name)) return;
+      auto [it, fresh] = newest.emplace(name, deployed_at);
+      if (fresh || deployed_at > it->second) {
+        it->second = deployed_at;
+        files[name] = content;
+      }
+    };
     auto definitions = engine_.store().definitions("");
     if (!definitions.ok()) return problem(ProblemKind::kInternal, "The deployed models cannot be read.");
-    std::map<std::string, int64_t> newest;
-    for (const store::DefinitionRecord& d : *definitions) {
-      if (!plain_resource_name(d.resource)) continue;
-      auto [it, fresh] = newest.emplace(d.resource, d.deployed_at);
-      if (fresh || d.deployed_at > it->second) {
-        it->second = d.deployed_at;
-        files[d.resource] = d.xml;
-      }
-    }
+    for (const store::DefinitionRecord& d : *definitions) keep_newest(d.resource, d.deployed_at, d.xml);
     auto decisions = engine_.store().decisions("");
     if (!decisions.ok()) return problem(ProblemKind::kInternal, "The deployed decisions cannot be read.");
-    for (const store::DecisionRecord& d : *decisions) {
-      if (!plain_resource_name(d.resource)) continue;
-      auto [it, fresh] = newest.emplace(d.resource, d.deployed_at);
-      if (fresh || d.deployed_at > it->second) {
-        it->second = d.deployed_at;
-        files[d.resource] = d.xml;
-      }
-    }
+    for (const store::DecisionRecord& d : *decisions) keep_newest(d.resource, d.deployed_at, d.xml);
     files[resource] = xml;
 
     auto report = options_.run_scenario(files, scenario);
