@@ -102,8 +102,10 @@ Result<void> BusinessCalendar::add_year(std::string_view toml_text, std::string_
       auto from = (*h)["from"].value<std::string>();
       auto to = (*h)["to"].value<std::string>();
       auto name = (*h)["name"].value<std::string>();
-      auto from_day = from ? parse_day(*from) : std::nullopt;
-      auto to_day = to ? parse_day(*to) : std::nullopt;
+      std::optional<int64_t> from_day;
+      std::optional<int64_t> to_day;
+      if (from) from_day = parse_day(*from);
+      if (to) to_day = parse_day(*to);
       if (!from_day || !to_day || !name || *to_day < *from_day) {
         return bad(source, "a holiday needs from and to dates (YYYY-MM-DD, from <= to) and a name");
       }
@@ -217,6 +219,7 @@ Result<int64_t> BusinessCalendar::next_working_moment(int64_t at_ms) const {
     if (!working.ok()) return working.error();
     if (!*working) continue;
     const Year* y = year_of(d);
+    if (y == nullptr) return Error{"calendar", "a working day outside the calendar's years"};
     int64_t start = d * kDayMs + int64_t{y->office_start_minutes} * 60000 - int64_t{offset_minutes_} * 60000;
     if (d > day || minute_of_day < y->office_start_minutes) return start;
     if (minute_of_day < y->office_end_minutes) return at_ms;
