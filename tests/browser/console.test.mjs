@@ -1,7 +1,9 @@
-// The console's browser tests against a real `banshi serve` (see run.sh).
-// Each test names the server routes it needs beyond the base API; when the
-// server lacks one the test is reported as skipped (BANSHI_BROWSER_STRICT=1
-// makes that a failure).
+// The console's browser tests against a real `banshi serve` whose connectors
+// call the department simulators (`banshi simulate`) over HTTP (see run.sh):
+// every application's identity is verified by the data-sharing simulator
+// through the real connector before it reaches 受理. Each test names the
+// server routes it needs beyond the base API; when the server lacks one the
+// test is reported as skipped (BANSHI_BROWSER_STRICT=1 makes that a failure).
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { Client, USERS, axe, hasRoute, newPage, loginUi, shot, test, run, waitFor } from './lib.mjs'
@@ -9,14 +11,40 @@ import { Client, USERS, axe, hasRoute, newPage, loginUi, shot, test, run, waitFo
 const WORKFLOWS = process.env.BANSHI_WORKFLOWS
 const MODEL = readFileSync(path.join(WORKFLOWS, 'certificate-new-issue.bpmn'), 'utf8')
 const PROCESS = 'certificate-new-issue'
-const VERIFY_TOPIC = 'data-sharing.verify-identity'
-const NEEDS_WORKER = [['POST', '/external-tasks/fetch-and-lock']]
+const SIM = process.env.BANSHI_SIMULATORS_URL
+if (!SIM) throw new Error('BANSHI_SIMULATORS_URL is not set: run the tests through tests/browser/run.sh')
 const NEEDS_MONITOR = [['GET', '/monitor/summary'], ['GET', '/monitor/overdue']]
 
 let seq = 0
 const uniqueKey = () => `BT-${Date.now().toString(36)}-${(seq += 1)}`
-// Made-up applicant data: not a real person, not a valid ID checksum.
-const applicant = (key) => ({ name: '测试申请人', idNumber: '220102199001010000', region: '220102', phone: '13800000000', applicationId: key })
+
+// Applicants are synthetic residents of 南关区 from the simulators' made-up
+// population (a valid check digit, a real birth date): each key gets its own
+// ID number, and the name the simulated household register holds for it.
+function idNumber(n) {
+  const first = `22010219750315${String(n).padStart(3, '0')}`
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+  let sum = 0
+  for (let i = 0; i < 17; i += 1) sum += Number(first[i]) * w[i]
+  return first + '10X98765432'[sum % 11]
+}
+const applicants = {}
+async function applicantFor(key) {
+  if (applicants[key]) return applicants[key]
+  const id = idNumber(Object.keys(applicants).length + 1)
+  const res = await fetch(`${SIM}/data-sharing/household/${id}`)
+  if (!res.ok) throw new Error(`the simulated household register does not know ${id}: ${res.status}`)
+  const registered = await res.json()
+  applicants[key] = { name: registered.name, idNumber: id, region: '220102', phone: '13800000000', applicationId: key }
+  return applicants[key]
+}
+const applicant = (key) => applicants[key]
+
+// Switches a simulated department system off or on.
+async function departmentDown(department, down) {
+  const res = await fetch(`${SIM}/_sim/faults`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ department, down }) })
+  if (!res.ok) throw new Error(`the simulators refused the fault: ${res.status} ${await res.text()}`)
+}
 
 const clients = {}
 async function as(name) {
@@ -39,28 +67,17 @@ async function startApplication(key, { acceptDays = 100, starter = 'nanguan' } =
   const r = await (await as(starter)).ok('POST', '/instances', {
     processId: PROCESS,
     businessKey: key,
-    variables: { applicationId: key, applicant: applicant(key), limits: { acceptDays } },
+    variables: { applicationId: key, applicant: await applicantFor(key), limits: { acceptDays } },
   })
   return r.id
 }
 
-// The data-sharing department system: verifies the identity of every waiting
-// application over the external-task routes, as a connector worker would.
-let workerToken = null
-async function verifyIdentities() {
-  if (!workerToken) {
-    const t = await (await as('admin')).ok('POST', '/tokens', { name: `verify-${Date.now()}`, topics: [VERIFY_TOPIC] })
-    workerToken = Client.token(t.token)
-  }
-  const got = await workerToken.ok('POST', '/external-tasks/fetch-and-lock', {
-    workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 86400000, asyncResponseTimeoutMs: 0,
-  })
-  const items = Array.isArray(got) ? got : (got && (got.items || got.tasks)) || []
-  for (const job of items) {
-    const id = job.id ?? job.jobId ?? job.key
-    await workerToken.ok('POST', `/external-tasks/${id}/complete`, { workerId: 'browser-test-data-sharing', variables: { identityVerified: true } })
-  }
-  return items.length
+// What the connectors set on an instance (the last value of each variable).
+async function variablesOf(instanceId) {
+  const h = await (await as('sheji')).ok('GET', `/instances/${instanceId}/history`)
+  const out = {}
+  for (const r of h.items.flatMap((e) => e.records)) if (r.n !== undefined && 'p' in r) out[r.n] = r.p
+  return out
 }
 
 async function findTask(viewer, key, elementId) {
@@ -68,14 +85,12 @@ async function findTask(viewer, key, elementId) {
   return (r.items || []).find((t) => t.businessKey === key && t.elementId === elementId) || null
 }
 
-// A new application waiting at 受理 (accept), with its task.
+// A new application waiting at 受理 (accept), with its task: the data-sharing
+// simulator has verified the identity through the connector on the way.
 async function applicationAtAccept(opts) {
   const key = uniqueKey()
   const instanceId = await startApplication(key, opts)
-  const task = await waitFor(`the accept task of ${key}`, async () => {
-    await verifyIdentities()
-    return findTask('zhuguan', key, 'accept')
-  }, 30000, 500)
+  const task = await waitFor(`the accept task of ${key}`, () => findTask('zhuguan', key, 'accept'), 30000, 300)
   return { key, instanceId, task }
 }
 
@@ -146,6 +161,12 @@ test('a user changes their password and logs in with the new one', async () => {
 
 test('南关区 DPF staff claims and completes the acceptance of a new application', async () => {
   const { key, task, instanceId } = await applicationAtAccept()
+  // The identity was checked by the data-sharing simulator over HTTP: the
+  // connector compared the registered name and set the household region.
+  const verified = await variablesOf(instanceId)
+  if (verified.identityVerified !== true || verified.householdRegion !== '220102') {
+    throw new Error(`the identity check did not come from the department system: ${JSON.stringify(verified)}`)
+  }
   const page = await newPage()
   await loginUi(page, 'nanguan')
   const r = row(page, key)
@@ -181,7 +202,7 @@ test('南关区 DPF staff claims and completes the acceptance of a new applicati
   const vars = h.items.flatMap((e) => e.records).filter((x) => x.n === 'accepted')
   if (!vars.length || vars[vars.length - 1].p !== true) throw new Error(`accepted was not set to true: ${JSON.stringify(vars)}`)
   await page.context().close()
-}, { needs: NEEDS_WORKER })
+})
 
 test('a task claimed by a colleague disappears from the inbox without a reload', async () => {
   const { key, task } = await applicationAtAccept()
@@ -191,7 +212,7 @@ test('a task claimed by a colleague disappears from the inbox without a reload',
   await (await as('nanguan2')).ok('POST', `/tasks/${task.id}/claim`, {})
   await row(page, key).waitFor({ state: 'detached', timeout: 25000 })
   await page.context().close()
-}, { needs: NEEDS_WORKER })
+})
 
 test('keyboard only: skip to the content and claim a task', async () => {
   const { key, task } = await applicationAtAccept()
@@ -211,7 +232,7 @@ test('keyboard only: skip to the content and claim a task', async () => {
   await page.keyboard.press('Enter')
   await waitFor('the claim', async () => (await (await as('nanguan2')).ok('GET', `/tasks/${task.id}`)).assignee === 'nanguan2')
   await page.context().close()
-}, { needs: NEEDS_WORKER })
+})
 
 test('a civil-affairs user cannot see DPF tasks', async () => {
   const { key, task } = await applicationAtAccept()
@@ -228,7 +249,7 @@ test('a civil-affairs user cannot see DPF tasks', async () => {
   await page.getByText('该任务不属于您的部门或区划。').waitFor()
   await shot(page, 'task-forbidden')
   await page.context().close()
-}, { needs: NEEDS_WORKER })
+})
 
 test('a monitor sees a task turn overdue and escalate after the clock advances', async () => {
   // One working day to accept: overdue a day later, escalated to the DPF
@@ -245,7 +266,7 @@ test('a monitor sees a task turn overdue and escalate after the clock advances',
   await page.getByTestId('overdue-table').getByText('已上报').first().waitFor({ timeout: 60000 })
   await shot(page, 'monitor')
   await page.context().close()
-}, { needs: [...NEEDS_WORKER, ...NEEDS_MONITOR] })
+}, { needs: NEEDS_MONITOR })
 
 test('a designer uploads a model with an error, sees it on the element, fixes it and deploys', async () => {
   // The shipped model under another process id, with a broken expression on 受理 (accept).
@@ -280,6 +301,64 @@ test('a designer uploads a model with an error, sees it on the element, fixes it
   const after = await (await as('sheji')).ok('GET', '/definitions?processId=bt-designer')
   if (after.items.length !== 1) throw new Error(`expected one deployed version, got ${after.items.length}`)
   await shot(page, 'designer-deployed')
+  await page.context().close()
+})
+
+test('a designer runs scenario tests on the model being edited: passed, failed by line, unreached elements found on the diagram', async () => {
+  await deployShipped()
+  const before = (await (await as('sheji')).ok('GET', `/definitions?processId=${PROCESS}`)).items.length
+  // The shipped scenario of a new application up to its line that checks who
+  // gets 受理 (accept): it passes on the shipped model.
+  const shipped = readFileSync(path.join(WORKFLOWS, 'certificate-new-issue.scenario'), 'utf8').split('\n')
+  const acceptIndex = shipped.findIndex((l) => l.startsWith('expect task accept:') && l.includes('"dpf-county"'))
+  if (acceptIndex < 0) throw new Error('certificate-new-issue.scenario no longer checks the accept task of dpf-county')
+  const scenario = shipped.slice(0, acceptIndex + 1).join('\n')
+  const acceptLine = acceptIndex + 1
+  const page = await newPage()
+  await loginUi(page, 'sheji')
+  await page.goto(`/designer/edit/${PROCESS}/1`)
+  await page.locator('.djs-element[data-element-id="accept"]').waitFor()
+  await page.getByRole('button', { name: '场景测试' }).click()
+  const dialog = page.getByRole('dialog', { name: '场景测试' })
+  await dialog.getByLabel('场景文件内容').fill(scenario)
+  await dialog.getByRole('button', { name: '运行', exact: true }).click()
+  const report = dialog.getByTestId('test-report')
+  await report.getByText(/^\s*通过：\d+ 条命令，\d+ 条断言。/).waitFor()
+  // The coverage names what the scenario never reached; one click finds it on the diagram.
+  const missed = dialog.getByTestId('test-coverage').locator('tr', { hasText: PROCESS })
+  await missed.getByRole('button', { name: 'review', exact: true }).waitFor()
+  if (await missed.getByRole('button', { name: 'accept', exact: true }).count()) throw new Error('accept is listed as not reached')
+  await shot(page, 'designer-scenario-passed')
+  await axe(page, 'designer-scenario-dialog')
+  await missed.getByRole('button', { name: 'review', exact: true }).click()
+  await page.locator('.djs-element.selected[data-element-id="review"]').waitFor()
+  await dialog.getByRole('button', { name: '关闭', exact: true }).click()
+
+  // The test runs the model as edited, not as deployed: hand 受理 to another
+  // group in the XML source, and the same scenario fails on its accept line.
+  await page.getByTestId('toggle-source').click()
+  const src = page.getByTestId('xml-source')
+  const xml = await src.inputValue()
+  const edited = xml.replace(/(<bpmn:userTask id="accept"[^>]*?bs:candidateGroups=")dpf-county"/, '$1dpf-window"')
+  if (edited === xml) throw new Error('the candidate group of accept was not found in the source')
+  await src.fill(edited)
+  await page.getByTestId('toggle-source').click()
+  await page.locator('.djs-element[data-element-id="accept"]').waitFor()
+  await page.getByRole('button', { name: '场景测试' }).click()
+  await dialog.getByRole('button', { name: '运行', exact: true }).click()
+  await report.getByText('未通过：1 个问题。').waitFor()
+  const failure = dialog.getByTestId('test-failures').locator('li')
+  await failure.filter({ hasText: `第 ${acceptLine} 行：` }).waitFor()
+  if (!/dpf-window|dpf-county|candidateGroups/.test(await failure.first().textContent())) {
+    throw new Error(`the failure does not say what differed: ${await failure.first().textContent()}`)
+  }
+  await shot(page, 'designer-scenario-failed')
+  await missed.getByRole('button', { name: 'assess', exact: true }).click()
+  await page.locator('.djs-element.selected[data-element-id="assess"]').waitFor()
+  if (await page.locator('.djs-element.selected[data-element-id="review"]').count()) throw new Error('the earlier selection stayed')
+  // A test deploys nothing.
+  const after = (await (await as('sheji')).ok('GET', `/definitions?processId=${PROCESS}`)).items.length
+  if (after !== before) throw new Error(`the scenario test deployed a version (${before} -> ${after})`)
   await page.context().close()
 })
 
@@ -318,41 +397,48 @@ test('the case page shows the diagram with the active step highlighted and the p
 })
 
 test('incidents of an unreachable department are one line, and retrying them all sends the work out again', async () => {
-  await verifyIdentities() // nothing of earlier tests left waiting
+  // The data-sharing system goes down: the verify jobs of two new applications
+  // spend their retries against its 503s and become incidents.
   const keys = [uniqueKey(), uniqueKey()]
+  for (const k of keys) await applicantFor(k) // read from the register while it still answers
+  await departmentDown('data-sharing', true)
   const ids = []
-  for (const k of keys) ids.push(await startApplication(k))
-  // The data-sharing system is down: both jobs fail with no retries left.
-  const got = await waitFor('the two verify jobs', async () => {
-    const r = await workerToken.ok('POST', '/external-tasks/fetch-and-lock', {
-      workerId: 'browser-test-data-sharing', topics: [VERIFY_TOPIC], maxTasks: 50, lockMs: 86400000, asyncResponseTimeoutMs: 0,
-    })
-    return r.items.length ? r.items : null
-  })
-  const mine = got.filter((j) => ids.includes(j.instanceId))
-  if (mine.length !== 2) throw new Error(`expected the 2 new jobs, got ${JSON.stringify(got.map((j) => j.instanceId))}`)
-  for (const j of got) {
-    await workerToken.ok('POST', `/external-tasks/${j.id}/failure`, {
-      workerId: 'browser-test-data-sharing', errorMessage: 'data-sharing platform unreachable: connection refused', retries: 0, retryTimeoutMs: 0,
-    })
+  try {
+    for (const k of keys) ids.push(await startApplication(k))
+    const designer = await as('sheji')
+    const incidents = await waitFor('the two verify incidents', async () => {
+      const open = (await designer.ok('GET', '/incidents')).items.filter((i) => ids.includes(i.instanceId))
+      return open.length === 2 ? open : null
+    }, 60000, 500)
+    for (const i of incidents) {
+      if (i.elementId !== 'verify' || !/data-sharing/.test(i.message)) throw new Error(`unexpected incident ${JSON.stringify(i)}`)
+    }
+  } catch (e) {
+    await departmentDown('data-sharing', false)
+    throw e
   }
+  const all = (await (await as('sheji')).ok('GET', '/incidents')).items
   const page = await newPage()
   await loginUi(page, 'sheji')
   await page.getByRole('link', { name: '故障' }).click()
+  const n = all.filter((i) => i.elementId === 'verify').length
   const group = page.locator('section.panel', { has: page.getByRole('heading', { name: /部门系统不可达：data-sharing/ }) })
-  await group.getByRole('heading', { name: `部门系统不可达：data-sharing (${got.length})` }).waitFor()
+  await group.getByRole('heading', { name: `部门系统不可达：data-sharing (${n})` }).waitFor()
   await shot(page, 'incidents')
-  await group.getByRole('button', { name: `全部重试（${got.length}）` }).click()
+  // The department answers again; retrying them all sends the jobs to it.
+  await departmentDown('data-sharing', false)
+  await group.getByRole('button', { name: `全部重试（${n}）` }).click()
   await page.getByTestId('no-incidents').waitFor()
   const left = await (await as('sheji')).ok('GET', '/incidents')
   if (left.items.some((i) => ids.includes(i.instanceId))) throw new Error('incidents are left after retrying all')
-  // The jobs are back with the department system, which now answers.
-  await waitFor('the retried applications at 受理', async () => {
-    await verifyIdentities()
-    return (await findTask('zhuguan', keys[0], 'accept')) && (await findTask('zhuguan', keys[1], 'accept'))
-  }, 30000, 500)
+  await waitFor('the retried applications at 受理', async () =>
+    (await findTask('zhuguan', keys[0], 'accept')) && (await findTask('zhuguan', keys[1], 'accept')), 30000, 500)
+  for (const id of ids) {
+    const v = await variablesOf(id)
+    if (v.identityVerified !== true) throw new Error(`instance ${id} went on without the department's answer: ${JSON.stringify(v)}`)
+  }
   await page.context().close()
-}, { needs: NEEDS_WORKER })
+})
 
 test('an admin adds a user, who can then log in, and creates an API token shown once', async () => {
   const page = await newPage()
@@ -389,10 +475,9 @@ test('an admin adds a user, who can then log in, and creates an API token shown 
 test('axe-core finds no serious or critical violation on any page', async () => {
   const key = uniqueKey()
   const caseId = await startApplication(key, { starter: 'sheji' })
-  // Without the external-task routes no application reaches a task: the task
-  // page is then left to the tests that need them.
-  const taskId = (await hasRoute('POST', '/external-tasks/fetch-and-lock')) ? (await applicationAtAccept()).task.id : null
-  if (!taskId) console.log('    (task page not checked: the server lacks POST /external-tasks/fetch-and-lock)')
+  const taskId = (await applicationAtAccept()).task.id
+  // Every page of the staff console (router.js); the front door's and the
+  // applicant's pages are checked by frontdoor.test.mjs and applicant.test.mjs.
   const visits = [
     [null, '/login', 'a11y-login'],
     ['nanguan', '/inbox', 'a11y-inbox'],
@@ -401,10 +486,13 @@ test('axe-core finds no serious or critical violation on any page', async () => 
     ['zhuguan', '/cases', 'a11y-cases'],
     ['zhuguan', `/cases/${caseId}`, 'a11y-case'],
     ['jiankong', '/monitor', 'a11y-monitor'],
+    ['jiankong', '/reports', 'a11y-reports'],
+    ['nanguan', '/rating', 'a11y-rating'],
     ['sheji', '/incidents', 'a11y-incidents'],
     ['sheji', '/designer', 'a11y-designer'],
     ['sheji', `/designer/edit/${PROCESS}/1`, 'a11y-modeler'],
     ['admin', '/admin', 'a11y-admin'],
+    ['nanguan', '/no-such-page', 'a11y-not-found'],
   ]
   const problems = []
   const pages = {}
