@@ -4,10 +4,13 @@
 - Every `banshi ...` command in a ```sh block of README.md and docs/*.md names
   subcommands and options the binary has (checked against its --help).
 - Every ```toml block that configures the server is accepted by
-  `banshi serve --config FILE --print-config`, and the configuration reference
-  in docs/operations.md lists every key the server knows.
-- The user-management walkthrough in docs/operations.md ("Creating users")
-  runs as written against a fresh data folder.
+  `banshi serve --config FILE --print-config`, every calendar example loads in
+  the scenario runner, and the configuration reference in docs/operations.md
+  lists every key the server knows.
+- Every ```xml example is a model `banshi validate` accepts (a DMN file: one
+  the scenario runner deploys).
+- Every shell block runs as written in a fresh folder, or is marked just
+  before its fence with `<!-- docs-test: not run: REASON -->`.
 
 Usage: docs_test.py BANSHI REPO_DIR
 """
@@ -29,9 +32,11 @@ def fail(msg):
     print("FAIL:", msg, file=sys.stderr)
 
 
-def blocks(path):
-    """(language, first line number, text) of every fenced block."""
-    out, lang, start, buf, fence_indent = [], None, 0, [], 0
+def blocks(path, with_marks=False):
+    """(language, first line number, text) of every fenced block; with_marks
+    adds the text of a `<!-- docs-test: ... -->` comment on the line just
+    before the opening fence (empty when there is none)."""
+    out, lang, start, buf, fence_indent, previous, mark = [], None, 0, [], 0, "", ""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             stripped = line.lstrip()
@@ -39,12 +44,16 @@ def blocks(path):
                 if lang is None:
                     lang, start, buf = stripped[3:].strip(), n + 1, []
                     fence_indent = len(line) - len(stripped)
+                    m = re.match(r"^\s*<!--\s*docs-test:(.*?)-->\s*$", previous)
+                    mark = m.group(1).strip() if m else ""
                 else:
-                    out.append((lang, start, "".join(buf)))
+                    out.append((lang, start, "".join(buf), mark) if with_marks else (lang, start, "".join(buf)))
                     lang = None
                 continue
             if lang is not None:
                 buf.append(line[fence_indent:] if line[:fence_indent].isspace() else line)
+            if line.strip():
+                previous = line
     return out
 
 
@@ -145,7 +154,7 @@ for path in doc_files():
             for words in commands_in(text):
                 check_command(f"{rel}:{line}", words)
                 checked += 1
-        if lang == "toml" and "[server]" in text:
+        if lang == "toml" and not re.search(r"^year\s*=", text, re.M):
             with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
                 f.write(text)
             r = run([banshi, "serve", "--config", f.name, "--print-config"])
@@ -154,6 +163,103 @@ for path in doc_files():
                 fail(f"{rel}:{line}: the configuration example is refused: {r.stderr.strip()}")
             checked += 1
 print(f"docs: {checked} commands and configuration examples checked against the binary")
+
+
+def scenario_accepts(where, files, scenario):
+    """Runs `banshi test` on a scenario beside `files` (name -> text); fails `where` unless it passes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+            with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        with open(os.path.join(tmp, "doc.scenario"), "w", encoding="utf-8") as f:
+            f.write(scenario)
+        r = run([banshi, "test", os.path.join(tmp, "doc.scenario")])
+        if r.returncode != 0:
+            fail(f"{where}: {(r.stdout + r.stderr).strip()}")
+
+
+# Every XML example (BPMN or DMN) is a model banshi accepts: a BPMN model as
+# `banshi validate` checks it, a DMN file deployed by the scenario runner.
+# Every calendar example (a ```toml block with `year =`) loads as a business
+# calendar in the scenario runner.
+examples = 0
+for path in doc_files():
+    rel = os.path.relpath(path, repo)
+    for lang, line, text in blocks(path):
+        where = f"{rel}:{line}"
+        if lang in ("xml", "bpmn", "dmn"):
+            examples += 1
+            if "dmn/20" in text.lower() or lang == "dmn":
+                scenario_accepts(where, {"example.dmn": text}, "deploy example.dmn\n")
+                continue
+            with tempfile.NamedTemporaryFile("w", suffix=".bpmn", delete=False, encoding="utf-8") as f:
+                f.write(text)
+            r = run([banshi, "validate", f.name])
+            os.unlink(f.name)
+            if r.returncode != 0:
+                fail(f"{where}: the BPMN example does not validate: {(r.stdout + r.stderr).strip()}")
+        elif lang == "toml" and re.search(r"^year\s*=", text, re.M):
+            examples += 1
+            year = re.search(r"^year\s*=\s*(\d+)", text, re.M)
+            name = f"calendars/{year.group(1) if year else 'example'}.toml"
+            scenario_accepts(where, {name: text}, "calendar calendars\n")
+print(f"docs: {examples} model and calendar examples accepted")
+
+# Every shell block runs as written, in a fresh folder (with the repository's
+# workflows/ beside it and banshi on the PATH; the blocks of one page run in
+# order in the same folder), unless a comment just before it says why it is
+# not run: `<!-- docs-test: not run: REASON -->`. Pages maintained with a
+# test of their own are listed here instead.
+RUN_ELSEWHERE = {
+    "docs/api/department-systems.md": "its curl walkthrough runs against a real server in api_examples_test.sh",
+    "docs/frontdoor.md": "its one block builds and runs the front door's own tests with cmake and ctest",
+}
+bin_dir = tempfile.mkdtemp()
+os.symlink(os.path.abspath(banshi), os.path.join(bin_dir, "banshi"))
+ran_blocks = marked_blocks = 0
+for path in doc_files():
+    rel = os.path.relpath(path, repo)
+    page_dir = None
+    for lang, line, text, mark in blocks(path, with_marks=True):
+        if lang not in ("sh", "bash", "shell"):
+            continue
+        where = f"{rel}:{line}"
+        if rel in RUN_ELSEWHERE:
+            marked_blocks += 1
+            continue
+        if mark:
+            m = re.match(r"^not run:\s*(.*)$", mark)
+            if not m or len(m.group(1).split()) < 3:
+                fail(f"{where}: the docs-test mark must read 'not run: REASON' with a reason of a few words, not '{mark}'")
+            marked_blocks += 1
+            continue
+        if page_dir is None:
+            page_dir = tempfile.mkdtemp()
+            os.symlink(os.path.join(repo, "workflows"), os.path.join(page_dir, "workflows"))
+        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+        # Its own process group, so what the block leaves running in the
+        # background is stopped after it; the output goes to a file, which a
+        # background process may keep open.
+        with tempfile.TemporaryFile("w+") as log:
+            p = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", text], cwd=page_dir, env=env, text=True,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                p.wait(timeout=240)
+            except subprocess.TimeoutExpired:
+                log.write("\n(timed out after 240 s)")
+            finally:
+                try:
+                    os.killpg(p.pid, 15)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+            log.seek(0)
+            out = log.read()
+        ran_blocks += 1
+        if p.returncode != 0:
+            fail(f"{where}: the shell block exits {p.returncode} when run as written:\n{out.strip()[-2000:]}")
+print(f"docs: {ran_blocks} shell blocks run as written, {marked_blocks} marked as not run (with the reason)")
 
 # The configuration reference lists every key.
 ops = os.path.join(repo, "docs", "operations.md")
@@ -173,24 +279,6 @@ else:
             doc_section = re.search(r"^\[" + section + r"\]$(.*?)(^\[|\Z)", reference, re.S | re.M)
             if not doc_section or not re.search(r"^" + m.group(1) + r" = ", doc_section.group(1), re.M):
                 fail(f"docs/operations.md: the configuration reference lacks [{section}] {m.group(1)}")
-
-# The "Creating users" walkthrough runs as written.
-with open(ops, encoding="utf-8") as f:
-    ops_text = f.read()
-creating = re.search(r"### Creating users(.*?)(^### |\Z)", ops_text, re.S | re.M)
-walk = next((t for lang, _, t in blocks(ops) if lang == "sh" and creating and t in creating.group(1)), None)
-if walk is None:
-    fail("docs/operations.md: no shell block under 'Creating users'")
-else:
-    with tempfile.TemporaryDirectory() as tmp:
-        ran = 0
-        for words in commands_in(walk):
-            words = [banshi] + [os.path.join(tmp, "banshi") if w == "var/banshi" else w for w in words[1:]]
-            r = run(words)
-            ran += 1
-            if r.returncode != 0:
-                fail(f"docs/operations.md 'Creating users': `{' '.join(words[1:])}` exits {r.returncode}: {r.stderr.strip()}")
-        print(f"docs: the 'Creating users' walkthrough ran {ran} commands")
 
 # Every metric docs/monitoring.md names is served at /metrics, and every metric
 # served is documented there.
