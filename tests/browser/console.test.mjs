@@ -396,9 +396,10 @@ test('the case page shows the diagram with the active step highlighted and the p
   await page.context().close()
 })
 
-test('incidents of an unreachable department are one line, and retrying them all sends the work out again', async () => {
+test('incidents of an unreachable department are one line, the monitor shows it down, and retrying them all sends the work out again', async () => {
   // The data-sharing system goes down: the verify jobs of two new applications
-  // spend their retries against its 503s and become incidents.
+  // spend their retries against its 503s (the circuit breaker opens on the
+  // way and lets a probe through now and then) and become incidents.
   const keys = [uniqueKey(), uniqueKey()]
   for (const k of keys) await applicantFor(k) // read from the register while it still answers
   await departmentDown('data-sharing', true)
@@ -417,6 +418,15 @@ test('incidents of an unreachable department are one line, and retrying them all
     await departmentDown('data-sharing', false)
     throw e
   }
+  // The monitor sees the department down: one line, however many jobs wait.
+  const monitor = await newPage()
+  await loginUi(monitor, 'jiankong')
+  await monitor.goto('/monitor')
+  const down = monitor.getByTestId('department-down')
+  await down.filter({ hasText: '数据共享平台' }).waitFor()
+  if ((await down.count()) !== 1) throw new Error(`${await down.count()} department-down lines: ${await down.allTextContents()}`)
+  await shot(monitor, 'monitor-department-down')
+  await monitor.context().close()
   const all = (await (await as('sheji')).ok('GET', '/incidents')).items
   const page = await newPage()
   await loginUi(page, 'sheji')

@@ -104,12 +104,13 @@ fi
 # from a Monday morning early in a year the shipped calendars cover, so no
 # deadline of a run falls beyond them.
 # With the simulators: the connectors on, a short retry backoff, and a
-# breaker that stays closed for 100 failures in a row, so a department that
-# is down turns each job into its own incident within seconds (the incidents
-# test) rather than holding them all behind an open breaker.
+# breaker that lets a probe through 2 s after it opened (30 s by default), so
+# the jobs of a department that is down spend their retries and become
+# incidents within seconds, and work again soon after it is back (the
+# incidents test).
 log="$out/server.log"
 BANSHI_CONNECTORS_ENABLED=$([ -n "$sim_url" ] && echo true || echo false) \
-BANSHI_CONNECTORS_BASE_URL=$sim_url BANSHI_CONNECTORS_RETRY_BACKOFF_MS=200 BANSHI_CONNECTORS_BREAKER_FAILURES=100 \
+BANSHI_CONNECTORS_BASE_URL=$sim_url BANSHI_CONNECTORS_RETRY_BACKOFF_MS=200 BANSHI_CONNECTORS_BREAKER_OPEN_MS=2000 \
 BANSHI_CLOCK_MODE=accelerated BANSHI_CLOCK_FACTOR=${BANSHI_BROWSER_CLOCK_FACTOR:-14400} \
 BANSHI_CLOCK_START=${BANSHI_BROWSER_CLOCK_START:-2026-03-02T09:00:00+08:00} \
 BANSHI_CALENDAR_DIR="$workflows/calendars" \
