@@ -43,6 +43,19 @@ std::vector<http::OperationSpec> dpf_operations() {
      std::string("{category: ") + kCategory + ", level: " + kLevel + "}",
      "{certificateNumber: response.certificateNumber, replacedCertificateNumber: response.replaces, "
      "certificateValidUntil: response.validUntil}");
+  // Before a new issue: does the person hold an active card, and when was the
+  // newest one cancelled (no new application within a year of a cancellation)?
+  // lastCancellation is null for a person whose card was never cancelled.
+  op("dpf.check-reapply", "GET", R"(="/dpf/holders/" + applicant.idNumber + "/certificates")", "",
+     R"({active: response.items[status = "active"],
+         cancelled: response.items[status = "cancelled"],
+         newest: if count(cancelled) = 0 then null else string(max(for c in cancelled return date(c.cancelledAt))),
+         last: if count(cancelled) = 0 then null else if newest = null then cancelled[1] else cancelled[cancelledAt = newest][1],
+         out: {activeCertificateNumber: if count(active) = 0 then null else active[1].certificateNumber,
+               lastCancellation: if last = null then null else {certificateNumber: last.certificateNumber,
+                 cancelledAt: last.cancelledAt, reapplyFrom: last.reapplyFrom,
+                 reason: if last.cancelReason = "no-longer-eligible" then "not-meeting-standard" else last.cancelReason},
+               reapplyFrom: if last = null then null else last.reapplyFrom}}.out)");
   return ops;
 }
 

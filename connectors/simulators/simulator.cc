@@ -375,6 +375,15 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       if (auto e = need_person(id, person)) return *e;
       if (person.deceased) return problem(422, "person-deceased", "the death registry holds this person");
       if (active_certificate_of(id)) return problem(409, "already-registered", "this person already holds an active certificate");
+      // National rules of 2018: no new application within a year of a cancellation.
+      for (const auto& [number, held] : certificates_) {
+        if (held.id_number != id || held.cancelled_at.empty()) continue;
+        if (std::string from = add_years(held.cancelled_at, 1); today() < from) {
+          return problem(409, "reapply-too-soon",
+                         fmt::format("the certificate {} was cancelled on {}; a new one may be applied for from {}", number,
+                                     held.cancelled_at, from));
+        }
+      }
       Certificate c;
       c.number = issue_number(id, category, level);
       c.id_number = id;
@@ -384,6 +393,14 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       c.level = level;
       c.valid_from = today();
       c.valid_until = add_years(c.valid_from, 10);
+      // The number is the same as that of a card cancelled earlier: the old
+      // record stays in the person's history under a key of its own.
+      if (auto old = certificates_.find(c.number); old != certificates_.end()) {
+        std::string archived = fmt::format("{}@{}", c.number, old->second.cancelled_at.empty() ? old->second.valid_from
+                                                                                             : old->second.cancelled_at);
+        certificates_[archived] = old->second;
+        touch("certificate", archived);
+      }
       certificates_[c.number] = c;
       touch("certificate", c.number);
       operation = "dpf.register-certificate";

@@ -3,12 +3,14 @@
 // retries → incident → manual retry, the circuit breaker, external-task lease
 // expiry, and a plugin loaded from a shared library.
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "api/server.h"
@@ -227,11 +229,23 @@ TEST_F(ConnectorsTest, EveryAdapterOperationAgainstTheSimulators) {
   ASSERT_TRUE(ok(r)) << r.outcome.message;
   EXPECT_EQ(var(r, "disability").as_object().at("category"), json::value("肢体"));
 
+  // Never held a card: nothing stands in the way of a new issue, and the
+  // variables are there (null), not missing.
+  r = call("dpf.check-reapply", {});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  for (const char* name : {"activeCertificateNumber", "lastCancellation", "reapplyFrom"}) {
+    ASSERT_TRUE(r.outcome.variables.contains(name)) << name;
+    EXPECT_TRUE(var(r, name).is_null()) << name;
+  }
+
   r = call("dpf.issue-certificate", {{"disability", json::object{{"category", "肢体"}, {"level", "二级"}}}});
   ASSERT_TRUE(ok(r)) << r.outcome.message;
   std::string number = p.id_number + "42";
   EXPECT_EQ(var(r, "certificateNumber"), json::value(number));
   EXPECT_EQ(var(r, "certificateValidUntil"), json::value("2036-03-02"));
+  r = call("dpf.check-reapply", {});
+  EXPECT_EQ(var(r, "activeCertificateNumber"), json::value(number));
+  EXPECT_TRUE(var(r, "lastCancellation").is_null());
   json::object cert{{"certificateNumber", number}};
   r = call("dpf.get-certificate", cert);
   EXPECT_EQ(var(r, "certificateStatus"), json::value("active"));
@@ -292,6 +306,14 @@ TEST_F(ConnectorsTest, EveryAdapterOperationAgainstTheSimulators) {
   auto registry = simulator_->handle(api::Request::make("GET", "/dpf/certificates/" + changed));
   EXPECT_EQ(json::parse(registry.body).at("cancelReason"), json::value("no-longer-eligible"));
   EXPECT_EQ(var(r, "reapplyFrom"), json::value("2027-03-02"));
+  // After the cancellation: no active card, and a new application waits a year.
+  r = call("dpf.check-reapply", {});
+  ASSERT_TRUE(ok(r)) << r.outcome.message;
+  EXPECT_TRUE(var(r, "activeCertificateNumber").is_null());
+  EXPECT_EQ(json::serialize(var(r, "lastCancellation")),
+            R"({"certificateNumber":")" + changed +
+                R"(","cancelledAt":"2026-03-02","reapplyFrom":"2027-03-02","reason":"not-meeting-standard"})");
+  EXPECT_EQ(var(r, "reapplyFrom"), json::value("2027-03-02"));
 
   // A mapping that cannot be evaluated is an incident at once, not a retry.
   r = a.call("dpf.get-certificate", {}, "k-missing");
@@ -304,6 +326,52 @@ TEST_F(ConnectorsTest, EveryAdapterOperationAgainstTheSimulators) {
   EXPECT_EQ(a.called, all);
   // Sequential calls share kept-alive connections.
   EXPECT_LE(a.client_->connections_opened(), 2u);
+}
+
+// A person whose card was cancelled, re-issued after the year and cancelled
+// again: dpf.check-reapply names the newest cancellation, whatever order the
+// registry lists the cards in.
+TEST_F(ConnectorsTest, CheckReapplyNamesTheNewestCancellation) {
+  std::string day = "2024-01-15";
+  sim::SimulatorOptions so;
+  so.now_ms = [&day] {
+    std::tm tm{};
+    tm.tm_year = std::stoi(day.substr(0, 4)) - 1900;
+    tm.tm_mon = std::stoi(day.substr(5, 2)) - 1;
+    tm.tm_mday = std::stoi(day.substr(8, 2));
+    tm.tm_hour = 4;  // 12:00 in UTC+8
+    return static_cast<int64_t>(timegm(&tm)) * 1000;
+  };
+  simulator_ = std::make_unique<sim::Simulator>(so);  // no request is in flight yet
+  AdapterCalls a(base_url_);
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  json::object vars{{"applicant", json::object{{"idNumber", p.id_number}, {"name", p.name}}},
+                    {"disability", json::object{{"category", "听力"}, {"level", "三级"}}},
+                    {"cancellation", json::object{{"reason", "holder-request"}}}};
+  int key = 0;
+  auto call = [&](const std::string& name) { return a.call(name, vars, "n-" + std::to_string(++key)); };
+  Reply r = call("dpf.issue-certificate");
+  ASSERT_EQ(r.outcome.kind, JobOutcome::Kind::kCompleted) << r.outcome.message;
+  vars["certificateNumber"] = var(r, "certificateNumber");
+  day = "2024-02-01";
+  ASSERT_EQ(call("dpf.cancel-certificate").outcome.kind, JobOutcome::Kind::kCompleted);
+  day = "2024-06-30";
+  r = call("dpf.issue-certificate");  // the registry refuses within the year too
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kBpmnError);
+  EXPECT_EQ(r.outcome.error_code, "reapply-too-soon");
+  day = "2025-02-01";
+  r = call("dpf.issue-certificate");
+  ASSERT_EQ(r.outcome.kind, JobOutcome::Kind::kCompleted) << r.outcome.message;
+  day = "2025-11-20";
+  ASSERT_EQ(call("dpf.cancel-certificate").outcome.kind, JobOutcome::Kind::kCompleted);
+  day = "2026-03-02";
+  r = call("dpf.check-reapply");
+  ASSERT_EQ(r.outcome.kind, JobOutcome::Kind::kCompleted) << r.outcome.message;
+  EXPECT_TRUE(var(r, "activeCertificateNumber").is_null());
+  ASSERT_TRUE(var(r, "lastCancellation").is_object()) << r.outcome.message;
+  EXPECT_EQ(var(r, "lastCancellation").at("cancelledAt"), json::value("2025-11-20"));
+  EXPECT_EQ(var(r, "lastCancellation").at("reason"), json::value("holder-request"));
+  EXPECT_EQ(var(r, "reapplyFrom"), json::value("2026-11-20"));
 }
 
 TEST_F(ConnectorsTest, StatusHandlingAndTimeoutsWithoutTheEngine) {
@@ -394,6 +462,51 @@ TEST_F(ConnectorsTest, ATimeoutAfterASuccessfulCallNeverAppliesTwice) {
   EXPECT_EQ(simulator_->applied("dpf.register-certificate"), 1u);
   EXPECT_NE(history(id).find(p.id_number + "42"), std::string::npos);
   EXPECT_EQ(history(id).find("refusedEnd"), std::string::npos);  // no already-registered error either
+}
+
+TEST_F(ConnectorsTest, ASlowDepartmentNeverBlocksTheOthers) {
+  RuntimeOptions ro;
+  ro.max_in_flight = 8;
+  ro.max_in_flight_per_department = 3;
+  ro.default_timeout = 20s;
+  open_engine(ro);
+  std::string slow = one_task("dpf.issue-certificate", R"(bs:timeout="PT20S")");
+  slow.replace(slow.find(R"(id="p")"), 6, R"(id="slow")");
+  ASSERT_TRUE(engine_->deploy("slow.bpmn", slow, "d").ok());
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.register-unemployment", ""), "d").ok());
+  // Every DPF call takes 2.5 s (each holds one of the simulator's six threads).
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"dpf","latencyMs":2500})"));
+  std::vector<InstanceId> backlog;
+  for (int i = 0; i < 12; ++i) {
+    sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+    StartRequest req;
+    req.process_id = "slow";
+    req.business_key = fmt::format("slow-{}", i);
+    req.variables = {{"applicant", json::object{{"idNumber", p.id_number}}},
+                     {"disability", json::object{{"category", 4}, {"level", 2}}}};
+    auto id = engine_->start_instance(req);
+    ASSERT_TRUE(id.ok());
+    backlog.push_back(*id);
+  }
+  ASSERT_TRUE(eventually([&] { return runtime_->in_flight("dpf") == 3; }, 5s));
+  EXPECT_EQ(runtime_->in_flight(), 3u) << "the backlog took more than the department's share";
+  // Another department's job starts at once and ends long before the first DPF answer.
+  auto t0 = std::chrono::steady_clock::now();
+  sim::Person q = person([](const sim::Person& x) { return !x.deceased; });
+  InstanceId other = start({{"applicant", json::object{{"idNumber", q.id_number}}}});
+  ASSERT_TRUE(eventually([&] { return status(other) == 2; }, 10s)) << history(other);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  EXPECT_LE(runtime_->in_flight("dpf"), 3u);
+  size_t done = 0;
+  for (InstanceId id : backlog) done += status(id) == 2;
+  EXPECT_EQ(done, 0u) << "the DPF calls were not slow after all";
+  // The backlog still drains, three at a time.
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"dpf","latencyMs":0})"));
+  ASSERT_TRUE(eventually([&] {
+    size_t n = 0;
+    for (InstanceId id : backlog) n += status(id) == 2;
+    return n == backlog.size();
+  }, 20s));
 }
 
 TEST_F(ConnectorsTest, OutageThenRetriesThenIncidentThenManualRetrySucceeds) {

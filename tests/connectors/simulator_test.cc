@@ -1,4 +1,5 @@
 // The department simulators as a pure function of requests (no sockets).
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -114,6 +115,60 @@ TEST(Simulator, CertificateLifecycleIssueLossTransferChangeCancel) {
   EXPECT_EQ(code_of(s.handle(post("/dpf/certificates/" + changed_number + "/renewal", "{}"))), "certificate-not-active");
   EXPECT_EQ(s.applied("dpf.register-certificate"), 1u);
   EXPECT_EQ(s.applied("dpf.report-loss"), 2u);
+}
+
+// GET /dpf/holders/{id}/certificates is what dpf.check-reapply and the front
+// door read: every card the person held, the active one first, a cancelled one
+// with the date from which a new application is taken; the registry itself
+// refuses a new card within that year.
+TEST(Simulator, HolderCertificatesNameWhenANewApplicationIsTakenAgain) {
+  int64_t now_ms = 1709312400000;  // 2024-03-02 01:00 in UTC+8
+  SimulatorOptions o;
+  o.now_ms = [&now_ms] { return now_ms; };
+  Simulator s(o);
+  auto set_day = [&](int y, int m, int d) {
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = 1;
+    now_ms = static_cast<int64_t>(timegm(&tm)) * 1000 - 8 * 3600 * 1000;
+  };
+  Person p = find_person([](const Person& x) { return !x.deceased; });
+  const std::string holder = "/dpf/holders/" + p.id_number + "/certificates";
+  const std::string issue = R"({"idNumber":")" + p.id_number + R"(","category":4,"level":2})";
+  auto none = s.handle(get(holder));
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_TRUE(body_of(none).at("items").as_array().empty());
+  EXPECT_EQ(code_of(s.handle(get("/dpf/holders/220102198005010011/certificates"))), "invalid-id-number");
+
+  set_day(2024, 2, 29);
+  auto first = s.handle(post("/dpf/certificates", issue));
+  ASSERT_EQ(first.status, 201) << first.body;
+  std::string number(body_of(first).at("certificateNumber").as_string());
+  ASSERT_EQ(s.handle(post("/dpf/certificates/" + number + "/cancellation", R"({"reason":"holder-request"})")).status, 200);
+  auto listed = body_of(s.handle(get(holder))).at("items").as_array();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].at("status").as_string(), "cancelled");
+  EXPECT_EQ(listed[0].at("cancelledAt").as_string(), "2024-02-29");
+  EXPECT_EQ(listed[0].at("reapplyFrom").as_string(), "2025-02-28");  // a year after 29 February
+  EXPECT_EQ(listed[0].at("cancelReason").as_string(), "holder-request");
+
+  set_day(2025, 2, 27);
+  auto early = s.handle(post("/dpf/certificates", issue));
+  EXPECT_EQ(early.status, 409);
+  EXPECT_EQ(code_of(early), "reapply-too-soon");
+  EXPECT_NE(body_of(early).at("detail").as_string().find("2025-02-28"), std::string::npos) << early.body;
+  set_day(2025, 2, 28);
+  auto again = s.handle(post("/dpf/certificates", issue));
+  ASSERT_EQ(again.status, 201) << again.body;
+  std::string second(body_of(again).at("certificateNumber").as_string());
+  listed = body_of(s.handle(get(holder))).at("items").as_array();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].at("status").as_string(), "active");
+  EXPECT_EQ(listed[0].at("certificateNumber").as_string(), second);
+  EXPECT_FALSE(listed[0].as_object().contains("reapplyFrom"));
+  EXPECT_EQ(listed[1].at("status").as_string(), "cancelled");
 }
 
 TEST(Simulator, SubsidyRulesFollowDibaoTekunAndLevel) {
