@@ -11,7 +11,8 @@ bool WriteBatch::empty() const {
          message_subscriptions_added.empty() && message_subscriptions_removed.empty() &&
          signal_subscriptions_added.empty() && signal_subscriptions_removed.empty() && messages_added.empty() &&
          messages_removed.empty() && incidents_added.empty() && incidents_removed.empty() && history.empty() &&
-         task_sla_updates.empty() && tasks_completed.empty() && audit.empty();
+         task_sla_updates.empty() && tasks_completed.empty() && audit.empty() &&
+         start_timers_fired.empty();
 }
 
 Result<std::unique_ptr<Store>> open_store(const std::string& location, const OpenOptions& options) {
@@ -60,6 +61,36 @@ Result<std::vector<DecisionRecord>> Store::deploy_decisions_audited(std::vector<
   if (!r.ok()) return r;
   if (auto a = append_after(*this, audit); !a.ok()) return a.error();
   return r;
+}
+
+Result<StoredDeployment> Store::deploy_all(DeploymentRecords deployment) {
+  if (!deployment.start_timers.empty()) return Error{"store", "this store cannot keep timer start events"};
+  StoredDeployment out;
+  // A record got a new version when its key is not the latest one from before.
+  std::vector<int64_t> before;
+  for (const DefinitionRecord& p : deployment.processes) {
+    auto latest = definition(p.process_id, 0);
+    before.push_back(latest.ok() && *latest ? (*latest)->key : 0);
+  }
+  if (!deployment.processes.empty()) {
+    auto p = deploy_audited(std::move(deployment.processes), deployment.audit);
+    if (!p.ok()) return p.error();
+    deployment.audit.clear();
+    out.processes = std::move(*p);
+    for (size_t i = 0; i < out.processes.size(); ++i) out.new_process.push_back(out.processes[i].key != before[i]);
+  }
+  if (!deployment.decisions.empty()) {
+    std::vector<int64_t> keys;
+    for (const DecisionRecord& d : deployment.decisions) {
+      auto latest = decision(d.decision_id, 0);
+      keys.push_back(latest.ok() && *latest ? (*latest)->key : 0);
+    }
+    auto d = deploy_decisions_audited(std::move(deployment.decisions), deployment.audit);
+    if (!d.ok()) return d.error();
+    out.decisions = std::move(*d);
+    for (size_t i = 0; i < out.decisions.size(); ++i) out.new_decision.push_back(out.decisions[i].key != keys[i]);
+  }
+  return out;
 }
 
 Result<void> Store::assign_task_audited(int64_t task_id, const std::string& expected, const std::string& assignee,

@@ -147,6 +147,46 @@ struct TimerRecord {
   int64_t due_at = 0;
 };
 
+// The next firing of a top-level timer start event (migration 8,
+// core/start_timer.h): not an instance's timer, as there is no instance yet.
+struct StartTimerRecord {
+  int64_t id = 0;               // assigned by the store
+  int64_t definition_key = 0;   // the version it starts; assigned by deploy_all()
+  std::string process_id;
+  std::string element_id;       // the start event
+  int64_t due_at = 0;
+  int64_t repetitions_left = 0; // firings after this one: 0 none, -1 without end
+  std::string period;           // a cycle's period (ISO 8601 duration); empty: fires once
+};
+
+// A start timer fired: written with the instance it started. The row must
+// still be at `due_at` (else the whole batch fails with Error{"conflict"}:
+// another node fired it, or a deployment replaced it).
+struct StartTimerFiring {
+  int64_t id = 0;
+  int64_t due_at = 0;           // the occurrence that fired
+  int64_t next_due_at = 0;      // 0: the series ended and the row goes
+  int64_t repetitions_left = 0;
+};
+
+// A whole deployment of several files, for deploy_all().
+struct DeploymentRecords {
+  std::vector<DefinitionRecord> processes;
+  std::vector<DecisionRecord> decisions;
+  // Start timers by process_id (definition_key is filled in): a process that
+  // gets a new version has its earlier versions' start timers replaced by its
+  // own; one that does not (the same bytes again) keeps them.
+  std::vector<StartTimerRecord> start_timers;
+  std::vector<AuditRecord> audit;
+};
+struct StoredDeployment {
+  std::vector<DefinitionRecord> processes;  // with keys and versions
+  std::vector<bool> new_process;            // per process: whether it got a new version
+  std::vector<DecisionRecord> decisions;
+  std::vector<bool> new_decision;
+  std::vector<StartTimerRecord> start_timers;  // scheduled by this deployment, with ids
+};
+
 struct SubscriptionRecord {  // a message or a signal an instance waits for
   InstanceId instance_id = 0;
   uint64_t key = 0;
@@ -291,6 +331,7 @@ struct WriteBatch {
   // Audit rows of the changes in this batch, appended to the hash chain in
   // the same transaction (store/audit_chain.h); id and hashes are assigned.
   std::vector<AuditRecord> audit = {};
+  std::vector<StartTimerFiring> start_timers_fired = {};
 
   bool empty() const;
 };
@@ -412,6 +453,12 @@ class Store {
                                                                        const std::vector<AuditRecord>& audit);
   virtual Result<void> assign_task_audited(int64_t task_id, const std::string& expected, const std::string& assignee,
                                            const std::vector<AuditRecord>& audit);
+  // Stores a whole deployment in ONE transaction, all or nothing: every
+  // process and decision as deploy() and deploy_decisions() would, the start
+  // timers of every process that gets a new version (its earlier versions'
+  // are removed), and the audit rows. The default is for stores that cannot:
+  // it stores the parts one after the other and refuses start timers.
+  virtual Result<StoredDeployment> deploy_all(DeploymentRecords deployment);
   // Moves the end of `owner`'s lease on a job to `lease_until`; conflict when
   // the job is leased to someone else or its lease has ended, not-found when
   // there is no such job.
@@ -447,7 +494,20 @@ class Store {
   virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
   virtual Result<std::vector<JobRecord>> jobs_of(InstanceId id) = 0;
   virtual Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) = 0;  // earliest first
+  // The earliest due time of any timer, timer start events included; none when there is none.
   virtual Result<std::optional<int64_t>> next_timer_due() = 0;
+  // The start timers of a process ("": of every process), earliest first.
+  virtual Result<std::vector<StartTimerRecord>> start_timers(const std::string& process_id) {
+    (void)process_id;
+    return std::vector<StartTimerRecord>();
+  }
+  // Leases up to `limit` start timers due at or before `until` to `owner`, as
+  // acquire_timers() does for instance timers; earliest first.
+  virtual Result<std::vector<StartTimerRecord>> acquire_start_timers(const std::string& owner, int64_t until,
+                                                                     int64_t now, int64_t lease_ms, size_t limit) {
+    (void)owner, (void)until, (void)now, (void)lease_ms, (void)limit;
+    return std::vector<StartTimerRecord>();
+  }
   virtual Result<std::vector<SubscriptionRecord>> message_subscriptions(const std::string& name,
                                                                        const std::string& correlation_key) = 0;
   virtual Result<std::vector<SubscriptionRecord>> signal_subscriptions(const std::string& name) = 0;

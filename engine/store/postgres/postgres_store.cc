@@ -596,6 +596,25 @@ Result<void> chain_audit_rows(Connection& c, const std::vector<AuditRecord>& row
   return {};
 }
 
+// A fired start timer moves on to its next occurrence or goes; either only
+// if it is still at the occurrence that fired.
+Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
+  auto done = f.next_due_at == 0
+                  ? query(c, "DELETE FROM start_timers WHERE id = $1 AND due_at = $2", Params().add(f.id).add(f.due_at),
+                          fmt::format("cannot move start timer {} on", f.id))
+                  : query(c,
+                          "UPDATE start_timers SET due_at = $3, repetitions_left = $4, lease_owner = '', "
+                          "lease_until = 0 WHERE id = $1 AND due_at = $2",
+                          Params().add(f.id).add(f.due_at).add(f.next_due_at).add(f.repetitions_left),
+                          fmt::format("cannot move start timer {} on", f.id));
+  if (!done.ok()) return done.error();
+  if ((*done)->affected() == 0) {
+    return conflict(fmt::format("start timer {} is no longer due at {}: it fired elsewhere or was replaced", f.id,
+                                f.due_at));
+  }
+  return {};
+}
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // The same order as the SQLite store: instances first (every other row
   // refers to one); within each kind, additions before removals.
@@ -639,6 +658,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
                                "cannot remove an incident"));
   }
   for (const auto& h : b.history) BANSHI_PG_TRY(append_history(c, h));
+  for (const auto& f : b.start_timers_fired) BANSHI_PG_TRY(fire_start_timer(c, f));
   BANSHI_PG_TRY(chain_audit_rows(c, b.audit));
   return {};
 }
@@ -876,9 +896,10 @@ namespace {
 template <typename Record>
 Result<void> store_versions(Connection& c, std::vector<Record>& records, const char* table, const char* id_column,
                             const char* columns, Record (*read)(const Rows&, int), std::string Record::*id_of,
-                            const char* what) {
+                            const char* what, std::vector<bool>* fresh = nullptr) {
   BANSHI_PG_TRY(advisory_lock(c, fmt::format("banshi-deploy-{}", table)));
   for (Record& r : records) {
+    if (fresh) fresh->push_back(false);
     auto found = first<Record>(c, fmt::format("{}WHERE {} = $1 ORDER BY version DESC LIMIT 1", columns, id_column),
                                Params().add(r.*id_of), read, fmt::format("cannot read {}s", what));
     if (!found.ok()) return found.error();
@@ -903,6 +924,7 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
                           fmt::format("cannot deploy {} {}", what, r.*id_of));
     if (!inserted.ok()) return inserted.error();
     r.key = (*inserted)->int64(0, 0);
+    if (fresh) fresh->back() = true;
   }
   return {};
 }
@@ -936,6 +958,103 @@ Result<std::vector<DecisionRecord>> PostgresStore::deploy_decisions_audited(std:
                                  &DecisionRecord::decision_id, "decision"));
     BANSHI_PG_TRY(chain_audit_rows(c, audit));
     return std::move(decisions);
+  });
+}
+
+// --- timer start events (migration 8) ---------------------------------------
+
+namespace {
+
+constexpr const char* kStartTimerColumns =
+    "SELECT id, definition_key, process_id, element_id, due_at, repetitions_left, period FROM start_timers ";
+
+StartTimerRecord read_start_timer(const Rows& s, int i) {
+  StartTimerRecord t;
+  t.id = s.int64(i, 0);
+  t.definition_key = s.int64(i, 1);
+  t.process_id = s.text(i, 2);
+  t.element_id = s.text(i, 3);
+  t.due_at = s.int64(i, 4);
+  t.repetitions_left = s.int64(i, 5);
+  t.period = s.text(i, 6);
+  return t;
+}
+
+// A process that got a new version: its earlier versions' start timers go,
+// its own come.
+Result<void> replace_start_timers(Connection& c, const DefinitionRecord& process,
+                                  const std::vector<StartTimerRecord>& timers, std::vector<StartTimerRecord>& out) {
+  auto dropped = query(c, "DELETE FROM start_timers WHERE process_id = $1", Params().add(process.process_id),
+                       fmt::format("cannot remove the start timers of {}", process.process_id));
+  if (!dropped.ok()) return dropped.error();
+  for (StartTimerRecord t : timers) {
+    if (t.process_id != process.process_id) continue;
+    t.definition_key = process.key;
+    auto inserted = query(c,
+                          "INSERT INTO start_timers (definition_key, process_id, element_id, due_at, repetitions_left, "
+                          "period, lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, '', 0) RETURNING id",
+                          Params()
+                              .add(t.definition_key)
+                              .add(t.process_id)
+                              .add(t.element_id)
+                              .add(t.due_at)
+                              .add(t.repetitions_left)
+                              .add(t.period),
+                          fmt::format("cannot schedule the start timer {} of {}", t.element_id, t.process_id));
+    if (!inserted.ok()) return inserted.error();
+    t.id = (*inserted)->int64(0, 0);
+    out.push_back(std::move(t));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<StoredDeployment> PostgresStore::deploy_all(DeploymentRecords d) {
+  return in_write_transaction([&](Connection& c) -> Result<StoredDeployment> {
+    StoredDeployment out;
+    BANSHI_PG_TRY(store_versions(c, d.processes, "definitions", "process_id", kDefinitionColumns, read_definition,
+                                 &DefinitionRecord::process_id, "process", &out.new_process));
+    for (size_t i = 0; i < d.processes.size(); ++i) {
+      if (out.new_process[i]) BANSHI_PG_TRY(replace_start_timers(c, d.processes[i], d.start_timers, out.start_timers));
+    }
+    BANSHI_PG_TRY(store_versions(c, d.decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
+                                 &DecisionRecord::decision_id, "decision", &out.new_decision));
+    BANSHI_PG_TRY(chain_audit_rows(c, d.audit));
+    out.processes = std::move(d.processes);
+    out.decisions = std::move(d.decisions);
+    return out;
+  });
+}
+
+Result<std::vector<StartTimerRecord>> PostgresStore::start_timers(const std::string& process_id) {
+  return in_read([&](Connection& c) -> Result<std::vector<StartTimerRecord>> {
+    if (process_id.empty()) {
+      return collect<StartTimerRecord>(c, std::string(kStartTimerColumns) + "ORDER BY due_at, id", Params(),
+                                       read_start_timer, "cannot read start timers");
+    }
+    return collect<StartTimerRecord>(c, std::string(kStartTimerColumns) + "WHERE process_id = $1 ORDER BY due_at, id",
+                                     Params().add(process_id), read_start_timer, "cannot read start timers");
+  });
+}
+
+// Like acquire_timers(): rows are locked as they are chosen, rows another
+// node is leasing right now are skipped, and a live lease of another owner
+// keeps its timer out; so two nodes never both fire one occurrence.
+Result<std::vector<StartTimerRecord>> PostgresStore::acquire_start_timers(const std::string& owner, int64_t until,
+                                                                          int64_t now, int64_t lease_ms,
+                                                                          size_t limit) {
+  if (limit == 0) return std::vector<StartTimerRecord>();
+  return in_write_transaction([&](Connection& c) -> Result<std::vector<StartTimerRecord>> {
+    return collect<StartTimerRecord>(
+        c,
+        "WITH due AS (SELECT id FROM start_timers WHERE due_at <= $1 AND (lease_owner = '' OR lease_owner = $3 OR "
+        "lease_until <= $2) ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+        "UPDATE start_timers t SET lease_owner = $3, lease_until = greatest(t.due_at, $2) + $5 FROM due "
+        "WHERE t.id = due.id RETURNING t.id, t.definition_key, t.process_id, t.element_id, t.due_at, "
+        "t.repetitions_left, t.period",
+        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))).add(lease_ms),
+        read_start_timer, "cannot lease start timers");
   });
 }
 
@@ -1293,7 +1412,11 @@ Result<std::vector<TimerRecord>> PostgresStore::due_timers(int64_t until, size_t
 
 Result<std::optional<int64_t>> PostgresStore::next_timer_due() {
   return in_read([&](Connection& c) -> Result<std::optional<int64_t>> {
-    auto rows = query(c, "SELECT min(due_at) FROM timers", {}, "cannot read the next timer");
+    // Timer start events too (migration 8): a firing is a timer like any other.
+    auto rows = query(c,
+                      "SELECT min(due) FROM (SELECT min(due_at) AS due FROM timers UNION ALL SELECT min(due_at) FROM "
+                      "start_timers) t",
+                      {}, "cannot read the next timer");
     if (!rows.ok()) return rows.error();
     if ((*rows)->is_null(0, 0)) return std::optional<int64_t>();
     return std::optional<int64_t>((*rows)->int64(0, 0));

@@ -378,6 +378,25 @@ CREATE TABLE case_notifications (
 ) WITHOUT ROWID;
 )sql";
 
+// Timer start events (docs/storage.md): the next firing of each top-level
+// timer start event of the latest version of a process.
+constexpr const char* kV8 = R"sql(
+CREATE TABLE start_timers (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  definition_key   INTEGER NOT NULL REFERENCES definitions (key),
+  process_id       TEXT NOT NULL,
+  element_id       TEXT NOT NULL,
+  due_at           INTEGER NOT NULL,
+  repetitions_left INTEGER NOT NULL,
+  period           TEXT NOT NULL,
+  lease_owner      TEXT NOT NULL,
+  lease_until      INTEGER NOT NULL,
+  UNIQUE (definition_key, element_id)
+);
+CREATE INDEX start_timers_due ON start_timers (due_at);
+CREATE INDEX start_timers_process ON start_timers (process_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -386,6 +405,7 @@ constexpr std::array kMigrations{
     Migration{5, "the audit trail's hash chain; applicant and region columns of instances", kV5},
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
+    Migration{8, "timer start events", kV8},
 };
 
 }  // namespace

@@ -534,6 +534,29 @@ Result<void> chain_audit_rows(Connection& c, const std::vector<AuditRecord>& row
   return {};
 }
 
+// A fired start timer moves on to its next occurrence or goes; either only
+// if it is still at the occurrence that fired.
+Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
+  auto st = f.next_due_at == 0
+                ? c.prepare("DELETE FROM start_timers WHERE id = ?1 AND due_at = ?2")
+                : c.prepare(
+                      "UPDATE start_timers SET due_at = ?3, repetitions_left = ?4, lease_owner = '', lease_until = 0 "
+                      "WHERE id = ?1 AND due_at = ?2");
+  if (!st.ok()) return st.error();
+  st->bind(1, f.id);
+  st->bind(2, f.due_at);
+  if (f.next_due_at != 0) {
+    st->bind(3, f.next_due_at);
+    st->bind(4, f.repetitions_left);
+  }
+  BANSHI_STORE_TRY(st->run(fmt::format("cannot move start timer {} on", f.id)));
+  if (sqlite3_changes(c.db()) == 0) {
+    return conflict(fmt::format("start timer {} is no longer due at {}: it fired elsewhere or was replaced", f.id,
+                                f.due_at));
+  }
+  return {};
+}
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
   // additions come before removals, so a row created and finished within the
@@ -575,6 +598,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
                                   "cannot remove an incident"));
   }
   for (const auto& h : b.history) BANSHI_STORE_TRY(append_history(c, h));
+  for (const auto& f : b.start_timers_fired) BANSHI_STORE_TRY(fire_start_timer(c, f));
   BANSHI_STORE_TRY(chain_audit_rows(c, b.audit));
   return {};
 }
@@ -790,8 +814,9 @@ namespace {
 template <typename Record>
 Result<void> store_versions(Connection& c, std::vector<Record>& records, const char* table, const char* id_column,
                             const char* columns, Record (*read)(const Statement&), std::string Record::*id_of,
-                            const char* what) {
+                            const char* what, std::vector<bool>* fresh = nullptr) {
   for (Record& r : records) {
+    if (fresh) fresh->push_back(false);
     auto latest = c.prepare(fmt::format("{}WHERE {} = ?1 ORDER BY version DESC LIMIT 1", columns, id_column));
     if (!latest.ok()) return latest.error();
     latest->bind(1, r.*id_of);
@@ -817,6 +842,7 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
     insert->bind(8, r.deployed_by);
     BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy {} {}", what, r.*id_of)));
     r.key = sqlite3_last_insert_rowid(c.db());
+    if (fresh) fresh->back() = true;
   }
   return {};
 }
@@ -1015,6 +1041,102 @@ Result<std::vector<DecisionRecord>> SqliteStore::deploy_decisions_audited(std::v
     }
     BANSHI_STORE_TRY(chain_audit_rows(c, audit));
     return std::move(decisions);
+  });
+}
+
+// --- timer start events (migration 8) ---------------------------------------
+
+namespace {
+
+constexpr const char* kStartTimerColumns =
+    "SELECT id, definition_key, process_id, element_id, due_at, repetitions_left, period FROM start_timers ";
+
+StartTimerRecord read_start_timer(const Statement& s) {
+  StartTimerRecord t;
+  t.id = s.int64(0);
+  t.definition_key = s.int64(1);
+  t.process_id = s.text(2);
+  t.element_id = s.text(3);
+  t.due_at = s.int64(4);
+  t.repetitions_left = s.int64(5);
+  t.period = s.text(6);
+  return t;
+}
+
+// A process that got a new version: its earlier versions' start timers go,
+// its own come.
+Result<void> replace_start_timers(Connection& c, const DefinitionRecord& process,
+                                  const std::vector<StartTimerRecord>& timers, std::vector<StartTimerRecord>& out) {
+  auto drop = c.prepare("DELETE FROM start_timers WHERE process_id = ?1");
+  if (!drop.ok()) return drop.error();
+  drop->bind(1, process.process_id);
+  BANSHI_STORE_TRY(drop->run(fmt::format("cannot remove the start timers of {}", process.process_id)));
+  for (StartTimerRecord t : timers) {
+    if (t.process_id != process.process_id) continue;
+    t.definition_key = process.key;
+    auto insert = c.prepare(
+        "INSERT INTO start_timers (definition_key, process_id, element_id, due_at, repetitions_left, period, "
+        "lease_owner, lease_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', 0)");
+    if (!insert.ok()) return insert.error();
+    insert->bind(1, t.definition_key);
+    insert->bind(2, t.process_id);
+    insert->bind(3, t.element_id);
+    insert->bind(4, t.due_at);
+    insert->bind(5, t.repetitions_left);
+    insert->bind(6, t.period);
+    BANSHI_STORE_TRY(insert->run(fmt::format("cannot schedule the start timer {} of {}", t.element_id, t.process_id)));
+    t.id = sqlite3_last_insert_rowid(c.db());
+    out.push_back(std::move(t));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<StoredDeployment> SqliteStore::deploy_all(DeploymentRecords d) {
+  return in_write_transaction([&](Connection& c) -> Result<StoredDeployment> {
+    StoredDeployment out;
+    if (auto r = store_versions(c, d.processes, "definitions", "process_id", kDefinitionColumns, read_definition,
+                                &DefinitionRecord::process_id, "process", &out.new_process);
+        !r.ok()) {
+      return r.error();
+    }
+    for (size_t i = 0; i < d.processes.size(); ++i) {
+      if (out.new_process[i]) BANSHI_STORE_TRY(replace_start_timers(c, d.processes[i], d.start_timers, out.start_timers));
+    }
+    if (auto r = store_versions(c, d.decisions, "decisions", "decision_id", kDecisionColumns, read_decision,
+                                &DecisionRecord::decision_id, "decision", &out.new_decision);
+        !r.ok()) {
+      return r.error();
+    }
+    BANSHI_STORE_TRY(chain_audit_rows(c, d.audit));
+    out.processes = std::move(d.processes);
+    out.decisions = std::move(d.decisions);
+    return out;
+  });
+}
+
+Result<std::vector<StartTimerRecord>> SqliteStore::start_timers(const std::string& process_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<StartTimerRecord>> {
+    auto st = process_id.empty()
+                  ? c.prepare(std::string(kStartTimerColumns) + "ORDER BY due_at, id")
+                  : c.prepare(std::string(kStartTimerColumns) + "WHERE process_id = ?1 ORDER BY due_at, id");
+    if (!st.ok()) return st.error();
+    if (!process_id.empty()) st->bind(1, process_id);
+    return collect<StartTimerRecord>(*st, read_start_timer, "cannot read start timers");
+  });
+}
+
+// One node owns a SQLite database: there is nobody to lease from.
+Result<std::vector<StartTimerRecord>> SqliteStore::acquire_start_timers(const std::string& owner, int64_t until,
+                                                                        int64_t now, int64_t lease_ms, size_t limit) {
+  (void)owner, (void)now, (void)lease_ms;
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<StartTimerRecord>> {
+    auto st = c.prepare(std::string(kStartTimerColumns) + "WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2");
+    if (!st.ok()) return st.error();
+    st->bind(1, until);
+    st->bind(2, static_cast<int64_t>(limit));
+    return collect<StartTimerRecord>(*st, read_start_timer, "cannot read due start timers");
   });
 }
 
@@ -1267,7 +1389,9 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(int64_t until, size_t l
 
 Result<std::optional<int64_t>> SqliteStore::next_timer_due() {
   return in_read_transaction([&](Connection& c) -> Result<std::optional<int64_t>> {
-    auto st = c.prepare("SELECT min(due_at) FROM timers");
+    // Timer start events too (migration 8): a firing is a timer like any other.
+    auto st = c.prepare(
+        "SELECT min(due) FROM (SELECT min(due_at) AS due FROM timers UNION ALL SELECT min(due_at) FROM start_timers)");
     if (!st.ok()) return st.error();
     if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the next timer");
     if (st->is_null(0)) return std::optional<int64_t>();

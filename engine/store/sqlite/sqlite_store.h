@@ -94,6 +94,10 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) override;
   Result<std::optional<TaskRecord>> task(int64_t task_id) override;
   Result<std::vector<JobRecord>> jobs_of(InstanceId id) override;
+  Result<StoredDeployment> deploy_all(DeploymentRecords deployment) override;
+  Result<std::vector<StartTimerRecord>> start_timers(const std::string& process_id) override;
+  Result<std::vector<StartTimerRecord>> acquire_start_timers(const std::string& owner, int64_t until, int64_t now,
+                                                             int64_t lease_ms, size_t limit) override;
   Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) override;
   Result<std::optional<int64_t>> next_timer_due() override;
   Result<std::vector<SubscriptionRecord>> message_subscriptions(const std::string& name,
