@@ -19,6 +19,7 @@
 
 #include "banshi/engine.h"
 #include "core/serialize.h"
+#include "core/start_timer.h"
 #include "core/step.h"
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
@@ -106,6 +107,8 @@ struct Pending {
   std::optional<store::AuditRecord> audit;
   // An instance modification: these commands instead of `command`, all or none.
   std::vector<Command> modification;
+  // A timer start event fired (the occurrence as armed): starts a new instance.
+  std::optional<store::StartTimerRecord> start_timer;
 };
 
 std::optional<store::AuditRecord> audit_row(const AuditNote* note) {
@@ -202,55 +205,9 @@ class EngineImpl final : public Engine {
   // --- deployment ---------------------------------------------------------
   Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,
                                               const std::string& deployed_by, const AuditNote* audit) override {
-    if (is_dmn(resource, xml)) {
-      auto deployed = deploy_resources({DeploymentResource{resource, xml}}, deployed_by, audit);
-      if (!deployed.ok()) return deployed.error();
-      return std::vector<DeployedProcess>();
-    }
-    model::LoadResult loaded = model::load_bpmn(xml);
-    if (!loaded.ok()) {
-      std::string why;
-      for (const auto& d : loaded.diagnostics) {
-        if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, resource) + "\n";
-      }
-      return Error{"invalid-model", why.empty() ? "the file is not a deployable BPMN model" : why};
-    }
-    if (auto known = check_job_types(*loaded.definitions, resource); !known.ok()) return known.error();
-    std::vector<store::DefinitionRecord> records;
-    std::string checksum = sha256_hex(xml);
-    for (const model::Process& p : loaded.definitions->processes) {
-      if (!p.executable) continue;
-      store::DefinitionRecord r;
-      r.process_id = p.id;
-      r.name = p.name;
-      r.resource = resource;
-      r.xml = xml;
-      r.checksum = checksum;
-      r.deployed_at = clock_->now_ms();
-      r.deployed_by = deployed_by;
-      records.push_back(std::move(r));
-    }
-    if (records.empty()) return Error{"invalid-model", resource + " has no executable process"};
-    // A process whose latest version has these very bytes gets no new version.
-    std::set<std::string> unchanged;
-    for (const store::DefinitionRecord& r : records) {
-      auto latest = store_->definition(r.process_id, 0);
-      if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.process_id);
-    }
-    auto stored = store_->deploy_audited(records, audit_rows(audit));
-    if (!stored.ok()) return stored.error();
-    {
-      std::lock_guard lock(defs_mu_);
-      for (const store::DefinitionRecord& r : *stored) latest_.erase(r.process_id);
-    }
-    std::vector<DeployedProcess> out;
-    for (const store::DefinitionRecord& r : *stored) {
-      bool fresh = !unchanged.count(r.process_id);
-      if (fresh) spdlog::info("deployed {} version {} from {}", r.process_id, r.version, resource);
-      out.push_back(DeployedProcess{r.process_id, r.version, r.key, fresh});
-      compile(r, loaded.definitions);
-    }
-    return out;
+    auto deployed = deploy_resources({DeploymentResource{resource, xml}}, deployed_by, audit);
+    if (!deployed.ok()) return deployed.error();
+    return std::move(deployed->processes);
   }
 
   // --- decisions (DMN) ------------------------------------------------------
@@ -272,68 +229,108 @@ class EngineImpl final : public Engine {
     return loaded.definitions;
   }
 
+  static std::string error_lines(const std::vector<model::Diagnostic>& diagnostics, const std::string& resource) {
+    std::string why;
+    for (const auto& d : diagnostics) {
+      if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, resource) + "\n";
+    }
+    return why;
+  }
+
+  // Every file is validated (and the start timers of its processes computed)
+  // before anything is stored; then the whole deployment is stored in one
+  // store transaction (Store::deploy_all), so a failure on any file leaves
+  // no trace of the others.
   Result<Deployment> deploy_resources(const std::vector<DeploymentResource>& resources,
                                       const std::string& deployed_by, const AuditNote* audit) override {
-    // Validate everything first: one bad file deploys nothing.
-    std::vector<std::shared_ptr<const dmn::Definitions>> models(resources.size());
-    for (size_t i = 0; i < resources.size(); ++i) {
-      const DeploymentResource& r = resources[i];
+    const int64_t now = clock_->now_ms();
+    store::DeploymentRecords records;
+    std::vector<std::shared_ptr<const dmn::Definitions>> decision_models;  // per records.decisions
+    std::map<std::string, std::shared_ptr<const model::Definitions>> process_models;
+    std::set<std::string> decision_ids;
+    for (const DeploymentResource& r : resources) {
+      const std::string checksum = sha256_hex(r.xml);
       if (is_dmn(r.name, r.xml)) {
         auto loaded = load_decisions(r.name, r.xml);
         if (!loaded.ok()) return loaded.error();
-        models[i] = *loaded;
+        for (const dmn::Decision& d : (*loaded)->decisions) {
+          if (!decision_ids.insert(d.id).second) {
+            return Error{"invalid-model", fmt::format("decision '{}' is in two files of the deployment", d.id)};
+          }
+          store::DecisionRecord rec;
+          rec.decision_id = d.id;
+          rec.name = d.name;
+          rec.resource = r.name;
+          rec.xml = r.xml;
+          rec.checksum = checksum;
+          rec.deployed_at = now;
+          rec.deployed_by = deployed_by;
+          records.decisions.push_back(std::move(rec));
+          decision_models.push_back(*loaded);
+        }
         continue;
       }
       model::LoadResult loaded = model::load_bpmn(r.xml);
       if (!loaded.ok()) {
-        std::string why;
-        for (const auto& d : loaded.diagnostics) {
-          if (d.severity == model::Severity::kError) why += model::format_diagnostic(d, r.name) + "\n";
-        }
+        std::string why = error_lines(loaded.diagnostics, r.name);
         return Error{"invalid-model", why.empty() ? r.name + " is not a deployable BPMN model" : why};
       }
+      if (auto known = check_job_types(*loaded.definitions, r.name); !known.ok()) return known.error();
+      std::vector<model::Diagnostic> timer_errors;
+      const core::StartTimerEnv timer_env{now, config_.utc_offset_minutes, config_.working_days.get()};
+      size_t executable = 0;
+      for (const model::Process& p : loaded.definitions->processes) {
+        if (!p.executable) continue;  // nothing of it is stored, its timer start events are not scheduled
+        ++executable;
+        if (!process_models.emplace(p.id, loaded.definitions).second) {
+          return Error{"invalid-model", fmt::format("process '{}' is in two files of the deployment", p.id)};
+        }
+        store::DefinitionRecord rec;
+        rec.process_id = p.id;
+        rec.name = p.name;
+        rec.resource = r.name;
+        rec.xml = r.xml;
+        rec.checksum = checksum;
+        rec.deployed_at = now;
+        rec.deployed_by = deployed_by;
+        records.processes.push_back(std::move(rec));
+        for (core::StartTimerSchedule& t : core::schedule_start_timers(p, timer_env, timer_errors)) {
+          records.start_timers.push_back(
+              store::StartTimerRecord{0, 0, p.id, t.element_id, t.due_at, t.repetitions_left, t.interval});
+        }
+      }
+      if (!timer_errors.empty()) return Error{"invalid-model", error_lines(timer_errors, r.name)};
+      if (executable == 0) return Error{"invalid-model", r.name + " has no executable process"};
     }
+    records.audit = audit_rows(audit);
+    auto stored = store_->deploy_all(std::move(records));
+    if (!stored.ok()) return stored.error();
     Deployment out;
-    // Processes first: deploy() makes its remaining checks before storing.
-    for (size_t i = 0; i < resources.size(); ++i) {
-      if (models[i]) continue;
-      // The audit row goes with the first file stored.
-      auto processes = deploy(resources[i].name, resources[i].xml, deployed_by, audit);
-      audit = nullptr;
-      if (!processes.ok()) return processes.error();
-      for (auto& p : *processes) out.processes.push_back(std::move(p));
+    {
+      std::lock_guard lock(defs_mu_);
+      for (const store::DefinitionRecord& r : stored->processes) latest_.erase(r.process_id);
     }
-    for (size_t i = 0; i < resources.size(); ++i) {
-      if (!models[i]) continue;
-      std::vector<store::DecisionRecord> records;
-      std::string checksum = sha256_hex(resources[i].xml);
-      for (const dmn::Decision& d : models[i]->decisions) {
-        store::DecisionRecord r;
-        r.decision_id = d.id;
-        r.name = d.name;
-        r.resource = resources[i].name;
-        r.xml = resources[i].xml;
-        r.checksum = checksum;
-        r.deployed_at = clock_->now_ms();
-        r.deployed_by = deployed_by;
-        records.push_back(std::move(r));
-      }
-      std::set<std::string> unchanged;
-      for (const store::DecisionRecord& r : records) {
-        auto latest = store_->decision(r.decision_id, 0);
-        if (latest.ok() && *latest && (*latest)->checksum == checksum) unchanged.insert(r.decision_id);
-      }
-      auto stored = store_->deploy_decisions_audited(std::move(records), audit_rows(audit));
-      audit = nullptr;
-      if (!stored.ok()) return stored.error();
+    for (size_t i = 0; i < stored->processes.size(); ++i) {
+      const store::DefinitionRecord& r = stored->processes[i];
+      const bool fresh = stored->new_process[i];
+      if (fresh) spdlog::info("deployed {} version {} from {}", r.process_id, r.version, r.resource);
+      out.processes.push_back(DeployedProcess{r.process_id, r.version, r.key, fresh});
+      compile(r, process_models[r.process_id]);
+    }
+    {
       std::lock_guard lock(decisions_mu_);
-      for (const store::DecisionRecord& r : *stored) {
-        bool fresh = !unchanged.count(r.decision_id);
+      for (size_t i = 0; i < stored->decisions.size(); ++i) {
+        const store::DecisionRecord& r = stored->decisions[i];
+        const bool fresh = stored->new_decision[i];
         if (fresh) spdlog::info("deployed decision {} version {} from {}", r.decision_id, r.version, r.resource);
-        latest_decisions_[r.decision_id] = LoadedDecision{r.key, r.version, models[i]};
+        latest_decisions_[r.decision_id] = LoadedDecision{r.key, r.version, decision_models[i]};
         out.decisions.push_back(DeployedDecision{r.decision_id, r.name, r.version, r.key, fresh});
       }
     }
+    for (const store::StartTimerRecord& t : stored->start_timers) {
+      spdlog::info("scheduled the timer start event {} of {} for {}", t.element_id, t.process_id, t.due_at);
+    }
+    arm_start_timers(stored->start_timers);
     return out;
   }
 
@@ -953,6 +950,7 @@ class EngineImpl final : public Engine {
     const std::set<std::string> local_types = running_ ? connector_type_set() : std::set<std::string>{};
     std::map<InstanceId, Touched> touched;
     std::vector<std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>> results;
+    std::vector<store::StartTimerRecord> start_timers_next;  // armed once committed
     size_t applied = 0;
     size_t guard = 0;
     while (!work.empty() && ++guard < config_.max_batch * 20) {
@@ -965,6 +963,26 @@ class EngineImpl final : public Engine {
       if (p.signal) {
         results.emplace_back(p.waiter, broadcast(p.signal->first, p.signal->second, work));
         continue;
+      }
+      if (p.start_timer) {
+        // A timer start event fired: once per occurrence, and only while the
+        // stored row is still at it (the firing is written with the instance,
+        // conditionally, so a node that lost the race writes nothing).
+        const store::StartTimerRecord& st = *p.start_timer;
+        bool twice = std::any_of(batch.start_timers_fired.begin(), batch.start_timers_fired.end(),
+                                 [&](const store::StartTimerFiring& f) { return f.id == st.id; });
+        if (twice || !start_timer_current(st)) continue;
+        auto id = new_instance_id();
+        if (!id.ok()) {
+          spdlog::warn("the timer start event {} of {} cannot start an instance: {}", st.element_id, st.process_id,
+                       id.error().message);
+          continue;
+        }
+        p.instance = *id;
+        p.create = true;
+        p.definition_key = st.definition_key;
+        p.command = Command{CommandKind::kStart};
+        p.command.name = st.element_id;
       }
       CachedInstance* inst = p.create ? create(p) : load(p.instance);
       if (!inst) {
@@ -1004,6 +1022,7 @@ class EngineImpl final : public Engine {
       }
       ++applied;
       count_records(out);
+      if (p.start_timer) fired_start_timer(*p.start_timer, now, batch, start_timers_next);
       if (p.command.kind == CommandKind::kFireTimer) {
         metrics_.timers_fired.fetch_add(1, std::memory_order_relaxed);
         for (const Record& rec : out) {
@@ -1083,9 +1102,10 @@ class EngineImpl final : public Engine {
     {
       std::lock_guard lock(timers_mu_);
       for (const store::TimerRecord& tr : builder.timers_armed()) {
-        if (tr.due_at <= timers_loaded_until_) timers_.push({tr.due_at, tr.instance_id, tr.key});
+        if (tr.due_at <= timers_loaded_until_) timers_.push({tr.due_at, tr.instance_id, tr.key, 0});
       }
     }
+    arm_start_timers(start_timers_next);
     if (!local_jobs.empty()) {
       // The variables the job sees are read from the state in hand, not the store.
       std::vector<std::pair<store::JobRecord, std::optional<json::object>>> ready;
@@ -1614,8 +1634,52 @@ class EngineImpl final : public Engine {
     int64_t due;
     InstanceId instance;
     uint64_t key;
+    int64_t start_timer;  // a timer start event's row (instance and key 0); 0: an instance's timer
     bool operator>(const TimerEntry& o) const { return due > o.due; }
   };
+
+  // Start timers this node will fire, by row id (timers_mu_ held).
+  void arm_start_timer_locked(const store::StartTimerRecord& t) {
+    armed_start_timers_[t.id] = t;
+    timers_.push({t.due_at, 0, 0, t.id});
+  }
+
+  // Start timers scheduled by a deployment or a firing go into the heap when
+  // they fall within the window loaded; later ones are found by the next load.
+  void arm_start_timers(const std::vector<store::StartTimerRecord>& timers) {
+    std::lock_guard lock(timers_mu_);
+    for (const store::StartTimerRecord& t : timers) {
+      if (t.due_at <= timers_loaded_until_) arm_start_timer_locked(t);
+    }
+  }
+
+  // The row of a start timer that started an instance in this batch moves on
+  // to the next occurrence of its cycle, or goes.
+  void fired_start_timer(const store::StartTimerRecord& st, int64_t now, store::WriteBatch& batch,
+                         std::vector<store::StartTimerRecord>& next_armed) {
+    metrics_.timers_fired.fetch_add(1, std::memory_order_relaxed);
+    metrics_.timer_lag.observe(static_cast<double>(now - st.due_at));
+    core::StartTimerSchedule fired{st.element_id, st.due_at, st.repetitions_left, st.period};
+    std::optional<core::StartTimerSchedule> next = core::next_start_timer(fired, now, config_.utc_offset_minutes);
+    batch.start_timers_fired.push_back(
+        store::StartTimerFiring{st.id, st.due_at, next ? next->due_at : 0, next ? next->repetitions_left : 0});
+    if (next) {
+      store::StartTimerRecord again = st;
+      again.due_at = next->due_at;
+      again.repetitions_left = next->repetitions_left;
+      next_armed.push_back(std::move(again));
+    }
+  }
+
+  // Whether a fired start timer is still at the occurrence that fired: a
+  // deployment may have replaced it, or another node fired it.
+  bool start_timer_current(const store::StartTimerRecord& fired) {
+    auto rows = store_->start_timers(fired.process_id);
+    if (!rows.ok()) return false;
+    return std::any_of(rows->begin(), rows->end(), [&](const store::StartTimerRecord& r) {
+      return r.id == fired.id && r.due_at == fired.due_at;
+    });
+  }
 
   int64_t next_timer_due_locked() {
     std::lock_guard lock(timers_mu_);
@@ -1637,10 +1701,15 @@ class EngineImpl final : public Engine {
         timers_loaded_at_ = std::chrono::steady_clock::now();
         const int64_t window = now + 60 * 60 * 1000;
         auto loaded = store_->acquire_timers(config_.node_id, window, now, config_.timer_lease_ms, kTimerWindow);
-        if (loaded.ok()) {
+        auto starts =
+            store_->acquire_start_timers(config_.node_id, window, now, config_.timer_lease_ms, kTimerWindow);
+        if (loaded.ok() && starts.ok()) {
           timers_ = {};
-          for (const store::TimerRecord& t : *loaded) timers_.push({t.due_at, t.instance_id, t.key});
+          armed_start_timers_.clear();
+          for (const store::TimerRecord& t : *loaded) timers_.push({t.due_at, t.instance_id, t.key, 0});
           timers_loaded_until_ = loaded->size() == kTimerWindow ? loaded->back().due_at : window;
+          for (const store::StartTimerRecord& t : *starts) arm_start_timer_locked(t);
+          if (starts->size() == kTimerWindow) timers_loaded_until_ = std::min(timers_loaded_until_, starts->back().due_at);
         }
       }
       while (!timers_.empty() && timers_.top().due <= now) {
@@ -1649,14 +1718,26 @@ class EngineImpl final : public Engine {
       }
     }
     if (due.empty()) return;
-    std::lock_guard lock(queue_mu_);
-    for (const TimerEntry& t : due) {
-      Pending p;
-      p.instance = t.instance;
-      p.command = Command{CommandKind::kFireTimer};
-      p.command.key = t.key;
-      queue_.push_back(std::move(p));
+    std::vector<Pending> fired;
+    {
+      std::lock_guard lock(timers_mu_);
+      for (const TimerEntry& t : due) {
+        Pending p;
+        if (t.start_timer != 0) {
+          auto armed = armed_start_timers_.find(t.start_timer);
+          if (armed == armed_start_timers_.end() || armed->second.due_at != t.due) continue;  // re-armed since
+          p.start_timer = armed->second;
+          armed_start_timers_.erase(armed);
+        } else {
+          p.instance = t.instance;
+          p.command = Command{CommandKind::kFireTimer};
+          p.command.key = t.key;
+        }
+        fired.push_back(std::move(p));
+      }
     }
+    std::lock_guard lock(queue_mu_);
+    for (Pending& p : fired) queue_.push_back(std::move(p));
   }
 
   // --- jobs ---------------------------------------------------------------------
@@ -1911,6 +1992,7 @@ class EngineImpl final : public Engine {
 
   std::mutex timers_mu_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
+  std::map<int64_t, store::StartTimerRecord> armed_start_timers_;  // in timers_, by row id
   int64_t timers_loaded_until_ = 0;
   std::chrono::steady_clock::time_point timers_loaded_at_{};
 

@@ -14,6 +14,7 @@
 
 #include "calendar/business_calendar.h"
 #include "core/serialize.h"
+#include "core/start_timer.h"
 #include "core/step.h"
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
@@ -62,6 +63,13 @@ struct Deployed {
   std::shared_ptr<const model::Definitions> definitions;
   std::unique_ptr<core::ExecutableProcess> process;
   std::string file;
+  std::string xml;  // the file's bytes: the same bytes again make no new version
+};
+
+// A timer start event's next firing (core/start_timer.h), as the engine keeps it.
+struct StartTimer {
+  const Deployed* deployed = nullptr;
+  core::StartTimerSchedule schedule;
 };
 
 struct Instance {
@@ -262,12 +270,31 @@ class Session {
       }
       return fail(fmt::format("{} does not deploy:{}", relative, why));
     }
+    // Timer start events are scheduled at deploy, as the engine does; a bad
+    // value refuses the file.
+    std::vector<model::Diagnostic> timer_errors;
+    std::map<std::string, std::vector<core::StartTimerSchedule>> schedules;
+    for (const model::Process& p : r.definitions->processes) {
+      schedules[p.id] = core::schedule_start_timers(p, {now_, kZone, calendar_.get()}, timer_errors);
+    }
+    if (!timer_errors.empty()) {
+      fatal_ = true;
+      std::string why;
+      for (const auto& d : timer_errors) why += "\n  " + model::format_diagnostic(d, path.string());
+      return fail(fmt::format("{} does not deploy:{}", relative, why));
+    }
     for (const model::Process& p : r.definitions->processes) {
       if (!p.executable) continue;
+      // The same bytes again: no new version, the start timers stay.
+      if (auto same = deployed_.find(p.id); same != deployed_.end() && same->second->xml == s.str()) continue;
       auto d = std::make_unique<Deployed>();
       d->definitions = r.definitions;
       d->process = std::make_unique<core::ExecutableProcess>(r.definitions, p);
       d->file = relative;
+      d->xml = s.str();
+      // A new version replaces the start timers of the earlier ones.
+      std::erase_if(start_timers_, [&](const StartTimer& t) { return t.deployed->process->process().id == p.id; });
+      for (const core::StartTimerSchedule& t : schedules[p.id]) start_timers_.push_back(StartTimer{d.get(), t});
       ProcessCoverage& cov = coverage_[p.id];
       cov.process_id = p.id;
       cov.file = relative;
@@ -275,6 +302,8 @@ class Session {
       cov.flows.clear();
       for (const auto& n : p.nodes) cov.elements.push_back(n.id);
       for (const auto& f : p.flows) cov.flows.push_back(f.id);
+      // Instances of the earlier version keep running on it.
+      if (auto earlier = deployed_.find(p.id); earlier != deployed_.end()) retired_.push_back(std::move(earlier->second));
       deployed_[p.id] = std::move(d);
     }
   }
@@ -480,6 +509,14 @@ class Session {
       int best_instance = 0;
       Key best_timer = 0;
       int64_t best_due = target + 1;
+      // Timer start events first when due at the same instant.
+      size_t best_start = start_timers_.size();
+      for (size_t i = 0; i < start_timers_.size(); ++i) {
+        if (start_timers_[i].schedule.due_at < best_due) {
+          best_due = start_timers_[i].schedule.due_at;
+          best_start = i;
+        }
+      }
       for (Instance& inst : instances_) {
         if (inst.state.status != core::InstanceStatus::kActive) continue;
         for (const auto& [k, t] : inst.state.timers) {
@@ -490,6 +527,11 @@ class Session {
           }
         }
       }
+      if (best_instance == 0 && best_start < start_timers_.size() && !fatal_) {
+        now_ = std::max(now_, best_due);
+        fire_start_timer(best_start);
+        continue;
+      }
       if (best_instance == 0 || fatal_) break;
       now_ = std::max(now_, best_due);
       Command c{CommandKind::kFireTimer};
@@ -497,6 +539,20 @@ class Session {
       send(best_instance, c);
     }
     now_ = std::max(now_, target);
+  }
+
+  // A timer start event fires: a new instance of its version starts there
+  // (it does not become current; see `switch to`), and a cycle moves on.
+  void fire_start_timer(size_t index) {
+    StartTimer t = start_timers_[index];
+    if (auto next = core::next_start_timer(t.schedule, now_, kZone)) {
+      start_timers_[index].schedule = *next;
+    } else {
+      start_timers_.erase(start_timers_.begin() + static_cast<std::ptrdiff_t>(index));
+    }
+    Command c{CommandKind::kStart};
+    c.name = t.schedule.element_id;
+    send(new_instance(t.deployed, 0, 0), c);
   }
 
   void resolve(const std::string& element_id, const std::string& retries) {
@@ -756,6 +812,46 @@ class Session {
       if (got != want) fail(fmt::format("{} are [{}], expected [{}]", jobs ? "jobs" : tasks ? "user tasks" : "timers", join(got), join(want)));
       return;
     }
+    if (what.rfind("start timers:", 0) == 0) {
+      std::vector<std::string> got;
+      for (const StartTimer& t : start_timers_) got.push_back(t.schedule.element_id);
+      std::sort(got.begin(), got.end());
+      auto want = sorted_words(after("start timers:"));
+      if (want.size() == 1 && want[0] == "(none)") want.clear();
+      if (got != want) fail(fmt::format("start timers are [{}], expected [{}]", join(got), join(want)));
+      return;
+    }
+    if (what.rfind("start timer ", 0) == 0) {
+      // expect start timer ELEMENT at DATETIME
+      auto w = words(after("start timer "));
+      if (w.size() != 3 || w[1] != "at") return fail("write: expect start timer ELEMENT at DATETIME");
+      auto at = model::parse_date_time(w[2], kZone);
+      if (!at.ok()) return fail(at.error().message);
+      for (const StartTimer& t : start_timers_) {
+        if (t.schedule.element_id != w[0]) continue;
+        if (t.schedule.due_at != *at) {
+          fail(fmt::format("start timer {} is due at {}, expected {}", w[0], format_time(t.schedule.due_at),
+                           format_time(*at)));
+        }
+        return;
+      }
+      return fail(fmt::format("no start timer is scheduled at '{}'", w[0]));
+    }
+    if (what.rfind("instances ", 0) == 0) {
+      // expect instances PROCESS: N (top-level instances started so far)
+      std::string rest = after("instances ");
+      size_t colon = rest.find(':');
+      if (colon == std::string::npos) return fail("write: expect instances PROCESS: N");
+      std::string process_id = trim(std::string_view(rest).substr(0, colon));
+      std::string count = trim(std::string_view(rest).substr(colon + 1));
+      long got = std::count_if(instances_.begin(), instances_.end(), [&](const Instance& i) {
+        return i.parent == 0 && i.deployed->process->process().id == process_id;
+      });
+      if (std::to_string(got) != count) {
+        fail(fmt::format("{} instances of '{}' started, expected {}", got, process_id, count));
+      }
+      return;
+    }
     if (!inst) return fail("no instance has been started");
     if (what == "completed" || what == "terminated" || what == "running") {
       core::InstanceStatus want = what == "completed"    ? core::InstanceStatus::kCompleted
@@ -870,6 +966,8 @@ class Session {
   bool fatal_ = false;
   int64_t now_ = 0;
   std::map<std::string, std::unique_ptr<Deployed>> deployed_;
+  std::vector<std::unique_ptr<Deployed>> retired_;  // earlier versions, still run by their instances
+  std::vector<StartTimer> start_timers_;
   std::deque<Instance> instances_;  // references stay valid as children are added
   int current_ = 0;
   std::vector<std::string> last_;
