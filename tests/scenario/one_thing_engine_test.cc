@@ -6,6 +6,7 @@
 // every service that runs. Department systems are in-process connectors that
 // answer with fixed data.
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -49,7 +50,7 @@ class OneThingEngine : public ::testing::Test {
     o.path = ":memory:";
     auto s = store::sqlite::SqliteStore::open(o);
     ASSERT_TRUE(s.ok());
-    auto start = model::parse_date_time("2026-03-02T09:00:00+08:00");
+    auto start = model::parse_date_time(start_time());
     ASSERT_TRUE(start.ok());
     clock_ = std::make_shared<ManualClock>(*start);
     EngineConfig config;
@@ -91,11 +92,41 @@ class OneThingEngine : public ::testing::Test {
     }
   }
 
-  // What each department system answers for the holder.
-  static json::object answer(const std::string& type, const JobContext& job) {
+  // When the story begins: a Monday.
+  virtual const char* start_time() const { return "2026-03-02T09:00:00+08:00"; }
+
+  // Today in China Standard Time on the test's clock, as the registry dates things.
+  std::string today() const {
+    std::time_t t = static_cast<std::time_t>(clock_->now_ms() / 1000) + 8 * 3600;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
+  }
+
+  // What each department system answers for the holder; the DPF registry
+  // remembers the card it issued and the day it was cancelled.
+  json::object answer(const std::string& type, const JobContext& job) {
     json::object out;
     if (type == "data-sharing.verify-identity") out["identityVerified"] = true;
-    if (type == "dpf.issue-certificate") out["certificateNumber"] = std::string(kHolderId) + "11";
+    if (type == "dpf.issue-certificate") {
+      out["certificateNumber"] = std::string(kHolderId) + "11";
+      active_card_ = true;
+    }
+    if (type == "dpf.check-reapply") {
+      out["activeCertificateNumber"] = active_card_ ? json::value(std::string(kHolderId) + "11") : json::value();
+      out["lastCancellation"] = nullptr;
+      out["reapplyFrom"] = nullptr;
+      if (!cancelled_on_.empty()) {
+        std::string from = std::to_string(std::stoi(cancelled_on_.substr(0, 4)) + 1) + cancelled_on_.substr(4);
+        out["lastCancellation"] = json::object{{"certificateNumber", std::string(kHolderId) + "11"},
+                                               {"cancelledAt", cancelled_on_},
+                                               {"reapplyFrom", from},
+                                               {"reason", "not-meeting-standard"}};
+        out["reapplyFrom"] = from;
+      }
+    }
     if (type == "data-sharing.check-assistance") {
       out["dibao"] = true;
       out["tekun"] = false;
@@ -105,8 +136,15 @@ class OneThingEngine : public ::testing::Test {
       out["subsidyGranted"] = true;
       out["subsidyMonthlyAmount"] = 100;
     }
-    if (type == "data-sharing.check-death") out["deceased"] = true;
-    if (type == "dpf.cancel-certificate") out["certificateStatus"] = "cancelled";
+    if (type == "data-sharing.check-death") out["deceased"] = deceased_;
+    // The daily data comparison, when scheduled, finds no one to compare here
+    // (its own runs are tested in tests/integration/reports_test.cc).
+    if (type == "reports.list-comparison-subjects") out["subjects"] = json::array();
+    if (type == "dpf.cancel-certificate") {
+      out["certificateStatus"] = "cancelled";
+      active_card_ = false;
+      cancelled_on_ = today();
+    }
     (void)job;
     return out;
   }
@@ -149,10 +187,48 @@ class OneThingEngine : public ::testing::Test {
     return list.ok() ? *list : std::vector<store::InstanceRecord>{};
   }
 
+  // The variables an instance set, ended or not, from its history: the last
+  // value recorded for each name.
+  json::object variables_set(InstanceId id) {
+    json::object out;
+    auto history = engine_->store().history(id);
+    EXPECT_TRUE(history.ok());
+    if (!history.ok()) return out;
+    for (const store::HistoryRecord& h : *history) {
+      json::value records = json::parse(h.records);
+      for (const json::value& v : records.as_array()) {
+        const json::object& r = v.as_object();
+        const int64_t kind = r.at("k").to_number<int64_t>();
+        const json::value* name = r.if_contains("n");
+        const json::value* value = r.if_contains("p");
+        if ((kind == 10 || kind == 11) && name && name->is_string()) {  // variable created, updated
+          out[name->as_string()] = value ? *value : json::value();
+        }
+      }
+    }
+    return out;
+  }
+
   std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<Engine> engine_;
   std::vector<std::string> calls_;
+  bool deceased_ = true;      // what the shared death records say
+  bool active_card_ = false;  // the registry holds an active card for the holder
+  std::string cancelled_on_;  // and cancelled one on this day
 };
+
+// Files a new-issue application for the holder and runs it as far as it goes alone.
+InstanceId apply_for_a_card(Engine& engine, const std::string& key) {
+  StartRequest start;
+  start.process_id = "certificate-new-issue";
+  start.business_key = key;
+  start.variables = json::parse(R"({"applicationId": ")" + key + R"(",
+    "applicant": {"name": "刘洋", "idNumber": "220102198506150028", "region": "220102"}})").as_object();
+  auto id = engine.start_instance(start);
+  EXPECT_TRUE(id.ok()) << id.error().message;
+  engine.run_until_idle();
+  return id.ok() ? *id : InstanceId{};
+}
 
 TEST_F(OneThingEngine, IssuedCertificateStartsTheLinkedServicesAndCancellationStopsThem) {
   StartRequest start;
@@ -221,6 +297,73 @@ TEST_F(OneThingEngine, IssuedCertificateStartsTheLinkedServicesAndCancellationSt
   EXPECT_TRUE(open_tasks("employment-assistance", "register").empty());
   EXPECT_NE(std::find(calls_.begin(), calls_.end(), "civil-affairs.stop-subsidy"), calls_.end());
   EXPECT_NE(std::find(calls_.begin(), calls_.end(), "social-insurance.stop-contribution"), calls_.end());
+  auto incidents = engine_->store().incidents(0);
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_TRUE(incidents->empty()) << incidents->front().message;
+}
+
+// The one-year rule across the models: a holder whose card is cancelled (no
+// longer meeting the standard) and who applies again within the year is
+// refused before the window with a reasoned notice; a year after the
+// cancellation the same application reaches the window. A second application
+// while the card is active is refused too.
+// Begins in 2025, so that the year after the cancellation ends within the
+// business calendars shipped (2025 and 2026).
+class OneThingReapply : public OneThingEngine {
+ protected:
+  const char* start_time() const override { return "2025-03-03T09:00:00+08:00"; }
+};
+
+TEST_F(OneThingReapply, ANewCardIsRefusedWithinAYearOfTheCancellation) {
+  deceased_ = false;
+  InstanceId first = apply_for_a_card(*engine_, "A-2025-0901");
+  complete("certificate-new-issue", "accept", R"({"accepted": true})");
+  complete("certificate-new-issue", "assess", R"({"meetsStandard": true, "disability": {"category": "肢体", "level": "三级"}})");
+  advance_days(7);
+  complete("certificate-new-issue", "review", R"({"approved": true})");
+  EXPECT_EQ(variables_set(first)["certificateNumber"], json::value(std::string(kHolderId) + "11"));
+
+  InstanceId twice = apply_for_a_card(*engine_, "A-2025-0902");
+  json::object vars = variables_set(twice);
+  ASSERT_TRUE(vars["refusal"].is_object()) << json::serialize(vars);
+  EXPECT_EQ(vars["refusal"].at("code"), json::value("already-holds-certificate"));
+  EXPECT_TRUE(open_tasks("certificate-new-issue", "accept").empty());
+
+  StartRequest cancel;
+  cancel.process_id = "certificate-cancellation";
+  cancel.variables = json::parse(R"({"certificateNumber": "22010219850615002811",
+    "applicant": {"name": "刘洋", "idNumber": "220102198506150028", "region": "220102"},
+    "cancellation": {"reason": "not-meeting-standard"}})").as_object();
+  ASSERT_TRUE(engine_->start_instance(cancel).ok());
+  engine_->run_until_idle();
+  complete("certificate-cancellation", "review", R"({"confirmed": true})");
+  ASSERT_FALSE(cancelled_on_.empty()) << "the registry was not asked to cancel the card";
+  for (const store::InstanceRecord& r : instances_of("linked-services")) {
+    auto now = engine_->store().instance(r.id);
+    ASSERT_TRUE(now.ok() && now->has_value());
+    EXPECT_NE((*now)->ended_at, 0) << "the linked services still run after the cancellation";
+  }
+
+  advance_days(30);
+  InstanceId soon = apply_for_a_card(*engine_, "A-2025-0903");
+  auto soon_record = engine_->store().instance(soon);
+  ASSERT_TRUE(soon_record.ok() && soon_record->has_value());
+  EXPECT_NE((*soon_record)->ended_at, 0) << "an application within the year was not refused";
+  vars = variables_set(soon);
+  ASSERT_TRUE(vars["refusal"].is_object()) << json::serialize(vars);
+  const json::object& refusal = vars["refusal"].as_object();
+  EXPECT_EQ(refusal.at("code"), json::value("reapply-within-one-year"));
+  const std::string from = std::to_string(std::stoi(cancelled_on_.substr(0, 4)) + 1) + cancelled_on_.substr(4);
+  EXPECT_EQ(refusal.at("reapplyFrom"), json::value(from));
+  EXPECT_NE(std::string(refusal.at("reason").as_string()).find(from), std::string::npos) << refusal.at("reason");
+  EXPECT_TRUE(open_tasks("certificate-new-issue", "accept").empty());
+
+  clock_->advance(366 * kDay);
+  engine_->run_until_idle();
+  InstanceId later = apply_for_a_card(*engine_, "A-2026-0904");
+  auto at_window = open_tasks("certificate-new-issue", "accept");
+  ASSERT_EQ(at_window.size(), 1u) << "a year after the cancellation the application did not reach the window";
+  EXPECT_EQ(at_window[0].instance_id, later);
   auto incidents = engine_->store().incidents(0);
   ASSERT_TRUE(incidents.ok());
   EXPECT_TRUE(incidents->empty()) << incidents->front().message;
