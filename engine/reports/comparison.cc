@@ -1,5 +1,8 @@
 #include "reports/comparison.h"
 
+#include <set>
+#include <string>
+
 #include <boost/json.hpp>
 #include <fmt/core.h>
 
@@ -61,17 +64,37 @@ JobOutcome list_comparison_subjects(Engine& engine, const JobContext& job) {
     q.offset += q.limit;
   }
   if (running.size() > kMaxComparisonSubjects) running.resize(kMaxComparisonSubjects);
+  std::set<std::string> holders;
   for (const store::InstanceRecord& r : running) {
     auto view = engine.inspect_instance(r.id);
     if (!view.ok()) continue;
     const json::object& vars = view->variables;
     auto applicant = vars.find("applicant");
     if (applicant == vars.end() || !applicant->value().is_object()) continue;
+    // One entry per holder (the newest case), so one run never reports a
+    // holder's death twice.
+    const json::value* id = applicant->value().as_object().if_contains("idNumber");
+    const std::string id_number = id && id->is_string() ? std::string(id->as_string()) : std::string();
+    if (!id_number.empty() && !holders.insert(id_number).second) continue;
     json::object s{{"instanceId", r.id}};
     for (const char* name : kCopied) {
       auto it = vars.find(name);
       s[name] = it == vars.end() ? json::value(nullptr) : it->value();
     }
+    // A cancellation of the holder's certificate already under way: a death
+    // found again before it ends must not start a second one.
+    bool cancelling = false;
+    if (!id_number.empty()) {
+      store::InstanceQuery c;
+      c.process_id = kCancellationProcess;
+      c.status = 1;
+      c.applicant_id = id_number;
+      c.limit = 1;
+      auto found = engine.store().instances(c);
+      if (!found.ok()) return JobOutcome::failed(fmt::format("cannot look for cancellations: {}", found.error().message));
+      cancelling = !found->empty();
+    }
+    s["cancellationRunning"] = cancelling;
     subjects.push_back(std::move(s));
   }
   return JobOutcome::completed(json::object{{"subjects", std::move(subjects)}});

@@ -29,6 +29,8 @@ inline constexpr const char* kRecordComparisonRun = "reports.record-comparison-r
 inline constexpr const char* kListComparisonSubjects = "reports.list-comparison-subjects";
 // At most this many holders are compared in one run (the newest cases first).
 inline constexpr size_t kMaxComparisonSubjects = 2000;
+// The process a death record starts (workflows/certificate-cancellation.bpmn).
+inline constexpr const char* kCancellationProcess = "certificate-cancellation";
 
 JobOutcome record_comparison_run(store::Store& store, const JobContext& job, int64_t now);
 
@@ -36,7 +38,10 @@ JobOutcome record_comparison_run(store::Store& store, const JobContext& job, int
 // linked-services case is running (an issued, not cancelled certificate),
 // with what the engine recorded about them: {subjects: [{instanceId,
 // applicant, certificateNumber, disability, dibao, tekun, pensionEligible,
-// birthDate}]}. A case whose variables cannot be read is skipped.
+// birthDate, cancellationRunning}]}, one per ID number (the newest case).
+// cancellationRunning: a certificate-cancellation instance for the holder
+// is running, so a death found again starts no second one. A case whose
+// variables cannot be read is skipped.
 JobOutcome list_comparison_subjects(Engine& engine, const JobContext& job);
 
 }  // namespace banshi::reports

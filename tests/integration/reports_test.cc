@@ -522,8 +522,11 @@ TEST_F(ReportsTest, ComparisonRunIsRecordedOncePerInstance) {
 
 // The daily comparison end to end: holders recorded by running
 // linked-services cases, shared data from department stand-ins registered
-// as connectors; a death starts the cancellation, the run is recorded.
-TEST_F(ReportsTest, DataComparisonCancelsTheCertificateOfADeadHolder) {
+// as connectors. Nobody starts it: its timer start event starts a run each
+// day at 06:00. A death starts the cancellation, and the next day's run,
+// finding the death again while that cancellation still waits for the DPF
+// system, starts no second one. Each run is recorded.
+TEST_F(ReportsTest, DataComparisonCancelsTheCertificateOfADeadHolderOnce) {
   deploy_workflow("pension-eligibility.dmn");
   deploy_workflow("certificate-cancellation.bpmn");
   deploy_workflow("pension-contribution.bpmn");
@@ -539,8 +542,10 @@ TEST_F(ReportsTest, DataComparisonCancelsTheCertificateOfADeadHolder) {
   engine_->register_connector("data-sharing.check-assistance", [](const JobContext&) {
     return JobOutcome::completed(json::object{{"dibao", false}, {"tekun", false}});
   });
+  bool dpf_down = true;
   std::vector<std::string> cancelled;
   engine_->register_connector("dpf.cancel-certificate", [&](const JobContext& job) {
+    if (dpf_down) return JobOutcome::failed("the DPF system does not answer");
     cancelled.push_back(json::value_to<std::string>(job.variables.at("certificateNumber")));
     return JobOutcome::completed(json::object{{"certificateStatus", "cancelled"}});
   });
@@ -556,35 +561,50 @@ TEST_F(ReportsTest, DataComparisonCancelsTheCertificateOfADeadHolder) {
   };
   holder(dead, "22010219800101001342", "220102");
   holder(alive, "22040219820303001521", "220402");
+  auto instances_of = [&](const std::string& process_id) {
+    store::InstanceQuery q;
+    q.process_id = process_id;
+    auto found = engine_->store().instances(q);
+    EXPECT_TRUE(found.ok());
+    return found.ok() ? *found : std::vector<store::InstanceRecord>{};
+  };
+  EXPECT_TRUE(instances_of("data-comparison").empty()) << "deployed on Monday after 06:00: the first run is Tuesday's";
 
-  Response r = call("POST", "/api/v1/instances", R"({"processId":"data-comparison","businessKey":"data-comparison"})");
-  ASSERT_EQ(r.status, 201) << r.body;
+  clock_->set(kStart + 21 * kHour);  // Tuesday 06:00
   engine_->run_until_idle();
+  ASSERT_EQ(instances_of("data-comparison").size(), 1u);
+  EXPECT_EQ(instances_of("data-comparison").front().status, 2);  // the run has ended
+  auto cancellations = instances_of("certificate-cancellation");
+  ASSERT_EQ(cancellations.size(), 1u);
+  EXPECT_EQ(cancellations.front().status, 1) << "waiting for the DPF system";
 
+  clock_->set(kStart + 45 * kHour);  // Wednesday 06:00: the death is in the shared data still
+  engine_->run_until_idle();
+  ASSERT_EQ(instances_of("data-comparison").size(), 2u);
+  EXPECT_EQ(instances_of("certificate-cancellation").size(), 1u) << "a second cancellation for the same death";
+
+  dpf_down = false;
+  clock_->set(kStart + 46 * kHour);
+  engine_->run_until_idle();
   EXPECT_EQ(cancelled, std::vector<std::string>{"22010219800101001342"});
-  store::InstanceQuery q;
-  q.process_id = "certificate-cancellation";
-  auto cancellations = engine_->store().instances(q);
-  ASSERT_TRUE(cancellations.ok());
-  ASSERT_EQ(cancellations->size(), 1u);
-  EXPECT_EQ(cancellations->front().status, 2);  // completed: no review for a recorded death
+  cancellations = instances_of("certificate-cancellation");
+  ASSERT_EQ(cancellations.size(), 1u);
+  EXPECT_EQ(cancellations.front().status, 2);  // completed: no review for a recorded death
 
-  r = call("GET", "/api/v1/comparison-runs");
+  clock_->set(kStart);  // the session was opened at kStart and would have lapsed
+  Response r = call("GET", "/api/v1/comparison-runs");
   ASSERT_EQ(r.status, 200) << r.body;
   json::object d = doc(r);
-  ASSERT_EQ(d["total"], 1) << r.body;
-  const json::object& run = d["items"].as_array().at(0).as_object();
-  EXPECT_EQ(run.at("foundCount"), 1);
-  EXPECT_EQ(run.at("startedCount"), 1);
-  EXPECT_EQ(run.at("started").as_array().at(0).as_object().at("kind"), "death");
-  EXPECT_EQ(run.at("started").as_array().at(0).as_object().at("started"), "certificate-cancellation");
-
-  // The next run comes a day later and finds nothing new for the living holder.
-  clock_->advance(24 * kHour + 1000);
-  engine_->run_until_idle();
-  clock_->set(kStart);  // the session was opened at kStart and would have lapsed
-  r = call("GET", "/api/v1/comparison-runs");
-  EXPECT_EQ(doc(r)["total"], 2) << r.body;
+  ASSERT_EQ(d["total"], 2) << r.body;
+  const json::object& first = d["items"].as_array().at(1).as_object();  // newest first
+  EXPECT_EQ(first.at("foundCount"), 1);
+  EXPECT_EQ(first.at("startedCount"), 1);
+  EXPECT_EQ(first.at("started").as_array().at(0).as_object().at("kind"), "death");
+  EXPECT_EQ(first.at("started").as_array().at(0).as_object().at("started"), "certificate-cancellation");
+  const json::object& second = d["items"].as_array().at(0).as_object();
+  EXPECT_EQ(second.at("foundCount"), 1);
+  EXPECT_EQ(second.at("startedCount"), 0);
+  EXPECT_EQ(second.at("found").as_array().at(0).as_object().at("kind"), "death-cancellation-running");
 }
 
 }  // namespace
