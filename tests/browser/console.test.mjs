@@ -373,11 +373,12 @@ test('the case page shows the diagram with the active step highlighted and the p
   await page.getByTestId('case-table').getByRole('link', { name: `#${id}` }).click()
   await page.waitForURL(new RegExp(`/cases/${id}$`))
   const card = page.getByTestId(`instance-${id}`)
-  // Waiting at 核验身份与户籍 (verify) unless a department system answered already.
+  // Waiting at 核验身份与户籍 (verify) or the registry check (checkRecord) unless
+  // the department systems answered already.
   const active = card.locator('.djs-element.highlight-active')
   await active.first().waitFor()
   const ids = await active.evaluateAll((els) => els.map((e) => e.getAttribute('data-element-id')))
-  if (!ids.some((x) => x === 'verify' || x === 'accept')) throw new Error(`unexpected active elements ${ids}`)
+  if (!ids.some((x) => ['verify', 'checkRecord', 'accept'].includes(x))) throw new Error(`unexpected active elements ${ids}`)
   await card.locator('.djs-element.highlight-done[data-element-id="start"]').waitFor()
   await card.locator('.djs-connection.highlight-done[data-element-id="f1"]').waitFor()
   // Personal data is masked; showing it in full is allowed to a supervisor and audited.
