@@ -353,11 +353,18 @@ api::Response Simulator::route(const api::Request& req, const std::string& dept,
       if (auto e = need_string(body, "certificateNumber", number)) return *e;
       auto it = certificates_.find(number);
       if (it == certificates_.end()) return problem(404, "certificate-not-found", "no certificate has this number");
-      if (it->second.status != "active") return problem(409, "certificate-not-active", "only an active certificate can be pushed");
+      // An active card is published; a cancelled one is pushed to revoke its
+      // e-certificate (作废电子证照). A void or replaced card has a successor,
+      // which is the one to push.
+      const std::string& status = it->second.status;
+      if (status != "active" && status != "cancelled") {
+        return problem(409, "certificate-not-active", "only an active or a cancelled certificate can be pushed");
+      }
       operation = "data-sharing.push-e-certificate";
       json::object o;
       o["eCertificateId"] = fmt::format("EC-{}-{}", number, ++next_id_);
       o["certificateNumber"] = number;
+      o["status"] = status == "active" ? "valid" : "revoked";
       o["pushedAt"] = today();
       return answer(201, o);
     }

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -15,9 +17,11 @@
 
 #include "api/server.h"
 #include "banshi/engine.h"
+#include "calendar/business_calendar.h"
 #include "departments.h"
 #include "http/http_client.h"
 #include "http/http_connector.h"
+#include "model/iso8601.h"
 #include "sdk/plugin.h"
 #include "sdk/runtime.h"
 #include "simulators/people.h"
@@ -98,7 +102,8 @@ class ConnectorsTest : public ::testing::Test {
     ASSERT_TRUE(s.ok());
     EngineConfig ec;
     ec.default_retry_backoff_ms = 50;
-    auto e = Engine::open(ec, std::move(s).value(), std::make_shared<SystemClock>());
+    ec.working_days = working_days_;
+    auto e = Engine::open(ec, std::move(s).value(), clock_ ? clock_ : std::make_shared<SystemClock>());
     ASSERT_TRUE(e.ok());
     engine_ = std::move(e).value();
     ro.poll_interval = 10ms;
@@ -148,6 +153,8 @@ class ConnectorsTest : public ::testing::Test {
   }
 
   std::unique_ptr<sim::Simulator> simulator_;
+  std::shared_ptr<const expr::WorkingDays> working_days_;  // for the shipped models' deadlines
+  std::shared_ptr<Clock> clock_;                           // null: the system clock
   std::unique_ptr<api::Server> server_;
   std::string base_url_;
   fs::path dir_;
@@ -372,6 +379,56 @@ TEST_F(ConnectorsTest, CheckReapplyNamesTheNewestCancellation) {
   EXPECT_EQ(var(r, "lastCancellation").at("cancelledAt"), json::value("2025-11-20"));
   EXPECT_EQ(var(r, "lastCancellation").at("reason"), json::value("holder-request"));
   EXPECT_EQ(var(r, "reapplyFrom"), json::value("2026-11-20"));
+}
+
+// The shipped cancellation model against the simulated registry and
+// e-certificate platform: the card is cancelled, its e-certificate revoked and
+// certificate-cancelled published, with no incident on the way; the registry
+// then names the date from which a new application is taken.
+TEST_F(ConnectorsTest, TheShippedCancellationRunsToItsEndAgainstTheDepartments) {
+  auto calendar = calendar::BusinessCalendar::load_directory(std::string(BANSHI_WORKFLOWS_DIR) + "/calendars");
+  ASSERT_TRUE(calendar.ok()) << calendar.error().message;
+  working_days_ = std::make_shared<calendar::BusinessCalendar>(std::move(calendar).value());
+  // The simulators' day, within the calendars shipped (the deadlines count working days).
+  auto monday = model::parse_date_time("2026-03-02T09:00:00+08:00");
+  ASSERT_TRUE(monday.ok());
+  clock_ = std::make_shared<ManualClock>(*monday);
+  open_engine();
+  std::ifstream in(std::string(BANSHI_WORKFLOWS_DIR) + "/certificate-cancellation.bpmn", std::ios::binary);
+  std::ostringstream xml;
+  xml << in.rdbuf();
+  auto deployed = engine_->deploy("certificate-cancellation.bpmn", xml.str(), "d");
+  ASSERT_TRUE(deployed.ok()) << deployed.error().message;
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  auto issued = simulator_->handle(
+      api::Request::make("POST", "/dpf/certificates", R"({"idNumber":")" + p.id_number + R"(","category":4,"level":3})"));
+  ASSERT_EQ(issued.status, 201) << issued.body;
+  const std::string number = p.id_number + "43";
+  StartRequest req;
+  req.process_id = "certificate-cancellation";
+  req.variables = json::object{{"applicant", json::object{{"idNumber", p.id_number}, {"name", p.name}, {"region", p.region_code}}},
+                               {"certificateNumber", number},
+                               {"cancellation", json::object{{"reason", "not-meeting-standard"}}}};
+  auto id = engine_->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  std::vector<store::TaskRecord> review;
+  ASSERT_TRUE(eventually([&] {
+    store::TaskQuery q;
+    q.process_id = "certificate-cancellation";
+    auto t = engine_->store().tasks(q);
+    review = t.ok() ? *t : std::vector<store::TaskRecord>{};
+    return !review.empty();
+  })) << history(*id);
+  ASSERT_EQ(review[0].element_id, "review");
+  ASSERT_TRUE(engine_->complete_task(review[0].id, json::object{{"confirmed", true}}, "tester").ok());
+  ASSERT_TRUE(eventually([&] { return status(*id) == 2 || !incidents().empty(); })) << history(*id);
+  ASSERT_TRUE(incidents().empty()) << incidents().front().message;
+  EXPECT_EQ(status(*id), 2);
+  EXPECT_NE(history(*id).find("publishCancelled"), std::string::npos);
+  EXPECT_EQ(simulator_->applied("dpf.cancel-certificate"), 1u);
+  EXPECT_EQ(simulator_->applied("data-sharing.push-e-certificate"), 1u);
+  auto holder = simulator_->handle(api::Request::make("GET", "/dpf/holders/" + p.id_number + "/certificates"));
+  EXPECT_EQ(json::parse(holder.body).at("items").at(0).at("reapplyFrom"), json::value("2027-03-02"));
 }
 
 TEST_F(ConnectorsTest, StatusHandlingAndTimeoutsWithoutTheEngine) {

@@ -109,9 +109,19 @@ TEST(Simulator, CertificateLifecycleIssueLossTransferChangeCancel) {
 
   auto renewed = s.handle(post("/dpf/certificates/" + changed_number + "/renewal", "{}"));
   EXPECT_EQ(renewed.status, 200);
+  auto pushed = s.handle(post("/data-sharing/e-certificates", R"({"certificateNumber":")" + changed_number + R"("})"));
+  ASSERT_EQ(pushed.status, 201) << pushed.body;
+  EXPECT_EQ(body_of(pushed).at("status").as_string(), "valid");
+  // The replaced card has a successor: that one is pushed, not this.
+  EXPECT_EQ(code_of(s.handle(post("/data-sharing/e-certificates", R"({"certificateNumber":")" + b2 + R"("})"))),
+            "certificate-not-active");
   auto cancelled = s.handle(post("/dpf/certificates/" + changed_number + "/cancellation", R"({"reason":"death"})"));
   ASSERT_EQ(cancelled.status, 200);
   EXPECT_EQ(body_of(cancelled).at("reapplyFrom").as_string(), "2027-03-02");
+  // The cancellation reaches the e-certificate platform, which revokes it.
+  auto revoked = s.handle(post("/data-sharing/e-certificates", R"({"certificateNumber":")" + changed_number + R"("})"));
+  ASSERT_EQ(revoked.status, 201) << revoked.body;
+  EXPECT_EQ(body_of(revoked).at("status").as_string(), "revoked");
   EXPECT_EQ(code_of(s.handle(post("/dpf/certificates/" + changed_number + "/renewal", "{}"))), "certificate-not-active");
   EXPECT_EQ(s.applied("dpf.register-certificate"), 1u);
   EXPECT_EQ(s.applied("dpf.report-loss"), 2u);
