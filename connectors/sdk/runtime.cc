@@ -1,5 +1,6 @@
 #include "sdk/runtime.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include <boost/asio/post.hpp>
@@ -121,19 +122,37 @@ void Runtime::poll_loop() {
   }
 }
 
+size_t Runtime::in_flight(const std::string& department) const {
+  std::lock_guard lock(breakers_mu_);
+  auto it = department_in_flight_.find(department);
+  return it == department_in_flight_.end() ? 0 : it->second;
+}
+
 size_t Runtime::poll_once() {
   size_t capacity = options_.max_in_flight > in_flight_.load() ? options_.max_in_flight - in_flight_.load() : 0;
   if (capacity == 0) return 0;
-  // Closed departments share one fetch; an open one whose wait is over gets one probe job.
+  // Closed departments share one fetch; an open one whose wait is over gets
+  // one probe job. A department with its share of attempts running is left
+  // out, and one fetch takes no more than any included department may still
+  // start, so a slow department's backlog cannot take the others' slots.
   const int64_t now = wall_ms();
+  const size_t share = std::max<size_t>(1, options_.max_in_flight_per_department);
   std::vector<std::string> open_types;
   std::map<std::string, std::vector<std::string>> probe_types;
+  size_t fetch_limit = capacity;
   {
     std::lock_guard lock(breakers_mu_);
     for (const auto& [type, e] : entries_) {
+      auto running = department_in_flight_.find(e.department);
+      size_t left = share - std::min(share, running == department_in_flight_.end() ? 0 : running->second);
+      if (left == 0) continue;
       int permits = breakers_.at(e.department).permits(now);
-      if (permits < 0) open_types.push_back(type);
-      else if (permits > 0) probe_types[e.department].push_back(type);
+      if (permits < 0) {
+        open_types.push_back(type);
+        fetch_limit = std::min(fetch_limit, left);
+      } else if (permits > 0) {
+        probe_types[e.department].push_back(type);
+      }
     }
   }
   size_t dispatched = 0;
@@ -149,7 +168,7 @@ size_t Runtime::poll_once() {
       ++dispatched;
     }
   };
-  if (!open_types.empty()) run(open_types, capacity);
+  if (!open_types.empty()) run(open_types, fetch_limit);
   for (const auto& [dept, types] : probe_types) {
     {
       std::lock_guard lock(breakers_mu_);
@@ -174,6 +193,10 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
                         : entry.timeout.count() > 0 ? entry.timeout.count()
                                                     : options_.default_timeout.count();
   in_flight_.fetch_add(1);
+  {
+    std::lock_guard lock(breakers_mu_);
+    ++department_in_flight_[entry.department];
+  }
   counters_.started.fetch_add(1, std::memory_order_relaxed);
 
   Call call;
@@ -210,6 +233,7 @@ void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
   asio::post(attempt->strand, [attempt] { attempt->timer.cancel(); });
   {
     std::lock_guard lock(breakers_mu_);
+    --department_in_flight_[attempt->department];
     CircuitBreaker& b = breakers_.at(attempt->department);
     bool was_closed = b.state() == BreakerState::kClosed;
     if (reply.unreachable) {

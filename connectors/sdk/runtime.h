@@ -5,7 +5,9 @@
 // attempt on its own Asio I/O threads with a deadline, and reports the
 // outcome back (Engine::report_job). The engine's processing thread never
 // waits for a department: many calls are in flight at once, bounded by
-// `max_in_flight`.
+// `max_in_flight`, and by `max_in_flight_per_department` for any one
+// department, so a slow department holds at most its share of the slots and
+// never blocks the others' work.
 //
 // Each connector belongs to a department; the department's circuit breaker
 // (circuit_breaker.h) decides whether its jobs are fetched at all. While a
@@ -42,6 +44,7 @@ struct RuntimeOptions {
   std::string worker_id = "banshi-connectors";
   int threads = 2;                      // I/O threads running connector calls
   size_t max_in_flight = 256;           // attempts running at once
+  size_t max_in_flight_per_department = 64;  // of which one department's, at most
   std::chrono::milliseconds poll_interval{25};   // how often to look for due jobs when idle
   std::chrono::milliseconds default_timeout{30'000};  // an attempt's deadline when the task sets none
   int64_t lock_ms = 5 * 60 * 1000;      // the job lease; longer than any timeout
@@ -94,6 +97,7 @@ class Runtime {
   std::vector<DepartmentStatus> departments() const;
   const RuntimeCounters& counters() const { return counters_; }
   size_t in_flight() const { return in_flight_.load(); }
+  size_t in_flight(const std::string& department) const;
   // The I/O context the calls run on; asynchronous clients (http::HttpClient) share it.
   boost::asio::io_context& io_context() { return ioc_; }
 
@@ -119,6 +123,7 @@ class Runtime {
   std::set<std::string> topics_;
   mutable std::mutex breakers_mu_;
   std::map<std::string, CircuitBreaker> breakers_;  // by department
+  std::map<std::string, size_t> department_in_flight_;  // under breakers_mu_
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::thread poller_;

@@ -93,6 +93,8 @@ std::vector<Key> connector_keys() {
       integer("connectors", "breaker_open_ms", &ServeConfig::connectors_breaker_open_ms, 10, 3'600'000),
       integer("connectors", "threads", &ServeConfig::connectors_threads, 1, 64),
       integer("connectors", "max_in_flight", &ServeConfig::connectors_max_in_flight, 1, 100'000),
+      integer("connectors", "max_in_flight_per_department", &ServeConfig::connectors_max_in_flight_per_department, 1,
+              100'000),
       str("connectors", "topics", &ServeConfig::connectors_topics),
   };
   for (const std::string& dept : connectors::department_codes()) {

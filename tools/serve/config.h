@@ -69,6 +69,7 @@ struct ServeConfig {
   int64_t connectors_breaker_open_ms = 30'000;   // how long it stays open before one probe
   int64_t connectors_threads = 2;
   int64_t connectors_max_in_flight = 256;
+  int64_t connectors_max_in_flight_per_department = 64;
   std::string connectors_topics;           // comma-separated external-task topics deployments may name
   struct ConnectorEndpoint {               // <dept>_url, <dept>_ca_file, <dept>_timeout_ms (0: the defaults above)
     std::string url;

@@ -63,6 +63,7 @@ connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
   }
   out.runtime.threads = static_cast<int>(config.connectors_threads);
   out.runtime.max_in_flight = static_cast<size_t>(config.connectors_max_in_flight);
+  out.runtime.max_in_flight_per_department = static_cast<size_t>(config.connectors_max_in_flight_per_department);
   out.runtime.default_timeout = std::chrono::milliseconds(config.connectors_timeout_ms);
   out.runtime.breaker.failure_threshold = static_cast<int>(config.connectors_breaker_failures);
   out.runtime.breaker.open_for_ms = config.connectors_breaker_open_ms;
