@@ -45,9 +45,10 @@ std::vector<http::OperationSpec> dpf_operations() {
      "certificateValidUntil: response.validUntil}");
   // Before a new issue: does the person hold an active card, and when was the
   // newest one cancelled (no new application within a year of a cancellation)?
-  // lastCancellation is null for a person whose card was never cancelled.
+  // lastCancellation is null for a person whose card was never cancelled. An
+  // answer without a list of items is an incident, never "nothing held".
   op("dpf.check-reapply", "GET", R"(="/dpf/holders/" + applicant.idNumber + "/certificates")", "",
-     R"({active: response.items[status = "active"],
+     R"(if not(response.items instance of list) then null else {active: response.items[status = "active"],
          cancelled: response.items[status = "cancelled"],
          newest: if count(cancelled) = 0 then null else string(max(for c in cancelled return date(c.cancelledAt))),
          last: if count(cancelled) = 0 then null else if newest = null then cancelled[1] else cancelled[cancelledAt = newest][1],

@@ -381,6 +381,28 @@ TEST_F(ConnectorsTest, CheckReapplyNamesTheNewestCancellation) {
   EXPECT_EQ(var(r, "reapplyFrom"), json::value("2026-11-20"));
 }
 
+// A registry answer that is not a list of cards stops the case with an
+// incident: reading it as "holds nothing" would let a refused person through.
+TEST_F(ConnectorsTest, CheckReapplyTakesNoMalformedAnswerForNothingHeld) {
+  api::ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  api::Server odd(o, [](const api::Request&) {
+    api::Response r;
+    r.status = 200;
+    r.content_type = "application/json";
+    r.body = R"({"items": {"status": "cancelled"}})";
+    return r;
+  });
+  ASSERT_TRUE(odd.start().ok());
+  AdapterCalls a("http://127.0.0.1:" + std::to_string(odd.port()));
+  Reply r = a.call("dpf.check-reapply", json::object{{"applicant", json::object{{"idNumber", "220102198005010001"}}}}, "odd-1");
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.outcome.no_retry);
+  EXPECT_NE(r.outcome.message.find("instead of a context"), std::string::npos) << r.outcome.message;
+  odd.stop();
+}
+
 // The shipped cancellation model against the simulated registry and
 // e-certificate platform: the card is cancelled, its e-certificate revoked and
 // certificate-cancelled published, with no incident on the way; the registry
