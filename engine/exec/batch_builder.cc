@@ -151,6 +151,12 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
         }
         op.record.retries = retries;
         op.record.due_at = r.kind == RecordKind::kJobFailed && r.due_at > 0 ? r.due_at : now;
+        if (op.kind == JobOp::Kind::kAdd && r.kind == RecordKind::kJobFailed) {
+          // Created and failed in this batch (an inline connector): the retry
+          // waits for its time and any worker, not a hand-off to this node's.
+          op.record.lease_owner.clear();
+          op.record.lease_until = 0;
+        }
         if (r.kind == RecordKind::kJobFailed) op.record.last_error = r.text;
         // No retries left: an incident holds the job until someone resolves it.
         op.record.state = retries > 0 || r.kind == RecordKind::kJobRetriesUpdated ? 1 : 2;
@@ -226,7 +232,9 @@ std::vector<store::JobRecord> BatchBuilder::take_local_jobs() {
   std::vector<store::JobRecord> out;
   for (const Key& k : local_jobs_) {
     auto it = jobs_.find(k);
-    if (it != jobs_.end() && it->second.kind == JobOp::Kind::kAdd) out.push_back(it->second.record);
+    if (it != jobs_.end() && it->second.kind == JobOp::Kind::kAdd && !it->second.record.lease_owner.empty()) {
+      out.push_back(it->second.record);
+    }
   }
   local_jobs_.clear();
   return out;

@@ -169,6 +169,12 @@ class EngineImpl final : public Engine {
     connectors_[type] = std::move(connector);
   }
 
+  void register_inline_connector(const std::string& type, Connector connector) override {
+    std::lock_guard lock(connectors_mu_);
+    connectors_[type] = connector;
+    inline_connectors_[type] = std::move(connector);
+  }
+
   void set_job_type_check(JobTypeCheck check) override {
     std::lock_guard lock(connectors_mu_);
     job_type_check_ = std::move(check);
@@ -948,6 +954,11 @@ class EngineImpl final : public Engine {
     store::WriteBatch batch;
     BatchBuilder builder;
     const std::set<std::string> local_types = running_ ? connector_type_set() : std::set<std::string>{};
+    std::map<std::string, Connector> inline_connectors;
+    {
+      std::lock_guard lock(connectors_mu_);
+      inline_connectors = inline_connectors_;
+    }
     std::map<InstanceId, Touched> touched;
     std::vector<std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>> results;
     std::vector<store::StartTimerRecord> start_timers_next;  // armed once committed
@@ -1032,6 +1043,7 @@ class EngineImpl final : public Engine {
       InstanceContext ctx{inst->record.id, inst->def->process.get(), &inst->state, inst->record.business_key,
                           &local_types, config_.node_id, config_.job_lease_ms};
       builder.add(ctx, out, now);
+      run_inline_jobs(*inst, out, inline_connectors, work);
       follow_up(*inst, out, now, work, batch, &builder);
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
       if (p.audit) batch.audit.push_back(*p.audit);
@@ -1886,6 +1898,50 @@ class EngineImpl final : public Engine {
     }
   }
 
+  // Runs the jobs a step just created whose type has an inline connector and
+  // queues their outcomes first, so the job is done within this batch.
+  void run_inline_jobs(const CachedInstance& inst, const std::vector<Record>& out,
+                       const std::map<std::string, Connector>& connectors, std::deque<Pending>& work) {
+    if (connectors.empty()) return;
+    std::vector<Pending> outcomes;
+    for (const Record& r : out) {
+      if (r.kind != RecordKind::kJobCreated) continue;
+      auto fn = connectors.find(r.name);
+      if (fn == connectors.end()) continue;
+      auto job = inst.state.jobs.find(r.key);
+      if (job == inst.state.jobs.end()) continue;
+      store::JobRecord j;
+      j.instance_id = inst.record.id;
+      j.key = r.key;
+      j.type = r.name;
+      j.element_id = inst.def->process->node(r.element).id;
+      j.idempotency_key = fmt::format("{}-{}", j.instance_id, r.key);
+      const json::object& payload = r.payload.as_object();
+      j.retries = payload.contains("retries") ? static_cast<int32_t>(payload.at("retries").to_number<int64_t>()) : 3;
+      JobContext ctx;
+      ctx.instance_id = j.instance_id;
+      ctx.type = j.type;
+      ctx.element_id = j.element_id;
+      ctx.idempotency_key = j.idempotency_key;
+      ctx.retries_left = j.retries;
+      if (const json::value* t = payload.if_contains("timeout"); t && t->is_string()) {
+        auto d = model::parse_duration(std::string_view(t->as_string()));
+        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
+      }
+      if (const json::value* h = payload.if_contains("headers"); h && h->is_object()) ctx.headers = h->as_object();
+      ctx.variables = visible_variables(inst.state, job->second.element_instance);
+      JobOutcome outcome = run_connector(fn->second, ctx);
+      if (outcome.kind == JobOutcome::Kind::kFailed) {
+        // The backoff reads the task's retry settings from the stored payload.
+        json::object stored = payload;
+        stored["initialRetries"] = j.retries;
+        j.payload = json::serialize(stored);
+      }
+      outcomes.push_back(job_command(j, outcome));
+    }
+    for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) work.push_front(std::move(*it));
+  }
+
   size_t run_jobs_inline() {
     std::vector<std::string> types = connector_types();
     if (types.empty()) return 0;
@@ -1973,6 +2029,7 @@ class EngineImpl final : public Engine {
 
   std::mutex connectors_mu_;
   std::map<std::string, Connector> connectors_;
+  std::map<std::string, Connector> inline_connectors_;  // also in connectors_, for later attempts
   JobTypeCheck job_type_check_;
 
   std::mutex decisions_mu_;

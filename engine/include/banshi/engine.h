@@ -215,6 +215,18 @@ class Engine {
   // connector waits for an external worker.
   virtual void register_connector(const std::string& type, Connector connector) = 0;
 
+  // An inline connector runs on the processing thread, inside the batch that
+  // creates its job: the job is created and completed in one transaction, with
+  // no job row, lease or worker hand-off (a synchronous delegate, in other
+  // engines' words). For in-process work that returns at once and touches
+  // nothing outside the engine: it must not block, must not call the engine,
+  // and may run again if the batch is not committed (a crash, a conflict). A
+  // failure takes the ordinary path: the job is stored with its retry time and
+  // later attempts run on the job workers.
+  virtual void register_inline_connector(const std::string& type, Connector connector) {
+    register_connector(type, std::move(connector));
+  }
+
   // Called at deploy with every job type (connector name or topic) the file's
   // processes name; an error refuses the whole deployment, so an unknown
   // connector fails at deploy rather than at run time. None set: any type.

@@ -182,6 +182,69 @@ TEST_P(EngineTest, FailingJobRetriesWithBackoffThenRaisesAnIncident) {
   EXPECT_TRUE(e->store().incidents(*id)->empty());
 }
 
+TEST_P(EngineTest, InlineConnectorsFinishTheJobInTheBatchThatCreatesIt) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  std::string key;
+  e->register_inline_connector("calc", [&](const JobContext& ctx) {
+    key = ctx.idempotency_key;
+    json::object out;
+    out["fee"] = ctx.variables.at("amount").to_number<int64_t>() / 10;
+    return JobOutcome::completed(out);
+  });
+  StartRequest req;
+  req.process_id = "straight";
+  req.variables["amount"] = 5000;
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, *id), 2);
+  // Started, run through the service task and ended in one transaction.
+  auto stored = e->store().instance(*id);
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_EQ((*stored)->version, 1);
+  auto history = e->store().history(*id);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_NE(history->front().records.find("\"big\""), std::string::npos) << history->front().records;
+  EXPECT_EQ(e->metrics().batches_committed.load(), 1u);
+  EXPECT_EQ(e->metrics().jobs_run.load(), 1u);
+  EXPECT_EQ(key.rfind(std::to_string(*id) + "-", 0), 0u) << "the idempotency key names the instance: " << key;
+}
+
+TEST_P(EngineTest, AFailedInlineJobIsStoredAndRetriedAfterItsBackoff) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  std::atomic<int> attempts{0};
+  std::set<std::string> keys;
+  std::mutex mu;
+  e->register_inline_connector("calc", [&](const JobContext& ctx) {
+    {
+      std::lock_guard lock(mu);
+      keys.insert(ctx.idempotency_key);
+    }
+    if (++attempts == 1) return JobOutcome::failed("not yet");
+    json::object out;
+    out["fee"] = 1;
+    return JobOutcome::completed(out);
+  });
+  StartRequest req;
+  req.process_id = "straight";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok());
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 1);
+  EXPECT_EQ(status(*e, *id), 1) << "waits for the retry";
+  clock_->advance(5000);
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 1) << "retried before its backoff";
+  clock_->advance(5000);
+  e->run_until_idle();
+  EXPECT_EQ(attempts.load(), 2);
+  EXPECT_EQ(status(*e, *id), 2);
+  EXPECT_EQ(keys.size(), 1u) << "the retry carries the same idempotency key";
+}
+
 TEST_P(EngineTest, UserTasksTimersAndRestart) {
   InstanceId id = 0;
   {
