@@ -23,6 +23,13 @@
 //
 // Usage: bench_peer_banshi --workload NAME --model FILE [--instances N]
 //          [--clients C] [--inflight K] [--warmup W] [--db PATH]
+//          [--connectors inline|workers]
+//
+// Service tasks: by default their connector is registered inline
+// (Engine::register_inline_connector), so it runs inside the batch that
+// creates the job, as a synchronous delegate does elsewhere; `workers` hands
+// every job to the job worker threads instead (a job row, a lease and a
+// second transaction per service task).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -214,6 +221,7 @@ int main(int argc, char** argv) {
   std::string workload = "straight-through", model, db = "/tmp/banshi-peer-bench.db";
   int instances = 20000, clients = 64, warmup = -1, job_workers = 0;
   int64_t inflight = 4096;
+  std::string connectors = "inline";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -224,6 +232,7 @@ int main(int argc, char** argv) {
     else if (k == "--warmup") warmup = std::atoi(v.c_str());
     else if (k == "--db") db = v;
     else if (k == "--job-workers") job_workers = std::atoi(v.c_str());
+    else if (k == "--connectors") connectors = v;
     else die("unknown option " + k);
   }
   const bool user = workload == "user-task";
@@ -257,8 +266,15 @@ int main(int argc, char** argv) {
     jobs.fetch_add(1, std::memory_order_relaxed);
     return JobOutcome::completed();
   };
-  engine.register_connector("calc", connector);
-  engine.register_connector("work", connector);
+  if (connectors == "inline") {
+    engine.register_inline_connector("calc", connector);
+    engine.register_inline_connector("work", connector);
+  } else if (connectors == "workers") {
+    engine.register_connector("calc", connector);
+    engine.register_connector("work", connector);
+  } else {
+    die("--connectors is inline or workers");
+  }
   engine.start();
 
   std::atomic<int> failures{0};
@@ -329,12 +345,13 @@ int main(int argc, char** argv) {
   const int64_t commits = ts->commits - commits0;
   const int64_t acquires = ts->acquires - acq0;
   fmt::print(
-      "{{\"engine\":\"banshi\",\"workload\":\"{}\",\"instances\":{},\"completed\":{},\"failures\":{},"
+      "{{\"engine\":\"{}\",\"connectors\":\"{}\",\"workload\":\"{}\",\"instances\":{},\"completed\":{},\"failures\":{},"
       "\"seconds\":{:.3f},\"per_second\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},\"max_ms\":{:.3f},"
       "\"peak_rss_mb\":{:.1f},\"cpu_seconds\":{:.2f},\"clients\":{},\"inflight\":{},\"jobs_run\":{},"
       "\"commits\":{},\"instance_writes_per_commit\":{:.1f},\"commit_ms_total\":{:.0f},"
       "\"job_acquires\":{},\"jobs_per_acquire\":{:.2f},\"acquire_ms_total\":{:.0f}}}\n",
-      workload, instances, lat.size(), failures.load(), secs, static_cast<double>(lat.size()) / secs,
+      connectors == "inline" ? "banshi" : "banshi-workers", connectors, workload, instances, lat.size(),
+      failures.load(), secs, static_cast<double>(lat.size()) / secs,
       pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1.0), static_cast<double>(ru.ru_maxrss) / 1024.0, cpu, clients,
       user ? clients : inflight, jobs - jobs0, commits,
       commits ? static_cast<double>(ts->instance_writes - writes0) / static_cast<double>(commits) : 0.0,
