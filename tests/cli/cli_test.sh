@@ -78,6 +78,10 @@ expect "test missing path" 2 'no such file' -- "$banshi" test "$tmp/none.scenari
 # banshi demo: the smoke path runs synthetic applications to their ends.
 expect "demo smoke" 0 'applications through .certificate-new-issue.: 20 finished, 0 unfinished' -- \
   "$banshi" demo -q -n 20 --workflows "$workflows" --data "$tmp/demo"
+# ... with the department simulators answering over HTTP, as in the live demo.
+grep -qE 'department systems: [1-9][0-9]* calls over HTTP answered, [0-9]+ BPMN errors, 0 failed' "$tmp/out" \
+  && { echo "ok   demo smoke over HTTP"; passed=$((passed + 1)); } \
+  || { echo "FAIL demo smoke over HTTP: no calls answered by the simulators"; sed 's/^/  | /' "$tmp/out"; failed=$((failed + 1)); }
 
 # banshi backup: a consistent copy of the demo's database.
 expect "backup" 0 'backed up' -- "$banshi" backup --database "$tmp/demo/batch.db" "$tmp/copy.db"

@@ -1,6 +1,7 @@
 #include "demo/demo.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -8,6 +9,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -16,8 +18,11 @@
 
 #include "banshi/engine.h"
 #include "calendar/business_calendar.h"
+#include "demo/department_systems.h"
 #include "demo/synthetic.h"
+#include "endpoints.h"
 #include "model/iso8601.h"
+#include "simulators/people.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace banshi::demo {
@@ -63,34 +68,42 @@ struct Action {
 
 class Demo {
  public:
-  Demo(const DemoOptions& options, Engine& engine, ManualClock& clock)
-      : options_(options), engine_(engine), clock_(clock), rng_(options.seed) {}
+  Demo(const DemoOptions& options, Engine& engine, ManualClock& clock, connectors::DepartmentConnectors& departments)
+      : options_(options), engine_(engine), clock_(clock), departments_(departments), rng_(options.seed) {}
 
   int run() {
-    register_departments();
     ApplicantGenerator applicants(options_.seed);
     const int64_t start = clock_.now_ms();
     for (int i = 0; i < options_.applications; ++i) {
       Case c;
       c.number = i + 1;
-      c.applicant = applicants.next();
+      c.applicant = next_applicant(applicants);
       cases_.push_back(std::move(c));
       // Applications arrive at the window through the morning, minutes apart.
       actions_.push(Action{start + i * 25 * kMinute + pick(0, 20) * kMinute, i, 0, {}});
     }
     for (int guard = 0; guard < 1000000; ++guard) {
+      // Done when every case has ended (schedules such as the daily data
+      // comparison would keep the clock going for ever).
+      auto over = [](const Case& c) { return c.ended != 0 || c.instance == 0; };  // ended, or never started
+      if (actions_.empty() && std::all_of(cases_.begin(), cases_.end(), over)) break;
       int64_t next = actions_.empty() ? -1 : actions_.top().at;
       auto timer = engine_.store().next_timer_due();
       if (timer.ok() && *timer && (next < 0 || **timer < next)) next = **timer;
+      int64_t retry = 0;
+      jobs_due(&retry);
+      if (retry > 0 && (next < 0 || retry < next)) next = retry;
       if (next < 0) break;
       clock_.set(std::max(clock_.now_ms(), next));
-      engine_.run_until_idle();  // fires due timers, runs the departments' jobs
-      while (!actions_.empty() && actions_.top().at <= clock_.now_ms()) {
+      if (!settle()) break;  // fires due timers, waits for the departments' answers
+      bool answered = true;
+      while (answered && !actions_.empty() && actions_.top().at <= clock_.now_ms()) {
         Action a = actions_.top();
         actions_.pop();
         act(a);
-        engine_.run_until_idle();
+        answered = settle();
       }
+      if (!answered) break;
       observe();
     }
     return summary();
@@ -113,27 +126,59 @@ class Demo {
     return nullptr;
   }
 
-  // The department systems, as in-process connectors.
-  void register_departments() {
-    auto answer = [this](const char* what, auto&& fill) {
-      return [this, what, fill](const JobContext& job) {
-        json::object out;
-        if (Case* c = case_of(job.instance_id)) {
-          fill(*c, out);
-          say(*c, fmt::format("{} ({})", what, job.type));
-        }
-        return JobOutcome::completed(std::move(out));
-      };
-    };
-    engine_.register_connector("data-sharing.verify-identity", answer("核验身份与户籍", [](Case& c, json::object& out) {
-                                 out["identityVerified"] = id_number_valid(c.applicant.id_number);
-                               }));
-    engine_.register_connector("dpf.issue-certificate", answer("制证发证", [](Case& c, json::object& out) {
-                                 out["certificateNumber"] = certificate_number(c.applicant);
-                               }));
-    engine_.register_connector("data-sharing.push-e-certificate", answer("推送电子证照", [](Case&, json::object&) {}));
-    engine_.register_connector("civil-affairs.notify-subsidy-eligibility",
-                               answer("告知补贴资格", [](Case&, json::object&) {}));
+  // The next synthetic person the simulated population registers, alive,
+  // under the registered name, so the department systems know the applicant.
+  static Applicant next_applicant(ApplicantGenerator& applicants) {
+    for (;;) {
+      Applicant a = applicants.next();
+      auto person = connectors::sim::person_of(a.id_number);
+      if (!person || person->deceased) continue;
+      a.name = person->name;
+      return a;
+    }
+  }
+
+  // Whether a department's job of a running instance may run now (or is
+  // running); sets `later` to the earliest retry due after now (0: none).
+  // Jobs of other types (the server's own connectors) wait for nobody here.
+  bool jobs_due(int64_t* later = nullptr) {
+    const int64_t now = clock_.now_ms();
+    if (department_types_.empty()) {
+      for (const std::string& t : departments_.runtime().types()) department_types_.insert(t);
+    }
+    store::InstanceQuery q;
+    q.status = 1;  // active
+    q.limit = 1'000'000;
+    auto running = engine_.store().instances(q);
+    if (!running.ok()) return false;
+    bool due = false;
+    for (const store::InstanceRecord& i : *running) {
+      auto jobs = engine_.store().jobs_of(i.id);
+      if (!jobs.ok()) continue;
+      for (const store::JobRecord& j : *jobs) {
+        if (j.state != 1 || !department_types_.count(j.type)) continue;  // an incident holds it, or not ours
+        if (j.due_at <= now) due = true;
+        else if (later && (*later == 0 || j.due_at < *later)) *later = j.due_at;
+      }
+    }
+    return due;
+  }
+
+  // Runs the engine until nothing is left to do at this moment: every job
+  // due now has been sent to its department over HTTP and its answer
+  // applied. False when they stay unanswered for a minute: the run stops
+  // there and the summary counts what did not finish.
+  bool settle() {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      engine_.run_until_idle();
+      if (departments_.runtime().in_flight() == 0 && !jobs_due()) return true;
+      if (std::chrono::steady_clock::now() > give_up) {
+        fmt::print(stderr, "banshi demo: the department systems left jobs unanswered for 60 s; stopping\n");
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   json::object start_variables(const Case& c) {
@@ -182,8 +227,18 @@ class Demo {
     if (!done.ok()) say(c, "task not completed: " + done.error().message);
   }
 
-  // New tasks get a decision scheduled; new history tells what happened.
+  // New history tells what happened; new tasks get a decision scheduled.
   void observe() {
+    for (Case& c : cases_) {
+      if (c.instance == 0 || c.ended != 0) continue;
+      auto history = engine_.store().history(c.instance);
+      if (!history.ok()) continue;
+      for (const store::HistoryRecord& h : *history) {
+        if (h.seq <= c.history_seen) continue;
+        c.history_seen = h.seq;
+        narrate(c, h);
+      }
+    }
     store::TaskQuery all;
     all.limit = 1000;
     auto tasks = engine_.store().tasks(all);
@@ -202,16 +257,6 @@ class Demo {
         actions_.push(Action{clock_.now_ms() + delay, c->number - 1, t.id, t.element_id});
       }
     }
-    for (Case& c : cases_) {
-      if (c.instance == 0 || c.ended != 0) continue;
-      auto history = engine_.store().history(c.instance);
-      if (!history.ok()) continue;
-      for (const store::HistoryRecord& h : *history) {
-        if (h.seq <= c.history_seen) continue;
-        c.history_seen = h.seq;
-        narrate(c, h);
-      }
-    }
   }
 
   void narrate(Case& c, const store::HistoryRecord& h) {
@@ -226,6 +271,7 @@ class Demo {
         return x && x->is_string() ? std::string(x->as_string()) : std::string();
       };
       if (kind == 4 /* element completed */ && !text("el").empty()) last_completed_[c.number] = text("el");
+      if (kind == 34 /* job completed */) say(c, fmt::format("{} answered by its department system", text("el")));
       if (kind == 90 /* escalation uncaught */) {
         c.escalated = true;
         say(c, fmt::format("escalated to the city DPF ({})", text("n")));
@@ -265,14 +311,19 @@ class Demo {
                finished, unfinished, escalated);
     for (const auto& [outcome, n] : outcomes) fmt::print("  {:<12} {}\n", outcome, n);
     if (finished > 0) fmt::print("  average time from application to end: {:.1f} calendar days\n", total_days / finished);
-    fmt::print("  engine: {} commands in {} commits, {} connector calls, {} timers fired\n", m.commands_applied.load(),
-               m.batches_committed.load(), m.jobs_run.load(), m.timers_fired.load());
+    fmt::print("  engine: {} commands in {} commits, {} timers fired\n", m.commands_applied.load(),
+               m.batches_committed.load(), m.timers_fired.load());
+    const connectors::RuntimeCounters& calls = departments_.runtime().counters();
+    fmt::print("  department systems: {} calls over HTTP answered, {} BPMN errors, {} failed\n", calls.completed.load(),
+               calls.bpmn_errors.load(), calls.failed.load());
     return unfinished == 0 ? 0 : 1;
   }
 
   const DemoOptions& options_;
   Engine& engine_;
   ManualClock& clock_;
+  connectors::DepartmentConnectors& departments_;
+  std::set<std::string> department_types_;
   std::mt19937_64 rng_;
   std::vector<Case> cases_;
   std::priority_queue<Action, std::vector<Action>, std::greater<Action>> actions_;
@@ -287,13 +338,17 @@ int run_demo(const DemoOptions& options) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options.workflows, ec)) {
-    if (entry.path().extension() == ".bpmn") files.push_back(entry.path());
+    if (entry.path().extension() == ".bpmn" || entry.path().extension() == ".dmn") files.push_back(entry.path());
   }
   if (ec || files.empty()) {
     fmt::print(stderr, "banshi demo: no workflows found in '{}'\n", options.workflows);
     return 2;
   }
-  std::sort(files.begin(), files.end());
+  // Decisions first, so the processes that call them find them.
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    bool da = a.extension() == ".dmn", db = b.extension() == ".dmn";
+    return da != db ? da : a < b;
+  });
   fs::create_directories(options.data, ec);
   // Not banshi.db: that is the live demo's, which this smoke run must not replace.
   const fs::path db = fs::path(options.data) / "batch.db";
@@ -323,6 +378,22 @@ int run_demo(const DemoOptions& options) {
     fmt::print(stderr, "banshi demo: {}\n", engine.error().message);
     return 1;
   }
+  // The department systems: the simulators over HTTP on a loopback port, on
+  // the demo's clock, called through the department adapters as serve does
+  // (the live demo uses the same systems through serve's [connectors]).
+  auto systems = DepartmentSystems::start(options.seed, "", [c = clock.get()] { return c->now_ms(); });
+  if (!systems.ok()) {
+    fmt::print(stderr, "banshi demo: {}\n", systems.error().message);
+    return 1;
+  }
+  connectors::EndpointsConfig endpoints = (*systems)->endpoints();
+  endpoints.runtime.poll_interval = std::chrono::milliseconds(1);  // the clock waits for the answers: poll often
+  auto departments = connectors::DepartmentConnectors::create(**engine, endpoints);
+  if (!departments.ok()) {
+    fmt::print(stderr, "banshi demo: {}\n", departments.error().message);
+    return 1;
+  }
+  (*departments)->start();
   for (const fs::path& f : files) {
     std::ifstream in(f, std::ios::binary);
     std::ostringstream s;
@@ -335,10 +406,14 @@ int run_demo(const DemoOptions& options) {
     for (const DeployedProcess& p : *deployed) fmt::print("deployed {} version {}\n", p.process_id, p.version);
   }
   fmt::print("database: {}\n", db.string());
+  fmt::print("department systems: simulated, over HTTP at {}\n", (*systems)->url());
   fmt::print("\nrunning {} synthetic applications (names and ID numbers are made up and shown masked)\n\n",
              options.applications);
-  Demo demo(options, **engine, *clock);
-  return demo.run();
+  Demo demo(options, **engine, *clock, **departments);
+  const int code = demo.run();
+  (*departments)->stop();
+  (*systems)->stop();
+  return code;
 }
 
 }  // namespace banshi::demo

@@ -3,10 +3,12 @@
 // (Without -n, `banshi demo` runs the live demo: demo/live.h.) The smoke path
 // opens the engine service on a SQLite database in its data folder
 // (batch.db, a fresh one every run), deploys every shipped workflow, then runs a stream
-// of synthetic applications through it with simulated department systems
-// (in-process connectors) and simulated staff (who decide tasks within hours)
-// on a simulated clock, printing what happens to each case — read back from
-// the stored history — and a summary at the end.
+// of synthetic applications through it with the department simulators
+// answering over HTTP on a loopback port, reached through the department
+// adapters as in `banshi serve` and the live demo (demo/department_systems.h),
+// and simulated staff (who decide tasks within hours) on a simulated clock
+// that waits for every department's answer, printing what happens to each
+// case — read back from the stored history — and a summary at the end.
 #pragma once
 
 #include <cstdint>

@@ -20,8 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include "api/password.h"
-#include "api/server.h"
 #include "banshi/engine.h"
+#include "demo/department_systems.h"
 #include "demo/synthetic.h"
 #include "model/iso8601.h"
 #include "serve/serve.h"
@@ -605,38 +605,19 @@ int run_live_demo(const LiveOptions& options) {
   // their registry in the data folder, served over HTTP on a loopback port;
   // serve reaches them through the HTTP connectors like real systems.
   std::atomic<Engine*> running_engine{nullptr};
-  connectors::sim::SimulatorOptions sim_options;
-  sim_options.seed = options.seed;
-  sim_options.now_ms = [&running_engine, start] {
+  fs::create_directories(simulators_dir, ec);
+  auto systems = DepartmentSystems::start(options.seed, simulators_dir.string(), [&running_engine, start] {
     Engine* e = running_engine.load();
     return e ? e->clock().now_ms() : start;
-  };
-  connectors::sim::Simulator departments(sim_options);
-  fs::create_directories(simulators_dir, ec);
-  if (auto r = departments.open_store(simulators_dir.string()); !r.ok()) {
-    fmt::print(stderr, "banshi demo: the department simulators cannot keep their state: {}\n", r.error().message);
+  });
+  if (!systems.ok()) {
+    fmt::print(stderr, "banshi demo: {}\n", systems.error().message);
     return 1;
   }
-  api::ServerOptions sim_server_options;
-  sim_server_options.address = "127.0.0.1";
-  sim_server_options.port = 0;
-  sim_server_options.threads = 2;
-  sim_server_options.max_body_bytes = 1024 * 1024;
-  api::Server sim_server(sim_server_options, [&departments](const api::Request& r) { return departments.handle(r); });
-  if (auto r = sim_server.start(); !r.ok()) {
-    fmt::print(stderr, "banshi demo: the department simulators cannot listen: {}\n", r.error().message);
-    return 1;
-  }
-  const std::string departments_url = fmt::format("http://127.0.0.1:{}", sim_server.port());
-  serve_options.overrides.emplace_back("connectors.enabled", "true");
-  serve_options.overrides.emplace_back("connectors.base_url", departments_url);
-  serve_options.overrides.emplace_back("connectors.ca_file", "");
-  for (const char* dept : {"dpf", "civil_affairs", "hrss", "social_insurance", "data_sharing", "assessment"}) {
-    serve_options.overrides.emplace_back(fmt::format("connectors.{}_url", dept), "");
-  }
+  for (auto& o : (*systems)->serve_overrides()) serve_options.overrides.push_back(std::move(o));
 
   spdlog::set_level(spdlog::level::warn);  // the demo narrates; the server's own log would repeat it
-  LiveDemo demo(options, date_file, departments, departments_url);
+  LiveDemo demo(options, date_file, (*systems)->simulator(), (*systems)->url());
   demo.set_now(start);
   serve::ServeHooks hooks;
   hooks.on_start = [&](Engine& engine) {
@@ -649,7 +630,7 @@ int run_live_demo(const LiveOptions& options) {
   hooks.on_stop = [&](Engine& engine) { demo.stop(engine); };
   const int code = serve::run_serve(serve_options, hooks);
   running_engine = nullptr;  // serve has stopped the connectors and the engine; the systems go last
-  sim_server.stop();
+  (*systems)->stop();
   return code;
 }
 
