@@ -17,6 +17,20 @@ for f in bin/banshi etc/banshi/banshi.toml share/banshi/banshi.toml lib/systemd/
   [ -e "$work/root/$f" ] || fail "the install lacks $f"
 done
 [ -x "$work/root/bin/banshi" ] || fail "bin/banshi is not executable"
+# The built console goes to share/banshi/console when the tree has one.
+src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+console_built=0
+if [ -f "$src/console/dist/index.html" ]; then
+  console_built=1
+  [ -f "$work/root/share/banshi/console/index.html" ] || fail "the install lacks share/banshi/console/index.html"
+fi
+
+echo "-- cmake --install into a DESTDIR"
+DESTDIR="$work/dest" cmake --install "$build" --prefix /opt/banshi >/dev/null
+for f in bin/banshi etc/banshi/banshi.toml share/banshi/workflows/certificate-new-issue.bpmn \
+         share/banshi/workflows/calendars/2026.toml lib/systemd/system/banshi.service; do
+  [ -e "$work/dest/opt/banshi/$f" ] || fail "the DESTDIR install lacks /opt/banshi/$f"
+done
 
 echo "-- the installed binary and configuration"
 "$work/root/bin/banshi" --version >/dev/null
@@ -41,6 +55,10 @@ for _ in $(seq 1 100); do
 done
 [ -n "$port" ] || { cat "$log"; kill "$pid"; fail "the installed server did not start"; }
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+if [ "$console_built" = 1 ]; then
+  page=$(curl -s "http://127.0.0.1:$port/")
+  grep -q '<div id="app"' <<<"$page" || { kill "$pid"; fail "the installed server does not serve the installed console at /"; }
+fi
 kill -TERM "$pid"; wait "$pid" || fail "the server did not stop cleanly"
 [ "$status" = 200 ] || fail "/readyz answered $status"
 
