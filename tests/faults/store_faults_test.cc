@@ -243,6 +243,46 @@ TEST_P(StoreFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
   EXPECT_TRUE(left->empty()) << left->size() << " instances did not end";
 }
 
+// A deployment of several files (issue #8) whose transaction meets the
+// fault stores none of them: no process, no decision, no timer start event;
+// once the fault clears the same deployment stores all three.
+TEST_P(StoreFaults, AFailedDeploymentOfSeveralFilesStoresNone) {
+  const std::string timer_model = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="t">
+  <process id="nightly" isExecutable="true">
+    <startEvent id="tick"><timerEventDefinition><timeCycle>R/P1D</timeCycle></timerEventDefinition></startEvent>
+    <sequenceFlow id="f1" sourceRef="tick" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+  const std::string decision = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="rules" name="rules" namespace="urn:t">
+  <decision id="fee" name="fee"><literalExpression id="l"><text>5</text></literalExpression></decision>
+</definitions>)";
+  const std::vector<DeploymentResource> files = {{"nightly.bpmn", timer_model}, {"rules.dmn", decision}, {"p.bpmn", kModel}};
+  g_fault = GetParam();
+  auto failed = engine_->deploy_resources(files, "test");
+  g_fault = Fault::kNone;
+  ASSERT_FALSE(failed.ok()) << "a deployment committed while the disk was failing";
+  EXPECT_EQ(integrity(), "ok");
+  engine_.reset();
+  open();  // what the database holds, not what a cache remembers
+  auto defs = engine_->store().definitions("");
+  ASSERT_TRUE(defs.ok());
+  EXPECT_TRUE(defs->empty()) << defs->size() << " processes were stored";
+  auto decisions = engine_->store().decisions("");
+  ASSERT_TRUE(decisions.ok());
+  EXPECT_TRUE(decisions->empty()) << decisions->size() << " decisions were stored";
+  auto timers = engine_->store().start_timers("");
+  ASSERT_TRUE(timers.ok());
+  EXPECT_TRUE(timers->empty()) << timers->size() << " start timers were stored";
+
+  auto stored = engine_->deploy_resources(files, "test");
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(stored->processes.size(), 2u);
+  EXPECT_EQ(stored->decisions.size(), 1u);
+  EXPECT_EQ(engine_->store().start_timers("nightly")->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Faults, StoreFaults,
                          ::testing::Values(Fault::kDiskFull, Fault::kWriteError, Fault::kSyncError),
                          [](const ::testing::TestParamInfo<Fault>& param_info) {
