@@ -243,6 +243,23 @@ class EngineImpl final : public Engine {
     return why;
   }
 
+  // A process or decision of a deployed file, as the store keeps it; the
+  // store assigns key and version.
+  template <typename Record>
+  static Record versioned(std::string Record::*id_field, const std::string& id, const std::string& name,
+                          const DeploymentResource& file, const std::string& checksum, int64_t now,
+                          const std::string& deployed_by) {
+    Record rec;
+    rec.*id_field = id;
+    rec.name = name;
+    rec.resource = file.name;
+    rec.xml = file.xml;
+    rec.checksum = checksum;
+    rec.deployed_at = now;
+    rec.deployed_by = deployed_by;
+    return rec;
+  }
+
   // Every file is validated (and the start timers of its processes computed)
   // before anything is stored; then the whole deployment is stored in one
   // store transaction (Store::deploy_all), so a failure on any file leaves
@@ -263,15 +280,8 @@ class EngineImpl final : public Engine {
           if (!decision_ids.insert(d.id).second) {
             return Error{"invalid-model", fmt::format("decision '{}' is in two files of the deployment", d.id)};
           }
-          store::DecisionRecord rec;
-          rec.decision_id = d.id;
-          rec.name = d.name;
-          rec.resource = r.name;
-          rec.xml = r.xml;
-          rec.checksum = checksum;
-          rec.deployed_at = now;
-          rec.deployed_by = deployed_by;
-          records.decisions.push_back(std::move(rec));
+          records.decisions.push_back(
+              versioned(&store::DecisionRecord::decision_id, d.id, d.name, r, checksum, now, deployed_by));
           decision_models.push_back(*loaded);
         }
         continue;
@@ -291,15 +301,8 @@ class EngineImpl final : public Engine {
         if (!process_models.emplace(p.id, loaded.definitions).second) {
           return Error{"invalid-model", fmt::format("process '{}' is in two files of the deployment", p.id)};
         }
-        store::DefinitionRecord rec;
-        rec.process_id = p.id;
-        rec.name = p.name;
-        rec.resource = r.name;
-        rec.xml = r.xml;
-        rec.checksum = checksum;
-        rec.deployed_at = now;
-        rec.deployed_by = deployed_by;
-        records.processes.push_back(std::move(rec));
+        records.processes.push_back(
+            versioned(&store::DefinitionRecord::process_id, p.id, p.name, r, checksum, now, deployed_by));
         for (core::StartTimerSchedule& t : core::schedule_start_timers(p, timer_env, timer_errors)) {
           records.start_timers.push_back(
               store::StartTimerRecord{0, 0, p.id, t.element_id, t.due_at, t.repetitions_left, t.interval});
