@@ -268,6 +268,7 @@ Api::Api(Engine& engine, ApiOptions options)
   add_applicant_routes();
   add_connector_routes();
   add_scenario_routes();
+  add_clock_routes();
 }
 
 Upgrade Api::upgrade(const Request& req) {

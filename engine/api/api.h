@@ -102,6 +102,10 @@ struct ApiOptions {
   std::function<Result<boost::json::object>(const std::map<std::string, std::string>& files,
                                             const std::string& scenario)>
       run_scenario;
+  // The engine's clock when it is controlled (clock.mode = "controlled",
+  // tests and training): admins move it with POST /api/v1/admin/clock
+  // (clock_routes.cc); null: the route is absent (404).
+  std::shared_ptr<ManualClock> controlled_clock;
 };
 
 class Api {
@@ -135,6 +139,7 @@ class Api {
   void add_connector_routes();  // connector_routes.cc
   void add_scenario_routes();  // scenario_routes.cc
   void add_report_routes();   // report_routes.cc
+  void add_clock_routes();    // clock_routes.cc
   // Waits up to `ms` (or until begin_shutdown()); false when shutting down.
   bool long_poll_wait(int64_t ms);
 

@@ -53,6 +53,7 @@ class ApiTest : public ::testing::Test {
     ApiOptions options;
     options.clock = clock_;
     options.auth.password_iterations = 1000;  // fast hashes in tests
+    options.controlled_clock = clock_;        // so the admin clock routes are there too
     api_ = std::make_unique<Api>(*engine_, options);
     // The default caller holds every working role, in every region.
     add_user("wang", {"staff", "supervisor", "designer", "monitor"}, "dpf", {"000000"});
@@ -491,6 +492,11 @@ TEST_F(AuthTest, AuthorisationMatrix) {
        {"/api/v1/applicant/cases/K-1/supplement", "{}", "application/json", {"applicant"}}},
       {"POST /api/v1/applicant/cases/{key}/subsidies",
        {"/api/v1/applicant/cases/K-1/subsidies", "{}", "application/json", {"applicant"}}},
+      {"POST /api/v1/applicant/cases/{key}/rating",
+       {"/api/v1/applicant/cases/K-1/rating", R"({"level":"satisfied"})", "application/json", {"applicant"}}},
+      // The controlled clock (clock_routes.cc): admins only.
+      {"GET /api/v1/admin/clock", {"/api/v1/admin/clock", "", "", {"admin"}}},
+      {"POST /api/v1/admin/clock", {"/api/v1/admin/clock", R"({"advance":"PT1S"})", "application/json", {"admin"}}},
       // External tasks are served with API tokens only (ExternalTasks* tests): every user is refused.
       {"POST /api/v1/external-tasks/fetch-and-lock",
        {"/api/v1/external-tasks/fetch-and-lock", R"({"workerId":"w","topics":["t"]})", "application/json", {"token"}}},
@@ -1050,7 +1056,9 @@ TEST(OpenApi, SpecMatchesTheRouteTable) {
   auto s = store::sqlite::SqliteStore::open(o);
   auto e = Engine::open(EngineConfig{}, std::move(s).value(), std::make_shared<ManualClock>(0));
   ASSERT_TRUE(e.ok());
-  Api api(**e, ApiOptions{});
+  ApiOptions every_route;
+  every_route.controlled_clock = std::make_shared<ManualClock>(0);  // the clock routes exist only then
+  Api api(**e, every_route);
   std::set<std::string> routed;
   for (const RouteInfo& r : api.router().routes()) {
     std::string m = r.method;

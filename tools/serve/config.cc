@@ -180,8 +180,9 @@ const std::vector<Key>& keys() {
       integer("engine", "utc_offset_minutes", &ServeConfig::utc_offset_minutes, -14 * 60, 14 * 60),
       str("clock", "mode", &ServeConfig::clock_mode,
           [](const std::string& v) {
-            return v == "system" || v == "accelerated" ? std::string{}
-                                                       : std::string("must be \"system\" or \"accelerated\"");
+            return v == "system" || v == "accelerated" || v == "controlled"
+                       ? std::string{}
+                       : std::string("must be \"system\", \"accelerated\" or \"controlled\"");
           }),
       real("clock", "factor", &ServeConfig::clock_factor, 0.001, 1e7),
       str("clock", "start", &ServeConfig::clock_start,
@@ -347,7 +348,17 @@ Result<void> apply_value(ServeConfig& config, const std::string& dotted_key, con
 
 Result<void> check(const ServeConfig& config) {
   if (config.clock_mode == "system" && !config.clock_start.empty()) {
-    return Error{"bad-config", "clock.start: only an accelerated clock has a start; set clock.mode = \"accelerated\""};
+    return Error{"bad-config",
+                 "clock.start: only an accelerated or controlled clock has a start; set clock.mode = \"accelerated\" "
+                 "or \"controlled\""};
+  }
+  // A controlled clock moves only when an admin of this node says so: the
+  // other nodes of a cluster would keep their own time and disagree on every
+  // timer and lease.
+  if (config.clock_mode == "controlled" && !config.store_url.empty()) {
+    return Error{"bad-config",
+                 "clock.mode: a controlled clock is for one node on its own SQLite store (tests and training); "
+                 "it cannot run with store.url, where the nodes of a cluster share their timers and leases"};
   }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return Error{"bad-config", "tls: set both cert_file and key_file, or neither"};

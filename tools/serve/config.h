@@ -48,9 +48,9 @@ struct ServeConfig {
   int64_t job_workers = 2;
   int64_t utc_offset_minutes = 480;
   // [clock]
-  std::string clock_mode = "system";  // system | accelerated
+  std::string clock_mode = "system";  // system | accelerated | controlled
   double clock_factor = 60.0;
-  std::string clock_start;            // ISO 8601 date-time; empty: now
+  std::string clock_start;            // ISO 8601 date-time (accelerated, controlled); empty: now
   // [console]
   std::string console_dir;            // empty: no console
   // [calendar]

@@ -154,12 +154,19 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   }
 
   std::shared_ptr<Clock> clock;
-  if (config.clock_mode == "accelerated") {
+  // A controlled clock (tests, training) moves only through POST /api/v1/admin/clock.
+  std::shared_ptr<ManualClock> controlled_clock;
+  if (config.clock_mode == "accelerated" || config.clock_mode == "controlled") {
     int64_t start = SystemClock().now_ms();
     if (!config.clock_start.empty()) {
       start = *model::parse_date_time(config.clock_start, static_cast<int32_t>(config.utc_offset_minutes));
     }
-    clock = std::make_shared<AcceleratedClock>(start, config.clock_factor);
+    if (config.clock_mode == "controlled") {
+      controlled_clock = std::make_shared<ManualClock>(start);
+      clock = controlled_clock;
+    } else {
+      clock = std::make_shared<AcceleratedClock>(start, config.clock_factor);
+    }
   } else {
     clock = std::make_shared<SystemClock>();
   }
@@ -208,6 +215,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api::ApiOptions api_options;
   api_options.console_dir = config.console_dir;
   api_options.node_id = config.node_id;
+  api_options.controlled_clock = controlled_clock;
   api_options.auth.session_idle_ms = config.session_idle_minutes * 60 * 1000;
   api_options.auth.session_absolute_ms = config.session_absolute_minutes * 60 * 1000;
   bool tls = !config.tls_cert_file.empty();

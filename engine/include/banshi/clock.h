@@ -34,6 +34,15 @@ class ManualClock final : public Clock {
   std::chrono::milliseconds real_wait_until(int64_t) const override { return std::chrono::milliseconds(50); }
   void advance(int64_t ms) { now_ += ms; }
   void set(int64_t ms) { now_ = ms; }
+  // Moves the clock to `ms` unless it already shows that or later (it never
+  // goes back); returns the time it shows afterwards. Safe against callers
+  // moving it at once.
+  int64_t move_forward_to(int64_t ms) {
+    int64_t seen = now_.load();
+    while (seen < ms && !now_.compare_exchange_weak(seen, ms)) {
+    }
+    return seen < ms ? ms : seen;
+  }
 
  private:
   std::atomic<int64_t> now_;
