@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_bpmn fuzz_feel fuzz_dmn fuzz_scenario fuzz_http)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_bpmn fuzz_feel fuzz_dmn fuzz_scenario fuzz_http fuzz_multipart)
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"

@@ -1,5 +1,6 @@
 #include "notification/gateway.h"
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 
@@ -45,6 +46,8 @@ std::vector<http::OperationSpec> front_door_operations() {
 Result<std::unique_ptr<ConnectorGateway>> ConnectorGateway::create(const GatewayEndpoints& e) {
   std::unique_ptr<ConnectorGateway> g(new ConnectorGateway());
   g->timeout_ = e.timeout;
+  g->sms_attempts_ = std::max(1, e.sms_attempts);
+  g->sms_backoff_ = e.sms_backoff;
   http::ClientOptions co;
   co.ca_file = e.ca_file;
   co.user_agent = "banshi-frontdoor";
@@ -92,14 +95,21 @@ ConnectorGateway::~ConnectorGateway() {
   client_.reset();
 }
 
-Result<json::object> ConnectorGateway::call(const std::shared_ptr<http::HttpConnector>& op, json::object variables) {
-  static std::atomic<uint64_t> next{1};
+namespace {
+std::atomic<uint64_t> next_call{1};
+std::string fresh_key() {
+  return fmt::format("frontdoor-{}-{}", std::chrono::steady_clock::now().time_since_epoch().count(),
+                     next_call.fetch_add(1));
+}
+}  // namespace
+
+Result<json::object> ConnectorGateway::call(const std::shared_ptr<http::HttpConnector>& op, json::object variables,
+                                            const std::string& idempotency_key) {
   auto promise = std::make_shared<std::promise<Reply>>();
   auto answered = promise->get_future();
   Call c;
   c.type = op->spec().name;
-  c.idempotency_key = fmt::format("frontdoor-{}-{}", std::chrono::steady_clock::now().time_since_epoch().count(),
-                                  next.fetch_add(1));
+  c.idempotency_key = idempotency_key.empty() ? fresh_key() : idempotency_key;
   c.deadline = SteadyClock::now() + timeout_;
   c.variables = std::move(variables);
   c.executor = ioc_.get_executor();
@@ -167,9 +177,20 @@ Result<frontdoor::SharedRecord> ConnectorGateway::lookup(const std::string& id_n
 }
 
 Result<void> ConnectorGateway::send(const frontdoor::OutgoingMessage& m) {
-  auto r = call(sms_, json::object{{"message", json::object{{"to", m.phone}, {"text", m.text}, {"purpose", m.purpose}}}});
-  if (!r.ok()) return Error{"unavailable", r.error().message};
-  return {};
+  const json::object vars{{"message", json::object{{"to", m.phone}, {"text", m.text}, {"purpose", m.purpose}}}};
+  const std::string key = fresh_key();
+  auto wait = sms_backoff_;
+  for (int attempt = 1;; ++attempt) {
+    auto r = call(sms_, vars, key);
+    if (r.ok()) return {};
+    // A refusal (a 4xx: a bad number, a text too long) will not change by asking again.
+    if (r.error().code != "unavailable") return Error{"refused", r.error().message};
+    if (attempt >= sms_attempts_) {
+      return Error{"unavailable", fmt::format("{} (after {} attempts)", r.error().message, attempt)};
+    }
+    std::this_thread::sleep_for(wait);
+    wait *= 2;
+  }
 }
 
 }  // namespace banshi::connectors

@@ -10,7 +10,8 @@
 // /notification/sms and GET /notification/sms/outbox for tests).
 //
 // Threads: lookup() and send() block their caller until the answer or the
-// timeout; any number of callers at once. The gateway runs its own I/O
+// timeout (send(): of its last attempt, after the backoffs between them);
+// any number of callers at once. The gateway runs its own I/O
 // thread. Nothing here logs an ID number, a phone number or a message text.
 #pragma once
 
@@ -39,6 +40,12 @@ struct GatewayEndpoints {
   std::string sms_url;           // base URL of the SMS gateway
   std::string ca_file;           // PEM bundle for https; empty: the system's
   std::chrono::milliseconds timeout{5000};
+  // A message the SMS gateway could not take (unreachable, 5xx, no answer in
+  // time) is sent again, up to sms_attempts in all, after sms_backoff doubled
+  // each time, with the same idempotency key, so a gateway that took it but
+  // whose answer was lost does not send it twice. A refusal (4xx) is final.
+  int sms_attempts = 3;
+  std::chrono::milliseconds sms_backoff{500};
 };
 
 class ConnectorGateway final : public frontdoor::Gateway {
@@ -55,7 +62,9 @@ class ConnectorGateway final : public frontdoor::Gateway {
   ConnectorGateway() = default;
   // One operation, waited for; its result variables, or Error{code} for a
   // business answer (a 4xx: "person-not-found") and Error{"unavailable"} otherwise.
-  Result<boost::json::object> call(const std::shared_ptr<http::HttpConnector>& op, boost::json::object variables);
+  // `idempotency_key`: the same on every attempt of one message; empty: a fresh one.
+  Result<boost::json::object> call(const std::shared_ptr<http::HttpConnector>& op, boost::json::object variables,
+                                   const std::string& idempotency_key = {});
 
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
@@ -63,6 +72,8 @@ class ConnectorGateway final : public frontdoor::Gateway {
   std::shared_ptr<http::HttpClient> client_;
   std::shared_ptr<http::HttpConnector> household_, assistance_, death_, certificates_, sms_;
   std::chrono::milliseconds timeout_{5000};
+  int sms_attempts_ = 3;
+  std::chrono::milliseconds sms_backoff_{500};
 };
 
 }  // namespace banshi::connectors

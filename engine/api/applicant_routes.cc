@@ -166,7 +166,17 @@ void Api::add_applicant_routes() {
         phone,
         fmt::format("【残疾人服务一件事】您的登录验证码为{}，{}分钟内有效。请勿告诉他人。", code, fo.code_ttl_ms / 60'000),
         "otp"});
-    if (!sent.ok()) return unavailable("The code could not be sent now; try again shortly.");
+    if (!sent.ok()) {
+      // The gateway has retried already (connectors/notification): say plainly that no code is coming.
+      auth_.audit("applicant:" + phone_hash.substr(0, 12), "applicant-code-not-sent", "phone " + fd::mask_phone(phone),
+                  req.remote_address, sent.error().code);
+      Response r = unavailable(sent.error().code == "refused"
+                                   ? "The SMS gateway refused to send a code to this phone; no code was sent. "
+                                     "Check the number, or apply at a service window."
+                                   : "The SMS gateway could not send the code, even after several tries; no code "
+                                     "was sent. Please ask again in a few minutes.");
+      return r;
+    }
     if (auto id = frontdoor_store_->add_code(rec); !id.ok()) return problem_from_error(id.error());
     auth_.audit("applicant:" + phone_hash.substr(0, 12), "applicant-code", "phone " + fd::mask_phone(phone),
                 req.remote_address);

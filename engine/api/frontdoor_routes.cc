@@ -4,6 +4,7 @@
 // key, uploaded documents, and the receipt with its promised dates.
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <fstream>
@@ -23,6 +24,8 @@
 #include "api/problem.h"
 #include "api/roles.h"
 #include "frontdoor/frontdoor.h"
+#include "frontdoor/multipart.h"
+#include "reports/reports.h"
 
 namespace banshi::api {
 
@@ -427,27 +430,69 @@ Response store_document(Context& ctx, const Request& req, const store::IntakeRec
   QueryReader q(req, {"material"});
   std::string material = q.string("material", 64);
   if (!q.ok()) return bad(q.error());
+  auto declared = req.header("content-type");
+  std::string declared_type = declared ? std::string(declared->substr(0, declared->find(';'))) : std::string();
+  while (!declared_type.empty() && declared_type.back() == ' ') declared_type.pop_back();
+  for (char& c : declared_type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // The document: the raw body, or the `file` part of a multipart/form-data
+  // form (a browser's form; `material` may come as a part instead of in the query).
+  std::string_view document = req.body;
+  const bool multipart = declared_type == "multipart/form-data";
+  if (multipart) {
+    auto boundary = fd::multipart_boundary(*declared);
+    if (!boundary.ok()) return problem(ProblemKind::kBadRequest, boundary.error().message, "Content-Type");
+    fd::MultipartLimits limits;
+    limits.max_parts = 2;
+    limits.max_part_bytes = static_cast<size_t>(ctx.options.max_upload_bytes);
+    auto parts = fd::parse_multipart(req.body, *boundary, limits);
+    if (!parts.ok()) {
+      if (parts.error().code == "too-large") {
+        return problem(ProblemKind::kPayloadTooLarge,
+                       fmt::format("A document may be at most {} bytes.", ctx.options.max_upload_bytes), "file");
+      }
+      return problem(ProblemKind::kBadRequest, parts.error().message, "body");
+    }
+    const fd::MultipartPart* file = nullptr;
+    for (const fd::MultipartPart& part : *parts) {
+      if (part.name == "file" && part.has_filename) {
+        file = &part;
+      } else if (part.name == "material" && !part.has_filename) {
+        if (!material.empty() && material != part.body) {
+          return problem(ProblemKind::kBadRequest, "The form and the query name different materials.", "material");
+        }
+        material = std::string(part.body.substr(0, 65));
+      } else {
+        return problem(ProblemKind::kBadRequest,
+                       "A document form holds the part 'file' (the document, with a file name) and, if not in the "
+                       "query, 'material'; nothing else.",
+                       part.name.size() <= 64 ? part.name : std::string("body"));
+      }
+    }
+    if (!file) return problem(ProblemKind::kBadRequest, "The form has no 'file' part with the document.", "file");
+    document = file->body;
+    declared_type = file->content_type;
+  }
   auto m = fd::catalog().materials.find(material);
   if (m == fd::catalog().materials.end() || !m->second.upload) {
     return problem(ProblemKind::kBadRequest, "Name the material (such as photos) the document is; it must be one that is uploaded.",
                    "material");
   }
-  auto declared = req.header("content-type");
-  std::string declared_type = declared ? std::string(declared->substr(0, declared->find(';'))) : std::string();
-  while (!declared_type.empty() && declared_type.back() == ' ') declared_type.pop_back();
   if (declared_type != "image/jpeg" && declared_type != "image/png" && declared_type != "application/pdf") {
-    return problem(ProblemKind::kUnsupportedMediaType, "Send a JPEG, PNG or PDF with its Content-Type.", "Content-Type");
+    return problem(ProblemKind::kUnsupportedMediaType, "Send a JPEG, PNG or PDF with its Content-Type.",
+                   multipart ? "file" : "Content-Type");
   }
-  if (static_cast<int64_t>(req.body.size()) > ctx.options.max_upload_bytes) {
+  if (static_cast<int64_t>(document.size()) > ctx.options.max_upload_bytes) {
     return problem(ProblemKind::kPayloadTooLarge,
-                   fmt::format("A document may be at most {} bytes.", ctx.options.max_upload_bytes), "body");
+                   fmt::format("A document may be at most {} bytes.", ctx.options.max_upload_bytes), multipart ? "file" : "body");
   }
-  if (req.body.empty()) return problem(ProblemKind::kBadRequest, "The body must hold the document.", "body");
-  auto sniffed = fd::sniff_document(req.body);
+  if (document.empty()) {
+    return problem(ProblemKind::kBadRequest, "The body must hold the document.", multipart ? "file" : "body");
+  }
+  auto sniffed = fd::sniff_document(document);
   if (!sniffed || *sniffed != declared_type) {
     return problem(ProblemKind::kUnsupportedMediaType,
                    "The document's contents are not the " + declared_type + " its Content-Type says (JPEG, PNG and PDF only).",
-                   "body");
+                   multipart ? "file" : "body");
   }
   auto existing = ctx.store->documents(intake.business_key);
   if (!existing.ok()) return problem_from_error(existing.error());
@@ -460,7 +505,7 @@ Response store_document(Context& ctx, const Request& req, const store::IntakeRec
   std::filesystem::path path = ctx.options.uploads_dir / stored;
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+    out.write(document.data(), static_cast<std::streamsize>(document.size()));
     out.flush();
     if (!out) {
       std::filesystem::remove(path, ec);
@@ -472,9 +517,9 @@ Response store_document(Context& ctx, const Request& req, const store::IntakeRec
   d.business_key = intake.business_key;
   d.material = material;
   d.media_type = *sniffed;
-  d.size = static_cast<int64_t>(req.body.size());
+  d.size = static_cast<int64_t>(document.size());
   d.stored_name = stored;
-  d.sha256 = sha256_hex(req.body);
+  d.sha256 = sha256_hex(document);
   d.uploaded_by = uploaded_by;
   d.uploaded_at = ctx.auth.now();
   auto id = ctx.store->add_document(d);
@@ -599,6 +644,18 @@ boost::json::object applicant_view(Context& ctx, const store::IntakeRecord& inta
     processes.push_back(std::move(p));
   }
   o["processes"] = processes;
+  // 好差评: once the operation's process has ended the applicant may rate it, once.
+  auto rating = ctx.engine.store().rating(intake.instance_id);
+  if (rating.ok() && *rating) {
+    o["rating"] = json::object{{"level", reports::level_word((*rating)->level)},
+                               {"comment", (*rating)->comment},
+                               {"onBehalf", (*rating)->on_behalf},
+                               {"ratedAt", (*rating)->rated_at}};
+  } else {
+    o["rating"] = nullptr;
+  }
+  auto main = ctx.engine.store().instance(intake.instance_id);
+  o["ratable"] = rating.ok() && !*rating && main.ok() && *main && (*main)->status != 1;
   return o;
 }
 

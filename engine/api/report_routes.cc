@@ -3,6 +3,8 @@
 #include "api/report_routes.h"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -144,88 +146,114 @@ void Api::add_report_routes() {
                              [this](const JobContext& job) { return reports::list_comparison_subjects(engine_, job); });
 
   // --- ratings ----------------------------------------------------------------
+  // Rates a finished case once: staff at the window record it for the
+  // applicant (on behalf), an applicant rates their own case from the
+  // applicant channel. `may_rate` says whether the caller may rate a case of
+  // that region; a bad rating opens the supervisors' follow-up.
+  auto rate = [this](const Request& req, InstanceId id, const Principal& who, bool on_behalf,
+                     const std::function<std::optional<Response>(const store::ReportCase&)>& may_rate) -> Response {
+    json::object body;
+    if (auto e = parse_json_body(req, body)) return report_input_problem(*e);
+    BodyReader b(body, {"level", "comment"});
+    const std::string word = b.string("level", true, 64);
+    const std::string comment = b.string("comment", false, kMaxComment);
+    const int32_t level = reports::level_of(word);
+    if (b.ok() && level == 0) {
+      b.fail("level",
+             "level must be very_satisfied, satisfied, basically_satisfied, dissatisfied or very_dissatisfied.");
+    }
+    if (b.ok() && reports::is_bad_level(level) && comment.find_first_not_of(" \t\r\n") == std::string::npos) {
+      b.fail("comment", "A dissatisfied rating needs a comment saying what went wrong.");
+    }
+    if (!b.ok()) return report_input_problem(b.error());
+
+    auto c = engine_.store().report_case(id);
+    if (!c.ok()) return problem_from_error(c.error());
+    if (auto refused = may_rate(*c)) return *refused;
+    if (reports::is_internal_process(c->process_id)) {
+      return problem(ProblemKind::kConflict, "Only an applicant's case can be rated, not " + c->process_id + ".");
+    }
+    if (c->status == 1) {
+      return problem(ProblemKind::kConflict, "The case is still running; it can be rated once it has ended.");
+    }
+    auto existing = engine_.store().rating(id);
+    if (!existing.ok()) return problem_from_error(existing.error());
+    if (*existing) return problem(ProblemKind::kConflict, "This case has been rated already; a case is rated once.");
+    auto instance = engine_.store().instance(id);
+    if (!instance.ok()) return problem_from_error(instance.error());
+    if (!*instance) return problem(ProblemKind::kNotFound, fmt::format("There is no instance {}.", id));
+
+    store::RatingRecord r;
+    r.instance_id = id;
+    r.process_id = c->process_id;
+    r.business_key = (*instance)->business_key;
+    r.region = c->region;
+    r.level = level;
+    r.comment = comment;
+    r.rated_by = on_behalf ? who.name : who.actor();
+    r.on_behalf = on_behalf;
+    r.rated_at = engine_.clock().now_ms();
+
+    if (reports::is_bad_level(level)) {
+      StartRequest start;
+      start.process_id = kFollowUpProcess;
+      start.business_key = fmt::format("rating-{}", id);
+      const std::string department = c->department.empty() ? std::string("dpf") : c->department;
+      start.variables = json::object{
+          {"rating", json::object{{"instanceId", id},
+                                  {"processId", r.process_id},
+                                  {"businessKey", r.business_key},
+                                  {"level", reports::level_word(level)},
+                                  {"comment", comment},
+                                  {"ratedAt", r.rated_at},
+                                  {"channel", on_behalf ? "window" : "online"}}},
+          {"department", department},
+          {"region", c->region}};
+      auto follow_up = engine_.start_instance(start);
+      if (!follow_up.ok()) {
+        if (follow_up.error().code == "not-found") {
+          return problem(ProblemKind::kConflict,
+                         "A dissatisfied rating opens a follow-up, but the process rating-follow-up is not "
+                         "deployed; nothing was stored.");
+        }
+        return problem_from_error(follow_up.error());
+      }
+      r.follow_up_id = *follow_up;
+    }
+    auto added = engine_.store().add_rating(r);
+    if (!added.ok()) {
+      // Rated meanwhile by someone else: the follow-up this call started is not needed.
+      if (r.follow_up_id != 0) (void)engine_.cancel_instance(r.follow_up_id, "the case was rated twice at once");
+      return problem_from_error(added.error());
+    }
+    auth_.audit(who.actor(), "rate", "instance " + std::to_string(id), req.remote_address,
+                std::string(reports::level_word(level)) + (on_behalf ? "" : " (online)"));
+    return report_json(201, rating_json(r));
+  };
+
   add("POST", "/api/v1/instances/{id}/rating", roles({"staff", "supervisor"}),
-      [this](const Request& req, const PathParams& p, const Principal& who) {
+      [rate](const Request& req, const PathParams& p, const Principal& who) {
         auto id = parse_int(p.at("id"), 1, INT64_MAX);
         if (!id) return problem(ProblemKind::kBadRequest, "The id in the path must be a positive integer.", "id");
-        json::object body;
-        if (auto e = parse_json_body(req, body)) return report_input_problem(*e);
-        BodyReader b(body, {"level", "comment"});
-        const std::string word = b.string("level", true, 64);
-        const std::string comment = b.string("comment", false, kMaxComment);
-        const int32_t level = reports::level_of(word);
-        if (b.ok() && level == 0) {
-          b.fail("level",
-                 "level must be very_satisfied, satisfied, basically_satisfied, dissatisfied or very_dissatisfied.");
-        }
-        if (b.ok() && reports::is_bad_level(level) && comment.find_first_not_of(" \t\r\n") == std::string::npos) {
-          b.fail("comment", "A dissatisfied rating needs a comment saying what went wrong.");
-        }
-        if (!b.ok()) return report_input_problem(b.error());
+        return rate(req, *id, who, true, [&who](const store::ReportCase& c) -> std::optional<Response> {
+          if (!covers_case(who, c.region)) return problem(ProblemKind::kForbidden, "This case is not in your region.");
+          return std::nullopt;
+        });
+      });
 
-        auto c = engine_.store().report_case(*id);
-        if (!c.ok()) return problem_from_error(c.error());
-        if (!covers_case(who, c->region)) {
-          return problem(ProblemKind::kForbidden, "This case is not in your region.");
+  // The applicant rates their own finished case (the operation's process)
+  // from the applicant channel; another's case is a 404, as on every
+  // applicant route.
+  add("POST", "/api/v1/applicant/cases/{key}/rating", applicant(),
+      [this, rate](const Request& req, const PathParams& p, const Principal& who) {
+        auto intake = frontdoor_store_ ? frontdoor_store_->intake(p.at("key"))
+                                       : Result<std::optional<store::IntakeRecord>>(std::nullopt);
+        if (!intake.ok()) return problem_from_error(intake.error());
+        if (!*intake || !applicant_owns(who, p.at("key"))) {
+          return problem(ProblemKind::kNotFound, "You have no case " + p.at("key") + ".");
         }
-        if (reports::is_internal_process(c->process_id)) {
-          return problem(ProblemKind::kConflict, "Only an applicant's case can be rated, not " + c->process_id + ".");
-        }
-        if (c->status == 1) {
-          return problem(ProblemKind::kConflict, "The case is still running; it can be rated once it has ended.");
-        }
-        auto existing = engine_.store().rating(*id);
-        if (!existing.ok()) return problem_from_error(existing.error());
-        if (*existing) return problem(ProblemKind::kConflict, "This case has been rated already; a case is rated once.");
-        auto instance = engine_.store().instance(*id);
-        if (!instance.ok()) return problem_from_error(instance.error());
-        if (!*instance) return problem(ProblemKind::kNotFound, fmt::format("There is no instance {}.", *id));
-
-        store::RatingRecord r;
-        r.instance_id = *id;
-        r.process_id = c->process_id;
-        r.business_key = (*instance)->business_key;
-        r.region = c->region;
-        r.level = level;
-        r.comment = comment;
-        r.rated_by = who.name;
-        r.on_behalf = true;  // staff record it at the window; applicants sign in with the applicant channel
-        r.rated_at = engine_.clock().now_ms();
-
-        if (reports::is_bad_level(level)) {
-          StartRequest start;
-          start.process_id = kFollowUpProcess;
-          start.business_key = fmt::format("rating-{}", *id);
-          const std::string department = c->department.empty() ? std::string("dpf") : c->department;
-          start.variables = json::object{
-              {"rating", json::object{{"instanceId", *id},
-                                      {"processId", r.process_id},
-                                      {"businessKey", r.business_key},
-                                      {"level", reports::level_word(level)},
-                                      {"comment", comment},
-                                      {"ratedAt", r.rated_at}}},
-              {"department", department},
-              {"region", c->region}};
-          auto follow_up = engine_.start_instance(start);
-          if (!follow_up.ok()) {
-            if (follow_up.error().code == "not-found") {
-              return problem(ProblemKind::kConflict,
-                             "A dissatisfied rating opens a follow-up, but the process rating-follow-up is not "
-                             "deployed; nothing was stored.");
-            }
-            return problem_from_error(follow_up.error());
-          }
-          r.follow_up_id = *follow_up;
-        }
-        auto added = engine_.store().add_rating(r);
-        if (!added.ok()) {
-          // Rated meanwhile by someone else: the follow-up this call started is not needed.
-          if (r.follow_up_id != 0) (void)engine_.cancel_instance(r.follow_up_id, "the case was rated twice at once");
-          return problem_from_error(added.error());
-        }
-        auth_.audit(who.actor(), "rate", "instance " + std::to_string(*id), req.remote_address,
-                    std::string(reports::level_word(level)));
-        return report_json(201, rating_json(r));
+        const InstanceId id = (*intake)->instance_id;
+        return rate(req, id, who, false, [](const store::ReportCase&) { return std::optional<Response>(); });
       });
 
   add("GET", "/api/v1/instances/{id}/rating", roles({"staff", "supervisor", "monitor"}),

@@ -10,7 +10,9 @@
 //   caller answers 503 and changes nothing.
 // - send() hands one message to the SMS gateway; the text must carry no
 //   personal data beyond what the message needs (never an ID number or a
-//   name). Error{"unavailable"} when the gateway refuses or cannot be reached.
+//   name). An implementation retries a gateway it cannot reach, with
+//   backoff, before it gives up; Error{"unavailable"} then, and
+//   Error{"refused"} when the gateway refuses the message (a bad number).
 // - Implementations never log ID numbers or phone numbers.
 // Threads: both methods may be called from many threads at once and block the
 // caller until the answer (bounded by the implementation's timeout).

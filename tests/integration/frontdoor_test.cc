@@ -12,6 +12,7 @@
 // - sign-in by one-time code: wrong codes, the attempt cap, the rate limit,
 //   and one applicant never seeing another's case.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -77,7 +78,18 @@ class FrontDoorTest : public ::testing::Test {
     api::ServerOptions o;
     o.port = 0;
     o.threads = 4;
-    server_ = std::make_unique<api::Server>(o, [this](const api::Request& r) { return simulator_->handle(r); });
+    // The SMS gateway can be made to fail its next few messages (sms_failures_), then recover.
+    server_ = std::make_unique<api::Server>(o, [this](const api::Request& r) {
+      if (r.method == "POST" && r.path == "/notification/sms" && sms_failures_.fetch_sub(1) > 0) {
+        ++sms_refusals_;
+        api::Response down;
+        down.status = 503;
+        down.content_type = "application/problem+json";
+        down.body = R"({"type":"about:blank","title":"the SMS gateway is down","status":503})";
+        return down;
+      }
+      return simulator_->handle(r);
+    });
     ASSERT_TRUE(server_->start().ok());
     base_url_ = "http://127.0.0.1:" + std::to_string(server_->port());
     dir_ = fs::temp_directory_path() / ("banshi-frontdoor-" + std::to_string(::getpid()) + "-" +
@@ -129,7 +141,9 @@ class FrontDoorTest : public ::testing::Test {
       ASSERT_TRUE(deployed.ok()) << f << ": " << deployed.error().message;
     }
 
-    auto gateway = connectors::ConnectorGateway::create({base_url_, base_url_, base_url_, {}, 5000ms});
+    connectors::GatewayEndpoints endpoints{base_url_, base_url_, base_url_, {}, 5000ms};
+    endpoints.sms_backoff = 20ms;  // three attempts, 20 then 40 ms apart
+    auto gateway = connectors::ConnectorGateway::create(endpoints);
     ASSERT_TRUE(gateway.ok()) << gateway.error().message;
     gateway_ = std::move(gateway).value();
     api::ApiOptions options;
@@ -296,6 +310,8 @@ class FrontDoorTest : public ::testing::Test {
   }
 
   std::unique_ptr<connectors::sim::Simulator> simulator_;
+  std::atomic<int> sms_failures_{0};  // the SMS gateway answers 503 to this many more messages
+  std::atomic<int> sms_refusals_{0};  // and has so far
   std::unique_ptr<api::Server> server_;
   std::string base_url_;
   fs::path dir_;
@@ -472,6 +488,9 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
   ASSERT_EQ(filed.status, 201) << filed.body;
   std::string key(doc(filed)["businessKey"].as_string());
   InstanceId instance = static_cast<InstanceId>(doc(filed)["instanceId"].as_int64());
+  // A running case cannot be rated yet.
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/rating", R"({"level":"satisfied"})").status, 409);
+  EXPECT_EQ(doc(call(me, "GET", "/api/v1/applicant/cases/" + key))["ratable"], json::value(false));
   // Nothing is on offer yet.
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":true,"nursing":true})").status, 409);
 
@@ -529,6 +548,158 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
            purposes.count("milestone:public-notice") && purposes.count("milestone:certificate-issued") &&
            purposes.count("milestone:subsidy-offered");
   }));
+
+  // 好差评 from the applicant's own session, once the certificate's process has ended.
+  ASSERT_TRUE(wait_for([&] { return (*engine_->store().instance(instance))->status != 1; })) << where();
+  const std::string rating = "/api/v1/applicant/cases/" + key + "/rating";
+  EXPECT_EQ(doc(call(me, "GET", "/api/v1/applicant/cases/" + key))["ratable"], json::value(true));
+  // Another applicant cannot rate it, nor can anyone rate a case that does not exist.
+  sign_in("13700137009");
+  EXPECT_EQ(call("applicant:13700137009", "POST", rating, R"({"level":"very_satisfied"})").status, 404);
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/220102-20260302-999999/rating", R"({"level":"satisfied"})").status,
+            404);
+  // Bad input changes nothing: an unknown level, a bad rating without a comment, an unknown field.
+  EXPECT_EQ(doc(call(me, "POST", rating, R"({"level":"great"})"))["field"], json::value("level"));
+  EXPECT_EQ(doc(call(me, "POST", rating, R"({"level":"very_dissatisfied","comment":"  "})"))["field"],
+            json::value("comment"));
+  EXPECT_EQ(call(me, "POST", rating, R"({"level":"satisfied","stars":5})").status, 400);
+  EXPECT_FALSE(*engine_->store().rating(instance));
+  // A bad rating opens the supervisors' follow-up, recorded as the applicant's own.
+  api::Response rated = call(me, "POST", rating, R"({"level":"very_dissatisfied","comment":"补贴到账太慢"})");
+  ASSERT_EQ(rated.status, 201) << rated.body;
+  EXPECT_EQ(doc(rated)["onBehalf"], json::value(false));
+  EXPECT_EQ(doc(rated)["ratedBy"].as_string().starts_with("applicant:"), true);
+  auto stored = engine_->store().rating(instance);
+  ASSERT_TRUE(stored.ok() && *stored);
+  EXPECT_FALSE((*stored)->on_behalf);
+  ASSERT_NE((*stored)->follow_up_id, 0);
+  auto follow_up = engine_->store().instance((*stored)->follow_up_id);
+  ASSERT_TRUE(follow_up.ok() && *follow_up);
+  EXPECT_EQ((*follow_up)->process_id, "rating-follow-up");
+  // Once only; the case view shows it.
+  EXPECT_EQ(call(me, "POST", rating, R"({"level":"satisfied"})").status, 409);
+  json::object after = doc(call(me, "GET", "/api/v1/applicant/cases/" + key));
+  EXPECT_EQ(after["ratable"], json::value(false));
+  EXPECT_EQ(after["rating"].at("level"), json::value("very_dissatisfied"));
+}
+
+// Documents sent as a browser's multipart/form-data form pass the same checks
+// as a raw body; malformed forms are refused with nothing stored.
+TEST_F(FrontDoorTest, MultipartUploadsAreCheckedLikeRawOnes) {
+  const std::string id = person(false);
+  ASSERT_FALSE(id.empty());
+  api::Response filed = call("window", "POST", "/api/v1/intake", intake_body(id, "13800138021"));
+  ASSERT_EQ(filed.status, 201) << filed.body;
+  const std::string key(doc(filed)["businessKey"].as_string());
+  const std::string target = "/api/v1/cases/" + key + "/documents";
+  const std::string boundary = "----banshiFormBoundaryA1b2C3";
+  const std::string type = "multipart/form-data; boundary=" + boundary;
+  auto part = [&](const std::string& name, const std::string& filename, const std::string& media,
+                  const std::string& bytes) {
+    std::string p = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"";
+    if (!filename.empty()) p += "; filename=\"" + filename + "\"";
+    p += "\r\n";
+    if (!media.empty()) p += "Content-Type: " + media + "\r\n";
+    return p + "\r\n" + bytes + "\r\n";
+  };
+  const std::string end = "--" + boundary + "--\r\n";
+  auto* kept = dynamic_cast<store::FrontDoorStore*>(&engine_->store());
+  ASSERT_NE(kept, nullptr);
+  auto documents = [&] { return kept->documents(key)->size(); };
+  auto refused = [&](const std::string& body, int status, const std::string& field, const std::string& content_type) {
+    api::Response r = call("window", "POST", target, body, content_type);
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.content_type, "application/problem+json");
+    EXPECT_EQ(doc(r)["field"], json::value(field)) << r.body;
+  };
+
+  // Bad boundaries: none, too long, not matching the body, a preamble, no closing delimiter.
+  const std::string good = part("material", "", "", "photos") + part("file", "photo.png", "image/png", kPng) + end;
+  refused(good, 400, "Content-Type", "multipart/form-data");
+  refused(good, 400, "Content-Type", "multipart/form-data; boundary=" + std::string(71, 'b'));
+  refused(good, 400, "body", "multipart/form-data; boundary=another");
+  refused("preamble\r\n" + good, 400, "body", type);
+  refused(good.substr(0, good.size() - end.size()), 400, "body", type);
+  // Missing parts: no file, a file part without a file name, no material.
+  refused(part("material", "", "", "photos") + end, 400, "file", type);
+  refused(part("material", "", "", "photos") + part("file", "", "image/png", kPng) + end, 400, "file", type);
+  refused(part("file", "photo.png", "image/png", kPng) + end, 400, "material", type);
+  // Parts that do not belong, or repeat, or disagree with the query.
+  refused(part("extra", "", "", "x") + part("file", "photo.png", "image/png", kPng) + end, 400, "extra", type);
+  refused(good.substr(0, good.size() - end.size()) + part("extra", "", "", "x") + end, 400, "body", type);  // 3 parts
+  refused(part("file", "a.png", "image/png", kPng) + part("file", "b.png", "image/png", kPng) + end, 400, "body", type);
+  {
+    api::Response r = call("window", "POST", target + "?material=disability-assessment", good, type);
+    EXPECT_EQ(r.status, 400) << r.body;
+  }
+  // The same checks on the document: its bytes decide the type, the size is capped (64 KiB here).
+  refused(part("material", "", "", "photos") + part("file", "photo.png", "image/png", "GIF89a....") + end, 415, "file", type);
+  refused(part("material", "", "", "photos") + part("file", "photo.png", "text/plain", kPng) + end, 415, "file", type);
+  refused(part("material", "", "", "photos") + part("file", "big.png", "image/png", kPng + std::string(70 * 1024, 'x')) + end,
+          413, "file", type);
+  refused(part("material", "", "", "id-card") + part("file", "photo.png", "image/png", kPng) + end, 400, "material", type);
+  EXPECT_EQ(documents(), 0u);
+
+  // A file name that climbs out of the folder is never used: the stored name is random, in the uploads folder.
+  const std::string traversal = part("material", "", "", "photos") +
+                                part("file", "../../../escaped.png", "image/png", kPng) + end;
+  api::Response up = call("window", "POST", target, traversal, type);
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_EQ(doc(up)["mediaType"], json::value("image/png"));
+  EXPECT_EQ(doc(up)["size"], json::value(static_cast<int64_t>(kPng.size())));
+  EXPECT_EQ(documents(), 1u);
+  EXPECT_FALSE(fs::exists(dir_ / "escaped.png"));
+  EXPECT_FALSE(fs::exists(dir_.parent_path() / "escaped.png"));
+  size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "uploads")) {
+    ++files;
+    EXPECT_EQ(entry.path().stem().string().size(), 64u);
+    EXPECT_EQ(entry.path().extension(), ".png");
+    EXPECT_EQ(read_file(entry.path()), kPng);  // the part's bytes, without the form around them
+  }
+  EXPECT_EQ(files, 1u);
+  // The material may come in the query instead, and a PDF works the same way.
+  api::Response pdf = call("window", "POST", target + "?material=photos",
+                           part("file", "scan.pdf", "application/pdf", kPdf) + end, type);
+  EXPECT_EQ(pdf.status, 201) << pdf.body;
+  EXPECT_EQ(documents(), 2u);
+  // The applicant's own route reads forms too.
+  sign_in("13800138021");
+  api::Response own = call("applicant:13800138021", "POST", "/api/v1/applicant/cases/" + key + "/documents", good, type);
+  EXPECT_EQ(own.status, 201) << own.body;
+  EXPECT_EQ(documents(), 3u);
+}
+
+// A failed SMS is sent again with backoff: a gateway that fails twice and
+// recovers still delivers the code once; one that keeps failing gets the
+// applicant a plain answer, and no code is stored.
+TEST_F(FrontDoorTest, SmsIsRetriedAndAFinalFailureIsToldPlainly) {
+  const std::string phone = "13600136011";
+  sms_failures_ = 2;
+  api::Response asked = call("", "POST", "/api/v1/applicant/codes", R"({"phone":")" + phone + R"("})");
+  ASSERT_EQ(asked.status, 202) << asked.body;
+  EXPECT_EQ(sms_refusals_.load(), 2);
+  json::array box = outbox(phone);
+  ASSERT_EQ(box.size(), 1u);  // sent once, on the third attempt
+  const std::string code = last_code(phone);
+  ASSERT_EQ(code.size(), 6u);
+  EXPECT_EQ(call("", "POST", "/api/v1/applicant/session", R"({"phone":")" + phone + R"(","code":")" + code + R"("})").status,
+            200);
+
+  // Down for good: three attempts, then a plain 503, and nothing to sign in with.
+  const std::string other = "13600136012";
+  sms_failures_ = 3;
+  api::Response failed = call("", "POST", "/api/v1/applicant/codes", R"({"phone":")" + other + R"("})");
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(failed.content_type, "application/problem+json");
+  EXPECT_NE(doc(failed)["detail"].as_string().find("no code was sent"), std::string::npos) << failed.body;
+  EXPECT_EQ(sms_refusals_.load(), 5);
+  EXPECT_TRUE(outbox(other).empty());
+  EXPECT_EQ(call("", "POST", "/api/v1/applicant/session", R"({"phone":")" + other + R"(","code":"123456"})").status, 401);
+  // The gateway is back: the applicant asks again at once (a failed send does not count against the limit).
+  sms_failures_ = 0;
+  EXPECT_EQ(call("", "POST", "/api/v1/applicant/codes", R"({"phone":")" + other + R"("})").status, 202);
+  EXPECT_EQ(outbox(other).size(), 1u);
 }
 
 TEST_F(FrontDoorTest, OneTimeCodesAreCappedLimitedAndSingleUse) {
