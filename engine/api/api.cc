@@ -302,11 +302,27 @@ Upgrade Api::upgrade(const Request& req) {
     up.refuse = problem(ProblemKind::kForbidden, "Events are for users; an API token serves job topics.");
     return up;
   }
+  // ?since=<position>: resume after the last event the client saw.
+  std::optional<uint64_t> since;
+  QueryReader q(req, {"since"});
+  int64_t position = q.integer("since", 0, INT64_MAX, -1);
+  if (!q.ok()) {
+    up.refuse = input_problem(q.error());
+    return up;
+  }
+  if (position >= 0) {
+    since = static_cast<uint64_t>(position);
+    if (auto refused = events_->replay_refusal(*since)) {
+      up.refuse = refused->gone ? problem(ProblemKind::kGone, refused->detail)
+                                : problem(ProblemKind::kBadRequest, refused->detail, "since");
+      return up;
+    }
+  }
   auto slot = std::make_shared<std::weak_ptr<WsClient>>();
   EventHub* hub = events_.get();
-  up.on_open = [hub, slot, principal = **who](const std::shared_ptr<WsClient>& client) {
+  up.on_open = [hub, slot, since, principal = **who](const std::shared_ptr<WsClient>& client) {
     *slot = client;
-    hub->add(client, principal);
+    hub->add(client, principal, since);
   };
   up.on_message = [hub, slot](std::string_view text) {
     if (auto client = slot->lock()) hub->on_message(client, text);
@@ -1110,15 +1126,18 @@ void Api::add_external_task_routes() {
       [this, begin](const Request& req, const PathParams& p, const Principal& who) {
         std::string message;
         int64_t retries = -1;
+        int64_t retry_timeout = -1;
         Report r = begin(req, p, who, {"workerId", "errorMessage", "retries", "retryTimeoutMs"}, [&](BodyReader& b) {
           message = b.string("errorMessage", false, 4096);
           retries = b.integer("retries", false, 0, 1000, -1);
-          b.integer("retryTimeoutMs", false, 0, int64_t{7} * 24 * 3600 * 1000, 0);
+          retry_timeout = b.integer("retryTimeoutMs", false, 0, int64_t{7} * 24 * 3600 * 1000, -1);
         });
         if (r.refused) return *r.refused;
         JobOutcome outcome = JobOutcome::failed(message.empty() ? "the worker reported a failure" : message);
         // retries 0: the worker knows retrying cannot help; the incident is raised now.
         if (retries == 0) outcome.no_retry = true;
+        // As in Camunda: the job may be fetched again only once this has passed.
+        outcome.retry_after_ms = retry_timeout;
         auto done = engine_.report_job(r.id, outcome);
         if (!done.ok()) return problem_from_error(done.error());
         return no_content();
@@ -1185,8 +1204,7 @@ void Api::add_auth_routes() {
   });
 
   add("POST", "/api/v1/auth/logout", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
-    if (auto r = auth_.logout(who); !r.ok()) return problem_from_error(r.error());
-    if (who.via_session()) auth_.audit(who.actor(), "logout", "user " + who.name, req.remote_address);
+    if (auto r = auth_.logout(who, req.remote_address); !r.ok()) return problem_from_error(r.error());
     Response out = no_content();
     out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
     return out;
@@ -1227,10 +1245,15 @@ void Api::add_auth_routes() {
     store::UserRecord updated = **user;
     updated.password_hash = hash_password(new_password, auth_.options().password_iterations);
     updated.password_changed_at = auth_.now();
-    if (auto r = auth_.store().update_user(updated); !r.ok()) return problem_from_error(r.error());
     // Every session ends, this one too: log in again with the new password.
-    (void)auth_.store().delete_sessions_of(who.name);
-    auth_.audit(who.actor(), "password-change", "user " + who.name, req.remote_address);
+    auto changed = auth_.audited(
+        [&]() -> Result<void> {
+          if (auto r = auth_.store().update_user(updated); !r.ok()) return r;
+          if (auto ended = auth_.store().delete_sessions_of(who.name); !ended.ok()) return ended.error();
+          return {};
+        },
+        who.actor(), "password-change", "user " + who.name, req.remote_address);
+    if (!changed.ok()) return problem_from_error(changed.error());
     Response out = no_content();
     out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
     return out;
@@ -1262,11 +1285,14 @@ void Api::add_auth_routes() {
     if (generated) password = generate_password();
     u.password_hash = hash_password(password, auth_.options().password_iterations);
     u.created_at = u.password_changed_at = auth_.now();
-    if (auto r = auth_.store().add_user(u); !r.ok()) {
-      if (r.error().code == "duplicate") return problem(ProblemKind::kConflict, "There is already a user " + u.name + ".");
-      return problem_from_error(r.error());
+    auto added = auth_.audited([&] { return auth_.store().add_user(u); }, who.actor(), "user-add", "user " + u.name,
+                               req.remote_address);
+    if (!added.ok()) {
+      if (added.error().code == "duplicate") {
+        return problem(ProblemKind::kConflict, "There is already a user " + u.name + ".");
+      }
+      return problem_from_error(added.error());
     }
-    auth_.audit(who.actor(), "user-add", "user " + u.name, req.remote_address);
     json::object o = user_json(u);
     if (generated) o["password"] = password;  // shown this once
     Response out = json_response(201, o);
@@ -1286,11 +1312,16 @@ void Api::add_auth_routes() {
         read_user_fields(b, body, u);
         u.disabled = b.boolean("disabled", u.disabled);
         if (!b.ok()) return input_problem(b.error());
-        if (auto r = auth_.store().update_user(u); !r.ok()) return problem_from_error(r.error());
         // Changed rights take effect at once: sessions load the user on every call.
-        if (u.disabled) (void)auth_.store().delete_sessions_of(u.name);
-        auth_.audit(who.actor(), "user-change", "user " + u.name, req.remote_address,
-                    u.disabled ? "disabled" : std::string{});
+        auto changed = auth_.audited(
+            [&]() -> Result<void> {
+              if (auto r = auth_.store().update_user(u); !r.ok()) return r;
+              if (!u.disabled) return {};
+              if (auto ended = auth_.store().delete_sessions_of(u.name); !ended.ok()) return ended.error();
+              return {};
+            },
+            who.actor(), "user-change", "user " + u.name, req.remote_address, u.disabled ? "disabled" : std::string{});
+        if (!changed.ok()) return problem_from_error(changed.error());
         return json_response(200, user_json(u));
       });
 
@@ -1308,14 +1339,23 @@ void Api::add_auth_routes() {
     t.token_hash = sha256_hex(secret);
     t.created_by = who.actor();
     t.created_at = auth_.now();
-    auto id = auth_.store().add_api_token(t);
-    if (!id.ok()) {
-      if (id.error().code == "duplicate") return problem(ProblemKind::kConflict, "There is already a token " + t.name + ".");
-      return problem_from_error(id.error());
+    int64_t id = 0;
+    auto added = auth_.audited(
+        [&]() -> Result<void> {
+          auto r = auth_.store().add_api_token(t);
+          if (!r.ok()) return r.error();
+          id = *r;
+          return {};
+        },
+        who.actor(), "token-add", "token " + t.name, req.remote_address);
+    if (!added.ok()) {
+      if (added.error().code == "duplicate") {
+        return problem(ProblemKind::kConflict, "There is already a token " + t.name + ".");
+      }
+      return problem_from_error(added.error());
     }
-    auth_.audit(who.actor(), "token-add", "token " + t.name, req.remote_address);
     Response out = json_response(
-        201, json::object{{"id", *id}, {"name", t.name}, {"topics", string_array(t.topics)}, {"token", secret}});
+        201, json::object{{"id", id}, {"name", t.name}, {"topics", string_array(t.topics)}, {"token", secret}});
     out.headers.emplace_back("Cache-Control", "no-store");
     return out;
   });

@@ -140,25 +140,31 @@ Result<std::optional<LoginResult>> Auth::login(const std::string& name, const st
     verify_password(password, dummy_hash_);
   }
   if (!ok) {
-    if (auto r = store_->add_login_failure(name, now); !r.ok()) return r.error();
-    audit(name, "login-failed", "user " + name, address);
+    auto failed = audited([&] { return store_->add_login_failure(name, now); }, name, "login-failed",
+                          "user " + name, address);
+    if (!failed.ok()) return failed.error();
     return std::optional<LoginResult>();
   }
-  (void)store_->clear_login_failures(name);
   LoginResult result;
   result.cookie_token = random_token();
   result.principal = user_principal(**user);
   result.principal.session_hash = sha256_hex(result.cookie_token);
   result.principal.csrf_token = random_token();
   store::SessionRecord s{result.principal.session_hash, name, result.principal.csrf_token, address, now, now};
-  if (auto r = store_->add_session(s); !r.ok()) return r.error();
-  audit(name, "login", "user " + name, address);
+  auto logged_in = audited(
+      [&]() -> Result<void> {
+        if (auto r = store_->clear_login_failures(name); !r.ok()) return r;
+        return store_->add_session(s);
+      },
+      name, "login", "user " + name, address);
+  if (!logged_in.ok()) return logged_in.error();
   return std::optional<LoginResult>(std::move(result));
 }
 
-Result<void> Auth::logout(const Principal& who) {
+Result<void> Auth::logout(const Principal& who, const std::string& address) {
   if (store_ == nullptr || !who.via_session()) return {};
-  return store_->delete_session(who.session_hash);
+  return audited([&] { return store_->delete_session(who.session_hash); }, who.actor(), "logout", "user " + who.name,
+                 address);
 }
 
 std::string Auth::set_cookie(const std::string& token) const {
@@ -174,16 +180,34 @@ std::string Auth::clear_cookie() const {
   return c;
 }
 
-void Auth::audit(const std::string& actor, std::string action, std::string target, const std::string& address,
-                 std::string detail) {
-  if (store_ == nullptr) return;
+namespace {
+
+store::AuditRecord audit_record(int64_t at, const std::string& actor, std::string action, std::string target,
+                                const std::string& address, std::string detail) {
   store::AuditRecord r;
-  r.at = clock_->now_ms();
+  r.at = at;
   r.actor = actor;
   r.action = std::move(action);
   r.target = std::move(target);
   r.address = address;
   r.detail = std::move(detail);
+  return r;
+}
+
+}  // namespace
+
+Result<void> Auth::audited(const std::function<Result<void>()>& change, const std::string& actor, std::string action,
+                           std::string target, const std::string& address, std::string detail) {
+  if (store_ == nullptr) return change();
+  return store_->audited(change, {audit_record(clock_->now_ms(), actor, std::move(action), std::move(target), address,
+                                               std::move(detail))});
+}
+
+void Auth::audit(const std::string& actor, std::string action, std::string target, const std::string& address,
+                 std::string detail) {
+  if (store_ == nullptr) return;
+  store::AuditRecord r =
+      audit_record(clock_->now_ms(), actor, std::move(action), std::move(target), address, std::move(detail));
   if (auto written = store_->append_audit(r); !written.ok()) {
     spdlog::error("cannot write the audit trail ({} {}): {}", r.action, r.target, written.error().message);
   }

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,12 +85,18 @@ class Auth {
   // std::nullopt: wrong name or password, disabled, or locked (indistinguishable).
   Result<std::optional<LoginResult>> login(const std::string& name, const std::string& password,
                                            const std::string& address);
-  Result<void> logout(const Principal& who);
+  // Ends the session and writes the logout row, in one transaction.
+  Result<void> logout(const Principal& who, const std::string& address);
 
   std::string set_cookie(const std::string& token) const;
   std::string clear_cookie() const;
 
-  // Appends to the audit trail; a failure is logged, never fatal to the call.
+  // Makes `change` (calls of store()) and writes its audit row in one store
+  // transaction: when either fails, neither is kept and the error returned.
+  Result<void> audited(const std::function<Result<void>()>& change, const std::string& actor, std::string action,
+                       std::string target, const std::string& address, std::string detail = {});
+  // Appends a row that records no change (a refused attempt, a view); a
+  // failure is logged, never fatal to the call.
   void audit(const std::string& actor, std::string action, std::string target, const std::string& address,
              std::string detail = {});
   // The audit row of a change the engine makes: written in the change's own

@@ -1,5 +1,6 @@
 #include "api/events.h"
 
+#include <chrono>
 #include <ctime>
 
 #include <boost/json.hpp>
@@ -47,14 +48,55 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 }  // namespace
 
 EventHub::EventHub(Engine& engine) : engine_(engine) {
+  auto start = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  next_position_ = static_cast<uint64_t>(start.count());
   subscription_ = engine_.subscribe([this](const EngineEvent& e) { on_event(e); });
 }
 
 EventHub::~EventHub() { engine_.unsubscribe(subscription_); }
 
-void EventHub::add(const std::shared_ptr<WsClient>& client, Principal who) {
+void EventHub::add(const std::shared_ptr<WsClient>& client, Principal who, std::optional<uint64_t> since) {
   std::lock_guard lock(mu_);
+  if (since) {
+    // Checked again under the lock: events may have been dropped from the
+    // window since the upgrade was accepted.
+    if (auto refused = refusal_locked(*since)) {
+      client->send(json::serialize(json::object{{"type", "error"}, {"detail", refused->detail}}));
+      client->close_after_sent();
+      return;
+    }
+    for (const Kept& k : kept_) {
+      if (k.position <= *since || !may_see(who, k.event)) continue;
+      if (client->send(k.text)) {
+        ++sent_;
+      } else {
+        ++dropped_;
+      }
+    }
+  }
   clients_[client.get()] = Client{client, std::move(who), {}};
+}
+
+std::optional<EventHub::Refusal> EventHub::replay_refusal(uint64_t since) const {
+  std::lock_guard lock(mu_);
+  return refusal_locked(since);
+}
+
+std::optional<EventHub::Refusal> EventHub::refusal_locked(uint64_t since) const {
+  uint64_t last = next_position_ - 1;
+  if (since > last) {
+    return Refusal{false, fmt::format("No event has position {} yet; the latest is {}.", since, last)};
+  }
+  // Every event after `since` must still be kept: the first kept one (or the
+  // next one, when none is kept) comes right after it at the latest.
+  uint64_t first = kept_.empty() ? next_position_ : kept_.front().position;
+  if (since + 1 < first) {
+    return Refusal{true, fmt::format("Events after position {} are no longer kept (the oldest kept is {}); "
+                                     "reload the state over REST and connect without since.",
+                                     since, first)};
+  }
+  return std::nullopt;
 }
 
 void EventHub::remove(const WsClient* client) {
@@ -115,9 +157,10 @@ bool EventHub::may_see(const Principal& who, const EngineEvent& e) {
   return who.has("supervisor") && regions_cover(who.regions, e.region, false);
 }
 
-std::string EventHub::to_json(const EngineEvent& e) {
+std::string EventHub::to_json(const EngineEvent& e, uint64_t position) {
   json::object o;
   o["type"] = e.type;
+  if (position != 0) o["position"] = position;
   o["at"] = iso_utc(e.at);
   o["instanceId"] = e.instance_id;
   o["processId"] = e.process_id;
@@ -131,8 +174,11 @@ std::string EventHub::to_json(const EngineEvent& e) {
 }
 
 void EventHub::on_event(const EngineEvent& e) {
-  std::string text;
   std::lock_guard lock(mu_);
+  uint64_t position = next_position_++;
+  if (kept_.size() == kKeptEvents) kept_.pop_front();
+  kept_.push_back(Kept{position, e, to_json(e, position)});
+  const std::string& text = kept_.back().text;
   for (auto it = clients_.begin(); it != clients_.end();) {
     auto client = it->second.client.lock();
     if (!client) {
@@ -143,7 +189,6 @@ void EventHub::on_event(const EngineEvent& e) {
     ++it;
     if (!c.types.empty() && !c.types.count(e.type)) continue;
     if (!may_see(c.who, e)) continue;
-    if (text.empty()) text = to_json(e);
     if (client->send(text)) {
       ++sent_;
     } else {

@@ -23,6 +23,7 @@ std::string_view problem_slug(ProblemKind kind) {
     case ProblemKind::kHeaderTooLarge: return "header-too-large";
     case ProblemKind::kTooManyRequests: return "too-many-requests";
     case ProblemKind::kUpgradeRequired: return "upgrade-required";
+    case ProblemKind::kGone: return "gone";
     case ProblemKind::kInternal: return "internal";
     case ProblemKind::kNotReady: return "not-ready";
     case ProblemKind::kUnavailable: return "unavailable";
@@ -44,6 +45,7 @@ int problem_status(ProblemKind kind) {
     case ProblemKind::kHeaderTooLarge: return 431;
     case ProblemKind::kTooManyRequests: return 429;
     case ProblemKind::kUpgradeRequired: return 426;
+    case ProblemKind::kGone: return 410;
     case ProblemKind::kInternal: return 500;
     case ProblemKind::kNotReady: return 503;
     case ProblemKind::kUnavailable: return 503;
@@ -65,6 +67,7 @@ std::string_view problem_title(ProblemKind kind) {
     case ProblemKind::kHeaderTooLarge: return "The request header is too large";
     case ProblemKind::kTooManyRequests: return "Too many requests";
     case ProblemKind::kUpgradeRequired: return "Upgrade to WebSocket";
+    case ProblemKind::kGone: return "No longer kept";
     case ProblemKind::kInternal: return "Internal server error";
     case ProblemKind::kNotReady: return "The server is not ready";
     case ProblemKind::kUnavailable: return "The server is unavailable";
@@ -78,7 +81,7 @@ std::vector<ProblemKind> all_problem_kinds() {
           ProblemKind::kUnsupportedMediaType, ProblemKind::kHeaderTooLarge,   ProblemKind::kTooManyRequests,
           ProblemKind::kUpgradeRequired,  ProblemKind::kInternal,
           ProblemKind::kNotReady,         ProblemKind::kUnavailable,          ProblemKind::kUnauthorized,
-          ProblemKind::kForbidden};
+          ProblemKind::kForbidden,        ProblemKind::kGone};
 }
 
 Response problem(ProblemKind kind, std::string detail, std::string field, json::object extra) {

@@ -30,6 +30,7 @@ enum class ProblemKind {
   kUnsupportedMediaType,  // 415
   kHeaderTooLarge,        // 431
   kUpgradeRequired,       // 426 a plain GET on the WebSocket route
+  kGone,                  // 410 what was asked for is no longer kept (an event stream's `since`)
   kTooManyRequests,       // 429 the client's request rate is over its limit (with Retry-After)
   kInternal,              // 500
   kNotReady,              // 503 from /readyz

@@ -53,6 +53,9 @@ class WsClient {
   virtual bool send(std::string text) = 0;
   // Starts the closing handshake. Thread-safe.
   virtual void close() = 0;
+  // Closes once the frames queued so far are written (a last error frame).
+  // Thread-safe.
+  virtual void close_after_sent() = 0;
 };
 
 // The application's answer to a WebSocket upgrade request.

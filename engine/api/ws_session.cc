@@ -97,6 +97,7 @@ template <class Stream>
 void WsSession<Stream>::write_next() {
   if (queue_.empty() || closing_ || finished_) {
     writing_ = false;
+    if (queue_.empty() && close_when_sent_) close_with(websocket::close_code::policy_error);
     return;
   }
   writing_ = true;
@@ -117,6 +118,14 @@ template <class Stream>
 void WsSession<Stream>::close() {
   net::post(ws_.get_executor(),
             [self = this->shared_from_this()] { self->close_with(websocket::close_code::going_away); });
+}
+
+template <class Stream>
+void WsSession<Stream>::close_after_sent() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+    self->close_when_sent_ = true;
+    if (!self->writing_) self->write_next();
+  });
 }
 
 template <class Stream>

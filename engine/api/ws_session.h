@@ -39,6 +39,7 @@ class WsSession : public Connection, public WsClient, public std::enable_shared_
 
   bool send(std::string text) override;
   void close() override;
+  void close_after_sent() override;
   void shutdown() override { close(); }
 
  private:
@@ -60,6 +61,7 @@ class WsSession : public Connection, public WsClient, public std::enable_shared_
   bool registered_ = false;
   bool writing_ = false;
   bool closing_ = false;
+  bool close_when_sent_ = false;  // close_after_sent(): close once the queue is written
   bool finished_ = false;
 };
 

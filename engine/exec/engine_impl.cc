@@ -591,14 +591,20 @@ class EngineImpl final : public Engine {
     return out;
   }
 
+  // The lease is read from the store, not from memory: a worker's lease
+  // outlives a restart of the server and holds on every node of a cluster.
+  // As in Camunda, the owner may still report after the lease ran out, as
+  // long as no one else has fetched the job since.
   Result<std::string> check_job_lease(int64_t job_id, const std::string& worker) override {
-    std::lock_guard lock(leased_mu_);
-    auto it = leased_.find(job_id);
-    if (it == leased_.end()) return Error{"not-found", fmt::format("job {} is not locked by any worker", job_id)};
-    if (it->second.lease_owner != worker) {
+    auto job = store_->job(job_id);
+    if (!job.ok()) return job.error();
+    if (!*job || (*job)->lease_owner.empty() || (*job)->state != 1) {
+      return Error{"not-found", fmt::format("job {} is not locked by any worker", job_id)};
+    }
+    if ((*job)->lease_owner != worker) {
       return Error{"conflict", fmt::format("job {} is locked by another worker", job_id)};
     }
-    return it->second.type;
+    return (*job)->type;
   }
 
   Result<void> extend_job_lease(int64_t job_id, const std::string& worker, int64_t duration_ms) override {
@@ -673,7 +679,16 @@ class EngineImpl final : public Engine {
       auto it = leased_.find(job_id);
       if (it != leased_.end()) job = it->second;
     }
-    if (!job) return Error{"not-found", fmt::format("job {} is not locked by this engine", job_id)};
+    if (!job) {
+      // Leased before a restart, or by another node of the cluster: the
+      // store still holds the lease.
+      auto stored = store_->job(job_id);
+      if (!stored.ok()) return stored.error();
+      if (!*stored || (*stored)->lease_owner.empty() || (*stored)->state != 1) {
+        return Error{"not-found", fmt::format("job {} is not locked by any worker", job_id)};
+      }
+      job = std::move(**stored);
+    }
     post(job_command(*job, outcome), /*wait=*/false);
     std::lock_guard lock(leased_mu_);
     leased_.erase(job_id);
@@ -1847,7 +1862,7 @@ class EngineImpl final : public Engine {
         p.command = Command{CommandKind::kFailJob};
         p.command.retries = outcome.no_retry ? 0 : std::max(0, job.retries - 1);
         p.command.message = outcome.message;
-        p.command.retry_at = clock_->now_ms() + backoff(job);
+        p.command.retry_at = clock_->now_ms() + (outcome.retry_after_ms >= 0 ? outcome.retry_after_ms : backoff(job));
         break;
       }
     }

@@ -8,7 +8,8 @@
 // Contract
 // - Secrets are never stored: a user's password only as a self-describing
 //   hash (api/password.h), session and API tokens only as their SHA-256.
-// - Every method is one transaction. Missing rows are Error{"not-found"}
+// - Every method is one transaction; audited() makes several changes and
+//   their audit rows one. Missing rows are Error{"not-found"}
 //   on updates; a second user or token with the same name is
 //   Error{"duplicate"}; anything the database reports is Error{"store", ...}.
 // - Lists (roles, regions, topics) are stored as JSON arrays of strings.
@@ -19,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,6 +111,11 @@ class AuthStore {
   // assigns id, prev_hash and hash. Changes that the engine commits write
   // their rows in the same transaction instead (WriteBatch::audit).
   virtual Result<int64_t> append_audit(const AuditRecord& record) = 0;
+  // Runs `change` and appends `rows` to the chain in one transaction: when
+  // either fails, neither is kept. `change` writes through this store's own
+  // methods on the calling thread (they join the transaction); a read inside
+  // it does not see what it wrote.
+  virtual Result<void> audited(const std::function<Result<void>()>& change, const std::vector<AuditRecord>& rows) = 0;
   virtual Result<std::vector<AuditRecord>> audit(const AuditQuery& query) = 0;
   // The rows with id > after_id, oldest first, at most `limit` (banshi audit
   // verify walks the chain with it).

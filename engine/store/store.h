@@ -493,6 +493,12 @@ class Store {
   virtual Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) = 0;
   virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
   virtual Result<std::vector<JobRecord>> jobs_of(InstanceId id) = 0;
+  // One job by its public id: an external worker's lease is checked here, so
+  // it holds across a restart of the server (and on every node of a cluster).
+  virtual Result<std::optional<JobRecord>> job(int64_t job_id) {
+    (void)job_id;
+    return Error{"store", "this store cannot read a job by id"};
+  }
   virtual Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) = 0;  // earliest first
   // The earliest due time of any timer, timer start events included; none when there is none.
   virtual Result<std::optional<int64_t>> next_timer_due() = 0;

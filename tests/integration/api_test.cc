@@ -994,6 +994,95 @@ TEST(EventHub, EachRoleSeesWhatItMay) {
   EXPECT_FALSE(EventHub::may_see(token, task));
 }
 
+// A WebSocket client that keeps what it is sent.
+struct RecordingClient : WsClient {
+  std::vector<std::string> frames;
+  bool closed = false;
+  bool send(std::string text) override {
+    frames.push_back(std::move(text));
+    return true;
+  }
+  void close() override { closed = true; }
+  void close_after_sent() override { closed = true; }
+  std::vector<uint64_t> positions() const {
+    std::vector<uint64_t> out;
+    for (const std::string& f : frames) {
+      json::object o = json::parse(f).as_object();
+      if (const json::value* p = o.if_contains("position")) out.push_back(p->to_number<uint64_t>());
+    }
+    return out;
+  }
+};
+
+TEST_F(ApiTest, EventsResumeAfterAPositionWithTheSameFiltering) {
+  EventHub hub(*engine_);
+  Principal admin;
+  admin.name = "root";
+  admin.roles = {"admin"};
+  Principal staff;
+  staff.name = "li";
+  staff.roles = {"staff"};
+  staff.department = "dpf";
+  staff.regions = {"220100"};
+  auto live = std::make_shared<RecordingClient>();
+  hub.add(live, admin);
+  auto publish = [&](const std::string& type, const std::string& group) {
+    EngineEvent e;
+    e.type = type;
+    e.candidate_groups = {group};
+    e.region = "220102";
+    engine_->publish_event(e);
+  };
+  publish("task.created", "dpf-county");
+  publish("task.created", "tax-county");
+  publish("task.claimed", "dpf-county");
+  std::vector<uint64_t> seen = live->positions();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1], seen[0] + 1);
+  EXPECT_EQ(seen[2], seen[0] + 2);
+
+  // After the first: the two kept ones at once, then the live ones, each once.
+  auto resumed = std::make_shared<RecordingClient>();
+  EXPECT_FALSE(hub.replay_refusal(seen[0]).has_value());
+  hub.add(resumed, admin, seen[0]);
+  EXPECT_EQ(resumed->positions(), (std::vector<uint64_t>{seen[0] + 1, seen[0] + 2}));
+  publish("task.completed", "dpf-county");
+  EXPECT_EQ(resumed->positions(), (std::vector<uint64_t>{seen[0] + 1, seen[0] + 2, seen[0] + 3}));
+  EXPECT_EQ(live->positions().back(), seen[0] + 3);
+
+  // The same filtering as live events: a dpf clerk does not get the tax task.
+  auto clerk = std::make_shared<RecordingClient>();
+  hub.add(clerk, staff, seen[0] - 1);
+  EXPECT_EQ(clerk->positions(), (std::vector<uint64_t>{seen[0], seen[0] + 2, seen[0] + 3}));
+
+  // Not reached yet: refused, not gone. Before the first event: everything is kept.
+  auto ahead = hub.replay_refusal(seen[0] + 4);
+  ASSERT_TRUE(ahead.has_value());
+  EXPECT_FALSE(ahead->gone);
+  EXPECT_FALSE(hub.replay_refusal(seen[0] - 1).has_value());
+  auto before = hub.replay_refusal(seen[0] - 2);
+  ASSERT_TRUE(before.has_value());
+  EXPECT_TRUE(before->gone);
+
+  // Once more events came than are kept, the early positions are gone; a
+  // client that still asks for them gets an error frame and is closed.
+  for (size_t i = 0; i < EventHub::kKeptEvents; ++i) publish("task.created", "dpf-county");
+  auto gone = hub.replay_refusal(seen[0]);
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_TRUE(gone->gone);
+  auto late = std::make_shared<RecordingClient>();
+  hub.add(late, admin, seen[0]);
+  ASSERT_EQ(late->frames.size(), 1u);
+  EXPECT_NE(late->frames[0].find(R"("type":"error")"), std::string::npos) << late->frames[0];
+  EXPECT_TRUE(late->closed);
+  EXPECT_EQ(hub.clients(), 3u);  // live, resumed and clerk
+  uint64_t last = live->positions().back();
+  EXPECT_FALSE(hub.replay_refusal(last - EventHub::kKeptEvents).has_value());
+  auto tail = std::make_shared<RecordingClient>();
+  hub.add(tail, admin, last - EventHub::kKeptEvents);
+  EXPECT_EQ(tail->frames.size(), EventHub::kKeptEvents);
+}
+
 TEST(RateLimiter, RefusesOverTheRateAndRefills) {
   RateLimiter limiter(2.0, 3.0);  // 2 a second, 3 at once
   int64_t retry = 0;

@@ -3,7 +3,8 @@
 // handshake is done, then every text frame it receives, one per line.
 //
 // Usage: ws_probe HOST PORT [--tls] [--cookie C] [--bearer T] [--origin O]
-//                 [--send TEXT] [--count N] [--timeout-ms MS]
+//                 [--send TEXT] [--count N] [--timeout-ms MS] [--since POSITION]
+// --since resumes after an event position (sent as ?since=POSITION).
 // Exit codes: 0 after N frames (default 1); 1 on timeout or a closed
 // connection; 2 when the handshake is refused ("REFUSED <status>" printed).
 #include <chrono>
@@ -34,12 +35,13 @@ struct Options {
   std::string bearer;
   std::string origin;
   std::string send;
+  std::string since;
   int count = 1;
   int timeout_ms = 10'000;
 };
 
 template <class Ws>
-int talk(Ws& ws, const Options& o) {
+int talk(net::io_context& ioc, Ws& ws, const Options& o) {
   ws.set_option(websocket::stream_base::decorator([&o](websocket::request_type& req) {
     if (!o.cookie.empty()) req.set(beast::http::field::cookie, o.cookie);
     if (!o.bearer.empty()) req.set(beast::http::field::authorization, "Bearer " + o.bearer);
@@ -47,7 +49,9 @@ int talk(Ws& ws, const Options& o) {
   }));
   websocket::response_type res;
   beast::error_code ec;
-  ws.handshake(res, o.host + ":" + o.port, "/api/v1/events", ec);
+  std::string target = "/api/v1/events";
+  if (!o.since.empty()) target += "?since=" + o.since;
+  ws.handshake(res, o.host + ":" + o.port, target, ec);
   if (ec) {
     std::cout << "REFUSED " << res.result_int() << std::endl;
     return 2;
@@ -59,9 +63,20 @@ int talk(Ws& ws, const Options& o) {
   while (got < o.count) {
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::milliseconds(0)) return 1;
-    beast::get_lowest_layer(ws).expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    // Read asynchronously: a blocking read would wait past the deadline
+    // when nothing comes.
     beast::flat_buffer buffer;
-    ws.read(buffer, ec);
+    bool read = false;
+    ws.async_read(buffer, [&](beast::error_code e, size_t) {
+      ec = e;
+      read = true;
+    });
+    ioc.restart();
+    ioc.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    if (!read) {
+      std::cout << "TIMEOUT" << std::endl;
+      return 1;
+    }
     if (ec) {
       std::cout << "CLOSED " << ec.message() << std::endl;
       return 1;
@@ -78,7 +93,7 @@ int talk(Ws& ws, const Options& o) {
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: ws_probe HOST PORT [--tls] [--cookie C] [--bearer T] [--origin O] [--send TEXT] "
-                 "[--count N] [--timeout-ms MS]\n";
+                 "[--count N] [--timeout-ms MS] [--since POSITION]\n";
     return 64;
   }
   Options o;
@@ -100,6 +115,7 @@ int main(int argc, char** argv) {
     else if (a == "--send") o.send = next();
     else if (a == "--count") o.count = std::atoi(next().c_str());
     else if (a == "--timeout-ms") o.timeout_ms = std::atoi(next().c_str());
+    else if (a == "--since") o.since = next();
     else {
       std::cerr << "unknown option " << a << "\n";
       return 64;
@@ -118,12 +134,12 @@ int main(int argc, char** argv) {
       beast::get_lowest_layer(ws).expires_after(std::chrono::milliseconds(o.timeout_ms));
       beast::get_lowest_layer(ws).connect(endpoints);
       ws.next_layer().handshake(net::ssl::stream_base::client);
-      return talk(ws, o);
+      return talk(ioc, ws, o);
     }
     websocket::stream<beast::tcp_stream> ws(ioc);
     beast::get_lowest_layer(ws).expires_after(std::chrono::milliseconds(o.timeout_ms));
     beast::get_lowest_layer(ws).connect(endpoints);
-    return talk(ws, o);
+    return talk(ioc, ws, o);
   } catch (const std::exception& e) {
     std::cout << "ERROR " << e.what() << std::endl;
     return 1;

@@ -78,10 +78,13 @@ struct JobOutcome {
   std::string error_code;         // kBpmnError
   std::string message;            // kFailed / kBpmnError
   bool no_retry = false;          // kFailed: retrying cannot help; raise the incident now
-  static JobOutcome completed(boost::json::object vars = {}) { return {Kind::kCompleted, std::move(vars), {}, {}, false}; }
-  static JobOutcome failed(std::string why) { return {Kind::kFailed, {}, {}, std::move(why), false}; }
+  int64_t retry_after_ms = -1;    // kFailed: due again this long after now; -1: the task's backoff
+  static JobOutcome completed(boost::json::object vars = {}) {
+    return {Kind::kCompleted, std::move(vars), {}, {}, false, -1};
+  }
+  static JobOutcome failed(std::string why) { return {Kind::kFailed, {}, {}, std::move(why), false, -1}; }
   static JobOutcome bpmn_error(std::string code, std::string why = {}) {
-    return {Kind::kBpmnError, {}, std::move(code), std::move(why), false};
+    return {Kind::kBpmnError, {}, std::move(code), std::move(why), false, -1};
   }
 };
 
@@ -281,8 +284,8 @@ class Engine {
                                                          int64_t lock_ms) = 0;
   virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome) = 0;
   // The lease a fetched job is held under must be `worker`'s: not-found when
-  // the job is not leased by this engine, conflict when another worker holds it.
-  // Returns the job's topic.
+  // no worker holds the job, conflict when another worker holds it. Leases
+  // live in the store, so they survive a restart. Returns the job's topic.
   virtual Result<std::string> check_job_lease(int64_t job_id, const std::string& worker) = 0;
   // Moves the end of `worker`'s lease on a job to now + duration_ms.
   virtual Result<void> extend_job_lease(int64_t job_id, const std::string& worker, int64_t duration_ms) = 0;

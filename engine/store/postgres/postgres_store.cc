@@ -743,8 +743,16 @@ class PostgresStore::Lease {
   Connection* connection_ = nullptr;
 };
 
+namespace {
+// The store and connection of the write transaction this thread runs an
+// audited() change in: the store's methods it calls join that transaction.
+thread_local const PostgresStore* joined_store = nullptr;
+thread_local Connection* joined_connection = nullptr;
+}  // namespace
+
 template <typename F>
 auto PostgresStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  if (joined_store == this) return fn(*joined_connection);
   Lease lease(*this);
   auto got = lease.connection();
   if (!got.ok()) return got.error();
@@ -1400,6 +1408,13 @@ Result<std::vector<JobRecord>> PostgresStore::jobs_of(InstanceId id) {
   });
 }
 
+Result<std::optional<JobRecord>> PostgresStore::job(int64_t job_id) {
+  return in_read([&](Connection& c) -> Result<std::optional<JobRecord>> {
+    return first<JobRecord>(c, fmt::format("SELECT {} FROM jobs WHERE id = $1", kJobColumnList), Params().add(job_id),
+                            read_job, "cannot read a job");
+  });
+}
+
 Result<std::vector<TimerRecord>> PostgresStore::due_timers(int64_t until, size_t limit) {
   return in_read([&](Connection& c) -> Result<std::vector<TimerRecord>> {
     return collect<TimerRecord>(c,
@@ -1814,6 +1829,28 @@ Result<void> PostgresStore::clear_login_failures(const std::string& name) {
 
 Result<int64_t> PostgresStore::append_audit(const AuditRecord& a) {
   return in_write_transaction([&](Connection& c) { return chain_audit(c, a); });
+}
+
+Result<void> PostgresStore::audited(const std::function<Result<void>()>& change, const std::vector<AuditRecord>& rows) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    struct Join {
+      Join(const PostgresStore* store, Connection* connection) {
+        joined_store = store;
+        joined_connection = connection;
+      }
+      ~Join() {
+        joined_store = nullptr;
+        joined_connection = nullptr;
+      }
+      Join(const Join&) = delete;
+      Join& operator=(const Join&) = delete;
+    };
+    {
+      Join join(this, &c);
+      BANSHI_PG_TRY(change());
+    }
+    return chain_audit_rows(c, rows);
+  });
 }
 
 Result<std::vector<AuditRecord>> PostgresStore::audit_chain(int64_t after_id, size_t limit) {

@@ -665,8 +665,15 @@ class SqliteStore::ReaderLease {
   Connection* connection_ = nullptr;
 };
 
+namespace {
+// The store whose write transaction this thread runs an audited() change in:
+// the store's methods it calls join that transaction.
+thread_local const SqliteStore* joined_write = nullptr;
+}  // namespace
+
 template <typename F>
 auto SqliteStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  if (joined_write == this) return fn(*writer_);
   std::lock_guard<std::mutex> lock(write_mutex_);
   Connection& c = *writer_;
   BANSHI_STORE_TRY(c.exec("BEGIN IMMEDIATE", "cannot begin a write transaction"));
@@ -1375,6 +1382,15 @@ Result<std::vector<JobRecord>> SqliteStore::jobs_of(InstanceId id) {
   });
 }
 
+Result<std::optional<JobRecord>> SqliteStore::job(int64_t job_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<JobRecord>> {
+    auto st = c.prepare(std::string(kJobColumns) + "WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, job_id);
+    return first<JobRecord>(*st, read_job, "cannot read a job");
+  });
+}
+
 Result<std::vector<TimerRecord>> SqliteStore::due_timers(int64_t until, size_t limit) {
   return in_read_transaction([&](Connection& c) -> Result<std::vector<TimerRecord>> {
     auto st = c.prepare(
@@ -1710,6 +1726,22 @@ Result<void> SqliteStore::clear_login_failures(const std::string& name) {
 
 Result<int64_t> SqliteStore::append_audit(const AuditRecord& a) {
   return in_write_transaction([&](Connection& c) { return chain_audit(c, a); });
+}
+
+Result<void> SqliteStore::audited(const std::function<Result<void>()>& change, const std::vector<AuditRecord>& rows) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    struct Join {
+      explicit Join(const SqliteStore* store) { joined_write = store; }
+      ~Join() { joined_write = nullptr; }
+      Join(const Join&) = delete;
+      Join& operator=(const Join&) = delete;
+    };
+    {
+      Join join(this);
+      BANSHI_STORE_TRY(change());
+    }
+    return chain_audit_rows(c, rows);
+  });
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::audit_chain(int64_t after_id, size_t limit) {

@@ -94,6 +94,7 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) override;
   Result<std::optional<TaskRecord>> task(int64_t task_id) override;
   Result<std::vector<JobRecord>> jobs_of(InstanceId id) override;
+  Result<std::optional<JobRecord>> job(int64_t job_id) override;
   Result<StoredDeployment> deploy_all(DeploymentRecords deployment) override;
   Result<std::vector<StartTimerRecord>> start_timers(const std::string& process_id) override;
   Result<std::vector<StartTimerRecord>> acquire_start_timers(const std::string& owner, int64_t until, int64_t now,
@@ -147,6 +148,7 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<std::vector<int64_t>> login_failures(const std::string& name, int64_t since) override;
   Result<void> clear_login_failures(const std::string& name) override;
   Result<int64_t> append_audit(const AuditRecord& record) override;
+  Result<void> audited(const std::function<Result<void>()>& change, const std::vector<AuditRecord>& rows) override;
   Result<std::vector<AuditRecord>> audit_chain(int64_t after_id, size_t limit) override;
   Result<std::vector<AuditRecord>> audit(const AuditQuery& query) override;
 

@@ -1,6 +1,7 @@
 // The users, sessions, tokens, failed logins and audit trail of both stores.
 #include <gtest/gtest.h>
 
+#include "store/audit_chain.h"
 #include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
 
@@ -131,6 +132,75 @@ TEST_P(AuthStoreTest, AuditRowsCannotBeChanged) {
   AuditQuery all;
   ASSERT_EQ(s->audit(all)->size(), 1u);
   EXPECT_EQ(s->audit(all)->front().actor, "wang");
+}
+
+TEST_P(AuthStoreTest, AuditedChangesCommitWithTheirRowsOrNotAtAll) {
+  AuthStore* s = store();
+  auto rows = [](const std::string& action) { return std::vector<AuditRecord>{AuditRecord{0, 10, "root", action, "", "", ""}}; };
+  auto actions = [&] {
+    std::vector<std::string> out;
+    auto all = s->audit(AuditQuery{});
+    for (const AuditRecord& r : all.value()) out.push_back(r.action);
+    return out;
+  };
+  // Two writes and their row, together.
+  ASSERT_TRUE(s->audited(
+                   [&]() -> Result<void> {
+                     if (auto r = s->add_user(sample_user("wang")); !r.ok()) return r;
+                     return s->add_session(SessionRecord{"h1", "wang", "c1", "", 10, 10});
+                   },
+                   rows("user-add"))
+                  .ok());
+  EXPECT_TRUE(s->user("wang")->has_value());
+  EXPECT_TRUE(s->session("h1")->has_value());
+  EXPECT_EQ(actions(), std::vector<std::string>{"user-add"});
+
+  // The second write fails: the first is undone and no row is written.
+  auto dup = s->audited(
+      [&]() -> Result<void> {
+        if (auto r = s->add_user(sample_user("li")); !r.ok()) return r;
+        return s->add_user(sample_user("wang"));
+      },
+      rows("user-add-twice"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "duplicate");
+  EXPECT_FALSE(s->user("li")->has_value());
+  EXPECT_EQ(actions(), std::vector<std::string>{"user-add"});
+
+  // The change gives up after writing: nothing of it stays.
+  auto gave_up = s->audited(
+      [&]() -> Result<void> {
+        if (auto r = s->delete_sessions_of("wang"); !r.ok()) return r.error();
+        return Error{"store", "the disk is full"};
+      },
+      rows("password-change"));
+  ASSERT_FALSE(gave_up.ok());
+  EXPECT_TRUE(s->session("h1")->has_value());
+  EXPECT_EQ(actions(), std::vector<std::string>{"user-add"});
+
+  // The row cannot be written: the change is undone with it.
+  const bool sqlite = db_.backend() == testing::Backend::kSqlite;
+  std::string error;
+  ASSERT_TRUE(db_.exec(sqlite ? "CREATE TRIGGER refuse_row BEFORE INSERT ON audit WHEN NEW.action = 'refused' "
+                                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                              : "CREATE FUNCTION " + db_.schema() + ".refuse_row() RETURNS trigger AS $$ BEGIN "
+                                "IF NEW.action = 'refused' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END "
+                                "$$ LANGUAGE plpgsql; CREATE TRIGGER refuse_row BEFORE INSERT ON " + db_.schema() +
+                                ".audit FOR EACH ROW EXECUTE FUNCTION " + db_.schema() + ".refuse_row()",
+                       &error))
+      << error;
+  auto refused = s->audited([&] { return s->delete_session("h1"); }, rows("refused"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(s->session("h1")->has_value());
+  EXPECT_EQ(actions(), std::vector<std::string>{"user-add"});
+
+  // The joined transaction ended: the store's own calls commit on their own again.
+  ASSERT_TRUE(s->delete_session("h1").ok());
+  EXPECT_FALSE(s->session("h1")->has_value());
+  auto chain = s->audit_chain(0, 10);
+  ASSERT_TRUE(chain.ok());
+  ASSERT_EQ(chain->size(), 1u);
+  EXPECT_EQ(chain->front().hash, audit_row_hash(chain->front(), chain->front().prev_hash));
 }
 
 }  // namespace

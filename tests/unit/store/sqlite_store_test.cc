@@ -547,6 +547,29 @@ TEST_P(StoreTest, AcquireJobsLeasesRespectsDueTimesTypesAndExpiry) {
   EXPECT_TRUE(store_->acquire_jobs({"mail"}, "worker-f", 2100, 9000, 0)->empty());
 }
 
+TEST_P(StoreTest, AJobIsReadByIdWithItsLease) {
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  b.jobs_added.push_back(sample_job(1, 1, "mail", 100));
+  ASSERT_TRUE(store_->write(b).ok());
+  auto leased = store_->acquire_jobs({"mail"}, "worker-a", 1000, 2000, 1);
+  ASSERT_EQ(leased->size(), 1u);
+  const int64_t id = leased->front().id;
+  // Another store on the same database (a restarted server) sees the lease.
+  auto reopened = db_.open();
+  ASSERT_NE(reopened, nullptr);
+  auto job = reopened->job(id);
+  ASSERT_TRUE(job.ok()) << job.error().message;
+  ASSERT_TRUE(job->has_value());
+  EXPECT_EQ((*job)->lease_owner, "worker-a");
+  EXPECT_EQ((*job)->lease_until, 2000);
+  EXPECT_EQ((*job)->type, "mail");
+  EXPECT_EQ((*job)->key, 1u);
+  auto none = reopened->job(id + 1000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST_P(StoreTest, TwoOwnersNeverGetTheSameJob) {
   constexpr int kJobs = 400;
   WriteBatch b;
