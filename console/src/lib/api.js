@@ -46,7 +46,9 @@ export async function request(method, path, { params, body, raw, contentType, he
   const h = { Accept: 'application/json, application/problem+json, */*', ...(headers || {}) }
   let payload
   if (body !== undefined) {
-    if (raw) {
+    if (typeof FormData !== 'undefined' && body instanceof FormData) {
+      payload = body // multipart/form-data: the browser writes the Content-Type with its boundary
+    } else if (raw) {
       payload = body
       h['Content-Type'] = contentType || 'application/xml'
     } else {

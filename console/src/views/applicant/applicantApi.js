@@ -14,7 +14,9 @@ async function call(method, path, { body, raw, contentType, params } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' }
   let payload
   if (body !== undefined) {
-    if (raw) {
+    if (body instanceof FormData) {
+      payload = body // multipart/form-data: the browser writes the Content-Type with its boundary
+    } else if (raw) {
       payload = body
       headers['Content-Type'] = contentType
     } else {
@@ -71,10 +73,15 @@ export const applicant = {
   cases: () => call('GET', '/applicant/cases'),
   case: (key) => call('GET', `/applicant/cases/${encodeURIComponent(key)}`),
   apply: (form) => call('POST', '/applicant/applications', { body: form }),
-  upload: (key, material, file) =>
-    call('POST', `/applicant/cases/${encodeURIComponent(key)}/documents`, {
-      params: { material }, body: file, raw: true, contentType: file.type || 'application/octet-stream',
-    }),
+  // A multipart/form-data form, as a browser sends a file (docs/frontdoor.md).
+  upload(key, material, file) {
+    const form = new FormData()
+    form.append('material', material)
+    form.append('file', file, file.name)
+    return call('POST', `/applicant/cases/${encodeURIComponent(key)}/documents`, { body: form })
+  },
+  rate: (key, level, comment) =>
+    call('POST', `/applicant/cases/${encodeURIComponent(key)}/rating`, { body: comment ? { level, comment } : { level } }),
   supplement: (key) => call('POST', `/applicant/cases/${encodeURIComponent(key)}/supplement`, { body: {} }),
   subsidies: (key, living, nursing) =>
     call('POST', `/applicant/cases/${encodeURIComponent(key)}/subsidies`, { body: { living, nursing } }),
