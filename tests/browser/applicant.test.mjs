@@ -90,6 +90,15 @@ async function signIn(page, phone) {
   await page.getByRole('heading', { name: '我的办件' }).waitFor()
 }
 
+// Reloads the page until the element with this test id shows (the server
+// works on after answering, so the page does not know when to look again).
+async function reloadUntilVisible(page, what, testId, timeoutMs = 30000) {
+  await waitFor(what, async () => {
+    await page.reload()
+    return page.getByTestId(testId).isVisible()
+  }, timeoutMs, 500)
+}
+
 // Completes the open task of a step of the case `key` as a member of staff
 // (the window's case of frontdoor.test.mjs waits at the same step, created at
 // the same instant of the standing clock, so the case must be named).
@@ -137,10 +146,7 @@ test('an applicant applies online, supplies a missing document and accepts the o
   // The window asks for a photo: the applicant is told on the page and by SMS.
   const window = await Client.login('chuangkou')
   await completeStep(window, key, 'accept', { accepted: false, supplementRequested: true, missingMaterials: ['照片'] })
-  await waitFor('the ask for a document', async () => {
-    await page.reload()
-    return page.getByTestId('ap-supplement').isVisible()
-  })
+  await reloadUntilVisible(page, 'the ask for a document', 'ap-supplement')
   await axe(page, 'applicant-supplement')
   await screenReader(page, 'applicant-supplement')
   await shot(page, 'applicant-supplement')
@@ -173,10 +179,7 @@ test('an applicant applies online, supplies a missing document and accepts the o
   await completeStep(window, key, 'review', { approved: true })
 
   // The card is issued and the subsidies are offered on the applicant's page.
-  await waitFor('the offer', async () => {
-    await page.reload()
-    return page.getByTestId('ap-offer').isVisible()
-  }, 30000, 500)
+  await reloadUntilVisible(page, 'the offer', 'ap-offer')
   await axe(page, 'applicant-offer')
   await screenReader(page, 'applicant-offer')
   await shot(page, 'applicant-offer')
@@ -192,10 +195,7 @@ test('an applicant applies online, supplies a missing document and accepts the o
   await axe(page, 'applicant-subsidies')
 
   // 好差评 from the applicant's own page, once the certificate's process has ended.
-  await waitFor('the rating form', async () => {
-    await page.reload()
-    return page.getByTestId('ap-rating').isVisible()
-  }, 30000, 500)
+  await reloadUntilVisible(page, 'the rating form', 'ap-rating')
   await axe(page, 'applicant-rating')
   await screenReader(page, 'applicant-rating')
   await page.getByLabel('不满意', { exact: true }).check()
