@@ -4,21 +4,28 @@
 #   1. the task list, a page of 50 from LIST (default 100,000) open tasks,
 #      as fast as it goes;
 #   2. the same list at a steady ~1,000 requests/s (p99 is the figure);
-#   3. complete-task round trips (POST /api/v1/tasks/{id}/complete).
+#   3. complete-task round trips (POST /api/v1/tasks/{id}/complete);
+#   4. claim round trips (POST /api/v1/tasks/{id}/claim);
+#   5. starting an instance that waits at a user task (POST /api/v1/instances).
 # Targets (issue #5): at least 10,000 list requests/s; p99 under 10 ms at
 # 1,000 requests/s. Figures only; nothing here asserts. Build the release
-# preset first; not run by CI.
-# Usage: bench/server/run.sh [BUILD_DIR] [LIST] [COMPLETE] [SECONDS]
+# preset first; not run by CI. wrk is a Debian package: the script installs
+# it with apt-get when it is missing and it runs as root.
+# Usage: bench/server/run.sh [BUILD_DIR] [LIST] [COMPLETE] [SECONDS] [CLAIM]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$HERE/../../build/release}
 LIST=${2:-100000}
 COMPLETE=${3:-30000}
 SECONDS_EACH=${4:-10}
+CLAIM=${5:-$COMPLETE}
 BANSHI=$BUILD/tools/banshi
 SEED=$BUILD/bench/bench_server_seed
+if ! command -v wrk >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  apt-get install -y wrk >/dev/null || true
+fi
 for tool in wrk curl; do
-  command -v $tool >/dev/null || { echo "$tool is needed (tools/setup.sh installs it)"; exit 1; }
+  command -v $tool >/dev/null || { echo "$tool is needed (apt-get install $tool)"; exit 1; }
 done
 [ -x "$BANSHI" ] && [ -x "$SEED" ] || { echo "build $BUILD first (banshi and bench_server_seed)"; exit 1; }
 
@@ -33,11 +40,12 @@ trap cleanup EXIT
 "$BANSHI" init --data "$WORK/data" >/dev/null
 PASSWORD=$("$BANSHI" user add bench --role staff --role supervisor --department dpf --region 000000 \
   --data "$WORK/data" | sed -n 's/^password: //p')
-echo "seeding $LIST open tasks to list and $COMPLETE to complete ..."
+echo "seeding $LIST open tasks to list, $COMPLETE to complete and $CLAIM to claim ..."
 start=$(date +%s)
-RANGE=$("$SEED" "$WORK/data/banshi.db" "$LIST" "$COMPLETE")
-read -r _ FIRST LAST <<<"$RANGE"
-echo "seeded in $(( $(date +%s) - start )) s; tasks to complete: $FIRST..$LAST"
+RANGES=$("$SEED" "$WORK/data/banshi.db" "$LIST" "$COMPLETE" "$CLAIM")
+read -r _ FIRST LAST <<<"$(grep '^complete-ids' <<<"$RANGES")"
+read -r _ CLAIM_FIRST CLAIM_LAST <<<"$(grep '^claim-ids' <<<"$RANGES")"
+echo "seeded in $(( $(date +%s) - start )) s; tasks to complete: $FIRST..$LAST; to claim: $CLAIM_FIRST..$CLAIM_LAST"
 
 BANSHI_SERVER_THREADS=${THREADS:-$(nproc)} BANSHI_STORE_DURABLE=false \
   "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" >"$WORK/serve.log" 2>&1 &
@@ -67,4 +75,12 @@ PACE_MS=20 wrk -t2 -c20 -d"${SECONDS_EACH}s" --latency -s "$HERE/paced.lua" -H "
 echo
 echo "== 3. complete-task round trips (${SECONDS_EACH}s)"
 FIRST=$FIRST LAST=$LAST THREADS=2 COOKIE=$COOKIE CSRF=$CSRF \
-  wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s "$HERE/complete.lua" "$BASE" | sed -n '/Latency Distribution/,$p'
+  wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s "$HERE/round_trips.lua" "$BASE" | sed -n '/Latency Distribution/,$p'
+echo
+echo "== 4. claim round trips (${SECONDS_EACH}s)"
+FIRST=$CLAIM_FIRST LAST=$CLAIM_LAST THREADS=2 COOKIE=$COOKIE CSRF=$CSRF ACTION=claim \
+  wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s "$HERE/round_trips.lua" "$BASE" | sed -n '/Latency Distribution/,$p'
+echo
+echo "== 5. start an instance that waits at a user task (${SECONDS_EACH}s)"
+ACTION=start COOKIE=$COOKIE CSRF=$CSRF \
+  wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s "$HERE/round_trips.lua" "$BASE" | sed -n '/Latency Distribution/,$p'

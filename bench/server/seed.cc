@@ -1,10 +1,13 @@
 // bench_server_seed — fills a banshi database with open user tasks for the
 // server benchmark (bench/server/run.sh): LIST tasks offered to the group
 // dpf-county in region 220102, then COMPLETE tasks already assigned to the
-// user "bench". Prints the id range of the assigned ones.
-// Usage: bench_server_seed DATABASE LIST COMPLETE [THREADS]
+// user "bench", then CLAIM tasks offered to dpf-county for bench to claim.
+// Also deploys bench-start, which the start-instance run starts. Prints the
+// id ranges of the assigned and the claimable ones.
+// Usage: bench_server_seed DATABASE LIST COMPLETE [CLAIM [THREADS]]
 #include <atomic>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,19 +18,35 @@
 
 namespace {
 
-const char* kModel = R"(<?xml version="1.0" encoding="UTF-8"?>
+// One process per run of the benchmark: a start event, one user task
+// offered to dpf-county in region 220102, an end event. Ids are unique in
+// the file, as BPMN requires.
+std::string bench_model() {
+  struct Process {
+    const char* id;
+    const char* task;
+    const char* name;
+    const char* assignee;  // empty: offered to the group only
+  };
+  const Process processes[] = {{"bench-list", "check", "Check the application", ""},
+                               {"bench-complete", "approve", "Approve", "bench"},
+                               {"bench-claim", "review", "Review", ""},
+                               {"bench-start", "intake", "Intake", ""}};
+  std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="bench">
-  <process id="bench-list" isExecutable="true">
-    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
-    <userTask id="check" name="Check the application" bs:candidateGroups="dpf-county" bs:region="220102"/>
-    <sequenceFlow id="f2" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+)";
+  for (const Process& p : processes) {
+    std::string assignee = *p.assignee ? fmt::format(R"( bs:assignee="{}")", p.assignee) : std::string();
+    xml += fmt::format(R"(  <process id="{0}" isExecutable="true">
+    <startEvent id="{0}-s"/><sequenceFlow id="{0}-f1" sourceRef="{0}-s" targetRef="{1}"/>
+    <userTask id="{1}" name="{2}"{3} bs:candidateGroups="dpf-county" bs:region="220102"/>
+    <sequenceFlow id="{0}-f2" sourceRef="{1}" targetRef="{0}-e"/><endEvent id="{0}-e"/>
   </process>
-  <process id="bench-complete" isExecutable="true">
-    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="approve"/>
-    <userTask id="approve" name="Approve" bs:assignee="bench" bs:candidateGroups="dpf-county" bs:region="220102"/>
-    <sequenceFlow id="f2" sourceRef="approve" targetRef="e"/><endEvent id="e"/>
-  </process>
-</definitions>)";
+)",
+                       p.id, p.task, p.name, assignee);
+  }
+  return xml + "</definitions>";
+}
 
 bool start_many(banshi::Engine& engine, const std::string& process, long count, int threads) {
   std::atomic<long> next{0};
@@ -55,12 +74,13 @@ bool start_many(banshi::Engine& engine, const std::string& process, long count, 
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    fmt::print(stderr, "usage: bench_server_seed DATABASE LIST COMPLETE [THREADS]\n");
+    fmt::print(stderr, "usage: bench_server_seed DATABASE LIST COMPLETE [CLAIM [THREADS]]\n");
     return 64;
   }
   long list = std::atol(argv[2]);
   long complete = std::atol(argv[3]);
-  int threads = argc > 4 ? std::atoi(argv[4]) : 64;
+  long claim = argc > 4 ? std::atol(argv[4]) : 0;
+  int threads = argc > 5 ? std::atoi(argv[5]) : 64;
   banshi::store::sqlite::SqliteOptions o;
   o.path = argv[1];
   o.durable = false;
@@ -76,22 +96,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*engine)->start();
-  auto deployed = (*engine)->deploy("bench.bpmn", kModel, "bench");
+  auto deployed = (*engine)->deploy("bench.bpmn", bench_model(), "bench");
   if (!deployed.ok()) {
     fmt::print(stderr, "cannot deploy: {}\n", deployed.error().message);
     return 1;
   }
-  bool ok = start_many(**engine, "bench-list", list, threads) && start_many(**engine, "bench-complete", complete, threads);
-  banshi::store::TaskQuery q;
-  q.assignee = "bench";
-  q.limit = 1;
-  auto first = (*engine)->store().tasks(q);
-  q.descending = true;
-  auto last = (*engine)->store().tasks(q);
-  (*engine)->stop();
-  if (!ok) return 1;
-  if (first.ok() && last.ok() && !first->empty() && !last->empty()) {
-    fmt::print("complete-ids {} {}\n", first->front().id, last->front().id);
+  bool ok = start_many(**engine, "bench-list", list, threads) &&
+            start_many(**engine, "bench-complete", complete, threads) &&
+            start_many(**engine, "bench-claim", claim, threads);
+  // The first and last task id of a query, printed as "<label> FIRST LAST".
+  auto print_range = [&](const char* label, banshi::store::TaskQuery q) {
+    q.limit = 1;
+    auto first = (*engine)->store().tasks(q);
+    q.descending = true;
+    auto last = (*engine)->store().tasks(q);
+    if (first.ok() && last.ok() && !first->empty() && !last->empty()) {
+      fmt::print("{} {} {}\n", label, first->front().id, last->front().id);
+    }
+  };
+  banshi::store::TaskQuery assigned;
+  assigned.assignee = "bench";
+  print_range("complete-ids", assigned);
+  if (claim > 0) {
+    banshi::store::TaskQuery claimable;
+    claimable.process_id = "bench-claim";
+    print_range("claim-ids", claimable);
   }
-  return 0;
+  (*engine)->stop();
+  return ok ? 0 : 1;
 }

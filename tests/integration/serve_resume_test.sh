@@ -16,17 +16,7 @@
 set -uo pipefail
 BANSHI=${1:?usage: serve_resume_test.sh path/to/banshi path/to/banshi_ws_probe}
 PROBE=${2:?usage: serve_resume_test.sh path/to/banshi path/to/banshi_ws_probe}
-WORK=$(mktemp -d)
-SERVER_PID=""
-failures=0
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID" 2>/dev/null; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok   $*"; }
+source "$(dirname "$0")/serve_lib.sh"
 
 INIT_OUT=$("$BANSHI" init --data "$WORK/data" 2>&1) || { echo "FAIL: banshi init: $INIT_OUT"; exit 1; }
 ADMIN_PASSWORD=$(sed -n 's/^password: //p' <<<"$INIT_OUT")
@@ -63,7 +53,6 @@ stop_server() {
   [ $rc -eq 0 ] || fail "the server exited with $rc"
 }
 
-JSON=(-H 'Content-Type: application/json')
 # login NAME PASSWORD JAR → prints the CSRF token
 login() {
   curl -s -c "$3" "${JSON[@]}" -d "{\"username\":\"$1\",\"password\":\"$2\"}" "$BASE/api/v1/auth/login" \
@@ -88,13 +77,6 @@ tcall() {  # with the worker's bearer token
     "$BASE$path")
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }
-expect() {  # expect STATUS [substring] label
-  local want=$1 needle=$2 label=$3
-  if [ "$STATUS" != "$want" ]; then fail "$label: status $STATUS, want $want: $BODY"; return; fi
-  if [ -n "$needle" ] && [[ "$BODY" != *"$needle"* ]]; then fail "$label: body lacks '$needle': $BODY"; return; fi
-  pass "$label"
-}
-json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$BODY" | head -1; }
 first_job() { sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p' <<<"$BODY"; }
 session_of() { awk '$6 == "banshi_session" {print $7}' "$1"; }
 

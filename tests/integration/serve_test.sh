@@ -16,17 +16,7 @@
 set -uo pipefail
 BANSHI=${1:?usage: serve_test.sh path/to/banshi path/to/banshi_ws_probe}
 PROBE=${2:?usage: serve_test.sh path/to/banshi path/to/banshi_ws_probe}
-WORK=$(mktemp -d)
-SERVER_PID=""
-failures=0
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID" 2>/dev/null; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok   $*"; }
+source "$(dirname "$0")/serve_lib.sh"
 
 # --- start the server ---------------------------------------------------------
 mkdir -p "$WORK/console/assets"
@@ -80,14 +70,6 @@ call() {
   STATUS=$out
   BODY=$(cat "$WORK/body" 2>/dev/null || true)
 }
-expect() {  # expect STATUS [substring] -- label
-  local want=$1 needle=$2 label=$3
-  if [ "$STATUS" != "$want" ]; then fail "$label: status $STATUS, want $want: $BODY"; return; fi
-  if [ -n "$needle" ] && [[ "$BODY" != *"$needle"* ]]; then fail "$label: body lacks '$needle': $BODY"; return; fi
-  pass "$label"
-}
-json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$BODY" | head -1; }
-JSON=(-H 'Content-Type: application/json')
 
 # --- the happy path -------------------------------------------------------------
 cat >"$WORK/review.bpmn" <<'BPMN'
