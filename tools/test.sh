@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the sanitizer build (ASan+UBSan, warnings as
 # errors) runs the unit, conformance and scenario suites under ctest; the
-# libFuzzer targets are built with clang and each run briefly.
+# concurrent parts run again under ThreadSanitizer (BANSHI_TSAN=0 skips
+# that); the libFuzzer targets are built with clang and each run briefly.
 # Usage: tools/test.sh [--no-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,30 @@ echo "== tests =="
 status=0
 ctest --preset asan -j "$jobs" || status=1
 
+# The concurrent parts (the engine's processing thread and job workers, the
+# store's writer and readers, the server's sessions and WebSocket fan-out,
+# the connector runtime) again under ThreadSanitizer. bench/tsan.sh runs
+# more of the suite this way.
+if [ "${BANSHI_TSAN:-1}" = 1 ]; then
+  echo "== ThreadSanitizer (the concurrent parts) =="
+  tsan_targets="banshi_exec_tests banshi_store_tests banshi_api_tests banshi_connector_tests"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan -j "$jobs" --target $tsan_targets
+  tsan_log=build/tsan/tsan-tests.log
+  : >"$tsan_log"
+  for t in build/tsan/tests/unit/exec/banshi_exec_tests build/tsan/tests/unit/store/banshi_store_tests \
+           build/tsan/tests/integration/banshi_api_tests build/tsan/tests/connectors/banshi_connector_tests; do
+    echo "-- $t" >>"$tsan_log"
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$t" --gtest_brief=1 >>"$tsan_log" 2>&1; then
+      echo "tsan: $(basename "$t") passed"
+    else
+      echo "tsan: $(basename "$t") FAILED (see $tsan_log)" >&2
+      tail -n 60 "$tsan_log" >&2
+      status=1
+    fi
+  done
+fi
+
 echo "== console (npm ci, build) and browser tests =="
 (cd console && npm ci --no-audit --no-fund && npm run build) || status=1
 tests/browser/run.sh build/asan/tools/banshi || status=1
@@ -50,6 +75,10 @@ if [ -f "$log" ]; then
   grep -hE '^  kills: ' "$log" | sed 's/^  /crash safety: /' || true
   grep -hE '^cluster: [0-9]+ instances' "$log" || true
   grep -hE '^hostile: ' "$log" || true
+fi
+if [ -f build/tsan/tsan-tests.log ] && [ "${BANSHI_TSAN:-1}" = 1 ]; then
+  n=$(grep -hoE '^\[  PASSED  \] [0-9]+' build/tsan/tsan-tests.log | grep -oE '[0-9]+$' | awk '{s += $1} END {print s + 0}' || true)
+  echo "tsan: ${n:-0} tests passed under ThreadSanitizer (engine, store, server, connectors)"
 fi
 if [ "$fuzz" = 1 ]; then
   execs=0
