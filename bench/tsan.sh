@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The concurrent parts under ThreadSanitizer: the engine service (group
 # commit, timers, job workers), the store's readers and writer, the server
-# (sessions, WebSocket fan-out) and the connector runtime. Longer than the
-# test command's budget allows, so it lives here.
+# (sessions, WebSocket fan-out) and the connector runtime, plus the
+# integration and crash-safety tests. The test command runs the four unit
+# suites of these parts under TSan; this runs the longer list.
 # Usage: bench/tsan.sh [ctest -R regex] (default: the exec, store, api,
 # integration, connector and crash-safety tests)
 set -euo pipefail
