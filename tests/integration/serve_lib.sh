@@ -21,3 +21,31 @@ expect() {  # expect STATUS [substring] -- label
 }
 json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$BODY" | head -1; }
 JSON=(-H 'Content-Type: application/json')
+
+# wait_for_port LOG: once the server started in the background ($SERVER_PID)
+# logs its address in LOG, sets PORT and BASE; exits the test when it does not.
+wait_for_port() {
+  PORT=""
+  for _ in $(seq 1 100); do
+    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$1" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$PORT" ]; then
+    echo "FAIL: the server did not start"; cat "$1"; exit 1
+  fi
+  BASE="http://127.0.0.1:$PORT"
+}
+
+# poll NEEDLE COMMAND...: runs COMMAND (which sets BODY) up to 50 times, 0.1 s
+# apart, until BODY holds NEEDLE.
+poll() {
+  local needle=$1; shift
+  for _ in $(seq 1 50); do
+    "$@"
+    [[ "$BODY" == *"$needle"* ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -27,21 +27,10 @@ QIAN_OUT=$("$BANSHI" user add qian --role staff --department tax --region 220102
   || { echo "FAIL: user add qian: $QIAN_OUT"; exit 1; }
 QIAN_PASSWORD=$(sed -n 's/^password: //p' <<<"$QIAN_OUT")
 
-PORT=""
 start_server() {
   "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" >>"$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
-  PORT=""
-  for _ in $(seq 1 100); do
-    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/serve.log" | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$PORT" ]; then
-    echo "FAIL: the server did not start"; cat "$WORK/serve.log"; exit 1
-  fi
-  BASE="http://127.0.0.1:$PORT"
+  wait_for_port "$WORK/serve.log"
 }
 stop_server() {
   kill -TERM "$SERVER_PID"
@@ -134,11 +123,7 @@ fi
 [[ "$BODY" == *'"retries":1'* ]] && pass "its retries went down by one" || fail "retries after a failure: $BODY"
 tcall POST "/api/v1/external-tasks/$JOB/failure" -d '{"workerId":"w1","errorMessage":"bureau gone","retryTimeoutMs":0}'
 expect 204 "" "report the last failure"
-for _ in $(seq 1 50); do
-  call GET "/api/v1/incidents?instanceId=$RETRY_INSTANCE"
-  [[ "$BODY" == *'bureau gone'* ]] && break
-  sleep 0.1
-done
+poll 'bureau gone' call GET "/api/v1/incidents?instanceId=$RETRY_INSTANCE"
 expect 200 'bureau gone' "no retries left: an incident"
 tcall POST /api/v1/external-tasks/fetch-and-lock -d '{"workerId":"w1","topics":["credit-score"]}'
 expect 200 '"items":[]' "a job held by an incident is not fetched"
@@ -171,11 +156,7 @@ tcall POST "/api/v1/external-tasks/$KEPT_JOB/extend-lock" -d '{"workerId":"w1","
 expect 204 "" "its worker extends the lock after the restart"
 tcall POST "/api/v1/external-tasks/$KEPT_JOB/complete" -d '{"workerId":"w1","variables":{"score":700}}'
 expect 204 "" "its worker completes it after the restart"
-for _ in $(seq 1 50); do
-  call GET "/api/v1/instances/$KEPT_INSTANCE"
-  [[ "$BODY" == *'"status":"completed"'* ]] && break
-  sleep 0.1
-done
+poll '"status":"completed"' call GET "/api/v1/instances/$KEPT_INSTANCE"
 expect 200 '"status":"completed"' "the instance went on"
 tcall POST "/api/v1/external-tasks/$KEPT_JOB/complete" -d '{"workerId":"w1"}'
 expect 404 'problems/not-found' "a completed job cannot be completed again"
@@ -197,10 +178,8 @@ LIVE=$!
 wait_open "$WORK/live" || fail "the live probe did not open"
 call POST /api/v1/instances "${JSON[@]}" -d '{"processId":"review","businessKey":"R-1"}'
 R1=$(json_field id)
-TASK=""
-for _ in $(seq 1 50); do
-  call GET "/api/v1/tasks?instanceId=$R1"; TASK=$(json_field id); [ -n "$TASK" ] && break; sleep 0.1
-done
+poll '"id":' call GET "/api/v1/tasks?instanceId=$R1"
+TASK=$(json_field id)
 call POST "/api/v1/tasks/$TASK/claim" "${JSON[@]}" -d '{}'; expect 204 "" "claim"
 call POST "/api/v1/tasks/$TASK/complete" "${JSON[@]}" -d '{}'; expect 204 "" "complete"
 wait "$LIVE" || fail "live probe: $(cat "$WORK/live")"

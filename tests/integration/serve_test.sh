@@ -46,17 +46,7 @@ PASSWORD=$NEW_PASSWORD
 BANSHI_SERVER_READ_TIMEOUT_MS=1500 BANSHI_SERVER_MAX_BODY_BYTES=65536 \
   "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" --console "$WORK/console" >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/serve.log" | grep -o '[0-9]*$' || true)
-  [ -n "$PORT" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$PORT" ]; then
-  echo "FAIL: the server did not start"; cat "$WORK/serve.log"; exit 1
-fi
-BASE="http://127.0.0.1:$PORT"
+wait_for_port "$WORK/serve.log"
 echo "server on $BASE"
 
 # call METHOD PATH [curl args...] → sets STATUS and BODY; sends the session
