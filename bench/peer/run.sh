@@ -64,7 +64,7 @@ fi
 # --- the table ---
 node - "$results" "$restart_json" <<'EOF'
 const fs = require('fs');
-const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 const get = (engine, w) => rows.find((r) => r.engine === engine && r.workload === w);
 const pad = (s, n) => String(s).padStart(n);
 const f0 = (x) => x.toLocaleString('en-US', { maximumFractionDigits: 0 });
