@@ -1808,7 +1808,9 @@ class EngineImpl final : public Engine {
     return out;
   }
 
-  JobContext job_context(const store::JobRecord& j, const json::object* variables = nullptr) {
+  // What a connector sees of a job, but its variables: the record's fields
+  // and, from the job's payload, the attempt's timeout and the task's headers.
+  static JobContext context_of(const store::JobRecord& j, const json::object* payload) {
     JobContext ctx;
     ctx.job_id = j.id;
     ctx.instance_id = j.instance_id;
@@ -1816,18 +1818,19 @@ class EngineImpl final : public Engine {
     ctx.element_id = j.element_id;
     ctx.idempotency_key = j.idempotency_key;
     ctx.retries_left = j.retries;
+    if (!payload) return ctx;
+    if (const json::value* t = payload->if_contains("timeout"); t && t->is_string()) {
+      auto d = model::parse_duration(std::string_view(t->as_string()));
+      if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
+    }
+    if (const json::value* h = payload->if_contains("headers"); h && h->is_object()) ctx.headers = h->as_object();
+    return ctx;
+  }
+
+  JobContext job_context(const store::JobRecord& j, const json::object* variables = nullptr) {
     boost::system::error_code ec;
     json::value payload = json::parse(j.payload, ec);
-    if (!ec && payload.is_object()) {
-      if (const json::value* t = payload.as_object().if_contains("timeout"); t && t->is_string()) {
-        auto d = model::parse_duration(std::string_view(t->as_string()));
-        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
-      }
-    }
-    if (!ec && payload.is_object() && payload.as_object().contains("headers") &&
-        payload.as_object().at("headers").is_object()) {
-      ctx.headers = payload.as_object().at("headers").as_object();
-    }
+    JobContext ctx = context_of(j, !ec && payload.is_object() ? &payload.as_object() : nullptr);
     if (variables) ctx.variables = *variables;
     auto inst = variables ? Result<std::optional<store::InstanceRecord>>(std::nullopt) : store_->instance(j.instance_id);
     if (inst.ok() && *inst) {
@@ -1936,17 +1939,7 @@ class EngineImpl final : public Engine {
       j.idempotency_key = fmt::format("{}-{}", j.instance_id, r.key);
       const json::object& payload = r.payload.as_object();
       j.retries = payload.contains("retries") ? static_cast<int32_t>(payload.at("retries").to_number<int64_t>()) : 3;
-      JobContext ctx;
-      ctx.instance_id = j.instance_id;
-      ctx.type = j.type;
-      ctx.element_id = j.element_id;
-      ctx.idempotency_key = j.idempotency_key;
-      ctx.retries_left = j.retries;
-      if (const json::value* t = payload.if_contains("timeout"); t && t->is_string()) {
-        auto d = model::parse_duration(std::string_view(t->as_string()));
-        if (d.ok() && !d->negative) ctx.timeout_ms = model::add_duration(0, *d, 0);
-      }
-      if (const json::value* h = payload.if_contains("headers"); h && h->is_object()) ctx.headers = h->as_object();
+      JobContext ctx = context_of(j, &payload);
       ctx.variables = visible_variables(inst.state, job->second.element_instance);
       JobOutcome outcome = run_connector(fn->second, ctx);
       if (outcome.kind == JobOutcome::Kind::kFailed) {
