@@ -75,6 +75,8 @@ if [ -f "$log" ]; then
   grep -hE '^  kills: ' "$log" | sed 's/^  /crash safety: /' || true
   grep -hE '^cluster: [0-9]+ instances' "$log" || true
   grep -hE '^hostile: ' "$log" || true
+  faults=$(grep -hoE '^faults: [0-9]+' "$log" | grep -oE '[0-9]+$' | awk '{s += $1} END {print s + 0}' || true)
+  echo "faults: ${faults:-0} store faults injected (disk full, write and sync errors), nothing half-written"
 fi
 if [ -f build/tsan/tsan-tests.log ] && [ "${BANSHI_TSAN:-1}" = 1 ]; then
   n=$(grep -hoE '^\[  PASSED  \] [0-9]+' build/tsan/tsan-tests.log | grep -oE '[0-9]+$' | awk '{s += $1} END {print s + 0}' || true)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -29,6 +30,14 @@ namespace fs = std::filesystem;
 enum class Fault { kNone, kDiskFull, kWriteError, kSyncError };
 std::atomic<Fault> g_fault{Fault::kNone};
 std::atomic<int> g_faults_injected{0};
+
+// Each test process says how many faults it injected; the test command adds
+// them up in its summary.
+class FaultCount : public ::testing::Environment {
+ public:
+  void TearDown() override { std::printf("faults: %d store faults injected\n", g_faults_injected.load()); }
+};
+[[maybe_unused]] ::testing::Environment* const g_fault_count = ::testing::AddGlobalTestEnvironment(new FaultCount);
 
 sqlite3_vfs* g_real = nullptr;
 
