@@ -1262,11 +1262,15 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
     bindings.emplace_back(q.assignee);
   }
   if (q.unassigned_only) sql += " AND t.assignee = ''";
+  // Candidate checks are correlated with the task row (an index lookup on
+  // task_candidates' key per row) rather than a set of every matching task
+  // built first: a page of 50 then stops after 50 matching rows instead of
+  // collecting every candidate row of a department on each query.
   constexpr const char* kGroups =
-      "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 1 AND c.value IN "
+      "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 1 AND c.value IN "
       "(SELECT value FROM json_each(?)))";
   constexpr const char* kUser =
-      "t.id IN (SELECT c.task_id FROM task_candidates c WHERE c.kind = 2 AND c.value = ?)";
+      "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 2 AND c.value = ?)";
   if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
     // Someone may take a task offered to them or to any of their groups.
     sql += fmt::format(" AND ({} OR {})", kGroups, kUser);
@@ -1302,10 +1306,10 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
   if (q.visible.active) {
     const TaskQuery::Visibility& v = q.visible;
     std::string offered = v.groups_only
-        ? "(? = ? AND t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
+        ? "(? = ? AND EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
           "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
-        : "(t.assignee = ? OR t.id IN (SELECT c.task_id FROM task_candidates c WHERE "
-          "(c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?))))";
+        : "(t.assignee = ? OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
+          "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))))";
     std::string work = fmt::format(
         "({} AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(t.region, 1, length(r.value)) = r.value) AND "
         "(? OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))",
