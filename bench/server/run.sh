@@ -7,7 +7,7 @@
 #   3. complete-task round trips (POST /api/v1/tasks/{id}/complete);
 #   4. claim round trips (POST /api/v1/tasks/{id}/claim);
 #   5. starting an instance that waits at a user task (POST /api/v1/instances).
-# Targets (issue #5): at least 10,000 list requests/s; p99 under 10 ms at
+# Targets: at least 10,000 list requests/s; p99 under 10 ms at
 # 1,000 requests/s. Figures only; nothing here asserts. Build the release
 # preset first; not run by CI. wrk is a Debian package: the script installs
 # it with apt-get when it is missing and it runs as root.

@@ -252,7 +252,7 @@ TEST_P(StoreFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
   EXPECT_TRUE(left->empty()) << left->size() << " instances did not end";
 }
 
-// A deployment of several files (issue #8) whose transaction meets the
+// A deployment of several files whose transaction meets the
 // fault stores none of them: no process, no decision, no timer start event;
 // once the fault clears the same deployment stores all three.
 TEST_P(StoreFaults, AFailedDeploymentOfSeveralFilesStoresNone) {
