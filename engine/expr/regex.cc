@@ -8,6 +8,7 @@
 #include "expr/regex.h"
 
 #include <regex>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,9 +16,92 @@ namespace banshi::expr {
 
 namespace {
 
+// std::regex backtracks without a step limit, so two shapes that make it
+// take exponential time on short inputs are refused before it sees them:
+// - a quantifier right after a quantifier (`a**`; not valid in the XPath
+//   syntax FEEL's matches() follows, where only a reluctant `?` may follow);
+// - unbounded repetition of a group that itself repeats without bound
+//   (`(a*)*`, `(a+b)+`): bounded counts such as `(\d{3}-)+` stay allowed.
+// Returns the reason, or an empty string when the pattern is acceptable.
+std::string backtracking_hazard(const std::string& p) {
+  std::vector<bool> unbounded_inside{false};  // per open group, the outermost first
+  bool after_quantifier = false;
+  bool after_reluctant = false;
+  bool group_just_closed_unbounded = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    char c = p[i];
+    size_t quantifier_end = 0;
+    bool unbounded = false;
+    if (c == '*' || c == '+' || c == '?') {
+      quantifier_end = i + 1;
+      unbounded = c != '?';
+    } else if (c == '{') {
+      size_t j = i + 1;
+      size_t digits = 0;
+      while (j < p.size() && p[j] >= '0' && p[j] <= '9') ++j, ++digits;
+      bool open_ended = false;
+      if (digits > 0 && j < p.size() && p[j] == ',') {
+        ++j;
+        size_t upper = 0;
+        while (j < p.size() && p[j] >= '0' && p[j] <= '9') ++j, ++upper;
+        open_ended = upper == 0;
+      }
+      if (digits > 0 && j < p.size() && p[j] == '}') {
+        quantifier_end = j + 1;
+        unbounded = open_ended;
+      }
+    }
+    if (quantifier_end > 0) {
+      if (after_quantifier) {
+        if (c == '?' && !after_reluctant) {
+          after_reluctant = true;  // reluctant: a*? a+? a?? a{2,3}?
+          continue;
+        }
+        return "a quantifier follows a quantifier";
+      }
+      if (unbounded && group_just_closed_unbounded) {
+        return "a group that repeats without bound is itself repeated without bound";
+      }
+      if (unbounded) unbounded_inside.back() = true;
+      after_quantifier = true;
+      after_reluctant = false;
+      group_just_closed_unbounded = false;
+      i = quantifier_end - 1;
+      continue;
+    }
+    after_quantifier = false;
+    after_reluctant = false;
+    group_just_closed_unbounded = false;
+    if (c == '\\') {
+      if (i + 2 < p.size() && (p[i + 1] == 'p' || p[i + 1] == 'P') && p[i + 2] == '{') {
+        size_t close = p.find('}', i + 3);
+        i = close == std::string::npos ? p.size() : close;
+      } else {
+        ++i;
+      }
+    } else if (c == '[') {
+      for (++i; i < p.size() && p[i] != ']'; ++i) {
+        if (p[i] == '\\') ++i;
+      }
+    } else if (c == '(') {
+      unbounded_inside.push_back(false);
+    } else if (c == ')' && unbounded_inside.size() > 1) {
+      bool inner = unbounded_inside.back();
+      unbounded_inside.pop_back();
+      unbounded_inside.back() = unbounded_inside.back() || inner;
+      group_just_closed_unbounded = inner;
+    }
+  }
+  return {};
+}
+
 std::optional<std::regex> make_regex(const std::string& pattern, const std::string& flags, RegexOutcome& out) {
   if (pattern.size() > kMaxRegexPattern) {
     out.error = fmt::format("the pattern is longer than {} bytes", kMaxRegexPattern);
+    return std::nullopt;
+  }
+  if (std::string why = backtracking_hazard(pattern); !why.empty()) {
+    out.error = "the pattern is refused: " + why + " (its matching time could grow exponentially)";
     return std::nullopt;
   }
   auto options = std::regex::ECMAScript;

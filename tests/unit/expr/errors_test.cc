@@ -94,6 +94,24 @@ TEST(HostileInput, RegexInputIsBounded) {
   EXPECT_EQ(v.null_reason(), "matches: the input is longer than 4096 bytes");
 }
 
+// Found by fuzzing: stacked quantifiers made std::regex backtrack for
+// minutes on a three-letter input.
+TEST(HostileInput, RegexShapesThatBacktrackExponentiallyAreRefused) {
+  Value stacked = eval_value(R"x(matches("abc", "^a*******zzzzzz**********.c$"))x");
+  EXPECT_TRUE(stacked.is_null());
+  EXPECT_NE(stacked.null_reason().find("a quantifier follows a quantifier"), std::string::npos)
+      << stacked.null_reason();
+  Value nested = eval_value(R"x(matches("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", "^(a+)+b"))x");
+  EXPECT_TRUE(nested.is_null());
+  EXPECT_NE(nested.null_reason().find("repeated without bound"), std::string::npos) << nested.null_reason();
+  // Reluctant quantifiers, bounded counts inside a repeated group, escapes and classes stay usable.
+  EXPECT_EQ(eval_text(R"x(matches("ab", "^(a|b)*$"))x"), "true");
+  EXPECT_EQ(eval_text(R"x(matches("aaab", "a+?b"))x"), "true");
+  EXPECT_EQ(eval_text(R"x(matches("123-456-", "^(\\d{3}-)+$"))x"), "true");
+  EXPECT_EQ(eval_text(R"x(matches("a**", "a\\*\\*"))x"), "true");
+  EXPECT_EQ(eval_text(R"x(matches("+*", "^[*+]+$"))x"), "true");
+}
+
 TEST(HostileInput, LongStringsAreBounded) {
   Value v = eval_value("string join(for i in 1..200000 return \"0123456789\")");
   EXPECT_TRUE(v.is_null());
