@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "api/api.h"
+#include "api_fixture.h"
 #include "api/password.h"
 #include "api/problem.h"
 #include "api/rate_limit.h"
@@ -37,67 +38,15 @@ const std::string kModel = R"(<?xml version="1.0" encoding="UTF-8"?>
   </process>
 </definitions>)";
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public testing::ApiFixture {
  protected:
   void SetUp() override {
-    store::sqlite::SqliteOptions o;
-    o.path = ":memory:";
-    auto s = store::sqlite::SqliteStore::open(o);
-    ASSERT_TRUE(s.ok());
-    clock_ = std::make_shared<ManualClock>(1'770'000'000'000);
-    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
-    ASSERT_TRUE(e.ok()) << e.error().message;
-    engine_ = std::move(e).value();
-    users_ = dynamic_cast<store::AuthStore*>(&engine_->store());
-    ASSERT_NE(users_, nullptr);
-    ApiOptions options;
-    options.clock = clock_;
-    options.auth.password_iterations = 1000;  // fast hashes in tests
-    options.controlled_clock = clock_;        // so the admin clock routes are there too
-    api_ = std::make_unique<Api>(*engine_, options);
+    open_api({}, /*controlled_clock=*/true);  // so the admin clock routes are there too
     // The default caller holds every working role, in every region.
     add_user("wang", {"staff", "supervisor", "designer", "monitor"}, "dpf", {"000000"});
     as("wang");
   }
 
-  // Adds a user with the password "<name>-password-1" and opens a session for it.
-  void add_user(const std::string& name, std::vector<std::string> roles, const std::string& department = {},
-                std::vector<std::string> regions = {}) {
-    store::UserRecord u;
-    u.name = name;
-    u.password_hash = hash_password(name + "-password-1", 1000);
-    u.roles = std::move(roles);
-    u.department = department;
-    u.regions = std::move(regions);
-    ASSERT_TRUE(users_->add_user(u).ok());
-    std::string token = random_token();
-    std::string csrf = random_token();
-    int64_t now = clock_->now_ms();
-    ASSERT_TRUE(users_->add_session(store::SessionRecord{sha256_hex(token), name, csrf, "127.0.0.1", now, now}).ok());
-    sessions_[name] = {token, csrf};
-  }
-  // Later calls are made as this user (empty: without any credential).
-  void as(const std::string& name) { caller_ = name; }
-
-  Response call(const std::string& method, const std::string& target, const std::string& body = {},
-                const std::string& content_type = "application/json", Fields headers = {}) {
-    if (!content_type.empty()) headers.emplace_back("content-type", content_type);
-    if (!caller_.empty()) {
-      headers.emplace_back("cookie", "theme=dark; banshi_session=" + sessions_[caller_].first);
-      headers.emplace_back("x-csrf-token", sessions_[caller_].second);
-    }
-    Request request = Request::make(method, target, body, headers);
-    request.remote_address = "10.0.0.9";
-    Response r = api_->handle(request);
-    engine_->run_until_idle();
-    return r;
-  }
-  static json::object doc(const Response& r) {
-    json::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec || !v.is_object()) return {};
-    return v.as_object();
-  }
   // Checks the RFC 9457 shape and returns the document.
   static json::object expect_problem(const Response& r, int status, const std::string& slug,
                                      const std::string& field = {}) {
@@ -124,13 +73,6 @@ class ApiTest : public ::testing::Test {
     auto items = doc(r)["items"].as_array();
     return items.empty() ? 0 : items[0].as_object().at("id").as_int64();
   }
-
-  std::shared_ptr<ManualClock> clock_;
-  std::unique_ptr<Engine> engine_;
-  store::AuthStore* users_ = nullptr;
-  std::unique_ptr<Api> api_;
-  std::map<std::string, std::pair<std::string, std::string>> sessions_;  // name → cookie, CSRF token
-  std::string caller_;
 };
 
 TEST_F(ApiTest, HealthReadyAndMetrics) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "api/api.h"
+#include "api_fixture.h"
 #include "api/mask.h"
 #include "api/password.h"
 #include "store/audit_chain.h"
@@ -60,23 +61,10 @@ const std::string kDecision = R"(<?xml version="1.0" encoding="UTF-8"?>
   </decision>
 </definitions>)";
 
-class CaseApiTest : public ::testing::Test {
+class CaseApiTest : public testing::ApiFixture {
  protected:
   void SetUp() override {
-    store::sqlite::SqliteOptions o;
-    o.path = ":memory:";
-    auto s = store::sqlite::SqliteStore::open(o);
-    ASSERT_TRUE(s.ok());
-    clock_ = std::make_shared<ManualClock>(1'770'000'000'000);
-    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
-    ASSERT_TRUE(e.ok()) << e.error().message;
-    engine_ = std::move(e).value();
-    users_ = dynamic_cast<store::AuthStore*>(&engine_->store());
-    ASSERT_NE(users_, nullptr);
-    ApiOptions options;
-    options.clock = clock_;
-    options.auth.password_iterations = 1000;
-    api_ = std::make_unique<Api>(*engine_, options);
+    open_api();
     add_user("des", {"designer"});
     add_user("adm", {"admin"});
     add_user("nanguan", {"staff"}, "dpf", {"220102"});       // 南关区 DPF staff
@@ -88,42 +76,6 @@ class CaseApiTest : public ::testing::Test {
     ASSERT_EQ(call("POST", "/api/v1/definitions?resource=case.bpmn", kCase, "application/xml").status, 201);
   }
 
-  void add_user(const std::string& name, std::vector<std::string> roles, const std::string& department = {},
-                std::vector<std::string> regions = {}) {
-    store::UserRecord u;
-    u.name = name;
-    u.password_hash = hash_password(name + "-password-1", 1000);
-    u.roles = std::move(roles);
-    u.department = department;
-    u.regions = std::move(regions);
-    ASSERT_TRUE(users_->add_user(u).ok());
-    std::string token = random_token();
-    std::string csrf = random_token();
-    int64_t now = clock_->now_ms();
-    ASSERT_TRUE(users_->add_session(store::SessionRecord{sha256_hex(token), name, csrf, "127.0.0.1", now, now}).ok());
-    sessions_[name] = {token, csrf};
-  }
-  void as(const std::string& name) { caller_ = name; }
-  Response call(const std::string& method, const std::string& target, const std::string& body = {},
-                const std::string& content_type = "application/json") {
-    Fields headers;
-    if (!content_type.empty()) headers.emplace_back("content-type", content_type);
-    if (!caller_.empty()) {
-      headers.emplace_back("cookie", "banshi_session=" + sessions_[caller_].first);
-      headers.emplace_back("x-csrf-token", sessions_[caller_].second);
-    }
-    Request request = Request::make(method, target, body, headers);
-    request.remote_address = "10.0.0.7";
-    Response r = api_->handle(request);
-    engine_->run_until_idle();
-    return r;
-  }
-  static json::object doc(const Response& r) {
-    json::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec || !v.is_object()) return {};
-    return v.as_object();
-  }
   int64_t start(const std::string& name, const std::string& id_number, const std::string& region,
                 const std::string& key) {
     as("des");
@@ -152,12 +104,6 @@ class CaseApiTest : public ::testing::Test {
     return out;
   }
 
-  std::shared_ptr<ManualClock> clock_;
-  std::unique_ptr<Engine> engine_;
-  store::AuthStore* users_ = nullptr;
-  std::unique_ptr<Api> api_;
-  std::map<std::string, std::pair<std::string, std::string>> sessions_;
-  std::string caller_;
 };
 
 // --- the audit chain ----------------------------------------------------------
