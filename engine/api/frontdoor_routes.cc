@@ -721,7 +721,12 @@ class MilestoneNotifier {
         return;
       }
       std::lock_guard lock(mu_);
-      if (queue_.size() < 10'000) queue_.push_back({e.instance_id, e.process_id, e.type == "instance.ended"});
+      // A task's step counts as reached even if the case moved past it
+      // before this notifier reads the instance.
+      if (queue_.size() < 10'000) {
+        queue_.push_back({e.instance_id, e.process_id, e.type == "instance.ended",
+                          e.type == "task.created" ? e.element_id : std::string()});
+      }
       cv_.notify_one();
     });
   }
@@ -740,6 +745,7 @@ class MilestoneNotifier {
     InstanceId instance;
     std::string process_id;
     bool ended;
+    std::string reached;  // the element a task was created at, or empty
   };
 
   void run() {
@@ -771,6 +777,7 @@ class MilestoneNotifier {
     if (!intake) return;
     auto view = engine_.inspect_instance(item.instance);
     if (!view.ok()) return;
+    if (!item.reached.empty()) view->active.push_back(ActiveElement{item.reached, 1, false});
     auto milestones = milestones_of(item.process_id.empty() ? (*inst)->process_id : item.process_id, *view,
                                     item.ended || (*inst)->status != 1);
     if (milestones.empty()) return;
