@@ -82,9 +82,10 @@ TEST_F(PostgresStoreTest, ALostConnectionIsMadeAgain) {
   b.instances.push_back(new_instance(1, key));
   ASSERT_TRUE(store->write(b).ok());
   // The server drops every connection of the store (a restart, a failover).
+  // Only this test's: other tests run on the same server at the same time.
   ASSERT_TRUE(db_.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
-                       "datname = current_database() AND application_name = '' AND backend_type = 'client backend' "
-                       "AND query NOT LIKE '%pg_terminate_backend%'"));
+                       "datname = current_database() AND application_name = '" + db_.schema() +
+                       "' AND backend_type = 'client backend'"));
   // At most the call that meets the break fails; the next one reconnects.
   auto first = store->instance(1);
   if (!first.ok()) {

@@ -105,7 +105,9 @@ class TestDatabase {
       store = std::move(opened).value();
     } else {
       postgres::PostgresOptions o;
-      o.url = pg_url();
+      // Named after the schema, so a test can find its own connections
+      // among those of tests running beside it on the same server.
+      o.url = pg_url() + (pg_url().find('?') == std::string::npos ? "?" : "&") + "application_name=" + schema_;
       o.schema = schema_;
       o.before_commit = std::move(before_commit);
       o.pool_size = connections + 1;
