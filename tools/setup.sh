@@ -26,8 +26,8 @@ packages=(
   chromium fonts-wqy-zenhei
   # packaging (cpack's .deb)
   dpkg-dev fakeroot
-  # the docs test
-  python3
+  # the docs test (python3-yaml: the OpenAPI file and the Prometheus examples)
+  python3 python3-yaml
 )
 
 # The console is built with Node.js and npm (the base image has Node 20);

@@ -11,8 +11,11 @@
   the scenario runner deploys).
 - Every shell block runs as written in a fresh folder, or is marked just
   before its fence with `<!-- docs-test: not run: REASON -->`.
+- Every other block (JSON, YAML, HTTP, C and C++, scenarios, console sessions,
+  text) is checked by its language as examples.py describes, or marked.
+- A block of a language no check knows fails, so no example goes unchecked.
 
-Usage: docs_test.py BANSHI REPO_DIR
+Usage: docs_test.py BANSHI REPO_DIR BUILD_DIR
 """
 import os
 import re
@@ -22,9 +25,15 @@ import sys
 import tempfile
 import time
 import http.client
+from collections import Counter
 
-banshi, repo = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import examples as block_checks  # noqa: E402
+
+banshi, repo, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
+# Per language: blocks checked, blocks marked as not run.
+checked_blocks, marked_by_language = Counter(), Counter()
 
 
 def fail(msg):
@@ -162,6 +171,7 @@ for path in doc_files():
             if r.returncode != 0:
                 fail(f"{rel}:{line}: the configuration example is refused: {r.stderr.strip()}")
             checked += 1
+            checked_blocks["toml"] += 1
 print(f"docs: {checked} commands and configuration examples checked against the binary")
 
 
@@ -190,6 +200,7 @@ for path in doc_files():
         where = f"{rel}:{line}"
         if lang in ("xml", "bpmn", "dmn"):
             examples += 1
+            checked_blocks[lang] += 1
             if "dmn/20" in text.lower() or lang == "dmn":
                 scenario_accepts(where, {"example.dmn": text}, "deploy example.dmn\n")
                 continue
@@ -201,6 +212,7 @@ for path in doc_files():
                 fail(f"{where}: the BPMN example does not validate: {(r.stdout + r.stderr).strip()}")
         elif lang == "toml" and re.search(r"^year\s*=", text, re.M):
             examples += 1
+            checked_blocks["toml"] += 1
             year = re.search(r"^year\s*=\s*(\d+)", text, re.M)
             name = f"calendars/{year.group(1) if year else 'example'}.toml"
             scenario_accepts(where, {name: text}, "calendar calendars\n")
@@ -213,7 +225,6 @@ print(f"docs: {examples} model and calendar examples accepted")
 # test of their own are listed here instead.
 RUN_ELSEWHERE = {
     "docs/api/department-systems.md": "its curl walkthrough runs against a real server in api_examples_test.sh",
-    "docs/frontdoor.md": "its one block builds and runs the front door's own tests with cmake and ctest",
 }
 bin_dir = tempfile.mkdtemp()
 os.symlink(os.path.abspath(banshi), os.path.join(bin_dir, "banshi"))
@@ -226,13 +237,14 @@ for path in doc_files():
             continue
         where = f"{rel}:{line}"
         if rel in RUN_ELSEWHERE:
-            marked_blocks += 1
+            checked_blocks[lang] += 1  # run as written by the test RUN_ELSEWHERE names
             continue
         if mark:
             m = re.match(r"^not run:\s*(.*)$", mark)
             if not m or len(m.group(1).split()) < 3:
                 fail(f"{where}: the docs-test mark must read 'not run: REASON' with a reason of a few words, not '{mark}'")
             marked_blocks += 1
+            marked_by_language[lang] += 1
             continue
         if page_dir is None:
             page_dir = tempfile.mkdtemp()
@@ -257,6 +269,7 @@ for path in doc_files():
             log.seek(0)
             out = log.read()
         ran_blocks += 1
+        checked_blocks[lang] += 1
         if p.returncode != 0:
             fail(f"{where}: the shell block exits {p.returncode} when run as written:\n{out.strip()[-2000:]}")
 print(f"docs: {ran_blocks} shell blocks run as written, {marked_blocks} marked as not run (with the reason)")
@@ -280,44 +293,99 @@ else:
             if not doc_section or not re.search(r"^" + m.group(1) + r" = ", doc_section.group(1), re.M):
                 fail(f"docs/operations.md: the configuration reference lacks [{section}] {m.group(1)}")
 
-# Every metric docs/monitoring.md names is served at /metrics, and every metric
-# served is documented there.
-monitoring = os.path.join(repo, "docs", "monitoring.md")
-with open(monitoring, encoding="utf-8") as f:
-    documented = set(re.findall(r"`(banshi_[a-z_]+)", f.read()))
-with tempfile.TemporaryDirectory() as tmp:
-    data = os.path.join(tmp, "data")
-    run([banshi, "init", "--data", data])
-    log_path = os.path.join(tmp, "serve.log")
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([banshi, "serve", "--listen", "127.0.0.1:0", "--data", data],
-                                  stdout=log, stderr=subprocess.STDOUT)
+# The other blocks, checked by language (examples.py) against a real server
+# and the real binary. The server runs the controlled clock of docs/operations.md
+# ("The clock"), so its ```http examples can move it.
+clock_config = next((t for lang, _, t in blocks(ops) if lang == "toml" and 'mode = "controlled"' in t), None)
+if clock_config is None:
+    fail("docs/operations.md has no example of the controlled clock")
+checker = block_checks.Checker(banshi, repo, build_dir, fail, clock_config or "")
+try:
+    # Every metric docs/monitoring.md names is served at /metrics, and every
+    # metric served is documented there.
+    monitoring = os.path.join(repo, "docs", "monitoring.md")
+    with open(monitoring, encoding="utf-8") as f:
+        documented = set(re.findall(r"`(banshi_[a-z_]+)", f.read()))
+    served = {}
     try:
-        port = None
-        for _ in range(300):
-            with open(log_path, "rb") as f:
-                m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                port = int(m.group(1))
-                break
-            if server.poll() is not None:
-                break
-            time.sleep(0.1)
-        if port is None:
-            fail("docs/monitoring.md: the server did not start to read /metrics")
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", "/metrics")
-            body = conn.getresponse().read().decode()
-            served = set(re.findall(r"^# TYPE (banshi_[a-z_]+)", body, re.M))
-            for name in sorted(documented - served):
-                fail(f"docs/monitoring.md names {name}, which /metrics does not serve")
-            for name in sorted(served - documented):
-                fail(f"/metrics serves {name}, which docs/monitoring.md does not describe")
-            print(f"docs: {len(served)} metrics served and described")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        status, _, body = checker.server().request("GET", "/metrics")
+        served = dict(re.findall(r"^# TYPE (banshi_[a-z_]+) (\w+)", body.decode(), re.M))
+        for name in sorted(documented - set(served)):
+            fail(f"docs/monitoring.md names {name}, which /metrics does not serve")
+        for name in sorted(set(served) - documented):
+            fail(f"/metrics serves {name}, which docs/monitoring.md does not describe")
+        print(f"docs: {len(served)} metrics served and described")
+    except RuntimeError as e:
+        fail(f"docs/monitoring.md: cannot read /metrics: {e}")
+
+    bin_dir_examples = bin_dir
+    http_requests = 0
+    for path in doc_files():
+        rel = os.path.relpath(path, repo)
+        for lang, line, text, mark in blocks(path, with_marks=True):
+            where = f"{rel}:{line}"
+            if lang not in block_checks.LANGUAGES:
+                continue
+            if mark.startswith("not run:"):
+                if len(mark[len("not run:"):].split()) < 3:
+                    fail(f"{where}: the docs-test mark must read 'not run: REASON' with a reason of a few words")
+                marked_by_language[lang] += 1
+                continue
+            try:
+                if lang == "json":
+                    checker.check_json(where, text, mark)
+                elif lang == "yaml":
+                    checker.check_yaml(where, rel, text, served)
+                elif lang == "http":
+                    http_requests += checker.check_http(where, text)
+                elif lang in ("cpp", "c"):
+                    m = re.match(r"^compiled: ([\w-]+)$", mark)
+                    e = re.match(r"^excerpt of (\S+)$", mark)
+                    if m:
+                        checker.check_compiled(where, rel, line, lang, text, m.group(1))
+                    elif e:
+                        checker.excerpt_of(where, text.splitlines(), e.group(1))
+                    else:
+                        fail(f"{where}: a {lang} example needs `<!-- docs-test: compiled: WRAPPER -->` "
+                             f"or `<!-- docs-test: excerpt of FILE -->`")
+                elif lang == "scenario":
+                    b = re.match(r"^beside (\S+)$", mark)
+                    e = re.match(r"^excerpt of (\S+\.scenario)$", mark)
+                    if b:
+                        checker.scenario_beside(where, os.path.join(repo, b.group(1)), text)
+                    elif e:
+                        if checker.excerpt_of(where, text.splitlines(), e.group(1)):
+                            checker.scenario_passes(where, os.path.join(repo, e.group(1)))
+                    else:
+                        fail(f"{where}: a scenario example needs `<!-- docs-test: beside DIR -->` "
+                             f"or `<!-- docs-test: excerpt of FILE.scenario -->`")
+                elif lang == "console":
+                    checker.check_console(where, text, bin_dir_examples)
+                elif lang == "text":
+                    m = re.match(r"^synopsis of banshi ([a-z -]+)$", mark)
+                    if m:
+                        checker.check_synopsis(where, text, m.group(1).strip())
+                    else:
+                        fail(f"{where}: a text block needs `<!-- docs-test: synopsis of banshi COMMAND -->` "
+                             f"or `<!-- docs-test: not run: REASON -->`")
+            except RuntimeError as e:
+                fail(f"{where}: {e}")
+            checked_blocks[lang] += 1
+    print(f"docs: {http_requests} requests of the ```http examples sent to a real server")
+finally:
+    checker.close()
+
+# Every fenced block is of a language some check above knows.
+KNOWN = {"sh", "bash", "shell", "xml", "bpmn", "dmn", "toml", *block_checks.LANGUAGES}
+for path in doc_files():
+    rel = os.path.relpath(path, repo)
+    for lang, line, _ in blocks(path):
+        if lang not in KNOWN:
+            fail(f"{rel}:{line}: a fenced block of language '{lang or '(none)'}', which no check knows; "
+                 f"tag it with one of {', '.join(sorted(KNOWN))}")
+summary = ", ".join(f"{lang} {checked_blocks[lang]} checked/{marked_by_language[lang]} marked"
+                    for lang in sorted(set(checked_blocks) | set(marked_by_language)))
+print(f"docs: blocks by language: {summary}")
 
 if failures:
     print(f"{len(failures)} problems", file=sys.stderr)
