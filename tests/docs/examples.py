@@ -2,9 +2,14 @@
 against the real thing by its language (docs_test.py runs these):
 
 - ```json: parses, and is what the comment before it says it is:
-    `request METHOD PATH`     the route's request body in docs/api/openapi.yaml
-    `response METHOD PATH`    the route's 2xx answer in docs/api/openapi.yaml
+    `request METHOD PATH`     the route's request body in docs/api/openapi.yaml,
+                              and a real server takes it (2xx)
+    `response METHOD PATH`    the route's 2xx answer in docs/api/openapi.yaml; for
+                              a GET, with the members (and kinds of values) of a
+                              real server's answer
     `answer to METHOD PATH BODY`  what a real server answers to that request
+    `event TYPE`              an Event of docs/api/openapi.yaml with the members
+                              of the TYPE frame a real server sends on /api/v1/events
     `schema NAME`             the schema components.schemas.NAME
     `variables of PROCESS`    start variables the scenario runner starts
                               workflows/PROCESS.bpmn with, without an incident
@@ -28,12 +33,17 @@ against the real thing by its language (docs_test.py runs these):
 - ```text with `synopsis of banshi COMMAND`: names the options and
   positionals `banshi COMMAND --help` lists, no more and no fewer.
 Any block may instead be marked `not run: REASON`.
+
+The real server runs with the connectors pointed at `banshi simulate`, the
+controlled clock of docs/operations.md and one user per role.
 """
+import base64
 import http.client
 import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import tempfile
 import time
@@ -146,15 +156,47 @@ class Checker:
     # --- shared pieces --------------------------------------------------------
 
     def server(self):
+        """The server, its connectors pointed at `banshi simulate` (so the front
+        door's pre-fill and the department calls are real HTTP calls), with the
+        shipped models the examples use deployed."""
         if self._server is None:
-            self._server = Server(self.banshi, self.server_config)
+            self._simulators_log = tempfile.TemporaryFile("w+")
+            self._simulators = subprocess.Popen([self.banshi, "simulate", "--port", "0"], stdout=self._simulators_log,
+                                                stderr=subprocess.STDOUT, text=True)
+            base = None
+            for _ in range(300):
+                self._simulators_log.seek(0)
+                m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", self._simulators_log.read())
+                if m:
+                    base = m.group(1)
+                    break
+                if self._simulators.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if base is None:
+                raise RuntimeError("banshi simulate did not start")
+            self._server = Server(self.banshi, self.server_config + f'\n[connectors]\nenabled = true\nbase_url = "{base}"\n')
+            if not self._server.error:
+                for name in self.DEPLOYED:
+                    with open(os.path.join(self.repo, "workflows", name), "rb") as f:
+                        status, _, body = self._server.request("POST", f"/api/v1/definitions?resource={name}", f.read(),
+                                                               "designer", "application/xml")
+                    if status not in (200, 201):
+                        self._server.error = f"deploying workflows/{name} answers {status}: {body[:300]!r}"
         if self._server.error:
             raise RuntimeError(self._server.error)
         return self._server
 
+    # What the front door's example files, and what a bad rating starts.
+    DEPLOYED = ("subsidy-eligibility.dmn", "certificate-new-issue.bpmn", "living-subsidy.bpmn", "nursing-subsidy.bpmn",
+                "rating-follow-up.bpmn")
+
     def close(self):
         if self._server is not None:
             self._server.stop()
+            self._simulators.terminate()
+            self._simulators.wait(timeout=30)
+            self._simulators_log.close()
 
     def run(self, args, cwd=None, timeout=120):
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
@@ -227,6 +269,28 @@ class Checker:
                 return
             for e in openapi_schema.validate(self.spec, value, schema):
                 self.fail(f"{where}: not a {kind} of {method} {path}: {e}")
+            if kind == "request":
+                # Sent to the real server, as a user the route allows: it must be taken.
+                status, _, answer = self.server().request(method, path, text, self.role_for(method, path))
+                if not 200 <= status < 300:
+                    self.fail(f"{where}: {method} {path} with the example answers {status}: {answer[:400]!r}")
+            elif method == "GET" and "{" not in path:
+                # The real answer has the example's members, of the same kinds.
+                status, _, answer = self.server().request(method, path, None, self.role_for(method, path))
+                if status != 200:
+                    self.fail(f"{where}: {method} {path} answers {status}: {answer[:400]!r}")
+                else:
+                    for e in shape_problems(value, json.loads(answer), "$"):
+                        self.fail(f"{where}: unlike the real answer to {method} {path}: {e}")
+            return
+        m = re.match(r"^event ([a-z.]+)$", mark)
+        if m:
+            for e in openapi_schema.validate(self.spec, value, self.spec.doc["components"]["schemas"]["Event"]):
+                self.fail(f"{where}: not an Event of docs/api/openapi.yaml: {e}")
+            if value.get("type") != m.group(1):
+                self.fail(f"{where}: the example is not a {m.group(1)} event")
+            for e in shape_problems(value, self.real_event(m.group(1)), "$"):
+                self.fail(f"{where}: unlike the {m.group(1)} event a real server sends: {e}")
             return
         m = re.match(r"^schema (\w+)$", mark)
         if m:
@@ -349,11 +413,6 @@ class Checker:
         """{id}: a case in 220102 that has ended (rating-follow-up deployed, so it can be rated badly)."""
         if self._fixtures is None:
             server = self.server()
-            with open(os.path.join(self.repo, "workflows/rating-follow-up.bpmn"), "rb") as f:
-                status, _, body = server.request("POST", "/api/v1/definitions?resource=rating-follow-up.bpmn", f.read(),
-                                                 "designer", "application/xml")
-            if status not in (200, 201):
-                raise RuntimeError(f"deploying rating-follow-up answers {status}: {body[:300]!r}")
             # A case of dpf in 南关区 that has ended: one task, claimed and completed by staff there.
             model = ('<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" '
                      'id="d"><process id="docs-example" isExecutable="true"><startEvent id="start"/>'
@@ -365,11 +424,7 @@ class Checker:
                                              "designer", "application/xml")
             if status not in (200, 201):
                 raise RuntimeError(f"deploying the example process answers {status}: {body[:300]!r}")
-            status, _, body = server.request("POST", "/api/v1/instances", json.dumps(
-                {"processId": "docs-example", "variables": {"applicant": {"region": "220102"}}}), "staff")
-            if status != 201:
-                raise RuntimeError(f"starting the example process answers {status}: {body[:300]!r}")
-            instance = json.loads(body)["id"]
+            instance = self.start_example_case()
             status, _, body = server.request("GET", f"/api/v1/tasks?instanceId={instance}", None, "staff")
             tasks = json.loads(body).get("items", []) if status == 200 else []
             if len(tasks) != 1:
@@ -380,6 +435,53 @@ class Checker:
                     raise RuntimeError(f"{action} of the example task answers {status}: {body[:300]!r}")
             self._fixtures = {"id": str(instance)}
         return self._fixtures
+
+    def start_example_case(self):
+        """Starts a case of the fixture process (a dpf task in 220102); its instance id."""
+        status, _, body = self.server().request("POST", "/api/v1/instances", json.dumps(
+            {"processId": "docs-example", "variables": {"applicant": {"region": "220102"}}}), "staff")
+        if status != 201:
+            raise RuntimeError(f"starting the example process answers {status}: {body[:300]!r}")
+        return json.loads(body)["id"]
+
+    def real_event(self, event_type):
+        """The first frame of `event_type` /api/v1/events sends a supervisor of the
+        region after a case of the fixture process starts (a task.created, ...)."""
+        self.fixtures()
+        server = self.server()
+        cookie, _ = server.session("supervisor")
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        try:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall((f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                          f"Cookie: {cookie}\r\n\r\n").encode())
+            reader = sock.makefile("rb")
+            status_line = reader.readline().decode()
+            while reader.readline() not in (b"\r\n", b""):
+                pass
+            if " 101 " not in status_line:
+                raise RuntimeError(f"/api/v1/events answers {status_line.strip()}")
+            instance = self.start_example_case()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                head = reader.read(2)
+                if len(head) < 2:
+                    break
+                length = head[1] & 0x7F
+                if length == 126:
+                    length = int.from_bytes(reader.read(2), "big")
+                elif length == 127:
+                    length = int.from_bytes(reader.read(8), "big")
+                payload = reader.read(length)
+                if head[0] & 0x0F != 1:
+                    continue
+                event = json.loads(payload)
+                if event.get("type") == event_type and event.get("instanceId") == instance:
+                    return event
+            raise RuntimeError(f"/api/v1/events sent no {event_type} for the case started")
+        finally:
+            sock.close()
 
     def expand(self, where, method, target, earlier):
         """The concrete paths a request line of a block stands for."""
@@ -566,6 +668,25 @@ banshi_plugin_entry_fn doc_example_entry(void) { return banshi_connector_plugin;
                 self.fail(f"{where}: the synopsis names {sorted(shown)}, `banshi {command} --help` {sorted(helped)}")
             if len(bare) != helped_positionals:
                 self.fail(f"{where}: the synopsis has {len(bare)} positionals, `banshi {command}` {helped_positionals}")
+
+
+def shape_problems(doc, real, where):
+    """Where the documented value's members differ from the real one's (names,
+    and the kind of each value; null stands in for any kind)."""
+    if doc is None or real is None:
+        return []
+    if isinstance(doc, dict) and isinstance(real, dict):
+        problems = [f"{where}.{k} is not in the real answer" for k in doc if k not in real]
+        problems += [f"{where}.{k} of the real answer is not in the example" for k in real if k not in doc]
+        for k in doc:
+            if k in real:
+                problems += shape_problems(doc[k], real[k], f"{where}.{k}")
+        return problems
+    if isinstance(doc, list) and isinstance(real, list):
+        return shape_problems(doc[0], real[0], f"{where}[0]") if doc and real else []
+    kinds = [(bool,), (int, float), (str,), (list,), (dict,)]
+    same = any(isinstance(doc, k) and isinstance(real, k) for k in kinds) and isinstance(doc, bool) == isinstance(real, bool)
+    return [] if same else [f"{where} is {type(real).__name__} in the real answer, {type(doc).__name__} in the example"]
 
 
 def json_excerpt_problems(doc, real, where):
