@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "model/cron.h"
 #include "model/iso8601.h"
 
 namespace banshi::model {
@@ -296,6 +297,9 @@ class Validator {
       auto r = parse_duration(t.value.text);
       if (!r.ok()) ok = r.error();
       else if (r->negative) ok = Error{"BS207", "a timer duration cannot be negative"};
+    } else if (is_cron_cycle(t.value.text)) {
+      auto r = parse_cron(t.value.text);
+      if (!r.ok()) ok = r.error();
     } else {
       auto r = parse_cycle(t.value.text);
       if (!r.ok()) ok = r.error();

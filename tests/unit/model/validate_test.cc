@@ -68,6 +68,14 @@ const RuleCase kCases[] = {
     {"bad timer cycle",
      R"(<bpmn:startEvent id="s"><bpmn:timerEventDefinition><bpmn:timeCycle>every day</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>)",
      "", {"BS207@s"}},
+    {"bad cron field in a timer cycle",
+     R"(<bpmn:startEvent id="s"><bpmn:timerEventDefinition><bpmn:timeCycle>0 0 25 * * *</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>)",
+     "", {"BS207@s"}},
+    {"cron cycle of a boundary timer that never fires",
+     R"(<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="u"/><bpmn:userTask id="u" bs:candidateGroups="dpf"/>
+        <bpmn:boundaryEvent id="b" attachedToRef="u" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeCycle>0 0 0 30 2 ?</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+        <bpmn:sequenceFlow id="f1" sourceRef="b" targetRef="e"/><bpmn:endEvent id="e"/>)",
+     "", {"BS207@b"}},
     {"timer without value",
      R"(<bpmn:startEvent id="s"><bpmn:timerEventDefinition/></bpmn:startEvent>)", "", {"BS207@s"}},
     {"bad due date literal",

@@ -1,0 +1,196 @@
+#include "model/cron.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "model/iso8601.h"
+
+namespace banshi::model {
+namespace {
+
+int64_t at(const char* iso) {
+  auto t = parse_date_time(iso);
+  EXPECT_TRUE(t.ok()) << iso;
+  return t.ok() ? *t : 0;
+}
+
+// The next firing of `expr` after `from`, in China Standard Time.
+int64_t next(const char* expr, const char* from) {
+  auto c = parse_cron(expr);
+  EXPECT_TRUE(c.ok()) << expr << ": " << (c.ok() ? "" : c.error().message);
+  if (!c.ok()) return 0;
+  auto t = next_cron(*c, at(from), 480);
+  EXPECT_TRUE(t.has_value()) << expr;
+  return t.value_or(0);
+}
+
+std::string refusal(const char* expr) {
+  auto c = parse_cron(expr);
+  EXPECT_FALSE(c.ok()) << expr << " was accepted";
+  if (c.ok()) return {};
+  EXPECT_EQ(c.error().code, "BS207");
+  return c.error().message;
+}
+
+TEST(Cron, WeekdayMornings) {
+  // 2026-03-06 is a Friday: after its 06:00 the next is Monday's.
+  EXPECT_EQ(next("0 0 6 * * MON-FRI", "2026-03-06T07:00:00"), at("2026-03-09T06:00:00"));
+  EXPECT_EQ(next("0 0 6 * * MON-FRI", "2026-03-02T05:00:00"), at("2026-03-02T06:00:00"));
+}
+
+TEST(Cron, NextIsStrictlyLaterInWholeSeconds) {
+  EXPECT_EQ(next("0 0 6 * * *", "2026-03-02T06:00:00"), at("2026-03-03T06:00:00"));
+  EXPECT_EQ(next("0 0 6 * * *", "2026-03-02T05:59:59.500"), at("2026-03-02T06:00:00"));
+  EXPECT_EQ(next("* * * * * *", "2026-03-02T05:59:59.500"), at("2026-03-02T06:00:00"));
+  EXPECT_EQ(next("* * * * * *", "2026-03-02T06:00:00"), at("2026-03-02T06:00:01"));
+}
+
+TEST(Cron, StepsRangesAndLists) {
+  EXPECT_EQ(next("*/15 * * * * *", "2026-03-02T09:00:07"), at("2026-03-02T09:00:15"));
+  EXPECT_EQ(next("5/20 * * * * *", "2026-03-02T09:00:26"), at("2026-03-02T09:00:45"));
+  EXPECT_EQ(next("5/20 * * * * *", "2026-03-02T09:00:46"), at("2026-03-02T09:01:05"));
+  EXPECT_EQ(next("0 10-20/5 * * * *", "2026-03-02T09:15:00"), at("2026-03-02T09:20:00"));
+  EXPECT_EQ(next("0 10-20/5 * * * *", "2026-03-02T09:20:00"), at("2026-03-02T10:10:00"));
+  EXPECT_EQ(next("0 30 9,12,18 * * *", "2026-03-02T12:30:00"), at("2026-03-02T18:30:00"));
+  EXPECT_EQ(next("0 0 0 1,15 * ?", "2026-03-02T00:00:00"), at("2026-03-15T00:00:00"));
+  EXPECT_EQ(next("0 0 8-10 * * *", "2026-03-02T10:00:00"), at("2026-03-03T08:00:00"));
+}
+
+TEST(Cron, NamesInAnyCaseAndSundayIsZeroOrSeven) {
+  EXPECT_EQ(next("0 0 0 1 JAN,JUL ?", "2026-03-02T00:00:00"), at("2026-07-01T00:00:00"));
+  EXPECT_EQ(next("0 0 0 1 jan-feb ?", "2026-03-02T00:00:00"), at("2027-01-01T00:00:00"));
+  EXPECT_EQ(next("0 0 6 ? * mon-fri", "2026-03-07T00:00:00"), at("2026-03-09T06:00:00"));
+  const int64_t sunday = at("2026-03-08T00:00:00");
+  EXPECT_EQ(next("0 0 0 ? * 0", "2026-03-02T00:00:00"), sunday);
+  EXPECT_EQ(next("0 0 0 ? * 7", "2026-03-02T00:00:00"), sunday);
+  EXPECT_EQ(next("0 0 0 ? * SUN", "2026-03-02T00:00:00"), sunday);
+  EXPECT_EQ(next("0 0 0 ? * 5-7", "2026-03-02T00:00:00"), at("2026-03-06T00:00:00"));
+  EXPECT_EQ(next("0 0 0 * * 1", "2026-03-02T00:00:00"), at("2026-03-09T00:00:00"));
+}
+
+TEST(Cron, BothDayFieldsMustMatch) {
+  // Every Friday the 13th, as Spring reads it.
+  EXPECT_EQ(next("0 0 0 13 * FRI", "2026-03-02T00:00:00"), at("2026-03-13T00:00:00"));
+  EXPECT_EQ(next("0 0 0 13 * FRI", "2026-03-13T00:00:00"), at("2026-11-13T00:00:00"));
+}
+
+TEST(Cron, LastDayOfMonthAcrossMonthEndsAndLeapYears) {
+  EXPECT_EQ(next("0 0 0 L * ?", "2026-02-10T00:00:00"), at("2026-02-28T00:00:00"));
+  EXPECT_EQ(next("0 0 0 L * ?", "2028-02-10T00:00:00"), at("2028-02-29T00:00:00"));
+  EXPECT_EQ(next("0 0 0 L * ?", "2026-04-30T00:00:00"), at("2026-05-31T00:00:00"));
+  EXPECT_EQ(next("0 0 0 L * ?", "2026-12-31T12:00:00"), at("2027-01-31T00:00:00"));
+  EXPECT_EQ(next("0 0 0 L-2 * ?", "2026-02-01T00:00:00"), at("2026-02-26T00:00:00"));
+  EXPECT_EQ(next("0 0 0 L-2 * ?", "2026-03-01T00:00:00"), at("2026-03-29T00:00:00"));
+  // 2026-05-31 is a Sunday: the last weekday of May is Friday the 29th.
+  EXPECT_EQ(next("0 0 0 LW * ?", "2026-05-01T00:00:00"), at("2026-05-29T00:00:00"));
+  EXPECT_EQ(next("0 0 0 LW * ?", "2026-03-01T00:00:00"), at("2026-03-31T00:00:00"));
+}
+
+TEST(Cron, ThirtyFirstSkipsShortMonths) {
+  EXPECT_EQ(next("0 0 0 31 * ?", "2026-03-31T00:00:00"), at("2026-05-31T00:00:00"));
+}
+
+TEST(Cron, FebruaryTwentyNinthWaitsForALeapYear) {
+  EXPECT_EQ(next("0 0 0 29 2 ?", "2026-03-02T00:00:00"), at("2028-02-29T00:00:00"));
+  EXPECT_EQ(next("0 0 0 29 2 ?", "2028-02-29T00:00:00"), at("2032-02-29T00:00:00"));
+  // 2100 is not a leap year.
+  EXPECT_EQ(next("0 0 0 29 2 ?", "2096-03-01T00:00:00"), at("2104-02-29T00:00:00"));
+  // A Monday the 29th of February: 2044 is the next.
+  EXPECT_EQ(next("0 0 0 29 2 MON", "2026-03-02T00:00:00"), at("2044-02-29T00:00:00"));
+}
+
+TEST(Cron, NearestWeekday) {
+  // 2026-03-15 is a Sunday: the Monday after.
+  EXPECT_EQ(next("0 0 9 15W * ?", "2026-03-02T00:00:00"), at("2026-03-16T09:00:00"));
+  // 2026-08-01 is a Saturday: not back into July, but Monday the 3rd.
+  EXPECT_EQ(next("0 0 9 1W * ?", "2026-07-02T00:00:00"), at("2026-08-03T09:00:00"));
+  // 2026-05-31 is a Sunday and the month's last day: Friday the 29th.
+  EXPECT_EQ(next("0 0 9 31W * ?", "2026-05-01T00:00:00"), at("2026-05-29T09:00:00"));
+  // 2026-03-14 is a Saturday: Friday the 13th.
+  EXPECT_EQ(next("0 0 9 14W * ?", "2026-03-02T00:00:00"), at("2026-03-13T09:00:00"));
+  // A weekday stays.
+  EXPECT_EQ(next("0 0 9 10W * ?", "2026-03-02T00:00:00"), at("2026-03-10T09:00:00"));
+}
+
+TEST(Cron, NthAndLastWeekdayOfTheMonth) {
+  EXPECT_EQ(next("0 0 9 ? * MON#2", "2026-03-02T00:00:00"), at("2026-03-09T09:00:00"));
+  EXPECT_EQ(next("0 0 9 ? * 1#1", "2026-03-02T10:00:00"), at("2026-04-06T09:00:00"));
+  EXPECT_EQ(next("0 0 9 ? * FRI#5", "2026-03-02T00:00:00"), at("2026-05-29T09:00:00"));
+  EXPECT_EQ(next("0 0 0 ? * FRIL", "2026-03-02T00:00:00"), at("2026-03-27T00:00:00"));
+  EXPECT_EQ(next("0 0 0 ? * 5L", "2026-03-28T00:00:00"), at("2026-04-24T00:00:00"));
+}
+
+TEST(Cron, Macros) {
+  const char* from = "2026-03-02T09:30:00";
+  EXPECT_EQ(next("@hourly", from), at("2026-03-02T10:00:00"));
+  EXPECT_EQ(next("@daily", from), at("2026-03-03T00:00:00"));
+  EXPECT_EQ(next("@midnight", from), at("2026-03-03T00:00:00"));
+  EXPECT_EQ(next("@weekly", from), at("2026-03-08T00:00:00"));
+  EXPECT_EQ(next("@monthly", from), at("2026-04-01T00:00:00"));
+  EXPECT_EQ(next("@yearly", from), at("2027-01-01T00:00:00"));
+  EXPECT_EQ(next("@Annually", from), at("2027-01-01T00:00:00"));
+}
+
+TEST(Cron, FieldsAreWallClockInTheGivenZone) {
+  auto c = parse_cron("0 0 6 * * *");
+  ASSERT_TRUE(c.ok());
+  const int64_t from = at("2026-03-02T00:00:00Z");  // 08:00 in China, 19:00 the day before in New York
+  EXPECT_EQ(next_cron(*c, from, 480), at("2026-03-03T06:00:00+08:00"));
+  EXPECT_EQ(next_cron(*c, from, 0), at("2026-03-02T06:00:00Z"));
+  EXPECT_EQ(next_cron(*c, from, -300), at("2026-03-02T06:00:00-05:00"));
+}
+
+TEST(Cron, RefusalsNameTheField) {
+  EXPECT_NE(refusal("60 * * * * *").find("the second field '60' is out of range 0-59"), std::string::npos);
+  EXPECT_NE(refusal("0 60 * * * *").find("the minute field '60'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 25 * * *").find("the hour field '25' is out of range 0-23"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 32 * ?").find("the day-of-month field '32'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 0 * ?").find("the day-of-month field '0'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 1 13 ?").find("the month field '13'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 1 FOO ?").find("the month field 'FOO'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 ? * 8").find("the day-of-week field '8'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 ? * MON#6").find("the day-of-week field 'MON#6'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 ? * L").find("the day-of-week field 'L' must put the weekday before L"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 L-31 * ?").find("the day-of-month field 'L-31'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 32W * ?").find("the day-of-month field '32W'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 1#2 * ?").find("the day-of-month field '1#2'"), std::string::npos);
+  EXPECT_NE(refusal("? 0 0 * * *").find("the second field '?'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 L * * *").find("the hour field 'L'"), std::string::npos);
+  EXPECT_NE(refusal("*/0 * * * * *").find("the second field '*/0' has the step '0'"), std::string::npos);
+  EXPECT_NE(refusal("0 0 5-1 * * *").find("the hour field '5-1' runs backwards"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 1,,2 * ?").find("the day-of-month field '1,,2' has an empty list item"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 ? * FRI-MON").find("runs backwards"), std::string::npos);
+  EXPECT_NE(refusal("0 6 * * MON-FRI").find("this has 5 (the second comes first"), std::string::npos);
+  EXPECT_NE(refusal("0 0 6 * * MON-FRI 2026").find("this has 7 (a year field is not supported)"), std::string::npos);
+  EXPECT_NE(refusal("P1D").find("is a duration, not a cycle: write R/P1D"), std::string::npos);
+  EXPECT_NE(refusal("@often").find("the known macros are"), std::string::npos);
+  EXPECT_NE(refusal("every day").find("neither an ISO 8601 repeating interval"), std::string::npos);
+  EXPECT_NE(refusal("").find("this has 0"), std::string::npos);
+}
+
+TEST(Cron, AnExpressionThatNeverFiresIsRefused) {
+  EXPECT_NE(refusal("0 0 0 30 2 ?").find("it never fires"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 31 4,6,9,11 ?").find("it never fires"), std::string::npos);
+  EXPECT_NE(refusal("0 0 0 30W 2 ?").find("it never fires"), std::string::npos);
+  // Rare is not never: a fifth Monday in February needs a leap year starting it.
+  EXPECT_TRUE(parse_cron("0 0 0 ? 2 MON#5").ok());
+}
+
+TEST(Cron, ReadsAsCronWhateverIsNotAnIsoCycle) {
+  EXPECT_TRUE(is_cron_cycle("0 0 6 * * MON-FRI"));
+  EXPECT_TRUE(is_cron_cycle("@daily"));
+  EXPECT_TRUE(is_cron_cycle("P1D"));
+  EXPECT_FALSE(is_cron_cycle("R/P1D"));
+  EXPECT_FALSE(is_cron_cycle("  R3/PT10M"));
+  EXPECT_FALSE(is_cron_cycle(""));
+}
+
+TEST(Cron, KeepsTheTextAsWritten) {
+  auto c = parse_cron("  0 0 6 * * mon-fri ");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->text, "0 0 6 * * mon-fri");
+}
+
+}  // namespace
+}  // namespace banshi::model
