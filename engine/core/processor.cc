@@ -9,6 +9,7 @@
 
 #include "core/behavior.h"
 #include "core/sla.h"
+#include "model/cron.h"
 #include "model/iso8601.h"
 
 namespace banshi::core {
@@ -705,6 +706,16 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
       auto d = model::parse_duration(text);
       if (d.ok()) timer.due_at = model::add_duration(env_.now_ms, *d, env_.utc_offset_minutes);
       else error = d.error().message;
+    } else if (model::is_cron_cycle(text)) {
+      auto cron = model::parse_cron(text);
+      auto first = cron.ok() ? model::next_cron(*cron, env_.now_ms, env_.utc_offset_minutes) : std::nullopt;
+      if (first) {
+        timer.due_at = *first;
+        timer.repetitions_left = -1;
+        timer.cron = cron->text;
+      } else {
+        error = cron.ok() ? fmt::format("'{}' never fires", cron->text) : cron.error().message;
+      }
     } else {
       auto c = model::parse_cycle(text, env_.utc_offset_minutes);
       if (c.ok()) {

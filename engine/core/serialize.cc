@@ -1,5 +1,6 @@
 #include "core/serialize.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -572,6 +573,27 @@ InstanceState decode_v3(Reader& r) {
   return s;
 }
 
+// Format version 4: version 3's layout, then the cron cycles of timers. Never
+// change this function once released either.
+InstanceState decode_v4(Reader& r) {
+  InstanceState s = decode_v3(r);
+  if (!r.ok()) return s;
+  const size_t crons = r.count("timer_crons");
+  KeyOrder order;
+  for (size_t i = 0; i < crons && r.ok(); ++i) {
+    const Key key = r.u64("timer_crons.key");
+    if (!r.ok() || !order.next(r, key, "timer_crons")) break;
+    auto it = s.timers.find(key);
+    if (it == s.timers.end()) {
+      r.fail("timer_crons.key", fmt::format("timer {} does not exist", key));
+      break;
+    }
+    it->second.cron = r.str("timer_crons.cron");
+    if (r.ok() && it->second.cron.empty()) r.fail("timer_crons.cron", "a timer's cron cycle is empty");
+  }
+  return s;
+}
+
 Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
 
 }  // namespace
@@ -709,6 +731,14 @@ std::string encode(const InstanceState& s) {
     w.str(c.escalated_to);
     w.u64(c.timer);
   }
+  // Version 4: the timers with a cron cycle.
+  w.u64(static_cast<uint64_t>(
+      std::count_if(s.timers.begin(), s.timers.end(), [](const auto& entry) { return !entry.second.cron.empty(); })));
+  for (const auto& [key, t] : s.timers) {
+    if (t.cron.empty()) continue;
+    w.u64(key);
+    w.str(t.cron);
+  }
   return w.take();
 }
 
@@ -735,6 +765,7 @@ Result<InstanceState> decode(std::string_view bytes) {
     case 1: state = decode_v1(r); break;
     case 2: state = decode_v2(r); break;
     case 3: state = decode_v3(r); break;
+    case 4: state = decode_v4(r); break;
     default:
       return Error{"unsupported-state-version",
                    fmt::format("the instance state has format version {}, which this build cannot read; it reads "

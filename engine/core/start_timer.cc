@@ -1,10 +1,13 @@
 #include "core/start_timer.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "expr/feel.h"
 #include "expr/value.h"
+#include "model/cron.h"
 #include "model/iso8601.h"
 
 namespace banshi::core {
@@ -44,6 +47,10 @@ bool skip_to(StartTimerSchedule& s, const model::IsoDuration& period, int64_t no
   return false;
 }
 
+// A schedule's interval is an ISO 8601 period (P...) or a cron expression,
+// which never starts with P.
+bool interval_is_cron(const std::string& interval) { return !interval.empty() && interval.front() != 'P'; }
+
 }  // namespace
 
 std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& process, const StartTimerEnv& env,
@@ -80,6 +87,20 @@ std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& proc
         continue;
       }
       s.due_at = model::add_duration(env.now_ms, *d, env.utc_offset_minutes);
+    } else if (t.kind == model::TimerKind::kCycle && model::is_cron_cycle(*text)) {
+      auto cron = model::parse_cron(*text);
+      if (!cron.ok()) {
+        error(cron.error().message);
+        continue;
+      }
+      auto first = model::next_cron(*cron, env.now_ms, env.utc_offset_minutes);
+      if (!first) {
+        error(fmt::format("'{}' never fires", cron->text));
+        continue;
+      }
+      s.due_at = *first;
+      s.repetitions_left = -1;
+      s.interval = cron->text;
     } else if (t.kind == model::TimerKind::kCycle) {
       auto c = model::parse_cycle(*text, env.utc_offset_minutes);
       if (!c.ok()) {
@@ -110,6 +131,15 @@ std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& proc
 std::optional<StartTimerSchedule> next_start_timer(const StartTimerSchedule& fired, int64_t now_ms,
                                                    int32_t utc_offset_minutes) {
   if (fired.interval.empty() || fired.repetitions_left == 0) return std::nullopt;
+  if (interval_is_cron(fired.interval)) {
+    auto cron = model::parse_cron(fired.interval);
+    if (!cron.ok()) return std::nullopt;
+    auto due = model::next_cron(*cron, std::max(fired.due_at, now_ms), utc_offset_minutes);
+    if (!due) return std::nullopt;
+    StartTimerSchedule next = fired;
+    next.due_at = *due;
+    return next;
+  }
   auto period = model::parse_duration(fired.interval);
   if (!period.ok() || period->is_zero() || period->negative) return std::nullopt;
   StartTimerSchedule next = fired;

@@ -16,6 +16,9 @@
 //   the series that lie before the deployment (or before a firing, for the
 //   next one) are skipped and count towards n; a late firing starts one
 //   instance, not one per missed occurrence. "R/" repeats without end.
+// - timeCycle as a cron expression ("0 0 6 * * MON-FRI", model/cron.h): fires
+//   at each match after the deployment, without end; a late firing starts
+//   one instance and the next is the first match after the firing.
 // - Only top-level start events of executable processes have a schedule; a
 //   timer start of an event subprocess belongs to the instance.
 #pragma once
@@ -39,7 +42,7 @@ struct StartTimerSchedule {
   std::string element_id;         // the start event
   int64_t due_at = 0;             // the next firing, ms since the epoch
   int64_t repetitions_left = 0;   // firings after the next one: 0 none, -1 without end
-  std::string interval;           // a cycle's period (ISO 8601 duration); empty: fires once
+  std::string interval;           // a cycle's period (ISO 8601 duration) or cron expression; empty: fires once
 };
 
 struct StartTimerEnv {

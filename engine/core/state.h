@@ -77,6 +77,7 @@ struct Timer {
   int64_t due_at = 0;
   int64_t repetitions_left = 0;  // cycles: -1 unbounded; 0 for one-shot timers
   int64_t interval_ms = 0;       // cycles without calendar parts
+  std::string cron;              // a cron cycle (model/cron.h): the next due time is its next match; format 4
 };
 
 struct MessageSubscription {
@@ -154,7 +155,7 @@ struct JoinState {
 };
 
 struct InstanceState {
-  static constexpr uint32_t kFormatVersion = 3;
+  static constexpr uint32_t kFormatVersion = 4;
 
   std::string process_id;
   InstanceStatus status = InstanceStatus::kActive;

@@ -1,14 +1,32 @@
 #include "core/step.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "core/processor.h"
 #include "core/sla.h"
+#include "model/cron.h"
 
 namespace banshi::core {
 
 using model::Index;
 using model::kNoIndex;
+
+namespace {
+
+// When a repeating timer that has just fired is due again: a cron cycle at its
+// next match after the firing (so a late timer fires once, not once per match
+// missed, as timer start events do); any other cycle one interval on.
+std::optional<int64_t> next_occurrence(const Timer& t, const StepEnv& env) {
+  if (t.cron.empty()) return t.due_at + t.interval_ms;
+  auto cron = model::parse_cron(t.cron);
+  if (!cron.ok()) return std::nullopt;
+  return model::next_cron(*cron, std::max(t.due_at, env.now_ms), env.utc_offset_minutes);
+}
+
+}  // namespace
 
 ExecutableProcess::ExecutableProcess(std::shared_ptr<const model::Definitions> definitions,
                                      const model::Process& process)
@@ -175,9 +193,10 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       p.emit(std::move(fired));
       bool repeats = timer.repetitions_left != 0 && !ev.interrupting &&
                      (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent);
-      if (repeats) {
+      std::optional<int64_t> again_at = repeats ? next_occurrence(timer, env) : std::nullopt;
+      if (again_at) {
         Timer& t = it->second;
-        t.due_at += t.interval_ms;
+        t.due_at = *again_at;
         if (t.repetitions_left > 0) --t.repetitions_left;
         Record again{RecordKind::kTimerScheduled, t.key, t.element, t.element_instance};
         again.due_at = t.due_at;

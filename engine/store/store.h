@@ -156,7 +156,7 @@ struct StartTimerRecord {
   std::string element_id;       // the start event
   int64_t due_at = 0;
   int64_t repetitions_left = 0; // firings after this one: 0 none, -1 without end
-  std::string period;           // a cycle's period (ISO 8601 duration); empty: fires once
+  std::string period;           // a cycle's period (ISO 8601 duration) or cron expression; empty: fires once
 };
 
 // A start timer fired: written with the instance it started. The row must

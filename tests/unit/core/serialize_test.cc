@@ -94,6 +94,7 @@ void expect_same(const InstanceState& a, const InstanceState& b) {
     EXPECT_EQ(ia->second.due_at, ib->second.due_at);
     EXPECT_EQ(ia->second.repetitions_left, ib->second.repetitions_left);
     EXPECT_EQ(ia->second.interval_ms, ib->second.interval_ms);
+    EXPECT_EQ(ia->second.cron, ib->second.cron);
   }
 
   ASSERT_EQ(a.message_subscriptions.size(), b.message_subscriptions.size());
@@ -224,9 +225,9 @@ InstanceState golden_v1_state() {
 
   s.user_tasks[13] = UserTask{13, 2};
 
-  s.timers[14] = Timer{14, 2, 11, 1700000000000, 0, 0};              // one-shot boundary
-  s.timers[15] = Timer{15, 7, 13, 1700000060000, -1, 60000};         // unbounded cycle
-  s.timers[16] = Timer{16, 1, 14, -5, 4, 86400000};                  // bounded cycle, odd due time
+  s.timers[14] = Timer{14, 2, 11, 1700000000000, 0, 0, {}};         // one-shot boundary
+  s.timers[15] = Timer{15, 7, 13, 1700000060000, -1, 60000, {}};         // unbounded cycle
+  s.timers[16] = Timer{16, 1, 14, -5, 4, 86400000, {}};         // bounded cycle, odd due time
 
   s.message_subscriptions[17] = MessageSubscription{17, 2, 15, "补正材料", "110101199003077777"};
   s.message_subscriptions[18] = MessageSubscription{18, 7, 16, "cancel", ""};
@@ -364,7 +365,8 @@ class Gen {
     }
     for (size_t i = below(4); i > 0; --i) {
       Key k = key();
-      s.timers[k] = Timer{k, key(), index(), signed_int(), signed_int(), signed_int()};
+      s.timers[k] = Timer{k, key(), index(), signed_int(), signed_int(), signed_int(),
+                          coin() ? "0 0 6 * * " + text() : std::string()};
     }
     for (size_t i = below(4); i > 0; --i) {
       Key k = key();
@@ -537,7 +539,7 @@ TEST(SerializeHostile, WrongMagic) {
 }
 
 TEST(SerializeHostile, UnknownVersion) {
-  expect_error(Bytes{}.raw(kStateMagic).u(4).s("p").b, "unsupported-state-version", "version 4");
+  expect_error(Bytes{}.raw(kStateMagic).u(5).s("p").b, "unsupported-state-version", "version 5");
   expect_error(Bytes{}.raw(kStateMagic).u(1000000).b, "unsupported-state-version", "version 1000000");
   expect_error(Bytes{}.raw(kStateMagic).u(0).b, "unsupported-state-version", "version 0");
 }
@@ -732,6 +734,65 @@ TEST(SerializeGolden, Version1DecodesWithEmptyVersion2Sections) {
   auto again = decode(encode(*decoded));
   ASSERT_TRUE(again.ok()) << again.error().message;
   expect_same(*decoded, *again);
+}
+
+// ---------------------------------------------------------------------------
+// Version 4 added the cron cycles of timers.
+
+// FROZEN: golden/state-v4.bin holds exactly this state.
+InstanceState golden_v4_state() {
+  InstanceState s = golden_v2_state();
+  s.timers[34] = Timer{34, 1, 14, 1772402400000, -1, 0, "0 0 6 * * MON-FRI"};
+  s.timers[35] = Timer{35, 7, 13, 1772985600000, -1, 0, "0 0 0 L * ?"};
+  s.next_key = 36;
+  return s;
+}
+
+TEST(SerializeGolden, Version4StillDecodes) {
+  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v4.bin";
+  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
+  if (write != nullptr && std::string_view(write) == "4") {
+    ASSERT_EQ(InstanceState::kFormatVersion, 4u) << "state-v4.bin must be written by a version-4 encoder";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const std::string bytes = encode(golden_v4_state());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good()) << "cannot write " << path;
+  }
+  const std::string bytes = read_file(path);
+  ASSERT_FALSE(bytes.empty()) << "missing golden file " << path;
+  auto decoded = decode(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  expect_same(golden_v4_state(), *decoded);
+  EXPECT_EQ(decoded->timers.at(34).cron, "0 0 6 * * MON-FRI");
+  EXPECT_EQ(decoded->timers.at(35).cron, "0 0 0 L * ?");
+  EXPECT_TRUE(decoded->timers.at(15).cron.empty());
+  if (InstanceState::kFormatVersion == 4) {
+    EXPECT_EQ(encode(*decoded), bytes) << "the version-4 encoding changed; add a new format version instead";
+  }
+}
+
+TEST(SerializeGolden, Version2DecodesWithoutCronCycles) {
+  auto decoded = decode(read_file(std::string(BANSHI_GOLDEN_DIR) + "/state-v2.bin"));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  for (const auto& [key, t] : decoded->timers) EXPECT_TRUE(t.cron.empty()) << key;
+}
+
+TEST(SerializeHostile, ACronCycleForAMissingTimerOrAnEmptyOneIsRefused) {
+  InstanceState s = golden_v4_state();
+  const std::string good = encode(s);
+  // The section is last: count 2, then key 34 and its text, key 35 and its text.
+  const std::string tail = std::string("\x02\x22\x11") + "0 0 6 * * MON-FRI" + "\x23\x0b" + "0 0 0 L * ?";
+  ASSERT_EQ(good.substr(good.size() - tail.size()), tail);
+  const std::string head = good.substr(0, good.size() - tail.size());
+  auto missing = decode(head + std::string("\x01\x63\x01") + "x");  // timer 99
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("timer 99 does not exist"), std::string::npos) << missing.error().message;
+  auto empty = decode(head + std::string("\x01\x22\x00", 3));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.error().message.find("cron cycle is empty"), std::string::npos) << empty.error().message;
+  auto unordered = decode(head + std::string("\x02\x23\x01") + "x" + "\x22\x01" + "y");
+  ASSERT_FALSE(unordered.ok());
+  EXPECT_NE(unordered.error().message.find("out of order"), std::string::npos) << unordered.error().message;
 }
 
 // ---------------------------------------------------------------------------

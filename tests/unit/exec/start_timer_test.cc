@@ -233,6 +233,62 @@ TEST_P(StartTimerTest, ABadTimerStartFailsTheDeploymentWithItsLineAndColumn) {
   EXPECT_TRUE(start_timers(*e).empty());
 }
 
+TEST_P(StartTimerTest, ACronCycleStartsAnInstanceAtEachMatchAndSurvivesARestart) {
+  {
+    auto e = open();
+    // Deployed on Monday 2026-03-02 at 09:00: the first match is Tuesday's 06:00.
+    ASSERT_TRUE(e->deploy("mornings.bpmn", timer_process("mornings", cycle("0 0 6 * * MON-FRI")), "designer").ok());
+    auto timers = start_timers(*e, "mornings");
+    ASSERT_EQ(timers.size(), 1u);
+    EXPECT_EQ(timers[0].due_at, at("2026-03-03T06:00:00+08:00"));
+    EXPECT_EQ(timers[0].repetitions_left, -1);
+    EXPECT_EQ(timers[0].period, "0 0 6 * * MON-FRI");
+    clock_->set(at("2026-03-03T06:00:00+08:00"));
+    e->run_until_idle();
+    EXPECT_EQ(instances_of(*e, "mornings").size(), 1u);
+    ASSERT_EQ(start_timers(*e, "mornings").size(), 1u);
+    EXPECT_EQ(start_timers(*e, "mornings")[0].due_at, at("2026-03-04T06:00:00+08:00"));
+  }
+  // Down from Tuesday to Saturday noon: Wednesday's, Thursday's and Friday's
+  // matches were missed. One instance starts for them, and the next is Monday's.
+  clock_->set(at("2026-03-07T12:00:00+08:00"));
+  auto e = open();
+  e->run_until_idle();
+  EXPECT_EQ(instances_of(*e, "mornings").size(), 2u);
+  ASSERT_EQ(start_timers(*e, "mornings").size(), 1u);
+  EXPECT_EQ(start_timers(*e, "mornings")[0].due_at, at("2026-03-09T06:00:00+08:00"));
+  clock_->set(at("2026-03-09T06:00:00+08:00"));
+  e->run_until_idle();
+  EXPECT_EQ(instances_of(*e, "mornings").size(), 3u);
+
+  // A FEEL value giving a cron expression is evaluated at deploy, like any other.
+  ASSERT_TRUE(e->deploy("month-end.bpmn", timer_process("month-end", cycle("=\"0 0 18 L * ?\"")), "designer").ok());
+  ASSERT_EQ(start_timers(*e, "month-end").size(), 1u);
+  EXPECT_EQ(start_timers(*e, "month-end")[0].due_at, at("2026-03-31T18:00:00+08:00"));
+}
+
+TEST_P(StartTimerTest, ABadCronCycleFailsTheDeploymentWithItsFieldLineAndColumn) {
+  auto e = open();
+  const std::pair<const char*, const char*> cases[] = {
+      {"0 0 25 * * *", "the hour field '25' is out of range 0-23"},
+      {"0 0 6 * * MON-FRI 2026", "this has 7"},
+      {"0 0 0 30 2 ?", "it never fires"},
+      // Only evaluating the FEEL at deploy finds this one.
+      {"=\"0 0 0 31 \" + \"4 ?\"", "it never fires"},
+  };
+  for (const auto& [value, why] : cases) {
+    auto r = e->deploy("bad.bpmn", timer_process("bad", cycle(value)), "designer");
+    ASSERT_FALSE(r.ok()) << value;
+    EXPECT_EQ(r.error().code, "invalid-model");
+    EXPECT_NE(r.error().message.find("bad.bpmn:4:60: error BS207"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find(why), std::string::npos) << r.error().message;
+  }
+  auto defs = e->store().definitions("");
+  ASSERT_TRUE(defs.ok());
+  EXPECT_TRUE(defs->empty()) << "a refused deployment stores nothing";
+  EXPECT_TRUE(start_timers(*e).empty());
+}
+
 TEST_P(StartTimerTest, TwoNodesNeverBothStartAnInstanceForOneFiring) {
   auto a = open("node-a");
   auto b = open("node-b");

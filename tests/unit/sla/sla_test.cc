@@ -497,7 +497,7 @@ InstanceState golden_v3_state() {
   task.state = ElementState::kActivated;
   s.elements[2] = task;
   s.user_tasks[4] = UserTask{4, 2};
-  s.timers[11] = Timer{11, 2, 3, 1772766000000, 0, 0};
+  s.timers[11] = Timer{11, 2, 3, 1772766000000, 0, 0, {}};
   SlaClock c;
   c.key = 5;
   c.element_instance = 2;
