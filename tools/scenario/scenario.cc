@@ -174,8 +174,11 @@ class Session {
     ++result_.commands;
     last_.clear();
     rejected_.reset();
+    rejecting_ = reject;
     command(w, text);
+    rejecting_ = false;
     deliver();
+    last_rejection_ = rejected_.value_or("");
     if (reject && !rejected_) fail(fmt::format("'{}' was accepted; the scenario expected it to be rejected", text));
     if (!reject && rejected_) fail(fmt::format("'{}' was rejected: {}", text, *rejected_));
   }
@@ -251,24 +254,22 @@ class Session {
     if (path.extension() == ".dmn" || dmn::looks_like_dmn(s.str())) {
       dmn::LoadResult d = dmn::load_dmn(s.str());
       if (!d.ok()) {
-        fatal_ = true;
         std::string why;
         for (const auto& diag : d.diagnostics) {
           if (diag.severity == model::Severity::kError) why += "\n  " + model::format_diagnostic(diag, path.string());
         }
-        return fail(fmt::format("{} does not deploy:{}", relative, why));
+        return refuse_deploy(relative, why);
       }
       decisions_.add(d.definitions);
       return;
     }
     model::LoadResult r = model::load_bpmn(s.str());
     if (!r.ok()) {
-      fatal_ = true;
       std::string why;
       for (const auto& d : r.diagnostics) {
         if (d.severity == model::Severity::kError) why += "\n  " + model::format_diagnostic(d, path.string());
       }
-      return fail(fmt::format("{} does not deploy:{}", relative, why));
+      return refuse_deploy(relative, why);
     }
     // Timer start events are scheduled at deploy, as the engine does; a bad
     // value refuses the file.
@@ -278,10 +279,9 @@ class Session {
       schedules[p.id] = core::schedule_start_timers(p, {now_, kZone, calendar_.get()}, timer_errors);
     }
     if (!timer_errors.empty()) {
-      fatal_ = true;
       std::string why;
       for (const auto& d : timer_errors) why += "\n  " + model::format_diagnostic(d, path.string());
-      return fail(fmt::format("{} does not deploy:{}", relative, why));
+      return refuse_deploy(relative, why);
     }
     for (const model::Process& p : r.definitions->processes) {
       if (!p.executable) continue;
@@ -306,6 +306,18 @@ class Session {
       if (auto earlier = deployed_.find(p.id); earlier != deployed_.end()) retired_.push_back(std::move(earlier->second));
       deployed_[p.id] = std::move(d);
     }
+  }
+
+  // A model that does not deploy stops the scenario, unless the line was
+  // `reject deploy FILE`: then the refusal is what the scenario expects.
+  void refuse_deploy(const std::string& relative, const std::string& why) {
+    std::string message = fmt::format("{} does not deploy:{}", relative, why);
+    if (rejecting_) {
+      rejected_ = std::move(message);
+      return;
+    }
+    fatal_ = true;
+    fail(std::move(message));
   }
 
   // Business calendars (a folder of YEAR.toml files) for FEEL's working-day built-ins.
@@ -852,6 +864,14 @@ class Session {
       }
       return;
     }
+    if (what.rfind("rejection:", 0) == 0) {
+      std::string want(after("rejection:"));
+      if (last_rejection_.empty()) return fail("the last command was not rejected");
+      if (last_rejection_.find(want) == std::string::npos) {
+        fail(fmt::format("the last command was rejected with '{}', which does not contain '{}'", last_rejection_, want));
+      }
+      return;
+    }
     if (!inst) return fail("no instance has been started");
     if (what == "completed" || what == "terminated" || what == "running") {
       core::InstanceStatus want = what == "completed"    ? core::InstanceStatus::kCompleted
@@ -973,6 +993,8 @@ class Session {
   std::vector<std::string> last_;
   std::vector<std::string> path_;
   std::optional<std::string> rejected_;
+  bool rejecting_ = false;      // the line being run is `reject ...`
+  std::string last_rejection_;  // why the last command was refused (expect rejection:)
   // Messages and signals thrown by a command, delivered once it is done.
   std::vector<std::function<void()>> pending_deliveries_;
   std::map<std::string, json::value> task_payloads_;
