@@ -226,6 +226,16 @@ print(f"docs: {examples} model and calendar examples accepted")
 RUN_ELSEWHERE = {
     "docs/api/department-systems.md": "its curl walkthrough runs against a real server in api_examples_test.sh",
 }
+# api_examples_test.sh runs the ```sh blocks of department-systems.md that
+# open with exactly ```sh at the start of a line: every shell block of the
+# page must be one of them.
+for page in RUN_ELSEWHERE:
+    with open(os.path.join(repo, page), encoding="utf-8") as f:
+        fences = sum(1 for l in f if l.rstrip("\n") == "```sh")
+    shell = sum(1 for lang, _, _ in blocks(os.path.join(repo, page)) if lang in ("sh", "bash", "shell"))
+    if fences != shell:
+        fail(f"{page}: {shell} shell blocks, of which {fences} open with ```sh at the start of a line, "
+             f"the only ones its own test runs")
 bin_dir = tempfile.mkdtemp()
 os.symlink(os.path.abspath(banshi), os.path.join(bin_dir, "banshi"))
 ran_blocks = marked_blocks = 0

@@ -21,7 +21,8 @@ against the real thing by its language (docs_test.py runs these):
 - ```http: one request a line (`METHOD PATH [JSON]`, `[...]` an optional part,
   `a|b` alternatives, `{id}` a case that has ended, `...` the value given on an
   earlier line); each is sent to a real server, as a user with a role the
-  route allows, and must succeed (2xx).
+  route allows, and must succeed with a 2xx status docs/api/openapi.yaml
+  lists for the route.
 - ```cpp / ```c with `compiled: NAME`: compiled as written, with the compiler
   and flags the build uses for the part it shows, inside the small wrapper
   NAME below; with `excerpt of FILE`: the lines appear in that source file in
@@ -545,8 +546,13 @@ class Checker:
             for path in paths:
                 status, _, answer = server.request(method, path, body or None, self.role_for(method, path))
                 sent += 1
+                found = self.spec.operation(method, path)
+                documented = sorted(c for c in (found[1].get("responses", {}) if found else {}) if c.startswith("2"))
                 if not 200 <= status < 300:
                     self.fail(f"{where}+{n}: {method} {path} {body} answers {status}: {answer[:300]!r}")
+                elif str(status) not in documented:
+                    self.fail(f"{where}+{n}: {method} {path} answers {status}, which docs/api/openapi.yaml "
+                              f"does not list for it ({', '.join(documented) or 'no route'})")
         return sent
 
     # --- cpp / c ----------------------------------------------------------------
