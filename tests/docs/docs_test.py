@@ -378,8 +378,9 @@ try:
                     else:
                         fail(f"{where}: a text block needs `<!-- docs-test: synopsis of banshi COMMAND -->` "
                              f"or `<!-- docs-test: not run: REASON -->`")
-            except RuntimeError as e:
-                fail(f"{where}: {e}")
+            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                # A server that cannot be reached, an answer that is not JSON, a command that hangs.
+                fail(f"{where}: {type(e).__name__}: {e}")
             checked_blocks[lang] += 1
     print(f"docs: {http_requests} requests of the ```http examples sent to a real server")
 finally:

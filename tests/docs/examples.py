@@ -103,7 +103,7 @@ class Server:
             self.error = "the server did not start: " + f.read()[-2000:]
 
     def stop(self):
-        if self.process and self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.tmp.cleanup()
@@ -150,6 +150,7 @@ class Checker:
         self.server_config = server_config
         self.spec = openapi_schema.Spec(yaml.safe_load(open(os.path.join(repo, "docs/api/openapi.yaml"), encoding="utf-8")))
         self._server = None
+        self._simulators = None
         self._fixtures = None
         self._compile_commands = None
         self.scrape_jobs = {}  # page -> job names of its scrape configs
@@ -161,6 +162,8 @@ class Checker:
         door's pre-fill and the department calls are real HTTP calls), with the
         shipped models the examples use deployed."""
         if self._server is None:
+            if self._simulators is not None:
+                raise RuntimeError("banshi simulate did not start")
             self._simulators_log = tempfile.TemporaryFile("w+")
             self._simulators = subprocess.Popen([self.banshi, "simulate", "--port", "0"], stdout=self._simulators_log,
                                                 stderr=subprocess.STDOUT, text=True)
@@ -195,6 +198,7 @@ class Checker:
     def close(self):
         if self._server is not None:
             self._server.stop()
+        if self._simulators is not None:
             self._simulators.terminate()
             self._simulators.wait(timeout=30)
             self._simulators_log.close()
