@@ -56,6 +56,24 @@ import openapi_schema
 LANGUAGES = ("json", "yaml", "http", "cpp", "c", "scenario", "console", "text")
 
 
+def start_listening(args, log_path):
+    """Starts a process that prints `listening on http://127.0.0.1:PORT`, its
+    output going to log_path: (process, that URL or None, the output so far)."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    output = ""
+    for _ in range(300):
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            output = f.read()
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", output)
+        if m:
+            return process, m.group(1), output
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    return process, None, output
+
+
 class Server:
     """A real `banshi serve` on a fresh data folder, with one user per role
     (staff and supervisor of dpf in 南关区 220102)."""
@@ -86,21 +104,12 @@ class Server:
         config = os.path.join(self.tmp.name, "banshi.toml")
         with open(config, "w", encoding="utf-8") as f:
             f.write(config_text)
-        self.log_path = os.path.join(self.tmp.name, "serve.log")
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([banshi, "serve", "--config", config, "--listen", "127.0.0.1:0",
-                                             "--data", self.data], stdout=log, stderr=subprocess.STDOUT)
-        for _ in range(300):
-            with open(self.log_path, "rb") as f:
-                m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)", f.read())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        with open(self.log_path, encoding="utf-8", errors="replace") as f:
-            self.error = "the server did not start: " + f.read()[-2000:]
+        self.process, url, output = start_listening([banshi, "serve", "--config", config, "--listen", "127.0.0.1:0",
+                                                     "--data", self.data], os.path.join(self.tmp.name, "serve.log"))
+        if url:
+            self.port = int(url.rsplit(":", 1)[1])
+        else:
+            self.error = "the server did not start: " + output[-2000:]
 
     def stop(self):
         if self.process is not None and self.process.poll() is None:
@@ -164,21 +173,11 @@ class Checker:
         if self._server is None:
             if self._simulators is not None:
                 raise RuntimeError("banshi simulate did not start")
-            self._simulators_log = tempfile.TemporaryFile("w+")
-            self._simulators = subprocess.Popen([self.banshi, "simulate", "--port", "0"], stdout=self._simulators_log,
-                                                stderr=subprocess.STDOUT, text=True)
-            base = None
-            for _ in range(300):
-                self._simulators_log.seek(0)
-                m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", self._simulators_log.read())
-                if m:
-                    base = m.group(1)
-                    break
-                if self._simulators.poll() is not None:
-                    break
-                time.sleep(0.1)
+            self._simulators_dir = tempfile.TemporaryDirectory()
+            self._simulators, base, output = start_listening([self.banshi, "simulate", "--port", "0"],
+                                                             os.path.join(self._simulators_dir.name, "simulate.log"))
             if base is None:
-                raise RuntimeError("banshi simulate did not start")
+                raise RuntimeError("banshi simulate did not start: " + output[-2000:])
             self._server = Server(self.banshi, self.server_config + f'\n[connectors]\nenabled = true\nbase_url = "{base}"\n')
             if not self._server.error:
                 for name in self.DEPLOYED:
@@ -201,7 +200,7 @@ class Checker:
         if self._simulators is not None:
             self._simulators.terminate()
             self._simulators.wait(timeout=30)
-            self._simulators_log.close()
+            self._simulators_dir.cleanup()
 
     def run(self, args, cwd=None, timeout=120):
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
