@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <variant>
 
 #include <boost/json/array.hpp>
@@ -615,7 +616,58 @@ Result<void> load_candidates(Connection& c, TaskRecord& t) {
   return {};
 }
 
+// The candidates of every task of a page, in one statement rather than one
+// per task.
+Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks) {
+  if (tasks.empty()) return {};
+  if (tasks.size() == 1) return load_candidates(c, tasks.front());
+  std::string ids = "[";
+  for (const auto& t : tasks) {
+    if (ids.size() > 1) ids += ',';
+    ids += std::to_string(t.id);
+  }
+  ids += ']';
+  auto st = c.prepare(
+      "SELECT task_id, kind, value FROM task_candidates WHERE task_id IN (SELECT value FROM json_each(?1)) "
+      "ORDER BY task_id, kind, position");
+  if (!st.ok()) return st.error();
+  st->bind(1, ids);
+  std::unordered_map<int64_t, TaskRecord*> by_id;
+  by_id.reserve(tasks.size());
+  for (auto& t : tasks) by_id[t.id] = &t;
+  int rc = 0;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    auto it = by_id.find(st->int64(0));
+    if (it == by_id.end()) continue;
+    (st->int64(1) == kCandidateGroup ? it->second->candidate_groups : it->second->candidate_users)
+        .push_back(st->text(2));
+  }
+  if (rc != SQLITE_DONE) return store_error(c.db(), "cannot read task candidates");
+  return {};
+}
+
 using Binding = std::variant<int64_t, std::string>;
+
+// "`column` starts with one of `prefixes`" as index ranges on the column:
+// `column >= p AND column < p || x'ff'` per prefix (UTF-8 text never holds a
+// 0xff byte, so the range holds exactly the texts that start with p). An
+// empty prefix (the whole country) matches every row, and so does no
+// condition at all; no prefix matches nothing.
+std::string prefix_ranges(const char* column, const std::vector<std::string>& prefixes,
+                          std::vector<Binding>& bindings) {
+  if (prefixes.empty()) return "0";
+  for (const std::string& p : prefixes) {
+    if (p.empty()) return "1";
+  }
+  std::string sql = "(";
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (i > 0) sql += " OR ";
+    sql += fmt::format("({0} >= ? AND {0} < ?)", column);
+    bindings.emplace_back(prefixes[i]);
+    bindings.emplace_back(prefixes[i] + '\xff');
+  }
+  return sql + ")";
+}
 
 void bind_all(Statement& st, const std::vector<Binding>& bindings) {
   for (size_t i = 0; i < bindings.size(); ++i) {
@@ -1251,6 +1303,94 @@ Result<std::vector<InstanceRecord>> SqliteStore::running_instances_of(InstanceId
   });
 }
 
+namespace {
+
+// A set of task ids that holds every task visible to a caller.
+struct DrivingSet {
+  std::string sql;  // SELECT ... AS id ...
+  std::vector<Binding> bindings;
+};
+
+// Below this many candidate rows a visible set is read whole and sorted.
+constexpr int64_t kSmallVisibleSet = 500;
+
+// How many rows `from_where` selects, counting no further than kSmallVisibleSet.
+Result<int64_t> bounded_count(Connection& c, const std::string& from_where, const std::vector<Binding>& bindings) {
+  auto st = c.prepare(fmt::format("SELECT count(*) FROM (SELECT 1 {} LIMIT {})", from_where, kSmallVisibleSet));
+  if (!st.ok()) return st.error();
+  bind_all(*st, bindings);
+  if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot count tasks");
+  return st->int64(0);
+}
+
+// The tasks whose region starts with one of `prefixes`, counted up to
+// kSmallVisibleSet; none when a prefix is empty (every task) or none given.
+Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c,
+                                                                 const std::vector<std::string>& prefixes) {
+  if (prefixes.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
+  DrivingSet set;
+  int64_t count = 0;
+  for (const std::string& p : prefixes) {
+    if (p.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
+    std::vector<Binding> range{p, p + '\xff'};
+    auto n = bounded_count(c, "FROM user_tasks WHERE region >= ? AND region < ?", range);
+    if (!n.ok()) return n.error();
+    count += *n;
+    if (!set.sql.empty()) set.sql += " UNION ";
+    set.sql += "SELECT id AS id FROM user_tasks WHERE region >= ? AND region < ?";
+    set.bindings.insert(set.bindings.end(), range.begin(), range.end());
+  }
+  return std::make_optional(std::make_pair(std::move(set), count));
+}
+
+// The smallest superset of a query's answer, when one is small (fewer than
+// kSmallVisibleSet rows, counted through the candidates' and the regions'
+// indexes): the tasks offered to the caller (assigned to them, offered to
+// them by name, or to a group of their department), the tasks of their work
+// regions, or those of the regions asked for. None when all are large: then
+// matching tasks are common and walking the open tasks in page order finds a
+// page soon.
+Result<std::optional<DrivingSet>> small_task_set(Connection& c, const TaskQuery& q) {
+  std::optional<DrivingSet> best;
+  int64_t best_count = kSmallVisibleSet;
+  auto consider = [&](Result<std::optional<std::pair<DrivingSet, int64_t>>> r) -> Result<void> {
+    if (!r.ok()) return r.error();
+    if (*r && (*r)->second < best_count) {
+      best_count = (*r)->second;
+      best = std::move((*r)->first);
+    }
+    return {};
+  };
+  const TaskQuery::Visibility& v = q.visible;
+  if (v.active && !v.monitor) {
+    const std::string user = v.user.empty() ? std::string("\x01") : v.user;
+    DrivingSet offer{"SELECT task_id AS id FROM task_candidates WHERE kind = 2 AND value = ? "
+                     "UNION SELECT id FROM user_tasks WHERE assignee = ?",
+                     {user, user}};
+    int64_t offer_count = 0;  // a user's own offers are few
+    if (!v.department.empty()) {
+      const std::string groups = v.department + "-";
+      std::vector<Binding> exact{v.department};
+      std::vector<Binding> range{groups, groups + '\xff'};
+      auto n = bounded_count(c, "FROM task_candidates WHERE kind = 1 AND value = ?", exact);
+      if (!n.ok()) return n.error();
+      auto m = bounded_count(c, "FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ?", range);
+      if (!m.ok()) return m.error();
+      offer_count = *n + *m;
+      offer.sql = "SELECT task_id AS id FROM task_candidates WHERE kind = 1 AND value = ? "
+                  "UNION SELECT task_id FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ? UNION " +
+                  offer.sql;
+      offer.bindings.insert(offer.bindings.begin(), {v.department, range[0], range[1]});
+    }
+    BANSHI_STORE_TRY(consider(std::make_optional(std::make_pair(std::move(offer), offer_count))));
+    if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, v.work_regions)));
+  }
+  if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, q.regions)));
+  return best;
+}
+
+}  // namespace
+
 Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
   // The WHERE and ORDER BY shape comes from fixed fragments; every value is
   // bound. List filters bind one JSON array each, so the number of shapes
@@ -1283,10 +1423,7 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
     sql += fmt::format(" AND {}", kUser);
     bindings.emplace_back(q.candidate_user);
   }
-  if (!q.regions.empty()) {
-    sql += " AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(t.region, 1, length(r.value)) = r.value)";
-    bindings.emplace_back(json_list(q.regions));
-  }
+  if (!q.regions.empty()) sql += " AND " + prefix_ranges("+t.region", q.regions, bindings);
   if (!q.process_id.empty()) {
     sql += " AND t.process_id = ?";
     bindings.emplace_back(q.process_id);
@@ -1310,29 +1447,24 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
           "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
         : "(t.assignee = ? OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
           "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))))";
-    std::string work = fmt::format(
-        "({} AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(t.region, 1, length(r.value)) = r.value) AND "
-        "(? OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))",
-        offered);
     std::string department = v.department.empty() ? std::string("\x01") : v.department;  // matches no group
     std::string user = v.user.empty() ? std::string("\x01") : v.user;  // matches no one
-    bindings.emplace_back(user);
-    bindings.emplace_back(user);
-    bindings.emplace_back(department);
-    bindings.emplace_back(static_cast<int64_t>(department.size() + 1));
-    bindings.emplace_back(department + "-");
-    bindings.emplace_back(json_list(v.work_regions));
-    bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
-    bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
-    bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
-    bindings.emplace_back(user);
+    // Bindings in the order of the placeholders: the offer, the regions, the escalation.
+    std::vector<Binding> work_bindings{user, user, department, static_cast<int64_t>(department.size() + 1),
+                                       department + "-"};
+    std::string regions = prefix_ranges("+t.region", v.work_regions, work_bindings);
+    std::string work = fmt::format("({} AND {} AND (? OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))", offered,
+                                   regions);
+    work_bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
+    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
+    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
+    work_bindings.emplace_back(user);
+    bindings.insert(bindings.end(), work_bindings.begin(), work_bindings.end());
     if (v.monitor) {
-      sql += fmt::format(
-          " AND ({} OR (json_array_length(?) = 0 OR EXISTS (SELECT 1 FROM json_each(?) m WHERE "
-          "substr(t.region, 1, length(m.value)) = m.value)))",
-          work);
-      bindings.emplace_back(json_list(v.monitor_regions));
-      bindings.emplace_back(json_list(v.monitor_regions));
+      // A monitor without regions watches the whole country.
+      std::string watched = v.monitor_regions.empty() ? std::string("1")
+                                                       : prefix_ranges("+t.region", v.monitor_regions, bindings);
+      sql += fmt::format(" AND ({} OR {})", work, watched);
     } else {
       sql += " AND " + work;
     }
@@ -1355,12 +1487,28 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
   bindings.emplace_back(static_cast<int64_t>(q.offset));
 
   return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
-    auto st = c.prepare(sql);
+    // When few tasks can be visible to the caller, read just those through
+    // an index and sort them, rather than walk the open tasks in page order
+    // until a page of visible ones is found (which reads every open task
+    // when almost none is visible).
+    std::string statement = sql;
+    std::vector<Binding> all = bindings;
+    if ((q.visible.active && !q.visible.monitor) || !q.regions.empty()) {
+      auto drive = small_task_set(c, q);
+      if (!drive.ok()) return drive.error();
+      if (*drive) {
+        const std::string from = "FROM user_tasks t ";
+        statement.replace(statement.find(from), from.size(),
+                          "FROM (" + (*drive)->sql + ") d CROSS JOIN user_tasks t ON t.id = d.id ");
+        all.insert(all.begin(), (*drive)->bindings.begin(), (*drive)->bindings.end());
+      }
+    }
+    auto st = c.prepare(statement);
     if (!st.ok()) return st.error();
-    bind_all(*st, bindings);
+    bind_all(*st, all);
     auto found = collect<TaskRecord>(*st, read_task, "cannot list tasks");
     if (!found.ok()) return found.error();
-    for (auto& t : *found) BANSHI_STORE_TRY(load_candidates(c, t));
+    BANSHI_STORE_TRY(load_candidates(c, *found));
     return found;
   });
 }

@@ -1,5 +1,6 @@
 // tasks() against a brute-force filter over a few hundred tasks.
 #include <algorithm>
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -237,6 +238,177 @@ TEST_P(TaskQueryTest, LimitIsCappedAndDueSortPutsUndatedLast) {
   ASSERT_TRUE(found.ok());
   EXPECT_NE(found->front().due_at, 0);
   EXPECT_EQ(found->back().due_at, 0);
+}
+
+// Who may see what (TaskQuery::Visibility), against the rule written out in
+// C++. The data is shaped so that both ways the SQLite store answers are
+// used: one department and one region hold more than its small-set bound
+// (the open tasks are walked in page order), others hold a few tasks (those
+// are read through an index and sorted).
+bool visible(const TaskRecord& t, const TaskQuery::Visibility& v) {
+  auto in = [&](const std::vector<std::string>& prefixes) {
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](const std::string& p) { return t.region.compare(0, p.size(), p) == 0; });
+  };
+  bool group = !v.department.empty() &&
+               std::any_of(t.candidate_groups.begin(), t.candidate_groups.end(), [&](const std::string& g) {
+                 return g == v.department || g.rfind(v.department + "-", 0) == 0;
+               });
+  bool mine = !v.user.empty() && (t.assignee == v.user || contains(t.candidate_users, v.user));
+  bool offered = v.groups_only ? group : group || mine;
+  bool escalated = t.sla_state == TaskQuery::Visibility::kEscalatedState ||
+                   t.sla_state == TaskQuery::Visibility::kBreachedState;
+  bool work = offered && in(v.work_regions) && (v.see_escalated || !escalated || (!v.user.empty() && t.assignee == v.user));
+  if (!v.monitor) return work;
+  return work || v.monitor_regions.empty() || in(v.monitor_regions);
+}
+
+class TaskVisibilityTest : public ::testing::TestWithParam<testing::Backend> {
+ protected:
+  static constexpr int kMany = 1500;
+
+  void SetUp() override {
+    if (!db_.available()) GTEST_SKIP() << testing::kNoPostgres;
+    store_ = db_.open();
+    ASSERT_NE(store_, nullptr);
+    int64_t p = deploy_one(*store_, "p");
+    std::mt19937 random(77);
+    // Weighted picks: most tasks are the civil federation's, in one district.
+    const std::vector<std::string> groups = {"dpf-county", "dpf-county", "dpf-county", "dpf-city", "mca-county",
+                                             "mca-county", "tax", "hrss-county"};
+    const std::vector<std::string> regions = {"220102", "220102", "220102", "220102", "220103",
+                                              "220103", "220402", "110101"};
+    WriteBatch b;
+    for (int i = 0; i < kMany; ++i) {
+      InstanceId id = i + 1;
+      b.instances.push_back(new_instance(id, p, "p"));
+      TaskRecord t;
+      t.instance_id = id;
+      t.key = 1;
+      t.process_id = "p";
+      t.element_id = "task";
+      t.name = "Task " + std::to_string(i);
+      // The rare groups and regions are rarer still.
+      std::string g = groups[random() % groups.size()];
+      if ((g == "tax" || g == "hrss-county") && random() % 8 != 0) g = "dpf-county";
+      t.candidate_groups.push_back(g);
+      if (random() % 10 == 0) t.candidate_groups.push_back(groups[random() % groups.size()]);
+      if (random() % 12 == 0) t.candidate_users.push_back(kUsers[random() % kUsers.size()]);
+      if (random() % 6 == 0) t.assignee = kUsers[random() % kUsers.size()];
+      t.region = regions[random() % regions.size()];
+      if (t.region == "110101" && random() % 8 != 0) t.region = "220102";
+      t.priority = static_cast<int32_t>(random() % 3) * 25;
+      t.created_at = 1000 + static_cast<int64_t>(random() % 400);
+      t.sla_state = static_cast<uint8_t>(random() % 4);
+      t.payload = "{}";
+      b.tasks_added.push_back(t);
+    }
+    ASSERT_TRUE(store_->write(b).ok());
+    TaskQuery everything;
+    everything.limit = 1000;
+    for (;;) {
+      auto page = store_->tasks(everything);
+      ASSERT_TRUE(page.ok());
+      all_.insert(all_.end(), page->begin(), page->end());
+      if (page->size() < everything.limit) break;
+      everything.offset += everything.limit;
+    }
+    ASSERT_EQ(all_.size(), static_cast<size_t>(kMany));
+  }
+
+  size_t count(const std::function<bool(const TaskRecord&)>& pred) const {
+    return static_cast<size_t>(std::count_if(all_.begin(), all_.end(), pred));
+  }
+
+  testing::TestDatabase db_{GetParam()};
+  std::unique_ptr<Store> store_;
+  std::vector<TaskRecord> all_;
+};
+BANSHI_BOTH_STORES(TaskVisibilityTest);
+
+TEST_P(TaskVisibilityTest, PagesHoldExactlyWhatTheCallerMaySee) {
+  auto has_group_of = [](const std::string& dept) {
+    return [dept](const TaskRecord& t) {
+      return std::any_of(t.candidate_groups.begin(), t.candidate_groups.end(),
+                         [&](const std::string& g) { return g == dept || g.rfind(dept + "-", 0) == 0; });
+    };
+  };
+  auto in_region = [](const std::string& p) {
+    return [p](const TaskRecord& t) { return t.region.compare(0, p.size(), p) == 0; };
+  };
+  // The shape the test relies on: large and small sets on both sides.
+  ASSERT_GT(count(has_group_of("dpf")), 600u);
+  ASSERT_LT(count(has_group_of("tax")), 200u);
+  ASSERT_GT(count(has_group_of("tax")), 5u);
+  ASSERT_GT(count(in_region("2201")), 600u);
+  ASSERT_LT(count(in_region("1101")), 200u);
+  ASSERT_GT(count(in_region("1101")), 5u);
+
+  struct Caller {
+    std::string user, department;
+    std::vector<std::string> work_regions;
+    bool see_escalated, groups_only, monitor;
+    std::vector<std::string> monitor_regions;
+  };
+  const std::vector<std::string> none;
+  const std::vector<Caller> callers = {
+      {"ana", "dpf", {""}, false, false, false, none},                // big department, whole country
+      {"ana", "dpf", {"2201"}, false, false, false, none},            // big department, big region
+      {"ben", "dpf", {"1101"}, false, false, false, none},            // big department, small region
+      {"ben", "dpf", {"2204", "1101"}, true, false, false, none},     // two small regions, supervisor
+      {"chen", "tax", {"22"}, false, false, false, none},             // small department, big region
+      {"chen", "tax", {"2201"}, false, true, false, none},            // small department, groups only
+      {"dana", "hrss", {""}, true, false, false, none},               // small department everywhere
+      {"dana", "", {"2201"}, false, false, false, none},              // no department: offers by name only
+      {"ana", "mca", {"220103"}, false, false, false, none},          // middle-sized both
+      {"ben", "dpf", {"2201"}, false, false, true, {"1101"}},         // staff and monitor
+      {"", "", {}, false, false, true, {"2204"}},                     // a regional monitor
+      {"chen", "nobody", {"2201"}, false, false, false, none},        // a department with no tasks
+  };
+  std::mt19937 random(5);
+  for (size_t i = 0; i < callers.size(); ++i) {
+    const Caller& c = callers[i];
+    TaskQuery q;
+    q.visible.active = true;
+    q.visible.user = c.user;
+    q.visible.department = c.department;
+    q.visible.work_regions = c.work_regions;
+    q.visible.see_escalated = c.see_escalated;
+    q.visible.groups_only = c.groups_only;
+    q.visible.monitor = c.monitor;
+    q.visible.monitor_regions = c.monitor_regions;
+    std::vector<TaskRecord> expected;
+    for (const auto& t : all_) {
+      if (visible(t, q.visible)) expected.push_back(t);
+    }
+    for (int round = 0; round < 6; ++round) {
+      TaskQuery r = q;
+      r.sort = static_cast<TaskQuery::Sort>(round % 3);
+      r.descending = round % 2 == 1;
+      if (round >= 3) r.regions = {random() % 2 == 0 ? "2201" : "1101"};
+      r.offset = round == 0 ? 0 : random() % 30;
+      r.limit = round == 5 ? 1000 : 1 + random() % 60;
+      std::vector<int64_t> want = expected_ids(expected, r);
+      auto found = store_->tasks(r);
+      ASSERT_TRUE(found.ok()) << found.error().message;
+      std::vector<int64_t> ids;
+      for (const auto& t : *found) ids.push_back(t.id);
+      EXPECT_EQ(ids, want) << "caller " << i << " round " << round;
+    }
+    // Walking every page yields every visible task once.
+    TaskQuery all = q;
+    all.limit = 97;
+    size_t seen = 0;
+    for (;;) {
+      auto page = store_->tasks(all);
+      ASSERT_TRUE(page.ok());
+      for (const auto& t : *page) EXPECT_TRUE(visible(t, q.visible)) << "caller " << i << " task " << t.id;
+      seen += page->size();
+      if (page->size() < all.limit) break;
+      all.offset += all.limit;
+    }
+    EXPECT_EQ(seen, expected.size()) << "caller " << i;
+  }
 }
 
 }  // namespace
