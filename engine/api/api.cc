@@ -102,16 +102,17 @@ std::string_view incident_kind_word(uint8_t kind) {
 }
 
 // A stored JSON text as a value; a text that does not parse is kept as a string.
-json::value stored_json(const std::string& text) {
-  if (text.empty()) return nullptr;
+json::value stored_json(const std::string& text, json::storage_ptr sp = {}) {
+  if (text.empty()) return json::value(nullptr, sp);
   json::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) return json::value(text);
+  json::value v = json::parse(text, ec, sp);
+  if (ec) return json::value(text, sp);
   return v;
 }
 
-json::array string_array(const std::vector<std::string>& v) {
-  json::array a;
+json::array string_array(const std::vector<std::string>& v, json::storage_ptr sp = {}) {
+  json::array a(sp);
+  a.reserve(v.size());
   for (const std::string& s : v) a.emplace_back(s);
   return a;
 }
@@ -147,8 +148,10 @@ json::object instance_json(const store::InstanceRecord& i) {
   return o;
 }
 
-json::object task_json(const store::TaskRecord& t) {
-  json::object o;
+// `sp`: where the object's memory comes from (a page of tasks builds all of
+// its objects in one monotonic arena).
+json::object task_json(const store::TaskRecord& t, json::storage_ptr sp = {}) {
+  json::object o(18, sp);
   o["id"] = t.id;
   o["instanceId"] = t.instance_id;
   o["processId"] = t.process_id;
@@ -753,11 +756,17 @@ void Api::add_routes() {
     }
     auto list = engine_.store().tasks(query);
     if (!list.ok()) return problem_from_error(list.error());
-    json::array items;
-    for (const auto& t : *list) items.push_back(task_json(t));
-    return json_response(200, json::object{{"items", std::move(items)},
-                                           {"offset", query.offset},
-                                           {"limit", query.limit}});
+    // The page's values live in one arena that goes with the handler.
+    json::monotonic_resource arena;
+    json::storage_ptr sp(&arena);
+    json::array items(sp);
+    items.reserve(list->size());
+    for (const auto& t : *list) items.emplace_back(task_json(t, sp));
+    json::object page(3, sp);
+    page["items"] = std::move(items);
+    page["offset"] = query.offset;
+    page["limit"] = query.limit;
+    return json_response(200, page);
   });
 
   add("GET", "/api/v1/tasks/{id}", roles({"staff", "supervisor", "monitor"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
