@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include <fmt/format.h>
 
 #include "banshi/version.h"
+#include "calendar/business_calendar.h"
+#include "core/start_timer.h"
 #include "dmn/decide.h"
 #include "model/iso8601.h"
 #include "model/load.h"
@@ -56,10 +59,37 @@ struct ValidateOptions {
   std::vector<std::string> files;
   bool quiet = false;
   bool werror = false;
+  std::string at;        // evaluate timer start events as a deploy at this instant; empty: now
+  int utc_offset_minutes = 480;
+  std::string calendar;  // business calendars for FEEL timer values that count working days
 };
 
 int run_validate(const ValidateOptions& options) {
   banshi::model::LoadLimits limits;
+  // Timer start events are evaluated as a deploy would evaluate them now.
+  banshi::core::StartTimerEnv timers;
+  timers.utc_offset_minutes = options.utc_offset_minutes;
+  timers.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  if (!options.at.empty()) {
+    auto at = banshi::model::parse_date_time(options.at, options.utc_offset_minutes);
+    if (!at.ok()) {
+      fmt::print(stderr, "banshi validate: --at: {}\n", at.error().message);
+      return kExitUsage;
+    }
+    timers.now_ms = *at;
+  }
+  std::unique_ptr<banshi::calendar::BusinessCalendar> calendar;
+  if (!options.calendar.empty()) {
+    auto loaded = banshi::calendar::BusinessCalendar::load_directory(options.calendar);
+    if (!loaded.ok()) {
+      fmt::print(stderr, "banshi validate: --calendar: {}\n", loaded.error().message);
+      return kExitUsage;
+    }
+    calendar = std::make_unique<banshi::calendar::BusinessCalendar>(std::move(loaded).value());
+    timers.working_days = calendar.get();
+  }
   int invalid = 0;
   for (const std::string& path : options.files) {
     std::string bytes, why;
@@ -69,6 +99,11 @@ int run_validate(const ValidateOptions& options) {
       continue;
     }
     banshi::model::LoadResult result = banshi::model::load_bpmn(bytes, limits);
+    if (result.ok()) {
+      for (auto& d : banshi::core::check_start_timers(*result.definitions, timers)) {
+        result.diagnostics.push_back(std::move(d));
+      }
+    }
     size_t errors = 0, warnings = 0;
     for (const auto& d : result.diagnostics) {
       bool is_error = d.severity == banshi::model::Severity::kError;
@@ -190,6 +225,13 @@ int run(int argc, char** argv) {
   validate_cmd->add_option("files", validate.files, "BPMN files to check")->required();
   validate_cmd->add_flag("-q,--quiet", validate.quiet, "Print errors only, no warnings or summary");
   validate_cmd->add_flag("--warnings-as-errors", validate.werror, "Fail on warnings too");
+  validate_cmd->add_option("--at", validate.at,
+                           "Evaluate timer start events as a deployment at this date-time would (default: now)");
+  validate_cmd->add_option("--utc-offset-minutes", validate.utc_offset_minutes,
+                           "The engine's zone for timer values without an offset and cron fields (default 480)")
+      ->check(CLI::Range(-14 * 60, 14 * 60));
+  validate_cmd->add_option("--calendar", validate.calendar,
+                           "Folder of business calendars (YEAR.toml) for FEEL timer values that count working days");
 
   TestOptions test;
   CLI::App* test_cmd = app.add_subcommand(

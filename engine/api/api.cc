@@ -540,7 +540,7 @@ void Api::add_routes() {
                      "resource");
     }
     if (req.body.empty()) return problem(ProblemKind::kBadRequest, "The body must hold the BPMN file.", "body");
-    if (validate_only) return validation_report(resource, req.body);  // nothing stored
+    if (validate_only) return validation_report(resource, req.body, deploy_timer_env(engine_));  // nothing stored
     AuditNote note = auth_.note(who, "deploy", "resource " + resource, req.remote_address);
     auto deployed = engine_.deploy(resource, req.body, who.actor(), &note);
     if (!deployed.ok()) return problem_from_error(deployed.error());

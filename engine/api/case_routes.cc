@@ -61,7 +61,11 @@ bool valid_model_id(const std::string& id) {
 
 }  // namespace
 
-Response validation_report(const std::string& resource, const std::string& xml) {
+core::StartTimerEnv deploy_timer_env(Engine& engine) {
+  return core::StartTimerEnv{engine.clock().now_ms(), engine.utc_offset_minutes(), engine.working_days()};
+}
+
+Response validation_report(const std::string& resource, const std::string& xml, const core::StartTimerEnv& timers) {
   std::vector<model::Diagnostic> diagnostics;
   std::string kind = "bpmn";
   if (resource.ends_with(".dmn") || dmn::looks_like_dmn(xml)) {
@@ -80,6 +84,9 @@ Response validation_report(const std::string& resource, const std::string& xml) 
       if (!executable) {
         diagnostics.push_back(
             model::Diagnostic{model::Severity::kError, "BS001", {}, {}, "the file has no executable process"});
+      }
+      for (model::Diagnostic& d : core::check_start_timers(*loaded.definitions, timers)) {
+        diagnostics.push_back(std::move(d));
       }
     }
   }
@@ -304,7 +311,7 @@ void Api::add_case_routes() {
 
   // --- validating without deploying -------------------------------------------
   add("POST", "/api/v1/definitions/validate", roles({"designer"}),
-      [](const Request& req, const PathParams&, const Principal&) {
+      [this](const Request& req, const PathParams&, const Principal&) {
         if (!has_media_type(req, {"application/xml", "text/xml"})) {
           return problem(ProblemKind::kUnsupportedMediaType,
                          "Send the model with Content-Type: application/xml or text/xml.", "Content-Type");
@@ -317,7 +324,7 @@ void Api::add_case_routes() {
                          "X-Banshi-Resource");
         }
         if (req.body.empty()) return problem(ProblemKind::kBadRequest, "The body must hold the model.", "body");
-        return validation_report(resource, req.body);
+        return validation_report(resource, req.body, deploy_timer_env(engine_));
       });
 
   // --- evaluating a deployed decision -------------------------------------------

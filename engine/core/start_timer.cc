@@ -128,6 +128,12 @@ std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& proc
   return out;
 }
 
+std::vector<model::Diagnostic> check_start_timers(const model::Definitions& definitions, const StartTimerEnv& env) {
+  std::vector<model::Diagnostic> errors;
+  for (const model::Process& p : definitions.processes) schedule_start_timers(p, env, errors);
+  return errors;
+}
+
 std::optional<StartTimerSchedule> next_start_timer(const StartTimerSchedule& fired, int64_t now_ms,
                                                    int32_t utc_offset_minutes) {
   if (fired.interval.empty() || fired.repetitions_left == 0) return std::nullopt;

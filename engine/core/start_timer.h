@@ -57,6 +57,11 @@ struct StartTimerEnv {
 std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& process, const StartTimerEnv& env,
                                                       std::vector<model::Diagnostic>& errors);
 
+// What deploying `definitions` at env.now_ms would say of its timer start
+// events: the BS207 diagnostics of schedule_start_timers() for every
+// executable process, scheduling nothing. For validating without deploying.
+std::vector<model::Diagnostic> check_start_timers(const model::Definitions& definitions, const StartTimerEnv& env);
+
 // The occurrence after the one due at `fired.due_at`, fired at `now_ms`: the
 // first of the series later than now_ms; nullopt when the series has ended.
 std::optional<StartTimerSchedule> next_start_timer(const StartTimerSchedule& fired, int64_t now_ms,

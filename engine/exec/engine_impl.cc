@@ -207,6 +207,7 @@ class EngineImpl final : public Engine {
   const EngineMetrics& metrics() const override { return metrics_; }
   Clock& clock() override { return *clock_; }
   const expr::WorkingDays* working_days() const override { return config_.working_days.get(); }
+  int32_t utc_offset_minutes() const override { return config_.utc_offset_minutes; }
 
   // --- deployment ---------------------------------------------------------
   Result<std::vector<DeployedProcess>> deploy(const std::string& resource, const std::string& xml,

@@ -61,6 +61,35 @@ expect "missing file" 1 'cannot open' -- "$banshi" validate "$tmp/nope.bpmn"
 expect "a directory" 1 'error' -- "$banshi" validate "$tmp"
 expect "no files" 2 '' -- "$banshi" validate
 expect "unknown option" 2 '' -- "$banshi" validate --frobnicate "$tmp/good.bpmn"
+
+# Timer start events are evaluated as a deployment would evaluate them: a cron
+# field out of range, a FEEL value that gives a cron that never fires, and an
+# ISO 8601 series that ended before the deployment are errors at the value.
+timer_model() {  # timer_model FILE TIMER-DEFINITION-CONTENT
+  cat >"$1" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"><timerEventDefinition>$2</timerEventDefinition></startEvent>
+    <sequenceFlow id="f" sourceRef="s" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>
+XML
+}
+timer_model "$tmp/cron.bpmn" '<timeCycle>0 0 6 * * MON-FRI</timeCycle>'
+timer_model "$tmp/cron-hour.bpmn" '<timeCycle>0 0 24 * * MON-FRI</timeCycle>'
+timer_model "$tmp/cron-feel.bpmn" '<timeCycle>="0 0 0 31 " + "6 ?"</timeCycle>'
+timer_model "$tmp/iso-past.bpmn" '<timeCycle>R2/2026-01-01T00:00:00+08:00/P1D</timeCycle>'
+expect "cron cycle" 0 'cron.bpmn: valid' -- "$banshi" validate "$tmp/cron.bpmn"
+expect "cron field out of range" 1 "cron-hour.bpmn:4:57: error BS207: .*the hour field '24' is out of range 0-23" -- \
+  "$banshi" validate "$tmp/cron-hour.bpmn"
+expect "FEEL cron that never fires" 1 'cron-feel.bpmn:4:57: error BS207: .*it never fires' -- \
+  "$banshi" validate "$tmp/cron-feel.bpmn"
+expect "ISO series over before now" 1 'iso-past.bpmn:4:57: error BS207: .*lies before now' -- \
+  "$banshi" validate "$tmp/iso-past.bpmn"
+expect "ISO series still ahead --at" 0 'iso-past.bpmn: valid' -- \
+  "$banshi" validate --at 2025-12-31T12:00:00+08:00 "$tmp/iso-past.bpmn"
+expect "bad --at" 2 'at:' -- "$banshi" validate --at yesterday "$tmp/cron.bpmn"
 expect "unknown subcommand" 2 '' -- "$banshi" frobnicate
 expect "no subcommand" 2 '' -- "$banshi"
 # banshi test: scenario files, exit codes and the coverage report.

@@ -313,6 +313,8 @@ class Engine {
   virtual Clock& clock() = 0;
   // The business calendar of EngineConfig::working_days (null: none).
   virtual const expr::WorkingDays* working_days() const { return nullptr; }
+  // EngineConfig::utc_offset_minutes: the zone timer values are read in.
+  virtual int32_t utc_offset_minutes() const { return 480; }
   virtual const EngineMetrics& metrics() const = 0;
 };
 
