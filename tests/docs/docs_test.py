@@ -15,7 +15,8 @@
   text) is checked by its language as examples.py describes, or marked.
 - A block of a language no check knows fails, so no example goes unchecked.
 
-Usage: docs_test.py BANSHI REPO_DIR BUILD_DIR
+Usage: docs_test.py BANSHI REPO_DIR BUILD_DIR [BENCH_DIR]
+(BENCH_DIR: where the benchmarks are built; `-` or absent: not built)
 """
 import os
 import re
@@ -31,9 +32,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import examples as block_checks  # noqa: E402
 
 banshi, repo, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+bench_dir = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None
 failures = []
 # Per language: blocks checked, blocks marked as not run.
 checked_blocks, marked_by_language = Counter(), Counter()
+run_elsewhere = 0  # shell blocks run by the test of their own page (RUN_ELSEWHERE)
 
 
 def fail(msg):
@@ -248,6 +251,7 @@ for path in doc_files():
         where = f"{rel}:{line}"
         if rel in RUN_ELSEWHERE:
             checked_blocks[lang] += 1  # run as written by the test RUN_ELSEWHERE names
+            run_elsewhere += 1
             continue
         if mark:
             m = re.match(r"^not run:\s*(.*)$", mark)
@@ -309,7 +313,7 @@ else:
 clock_config = next((t for lang, _, t in blocks(ops) if lang == "toml" and 'mode = "controlled"' in t), None)
 if clock_config is None:
     fail("docs/operations.md has no example of the controlled clock")
-checker = block_checks.Checker(banshi, repo, build_dir, fail, clock_config or "")
+checker = block_checks.Checker(banshi, repo, build_dir, fail, clock_config or "", bench_dir)
 try:
     # Every metric docs/monitoring.md names is served at /metrics, and every
     # metric served is documented there.
@@ -373,10 +377,18 @@ try:
                     checker.check_console(where, text, bin_dir_examples)
                 elif lang == "text":
                     m = re.match(r"^synopsis of banshi ([a-z -]+)$", mark)
+                    b = re.match(r"^output of (bench_\w+)((?: \S+)*), figures aside$", mark)
                     if m:
                         checker.check_synopsis(where, text, m.group(1).strip())
+                    elif b and bench_dir is None:
+                        print(f"docs: {where}: not checked: the benchmarks are not built")
+                        marked_by_language[lang] += 1
+                        continue
+                    elif b:
+                        checker.check_bench_output(where, text, b.group(1), b.group(2).split())
                     else:
-                        fail(f"{where}: a text block needs `<!-- docs-test: synopsis of banshi COMMAND -->` "
+                        fail(f"{where}: a text block needs `<!-- docs-test: synopsis of banshi COMMAND -->`, "
+                             f"`<!-- docs-test: output of BENCH ARGS, figures aside -->` "
                              f"or `<!-- docs-test: not run: REASON -->`")
             except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 # A server that cannot be reached, an answer that is not JSON, a command that hangs.
@@ -396,7 +408,7 @@ for path in doc_files():
                  f"tag it with one of {', '.join(sorted(KNOWN))}")
 summary = ", ".join(f"{lang} {checked_blocks[lang]} checked/{marked_by_language[lang]} marked"
                     for lang in sorted(set(checked_blocks) | set(marked_by_language)))
-print(f"docs: blocks by language: {summary}")
+print(f"docs: blocks by language: {summary} (of the sh blocks, {run_elsewhere} run by docs_api_examples)")
 
 if failures:
     print(f"{len(failures)} problems", file=sys.stderr)

@@ -32,7 +32,9 @@ against the real thing by its language (docs_test.py runs these):
 - ```console: each `$ command` runs in the repository (banshi on the PATH) and
   prints exactly the lines that follow it.
 - ```text with `synopsis of banshi COMMAND`: names the options and
-  positionals `banshi COMMAND --help` lists, no more and no fewer.
+  positionals `banshi COMMAND --help` lists, no more and no fewer; with
+  `output of BENCH ARGS, figures aside`: the benchmark BENCH run with ARGS
+  (TMP: a fresh folder) prints those lines, every number aside.
 Any block may instead be marked `not run: REASON`.
 
 The real server runs with the connectors pointed at `banshi simulate`, the
@@ -154,8 +156,9 @@ class Server:
 
 
 class Checker:
-    def __init__(self, banshi, repo, build_dir, fail, server_config):
+    def __init__(self, banshi, repo, build_dir, fail, server_config, bench_dir=None):
         self.banshi, self.repo, self.build_dir, self.fail = banshi, repo, build_dir, fail
+        self.bench_dir = bench_dir
         self.server_config = server_config
         self.spec = openapi_schema.Spec(yaml.safe_load(open(os.path.join(repo, "docs/api/openapi.yaml"), encoding="utf-8")))
         self._server = None
@@ -657,6 +660,24 @@ banshi_plugin_entry_fn doc_example_entry(void) { return banshi_connector_plugin;
             if r.returncode != 0 or got != expected:
                 self.fail(f"{where}: `{command}` exits {r.returncode} and prints\n" + "\n".join(got)
                           + "\nnot\n" + "\n".join(expected))
+
+    def check_bench_output(self, where, text, bench, args):
+        """The benchmark prints the lines of the example, every figure aside
+        (run with ARGS, a small run: the figures are not the point)."""
+        def shape(line):
+            return re.sub(r"\s+", " ", re.sub(r"\d+(\.\d+)?", "N", line)).strip()
+        if not os.path.exists(os.path.join(self.bench_dir, bench)):
+            self.fail(f"{where}: {bench} is not built (cmake --build BUILD --target {bench})")
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            r = self.run([os.path.join(self.bench_dir, bench), *[a.replace("TMP", tmp) for a in args]], cwd=tmp,
+                         timeout=300)
+        # The engine's log lines ("[2026-11-30 01:09:19.529] [info] ...") are not the benchmark's figures.
+        got = [shape(l) for l in r.stdout.splitlines() if l.strip() and not re.match(r"^\[\d{4}-\d\d-\d\d ", l)]
+        want = [shape(l) for l in text.splitlines() if l.strip()]
+        if r.returncode != 0 or got != want:
+            self.fail(f"{where}: `{bench} {' '.join(args)}` exits {r.returncode} and prints, figures aside,\n"
+                      + "\n".join(got) + "\nnot\n" + "\n".join(want))
 
     def check_synopsis(self, where, text, command):
         r = self.run([self.banshi, *command.split(), "--help"])
