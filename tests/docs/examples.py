@@ -17,7 +17,8 @@ against the real thing by its language (docs_test.py runs these):
     `value of VAR in FILE`    the value FILE (a scenario that passes) expects VAR to hold
 - ```yaml: parses; a Prometheus scrape config targets the server's default
   listen address; every metric an alert rule reads is served at /metrics of a
-  real server, and `up{job=...}` names the page's scrape job.
+  real server, with the labels it selects by, and `up{job=...}` names the
+  page's scrape job.
 - ```http: one request a line (`METHOD PATH [JSON]`, `[...]` an optional part,
   `a|b` alternatives, `{id}` a case that has ended, `...` the value given on an
   earlier line); each is sent to a real server, as a user with a role the
@@ -404,15 +405,30 @@ class Checker:
                     expr = str(rule["expr"])
                     if expr.count("(") != expr.count(")") or expr.count("[") != expr.count("]"):
                         self.fail(f"{where}: {name}: the expression's brackets do not balance")
-                    for metric in re.findall(r"\b(banshi_[a-z_]+)", expr):
+                    for metric, selector in re.findall(r"\b(banshi_[a-z_]+)(\{[^}]*\})?", expr):
                         base = re.sub(r"_(bucket|sum|count)$", "", metric)
                         if base not in served_metrics or (base != metric and served_metrics[base] != "histogram"):
                             self.fail(f"{where}: {name} reads {metric}, which /metrics does not serve")
+                            continue
+                        for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector):
+                            if label not in self.served_labels(metric):
+                                self.fail(f"{where}: {name} selects {metric} by {label}, a label /metrics does not give it")
                     for job in re.findall(r'\bup\{job="([^"]+)"\}', expr):
                         if job not in self.scrape_jobs.get(page, set()):
                             self.fail(f"{where}: {name} watches the job {job}, which the page's scrape config does not name")
         else:
             self.fail(f"{where}: a YAML example must be a Prometheus scrape config or rule file")
+
+    def served_labels(self, metric):
+        """The label names of the samples of `metric` a real server's /metrics
+        shows once it has answered a request."""
+        server = self.server()
+        server.request("GET", "/healthz")
+        _, _, body = server.request("GET", "/metrics")
+        labels = set()
+        for selector in re.findall(r"^" + metric + r"\{([^}]*)\}", body.decode(), re.M):
+            labels |= set(re.findall(r'(\w+)="', selector))
+        return labels
 
     # --- http -------------------------------------------------------------------
 
