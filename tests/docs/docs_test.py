@@ -323,6 +323,8 @@ try:
     served = {}
     try:
         status, _, body = checker.server().request("GET", "/metrics")
+        if status != 200:
+            raise RuntimeError(f"/metrics answers {status} to a loopback client without a credential")
         served = dict(re.findall(r"^# TYPE (banshi_[a-z_]+) (\w+)", body.decode(), re.M))
         for name in sorted(documented - set(served)):
             fail(f"docs/monitoring.md names {name}, which /metrics does not serve")
@@ -332,7 +334,6 @@ try:
     except RuntimeError as e:
         fail(f"docs/monitoring.md: cannot read /metrics: {e}")
 
-    bin_dir_examples = bin_dir
     http_requests = 0
     for path in doc_files():
         rel = os.path.relpath(path, repo)
@@ -374,7 +375,7 @@ try:
                         fail(f"{where}: a scenario example needs `<!-- docs-test: beside DIR -->` "
                              f"or `<!-- docs-test: excerpt of FILE.scenario -->`")
                 elif lang == "console":
-                    checker.check_console(where, text, bin_dir_examples)
+                    checker.check_console(where, text, bin_dir)
                 elif lang == "text":
                     m = re.match(r"^synopsis of banshi ([a-z -]+)$", mark)
                     b = re.match(r"^output of (bench_\w+)((?: \S+)*), figures aside$", mark)

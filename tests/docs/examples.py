@@ -194,7 +194,8 @@ class Checker:
             raise RuntimeError(self._server.error)
         return self._server
 
-    # What the front door's example files, and what a bad rating starts.
+    # The models the front door's example form starts (the operation, its two
+    # subsidies and their decision), and the process a bad rating starts.
     DEPLOYED = ("subsidy-eligibility.dmn", "certificate-new-issue.bpmn", "living-subsidy.bpmn", "nursing-subsidy.bpmn",
                 "rating-follow-up.bpmn")
 
