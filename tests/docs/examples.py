@@ -30,8 +30,9 @@ against the real thing by its language (docs_test.py runs these):
   that order (`...` stands for lines left out).
 - ```scenario: `beside DIR`: runs in the scenario runner as a file in DIR;
   `excerpt of FILE`: its lines appear in that scenario, which passes.
-- ```console: each `$ command` runs in the repository (banshi on the PATH) and
-  prints exactly the lines that follow it.
+- ```console: each `$ command` runs in a fresh folder with the repository's
+  workflows/ beside it (banshi on the PATH) and prints exactly the lines that
+  follow it.
 - ```text with `synopsis of banshi COMMAND`: names the options and
   positionals `banshi COMMAND --help` lists, no more and no fewer; with
   `output of BENCH ARGS, figures aside`: the benchmark BENCH run with ARGS
@@ -669,8 +670,12 @@ banshi_plugin_entry_fn doc_example_entry(void) { return banshi_connector_plugin;
                 self.fail(f"{where}: a console block starts with `$ command`")
                 return
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
-        for command, expected in commands:
-            r = subprocess.run(["bash", "-c", command], cwd=self.repo, env=env, capture_output=True, text=True, timeout=120)
+        # In a fresh folder with the repository's workflows/ beside it, as the shell blocks run.
+        with tempfile.TemporaryDirectory() as tmp:
+            os.symlink(os.path.join(self.repo, "workflows"), os.path.join(tmp, "workflows"))
+            runs = [(subprocess.run(["bash", "-c", command], cwd=tmp, env=env, capture_output=True, text=True,
+                                    timeout=120), command, expected) for command, expected in commands]
+        for r, command, expected in runs:
             got = [l.rstrip() for l in (r.stdout + r.stderr).splitlines()]
             while expected and not expected[-1]:
                 expected.pop()
