@@ -158,13 +158,72 @@ def commands_in(text):
                 yield words
 
 
+def build_commands_in(text):
+    """Each `ctest` and `cmake` command of a shell block, as a word list (quotes
+    respected, so a regex `'A|B'` stays one word)."""
+    text = re.sub(r"\\\n", " ", text)
+    for line in text.splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:
+            continue
+        words = []
+        for token in tokens + [";"]:
+            if token and all(c in "|&;()<>" for c in token):
+                if words and words[0] in ("ctest", "cmake"):
+                    yield words
+                words = []
+            else:
+                words.append(token)
+
+
+def declared_tests_and_targets():
+    """The test names the sources declare (gtest's Suite.Name, add_test NAMEs)
+    and the targets of every CMakeLists.txt, read from the sources, not a build."""
+    names, targets = set(), set()
+    for root, dirs, files in os.walk(repo):
+        dirs[:] = [d for d in dirs if not d.startswith(("build", ".")) and d != "node_modules"]
+        for name in files:
+            if name.endswith(".cc") or name == "CMakeLists.txt":
+                with open(os.path.join(root, name), encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                names |= {a + "." + b for a, b in re.findall(
+                    r"^\s*(?:TEST|TEST_F|TEST_P|TYPED_TEST)\(\s*(\w+)\s*,\s*(\w+)", text, re.M)}
+                names |= set(re.findall(r"add_test\(\s*NAME\s+([\w.-]+)", text))
+                targets |= set(re.findall(r"add_(?:executable|library|custom_target)\(\s*([\w-]+)", text))
+    return names, targets
+
+
+def check_build_command(where, words, tests, targets):
+    """A `ctest -R REGEX` selects tests the sources declare, every alternative of
+    it at least one; a `cmake --build ... --target T` names targets that exist."""
+    for i, w in enumerate(words[:-1]):
+        if words[0] == "ctest" and w in ("-R", "--tests-regex"):
+            for alternative in words[i + 1].split("|"):
+                if not any(re.search(alternative, t) for t in tests):
+                    fail(f"{where}: `ctest -R {words[i + 1]}`: '{alternative}' matches no test the sources declare")
+        if words[0] == "cmake" and w == "--target":
+            for target in words[i + 1:]:
+                if target.startswith("-"):
+                    break
+                if target not in targets:
+                    fail(f"{where}: `cmake --build --target {target}`: no CMakeLists.txt declares that target")
+
+
 checked = 0
+declared_tests, declared_targets = declared_tests_and_targets()
 for path in doc_files():
     rel = os.path.relpath(path, repo)
     for lang, line, text in blocks(path):
         if lang in ("sh", "bash", "shell"):
             for words in commands_in(text):
                 check_command(f"{rel}:{line}", words)
+                checked += 1
+            # Also in blocks marked as not run: the tests and targets they name exist.
+            for words in build_commands_in(text):
+                check_build_command(f"{rel}:{line}", words, declared_tests, declared_targets)
                 checked += 1
         if lang == "toml" and not re.search(r"^year\s*=", text, re.M):
             with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
@@ -175,7 +234,7 @@ for path in doc_files():
                 fail(f"{rel}:{line}: the configuration example is refused: {r.stderr.strip()}")
             checked += 1
             checked_blocks["toml"] += 1
-print(f"docs: {checked} commands and configuration examples checked against the binary")
+print(f"docs: {checked} commands and configuration examples checked against the binary and the sources")
 
 
 def scenario_accepts(where, files, scenario):
