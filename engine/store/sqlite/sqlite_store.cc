@@ -754,7 +754,8 @@ auto SqliteStore::in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connec
   return result;
 }
 
-SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {}
+SqliteStore::SqliteStore(SqliteOptions options)
+    : options_(std::move(options)), set_sizes_(std::make_unique<TaskSetSizes>()) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -1314,18 +1315,50 @@ struct DrivingSet {
 // Below this many candidate rows a visible set is read whole and sorted.
 constexpr int64_t kSmallVisibleSet = 500;
 
-// How many rows `from_where` selects, counting no further than kSmallVisibleSet.
-Result<int64_t> bounded_count(Connection& c, const std::string& from_where, const std::vector<Binding>& bindings) {
+}  // namespace
+
+// Counts of task sets, each kept for a second: a stale count changes only
+// how a page is read (through a set or in page order), never what it holds,
+// and a busy department's list is then not counted again on every request.
+struct TaskSetSizes {
+  static constexpr auto kKeep = std::chrono::seconds(1);
+  std::mutex mutex;
+  std::unordered_map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> counts;
+};
+
+namespace {
+
+// How many rows `from_where` selects, counting no further than
+// kSmallVisibleSet (or the count of the same set less than a second ago).
+Result<int64_t> bounded_count(Connection& c, TaskSetSizes& sizes, const std::string& from_where,
+                              const std::vector<Binding>& bindings) {
+  std::string key = from_where;
+  for (const Binding& b : bindings) {
+    key += '\x1f';
+    key += std::holds_alternative<int64_t>(b) ? std::to_string(std::get<int64_t>(b)) : std::get<std::string>(b);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(sizes.mutex);
+    auto it = sizes.counts.find(key);
+    if (it != sizes.counts.end() && now - it->second.second < TaskSetSizes::kKeep) return it->second.first;
+  }
   auto st = c.prepare(fmt::format("SELECT count(*) FROM (SELECT 1 {} LIMIT {})", from_where, kSmallVisibleSet));
   if (!st.ok()) return st.error();
   bind_all(*st, bindings);
   if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot count tasks");
-  return st->int64(0);
+  const int64_t n = st->int64(0);
+  std::lock_guard lock(sizes.mutex);
+  if (sizes.counts.size() >= 4096) std::erase_if(sizes.counts, [&](const auto& e) {
+    return now - e.second.second >= TaskSetSizes::kKeep;
+  });
+  if (sizes.counts.size() < 4096) sizes.counts[key] = {n, now};
+  return n;
 }
 
 // The tasks whose region starts with one of `prefixes`, counted up to
 // kSmallVisibleSet; none when a prefix is empty (every task) or none given.
-Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c,
+Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c, TaskSetSizes& sizes,
                                                                  const std::vector<std::string>& prefixes) {
   if (prefixes.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
   DrivingSet set;
@@ -1333,7 +1366,7 @@ Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c,
   for (const std::string& p : prefixes) {
     if (p.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
     std::vector<Binding> range{p, p + '\xff'};
-    auto n = bounded_count(c, "FROM user_tasks WHERE region >= ? AND region < ?", range);
+    auto n = bounded_count(c, sizes, "FROM user_tasks WHERE region >= ? AND region < ?", range);
     if (!n.ok()) return n.error();
     count += *n;
     if (!set.sql.empty()) set.sql += " UNION ";
@@ -1350,7 +1383,7 @@ Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c,
 // regions, or those of the regions asked for. None when all are large: then
 // matching tasks are common and walking the open tasks in page order finds a
 // page soon.
-Result<std::optional<DrivingSet>> small_task_set(Connection& c, const TaskQuery& q) {
+Result<std::optional<DrivingSet>> small_task_set(Connection& c, TaskSetSizes& sizes, const TaskQuery& q) {
   std::optional<DrivingSet> best;
   int64_t best_count = kSmallVisibleSet;
   auto consider = [&](Result<std::optional<std::pair<DrivingSet, int64_t>>> r) -> Result<void> {
@@ -1372,9 +1405,9 @@ Result<std::optional<DrivingSet>> small_task_set(Connection& c, const TaskQuery&
       const std::string groups = v.department + "-";
       std::vector<Binding> exact{v.department};
       std::vector<Binding> range{groups, groups + '\xff'};
-      auto n = bounded_count(c, "FROM task_candidates WHERE kind = 1 AND value = ?", exact);
+      auto n = bounded_count(c, sizes, "FROM task_candidates WHERE kind = 1 AND value = ?", exact);
       if (!n.ok()) return n.error();
-      auto m = bounded_count(c, "FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ?", range);
+      auto m = bounded_count(c, sizes, "FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ?", range);
       if (!m.ok()) return m.error();
       offer_count = *n + *m;
       offer.sql = "SELECT task_id AS id FROM task_candidates WHERE kind = 1 AND value = ? "
@@ -1383,9 +1416,9 @@ Result<std::optional<DrivingSet>> small_task_set(Connection& c, const TaskQuery&
       offer.bindings.insert(offer.bindings.begin(), {v.department, range[0], range[1]});
     }
     BANSHI_STORE_TRY(consider(std::make_optional(std::make_pair(std::move(offer), offer_count))));
-    if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, v.work_regions)));
+    if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, sizes, v.work_regions)));
   }
-  if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, q.regions)));
+  if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, sizes, q.regions)));
   return best;
 }
 
@@ -1494,7 +1527,7 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
     std::string statement = sql;
     std::vector<Binding> all = bindings;
     if ((q.visible.active && !q.visible.monitor) || !q.regions.empty()) {
-      auto drive = small_task_set(c, q);
+      auto drive = small_task_set(c, *set_sizes_, q);
       if (!drive.ok()) return drive.error();
       if (*drive) {
         const std::string from = "FROM user_tasks t ";

@@ -34,6 +34,8 @@
 
 namespace banshi::store::sqlite {
 
+struct TaskSetSizes;  // sqlite_store.cc
+
 class Connection;
 
 struct SqliteOptions {
@@ -189,6 +191,9 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   std::condition_variable reader_free_;
   std::vector<std::unique_ptr<Connection>> readers_;  // all of them, owned
   std::vector<Connection*> idle_readers_;
+
+  // How big the sets a task page may be read from were lately (tasks()).
+  std::unique_ptr<TaskSetSizes> set_sizes_;
 };
 
 }  // namespace banshi::store::sqlite
