@@ -23,11 +23,26 @@ namespace {
 constexpr int64_t kMaxId = INT64_MAX;
 constexpr size_t kMaxPage = 1000;
 
+// Serialises into a buffer that doubles as it fills: json::serialize grows
+// its string in small steps, which cost a copy each on a page of tasks.
+std::string to_json_text(const json::value& v) {
+  json::serializer sr;
+  sr.reset(&v);
+  std::string out(4096, '\0');
+  size_t used = 0;
+  while (!sr.done()) {
+    if (used == out.size()) out.resize(out.size() * 2);
+    used += sr.read(out.data() + used, out.size() - used).size();
+  }
+  out.resize(used);
+  return out;
+}
+
 Response json_response(int status, const json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = to_json_text(v);
   return r;
 }
 
