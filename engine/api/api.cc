@@ -174,8 +174,8 @@ json::object task_json(const store::TaskRecord& t, json::storage_ptr sp = {}) {
   o["name"] = t.name;
   o["businessKey"] = t.business_key;
   if (!t.assignee.empty()) o["assignee"] = t.assignee;
-  o["candidateGroups"] = string_array(t.candidate_groups);
-  o["candidateUsers"] = string_array(t.candidate_users);
+  o["candidateGroups"] = string_array(t.candidate_groups, sp);
+  o["candidateUsers"] = string_array(t.candidate_users, sp);
   o["region"] = t.region;
   o["formKey"] = t.form_key;
   o["priority"] = t.priority;
@@ -183,7 +183,7 @@ json::object task_json(const store::TaskRecord& t, json::storage_ptr sp = {}) {
   if (t.due_at != 0) o["dueAt"] = t.due_at;
   if (t.follow_up_at != 0) o["followUpAt"] = t.follow_up_at;
   o["slaState"] = sla_word(t.sla_state);
-  o["payload"] = stored_json(t.payload);
+  o["payload"] = stored_json(t.payload, sp);
   return o;
 }
 
