@@ -1,6 +1,8 @@
 #include "model/cron.h"
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -190,6 +192,49 @@ TEST(Cron, KeepsTheTextAsWritten) {
   auto c = parse_cron("  0 0 6 * * mon-fri ");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->text, "0 0 6 * * mon-fri");
+}
+
+// Hostile and random input: every expression built from the syntax's pieces
+// either parses or is refused with BS207, never anything else; and for each
+// that parses, the next match is later than the instant asked about and is
+// itself the first match after the second before it.
+TEST(Cron, RandomExpressionsParseOrAreRefusedAndTheirNextMatchIsConsistent) {
+  const std::vector<std::string> junk = {"*", "?", "0", "7", "60", "L", "W", "#", "-", "/", ",", "L-3", "X", "",
+                                         "MON", "JAN", "32", "5-1", "*/0", "1,,2", "#6"};
+  const std::vector<std::vector<std::string>> good = {
+      {"*", "0", "5", "*/15", "10-20", "1,2", "59", "5/20"},
+      {"*", "0", "30", "*/10", "0-5", "59"},
+      {"*", "0", "6", "8-17", "*/6", "23", "9,12"},
+      {"*", "?", "1", "15", "L", "L-3", "LW", "15W", "31", "29", "30", "1,15", "1W"},
+      {"*", "1", "2", "JAN", "FEB", "JUN-AUG", "*/3", "12", "4,6,9,11"},
+      {"*", "?", "MON", "MON-FRI", "0", "7", "FRIL", "MON#2", "5#5", "SUN,SAT", "1L"}};
+  std::mt19937 rng(20260302);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  size_t accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string expr;
+    const size_t fields = pick(10) == 0 ? 5 + 2 * pick(2) : 6;  // now and then 5 or 7 fields
+    for (size_t f = 0; f < fields; ++f) {
+      if (f > 0) expr += ' ';
+      const std::vector<std::string>& choices = pick(5) == 0 || f >= good.size() ? junk : good[f];
+      expr += choices[pick(choices.size())];
+      if (pick(8) == 0) expr += junk[pick(junk.size())];
+    }
+    auto c = parse_cron(expr);
+    if (!c.ok()) {
+      EXPECT_EQ(c.error().code, "BS207") << expr;
+      EXPECT_FALSE(c.error().message.empty()) << expr;
+      continue;
+    }
+    ++accepted;
+    const int64_t from = at("2026-03-02T09:00:00") + static_cast<int64_t>(pick(1000)) * 86400000;
+    auto next = next_cron(*c, from, 480);
+    ASSERT_TRUE(next.has_value()) << expr << " was accepted but never fires";
+    EXPECT_GT(*next, from) << expr;
+    EXPECT_EQ(*next % 1000, 0) << expr;
+    EXPECT_EQ(next_cron(*c, *next - 1000, 480), next) << expr;
+  }
+  EXPECT_GT(accepted, 100u) << "the generator should build some valid expressions";
 }
 
 }  // namespace
