@@ -434,6 +434,26 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The bytes of golden/state-vN.bin (empty, with a failure, when it is
+// missing). With BANSHI_WRITE_GOLDEN=N it first writes `state` there, which
+// only an encoder of format version N may do.
+std::string golden_bytes(uint32_t version, const InstanceState& state) {
+  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v" + std::to_string(version) + ".bin";
+  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
+  if (write != nullptr && std::string_view(write) == std::to_string(version)) {
+    EXPECT_EQ(InstanceState::kFormatVersion, version) << path << " must be written by its version's encoder";
+    if (InstanceState::kFormatVersion == version) {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      const std::string bytes = encode(state);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      EXPECT_TRUE(out.good()) << "cannot write " << path;
+    }
+  }
+  std::string bytes = read_file(path);
+  EXPECT_FALSE(bytes.empty()) << "missing golden file " << path;
+  return bytes;
+}
+
 // ---------------------------------------------------------------------------
 // Round trips.
 
@@ -648,17 +668,8 @@ TEST(SerializeHostile, RandomCorruptionNeverCrashes) {
 // Version 1 data keeps loading.
 
 TEST(SerializeGolden, Version1StillDecodes) {
-  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v1.bin";
-  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
-  if (write != nullptr && std::string_view(write) == "1") {
-    ASSERT_EQ(InstanceState::kFormatVersion, 1u) << "state-v1.bin must be written by a version-1 encoder";
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    const std::string bytes = encode(golden_v1_state());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    ASSERT_TRUE(out.good()) << "cannot write " << path;
-  }
-  const std::string bytes = read_file(path);
-  ASSERT_FALSE(bytes.empty()) << "missing golden file " << path;
+  const std::string bytes = golden_bytes(1, golden_v1_state());
+  ASSERT_FALSE(bytes.empty());
   auto decoded = decode(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   expect_same(golden_v1_state(), *decoded);
@@ -704,17 +715,8 @@ InstanceState golden_v2_state() {
 }
 
 TEST(SerializeGolden, Version2StillDecodes) {
-  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v2.bin";
-  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
-  if (write != nullptr && std::string_view(write) == "2") {
-    ASSERT_EQ(InstanceState::kFormatVersion, 2u) << "state-v2.bin must be written by a version-2 encoder";
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    const std::string bytes = encode(golden_v2_state());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    ASSERT_TRUE(out.good()) << "cannot write " << path;
-  }
-  const std::string bytes = read_file(path);
-  ASSERT_FALSE(bytes.empty()) << "missing golden file " << path;
+  const std::string bytes = golden_bytes(2, golden_v2_state());
+  ASSERT_FALSE(bytes.empty());
   auto decoded = decode(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   expect_same(golden_v2_state(), *decoded);
@@ -749,17 +751,8 @@ InstanceState golden_v4_state() {
 }
 
 TEST(SerializeGolden, Version4StillDecodes) {
-  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v4.bin";
-  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
-  if (write != nullptr && std::string_view(write) == "4") {
-    ASSERT_EQ(InstanceState::kFormatVersion, 4u) << "state-v4.bin must be written by a version-4 encoder";
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    const std::string bytes = encode(golden_v4_state());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    ASSERT_TRUE(out.good()) << "cannot write " << path;
-  }
-  const std::string bytes = read_file(path);
-  ASSERT_FALSE(bytes.empty()) << "missing golden file " << path;
+  const std::string bytes = golden_bytes(4, golden_v4_state());
+  ASSERT_FALSE(bytes.empty());
   auto decoded = decode(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   expect_same(golden_v4_state(), *decoded);
