@@ -714,7 +714,7 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
         timer.repetitions_left = -1;
         timer.cron = cron->text;
       } else {
-        error = cron.ok() ? fmt::format("'{}' never fires", cron->text) : cron.error().message;
+        error = cron.ok() ? fmt::format("'{}' matches no instant after now", cron->text) : cron.error().message;
       }
     } else {
       auto c = model::parse_cycle(text, env_.utc_offset_minutes);

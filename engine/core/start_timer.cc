@@ -95,7 +95,7 @@ std::vector<StartTimerSchedule> schedule_start_timers(const model::Process& proc
       }
       auto first = model::next_cron(*cron, env.now_ms, env.utc_offset_minutes);
       if (!first) {
-        error(fmt::format("'{}' never fires", cron->text));
+        error(fmt::format("'{}' matches no instant after now", cron->text));
         continue;
       }
       s.due_at = *first;

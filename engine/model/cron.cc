@@ -23,6 +23,7 @@ constexpr Field kHour{"hour", 0, 23};
 constexpr Field kDayOfMonth{"day-of-month", 1, 31};
 constexpr Field kMonth{"month", 1, 12};
 constexpr Field kDayOfWeek{"day-of-week", 0, 7};
+constexpr Field kYear{"year", 1970, 2099};  // Quartz's optional seventh field
 
 constexpr std::array<std::string_view, 12> kMonthNames = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -335,18 +336,17 @@ Result<CronExpression> parse_cron(std::string_view text) {
     body = std::string(macro->second);
   }
   std::vector<std::string_view> fields = split_fields(body);
-  if (fields.size() != 6) {
+  if (fields.size() != 6 && fields.size() != 7) {
     if (!body.empty() && (body.front() == 'P' || body.starts_with("-P"))) {
       return Error{"BS207", fmt::format("'{}' is a duration, not a cycle: write R/{} to repeat it, or a cron "
                                         "expression such as 0 0 6 * * MON-FRI",
                                         written, written)};
     }
-    std::string hint = fields.size() == 5   ? " (the second comes first: 0 0 6 * * MON-FRI)"
-                       : fields.size() == 7 ? " (a year field is not supported)"
-                                            : "";
+    std::string hint = fields.size() == 5 ? " (the second comes first: 0 0 6 * * MON-FRI)" : "";
     return Error{"BS207",
                  fmt::format("'{}' is neither an ISO 8601 repeating interval (R/P1D) nor a cron expression: a cron "
-                             "expression has 6 fields (second minute hour day-of-month month day-of-week), this has "
+                             "expression has 6 fields (second minute hour day-of-month month day-of-week) and may have a 7th (year), "
+                             "this has "
                              "{}{}",
                              written, fields.size(), hint)};
   }
@@ -356,12 +356,17 @@ Result<CronExpression> parse_cron(std::string_view text) {
   bool ok = parse_simple(fields[0], kSecond, c.seconds, error) && parse_simple(fields[1], kMinute, c.minutes, error) &&
             parse_simple(fields[2], kHour, c.hours, error) && parse_days_of_month(fields[3], c, error) &&
             parse_simple(fields[4], kMonth, c.months, error) && parse_days_of_week(fields[5], c, error);
+  if (ok && fields.size() == 7) {
+    c.has_years = true;
+    ok = parse_simple(fields[6], kYear, c.years, error);
+  }
   if (!ok) return refuse(error.message);
   if (!next_cron(c, 0, 0)) {
     std::string which = fmt::format("day-of-month '{}' and month '{}'", fields[3], fields[4]);
     if (fields[5] != "*" && fields[5] != "?") {
       which = fmt::format("day-of-month '{}', month '{}' and day-of-week '{}'", fields[3], fields[4], fields[5]);
     }
+    if (c.has_years) which += fmt::format(" in year '{}'", fields[6]);
     return refuse(fmt::format("it never fires: no date matches its {}", which));
   }
   return c;
@@ -379,6 +384,13 @@ std::optional<int64_t> next_cron(const CronExpression& c, int64_t after_ms, int3
   unsigned m, d;
   civil_from_days(day, y, m, d);
   while (day <= last) {
+    if (c.has_years && (y < kYear.min || y > kYear.max || !c.years[static_cast<size_t>(y)])) {
+      if (y > kYear.max) return std::nullopt;
+      day = days_from_civil(++y, 1, 1);  // on to the next year
+      m = d = 1;
+      from = 0;
+      continue;
+    }
     const int64_t month_start = day - (d - 1);
     const unsigned length = month_length(y, m);
     if (c.months[m]) {

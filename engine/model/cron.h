@@ -1,7 +1,8 @@
 // model/cron.h — cron expressions in a timer's timeCycle, as Camunda 8 (Zeebe) reads them.
 //
 // Six fields separated by spaces: second minute hour day-of-month month
-// day-of-week ("0 0 6 * * MON-FRI"), with `*`, `?` (day fields), lists `,`,
+// day-of-week ("0 0 6 * * MON-FRI"), and optionally Quartz's seventh, the
+// year (1970-2099, as Camunda 7 takes it), with `*`, `?` (day fields), lists `,`,
 // ranges `-`, steps `/`, the names JAN..DEC and SUN..SAT, and in the day
 // fields `L` (last day, `L-n`, `LW`, `dL` last weekday d of the month), `nW`
 // (the weekday nearest day n) and `d#n` (the n-th weekday d); or one of the
@@ -41,6 +42,9 @@ struct CronExpression {
   std::bitset<7> weekdays;
   std::vector<int> last_in_month;                 // 5L: the month's last Friday
   std::vector<std::pair<int, int>> nth_in_month;  // 1#2: the month's second Monday (weekday, n)
+  // Year (the optional seventh field): only these years match when has_years.
+  bool has_years = false;
+  std::bitset<2100> years;
 };
 
 // True when a timeCycle value is to be read as cron: it is not an ISO 8601

@@ -134,6 +134,21 @@ TEST(Cron, Macros) {
   EXPECT_EQ(next("@Annually", from), at("2027-01-01T00:00:00"));
 }
 
+TEST(Cron, QuartzYearFieldAndCamunda7Example) {
+  EXPECT_EQ(next("0 0 12 1 1 ? 2030", "2026-03-02T09:00:00"), at("2030-01-01T12:00:00"));
+  EXPECT_EQ(next("0 0 12 1 1 ? 2027-2028", "2027-01-01T12:00:00"), at("2028-01-01T12:00:00"));
+  EXPECT_EQ(next("0 0 12 1 1 ? 2026/2", "2026-03-02T09:00:00"), at("2028-01-01T12:00:00"));
+  EXPECT_EQ(next("0 0 6 * * MON-FRI *", "2026-03-06T07:00:00"), at("2026-03-09T06:00:00"));
+  auto over = parse_cron("0 0 12 1 1 ? 2027-2028");
+  ASSERT_TRUE(over.ok());
+  EXPECT_FALSE(next_cron(*over, at("2028-01-01T12:00:00"), 480).has_value()) << "no year left";
+  EXPECT_NE(refusal("0 0 0 29 2 ? 2027").find("it never fires: no date matches its day-of-month '29' and month '2' in "
+                                              "year '2027'"),
+            std::string::npos);
+  // Camunda 7's own example: every five minutes.
+  EXPECT_EQ(next("0 0/5 * * * ?", "2026-03-02T09:02:00"), at("2026-03-02T09:05:00"));
+}
+
 TEST(Cron, FieldsAreWallClockInTheGivenZone) {
   auto c = parse_cron("0 0 6 * * *");
   ASSERT_TRUE(c.ok());
@@ -164,7 +179,10 @@ TEST(Cron, RefusalsNameTheField) {
   EXPECT_NE(refusal("0 0 0 1,,2 * ?").find("the day-of-month field '1,,2' has an empty list item"), std::string::npos);
   EXPECT_NE(refusal("0 0 0 ? * FRI-MON").find("runs backwards"), std::string::npos);
   EXPECT_NE(refusal("0 6 * * MON-FRI").find("this has 5 (the second comes first"), std::string::npos);
-  EXPECT_NE(refusal("0 0 6 * * MON-FRI 2026").find("this has 7 (a year field is not supported)"), std::string::npos);
+  EXPECT_NE(refusal("0 0 6 * * MON-FRI 2026 1").find("may have a 7th (year), this has 8"), std::string::npos);
+  EXPECT_NE(refusal("0 0 6 * * MON-FRI 2100").find("the year field '2100' is out of range 1970-2099"),
+            std::string::npos);
+  EXPECT_NE(refusal("0 0 6 * * MON-FRI ?").find("the year field '?'"), std::string::npos);
   EXPECT_NE(refusal("P1D").find("is a duration, not a cycle: write R/P1D"), std::string::npos);
   EXPECT_NE(refusal("@often").find("the known macros are"), std::string::npos);
   EXPECT_NE(refusal("every day").find("neither an ISO 8601 repeating interval"), std::string::npos);
