@@ -273,7 +273,7 @@ Api::Api(Engine& engine, ApiOptions options)
       auth_(auth_store_of(engine_, options_.auth_store), options_.clock, options_.auth),
       static_files_(options_.console_dir),
       rate_limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
-      events_(std::make_unique<EventHub>(engine_)) {
+      events_(std::make_unique<EventHub>(engine_, options_.ws_replay_events)) {
   add_routes();
   add_auth_routes();
   add_monitor_routes();

@@ -81,6 +81,9 @@ struct ApiOptions {
   // External-task long polls waiting at once (each holds an I/O thread); more
   // are answered at once, empty.
   int max_long_polls = 2;
+  // Events kept for WebSocket clients that resume with ?since= (EventHub);
+  // keep it below ServerOptions::ws_max_queue.
+  size_t ws_replay_events = 512;
   // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
   // with its store and the job leases it holds (docs/cluster.md).
   std::string node_id;

@@ -47,7 +47,7 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 }  // namespace
 
-EventHub::EventHub(Engine& engine) : engine_(engine) {
+EventHub::EventHub(Engine& engine, size_t kept) : engine_(engine), kept_limit_(kept) {
   auto start = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   next_position_ = static_cast<uint64_t>(start.count());
@@ -176,9 +176,8 @@ std::string EventHub::to_json(const EngineEvent& e, uint64_t position) {
 void EventHub::on_event(const EngineEvent& e) {
   std::lock_guard lock(mu_);
   uint64_t position = next_position_++;
-  if (kept_.size() == kKeptEvents) kept_.pop_front();
-  kept_.push_back(Kept{position, e, to_json(e, position)});
-  const std::string& text = kept_.back().text;
+  Kept kept{position, e, to_json(e, position)};
+  const std::string& text = kept.text;
   for (auto it = clients_.begin(); it != clients_.end();) {
     auto client = it->second.client.lock();
     if (!client) {
@@ -195,6 +194,9 @@ void EventHub::on_event(const EngineEvent& e) {
       ++dropped_;
     }
   }
+  if (kept_limit_ == 0) return;
+  if (kept_.size() >= kept_limit_) kept_.pop_front();
+  kept_.push_back(std::move(kept));
 }
 
 }  // namespace banshi::api

@@ -15,7 +15,9 @@
 //   {"types": []} restores everything. Anything else is answered with an
 //   {"type": "error", "detail": ...} frame and changes nothing.
 // - Every event gets a position, one more than the event before it; the
-//   hub keeps the last kKeptEvents with their positions. Positions of a
+//   hub keeps the last kept_limit() (ApiOptions::ws_replay_events, server.ws_replay_events)
+//   with their positions; 0 keeps none, and then only a resume from the
+//   newest position is served. Positions of a
 //   server run start at its start time in microseconds, so they grow across
 //   restarts and a position from an earlier run is older than what is kept.
 // - Replay: a client that connects with `since` first gets every kept event
@@ -46,14 +48,15 @@ namespace banshi::api {
 
 class EventHub {
  public:
-  explicit EventHub(Engine& engine);
+  explicit EventHub(Engine& engine, size_t kept = kDefaultKeptEvents);
   ~EventHub();
   EventHub(const EventHub&) = delete;
   EventHub& operator=(const EventHub&) = delete;
 
   // Below the connection's frame queue (ServerOptions::ws_max_queue), so a
   // whole replay fits in it.
-  static constexpr size_t kKeptEvents = 512;
+  static constexpr size_t kDefaultKeptEvents = 512;
+  size_t kept_limit() const { return kept_limit_; }
 
   // Registers a client; with `since`, first sends the kept events after it
   // (or an error frame and closes, when they are no longer all kept).
@@ -93,10 +96,11 @@ class EventHub {
   };
 
   Engine& engine_;
+  const size_t kept_limit_;
   uint64_t subscription_ = 0;
   mutable std::mutex mu_;
   std::map<const WsClient*, Client> clients_;
-  std::deque<Kept> kept_;       // the last kKeptEvents, oldest first
+  std::deque<Kept> kept_;       // the last kept_limit_, oldest first
   uint64_t next_position_ = 0;  // the position the next event gets
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> dropped_{0};

@@ -21,7 +21,8 @@ struct ServerOptions {
   // WebSocket connections (/api/v1/events): the server pings a quiet client
   // every half of ws_idle_timeout and closes it when no pong comes back; a
   // client whose unsent frames reach ws_max_queue is dropped, never waited for.
-  // It holds a whole replay (EventHub::kKeptEvents) with room for live frames.
+  // It must hold a whole replay (ApiOptions::ws_replay_events) with room for
+  // live frames.
   std::chrono::milliseconds ws_idle_timeout{60'000};
   size_t ws_max_queue = 1024;
   size_t ws_max_message_bytes = 64 * 1024;   // frames a client sends

@@ -181,6 +181,12 @@ expect "decide --now sets today()" 0 '^2031$' -- "$banshi" decide "$tmp/today.dm
 expect "decide --now in epoch milliseconds" 0 '^2001$' -- "$banshi" decide "$tmp/today.dmn" year --now 1000000000000
 expect "decide --now refuses nonsense" 2 'must be an ISO 8601' -- "$banshi" decide "$tmp/today.dmn" year --now soon
 
+# The WebSocket replay window is a setting, and one the frame queue cannot hold is refused.
+expect "serve takes server.ws_replay_events" 0 '^ws_replay_events = 64$' -- \
+  env BANSHI_SERVER_WS_REPLAY_EVENTS=64 "$banshi" serve --print-config --data "$tmp/cfg"
+expect "serve refuses a replay window the frame queue cannot hold" 2 'ws_max_queue \(100\) must be larger' -- \
+  env BANSHI_SERVER_WS_REPLAY_EVENTS=200 BANSHI_SERVER_WS_MAX_QUEUE=100 "$banshi" serve --print-config --data "$tmp/cfg"
+
 mapfile -t shipped < <(find "$workflows" -name '*.bpmn' | sort)
 if [ ${#shipped[@]} -gt 0 ]; then
   expect "shipped workflows are valid" 0 '' -- "$banshi" validate --warnings-as-errors "${shipped[@]}"

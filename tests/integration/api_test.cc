@@ -1008,7 +1008,7 @@ TEST_F(ApiTest, EventsResumeAfterAPositionWithTheSameFiltering) {
 
   // Once more events came than are kept, the early positions are gone; a
   // client that still asks for them gets an error frame and is closed.
-  for (size_t i = 0; i < EventHub::kKeptEvents; ++i) publish("task.created", "dpf-county");
+  for (size_t i = 0; i < hub.kept_limit(); ++i) publish("task.created", "dpf-county");
   auto gone = hub.replay_refusal(seen[0]);
   ASSERT_TRUE(gone.has_value());
   EXPECT_TRUE(gone->gone);
@@ -1019,10 +1019,56 @@ TEST_F(ApiTest, EventsResumeAfterAPositionWithTheSameFiltering) {
   EXPECT_TRUE(late->closed);
   EXPECT_EQ(hub.clients(), 3u);  // live, resumed and clerk
   uint64_t last = live->positions().back();
-  EXPECT_FALSE(hub.replay_refusal(last - EventHub::kKeptEvents).has_value());
+  EXPECT_FALSE(hub.replay_refusal(last - hub.kept_limit()).has_value());
   auto tail = std::make_shared<RecordingClient>();
-  hub.add(tail, admin, last - EventHub::kKeptEvents);
-  EXPECT_EQ(tail->frames.size(), EventHub::kKeptEvents);
+  hub.add(tail, admin, last - hub.kept_limit());
+  EXPECT_EQ(tail->frames.size(), hub.kept_limit());
+}
+
+TEST_F(ApiTest, TheReplayWindowIsConfigured) {
+  auto publish = [&] {
+    EngineEvent e;
+    e.type = "task.created";
+    e.candidate_groups = {"dpf-county"};
+    e.region = "220102";
+    engine_->publish_event(e);
+  };
+  Principal admin;
+  admin.name = "root";
+  admin.roles = {"admin"};
+  EXPECT_EQ(EventHub(*engine_).kept_limit(), EventHub::kDefaultKeptEvents);
+  {
+    EventHub hub(*engine_, 4);
+    auto live = std::make_shared<RecordingClient>();
+    hub.add(live, admin);
+    for (int i = 0; i < 6; ++i) publish();
+    std::vector<uint64_t> seen = live->positions();
+    ASSERT_EQ(seen.size(), 6u);
+    // The last four are kept: a resume after the second is served, one after the first is not.
+    EXPECT_FALSE(hub.replay_refusal(seen[1]).has_value());
+    auto gone = hub.replay_refusal(seen[0]);
+    ASSERT_TRUE(gone.has_value());
+    EXPECT_TRUE(gone->gone);
+    auto tail = std::make_shared<RecordingClient>();
+    hub.add(tail, admin, seen[1]);
+    EXPECT_EQ(tail->positions(), (std::vector<uint64_t>{seen[2], seen[3], seen[4], seen[5]}));
+  }
+  {
+    // Nothing kept: live events still flow; only a resume from the newest position is served.
+    EventHub hub(*engine_, 0);
+    auto live = std::make_shared<RecordingClient>();
+    hub.add(live, admin);
+    publish();
+    publish();
+    std::vector<uint64_t> seen = live->positions();
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_FALSE(hub.replay_refusal(seen[1]).has_value());
+    ASSERT_TRUE(hub.replay_refusal(seen[0]).has_value());
+    auto resumed = std::make_shared<RecordingClient>();
+    hub.add(resumed, admin, seen[1]);
+    publish();
+    EXPECT_EQ(resumed->positions(), (std::vector<uint64_t>{seen[1] + 1}));
+  }
 }
 
 TEST(RateLimiter, RefusesOverTheRateAndRefills) {

@@ -152,6 +152,8 @@ const std::vector<Key>& keys() {
       integer("server", "idle_timeout_ms", &ServeConfig::idle_timeout_ms, 100, 3'600'000),
       integer("server", "shutdown_timeout_ms", &ServeConfig::shutdown_timeout_ms, 0, 3'600'000),
       integer("server", "ws_idle_timeout_ms", &ServeConfig::ws_idle_timeout_ms, 1000, 3'600'000),
+      integer("server", "ws_replay_events", &ServeConfig::ws_replay_events, 0, 100'000),
+      integer("server", "ws_max_queue", &ServeConfig::ws_max_queue, 16, 1'000'000),
       real("server", "rate_limit_per_second", &ServeConfig::rate_limit_per_second, 0, 1e7),
       real("server", "rate_limit_burst", &ServeConfig::rate_limit_burst, 1, 1e7),
       integer("server", "max_long_polls", &ServeConfig::max_long_polls, 0, 1024),
@@ -362,6 +364,13 @@ Result<void> check(const ServeConfig& config) {
   }
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
     return Error{"bad-config", "tls: set both cert_file and key_file, or neither"};
+  }
+  // A resuming client gets its whole replay queued at once.
+  if (config.ws_max_queue <= config.ws_replay_events) {
+    return Error{"bad-config",
+                 fmt::format("server.ws_max_queue ({}) must be larger than server.ws_replay_events ({}): a client "
+                             "resuming with ?since= gets the whole replay queued at once",
+                             config.ws_max_queue, config.ws_replay_events)};
   }
   if (config.connectors_enabled) {
     for (const std::string& dept : connectors::department_codes()) {

@@ -27,6 +27,8 @@ struct ServeConfig {
   int64_t idle_timeout_ms = 60'000;
   int64_t shutdown_timeout_ms = 10'000;
   int64_t ws_idle_timeout_ms = 60'000;     // WebSocket clients are pinged after half of this
+  int64_t ws_replay_events = 512;          // events kept for clients that resume with ?since=
+  int64_t ws_max_queue = 1024;             // unsent frames that drop a WebSocket client
   double rate_limit_per_second = 0;        // per client; 0: no limit (429 over it)
   double rate_limit_burst = 100;
   int64_t max_long_polls = 2;              // external-task long polls waiting at once

@@ -223,6 +223,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api_options.rate_limit_per_second = config.rate_limit_per_second;
   api_options.rate_limit_burst = config.rate_limit_burst;
   api_options.max_long_polls = static_cast<int>(config.max_long_polls);
+  api_options.ws_replay_events = static_cast<size_t>(config.ws_replay_events);
   api_options.run_scenario = [calendars = fs::path(config.calendar_dir)](const std::map<std::string, std::string>& files,
                                                                         const std::string& scenario) {
     return run_scenario_test(files, scenario, calendars);
@@ -287,6 +288,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   server_options.shutdown_timeout = std::chrono::milliseconds(config.shutdown_timeout_ms);
   server_options.ws_idle_timeout = std::chrono::milliseconds(config.ws_idle_timeout_ms);
+  server_options.ws_max_queue = static_cast<size_t>(config.ws_max_queue);
   server_options.tls_cert_file = config.tls_cert_file;
   server_options.tls_key_file = config.tls_key_file;
   api::Server server(server_options, [&api](const api::Request& r) { return api.handle(r); });
