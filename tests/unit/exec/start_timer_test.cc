@@ -2,6 +2,7 @@
 // and PostgreSQL (when BANSHI_TEST_PG_URL is set): start timers are stored at
 // deploy, fire once per occurrence across restarts and nodes, are replaced by
 // a new version; a deployment of several files is stored all or nothing.
+// Cron cycles, of start events and of a boundary timer, fire at each match.
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -287,6 +288,60 @@ TEST_P(StartTimerTest, ABadCronCycleFailsTheDeploymentWithItsFieldLineAndColumn)
   ASSERT_TRUE(defs.ok());
   EXPECT_TRUE(defs->empty()) << "a refused deployment stores nothing";
   EXPECT_TRUE(start_timers(*e).empty());
+}
+
+TEST_P(StartTimerTest, ACronBoundaryTimerFiresAtEachMatchAcrossARestartAndOnceWhenLate) {
+  const std::string model = kHeader + R"(
+  <process id="remind" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="review"/>
+    <userTask id="review" bs:candidateGroups="dpf-county"/>
+    <sequenceFlow id="f2" sourceRef="review" targetRef="e"/><endEvent id="e"/>
+    <boundaryEvent id="nudge" attachedToRef="review" cancelActivity="false">
+      <timerEventDefinition><timeCycle>0 0 9 * * MON-FRI</timeCycle></timerEventDefinition>
+    </boundaryEvent>
+    <sequenceFlow id="f3" sourceRef="nudge" targetRef="count"/>
+    <scriptTask id="count" bs:expression="=reminders + 1" bs:resultVariable="reminders"/>
+    <sequenceFlow id="f4" sourceRef="count" targetRef="counted"/><endEvent id="counted"/>
+  </process></definitions>)";
+  auto reminders = [](Engine& e, InstanceId id) {
+    auto view = e.inspect_instance(id);
+    EXPECT_TRUE(view.ok());
+    return view.ok() ? view->variables.at("reminders").to_number<int64_t>() : -1;
+  };
+  auto due = [](Engine& e) {
+    auto timers = e.store().due_timers(INT64_MAX, 10);
+    EXPECT_TRUE(timers.ok());
+    return timers.ok() && timers->size() == 1 ? timers->front().due_at : 0;
+  };
+  InstanceId id = 0;
+  {
+    auto e = open();
+    ASSERT_TRUE(e->deploy("remind.bpmn", model, "designer").ok());
+    StartRequest req;
+    req.process_id = "remind";
+    req.variables["reminders"] = 0;
+    auto started = e->start_instance(req);
+    ASSERT_TRUE(started.ok());
+    id = *started;
+    e->run_until_idle();
+    // Started on Monday at 09:00: the first match is Tuesday's.
+    EXPECT_EQ(due(*e), at("2026-03-03T09:00:00+08:00"));
+    clock_->set(at("2026-03-03T09:00:00+08:00"));
+    e->run_until_idle();
+    EXPECT_EQ(reminders(*e, id), 1);
+    EXPECT_EQ(due(*e), at("2026-03-04T09:00:00+08:00"));
+  }
+  // Down from Tuesday to the next Monday noon: Wednesday's to Monday's
+  // matches were missed. The timer fires once, and its next is Tuesday's.
+  clock_->set(at("2026-03-09T12:00:00+08:00"));
+  auto e = open();
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(reminders(*e, id), 2);
+  EXPECT_EQ(due(*e), at("2026-03-10T09:00:00+08:00"));
+  clock_->set(at("2026-03-10T09:00:00+08:00"));
+  e->run_until_idle();
+  EXPECT_EQ(reminders(*e, id), 3);
 }
 
 TEST_P(StartTimerTest, TwoNodesNeverBothStartAnInstanceForOneFiring) {
