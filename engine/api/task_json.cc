@@ -1,0 +1,224 @@
+#include "api/task_json.h"
+
+#include <iterator>
+
+#include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <fmt/format.h>
+
+namespace banshi::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kSlaWords[] = {"on_time", "due_soon", "escalated", "breached", "overdue"};
+
+// A basic_parser handler that keeps nothing: the parser checks the syntax.
+struct NullHandler {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return true; }
+  bool on_object_end(std::size_t, json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t, json::error_code&) { return true; }
+  bool on_key_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_key(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+void append_key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void append_strings(std::string& out, const std::vector<std::string>& v) {
+  out += '[';
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, v[i]);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+json::value stored_json(const std::string& text, json::storage_ptr sp) {
+  if (text.empty()) return json::value(nullptr, sp);
+  json::error_code ec;
+  json::value v = json::parse(text, ec, sp);
+  if (ec) return json::value(text, sp);
+  return v;
+}
+
+json::array string_array(const std::vector<std::string>& v, json::storage_ptr sp) {
+  json::array a(sp);
+  a.reserve(v.size());
+  for (const std::string& s : v) a.emplace_back(s);
+  return a;
+}
+
+std::string_view sla_word(uint8_t sla) {
+  return sla < std::size(kSlaWords) ? kSlaWords[sla] : std::string_view("unknown");
+}
+
+int sla_code(std::string_view word) {
+  for (size_t i = 0; i < std::size(kSlaWords); ++i) {
+    if (kSlaWords[i] == word) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  auto tail = [&](size_t k) { return (at(k) & 0xc0u) == 0x80u; };
+  const unsigned c = at(0);
+  if (c >= 0xc2 && c <= 0xdf) return tail(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    return at(1) >= lo && at(1) <= hi && tail(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    return at(1) >= lo && at(1) <= hi && tail(2) && tail(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t plain = 0;  // start of the run not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Text from the store is UTF-8; a damaged byte becomes U+FFFD rather
+      // than making the whole response unreadable.
+      size_t n = utf8_sequence(s, i);
+      if (n > 0) {
+        i += n - 1;
+        continue;
+      }
+      out.append(s.data() + plain, i - plain);
+      plain = i + 1;
+      out += "\\ufffd";
+      continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
+bool is_json_text(std::string_view text) {
+  json::basic_parser<NullHandler> parser{json::parse_options{}};
+  json::error_code ec;
+  size_t n = parser.write_some(false, text.data(), text.size(), ec);
+  return !ec && n == text.size() && parser.done();
+}
+
+json::object task_json(const store::TaskRecord& t, json::storage_ptr sp) {
+  json::object o(18, sp);
+  o["id"] = t.id;
+  o["instanceId"] = t.instance_id;
+  o["processId"] = t.process_id;
+  o["elementId"] = t.element_id;
+  o["name"] = t.name;
+  o["businessKey"] = t.business_key;
+  if (!t.assignee.empty()) o["assignee"] = t.assignee;
+  o["candidateGroups"] = string_array(t.candidate_groups, sp);
+  o["candidateUsers"] = string_array(t.candidate_users, sp);
+  o["region"] = t.region;
+  o["formKey"] = t.form_key;
+  o["priority"] = t.priority;
+  o["createdAt"] = t.created_at;
+  if (t.due_at != 0) o["dueAt"] = t.due_at;
+  if (t.follow_up_at != 0) o["followUpAt"] = t.follow_up_at;
+  o["slaState"] = sla_word(t.sla_state);
+  o["payload"] = stored_json(t.payload, sp);
+  return o;
+}
+
+void append_task_json(std::string& out, const store::TaskRecord& t) {
+  fmt::format_to(std::back_inserter(out), "{{\"id\":{},\"instanceId\":{},\"processId\":", t.id, t.instance_id);
+  append_json_string(out, t.process_id);
+  out += ',';
+  append_key(out, "elementId");
+  append_json_string(out, t.element_id);
+  out += ',';
+  append_key(out, "name");
+  append_json_string(out, t.name);
+  out += ',';
+  append_key(out, "businessKey");
+  append_json_string(out, t.business_key);
+  if (!t.assignee.empty()) {
+    out += ',';
+    append_key(out, "assignee");
+    append_json_string(out, t.assignee);
+  }
+  out += ',';
+  append_key(out, "candidateGroups");
+  append_strings(out, t.candidate_groups);
+  out += ',';
+  append_key(out, "candidateUsers");
+  append_strings(out, t.candidate_users);
+  out += ',';
+  append_key(out, "region");
+  append_json_string(out, t.region);
+  out += ',';
+  append_key(out, "formKey");
+  append_json_string(out, t.form_key);
+  fmt::format_to(std::back_inserter(out), ",\"priority\":{},\"createdAt\":{}", t.priority, t.created_at);
+  if (t.due_at != 0) fmt::format_to(std::back_inserter(out), ",\"dueAt\":{}", t.due_at);
+  if (t.follow_up_at != 0) fmt::format_to(std::back_inserter(out), ",\"followUpAt\":{}", t.follow_up_at);
+  out += ',';
+  append_key(out, "slaState");
+  append_json_string(out, sla_word(t.sla_state));
+  out += ',';
+  append_key(out, "payload");
+  if (t.payload.empty()) {
+    out += "null";
+  } else if (is_json_text(t.payload)) {
+    out += t.payload;
+  } else {
+    append_json_string(out, t.payload);
+  }
+  out += '}';
+}
+
+}  // namespace banshi::api
