@@ -111,6 +111,12 @@ Result<void> Connection::exec(const char* sql, std::string_view what) {
   return {};
 }
 
+Result<void> Connection::run(const char* sql, std::string_view what) {
+  auto stmt = prepare(sql);
+  if (!stmt.ok()) return stmt.error();
+  return stmt->run(what);
+}
+
 Result<std::string> Connection::pragma_text(const char* sql) {
   auto stmt = prepare(sql);
   if (!stmt.ok()) return stmt.error();

@@ -72,6 +72,9 @@ class Connection {
   // Runs fixed SQL text (pragmas, BEGIN/COMMIT, migration scripts). Never
   // used with values.
   Result<void> exec(const char* sql, std::string_view what);
+  // Runs one fixed statement (BEGIN, COMMIT, ROLLBACK) through the
+  // statement cache, so it is not parsed again on every transaction.
+  Result<void> run(const char* sql, std::string_view what);
   // A PRAGMA that returns one text value (e.g. journal_mode).
   Result<std::string> pragma_text(const char* sql);
 

@@ -728,17 +728,17 @@ auto SqliteStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Conne
   if (joined_write == this) return fn(*writer_);
   std::lock_guard<std::mutex> lock(write_mutex_);
   Connection& c = *writer_;
-  BANSHI_STORE_TRY(c.exec("BEGIN IMMEDIATE", "cannot begin a write transaction"));
+  BANSHI_STORE_TRY(c.run("BEGIN IMMEDIATE", "cannot begin a write transaction"));
   auto result = fn(c);
   if (result.ok()) {
     if (options_.before_commit) options_.before_commit();
-    auto committed = c.exec("COMMIT", "cannot commit");
+    auto committed = c.run("COMMIT", "cannot commit");
     if (committed.ok()) return result;
     result = committed.error();
   }
   // Nothing of a failed write may stay; a failed COMMIT may already have
   // rolled back on its own, hence the check.
-  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.exec("ROLLBACK", "cannot roll back");
+  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.run("ROLLBACK", "cannot roll back");
   return result;
 }
 
@@ -748,9 +748,9 @@ auto SqliteStore::in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connec
   Connection& c = lease.connection();
   // One transaction makes multi-statement reads (a task and its candidates)
   // one snapshot.
-  BANSHI_STORE_TRY(c.exec("BEGIN", "cannot begin a read transaction"));
+  BANSHI_STORE_TRY(c.run("BEGIN", "cannot begin a read transaction"));
   auto result = fn(c);
-  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.exec(result.ok() ? "COMMIT" : "ROLLBACK", "cannot end a read");
+  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.run(result.ok() ? "COMMIT" : "ROLLBACK", "cannot end a read");
   return result;
 }
 
