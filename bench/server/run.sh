@@ -6,7 +6,9 @@
 #   2. the same list at a steady ~1,000 requests/s (p99 is the figure);
 #   3. complete-task round trips (POST /api/v1/tasks/{id}/complete);
 #   4. claim round trips (POST /api/v1/tasks/{id}/claim);
-#   5. starting an instance that waits at a user task (POST /api/v1/instances).
+#   5. starting an instance that waits at a user task (POST /api/v1/instances);
+#   6. the task list of a clerk who may see none of the open tasks (another
+#      department's), which must not read every open task to say so.
 # Targets: at least 10,000 list requests/s; p99 under 10 ms at
 # 1,000 requests/s. Figures only; nothing here asserts. Build the release
 # preset first; not run by CI. wrk is a Debian package: the script installs
@@ -39,6 +41,8 @@ trap cleanup EXIT
 
 "$BANSHI" init --data "$WORK/data" >/dev/null
 PASSWORD=$("$BANSHI" user add bench --role staff --role supervisor --department dpf --region 000000 \
+  --data "$WORK/data" | sed -n 's/^password: //p')
+OTHER_PASSWORD=$("$BANSHI" user add clerk --role staff --department tax --region 220102 \
   --data "$WORK/data" | sed -n 's/^password: //p')
 echo "seeding $LIST open tasks to list, $COMPLETE to complete and $CLAIM to claim ..."
 start=$(date +%s)
@@ -84,3 +88,12 @@ echo
 echo "== 5. start an instance that waits at a user task (${SECONDS_EACH}s)"
 ACTION=start COOKIE=$COOKIE CSRF=$CSRF \
   wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -s "$HERE/round_trips.lua" "$BASE" | sed -n '/Latency Distribution/,$p'
+echo
+echo "== 6. task list of a clerk who may see none of the $LIST open tasks (${SECONDS_EACH}s)"
+curl -s -c "$WORK/jar2" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"clerk\",\"password\":\"$OTHER_PASSWORD\"}" "$BASE/api/v1/auth/login" >/dev/null
+OTHER_COOKIE="banshi_session=$(awk '$6 == "banshi_session" {print $7}' "$WORK/jar2")"
+curl -s -H "Cookie: $OTHER_COOKIE" "$BASE/api/v1/tasks?limit=50" | grep -q '"items":\[\]' \
+  || { echo "the clerk sees tasks it should not"; exit 1; }
+wrk -t2 -c16 -d"${SECONDS_EACH}s" --latency -H "Cookie: $OTHER_COOKIE" "$BASE/api/v1/tasks?limit=50" \
+  | sed -n '/Latency Distribution/,$p'
