@@ -40,12 +40,6 @@ struct NullHandler {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 };
 
-void append_key(std::string& out, std::string_view key) {
-  out += '"';
-  out += key;
-  out += "\":";
-}
-
 void append_strings(std::string& out, const std::vector<std::string>& v) {
   out += '[';
   for (size_t i = 0; i < v.size(); ++i) {
@@ -175,42 +169,33 @@ json::object task_json(const store::TaskRecord& t, json::storage_ptr sp) {
 }
 
 void append_task_json(std::string& out, const store::TaskRecord& t) {
-  fmt::format_to(std::back_inserter(out), "{{\"id\":{},\"instanceId\":{},\"processId\":", t.id, t.instance_id);
-  append_json_string(out, t.process_id);
-  out += ',';
-  append_key(out, "elementId");
-  append_json_string(out, t.element_id);
-  out += ',';
-  append_key(out, "name");
-  append_json_string(out, t.name);
-  out += ',';
-  append_key(out, "businessKey");
-  append_json_string(out, t.business_key);
-  if (!t.assignee.empty()) {
-    out += ',';
-    append_key(out, "assignee");
-    append_json_string(out, t.assignee);
-  }
-  out += ',';
-  append_key(out, "candidateGroups");
+  // ,"key": then the value
+  auto key = [&](std::string_view k) {
+    out += ",\"";
+    out += k;
+    out += "\":";
+  };
+  auto text = [&](std::string_view k, std::string_view v) {
+    key(k);
+    append_json_string(out, v);
+  };
+  fmt::format_to(std::back_inserter(out), "{{\"id\":{},\"instanceId\":{}", t.id, t.instance_id);
+  text("processId", t.process_id);
+  text("elementId", t.element_id);
+  text("name", t.name);
+  text("businessKey", t.business_key);
+  if (!t.assignee.empty()) text("assignee", t.assignee);
+  key("candidateGroups");
   append_strings(out, t.candidate_groups);
-  out += ',';
-  append_key(out, "candidateUsers");
+  key("candidateUsers");
   append_strings(out, t.candidate_users);
-  out += ',';
-  append_key(out, "region");
-  append_json_string(out, t.region);
-  out += ',';
-  append_key(out, "formKey");
-  append_json_string(out, t.form_key);
+  text("region", t.region);
+  text("formKey", t.form_key);
   fmt::format_to(std::back_inserter(out), ",\"priority\":{},\"createdAt\":{}", t.priority, t.created_at);
   if (t.due_at != 0) fmt::format_to(std::back_inserter(out), ",\"dueAt\":{}", t.due_at);
   if (t.follow_up_at != 0) fmt::format_to(std::back_inserter(out), ",\"followUpAt\":{}", t.follow_up_at);
-  out += ',';
-  append_key(out, "slaState");
-  append_json_string(out, sla_word(t.sla_state));
-  out += ',';
-  append_key(out, "payload");
+  text("slaState", sla_word(t.sla_state));
+  key("payload");
   if (t.payload.empty()) {
     out += "null";
   } else if (is_json_text(t.payload)) {

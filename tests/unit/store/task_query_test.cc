@@ -73,6 +73,19 @@ std::vector<int64_t> expected_ids(std::vector<TaskRecord> all, const TaskQuery& 
   return ids;
 }
 
+// Every open task, page by page.
+void read_all(Store& store, std::vector<TaskRecord>& all) {
+  TaskQuery everything;
+  everything.limit = 1000;
+  for (;;) {
+    auto page = store.tasks(everything);
+    ASSERT_TRUE(page.ok());
+    all.insert(all.end(), page->begin(), page->end());
+    if (page->size() < everything.limit) break;
+    everything.offset += everything.limit;
+  }
+}
+
 class TaskQueryTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
@@ -106,12 +119,8 @@ class TaskQueryTest : public ::testing::TestWithParam<testing::Backend> {
       b.tasks_added.push_back(t);
     }
     ASSERT_TRUE(store_->write(b).ok());
-    TaskQuery everything;
-    everything.limit = 1000;
-    auto all = store_->tasks(everything);
-    ASSERT_TRUE(all.ok());
-    ASSERT_EQ(all->size(), static_cast<size_t>(kTasks));
-    all_ = std::move(all.value());
+    ASSERT_NO_FATAL_FAILURE(read_all(*store_, all_));
+    ASSERT_EQ(all_.size(), static_cast<size_t>(kTasks));
   }
 
   // Returns how many tasks the query found.
@@ -304,15 +313,7 @@ class TaskVisibilityTest : public ::testing::TestWithParam<testing::Backend> {
       b.tasks_added.push_back(t);
     }
     ASSERT_TRUE(store_->write(b).ok());
-    TaskQuery everything;
-    everything.limit = 1000;
-    for (;;) {
-      auto page = store_->tasks(everything);
-      ASSERT_TRUE(page.ok());
-      all_.insert(all_.end(), page->begin(), page->end());
-      if (page->size() < everything.limit) break;
-      everything.offset += everything.limit;
-    }
+    ASSERT_NO_FATAL_FAILURE(read_all(*store_, all_));
     ASSERT_EQ(all_.size(), static_cast<size_t>(kMany));
   }
 
