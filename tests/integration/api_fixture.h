@@ -20,16 +20,17 @@ namespace banshi::api::testing {
 
 class ApiFixture : public ::testing::Test {
  protected:
-  // Opens the engine and the Api; `options` gets the test clock (also as
-  // the controlled clock behind the admin clock routes when asked) and fast
-  // password hashes.
-  void open_api(ApiOptions options = {}, bool controlled_clock = false) {
+  // Opens the engine (with `config`, its clock at `start_ms`) and the Api;
+  // `options` gets the test clock (also as the controlled clock behind the
+  // admin clock routes when asked) and fast password hashes.
+  void open_api(ApiOptions options = {}, bool controlled_clock = false, EngineConfig config = {},
+                int64_t start_ms = 1'770'000'000'000) {
     store::sqlite::SqliteOptions o;
     o.path = ":memory:";
     auto s = store::sqlite::SqliteStore::open(o);
     ASSERT_TRUE(s.ok());
-    clock_ = std::make_shared<ManualClock>(1'770'000'000'000);
-    auto e = Engine::open(EngineConfig{}, std::move(s).value(), clock_);
+    clock_ = std::make_shared<ManualClock>(start_ms);
+    auto e = Engine::open(std::move(config), std::move(s).value(), clock_);
     ASSERT_TRUE(e.ok()) << e.error().message;
     engine_ = std::move(e).value();
     users_ = dynamic_cast<store::AuthStore*>(&engine_->store());

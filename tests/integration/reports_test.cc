@@ -12,11 +12,11 @@
 #include <zlib.h>
 
 #include "api/api.h"
-#include "api/password.h"
 #include "api/report_routes.h"
 #include "calendar/business_calendar.h"
 #include "reports/comparison.h"
 #include "reports/reports.h"
+#include "api_fixture.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace banshi {
@@ -185,28 +185,15 @@ const std::string kHolderModel = R"(<?xml version="1.0" encoding="UTF-8"?>
   </process>
 </definitions>)";
 
-class ReportsTest : public ::testing::Test {
+class ReportsTest : public api::testing::ApiFixture {
  protected:
   void SetUp() override {
-    store::sqlite::SqliteOptions o;
-    o.path = ":memory:";
-    auto s = store::sqlite::SqliteStore::open(o);
-    ASSERT_TRUE(s.ok());
-    clock_ = std::make_shared<ManualClock>(kStart);
     // The shipped calendars: the follow-up's limits are working days.
     auto calendar = calendar::BusinessCalendar::load_directory(std::string(BANSHI_WORKFLOWS_DIR) + "/calendars");
     ASSERT_TRUE(calendar.ok()) << calendar.error().message;
     EngineConfig config;
     config.working_days = std::make_shared<calendar::BusinessCalendar>(std::move(calendar).value());
-    auto e = Engine::open(config, std::move(s).value(), clock_);
-    ASSERT_TRUE(e.ok()) << e.error().message;
-    engine_ = std::move(e).value();
-    users_ = dynamic_cast<store::AuthStore*>(&engine_->store());
-    ASSERT_NE(users_, nullptr);
-    api::ApiOptions options;
-    options.clock = clock_;
-    options.auth.password_iterations = 1000;
-    api_ = std::make_unique<api::Api>(*engine_, options);
+    ASSERT_NO_FATAL_FAILURE(open_api({}, false, std::move(config), kStart));
     add_user("window", {"staff"}, "dpf", {"220102"});
     add_user("liaoyuan", {"staff"}, "dpf", {"220400"});
     add_user("lead", {"supervisor", "monitor", "designer"}, "dpf", {"000000"});
@@ -214,40 +201,6 @@ class ReportsTest : public ::testing::Test {
     as("lead");
   }
 
-  void add_user(const std::string& name, std::vector<std::string> roles, const std::string& department,
-                std::vector<std::string> regions) {
-    store::UserRecord u;
-    u.name = name;
-    u.password_hash = api::hash_password(name + "-password-1", 1000);
-    u.roles = std::move(roles);
-    u.department = department;
-    u.regions = std::move(regions);
-    ASSERT_TRUE(users_->add_user(u).ok());
-    std::string token = api::random_token(), csrf = api::random_token();
-    const int64_t now = clock_->now_ms();
-    auto added = users_->add_session(store::SessionRecord{api::sha256_hex(token), name, csrf, "127.0.0.1", now, now});
-    ASSERT_TRUE(added.ok()) << added.error().message;
-    sessions_[name] = {token, csrf};
-  }
-  void as(const std::string& name) { caller_ = name; }
-
-  Response call(const std::string& method, const std::string& target, const std::string& body = {},
-                const std::string& content_type = "application/json") {
-    Fields headers;
-    if (!content_type.empty()) headers.emplace_back("content-type", content_type);
-    headers.emplace_back("cookie", "banshi_session=" + sessions_[caller_].first);
-    headers.emplace_back("x-csrf-token", sessions_[caller_].second);
-    Request request = Request::make(method, target, body, headers);
-    request.remote_address = "10.0.0.9";
-    Response r = api_->handle(request);
-    engine_->run_until_idle();
-    return r;
-  }
-  static json::object doc(const Response& r) {
-    json::error_code ec;
-    auto v = json::parse(r.body, ec);
-    return ec || !v.is_object() ? json::object{} : v.as_object();
-  }
   void deploy(const std::string& name, const std::string& xml) {
     as("lead");
     Response r = call("POST", "/api/v1/definitions?resource=" + name, xml, "application/xml");
@@ -282,12 +235,6 @@ class ReportsTest : public ::testing::Test {
     return out;
   }
 
-  std::shared_ptr<ManualClock> clock_;
-  std::unique_ptr<Engine> engine_;
-  store::AuthStore* users_ = nullptr;
-  std::unique_ptr<api::Api> api_;
-  std::map<std::string, std::pair<std::string, std::string>> sessions_;
-  std::string caller_;
   int cases_ = 0;
 };
 
