@@ -105,12 +105,8 @@ struct HttpClient::Impl {
     auto [ec, results] = co_await resolver.async_resolve(url.host, url.port, kTuple);
     if (ec) co_return Error{"connect", fmt::format("cannot resolve {}: {}", url.host, ec.message())};
     if (Clock::now() >= deadline) co_return Error{"timeout", "resolving the host timed out"};
-    // The stream runs on the coroutine's own strand: its timeout handler
-    // and the coroutine's own uses of it (deadlines, closing it by dropping
-    // the connection) must never run at once on two threads.
-    asio::any_io_executor strand = co_await asio::this_coro::executor;
     if (url.tls) {
-      c.tls.emplace(strand, *self->tls_);
+      c.tls.emplace(asio::make_strand(self->ioc_), *self->tls_);
       // SSL_set_tlsext_host_name, without the macro's C cast.
       if (!SSL_ctrl(c.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                     static_cast<void*>(const_cast<char*>(url.host.c_str())))) {
@@ -118,7 +114,7 @@ struct HttpClient::Impl {
       }
       if (self->options_.verify_peer) c.tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
     } else {
-      c.plain.emplace(strand);
+      c.plain.emplace(asio::make_strand(self->ioc_));
     }
     c.lowest().expires_at(deadline);
     auto [cec, ep] = co_await c.lowest().async_connect(results, kTuple);
@@ -138,11 +134,7 @@ struct HttpClient::Impl {
     co_return Result<void>{};
   }
 
-  // Runs on the strand of `reused` (a kept-alive connection taken from the
-  // pool for this request) or on a strand of its own; every connection it
-  // opens gets the same strand.
-  static asio::awaitable<void> run(std::shared_ptr<HttpClient> self, Url url, HttpRequest req, Handler done,
-                                   std::shared_ptr<Connection> reused) {
+  static asio::awaitable<void> run(std::shared_ptr<HttpClient> self, Url url, HttpRequest req, Handler done) {
     Result<HttpResponse> result = Error{"io", "no attempt was made"};
     try {
       bhttp::request<bhttp::string_body> msg;
@@ -162,8 +154,8 @@ struct HttpClient::Impl {
           result = Error{"timeout", "the deadline passed before the request was sent"};
           break;
         }
-        std::shared_ptr<Connection> conn = std::move(reused);  // the first attempt only
-        const bool was_reused = conn != nullptr;
+        std::shared_ptr<Connection> conn = self->take_idle(url.key());
+        const bool reused = conn != nullptr;
         if (!conn) {
           conn = std::make_shared<Connection>();
           auto opened = co_await open(self, *conn, url, req.deadline);
@@ -179,7 +171,7 @@ struct HttpClient::Impl {
         } else {
           result = co_await exchange(*conn->plain, *conn, msg, req.deadline, got_bytes, keep_alive);
         }
-        if (!result.ok() && was_reused && !got_bytes && result.error().code == "io") continue;  // a stale kept-alive connection
+        if (!result.ok() && reused && !got_bytes && result.error().code == "io") continue;  // a stale kept-alive connection
         if (result.ok() && keep_alive) self->give_back(url.key(), std::move(conn));
         break;
       }
@@ -209,12 +201,7 @@ HttpClient::HttpClient(asio::io_context& ioc, ClientOptions options) : ioc_(ioc)
 HttpClient::~HttpClient() = default;
 
 void HttpClient::request(const Url& endpoint, HttpRequest request, Handler done) {
-  // A kept-alive connection is used on the strand its stream was made with.
-  std::shared_ptr<Connection> reused = take_idle(endpoint.key());
-  asio::any_io_executor strand =
-      reused ? reused->lowest().get_executor() : asio::any_io_executor(asio::make_strand(ioc_));
-  asio::co_spawn(strand, Impl::run(shared_from_this(), endpoint, std::move(request), std::move(done), std::move(reused)),
-                 asio::detached);
+  asio::co_spawn(ioc_, Impl::run(shared_from_this(), endpoint, std::move(request), std::move(done)), asio::detached);
 }
 
 std::shared_ptr<HttpClient::Connection> HttpClient::take_idle(const std::string& key) {
