@@ -99,6 +99,15 @@ asio::awaitable<Result<HttpResponse>> exchange(Stream& stream, HttpClient::Conne
 }  // namespace
 
 struct HttpClient::Impl {
+  // Drops a connection on its stream's strand. The stream's timeout handler
+  // runs there and closes the socket; destroying the stream on another thread
+  // at the same moment would race with it (the socket's reactor state).
+  static void retire(std::shared_ptr<Connection> c) {
+    if (!c || (!c->plain && !c->tls)) return;
+    auto executor = c->lowest().get_executor();
+    asio::post(executor, [c = std::move(c)]() mutable { c.reset(); });
+  }
+
   static asio::awaitable<Result<void>> open(std::shared_ptr<HttpClient> self, Connection& c, const Url& url,
                                             Clock::time_point deadline) {
     tcp::resolver resolver(self->ioc_);
@@ -161,6 +170,7 @@ struct HttpClient::Impl {
           auto opened = co_await open(self, *conn, url, req.deadline);
           if (!opened.ok()) {
             result = opened.error();
+            retire(std::move(conn));
             break;
           }
         }
@@ -171,8 +181,15 @@ struct HttpClient::Impl {
         } else {
           result = co_await exchange(*conn->plain, *conn, msg, req.deadline, got_bytes, keep_alive);
         }
-        if (!result.ok() && reused && !got_bytes && result.error().code == "io") continue;  // a stale kept-alive connection
-        if (result.ok() && keep_alive) self->give_back(url.key(), std::move(conn));
+        if (!result.ok() && reused && !got_bytes && result.error().code == "io") {
+          retire(std::move(conn));
+          continue;  // a stale kept-alive connection
+        }
+        if (result.ok() && keep_alive) {
+          self->give_back(url.key(), std::move(conn));
+        } else {
+          retire(std::move(conn));
+        }
         break;
       }
     } catch (const std::exception& e) {
