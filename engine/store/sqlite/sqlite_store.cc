@@ -1524,21 +1524,19 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
     // an index and sort them, rather than walk the open tasks in page order
     // until a page of visible ones is found (which reads every open task
     // when almost none is visible).
-    std::string statement = sql;
-    std::vector<Binding> all = bindings;
     if ((q.visible.active && !q.visible.monitor) || !q.regions.empty()) {
       auto drive = small_task_set(c, *set_sizes_, q);
       if (!drive.ok()) return drive.error();
       if (*drive) {
         const std::string from = "FROM user_tasks t ";
-        statement.replace(statement.find(from), from.size(),
-                          "FROM (" + (*drive)->sql + ") d CROSS JOIN user_tasks t ON t.id = d.id ");
-        all.insert(all.begin(), (*drive)->bindings.begin(), (*drive)->bindings.end());
+        sql.replace(sql.find(from), from.size(),
+                    "FROM (" + (*drive)->sql + ") d CROSS JOIN user_tasks t ON t.id = d.id ");
+        bindings.insert(bindings.begin(), (*drive)->bindings.begin(), (*drive)->bindings.end());
       }
     }
-    auto st = c.prepare(statement);
+    auto st = c.prepare(sql);
     if (!st.ok()) return st.error();
-    bind_all(*st, all);
+    bind_all(*st, bindings);
     auto found = collect<TaskRecord>(*st, read_task, "cannot list tasks");
     if (!found.ok()) return found.error();
     BANSHI_STORE_TRY(load_candidates(c, *found));
