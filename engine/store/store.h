@@ -84,7 +84,10 @@ struct InstanceRecord {
 };
 
 // One write of an instance: insert when expected_version is 0, else update
-// only if the stored version equals expected_version.
+// only if the stored version equals expected_version. An update changes what
+// a running instance can change (status, version, state, ended_at); the
+// definition, business key, start time, parent and applicant are set once,
+// when the instance is inserted.
 struct InstanceWrite {
   InstanceRecord record;
   int64_t expected_version = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <mutex>
 
 namespace banshi::store::sqlite {
@@ -115,6 +116,14 @@ Result<Statement> Connection::prepare(const std::string& sql) {
     it = cache_.emplace(sql, stmt).first;
   }
   return Statement(db_, it->second);
+}
+
+Result<Statement> Connection::prepare(const char* sql) {
+  auto it = by_address_.find(sql);
+  if (it != by_address_.end() && std::strcmp(sqlite3_sql(it->second), sql) == 0) return Statement(db_, it->second);
+  auto st = prepare(std::string(sql));
+  if (st.ok()) by_address_[sql] = cache_.find(sql)->second;
+  return st;
 }
 
 Result<void> Connection::exec(const char* sql, std::string_view what) {

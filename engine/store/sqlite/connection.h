@@ -9,6 +9,9 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include <sqlite3.h>
 
@@ -45,6 +48,14 @@ class Statement {
   int step();
   // Runs a statement that returns no rows; an Error for anything but DONE.
   Result<void> run(std::string_view what);
+  // The same, with the error's text formatted only when there is an error
+  // (the write path runs a statement per row).
+  template <typename... Args>
+  Result<void> run_or(fmt::format_string<Args...> what, Args&&... args) {
+    int rc = step();
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return store_error(db_, fmt::format(what, std::forward<Args>(args)...));
+    return {};
+  }
 
   int64_t int64(int column) const;
   std::string text(int column) const;  // NULL reads as ""
@@ -69,6 +80,10 @@ class Connection {
 
   // Borrows the cached statement for `sql`, preparing it on first use.
   Result<Statement> prepare(const std::string& sql);
+  // The same for SQL text that is usually a string literal: found by its
+  // address first (the text is still compared, so a reused address is only a
+  // miss), which spares hashing and copying it on every row written.
+  Result<Statement> prepare(const char* sql);
   // Runs fixed SQL text (pragmas, BEGIN/COMMIT, migration scripts). Never
   // used with values.
   Result<void> exec(const char* sql, std::string_view what);
@@ -82,6 +97,7 @@ class Connection {
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<const char*, sqlite3_stmt*> by_address_;  // statements owned by cache_
 };
 
 }  // namespace banshi::store::sqlite

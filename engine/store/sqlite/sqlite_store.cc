@@ -223,8 +223,12 @@ Error too_new(int present) {
 
 Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   const InstanceRecord& r = w.record;
-  // Parameters 1..12 are the same columns for the insert and the update.
-  auto bind_columns = [&r](auto& st) {
+  if (w.expected_version == 0) {
+    auto st = c.prepare(
+        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
+        "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region) VALUES (?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    if (!st.ok()) return st.error();
     st->bind(1, r.id);
     st->bind(2, r.definition_key);
     st->bind(3, r.process_id);
@@ -241,14 +245,6 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
       st->bind(11, r.parent_id);
     }
     st->bind(12, as_int(r.parent_element));
-  };
-  if (w.expected_version == 0) {
-    auto st = c.prepare(
-        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
-        "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region) VALUES (?1, "
-        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-    if (!st.ok()) return st.error();
-    bind_columns(st);
     st->bind(13, r.applicant_id);
     st->bind(14, r.applicant_name);
     st->bind(15, r.region);
@@ -257,14 +253,19 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
     if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
     return {};
   }
-  auto st = c.prepare(
-      "UPDATE instances SET definition_key = ?2, process_id = ?3, definition_version = ?4, business_key = ?5, "
-      "status = ?6, version = ?7, state = ?8, started_at = ?9, ended_at = ?10, parent_id = ?11, parent_element = ?12 "
-      "WHERE id = ?1 AND version = ?13");
+  // Only the columns an update can change: SQLite rewrites every index that
+  // covers a column named in SET, even when its value stays the same, and all
+  // but one of the instance indexes cover set-once columns only.
+  auto st = c.prepare("UPDATE instances SET status = ?2, version = ?3, state = ?4, ended_at = ?5 "
+                      "WHERE id = ?1 AND version = ?6");
   if (!st.ok()) return st.error();
-  bind_columns(st);
-  st->bind(13, w.expected_version);
-  BANSHI_STORE_TRY(st->run(fmt::format("cannot update instance {}", r.id)));
+  st->bind(1, r.id);
+  st->bind(2, int64_t{r.status});
+  st->bind(3, r.version);
+  st->bind_blob(4, r.state);
+  st->bind(5, r.ended_at);
+  st->bind(6, w.expected_version);
+  if (st->step() != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot update instance {}", r.id));
   if (sqlite3_changes(c.db()) == 0) {
     return conflict(fmt::format("instance {} is not at version {}; reload it", r.id, w.expected_version));
   }
@@ -297,7 +298,7 @@ Result<void> add_task(Connection& c, const TaskRecord& t) {
   st->bind(17, t.escalated_to);
   st->bind(18, t.escalated_region);
   st->bind(19, t.department);
-  BANSHI_STORE_TRY(st->run(fmt::format("cannot insert task {}/{}", t.instance_id, t.key)));
+  BANSHI_STORE_TRY(st->run_or("cannot insert task {}/{}", t.instance_id, t.key));
   int64_t task_id = sqlite3_last_insert_rowid(c.db());
 
   auto cand = c.prepare("INSERT INTO task_candidates (task_id, kind, position, value) VALUES (?1, ?2, ?3, ?4)");
@@ -345,7 +346,7 @@ Result<void> add_job(Connection& c, const JobRecord& j) {
   st->bind(10, j.last_error);
   st->bind(11, int64_t{j.state});
   st->bind(12, j.payload);
-  return st->run(fmt::format("cannot insert job {}/{}", j.instance_id, j.key));
+  return st->run_or("cannot insert job {}/{}", j.instance_id, j.key);
 }
 
 Result<void> update_job(Connection& c, const JobUpdate& u) {
@@ -360,7 +361,7 @@ Result<void> update_job(Connection& c, const JobUpdate& u) {
   st->bind(4, u.due_at);
   st->bind(5, u.last_error);
   st->bind(6, int64_t{u.state});
-  return st->run(fmt::format("cannot update job {}/{}", u.instance_id, u.key));
+  return st->run_or("cannot update job {}/{}", u.instance_id, u.key);
 }
 
 Result<void> upsert_timer(Connection& c, const TimerRecord& t) {
@@ -372,7 +373,7 @@ Result<void> upsert_timer(Connection& c, const TimerRecord& t) {
   st->bind(2, as_int(t.key));
   st->bind(3, t.element_id);
   st->bind(4, t.due_at);
-  return st->run(fmt::format("cannot write timer {}/{}", t.instance_id, t.key));
+  return st->run_or("cannot write timer {}/{}", t.instance_id, t.key);
 }
 
 Result<void> add_message_subscription(Connection& c, const SubscriptionRecord& s) {
@@ -385,7 +386,7 @@ Result<void> add_message_subscription(Connection& c, const SubscriptionRecord& s
   st->bind(3, s.name);
   st->bind(4, s.correlation_key);
   st->bind(5, s.element_id);
-  return st->run(fmt::format("cannot insert message subscription {}/{}", s.instance_id, s.key));
+  return st->run_or("cannot insert message subscription {}/{}", s.instance_id, s.key);
 }
 
 Result<void> add_signal_subscription(Connection& c, const SubscriptionRecord& s) {
@@ -396,7 +397,7 @@ Result<void> add_signal_subscription(Connection& c, const SubscriptionRecord& s)
   st->bind(2, as_int(s.key));
   st->bind(3, s.name);
   st->bind(4, s.element_id);
-  return st->run(fmt::format("cannot insert signal subscription {}/{}", s.instance_id, s.key));
+  return st->run_or("cannot insert signal subscription {}/{}", s.instance_id, s.key);
 }
 
 Result<void> add_message(Connection& c, const MessageRecord& m) {
@@ -420,14 +421,14 @@ Result<void> add_message(Connection& c, const MessageRecord& m) {
   st->bind_text_or_null(4, m.message_id);
   st->bind(5, m.published_at);
   st->bind(6, m.expires_at);
-  return st->run(fmt::format("cannot insert message '{}'", m.name));
+  return st->run_or("cannot insert message '{}'", m.name);
 }
 
 Result<void> remove_message(Connection& c, int64_t id) {
   auto st = c.prepare("DELETE FROM messages WHERE id = ?1");
   if (!st.ok()) return st.error();
   st->bind(1, id);
-  return st->run(fmt::format("cannot remove message {}", id));
+  return st->run_or("cannot remove message {}", id);
 }
 
 Result<void> add_incident(Connection& c, const IncidentRecord& i) {
@@ -443,7 +444,7 @@ Result<void> add_incident(Connection& c, const IncidentRecord& i) {
   st->bind(6, i.message);
   st->bind(7, as_int(i.job_key));
   st->bind(8, i.created_at);
-  return st->run(fmt::format("cannot insert incident {}/{}", i.instance_id, i.key));
+  return st->run_or("cannot insert incident {}/{}", i.instance_id, i.key);
 }
 
 Result<void> append_history(Connection& c, const HistoryRecord& h) {
@@ -453,7 +454,7 @@ Result<void> append_history(Connection& c, const HistoryRecord& h) {
   st->bind(2, h.seq);
   st->bind(3, h.at);
   st->bind_blob(4, h.records);
-  return st->run(fmt::format("cannot append history {}/{}", h.instance_id, h.seq));
+  return st->run_or("cannot append history {}/{}", h.instance_id, h.seq);
 }
 
 Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
@@ -468,7 +469,7 @@ Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
   st->bind(5, u.escalated_to);
   st->bind(6, u.escalated_region);
   st->bind(7, u.due_at);
-  return st->run(fmt::format("cannot update the SLA of task {}/{}", u.instance_id, u.key));
+  return st->run_or("cannot update the SLA of task {}/{}", u.instance_id, u.key);
 }
 
 Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
@@ -481,7 +482,7 @@ Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
   st->bind(1, done.instance_id);
   st->bind(2, as_int(done.key));
   st->bind(3, done.completed_at);
-  return st->run(fmt::format("cannot keep the outcome of task {}/{}", done.instance_id, done.key));
+  return st->run_or("cannot keep the outcome of task {}/{}", done.instance_id, done.key);
 }
 
 constexpr const char* kAuditColumns =
@@ -550,7 +551,7 @@ Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
     st->bind(3, f.next_due_at);
     st->bind(4, f.repetitions_left);
   }
-  BANSHI_STORE_TRY(st->run(fmt::format("cannot move start timer {} on", f.id)));
+  BANSHI_STORE_TRY(st->run_or("cannot move start timer {} on", f.id));
   if (sqlite3_changes(c.db()) == 0) {
     return conflict(fmt::format("start timer {} is no longer due at {}: it fired elsewhere or was replaced", f.id,
                                 f.due_at));
@@ -900,7 +901,7 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
     insert->bind(6, r.checksum);
     insert->bind(7, r.deployed_at);
     insert->bind(8, r.deployed_by);
-    BANSHI_STORE_TRY(insert->run(fmt::format("cannot deploy {} {}", what, r.*id_of)));
+    BANSHI_STORE_TRY(insert->run_or("cannot deploy {} {}", what, r.*id_of));
     r.key = sqlite3_last_insert_rowid(c.db());
     if (fresh) fresh->back() = true;
   }
@@ -1014,7 +1015,7 @@ Result<void> SqliteStore::assign_task_audited(int64_t task_id, const std::string
     if (!update.ok()) return update.error();
     update->bind(1, task_id);
     update->bind(2, assignee);
-    BANSHI_STORE_TRY(update->run(fmt::format("cannot assign task {}", task_id)));
+    BANSHI_STORE_TRY(update->run_or("cannot assign task {}", task_id));
     return chain_audit_rows(c, audit);
   });
 }
@@ -1034,7 +1035,7 @@ Result<void> SqliteStore::extend_lease(int64_t job_id, const std::string& owner,
     if (!update.ok()) return update.error();
     update->bind(1, job_id);
     update->bind(2, lease_until);
-    return update->run(fmt::format("cannot extend the lease of job {}", job_id));
+    return update->run_or("cannot extend the lease of job {}", job_id);
   });
 }
 
@@ -1130,7 +1131,7 @@ Result<void> replace_start_timers(Connection& c, const DefinitionRecord& process
   auto drop = c.prepare("DELETE FROM start_timers WHERE process_id = ?1");
   if (!drop.ok()) return drop.error();
   drop->bind(1, process.process_id);
-  BANSHI_STORE_TRY(drop->run(fmt::format("cannot remove the start timers of {}", process.process_id)));
+  BANSHI_STORE_TRY(drop->run_or("cannot remove the start timers of {}", process.process_id));
   for (StartTimerRecord t : timers) {
     if (t.process_id != process.process_id) continue;
     t.definition_key = process.key;
@@ -1144,7 +1145,7 @@ Result<void> replace_start_timers(Connection& c, const DefinitionRecord& process
     insert->bind(4, t.due_at);
     insert->bind(5, t.repetitions_left);
     insert->bind(6, t.period);
-    BANSHI_STORE_TRY(insert->run(fmt::format("cannot schedule the start timer {} of {}", t.element_id, t.process_id)));
+    BANSHI_STORE_TRY(insert->run_or("cannot schedule the start timer {} of {}", t.element_id, t.process_id));
     t.id = sqlite3_last_insert_rowid(c.db());
     out.push_back(std::move(t));
   }
