@@ -111,6 +111,80 @@ struct Pending {
   std::optional<store::StartTimerRecord> start_timer;
 };
 
+// Answers the callers waiting on a committed batch, on a thread of its own:
+// waking them one by one (a system call each) took about a tenth of the
+// processing thread's time, and the next batch can be built meanwhile. The
+// answers of one batch are handed over after its commit, so a caller still
+// hears only of committed work. Not started (run_until_idle), it answers on
+// the calling thread.
+class Replier {
+ public:
+  using Reply = std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>;
+
+  ~Replier() { stop(); }
+
+  void start() {
+    std::lock_guard lock(mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  // Answers everything handed over, then joins.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (!thread_.joinable()) return;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  void answer(std::vector<Reply> replies) {
+    {
+      std::unique_lock lock(mu_);
+      if (thread_.joinable() && !stopping_) {
+        bool was_empty = queue_.empty();
+        for (Reply& r : replies) {
+          if (r.first) queue_.push_back(std::move(r));
+        }
+        lock.unlock();
+        if (was_empty) cv_.notify_one();
+        return;
+      }
+    }
+    answer_now(replies);
+  }
+
+ private:
+  static void answer_now(std::vector<Reply>& replies) {
+    for (auto& [waiter, outcome] : replies) {
+      if (waiter) waiter->set_value(std::move(outcome));
+    }
+  }
+
+  void run() {
+    std::vector<Reply> batch;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and all answered
+      batch.swap(queue_);
+      lock.unlock();
+      answer_now(batch);
+      batch.clear();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Reply> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 std::optional<store::AuditRecord> audit_row(const AuditNote* note) {
   if (note == nullptr || note->action.empty()) return std::nullopt;
   store::AuditRecord a;
@@ -187,6 +261,7 @@ class EngineImpl final : public Engine {
     // Nodes sharing the store hear each other's events.
     relaying_ = store_->listen_events([this](const std::string& payload) { relayed(payload); }).ok();
     spdlog::info("engine {} started with {} job workers", config_.node_id, config_.job_workers);
+    replier_.start();
     processor_ = std::thread([this] { processing_loop(); });
     for (int i = 0; i < config_.job_workers; ++i) workers_.emplace_back([this] { job_loop(); });
   }
@@ -196,6 +271,7 @@ class EngineImpl final : public Engine {
     queue_cv_.notify_all();
     jobs_cv_.notify_all();
     if (processor_.joinable()) processor_.join();
+    replier_.stop();
     for (std::thread& w : workers_) w.join();
     workers_.clear();
     if (relaying_.exchange(false)) store_->stop_events();
@@ -979,7 +1055,7 @@ class EngineImpl final : public Engine {
       inline_connectors = inline_connectors_;
     }
     std::map<InstanceId, Touched> touched;
-    std::vector<std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>> results;
+    std::vector<Replier::Reply> results;
     std::vector<store::StartTimerRecord> start_timers_next;  // armed once committed
     size_t applied = 0;
     size_t guard = 0;
@@ -1127,9 +1203,8 @@ class EngineImpl final : public Engine {
       c.record.status = static_cast<uint8_t>(c.state.status);
       if (c.state.status != core::InstanceStatus::kActive) cache_.erase(id);
     }
-    for (auto& [waiter, outcome] : results) {
-      if (waiter) waiter->set_value(std::move(outcome));
-    }
+    const bool answered = !results.empty();
+    replier_.answer(std::move(results));
     {
       std::lock_guard lock(timers_mu_);
       for (const store::TimerRecord& tr : builder.timers_armed()) {
@@ -1154,7 +1229,7 @@ class EngineImpl final : public Engine {
     }
     if (builder.jobs_created()) jobs_cv_.notify_all();
     trim_cache();
-    return std::max<size_t>(applied, results.empty() ? 0 : 1);
+    return std::max<size_t>(applied, answered ? 1 : 0);
   }
 
   // Whether the stored instance is at another version than the cached one.
@@ -2037,6 +2112,7 @@ class EngineImpl final : public Engine {
   std::atomic<bool> running_{false};
   std::recursive_mutex inline_mu_;
   std::thread processor_;
+  Replier replier_;
   std::vector<std::thread> workers_;
 
   std::mutex connectors_mu_;
