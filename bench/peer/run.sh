@@ -56,7 +56,8 @@ if [ "${SKIP_RESTART:-0}" != 1 ]; then
   echo "filling a store with $FINISHED finished and $WAITING waiting instances ..." >&2
   build/release/bench/bench_peer_restart fill "$work/restart.db" bench/peer/models/user-task.bpmn \
     "$FINISHED" "$WAITING" >&2
-  restart_json=$(build/release/bench/bench_peer_restart open "$work/restart.db")
+  # Only the result line: the engine logs to stdout as well.
+  restart_json=$(build/release/bench/bench_peer_restart open "$work/restart.db" | grep "^{")
   echo "$restart_json" >&2
   rm -f "$work/restart.db" "$work/restart.db-wal" "$work/restart.db-shm"
 fi
