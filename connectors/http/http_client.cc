@@ -59,7 +59,12 @@ Result<Url> parse_url(const std::string& text) {
   return u;
 }
 
+// A connection's stream is made with the connection's strand, and everything
+// that touches the stream runs there: the stream's own timeout handler, and
+// the coroutines that connect, send, read and finally drop it.
 struct HttpClient::Connection {
+  explicit Connection(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
+  asio::strand<asio::io_context::executor_type> strand;
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
@@ -99,13 +104,21 @@ asio::awaitable<Result<HttpResponse>> exchange(Stream& stream, HttpClient::Conne
 }  // namespace
 
 struct HttpClient::Impl {
-  // Drops a connection on its stream's strand. The stream's timeout handler
-  // runs there and closes the socket; destroying the stream on another thread
-  // at the same moment would race with it (the socket's reactor state).
+  // Drops a connection on its strand. The stream's timeout handler runs
+  // there and closes the socket; destroying the stream on another thread at
+  // the same moment would race with it (the socket's reactor state).
   static void retire(std::shared_ptr<Connection> c) {
-    if (!c || (!c->plain && !c->tls)) return;
-    auto executor = c->lowest().get_executor();
-    asio::post(executor, [c = std::move(c)]() mutable { c.reset(); });
+    if (!c) return;
+    auto strand = c->strand;
+    asio::post(strand, [c = std::move(c)]() mutable { c.reset(); });
+  }
+
+  // Runs `work` (a coroutine function) on the connection's strand and waits
+  // for it. The request's own coroutine stays on the io_context, so `done`
+  // (which may block, e.g. reporting a job) never holds up the strand.
+  template <class Work>
+  static asio::awaitable<void> on_strand(Connection& c, Work work) {
+    co_await asio::co_spawn(c.strand, std::move(work), asio::use_awaitable);
   }
 
   static asio::awaitable<Result<void>> open(std::shared_ptr<HttpClient> self, Connection& c, const Url& url,
@@ -115,7 +128,7 @@ struct HttpClient::Impl {
     if (ec) co_return Error{"connect", fmt::format("cannot resolve {}: {}", url.host, ec.message())};
     if (Clock::now() >= deadline) co_return Error{"timeout", "resolving the host timed out"};
     if (url.tls) {
-      c.tls.emplace(asio::make_strand(self->ioc_), *self->tls_);
+      c.tls.emplace(c.strand, *self->tls_);
       // SSL_set_tlsext_host_name, without the macro's C cast.
       if (!SSL_ctrl(c.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                     static_cast<void*>(const_cast<char*>(url.host.c_str())))) {
@@ -123,7 +136,7 @@ struct HttpClient::Impl {
       }
       if (self->options_.verify_peer) c.tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
     } else {
-      c.plain.emplace(asio::make_strand(self->ioc_));
+      c.plain.emplace(c.strand);
     }
     c.lowest().expires_at(deadline);
     auto [cec, ep] = co_await c.lowest().async_connect(results, kTuple);
@@ -166,8 +179,11 @@ struct HttpClient::Impl {
         std::shared_ptr<Connection> conn = self->take_idle(url.key());
         const bool reused = conn != nullptr;
         if (!conn) {
-          conn = std::make_shared<Connection>();
-          auto opened = co_await open(self, *conn, url, req.deadline);
+          conn = std::make_shared<Connection>(asio::make_strand(self->ioc_));
+          Result<void> opened;
+          co_await on_strand(*conn, [&]() -> asio::awaitable<void> {
+            opened = co_await open(self, *conn, url, req.deadline);
+          });
           if (!opened.ok()) {
             result = opened.error();
             retire(std::move(conn));
@@ -176,11 +192,13 @@ struct HttpClient::Impl {
         }
         bool got_bytes = false;
         bool keep_alive = false;
-        if (conn->tls) {
-          result = co_await exchange(*conn->tls, *conn, msg, req.deadline, got_bytes, keep_alive);
-        } else {
-          result = co_await exchange(*conn->plain, *conn, msg, req.deadline, got_bytes, keep_alive);
-        }
+        co_await on_strand(*conn, [&]() -> asio::awaitable<void> {
+          if (conn->tls) {
+            result = co_await exchange(*conn->tls, *conn, msg, req.deadline, got_bytes, keep_alive);
+          } else {
+            result = co_await exchange(*conn->plain, *conn, msg, req.deadline, got_bytes, keep_alive);
+          }
+        });
         if (!result.ok() && reused && !got_bytes && result.error().code == "io") {
           retire(std::move(conn));
           continue;  // a stale kept-alive connection
