@@ -18,6 +18,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "core/json_text.h"
 #include "store/store.h"
 
 namespace banshi::api {
@@ -34,9 +35,8 @@ void append_task_json(std::string& out, const store::TaskRecord& t);
 boost::json::value stored_json(const std::string& text, boost::json::storage_ptr sp = {});
 boost::json::array string_array(const std::vector<std::string>& v, boost::json::storage_ptr sp = {});
 
-// Appends `s` as a JSON string (quoted; ", \ and control characters escaped;
-// a byte that is not part of well-formed UTF-8 written as U+FFFD).
-void append_json_string(std::string& out, std::string_view s);
+// Appends `s` as a JSON string (core/json_text.h).
+using core::append_json_string;
 // Whether `text` is one well-formed JSON value (checked without building it).
 bool is_json_text(std::string_view text);
 

@@ -24,6 +24,7 @@
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
 #include "exec/batch_builder.h"
+#include "exec/history_json.h"
 #include "model/iso8601.h"
 #include "model/load.h"
 #include "store/store.h"
@@ -45,26 +46,6 @@ std::string sha256_hex(std::string_view data) {
   std::string out;
   for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
   return out;
-}
-
-// The history entry of one instance in one commit: its records as JSON.
-std::string encode_records(const core::ExecutableProcess& p, const std::vector<Record>& records) {
-  json::array out;
-  for (const Record& r : records) {
-    json::object o;
-    o["k"] = static_cast<int>(r.kind);
-    if (r.key != 0) o["key"] = r.key;
-    if (r.element != model::kNoIndex) {
-      o["el"] = r.kind == RecordKind::kSequenceFlowTaken ? p.flow(r.element).id : p.node(r.element).id;
-    }
-    if (r.scope != 0) o["scope"] = r.scope;
-    if (r.due_at != 0) o["due"] = r.due_at;
-    if (!r.name.empty()) o["n"] = r.name;
-    if (!r.text.empty()) o["t"] = r.text;
-    if (!r.payload.is_null()) o["p"] = r.payload;
-    out.push_back(std::move(o));
-  }
-  return json::serialize(out);
 }
 
 struct CompiledDefinition {
@@ -1157,7 +1138,7 @@ class EngineImpl final : public Engine {
       rec.version = t.expected_version + 1;
       if (t.instance->state.status != core::InstanceStatus::kActive && rec.ended_at == 0) rec.ended_at = now;
       batch.history.push_back(
-          store::HistoryRecord{id, rec.version, now, encode_records(*t.instance->def->process, t.records)});
+          store::HistoryRecord{id, rec.version, now, history_json(*t.instance->def->process, t.records)});
       batch.instances.push_back(store::InstanceWrite{std::move(rec), t.expected_version});
     }
     std::vector<store::JobRecord> local_jobs = builder.take_local_jobs();
