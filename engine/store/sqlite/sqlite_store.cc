@@ -17,6 +17,7 @@
 #include "store/audit_chain.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
+#include "store/task_sets.h"
 
 // Returns the Error of a failed Result<...> from the enclosing function.
 #define BANSHI_STORE_TRY(expr)              \
@@ -647,7 +648,6 @@ Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks) {
   return {};
 }
 
-using Binding = std::variant<int64_t, std::string>;
 
 // "`column` starts with one of `prefixes`" as index ranges on the column:
 // `column >= p AND column < p || x'ff'` per prefix (UTF-8 text never holds a
@@ -1307,120 +1307,22 @@ Result<std::vector<InstanceRecord>> SqliteStore::running_instances_of(InstanceId
 
 namespace {
 
-// A set of task ids that holds every task visible to a caller.
-struct DrivingSet {
-  std::string sql;  // SELECT ... AS id ...
-  std::vector<Binding> bindings;
-};
-
-// Below this many candidate rows a visible set is read whole and sorted.
-constexpr int64_t kSmallVisibleSet = 500;
-
-}  // namespace
-
-// Counts of task sets, each kept for a second: a stale count changes only
-// how a page is read (through a set or in page order), never what it holds,
-// and a busy department's list is then not counted again on every request.
-struct TaskSetSizes {
-  static constexpr auto kKeep = std::chrono::seconds(1);
-  std::mutex mutex;
-  std::unordered_map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> counts;
-};
-
-namespace {
-
-// How many rows `from_where` selects, counting no further than
-// kSmallVisibleSet (or the count of the same set less than a second ago).
-Result<int64_t> bounded_count(Connection& c, TaskSetSizes& sizes, const std::string& from_where,
-                              const std::vector<Binding>& bindings) {
-  std::string key = from_where;
-  for (const Binding& b : bindings) {
-    key += '\x1f';
-    key += std::holds_alternative<int64_t>(b) ? std::to_string(std::get<int64_t>(b)) : std::get<std::string>(b);
-  }
-  const auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(sizes.mutex);
-    auto it = sizes.counts.find(key);
-    if (it != sizes.counts.end() && now - it->second.second < TaskSetSizes::kKeep) return it->second.first;
-  }
-  auto st = c.prepare(fmt::format("SELECT count(*) FROM (SELECT 1 {} LIMIT {})", from_where, kSmallVisibleSet));
-  if (!st.ok()) return st.error();
-  bind_all(*st, bindings);
-  if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot count tasks");
-  const int64_t n = st->int64(0);
-  std::lock_guard lock(sizes.mutex);
-  if (sizes.counts.size() >= 4096) std::erase_if(sizes.counts, [&](const auto& e) {
-    return now - e.second.second >= TaskSetSizes::kKeep;
-  });
-  if (sizes.counts.size() < 4096) sizes.counts[key] = {n, now};
-  return n;
-}
-
-// The tasks whose region starts with one of `prefixes`, counted up to
-// kSmallVisibleSet; none when a prefix is empty (every task) or none given.
-Result<std::optional<std::pair<DrivingSet, int64_t>>> region_set(Connection& c, TaskSetSizes& sizes,
-                                                                 const std::vector<std::string>& prefixes) {
-  if (prefixes.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
-  DrivingSet set;
-  int64_t count = 0;
-  for (const std::string& p : prefixes) {
-    if (p.empty()) return std::optional<std::pair<DrivingSet, int64_t>>();
-    std::vector<Binding> range{p, p + '\xff'};
-    auto n = bounded_count(c, sizes, "FROM user_tasks WHERE region >= ? AND region < ?", range);
-    if (!n.ok()) return n.error();
-    count += *n;
-    if (!set.sql.empty()) set.sql += " UNION ";
-    set.sql += "SELECT id AS id FROM user_tasks WHERE region >= ? AND region < ?";
-    set.bindings.insert(set.bindings.end(), range.begin(), range.end());
-  }
-  return std::make_optional(std::make_pair(std::move(set), count));
-}
-
-// The smallest superset of a query's answer, when one is small (fewer than
-// kSmallVisibleSet rows, counted through the candidates' and the regions'
-// indexes): the tasks offered to the caller (assigned to them, offered to
-// them by name, or to a group of their department), the tasks of their work
-// regions, or those of the regions asked for. None when all are large: then
-// matching tasks are common and walking the open tasks in page order finds a
-// page soon.
-Result<std::optional<DrivingSet>> small_task_set(Connection& c, TaskSetSizes& sizes, const TaskQuery& q) {
-  std::optional<DrivingSet> best;
-  int64_t best_count = kSmallVisibleSet;
-  auto consider = [&](Result<std::optional<std::pair<DrivingSet, int64_t>>> r) -> Result<void> {
-    if (!r.ok()) return r.error();
-    if (*r && (*r)->second < best_count) {
-      best_count = (*r)->second;
-      best = std::move((*r)->first);
-    }
-    return {};
-  };
-  const TaskQuery::Visibility& v = q.visible;
-  if (v.active && !v.monitor) {
-    const std::string user = v.user.empty() ? std::string("\x01") : v.user;
-    DrivingSet offer{"SELECT task_id AS id FROM task_candidates WHERE kind = 2 AND value = ? "
-                     "UNION SELECT id FROM user_tasks WHERE assignee = ?",
-                     {user, user}};
-    int64_t offer_count = 0;  // a user's own offers are few
-    if (!v.department.empty()) {
-      const std::string groups = v.department + "-";
-      std::vector<Binding> exact{v.department};
-      std::vector<Binding> range{groups, groups + '\xff'};
-      auto n = bounded_count(c, sizes, "FROM task_candidates WHERE kind = 1 AND value = ?", exact);
-      if (!n.ok()) return n.error();
-      auto m = bounded_count(c, sizes, "FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ?", range);
-      if (!m.ok()) return m.error();
-      offer_count = *n + *m;
-      offer.sql = "SELECT task_id AS id FROM task_candidates WHERE kind = 1 AND value = ? "
-                  "UNION SELECT task_id FROM task_candidates WHERE kind = 1 AND value >= ? AND value < ? UNION " +
-                  offer.sql;
-      offer.bindings.insert(offer.bindings.begin(), {v.department, range[0], range[1]});
-    }
-    BANSHI_STORE_TRY(consider(std::make_optional(std::make_pair(std::move(offer), offer_count))));
-    if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, sizes, v.work_regions)));
-  }
-  if (best_count > 0) BANSHI_STORE_TRY(consider(region_set(c, sizes, q.regions)));
-  return best;
+// How the shared small-set plan (store/task_sets.h) counts and writes
+// prefixes here: a prefix is the index range [p, p + 0xff).
+TaskSetDialect sqlite_dialect(Connection& c) {
+  return TaskSetDialect{
+      [&c](const std::string& from_where, const std::vector<Binding>& bindings) -> Result<int64_t> {
+        auto st = c.prepare(fmt::format("SELECT count(*) FROM (SELECT 1 {} LIMIT {})", from_where, kSmallTaskSet));
+        if (!st.ok()) return st.error();
+        bind_all(*st, bindings);
+        if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot count tasks");
+        return st->int64(0);
+      },
+      [](const std::string& column, const std::string& prefix, std::vector<Binding>& bindings) {
+        bindings.emplace_back(prefix);
+        bindings.emplace_back(prefix + '\xff');
+        return fmt::format("{0} >= ? AND {0} < ?", column);
+      }};
 }
 
 }  // namespace
@@ -1525,8 +1427,8 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
     // an index and sort them, rather than walk the open tasks in page order
     // until a page of visible ones is found (which reads every open task
     // when almost none is visible).
-    if ((q.visible.active && !q.visible.monitor) || !q.regions.empty()) {
-      auto drive = small_task_set(c, *set_sizes_, q);
+    if (q.visible.active || !q.regions.empty()) {
+      auto drive = small_task_set(sqlite_dialect(c), *set_sizes_, q);
       if (!drive.ok()) return drive.error();
       if (*drive) {
         const std::string from = "FROM user_tasks t ";

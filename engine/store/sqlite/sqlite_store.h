@@ -32,9 +32,11 @@
 #include "store/frontdoor_store.h"
 #include "store/store.h"
 
-namespace banshi::store::sqlite {
+namespace banshi::store {
+class TaskSetSizes;  // store/task_sets.h
+}  // namespace banshi::store
 
-struct TaskSetSizes;  // sqlite_store.cc
+namespace banshi::store::sqlite {
 
 class Connection;
 

@@ -364,6 +364,7 @@ TEST_P(TaskVisibilityTest, PagesHoldExactlyWhatTheCallerMaySee) {
       {"ana", "mca", {"220103"}, false, false, false, none},          // middle-sized both
       {"ben", "dpf", {"2201"}, false, false, true, {"1101"}},         // staff and monitor
       {"", "", {}, false, false, true, {"2204"}},                     // a regional monitor
+      {"chen", "tax", {"2201"}, false, false, true, {"1101"}},        // small department, monitor of a small region
       {"chen", "nobody", {"2201"}, false, false, false, none},        // a department with no tasks
   };
   std::mt19937 random(5);
