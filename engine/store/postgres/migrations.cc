@@ -403,6 +403,14 @@ CREATE INDEX start_timers_due ON start_timers (due_at);
 CREATE INDEX start_timers_process ON start_timers (process_id);
 )sql";
 
+// Department groups are matched by prefix ("dpf-" for dpf-county, ...) with
+// the byte-order pattern operators, which only a text_pattern_ops index
+// serves; equality is served as before.
+constexpr const char* kV9 = R"sql(
+DROP INDEX task_candidates_value;
+CREATE INDEX task_candidates_value ON task_candidates (kind, value text_pattern_ops, task_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -412,6 +420,7 @@ constexpr std::array kMigrations{
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
     Migration{8, "timer start events", kV8},
+    Migration{9, "prefix index on task candidates", kV9},
 };
 
 }  // namespace

@@ -35,6 +35,10 @@
 #include "store/frontdoor_store.h"
 #include "store/store.h"
 
+namespace banshi::store {
+class TaskSetSizes;  // store/task_sets.h
+}  // namespace banshi::store
+
 namespace banshi::store::postgres {
 
 class Connection;
@@ -207,6 +211,9 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   std::condition_variable connection_free_;
   std::vector<std::unique_ptr<Connection>> connections_;  // all of them, owned
   std::vector<Connection*> idle_;
+
+  // How big the sets a task page may be read from were lately (tasks()).
+  std::unique_ptr<TaskSetSizes> set_sizes_;
 };
 
 // True for a libpq connection URL ("postgresql://" or "postgres://").

@@ -397,6 +397,13 @@ CREATE INDEX start_timers_due ON start_timers (due_at);
 CREATE INDEX start_timers_process ON start_timers (process_id);
 )sql";
 
+// PostgreSQL's migration 9 gives task candidates a prefix index; SQLite's
+// index already serves prefix ranges (it compares bytes), so the version
+// only keeps both stores' numbering in step.
+constexpr const char* kV9 = R"sql(
+SELECT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -406,6 +413,7 @@ constexpr std::array kMigrations{
     Migration{6, "ratings of finished cases and data comparison runs", kV6},
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
     Migration{8, "timer start events", kV8},
+    Migration{9, "prefix index on task candidates (PostgreSQL only)", kV9},
 };
 
 }  // namespace
