@@ -1321,7 +1321,7 @@ TaskSetDialect sqlite_dialect(Connection& c) {
       [](const std::string& column, const std::string& prefix, std::vector<Binding>& bindings) {
         bindings.emplace_back(prefix);
         bindings.emplace_back(prefix + '\xff');
-        return fmt::format("{0} >= ? AND {0} < ?", column);
+        return fmt::format("({0} >= ? AND {0} < ?)", column);
       }};
 }
 
