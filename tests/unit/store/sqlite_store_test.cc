@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <set>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "store/sqlite/connection.h"
 #include "test_util.h"
 
 namespace banshi::store {
@@ -241,6 +243,27 @@ TEST(SqliteStoreOpen, WeakerModeOpensAndWrites) {
   int64_t key = deploy_one(*store);
   ASSERT_TRUE(store->write(full_batch(new_instance(1, key))).ok());
   EXPECT_TRUE(store->instance(1)->has_value());
+}
+
+// Literal SQL is cached by its address, but the text is what counts: other
+// SQL later at the same address gets its own statement.
+TEST(SqliteConnection, OtherSqlAtAnAddressUsedBeforeGetsItsOwnStatement) {
+  auto c = sqlite::Connection::open(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1000);
+  ASSERT_TRUE(c.ok());
+  auto value_of = [&](const char* sql) -> int64_t {
+    auto st = (*c)->prepare(sql);
+    EXPECT_TRUE(st.ok());
+    if (!st.ok() || st->step() != SQLITE_ROW) return -1;
+    return st->int64(0);
+  };
+  char buffer[32] = "SELECT 1";
+  EXPECT_EQ(value_of(buffer), 1);
+  EXPECT_EQ(value_of(buffer), 1);
+  std::snprintf(buffer, sizeof buffer, "SELECT 2");
+  EXPECT_EQ(value_of(buffer), 2);
+  std::snprintf(buffer, sizeof buffer, "SELECT 1");
+  EXPECT_EQ(value_of(buffer), 1);
+  EXPECT_EQ(value_of("SELECT 2"), 2);
 }
 
 TEST_P(StoreTest, WriteRoundTripsEveryRowKind) {
