@@ -30,6 +30,7 @@
 
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "support/line_files.h"
 
 #ifndef BANSHI_CRASH_WORKER
 #error "BANSHI_CRASH_WORKER must name the worker binary"
@@ -62,19 +63,7 @@ uint64_t env_number(const char* name, uint64_t fallback) {
   return std::stoull(v);
 }
 
-std::vector<std::vector<std::string>> read_fields(const fs::path& path) {
-  std::vector<std::vector<std::string>> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream s(line);
-    std::vector<std::string> fields;
-    std::string f;
-    while (s >> f) fields.push_back(f);
-    if (!fields.empty()) out.push_back(std::move(fields));
-  }
-  return out;
-}
+std::vector<std::vector<std::string>> read_fields(const fs::path& path) { return testing::read_fields(path.string()); }
 
 std::string tail_of(const fs::path& path, size_t bytes = 3000) {
   std::ifstream in(path);

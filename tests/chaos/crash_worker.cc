@@ -46,6 +46,7 @@
 #include "banshi/engine.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "support/line_files.h"
 
 namespace {
 
@@ -80,56 +81,19 @@ constexpr const char* kMessage = "assessment-done";
 // A log file appended one line per write(); optionally fsynced.
 class LineLog {
  public:
-  explicit LineLog(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(), std::strerror(errno));
-      std::exit(10);
-    }
-  }
+  explicit LineLog(const std::string& path) : fd_(banshi::testing::open_line_file(path)) {}
   ~LineLog() { ::close(fd_); }
   LineLog(const LineLog&) = delete;
   LineLog& operator=(const LineLog&) = delete;
 
-  void append(const std::string& line, bool sync) {
-    std::string s = line + "\n";
-    ssize_t n = ::write(fd_, s.data(), s.size());
-    if (n != static_cast<ssize_t>(s.size())) {
-      std::fprintf(stderr, "short write to a log: %s\n", std::strerror(errno));
-      std::exit(11);
-    }
-    if (sync && ::fsync(fd_) != 0) {
-      std::fprintf(stderr, "fsync failed: %s\n", std::strerror(errno));
-      std::exit(12);
-    }
-  }
+  void append(const std::string& line, bool sync) { banshi::testing::append_line(fd_, line, sync); }
 
  private:
   int fd_ = -1;
 };
 
-std::vector<std::vector<std::string>> read_fields(const std::string& path) {
-  std::vector<std::vector<std::string>> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream s(line);
-    std::vector<std::string> fields;
-    std::string f;
-    while (s >> f) fields.push_back(f);
-    if (!fields.empty()) out.push_back(std::move(fields));
-  }
-  return out;
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using banshi::testing::fnv1a;
+using banshi::testing::read_fields;
 
 // The department system: applies each job's effect once per idempotency key.
 class Department {

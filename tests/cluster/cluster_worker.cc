@@ -46,6 +46,7 @@
 
 #include "banshi/engine.h"
 #include "store/store.h"
+#include "support/line_files.h"
 
 namespace {
 
@@ -88,46 +89,10 @@ constexpr int kMessageCorrelated = 62;
 constexpr int kInstanceCompleted = 100;
 constexpr uint8_t kCompleted = 2;  // core::InstanceStatus
 
-void append_line(int fd, const std::string& line, bool sync) {
-  std::string s = line + "\n";
-  if (::write(fd, s.data(), s.size()) != static_cast<ssize_t>(s.size())) {
-    std::fprintf(stderr, "short write to a log: %s\n", std::strerror(errno));
-    std::exit(11);
-  }
-  if (sync && ::fsync(fd) != 0) std::exit(12);
-}
-
-int open_log(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(), std::strerror(errno));
-    std::exit(10);
-  }
-  return fd;
-}
-
-std::vector<std::vector<std::string>> read_fields(const std::string& path) {
-  std::vector<std::vector<std::string>> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream s(line);
-    std::vector<std::string> fields;
-    std::string f;
-    while (s >> f) fields.push_back(f);
-    if (!fields.empty()) out.push_back(std::move(fields));
-  }
-  return out;
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+using banshi::testing::append_line;
+using banshi::testing::fnv1a;
+using banshi::testing::read_fields;
+int open_log(const std::string& path) { return banshi::testing::open_line_file(path); }
 
 // The department system every node calls: applies each job's effect once
 // per idempotency key, whichever node asks, however often.
