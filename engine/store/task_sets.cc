@@ -25,6 +25,20 @@ Result<int64_t> TaskSetSizes::count(const TaskSetDialect& dialect, const std::st
   return *n;
 }
 
+std::string any_prefix(const StartsWith& starts_with, const std::string& column,
+                       const std::vector<std::string>& prefixes, std::vector<Binding>& bindings) {
+  if (prefixes.empty()) return "FALSE";
+  for (const std::string& p : prefixes) {
+    if (p.empty()) return "TRUE";
+  }
+  std::string sql = "(";
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    if (i > 0) sql += " OR ";
+    sql += starts_with(column, prefixes[i], bindings);
+  }
+  return sql + ")";
+}
+
 namespace {
 
 using Candidate = std::optional<std::pair<DrivingSet, int64_t>>;

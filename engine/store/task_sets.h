@@ -43,15 +43,22 @@ struct DrivingSet {
   std::vector<Binding> bindings;
 };
 
+// A condition that holds when `column` starts with `prefix` (not empty) and
+// that the column's index can serve; appends its bindings.
+using StartsWith =
+    std::function<std::string(const std::string& column, const std::string& prefix, std::vector<Binding>& bindings)>;
+
+// "`column` starts with one of `prefixes`", each written by `starts_with`:
+// FALSE for no prefix, TRUE when one is empty (the whole country).
+std::string any_prefix(const StartsWith& starts_with, const std::string& column,
+                       const std::vector<std::string>& prefixes, std::vector<Binding>& bindings);
+
 // How a store counts and writes prefixes.
 struct TaskSetDialect {
   // The rows `from_where` ("FROM ... WHERE ...") selects, counted no further
   // than kSmallTaskSet.
   std::function<Result<int64_t>(const std::string& from_where, const std::vector<Binding>& bindings)> count;
-  // A condition that holds when `column` starts with `prefix` (not empty)
-  // and that the column's index can serve; appends its bindings.
-  std::function<std::string(const std::string& column, const std::string& prefix, std::vector<Binding>& bindings)>
-      starts_with;
+  StartsWith starts_with;
 };
 
 // Recent counts of task sets, by their SQL and bindings.

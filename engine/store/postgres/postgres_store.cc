@@ -1304,19 +1304,9 @@ std::string starts_with(const std::string& column, const std::string& prefix, st
   return fmt::format("starts_with({}, ?::text)", column);
 }
 
-// `column` starts with one of `prefixes` (none: false; an empty one: true).
 std::string any_prefix(const std::string& column, const std::vector<std::string>& prefixes,
                        std::vector<Binding>& bindings) {
-  if (prefixes.empty()) return "FALSE";
-  for (const std::string& p : prefixes) {
-    if (p.empty()) return "TRUE";
-  }
-  std::string sql = "(";
-  for (size_t i = 0; i < prefixes.size(); ++i) {
-    if (i > 0) sql += " OR ";
-    sql += starts_with(column, prefixes[i], bindings);
-  }
-  return sql + ")";
+  return store::any_prefix(starts_with, column, prefixes, bindings);
 }
 
 TaskSetDialect postgres_dialect(Connection& c) {
@@ -1328,9 +1318,7 @@ TaskSetDialect postgres_dialect(Connection& c) {
         if (!rows.ok()) return rows.error();
         return (*rows)->int64(0, 0);
       },
-      [](const std::string& column, const std::string& prefix, std::vector<Binding>& bindings) {
-        return starts_with(column, prefix, bindings);
-      }};
+      starts_with};
 }
 
 }  // namespace

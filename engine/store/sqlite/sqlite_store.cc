@@ -649,25 +649,20 @@ Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks) {
 }
 
 
-// "`column` starts with one of `prefixes`" as index ranges on the column:
-// `column >= p AND column < p || x'ff'` per prefix (UTF-8 text never holds a
-// 0xff byte, so the range holds exactly the texts that start with p). An
-// empty prefix (the whole country) matches every row, and so does no
-// condition at all; no prefix matches nothing.
+// "`column` starts with `prefix`" as an index range on the column:
+// `column >= p AND column < p || x'ff'` (UTF-8 text never holds a 0xff byte,
+// so the range holds exactly the texts that start with p).
+std::string prefix_range(const std::string& column, const std::string& prefix, std::vector<Binding>& bindings) {
+  bindings.emplace_back(prefix);
+  bindings.emplace_back(prefix + '\xff');
+  return fmt::format("({0} >= ? AND {0} < ?)", column);
+}
+
+// One of several prefixes (none: nothing; an empty one, the whole country:
+// every row).
 std::string prefix_ranges(const char* column, const std::vector<std::string>& prefixes,
                           std::vector<Binding>& bindings) {
-  if (prefixes.empty()) return "0";
-  for (const std::string& p : prefixes) {
-    if (p.empty()) return "1";
-  }
-  std::string sql = "(";
-  for (size_t i = 0; i < prefixes.size(); ++i) {
-    if (i > 0) sql += " OR ";
-    sql += fmt::format("({0} >= ? AND {0} < ?)", column);
-    bindings.emplace_back(prefixes[i]);
-    bindings.emplace_back(prefixes[i] + '\xff');
-  }
-  return sql + ")";
+  return any_prefix(prefix_range, column, prefixes, bindings);
 }
 
 void bind_all(Statement& st, const std::vector<Binding>& bindings) {
@@ -1318,11 +1313,7 @@ TaskSetDialect sqlite_dialect(Connection& c) {
         if (st->step() != SQLITE_ROW) return store_error(c.db(), "cannot count tasks");
         return st->int64(0);
       },
-      [](const std::string& column, const std::string& prefix, std::vector<Binding>& bindings) {
-        bindings.emplace_back(prefix);
-        bindings.emplace_back(prefix + '\xff');
-        return fmt::format("({0} >= ? AND {0} < ?)", column);
-      }};
+      prefix_range};
 }
 
 }  // namespace
