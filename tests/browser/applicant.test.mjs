@@ -186,12 +186,14 @@ test('an applicant applies online, supplies a missing document and accepts the o
   await page.getByTestId('ap-accept').click()
   await page.getByText('已提交补贴申请。').waitFor()
   await screenReader(page, 'applicant-accepted', ['已提交补贴申请。'])
-  // Both subsidy processes run for the person now.
+  // Both subsidy processes run for the person now. Getting there takes three
+  // department calls through the job workers and the consent's correlation;
+  // under the sanitizer build on a busy CI machine that once took over 30 s.
   await waitFor('both subsidies started', async () => {
     await page.reload()
     return (await page.locator('[data-process="living-subsidy"]').count()) === 1 &&
       (await page.locator('[data-process="nursing-subsidy"]').count()) === 1
-  }, 30000, 1000)
+  }, 60000, 1000)
   await axe(page, 'applicant-subsidies')
 
   // 好差评 from the applicant's own page, once the certificate's process has ended.
