@@ -23,7 +23,10 @@
 //
 // Usage: bench_peer_banshi --workload NAME --model FILE [--instances N]
 //          [--clients C] [--inflight K] [--warmup W] [--db PATH]
-//          [--connectors inline|workers]
+//          [--connectors inline|workers] [--keep-db 1]
+//
+// The store file is removed at the end unless --keep-db 1 is given (to look
+// at what the workload wrote).
 //
 // Service tasks: by default their connector is registered inline
 // (Engine::register_inline_connector), so it runs inside the batch that
@@ -222,6 +225,7 @@ int main(int argc, char** argv) {
   int instances = 20000, clients = 64, warmup = -1, job_workers = 0;
   int64_t inflight = 4096;
   std::string connectors = "inline";
+  bool keep_db = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -233,6 +237,7 @@ int main(int argc, char** argv) {
     else if (k == "--db") db = v;
     else if (k == "--job-workers") job_workers = std::atoi(v.c_str());
     else if (k == "--connectors") connectors = v;
+    else if (k == "--keep-db") keep_db = v == "1";
     else die("unknown option " + k);
   }
   const bool user = workload == "user-task";
@@ -358,6 +363,8 @@ int main(int argc, char** argv) {
       static_cast<double>(ts->write_ns - write_ns0) / 1e6, acquires,
       acquires ? static_cast<double>(ts->acquired - acqd0) / static_cast<double>(acquires) : 0.0,
       static_cast<double>(ts->acquire_ns - acq_ns0) / 1e6);
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+  if (!keep_db) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
+  }
   return failures.load() == 0 ? 0 : 2;
 }

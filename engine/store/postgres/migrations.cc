@@ -411,6 +411,13 @@ DROP INDEX task_candidates_value;
 CREATE INDEX task_candidates_value ON task_candidates (kind, value text_pattern_ops, task_id);
 )sql";
 
+// SQLite's migration 10 moves history and task outcomes to tables that grow
+// at the end; a PostgreSQL table is a heap that already does, so the version
+// only keeps both stores' numbering in step.
+constexpr const char* kV10 = R"sql(
+SELECT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -421,6 +428,7 @@ constexpr std::array kMigrations{
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
     Migration{8, "timer start events", kV8},
     Migration{9, "prefix index on task candidates", kV9},
+    Migration{10, "history and task outcomes appended in commit order (SQLite only)", kV10},
 };
 
 }  // namespace

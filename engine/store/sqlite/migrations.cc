@@ -404,6 +404,59 @@ constexpr const char* kV9 = R"sql(
 SELECT 1;
 )sql";
 
+// History entries and task outcomes are appended in commit order, but their
+// keys (instance, then sequence) are not: a commit that ends instances
+// started a moment ago inserted between older rows, dirtying a dozen history
+// pages per commit (each written whole to the write-ahead log) and splitting
+// them half empty. Keyed by an ever-growing rowid, the rows go at the end of
+// their table, and only the small (instance, sequence) index entries land
+// among the recent ones.
+constexpr const char* kV10 = R"sql(
+CREATE TABLE history_appended (
+  id          INTEGER PRIMARY KEY,
+  instance_id INTEGER NOT NULL REFERENCES instances (id),
+  seq         INTEGER NOT NULL,
+  at          INTEGER NOT NULL,
+  records     BLOB NOT NULL
+);
+INSERT INTO history_appended (instance_id, seq, at, records)
+  SELECT instance_id, seq, at, records FROM history ORDER BY at, instance_id, seq;
+DROP TRIGGER history_no_update;
+DROP TRIGGER history_no_delete;
+DROP TABLE history;
+ALTER TABLE history_appended RENAME TO history;
+CREATE UNIQUE INDEX history_instance ON history (instance_id, seq);
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+
+CREATE TABLE task_outcomes_appended (
+  id               INTEGER PRIMARY KEY,
+  instance_id      INTEGER NOT NULL,
+  key              INTEGER NOT NULL,
+  process_id       TEXT NOT NULL,
+  element_id       TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  department       TEXT NOT NULL,
+  region           TEXT NOT NULL,
+  created_at       INTEGER NOT NULL,
+  due_at           INTEGER NOT NULL,
+  completed_at     INTEGER NOT NULL,
+  sla_state        INTEGER NOT NULL,
+  escalation_level INTEGER NOT NULL
+);
+INSERT INTO task_outcomes_appended (instance_id, key, process_id, element_id, name, department, region,
+                                    created_at, due_at, completed_at, sla_state, escalation_level)
+  SELECT instance_id, key, process_id, element_id, name, department, region,
+         created_at, due_at, completed_at, sla_state, escalation_level
+  FROM task_outcomes ORDER BY completed_at, instance_id, key;
+DROP TABLE task_outcomes;
+ALTER TABLE task_outcomes_appended RENAME TO task_outcomes;
+CREATE UNIQUE INDEX task_outcomes_instance ON task_outcomes (instance_id, key);
+CREATE INDEX task_outcomes_completed ON task_outcomes (completed_at);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -414,6 +467,7 @@ constexpr std::array kMigrations{
     Migration{7, "front door: intakes, documents, applicant codes and sessions, notices sent", kV7},
     Migration{8, "timer start events", kV8},
     Migration{9, "prefix index on task candidates (PostgreSQL only)", kV9},
+    Migration{10, "history and task outcomes appended in commit order", kV10},
 };
 
 }  // namespace

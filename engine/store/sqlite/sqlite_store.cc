@@ -817,7 +817,10 @@ Result<void> SqliteStore::migrate() {
       auto recorded = c.prepare("SELECT count(*) FROM schema_migrations WHERE version = ?1");
       if (!recorded.ok()) return recorded.error();
       recorded->bind(1, int64_t{m.version});
-      if (recorded->step() == SQLITE_ROW && recorded->int64(0) > 0) return {};
+      const bool done = recorded->step() == SQLITE_ROW && recorded->int64(0) > 0;
+      // No statement may be left running: SQLite refuses DROP TABLE until then.
+      recorded->reset();
+      if (done) return {};
       BANSHI_STORE_TRY(c.exec(m.sql, fmt::format("migration {} failed", m.version)));
       auto st = c.prepare("INSERT INTO schema_migrations (version, applied_at, description) VALUES (?1, ?2, ?3)");
       if (!st.ok()) return st.error();

@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/sqlite/connection.h"
+#include "store/sqlite/migrations.h"
 #include "test_util.h"
 
 namespace banshi::store {
@@ -155,6 +156,96 @@ TEST(SqliteStoreOpen, RefusesANewerSchema) {
   EXPECT_EQ(reopened.error().code, "store");
   EXPECT_EQ(reopened.error().message, "the database schema is version " + std::to_string(latest + 1) +
                                           "; this build knows up to " + std::to_string(latest));
+}
+
+// Runs one query on the file with a separate plain connection and returns its
+// rows, each as its columns' text joined by '|'.
+std::vector<std::string> raw_rows(const std::string& path, const std::string& sql) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      if (i > 0) row += '|';
+      const unsigned char* text = sqlite3_column_text(st, i);
+      row += text != nullptr ? reinterpret_cast<const char*>(text) : "";
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+// A database written by a build that knew up to migration 9, with history and
+// task outcomes in it, keeps every row through migration 10 (which moves both
+// tables to ones keyed in append order) and the rules on them stay.
+TEST(SqliteStoreOpen, MigrationTenKeepsHistoryAndTaskOutcomes) {
+  TempDir dir;
+  const std::string path = dir.file("v9.db");
+  raw_exec(path,
+           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, "
+           "description TEXT NOT NULL)");
+  for (const sqlite::Migration& m : sqlite::migrations()) {
+    if (m.version > 9) break;
+    raw_exec(path, std::string(m.sql) + "; INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+                       ", 0, 'old')");
+  }
+  raw_exec(path,
+           "INSERT INTO definitions (key, process_id, version, name, resource, xml, checksum, deployed_at, "
+           "deployed_by) VALUES (1, 'p', 1, 'p', 'p.bpmn', '<x/>', 'c', 0, 'test');"
+           "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, "
+           "version, state, started_at, ended_at, parent_id, parent_element) VALUES "
+           "(7, 1, 'p', 1, '', 1, 2, x'00', 10, 0, NULL, 0), (3, 1, 'p', 1, '', 2, 1, x'00', 5, 20, NULL, 0);"
+           // Inserted out of key order, as commits write them.
+           "INSERT INTO history (instance_id, seq, at, records) VALUES (7, 1, 10, 'a1'), (3, 1, 5, 'b1'), "
+           "(7, 2, 30, 'a2');"
+           "INSERT INTO task_outcomes (instance_id, key, process_id, element_id, name, department, region, "
+           "created_at, due_at, completed_at, sla_state, escalation_level) VALUES "
+           "(7, 4, 'p', 'review', 'Review', 'dpf', '110101', 10, 50, 30, 0, 0), "
+           "(3, 2, 'p', 'check', 'Check', 'civil', '110102', 5, 0, 20, 3, 1)");
+
+  auto store = open_store(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schema_version().value(), store->latest_schema_version());
+  auto history = store->history(7);
+  ASSERT_TRUE(history.ok()) << history.error().message;
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ((*history)[0].seq, 1);
+  EXPECT_EQ((*history)[0].records, "a1");
+  EXPECT_EQ((*history)[1].seq, 2);
+  EXPECT_EQ((*history)[1].at, 30);
+  EXPECT_EQ((*history)[1].records, "a2");
+  EXPECT_EQ(store->history(3)->size(), 1u);
+  EXPECT_THAT(raw_rows(path,
+                       "SELECT instance_id, key, process_id, element_id, name, department, region, created_at, "
+                       "due_at, completed_at, sla_state, escalation_level FROM task_outcomes ORDER BY instance_id"),
+              ::testing::ElementsAre("3|2|p|check|Check|civil|110102|5|0|20|3|1",
+                                     "7|4|p|review|Review|dpf|110101|10|50|30|0|0"));
+
+  // Still append-only, still one entry per (instance, seq), still keyed to a
+  // stored instance.
+  WriteBatch next;
+  next.history.push_back({7, 3, 40, "a3"});
+  ASSERT_TRUE(store->write(next).ok());
+  EXPECT_EQ(store->history(7)->back().records, "a3");
+  WriteBatch twice;
+  twice.history.push_back({7, 2, 50, "again"});
+  EXPECT_FALSE(store->write(twice).ok());
+  WriteBatch orphan;
+  orphan.history.push_back({99, 1, 50, "nobody"});
+  EXPECT_FALSE(store->write(orphan).ok());
+  EXPECT_EQ(store->history(99)->size(), 0u);
+  store.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE history SET records = 'x'", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM history", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(raw_rows(path, "SELECT count(*) FROM history"), std::vector<std::string>{"4"});
 }
 
 TEST(SqliteStoreOpen, CorruptFileIsAnError) {
