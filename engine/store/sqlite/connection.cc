@@ -5,6 +5,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "store/sqlite/wal_buffer.h"
+
 namespace banshi::store::sqlite {
 
 namespace {
@@ -83,10 +85,14 @@ std::string Statement::text(int column) const {
 
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, int flags, int busy_timeout_ms) {
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, int flags, int busy_timeout_ms,
+                                                     bool gather_log) {
+  // First: SQLite takes its configuration only before it is initialized,
+  // which registering a VFS does.
   configure_library();
+  const char* vfs = gather_log ? wal_buffer_vfs() : nullptr;
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     Error error = store_error(db, fmt::format("cannot open database {}", path));
     sqlite3_close_v2(db);  // open allocates a handle even when it fails

@@ -71,7 +71,10 @@ class Statement {
 class Connection {
  public:
   // Opens `path` with the given sqlite3_open_v2 flags (NOMUTEX is added).
-  static Result<std::unique_ptr<Connection>> open(const std::string& path, int flags, int busy_timeout_ms);
+  // gather_log: write the write-ahead log through the VFS of
+  // store/sqlite/wal_buffer.h (only for synchronous = FULL).
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, int flags, int busy_timeout_ms,
+                                                  bool gather_log = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -760,7 +760,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& opti
   const bool memory = options.path == ":memory:";
   std::unique_ptr<SqliteStore> store(new SqliteStore(options));
 
-  auto writer = Connection::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
+  // A durable commit syncs the log before readers can see it, so its log
+  // writes may be gathered into one (store/sqlite/wal_buffer.h).
+  auto writer = Connection::open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms,
+                                 /*gather_log=*/options.durable && !memory);
   if (!writer.ok()) return writer.error();
   store->writer_ = std::move(writer.value());
   Connection& w = *store->writer_;
