@@ -16,6 +16,24 @@ const { simUrl, person, outbox, PNG, admin, advanceClock } = globalThis.banshiFr
 // the headings form an outline (one h1 first, no level skipped on the way
 // down), and each of `messages` (texts on the page) is inside a live region
 // (role status or alert, or aria-live), so it is announced when it appears.
+// The active instances with the elements they wait at, and the open
+// incidents: what a slow step was waiting for, for its error message.
+async function whereThingsStand() {
+  try {
+    const active = await admin.ok('GET', '/instances?status=active&limit=50')
+    const parts = []
+    for (const i of active.items) {
+      const at = await admin.ok('GET', `/instances/${i.id}/active-elements`)
+      parts.push(`${i.processId} ${i.businessKey || ''} at ${JSON.stringify(at.items || at)}`)
+    }
+    const incidents = await admin.ok('GET', '/incidents')
+    parts.push(`incidents ${JSON.stringify(incidents.items || incidents)}`)
+    return parts.join('; ')
+  } catch (e) {
+    return `(could not ask: ${e.message})`
+  }
+}
+
 async function screenReader(page, name, messages = []) {
   const cdp = await page.context().newCDPSession(page)
   const { nodes } = await cdp.send('Accessibility.getFullAXTree')
@@ -94,9 +112,16 @@ async function signIn(page, phone) {
 // works on after answering, so the page does not know when to look again).
 async function reloadUntilVisible(page, what, testId, timeoutMs = 30000) {
   await waitFor(what, async () => {
-    await page.reload()
+    await reload(page)
     return page.getByTestId(testId).isVisible()
   }, timeoutMs, 500)
+}
+
+// Loads the page again and waits until it has fetched what it shows: checked
+// at once, a page still fetching looks as if the thing looked for were not
+// there, and the next reload would cut it short again.
+async function reload(page) {
+  await page.reload({ waitUntil: 'networkidle' })
 }
 
 // Completes the open task of a step of the case `key` as a member of staff
@@ -162,7 +187,7 @@ test('an applicant applies online, supplies a missing document and accepts the o
   await page.getByTestId('ap-supplied').click()
   await page.getByTestId('ap-done').waitFor()
   await waitFor('the case back at the window', async () => {
-    await page.reload()
+    await reload(page)
     return !(await page.getByTestId('ap-supplement').isVisible()) && (await page.getByText('残联窗口正在受理您的申请').isVisible())
   })
 
@@ -187,13 +212,17 @@ test('an applicant applies online, supplies a missing document and accepts the o
   await page.getByText('已提交补贴申请。').waitFor()
   await screenReader(page, 'applicant-accepted', ['已提交补贴申请。'])
   // Both subsidy processes run for the person now. Getting there takes three
-  // department calls through the job workers and the consent's correlation;
-  // under the sanitizer build on a busy CI machine that once took over 30 s.
-  await waitFor('both subsidies started', async () => {
-    await page.reload()
-    return (await page.locator('[data-process="living-subsidy"]').count()) === 1 &&
-      (await page.locator('[data-process="nursing-subsidy"]').count()) === 1
-  }, 60000, 1000)
+  // department calls through the job workers and the consent's correlation:
+  // a second or two; the bound is generous for a busy machine.
+  try {
+    await waitFor('both subsidies started', async () => {
+      await reload(page)
+      return (await page.locator('[data-process="living-subsidy"]').count()) === 1 &&
+        (await page.locator('[data-process="nursing-subsidy"]').count()) === 1
+    }, 30000, 1000)
+  } catch (e) {
+    throw new Error(`${e.message}; the engine meanwhile: ${await whereThingsStand()}`)
+  }
   await axe(page, 'applicant-subsidies')
 
   // 好差评 from the applicant's own page, once the certificate's process has ended.

@@ -84,13 +84,20 @@ export async function hasRoute(method, p) {
   return !/no resource at this path/i.test(body)
 }
 
+// A wait that takes more than 5 s says so (with BANSHI_BROWSER_SLOW=ms, from
+// that many): the log then shows where a slow test spent its time.
+const slowWaitMs = Number(process.env.BANSHI_BROWSER_SLOW || 5000)
 export async function waitFor(what, fn, timeoutMs = 20000, everyMs = 250) {
-  const end = Date.now() + timeoutMs
+  const start = Date.now()
+  const end = start + timeoutMs
   let last
   for (;;) {
     try {
       const v = await fn()
-      if (v) return v
+      if (v) {
+        if (Date.now() - start >= slowWaitMs) console.log(`  (waited ${((Date.now() - start) / 1000).toFixed(1)} s for ${what})`)
+        return v
+      }
     } catch (e) {
       last = e
     }
