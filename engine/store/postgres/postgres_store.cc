@@ -57,12 +57,6 @@ Error failed(const Failure& f, std::string_view what) {
 
 // A JSON array of strings, bound as one value and unpacked in SQL with
 // jsonb_array_elements_text(): a list filter keeps one statement shape.
-std::string json_list(const std::vector<std::string>& values) {
-  boost::json::array array;
-  for (const auto& value : values) array.emplace_back(boost::json::string_view(value.data(), value.size()));
-  return boost::json::serialize(array);
-}
-
 std::vector<std::string> parse_list(const std::string& text) {
   std::vector<std::string> out;
   boost::json::error_code ec;
@@ -1304,11 +1298,6 @@ std::string starts_with(const std::string& column, const std::string& prefix, st
   return fmt::format("starts_with({}, ?::text)", column);
 }
 
-std::string any_prefix(const std::string& column, const std::vector<std::string>& prefixes,
-                       std::vector<Binding>& bindings) {
-  return store::any_prefix(starts_with, column, prefixes, bindings);
-}
-
 TaskSetDialect postgres_dialect(Connection& c) {
   return TaskSetDialect{
       [&c](const std::string& from_where, const std::vector<Binding>& bindings) -> Result<int64_t> {
@@ -1321,101 +1310,42 @@ TaskSetDialect postgres_dialect(Connection& c) {
       starts_with};
 }
 
-}  // namespace
-
-Result<std::vector<TaskRecord>> PostgresStore::tasks(const TaskQuery& q) {
-  // The same query shapes as the SQLite store's. Candidate checks are
-  // correlated with the task row and fenced with OFFSET 0: without the fence
-  // the planner turns them into a hashed set of every matching candidate,
-  // built on every request (tens of milliseconds at 100,000 open tasks),
-  // where a page walked in order needs one index probe per row it reads.
-  std::string sql = std::string(kTaskColumns) + "WHERE 1 = 1";
-  std::vector<Binding> bindings;
-  if (!q.assignee.empty()) {
-    sql += " AND t.assignee = ?";
-    bindings.emplace_back(q.assignee);
-  }
-  if (q.unassigned_only) sql += " AND t.assignee = ''";
-  constexpr const char* kGroups =
+// How a task page's SQL is written here (store/task_sets.h). Candidate
+// checks are fenced with OFFSET 0: without the fence the planner turns them
+// into a hashed set of every matching candidate, built on every request
+// (tens of milliseconds at 100,000 open tasks), where a page walked in order
+// needs one index probe per row it reads.
+TaskPageDialect postgres_page_dialect() {
+  TaskPageDialect d;
+  d.starts_with = starts_with;
+  d.region_column = "t.region";
+  d.group_in_list =
       "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 1 AND c.value IN "
       "(SELECT jsonb_array_elements_text(?::jsonb)) OFFSET 0)";
-  constexpr const char* kUser =
+  d.user_is =
       "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 2 AND c.value = ? OFFSET 0)";
-  if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
-    sql += fmt::format(" AND ({} OR {})", kGroups, kUser);
-    bindings.emplace_back(json_list(q.candidate_groups));
-    bindings.emplace_back(q.candidate_user);
-  } else if (!q.candidate_groups.empty()) {
-    sql += fmt::format(" AND {}", kGroups);
-    bindings.emplace_back(json_list(q.candidate_groups));
-  } else if (!q.candidate_user.empty()) {
-    sql += fmt::format(" AND {}", kUser);
-    bindings.emplace_back(q.candidate_user);
-  }
-  if (!q.regions.empty()) sql += " AND " + any_prefix("t.region", q.regions, bindings);
-  if (!q.process_id.empty()) {
-    sql += " AND t.process_id = ?";
-    bindings.emplace_back(q.process_id);
-  }
-  if (q.due_before != 0) {
-    sql += " AND t.due_at > 0 AND t.due_at < ?";
-    bindings.emplace_back(q.due_before);
-  }
-  if (q.sla_state >= 0) {
-    sql += " AND t.sla_state = ?";
-    bindings.emplace_back(int64_t{q.sla_state});
-  }
-  if (q.instance_id != 0) {
-    sql += " AND t.instance_id = ?";
-    bindings.emplace_back(q.instance_id);
-  }
-  if (q.visible.active) {
-    const TaskQuery::Visibility& v = q.visible;
-    std::string department = v.department.empty() ? std::string("\x01") : v.department;  // matches no group
-    std::string user = v.user.empty() ? std::string("\x01") : v.user;                    // matches no one
-    // Bindings in the order of the placeholders: the offer, the regions, the escalation.
-    std::vector<Binding> work_bindings{user, user, department};
-    const std::string groups = starts_with("c.value", department + "-", work_bindings);
-    const std::string offered = fmt::format(
-        fmt::runtime(v.groups_only
+  d.offered = [](bool groups_only, const std::string& user, const std::string& department,
+                 std::vector<Binding>& bindings) -> std::string {
+    bindings.insert(bindings.end(), {user, user, department});
+    const std::string groups = starts_with("c.value", department + "-", bindings);
+    return fmt::format(
+        fmt::runtime(groups_only
             ? "(?::text = ?::text AND EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 1 "
               "AND (c.value = ?::text OR {}) OFFSET 0))"
             : "(t.assignee = ?::text OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
               "((c.kind = 2 AND c.value = ?::text) OR (c.kind = 1 AND (c.value = ?::text OR {}))) OFFSET 0))"),
         groups);
-    std::string regions = any_prefix("t.region", v.work_regions, work_bindings);
-    std::string work = fmt::format("({} AND {} AND (?::bigint = 1 OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))",
-                                   offered, regions);
-    work_bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
-    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
-    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
-    work_bindings.emplace_back(user);
-    bindings.insert(bindings.end(), work_bindings.begin(), work_bindings.end());
-    if (v.monitor) {
-      // A monitor without regions watches the whole country.
-      std::string watched = v.monitor_regions.empty() ? std::string("TRUE")
-                                                       : any_prefix("t.region", v.monitor_regions, bindings);
-      sql += fmt::format(" AND ({} OR {})", work, watched);
-    } else {
-      sql += " AND " + work;
-    }
-  }
-  const char* direction = q.descending ? "DESC" : "ASC";
-  switch (q.sort) {
-    case TaskQuery::Sort::kCreated:
-      sql += fmt::format(" ORDER BY t.created_at {0}, t.id {0}", direction);
-      break;
-    case TaskQuery::Sort::kDue:
-      // Tasks without a due date come last in either direction.
-      sql += fmt::format(" ORDER BY (t.due_at = 0), t.due_at {0}, t.id {0}", direction);
-      break;
-    case TaskQuery::Sort::kPriority:
-      sql += fmt::format(" ORDER BY t.priority {0}, t.created_at ASC, t.id ASC", direction);
-      break;
-  }
-  sql += " LIMIT ? OFFSET ?";
-  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
-  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  };
+  d.flag = "?::bigint = 1";
+  d.always = "TRUE";
+  return d;
+}
+
+}  // namespace
+
+Result<std::vector<TaskRecord>> PostgresStore::tasks(const TaskQuery& q) {
+  std::vector<Binding> bindings;
+  const std::string sql = task_page_sql(kTaskColumns, q, postgres_page_dialect(), kMaxPageSize, bindings);
 
   return in_read(
       [&](Connection& c) -> Result<std::vector<TaskRecord>> {

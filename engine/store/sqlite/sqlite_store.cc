@@ -45,12 +45,6 @@ Error conflict(std::string message) { return Error{"conflict", std::move(message
 
 // A JSON array of strings, bound as one value and unpacked in SQL with
 // json_each(): a list filter keeps one fixed statement shape whatever its length.
-std::string json_list(const std::vector<std::string>& values) {
-  boost::json::array array;
-  for (const auto& value : values) array.emplace_back(boost::json::string_view(value.data(), value.size()));
-  return boost::json::serialize(array);
-}
-
 template <typename T, typename Row>
 Result<std::vector<T>> collect(Statement& stmt, Row row, std::string_view what) {
   std::vector<T> out;
@@ -656,13 +650,6 @@ std::string prefix_range(const std::string& column, const std::string& prefix, s
   bindings.emplace_back(prefix);
   bindings.emplace_back(prefix + '\xff');
   return fmt::format("({0} >= ? AND {0} < ?)", column);
-}
-
-// One of several prefixes (none: nothing; an empty one, the whole country:
-// every row).
-std::string prefix_ranges(const char* column, const std::vector<std::string>& prefixes,
-                          std::vector<Binding>& bindings) {
-  return any_prefix(prefix_range, column, prefixes, bindings);
 }
 
 void bind_all(Statement& st, const std::vector<Binding>& bindings) {
@@ -1322,102 +1309,37 @@ TaskSetDialect sqlite_dialect(Connection& c) {
       prefix_range};
 }
 
+// How a task page's SQL is written here (store/task_sets.h). Region
+// conditions are on +t.region, which keeps SQLite from reading the page
+// through the region index instead of in page order.
+TaskPageDialect sqlite_page_dialect() {
+  TaskPageDialect d;
+  d.starts_with = prefix_range;
+  d.region_column = "+t.region";
+  d.group_in_list =
+      "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 1 AND c.value IN "
+      "(SELECT value FROM json_each(?)))";
+  d.user_is = "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 2 AND c.value = ?)";
+  d.offered = [](bool groups_only, const std::string& user, const std::string& department,
+                 std::vector<Binding>& bindings) -> std::string {
+    bindings.insert(bindings.end(), {user, user, department, static_cast<int64_t>(department.size() + 1),
+                                     department + "-"});
+    return groups_only
+               ? "(? = ? AND EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
+                 "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
+               : "(t.assignee = ? OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
+                 "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))))";
+  };
+  d.flag = "?";
+  d.always = "1";
+  return d;
+}
+
 }  // namespace
 
 Result<std::vector<TaskRecord>> SqliteStore::tasks(const TaskQuery& q) {
-  // The WHERE and ORDER BY shape comes from fixed fragments; every value is
-  // bound. List filters bind one JSON array each, so the number of shapes
-  // stays small and each is prepared once per connection.
-  std::string sql = std::string(kTaskColumns) + "WHERE 1 = 1";
   std::vector<Binding> bindings;
-  if (!q.assignee.empty()) {
-    sql += " AND t.assignee = ?";
-    bindings.emplace_back(q.assignee);
-  }
-  if (q.unassigned_only) sql += " AND t.assignee = ''";
-  // Candidate checks are correlated with the task row (an index lookup on
-  // task_candidates' key per row) rather than a set of every matching task
-  // built first: a page of 50 then stops after 50 matching rows instead of
-  // collecting every candidate row of a department on each query.
-  constexpr const char* kGroups =
-      "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 1 AND c.value IN "
-      "(SELECT value FROM json_each(?)))";
-  constexpr const char* kUser =
-      "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 2 AND c.value = ?)";
-  if (!q.candidate_groups.empty() && !q.candidate_user.empty()) {
-    // Someone may take a task offered to them or to any of their groups.
-    sql += fmt::format(" AND ({} OR {})", kGroups, kUser);
-    bindings.emplace_back(json_list(q.candidate_groups));
-    bindings.emplace_back(q.candidate_user);
-  } else if (!q.candidate_groups.empty()) {
-    sql += fmt::format(" AND {}", kGroups);
-    bindings.emplace_back(json_list(q.candidate_groups));
-  } else if (!q.candidate_user.empty()) {
-    sql += fmt::format(" AND {}", kUser);
-    bindings.emplace_back(q.candidate_user);
-  }
-  if (!q.regions.empty()) sql += " AND " + prefix_ranges("+t.region", q.regions, bindings);
-  if (!q.process_id.empty()) {
-    sql += " AND t.process_id = ?";
-    bindings.emplace_back(q.process_id);
-  }
-  if (q.due_before != 0) {
-    sql += " AND t.due_at > 0 AND t.due_at < ?";
-    bindings.emplace_back(q.due_before);
-  }
-  if (q.sla_state >= 0) {
-    sql += " AND t.sla_state = ?";
-    bindings.emplace_back(int64_t{q.sla_state});
-  }
-  if (q.instance_id != 0) {
-    sql += " AND t.instance_id = ?";
-    bindings.emplace_back(q.instance_id);
-  }
-  if (q.visible.active) {
-    const TaskQuery::Visibility& v = q.visible;
-    std::string offered = v.groups_only
-        ? "(? = ? AND EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
-          "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
-        : "(t.assignee = ? OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
-          "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))))";
-    std::string department = v.department.empty() ? std::string("\x01") : v.department;  // matches no group
-    std::string user = v.user.empty() ? std::string("\x01") : v.user;  // matches no one
-    // Bindings in the order of the placeholders: the offer, the regions, the escalation.
-    std::vector<Binding> work_bindings{user, user, department, static_cast<int64_t>(department.size() + 1),
-                                       department + "-"};
-    std::string regions = prefix_ranges("+t.region", v.work_regions, work_bindings);
-    std::string work = fmt::format("({} AND {} AND (? OR t.sla_state NOT IN (?, ?) OR t.assignee = ?))", offered,
-                                   regions);
-    work_bindings.emplace_back(int64_t{v.see_escalated ? 1 : 0});
-    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kEscalatedState});
-    work_bindings.emplace_back(int64_t{TaskQuery::Visibility::kBreachedState});
-    work_bindings.emplace_back(user);
-    bindings.insert(bindings.end(), work_bindings.begin(), work_bindings.end());
-    if (v.monitor) {
-      // A monitor without regions watches the whole country.
-      std::string watched = v.monitor_regions.empty() ? std::string("1")
-                                                       : prefix_ranges("+t.region", v.monitor_regions, bindings);
-      sql += fmt::format(" AND ({} OR {})", work, watched);
-    } else {
-      sql += " AND " + work;
-    }
-  }
-  const char* direction = q.descending ? "DESC" : "ASC";
-  switch (q.sort) {
-    case TaskQuery::Sort::kCreated:
-      sql += fmt::format(" ORDER BY t.created_at {0}, t.id {0}", direction);
-      break;
-    case TaskQuery::Sort::kDue:
-      // Tasks without a due date come last in either direction.
-      sql += fmt::format(" ORDER BY (t.due_at = 0), t.due_at {0}, t.id {0}", direction);
-      break;
-    case TaskQuery::Sort::kPriority:
-      sql += fmt::format(" ORDER BY t.priority {0}, t.created_at ASC, t.id ASC", direction);
-      break;
-  }
-  sql += " LIMIT ? OFFSET ?";
-  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
-  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  std::string sql = task_page_sql(kTaskColumns, q, sqlite_page_dialect(), kMaxPageSize, bindings);
 
   return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
     // When few tasks can be visible to the caller, read just those through
