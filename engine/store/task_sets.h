@@ -1,6 +1,5 @@
-// store/task_sets.h — how a task page is read, shared by the SQLite and
-// PostgreSQL stores: its SQL (task_page_sql, with the few parts each
-// dialect writes its own way) and the "small set" plan.
+// store/task_sets.h — the "small set" plan of a task page, shared by the
+// SQLite and PostgreSQL stores (the page's own SQL is in store/page_sql.h).
 //
 // A task page is read in one of two ways. When the caller may see many of
 // the open tasks, the store walks them in page order and stops after a page.
@@ -81,35 +80,5 @@ class TaskSetSizes {
 // when every one of them is large or there is no such set.
 Result<std::optional<DrivingSet>> small_task_set(const TaskSetDialect& dialect, TaskSetSizes& sizes,
                                                  const TaskQuery& q);
-
-// A JSON array of the strings, bound where the SQL expands a list.
-std::string json_list(const std::vector<std::string>& values);
-
-// How a store writes the parts of a task page's SQL that its dialect writes
-// its own way; the rest of the page's SQL is the same in both stores.
-struct TaskPageDialect {
-  StartsWith starts_with;
-  // The task's region as prefix conditions name it.
-  const char* region_column;
-  // "A candidate group is in the JSON list bound here"; "the candidate user
-  // is the one bound here": conditions on the task row `t`.
-  const char* group_in_list;
-  const char* user_is;
-  // "Offered to the caller" (to `user` or a group of `department`; only to
-  // the department's groups when groups_only), appending its bindings.
-  std::function<std::string(bool groups_only, const std::string& user, const std::string& department,
-                            std::vector<Binding>& bindings)>
-      offered;
-  // The placeholder of a 0/1 flag used as a condition, and a condition that
-  // always holds.
-  const char* flag;
-  const char* always;
-};
-
-// The SQL of the task page q asks for: `columns` ("SELECT ... FROM
-// user_tasks t "), its conditions, order, limit (at most max_page) and
-// offset, with `?` placeholders whose values are appended to `bindings`.
-std::string task_page_sql(const std::string& columns, const TaskQuery& q, const TaskPageDialect& dialect,
-                          size_t max_page, std::vector<Binding>& bindings);
 
 }  // namespace banshi::store

@@ -15,6 +15,7 @@
 #include "store/audit_chain.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
+#include "store/page_sql.h"
 #include "store/task_sets.h"
 
 // Returns the Error of a failed Result<...> from the enclosing function.
@@ -1223,46 +1224,26 @@ Result<std::optional<InstanceRecord>> PostgresStore::instance(InstanceId id) {
   });
 }
 
+namespace {
+
+// How an instance page's SQL is written here (store/page_sql.h).
+InstancePageDialect postgres_instance_dialect() {
+  InstancePageDialect d;
+  d.name_starts_with = [](const std::string& name, std::vector<Binding>& bindings) -> std::string {
+    bindings.emplace_back(name);
+    return "starts_with(applicant_name, ?)";
+  };
+  d.region_in_list =
+      "EXISTS (SELECT 1 FROM jsonb_array_elements_text(?::jsonb) r(value) WHERE starts_with(region, r.value))";
+  return d;
+}
+
+}  // namespace
+
 Result<std::vector<InstanceRecord>> PostgresStore::instances(const InstanceQuery& q) {
-  // The WHERE shape comes from fixed fragments; every value is bound.
-  std::string sql = std::string(kInstanceSummaryColumns) + "WHERE 1 = 1";
   std::vector<Binding> bindings;
-  if (!q.process_id.empty()) {
-    sql += " AND process_id = ?";
-    bindings.emplace_back(q.process_id);
-  }
-  if (!q.business_key.empty()) {
-    sql += " AND business_key = ?";
-    bindings.emplace_back(q.business_key);
-  }
-  if (q.status >= 0) {
-    sql += " AND status = ?";
-    bindings.emplace_back(int64_t{q.status});
-  }
-  if (q.started_after != 0) {
-    sql += " AND started_at > ?";
-    bindings.emplace_back(q.started_after);
-  }
-  if (q.started_before != 0) {
-    sql += " AND started_at < ?";
-    bindings.emplace_back(q.started_before);
-  }
-  if (!q.applicant_id.empty()) {
-    sql += " AND applicant_id = ?";
-    bindings.emplace_back(q.applicant_id);
-  }
-  if (!q.applicant_name.empty()) {
-    sql += q.name_prefix ? " AND starts_with(applicant_name, ?)" : " AND applicant_name = ?";
-    bindings.emplace_back(q.applicant_name);
-  }
-  if (!q.any_region || !q.regions.empty()) {
-    sql += " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(?::jsonb) r(value) "
-           "WHERE starts_with(region, r.value))";
-    bindings.emplace_back(json_list(q.regions));
-  }
-  sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
-  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
-  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  const std::string sql =
+      instance_page_sql(kInstanceSummaryColumns, q, postgres_instance_dialect(), kMaxPageSize, bindings);
   return in_read([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
     return collect<InstanceRecord>(c, numbered(sql), params_of(bindings), read_instance, "cannot list instances");
   });

@@ -17,6 +17,7 @@
 #include "store/audit_chain.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
+#include "store/page_sql.h"
 #include "store/task_sets.h"
 
 // Returns the Error of a failed Result<...> from the enclosing function.
@@ -1232,50 +1233,26 @@ Result<std::optional<InstanceRecord>> SqliteStore::instance(InstanceId id) {
   });
 }
 
+namespace {
+
+// How an instance page's SQL is written here (store/page_sql.h).
+InstancePageDialect sqlite_instance_dialect() {
+  InstancePageDialect d;
+  d.name_starts_with = [](const std::string& name, std::vector<Binding>& bindings) -> std::string {
+    bindings.emplace_back(name);
+    bindings.emplace_back(name);
+    return "substr(applicant_name, 1, length(?)) = ?";
+  };
+  d.region_in_list = "EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(region, 1, length(r.value)) = r.value)";
+  return d;
+}
+
+}  // namespace
+
 Result<std::vector<InstanceRecord>> SqliteStore::instances(const InstanceQuery& q) {
-  // The WHERE shape comes from fixed fragments; every value is bound.
-  std::string sql = std::string(kInstanceSummaryColumns) + "WHERE 1 = 1";
   std::vector<Binding> bindings;
-  if (!q.process_id.empty()) {
-    sql += " AND process_id = ?";
-    bindings.emplace_back(q.process_id);
-  }
-  if (!q.business_key.empty()) {
-    sql += " AND business_key = ?";
-    bindings.emplace_back(q.business_key);
-  }
-  if (q.status >= 0) {
-    sql += " AND status = ?";
-    bindings.emplace_back(int64_t{q.status});
-  }
-  if (q.started_after != 0) {
-    sql += " AND started_at > ?";
-    bindings.emplace_back(q.started_after);
-  }
-  if (q.started_before != 0) {
-    sql += " AND started_at < ?";
-    bindings.emplace_back(q.started_before);
-  }
-  if (!q.applicant_id.empty()) {
-    sql += " AND applicant_id = ?";
-    bindings.emplace_back(q.applicant_id);
-  }
-  if (!q.applicant_name.empty()) {
-    if (q.name_prefix) {
-      sql += " AND substr(applicant_name, 1, length(?)) = ?";
-      bindings.emplace_back(q.applicant_name);
-    } else {
-      sql += " AND applicant_name = ?";
-    }
-    bindings.emplace_back(q.applicant_name);
-  }
-  if (!q.any_region || !q.regions.empty()) {
-    sql += " AND EXISTS (SELECT 1 FROM json_each(?) r WHERE substr(region, 1, length(r.value)) = r.value)";
-    bindings.emplace_back(json_list(q.regions));
-  }
-  sql += " ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?";
-  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, kMaxPageSize)));
-  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  const std::string sql =
+      instance_page_sql(kInstanceSummaryColumns, q, sqlite_instance_dialect(), kMaxPageSize, bindings);
   return in_read_transaction([&](Connection& c) -> Result<std::vector<InstanceRecord>> {
     auto st = c.prepare(sql);
     if (!st.ok()) return st.error();
