@@ -16,6 +16,7 @@
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 #include "store/page_sql.h"
+#include "store/rows.h"
 #include "store/task_sets.h"
 
 // Returns the Error of a failed Result<...> from the enclosing function.
@@ -37,8 +38,17 @@ constexpr std::string_view kUniqueViolation = "23505";
 constexpr std::string_view kSerializationFailure = "40001";
 constexpr std::string_view kDeadlock = "40P01";
 
-int64_t as_int(uint64_t key) { return static_cast<int64_t>(key); }
-uint64_t as_key(int64_t value) { return static_cast<uint64_t>(value); }
+using rows::as_int;
+using rows::as_key;
+
+// One row of a result, as store/rows.h reads it.
+struct RowOf {
+  const Rows& rows;
+  int row;
+  int64_t int64(int column) const { return rows.int64(row, column); }
+  std::string text(int column) const { return rows.text(row, column); }
+  std::string bytes(int column) const { return rows.bytes(row, column); }
+};
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -58,16 +68,6 @@ Error failed(const Failure& f, std::string_view what) {
 
 // A JSON array of strings, bound as one value and unpacked in SQL with
 // jsonb_array_elements_text(): a list filter keeps one statement shape.
-std::vector<std::string> parse_list(const std::string& text) {
-  std::vector<std::string> out;
-  boost::json::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& item : v.as_array()) {
-    if (item.is_string()) out.emplace_back(item.as_string().c_str(), item.as_string().size());
-  }
-  return out;
-}
 
 // Runs a statement; an Error naming `what` when it fails.
 Result<std::unique_ptr<Rows>> query(Connection& c, const std::string& sql, const Params& params,
@@ -119,36 +119,12 @@ std::string numbered(const std::string& sql) {
 constexpr const char* kDefinitionColumns =
     "SELECT key, process_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM definitions ";
 
-DefinitionRecord read_definition(const Rows& s, int i) {
-  DefinitionRecord d;
-  d.key = s.int64(i, 0);
-  d.process_id = s.text(i, 1);
-  d.version = static_cast<int32_t>(s.int64(i, 2));
-  d.name = s.text(i, 3);
-  d.resource = s.text(i, 4);
-  d.xml = s.text(i, 5);
-  d.checksum = s.text(i, 6);
-  d.deployed_at = s.int64(i, 7);
-  d.deployed_by = s.text(i, 8);
-  return d;
-}
+DefinitionRecord read_definition(const Rows& s, int i) { return rows::definition(RowOf{s, i}); }
 
 constexpr const char* kDecisionColumns =
     "SELECT key, decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM decisions ";
 
-DecisionRecord read_decision(const Rows& s, int i) {
-  DecisionRecord d;
-  d.key = s.int64(i, 0);
-  d.decision_id = s.text(i, 1);
-  d.version = static_cast<int32_t>(s.int64(i, 2));
-  d.name = s.text(i, 3);
-  d.resource = s.text(i, 4);
-  d.xml = s.text(i, 5);
-  d.checksum = s.text(i, 6);
-  d.deployed_at = s.int64(i, 7);
-  d.deployed_by = s.text(i, 8);
-  return d;
-}
+DecisionRecord read_decision(const Rows& s, int i) { return rows::decision(RowOf{s, i}); }
 
 constexpr const char* kInstanceColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
@@ -158,107 +134,31 @@ constexpr const char* kInstanceSummaryColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, ''::bytea, "
     "started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 
-InstanceRecord read_instance(const Rows& s, int i) {
-  InstanceRecord r;
-  r.id = s.int64(i, 0);
-  r.definition_key = s.int64(i, 1);
-  r.process_id = s.text(i, 2);
-  r.definition_version = static_cast<int32_t>(s.int64(i, 3));
-  r.business_key = s.text(i, 4);
-  r.status = static_cast<uint8_t>(s.int64(i, 5));
-  r.version = s.int64(i, 6);
-  r.state = s.bytes(i, 7);
-  r.started_at = s.int64(i, 8);
-  r.ended_at = s.int64(i, 9);
-  r.parent_id = s.int64(i, 10);  // NULL reads as 0: no parent
-  r.parent_element = as_key(s.int64(i, 11));
-  r.applicant_id = s.text(i, 12);
-  r.applicant_name = s.text(i, 13);
-  r.region = s.text(i, 14);
-  return r;
-}
+InstanceRecord read_instance(const Rows& s, int i) { return rows::instance(RowOf{s, i}); }
 
 constexpr const char* kTaskColumns =
     "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
     "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
     "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
 
-TaskRecord read_task(const Rows& s, int i) {
-  TaskRecord t;
-  t.id = s.int64(i, 0);
-  t.instance_id = s.int64(i, 1);
-  t.key = as_key(s.int64(i, 2));
-  t.process_id = s.text(i, 3);
-  t.element_id = s.text(i, 4);
-  t.name = s.text(i, 5);
-  t.business_key = s.text(i, 6);
-  t.assignee = s.text(i, 7);
-  t.region = s.text(i, 8);
-  t.form_key = s.text(i, 9);
-  t.priority = static_cast<int32_t>(s.int64(i, 10));
-  t.created_at = s.int64(i, 11);
-  t.due_at = s.int64(i, 12);
-  t.follow_up_at = s.int64(i, 13);
-  t.sla_state = static_cast<uint8_t>(s.int64(i, 14));
-  t.payload = s.text(i, 15);
-  t.escalation_level = static_cast<int32_t>(s.int64(i, 16));
-  t.escalated_to = s.text(i, 17);
-  t.escalated_region = s.text(i, 18);
-  t.department = s.text(i, 19);
-  return t;
-}
+TaskRecord read_task(const Rows& s, int i) { return rows::task(RowOf{s, i}); }
 
 constexpr const char* kJobColumnList =
     "id, instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, idempotency_key, "
     "last_error, state, payload";
 
-JobRecord read_job(const Rows& s, int i) {
-  JobRecord j;
-  j.id = s.int64(i, 0);
-  j.instance_id = s.int64(i, 1);
-  j.key = as_key(s.int64(i, 2));
-  j.type = s.text(i, 3);
-  j.element_id = s.text(i, 4);
-  j.retries = static_cast<int32_t>(s.int64(i, 5));
-  j.due_at = s.int64(i, 6);
-  j.lease_owner = s.text(i, 7);
-  j.lease_until = s.int64(i, 8);
-  j.idempotency_key = s.text(i, 9);
-  j.last_error = s.text(i, 10);
-  j.state = static_cast<uint8_t>(s.int64(i, 11));
-  j.payload = s.text(i, 12);
-  return j;
-}
+JobRecord read_job(const Rows& s, int i) { return rows::job(RowOf{s, i}); }
 
-TimerRecord read_timer(const Rows& s, int i) {
-  return TimerRecord{s.int64(i, 0), as_key(s.int64(i, 1)), s.text(i, 2), s.int64(i, 3)};
-}
+TimerRecord read_timer(const Rows& s, int i) { return rows::timer(RowOf{s, i}); }
 
-SubscriptionRecord read_subscription(const Rows& s, int i) {
-  return SubscriptionRecord{s.int64(i, 0), as_key(s.int64(i, 1)), s.text(i, 2), s.text(i, 3), s.text(i, 4)};
-}
+SubscriptionRecord read_subscription(const Rows& s, int i) { return rows::subscription(RowOf{s, i}); }
 
-MessageRecord read_message(const Rows& s, int i) {
-  return MessageRecord{s.int64(i, 0), s.text(i, 1), s.text(i, 2), s.text(i, 3),
-                       s.text(i, 4),  s.int64(i, 5), s.int64(i, 6)};
-}
+MessageRecord read_message(const Rows& s, int i) { return rows::message(RowOf{s, i}); }
 
 constexpr const char* kIncidentColumns =
     "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents ";
 
-IncidentRecord read_incident(const Rows& s, int i) {
-  IncidentRecord r;
-  r.id = s.int64(i, 0);
-  r.instance_id = s.int64(i, 1);
-  r.key = as_key(s.int64(i, 2));
-  r.process_id = s.text(i, 3);
-  r.element_id = s.text(i, 4);
-  r.kind = static_cast<uint8_t>(s.int64(i, 5));
-  r.message = s.text(i, 6);
-  r.job_key = as_key(s.int64(i, 7));
-  r.created_at = s.int64(i, 8);
-  return r;
-}
+IncidentRecord read_incident(const Rows& s, int i) { return rows::incident(RowOf{s, i}); }
 
 // --- schema ---------------------------------------------------------------
 
@@ -557,13 +457,7 @@ Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
   return {};
 }
 
-AuditRecord read_audit(const Rows& s, int i) {
-  AuditRecord a{s.int64(i, 0), s.int64(i, 1), s.text(i, 2), s.text(i, 3),
-                s.text(i, 4),  s.text(i, 5),  s.text(i, 6)};
-  a.prev_hash = s.text(i, 7);
-  a.hash = s.text(i, 8);
-  return a;
-}
+AuditRecord read_audit(const Rows& s, int i) { return rows::audit(RowOf{s, i}); }
 
 // Appends `a` to the audit hash chain (store/audit_chain.h) inside the
 // caller's transaction; writers of every node take turns on an advisory lock.
@@ -972,17 +866,7 @@ namespace {
 constexpr const char* kStartTimerColumns =
     "SELECT id, definition_key, process_id, element_id, due_at, repetitions_left, period FROM start_timers ";
 
-StartTimerRecord read_start_timer(const Rows& s, int i) {
-  StartTimerRecord t;
-  t.id = s.int64(i, 0);
-  t.definition_key = s.int64(i, 1);
-  t.process_id = s.text(i, 2);
-  t.element_id = s.text(i, 3);
-  t.due_at = s.int64(i, 4);
-  t.repetitions_left = s.int64(i, 5);
-  t.period = s.text(i, 6);
-  return t;
-}
+StartTimerRecord read_start_timer(const Rows& s, int i) { return rows::start_timer(RowOf{s, i}); }
 
 // A process that got a new version: its earlier versions' start timers go,
 // its own come.
@@ -1600,18 +1484,7 @@ namespace {
 constexpr const char* kUserColumns =
     "SELECT name, password_hash, roles, department, regions, disabled, created_at, password_changed_at FROM users ";
 
-UserRecord read_user(const Rows& s, int i) {
-  UserRecord u;
-  u.name = s.text(i, 0);
-  u.password_hash = s.text(i, 1);
-  u.roles = parse_list(s.text(i, 2));
-  u.department = s.text(i, 3);
-  u.regions = parse_list(s.text(i, 4));
-  u.disabled = s.int64(i, 5) != 0;
-  u.created_at = s.int64(i, 6);
-  u.password_changed_at = s.int64(i, 7);
-  return u;
-}
+UserRecord read_user(const Rows& s, int i) { return rows::user(RowOf{s, i}); }
 
 
 // Runs a statement that changes rows; unique violations become "duplicate".
@@ -1759,11 +1632,7 @@ Result<std::optional<ApiTokenRecord>> PostgresStore::api_token(const std::string
         c,
         "SELECT id, name, token_hash, topics, created_by, created_at, revoked FROM api_tokens WHERE token_hash = $1",
         Params().add(token_hash),
-        [](const Rows& s, int i) {
-          return ApiTokenRecord{s.int64(i, 0), s.text(i, 1),  s.text(i, 2),          parse_list(s.text(i, 3)),
-                                s.text(i, 4),  s.int64(i, 5), s.int64(i, 6) != 0};
-        },
-        "cannot read a token");
+        [](const Rows& s, int i) { return rows::api_token(RowOf{s, i}); }, "cannot read a token");
   });
 }
 

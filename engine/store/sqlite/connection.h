@@ -58,7 +58,8 @@ class Statement {
   }
 
   int64_t int64(int column) const;
-  std::string text(int column) const;  // NULL reads as ""
+  std::string text(int column) const;  // NULL reads as ""; a blob reads as its bytes
+  std::string bytes(int column) const { return text(column); }
   bool is_null(int column) const;
 
   sqlite3* db() const { return db_; }

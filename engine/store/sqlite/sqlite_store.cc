@@ -18,6 +18,7 @@
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
 #include "store/page_sql.h"
+#include "store/rows.h"
 #include "store/task_sets.h"
 
 // Returns the Error of a failed Result<...> from the enclosing function.
@@ -34,8 +35,8 @@ constexpr size_t kMaxPageSize = 1000;
 constexpr int64_t kCandidateGroup = 1;
 constexpr int64_t kCandidateUser = 2;
 
-int64_t as_int(uint64_t key) { return static_cast<int64_t>(key); }
-uint64_t as_key(int64_t value) { return static_cast<uint64_t>(value); }
+using rows::as_int;
+using rows::as_key;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -68,19 +69,7 @@ Result<std::optional<T>> first(Statement& stmt, Row row, std::string_view what) 
 constexpr const char* kDefinitionColumns =
     "SELECT key, process_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM definitions ";
 
-DefinitionRecord read_definition(const Statement& s) {
-  DefinitionRecord d;
-  d.key = s.int64(0);
-  d.process_id = s.text(1);
-  d.version = static_cast<int32_t>(s.int64(2));
-  d.name = s.text(3);
-  d.resource = s.text(4);
-  d.xml = s.text(5);
-  d.checksum = s.text(6);
-  d.deployed_at = s.int64(7);
-  d.deployed_by = s.text(8);
-  return d;
-}
+DefinitionRecord read_definition(const Statement& s) { return rows::definition(s); }
 
 constexpr const char* kInstanceColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
@@ -90,106 +79,31 @@ constexpr const char* kInstanceSummaryColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, X'', started_at, "
     "ended_at, parent_id, parent_element, applicant_id, applicant_name, region FROM instances ";
 
-InstanceRecord read_instance(const Statement& s) {
-  InstanceRecord r;
-  r.id = s.int64(0);
-  r.definition_key = s.int64(1);
-  r.process_id = s.text(2);
-  r.definition_version = static_cast<int32_t>(s.int64(3));
-  r.business_key = s.text(4);
-  r.status = static_cast<uint8_t>(s.int64(5));
-  r.version = s.int64(6);
-  r.state = s.text(7);
-  r.started_at = s.int64(8);
-  r.ended_at = s.int64(9);
-  r.parent_id = s.int64(10);  // NULL reads as 0: no parent
-  r.parent_element = as_key(s.int64(11));
-  r.applicant_id = s.text(12);
-  r.applicant_name = s.text(13);
-  r.region = s.text(14);
-  return r;
-}
+InstanceRecord read_instance(const Statement& s) { return rows::instance(s); }
 
 constexpr const char* kTaskColumns =
     "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
     "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
     "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
 
-TaskRecord read_task(const Statement& s) {
-  TaskRecord t;
-  t.id = s.int64(0);
-  t.instance_id = s.int64(1);
-  t.key = as_key(s.int64(2));
-  t.process_id = s.text(3);
-  t.element_id = s.text(4);
-  t.name = s.text(5);
-  t.business_key = s.text(6);
-  t.assignee = s.text(7);
-  t.region = s.text(8);
-  t.form_key = s.text(9);
-  t.priority = static_cast<int32_t>(s.int64(10));
-  t.created_at = s.int64(11);
-  t.due_at = s.int64(12);
-  t.follow_up_at = s.int64(13);
-  t.sla_state = static_cast<uint8_t>(s.int64(14));
-  t.payload = s.text(15);
-  t.escalation_level = static_cast<int32_t>(s.int64(16));
-  t.escalated_to = s.text(17);
-  t.escalated_region = s.text(18);
-  t.department = s.text(19);
-  return t;
-}
+TaskRecord read_task(const Statement& s) { return rows::task(s); }
 
 constexpr const char* kJobColumns =
     "SELECT id, instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, idempotency_key, "
     "last_error, state, payload FROM jobs ";
 
-JobRecord read_job(const Statement& s) {
-  JobRecord j;
-  j.id = s.int64(0);
-  j.instance_id = s.int64(1);
-  j.key = as_key(s.int64(2));
-  j.type = s.text(3);
-  j.element_id = s.text(4);
-  j.retries = static_cast<int32_t>(s.int64(5));
-  j.due_at = s.int64(6);
-  j.lease_owner = s.text(7);
-  j.lease_until = s.int64(8);
-  j.idempotency_key = s.text(9);
-  j.last_error = s.text(10);
-  j.state = static_cast<uint8_t>(s.int64(11));
-  j.payload = s.text(12);
-  return j;
-}
+JobRecord read_job(const Statement& s) { return rows::job(s); }
 
-TimerRecord read_timer(const Statement& s) {
-  return TimerRecord{s.int64(0), as_key(s.int64(1)), s.text(2), s.int64(3)};
-}
+TimerRecord read_timer(const Statement& s) { return rows::timer(s); }
 
-SubscriptionRecord read_subscription(const Statement& s) {
-  return SubscriptionRecord{s.int64(0), as_key(s.int64(1)), s.text(2), s.text(3), s.text(4)};
-}
+SubscriptionRecord read_subscription(const Statement& s) { return rows::subscription(s); }
 
-MessageRecord read_message(const Statement& s) {
-  return MessageRecord{s.int64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6)};
-}
+MessageRecord read_message(const Statement& s) { return rows::message(s); }
 
 constexpr const char* kIncidentColumns =
     "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents ";
 
-IncidentRecord read_incident(const Statement& s) {
-  IncidentRecord i;
-  i.id = s.int64(0);
-  i.instance_id = s.int64(1);
-  i.key = as_key(s.int64(2));
-  i.process_id = s.text(3);
-  i.element_id = s.text(4);
-  i.kind = static_cast<uint8_t>(s.int64(5));
-  i.message = s.text(6);
-  i.job_key = as_key(s.int64(7));
-  i.created_at = s.int64(8);
-  return i;
-}
+IncidentRecord read_incident(const Statement& s) { return rows::incident(s); }
 
 // --- schema ---------------------------------------------------------------
 
@@ -484,19 +398,7 @@ Result<void> keep_task_outcome(Connection& c, const TaskCompletion& done) {
 constexpr const char* kAuditColumns =
     "SELECT id, at, actor, action, target, address, detail, prev_hash, hash FROM audit ";
 
-AuditRecord read_audit(const Statement& s) {
-  AuditRecord a;
-  a.id = s.int64(0);
-  a.at = s.int64(1);
-  a.actor = s.text(2);
-  a.action = s.text(3);
-  a.target = s.text(4);
-  a.address = s.text(5);
-  a.detail = s.text(6);
-  a.prev_hash = s.text(7);
-  a.hash = s.text(8);
-  return a;
-}
+AuditRecord read_audit(const Statement& s) { return rows::audit(s); }
 
 // Appends `a` to the audit hash chain (store/audit_chain.h) inside the
 // caller's write transaction: the next id, the last row's hash as prev_hash.
@@ -1060,19 +962,7 @@ namespace {
 constexpr const char* kDecisionColumns =
     "SELECT key, decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM decisions ";
 
-DecisionRecord read_decision(const Statement& s) {
-  DecisionRecord d;
-  d.key = s.int64(0);
-  d.decision_id = s.text(1);
-  d.version = static_cast<int32_t>(s.int64(2));
-  d.name = s.text(3);
-  d.resource = s.text(4);
-  d.xml = s.text(5);
-  d.checksum = s.text(6);
-  d.deployed_at = s.int64(7);
-  d.deployed_by = s.text(8);
-  return d;
-}
+DecisionRecord read_decision(const Statement& s) { return rows::decision(s); }
 
 }  // namespace
 
@@ -1101,17 +991,7 @@ namespace {
 constexpr const char* kStartTimerColumns =
     "SELECT id, definition_key, process_id, element_id, due_at, repetitions_left, period FROM start_timers ";
 
-StartTimerRecord read_start_timer(const Statement& s) {
-  StartTimerRecord t;
-  t.id = s.int64(0);
-  t.definition_key = s.int64(1);
-  t.process_id = s.text(2);
-  t.element_id = s.text(3);
-  t.due_at = s.int64(4);
-  t.repetitions_left = s.int64(5);
-  t.period = s.text(6);
-  return t;
-}
+StartTimerRecord read_start_timer(const Statement& s) { return rows::start_timer(s); }
 
 // A process that got a new version: its earlier versions' start timers go,
 // its own come.
@@ -1492,34 +1372,13 @@ Result<void> SqliteStore::backup(const std::string& path) {
 
 namespace {
 
-std::vector<std::string> parse_list(const std::string& text) {
-  std::vector<std::string> out;
-  boost::json::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& item : v.as_array()) {
-    if (item.is_string()) out.emplace_back(item.as_string().c_str(), item.as_string().size());
-  }
-  return out;
-}
 
 bool is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
 
 constexpr const char* kUserColumns =
     "SELECT name, password_hash, roles, department, regions, disabled, created_at, password_changed_at FROM users ";
 
-UserRecord read_user(const Statement& s) {
-  UserRecord u;
-  u.name = s.text(0);
-  u.password_hash = s.text(1);
-  u.roles = parse_list(s.text(2));
-  u.department = s.text(3);
-  u.regions = parse_list(s.text(4));
-  u.disabled = s.int64(5) != 0;
-  u.created_at = s.int64(6);
-  u.password_changed_at = s.int64(7);
-  return u;
-}
+UserRecord read_user(const Statement& s) { return rows::user(s); }
 
 
 }  // namespace
@@ -1667,13 +1526,7 @@ Result<std::optional<ApiTokenRecord>> SqliteStore::api_token(const std::string& 
         "SELECT id, name, token_hash, topics, created_by, created_at, revoked FROM api_tokens WHERE token_hash = ?1");
     if (!st.ok()) return st.error();
     st->bind(1, token_hash);
-    return first<ApiTokenRecord>(
-        *st,
-        [](const Statement& s) {
-          return ApiTokenRecord{s.int64(0), s.text(1), s.text(2), parse_list(s.text(3)), s.text(4), s.int64(5),
-                                s.int64(6) != 0};
-        },
-        "cannot read a token");
+    return first<ApiTokenRecord>(*st, rows::api_token<Statement>, "cannot read a token");
   });
 }
 
