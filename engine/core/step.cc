@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -19,11 +20,30 @@ namespace {
 // When a repeating timer that has just fired is due again: a cron cycle at its
 // next match after the firing (so a late timer fires once, not once per match
 // missed, as timer start events do); any other cycle one interval on.
-std::optional<int64_t> next_occurrence(const Timer& t, const StepEnv& env) {
-  if (t.cron.empty()) return t.due_at + t.interval_ms;
-  auto cron = model::parse_cron(t.cron);
-  if (!cron.ok()) return std::nullopt;
-  return model::next_cron(*cron, std::max(t.due_at, env.now_ms), env.utc_offset_minutes);
+// The next occurrence of a repeating timer that fired, with the repetitions
+// left after it; none when its series is over. A timer that fired late (the
+// engine was down) fires once, not once per occurrence it missed: its next
+// occurrence is the first of its series after now, and the ones skipped
+// count towards its repetitions, as for a timer start event; a cron cycle's
+// next is its first match after now.
+std::optional<std::pair<int64_t, int64_t>> next_occurrence(const Timer& t, const StepEnv& env) {
+  int64_t left = t.repetitions_left > 0 ? t.repetitions_left - 1 : t.repetitions_left;
+  if (!t.cron.empty()) {
+    auto cron = model::parse_cron(t.cron);
+    if (!cron.ok()) return std::nullopt;
+    auto due = model::next_cron(*cron, std::max(t.due_at, env.now_ms), env.utc_offset_minutes);
+    if (!due) return std::nullopt;
+    return std::make_pair(*due, left);
+  }
+  if (t.interval_ms <= 0) return std::nullopt;
+  int64_t due = t.due_at + t.interval_ms;
+  if (due <= env.now_ms) {
+    const int64_t skipped = (env.now_ms - due) / t.interval_ms + 1;
+    if (left >= 0 && skipped > left) return std::nullopt;  // the series ended meanwhile
+    due += skipped * t.interval_ms;
+    if (left > 0) left -= skipped;
+  }
+  return std::make_pair(due, left);
 }
 
 }  // namespace
@@ -193,11 +213,11 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
       p.emit(std::move(fired));
       bool repeats = timer.repetitions_left != 0 && !ev.interrupting &&
                      (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent);
-      std::optional<int64_t> again_at = repeats ? next_occurrence(timer, env) : std::nullopt;
-      if (again_at) {
+      auto next = repeats ? next_occurrence(timer, env) : std::nullopt;
+      if (next) {
         Timer& t = it->second;
-        t.due_at = *again_at;
-        if (t.repetitions_left > 0) --t.repetitions_left;
+        t.due_at = next->first;
+        t.repetitions_left = next->second;
         Record again{RecordKind::kTimerScheduled, t.key, t.element, t.element_instance};
         again.due_at = t.due_at;
         p.emit(std::move(again));

@@ -290,6 +290,54 @@ TEST_P(EngineTest, UserTasksTimersAndRestart) {
   EXPECT_FALSE(e->complete_task(tasks->front().id, {}, "li.na").ok()) << "a task completes once";
 }
 
+// A repeating timer that falls due while the engine is down fires once when
+// it is back, not once per occurrence missed; its series goes on with the
+// first occurrence still ahead, and the skipped ones count towards R5.
+TEST_P(EngineTest, ALateTimerCycleFiresOnceAndGoesOnWithTheSeriesStillAhead) {
+  const std::string cycle = kHeader + R"(
+  <process id="nag" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" name="审核" bs:candidateGroups="dpf-county"/>
+    <boundaryEvent id="again" attachedToRef="check" cancelActivity="false">
+      <timerEventDefinition><timeCycle>R5/PT1H</timeCycle></timerEventDefinition></boundaryEvent>
+    <sequenceFlow id="f2" sourceRef="again" targetRef="remind"/>
+    <serviceTask id="remind" bs:connector="remind"/>
+    <sequenceFlow id="f3" sourceRef="remind" targetRef="reminded"/><endEvent id="reminded"/>
+    <sequenceFlow id="f4" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process></definitions>)";
+  constexpr int64_t kHour = 3600 * 1000;
+  {
+    auto e = open();
+    ASSERT_TRUE(e->deploy("nag.bpmn", cycle, "designer").ok());
+    StartRequest req;
+    req.process_id = "nag";
+    ASSERT_TRUE(e->start_instance(req).ok());
+    e->run_until_idle();
+  }
+  // Down from the start until 2.5 hours later: the occurrences at 1 h and 2 h
+  // are both past.
+  clock_->advance(5 * kHour / 2);
+  auto e = open();
+  std::atomic<int> reminders{0};
+  e->register_connector("remind", [&](const JobContext&) {
+    ++reminders;
+    return JobOutcome::completed();
+  });
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(reminders.load(), 1) << "one firing for the occurrences missed";
+  clock_->advance(kHour / 2);  // 3 h: the next of the series
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(reminders.load(), 2);
+  for (int hour = 4; hour <= 12; ++hour) {
+    clock_->advance(kHour);
+    e->run_until_idle();
+    e->run_until_idle();
+  }
+  EXPECT_EQ(reminders.load(), 4) << "1 h (late), 3 h, 4 h, 5 h: the one at 2 h was skipped, and R5 ends at 5 h";
+}
+
 TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   auto e = open();
   ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
