@@ -16,7 +16,9 @@
 
 namespace banshi::store {
 
-// A JSON array of the strings, bound where the SQL expands a list.
+// A JSON array of the strings, bound as one value where the SQL expands a
+// list (json_each() on SQLite, jsonb_array_elements_text() on PostgreSQL): a
+// list filter keeps one statement shape whatever its length.
 std::string json_list(const std::vector<std::string>& values);
 
 // How a store writes the parts of a task page's SQL that its dialect writes

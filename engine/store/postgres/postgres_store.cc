@@ -66,9 +66,6 @@ Error failed(const Failure& f, std::string_view what) {
   return store_error(f, what);
 }
 
-// A JSON array of strings, bound as one value and unpacked in SQL with
-// jsonb_array_elements_text(): a list filter keeps one statement shape.
-
 // Runs a statement; an Error naming `what` when it fails.
 Result<std::unique_ptr<Rows>> query(Connection& c, const std::string& sql, const Params& params,
                                     std::string_view what) {

@@ -45,8 +45,6 @@ int64_t now_ms() {
 
 Error conflict(std::string message) { return Error{"conflict", std::move(message)}; }
 
-// A JSON array of strings, bound as one value and unpacked in SQL with
-// json_each(): a list filter keeps one fixed statement shape whatever its length.
 template <typename T, typename Row>
 Result<std::vector<T>> collect(Statement& stmt, Row row, std::string_view what) {
   std::vector<T> out;
