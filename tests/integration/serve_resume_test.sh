@@ -271,8 +271,11 @@ done
 pass "each change wrote its audit row"
 
 # A trigger refuses every new audit row: no change may happen without its row.
+# The running server may be writing when sqlite3 asks for the write lock, so
+# sqlite3 waits for it (.timeout) rather than giving up at once.
 AUDIT_ROWS=$(sqlite3 "$WORK/data/banshi.db" 'SELECT count(*) FROM audit')
-sqlite3 "$WORK/data/banshi.db" "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END" \
+sqlite3 -cmd '.timeout 10000' "$WORK/data/banshi.db" \
+  "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END" \
   || fail "cannot add the trigger"
 acall POST /api/v1/users "${JSON[@]}" -d '{"name":"sun","roles":["monitor"]}'
 expect 500 'problems/internal' "add a user when its row cannot be written"
@@ -293,7 +296,7 @@ call GET /api/v1/me; expect 200 '"name":"wang"' "the session whose logout failed
 STATUS=$(curl -s -o "$WORK/body" -w '%{http_code}' -b "$WORK/jar" -H "X-CSRF-Token: $CSRF" "${JSON[@]}" \
   -d "{\"oldPassword\":\"$PASSWORD\",\"newPassword\":\"another-password-1\"}" "$BASE/api/v1/me/password")
 BODY=$(cat "$WORK/body"); expect 500 'problems/internal' "change a password when its row cannot be written"
-sqlite3 "$WORK/data/banshi.db" 'DROP TRIGGER refuse_audit' || fail "cannot drop the trigger"
+sqlite3 -cmd '.timeout 10000' "$WORK/data/banshi.db" 'DROP TRIGGER refuse_audit' || fail "cannot drop the trigger"
 [ "$(sqlite3 "$WORK/data/banshi.db" 'SELECT count(*) FROM audit')" = "$AUDIT_ROWS" ] \
   && pass "no audit row was written meanwhile" || fail "audit rows changed"
 [ "$(sqlite3 "$WORK/data/banshi.db" "SELECT count(*) FROM users WHERE name = 'sun'")" = 0 ] \
