@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "store/auth_store.h"
+#include "store/frontdoor_store.h"
 #include "store/store.h"
 
 namespace banshi::store::rows {
@@ -213,6 +214,74 @@ template <typename Row>
 ApiTokenRecord api_token(const Row& s) {
   return ApiTokenRecord{s.int64(0), s.text(1), s.text(2), parse_list(s.text(3)), s.text(4), s.int64(5),
                         s.int64(6) != 0};
+}
+
+// id, process_id, region, status, started_at, ended_at
+template <typename Row>
+ReportCase report_case(const Row& s) {
+  ReportCase r;
+  r.id = s.int64(0);
+  r.process_id = s.text(1);
+  r.region = s.text(2);
+  r.status = static_cast<uint8_t>(s.int64(3));
+  r.started_at = s.int64(4);
+  r.ended_at = s.int64(5);
+  return r;
+}
+
+// instance_id, process_id, business_key, region, level, comment, rated_by,
+// on_behalf, rated_at, follow_up_id
+template <typename Row>
+RatingRecord rating(const Row& s) {
+  RatingRecord r;
+  r.instance_id = s.int64(0);
+  r.process_id = s.text(1);
+  r.business_key = s.text(2);
+  r.region = s.text(3);
+  r.level = static_cast<int32_t>(s.int64(4));
+  r.comment = s.text(5);
+  r.rated_by = s.text(6);
+  r.on_behalf = s.int64(7) != 0;
+  r.rated_at = s.int64(8);
+  r.follow_up_id = s.int64(9);
+  return r;
+}
+
+// id, instance_id, at, found, started, found_count, started_count
+template <typename Row>
+ComparisonRunRecord comparison_run(const Row& s) {
+  ComparisonRunRecord run;
+  run.id = s.int64(0);
+  run.instance_id = s.int64(1);
+  run.at = s.int64(2);
+  run.found = s.text(3);
+  run.started = s.text(4);
+  run.found_count = s.int64(5);
+  run.started_count = s.int64(6);
+  return run;
+}
+
+// business_key, instance_id, process_id, services, region, applicant_hash,
+// phone_hash, channel, filed_by, on_behalf, proxy, receipt, created_at,
+// linked_key
+template <typename Row>
+IntakeRecord intake(const Row& s) {
+  IntakeRecord r;
+  r.business_key = s.text(0);
+  r.instance_id = s.int64(1);
+  r.process_id = s.text(2);
+  r.services = s.text(3);
+  r.region = s.text(4);
+  r.applicant_hash = s.text(5);
+  r.phone_hash = s.text(6);
+  r.channel = s.text(7);
+  r.filed_by = s.text(8);
+  r.on_behalf = s.int64(9) != 0;
+  r.proxy = s.text(10);
+  r.receipt = s.text(11);
+  r.created_at = s.int64(12);
+  r.linked_key = s.text(13);
+  return r;
 }
 
 }  // namespace banshi::store::rows

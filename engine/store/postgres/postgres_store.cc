@@ -1172,7 +1172,7 @@ TaskSetDialect postgres_dialect(Connection& c) {
       starts_with};
 }
 
-// How a task page's SQL is written here (store/task_sets.h). Candidate
+// How a task page's SQL is written here (store/page_sql.h). Candidate
 // checks are fenced with OFFSET 0: without the fence the planner turns them
 // into a hashed set of every matching candidate, built on every request
 // (tens of milliseconds at 100,000 open tasks), where a page walked in order
@@ -1839,31 +1839,9 @@ constexpr const char* kCaseDepartment =
 constexpr const char* kRatingColumns =
     "instance_id, process_id, business_key, region, level, comment, rated_by, on_behalf, rated_at, follow_up_id";
 
-RatingRecord rating_row(const Rows& r, int i) {
-  RatingRecord out;
-  out.instance_id = r.int64(i, 0);
-  out.process_id = r.text(i, 1);
-  out.business_key = r.text(i, 2);
-  out.region = r.text(i, 3);
-  out.level = static_cast<int32_t>(r.int64(i, 4));
-  out.comment = r.text(i, 5);
-  out.rated_by = r.text(i, 6);
-  out.on_behalf = r.int64(i, 7) != 0;
-  out.rated_at = r.int64(i, 8);
-  out.follow_up_id = r.int64(i, 9);
-  return out;
-}
+RatingRecord rating_row(const Rows& s, int i) { return rows::rating(RowOf{s, i}); }
 
-ReportCase report_case_row(const Rows& r, int i) {
-  ReportCase out;
-  out.id = r.int64(i, 0);
-  out.process_id = r.text(i, 1);
-  out.region = r.text(i, 2);
-  out.status = static_cast<uint8_t>(r.int64(i, 3));
-  out.started_at = r.int64(i, 4);
-  out.ended_at = r.int64(i, 5);
-  return out;
-}
+ReportCase report_case_row(const Rows& s, int i) { return rows::report_case(RowOf{s, i}); }
 
 }  // namespace
 
@@ -2016,18 +1994,7 @@ Result<std::vector<ComparisonRunRecord>> PostgresStore::comparison_runs(size_t o
         "SELECT id, instance_id, at, found, started, found_count, started_count FROM comparison_runs "
         "ORDER BY id DESC LIMIT $1 OFFSET $2",
         Params().add(static_cast<int64_t>(limit)).add(static_cast<int64_t>(offset)),
-        [](const Rows& r, int i) {
-          ComparisonRunRecord run;
-          run.id = r.int64(i, 0);
-          run.instance_id = r.int64(i, 1);
-          run.at = r.int64(i, 2);
-          run.found = r.text(i, 3);
-          run.started = r.text(i, 4);
-          run.found_count = r.int64(i, 5);
-          run.started_count = r.int64(i, 6);
-          return run;
-        },
-        "cannot read comparison runs");
+        [](const Rows& s, int i) { return rows::comparison_run(RowOf{s, i}); }, "cannot read comparison runs");
   });
 }
 
@@ -2043,24 +2010,7 @@ constexpr const char* kIntakeColumns =
     "business_key, instance_id, process_id, services, region, applicant_hash, phone_hash, channel, filed_by, "
     "on_behalf, proxy, receipt, created_at, linked_key";
 
-IntakeRecord intake_row(const Rows& s, int i) {
-  IntakeRecord r;
-  r.business_key = s.text(i, 0);
-  r.instance_id = s.int64(i, 1);
-  r.process_id = s.text(i, 2);
-  r.services = s.text(i, 3);
-  r.region = s.text(i, 4);
-  r.applicant_hash = s.text(i, 5);
-  r.phone_hash = s.text(i, 6);
-  r.channel = s.text(i, 7);
-  r.filed_by = s.text(i, 8);
-  r.on_behalf = s.int64(i, 9) != 0;
-  r.proxy = s.text(i, 10);
-  r.receipt = s.text(i, 11);
-  r.created_at = s.int64(i, 12);
-  r.linked_key = s.text(i, 13);
-  return r;
-}
+IntakeRecord intake_row(const Rows& s, int i) { return rows::intake(RowOf{s, i}); }
 
 }  // namespace
 

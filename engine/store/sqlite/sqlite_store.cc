@@ -1164,7 +1164,7 @@ TaskSetDialect sqlite_dialect(Connection& c) {
       prefix_range};
 }
 
-// How a task page's SQL is written here (store/task_sets.h). Region
+// How a task page's SQL is written here (store/page_sql.h). Region
 // conditions are on +t.region, which keeps SQLite from reading the page
 // through the region index instead of in page order.
 TaskPageDialect sqlite_page_dialect() {
@@ -1736,31 +1736,9 @@ constexpr const char* kCaseDepartment =
 constexpr const char* kRatingColumns =
     "instance_id, process_id, business_key, region, level, comment, rated_by, on_behalf, rated_at, follow_up_id";
 
-RatingRecord rating_row(Statement& st) {
-  RatingRecord r;
-  r.instance_id = st.int64(0);
-  r.process_id = st.text(1);
-  r.business_key = st.text(2);
-  r.region = st.text(3);
-  r.level = static_cast<int32_t>(st.int64(4));
-  r.comment = st.text(5);
-  r.rated_by = st.text(6);
-  r.on_behalf = st.int64(7) != 0;
-  r.rated_at = st.int64(8);
-  r.follow_up_id = st.int64(9);
-  return r;
-}
+RatingRecord rating_row(const Statement& s) { return rows::rating(s); }
 
-ReportCase report_case_row(Statement& st) {
-  ReportCase r;
-  r.id = st.int64(0);
-  r.process_id = st.text(1);
-  r.region = st.text(2);
-  r.status = static_cast<uint8_t>(st.int64(3));
-  r.started_at = st.int64(4);
-  r.ended_at = st.int64(5);
-  return r;
-}
+ReportCase report_case_row(const Statement& s) { return rows::report_case(s); }
 
 }  // namespace
 
@@ -1932,20 +1910,7 @@ Result<std::vector<ComparisonRunRecord>> SqliteStore::comparison_runs(size_t off
     if (!st.ok()) return st.error();
     st->bind(1, static_cast<int64_t>(limit));
     st->bind(2, static_cast<int64_t>(offset));
-    return collect<ComparisonRunRecord>(
-        *st,
-        [](Statement& r) {
-          ComparisonRunRecord run;
-          run.id = r.int64(0);
-          run.instance_id = r.int64(1);
-          run.at = r.int64(2);
-          run.found = r.text(3);
-          run.started = r.text(4);
-          run.found_count = r.int64(5);
-          run.started_count = r.int64(6);
-          return run;
-        },
-        "cannot read comparison runs");
+    return collect<ComparisonRunRecord>(*st, rows::comparison_run<Statement>, "cannot read comparison runs");
   });
 }
 
@@ -1957,24 +1922,7 @@ namespace banshi::store::sqlite {
 
 namespace {
 
-IntakeRecord intake_row(const Statement& s) {
-  IntakeRecord r;
-  r.business_key = s.text(0);
-  r.instance_id = s.int64(1);
-  r.process_id = s.text(2);
-  r.services = s.text(3);
-  r.region = s.text(4);
-  r.applicant_hash = s.text(5);
-  r.phone_hash = s.text(6);
-  r.channel = s.text(7);
-  r.filed_by = s.text(8);
-  r.on_behalf = s.int64(9) != 0;
-  r.proxy = s.text(10);
-  r.receipt = s.text(11);
-  r.created_at = s.int64(12);
-  r.linked_key = s.text(13);
-  return r;
-}
+IntakeRecord intake_row(const Statement& s) { return rows::intake(s); }
 
 constexpr const char* kIntakeColumns =
     "business_key, instance_id, process_id, services, region, applicant_hash, phone_hash, channel, filed_by, "
