@@ -13,6 +13,7 @@
 #include "api/problem.h"
 #include "api/roles.h"
 #include "api/task_json.h"
+#include "core/records.h"
 #include "model/iso8601.h"
 #include "store/store.h"
 
@@ -208,6 +209,28 @@ bool valid_user_name(const std::string& name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// The case (instance) a path names, when the caller may see it as a whole
+// (may_see_case): otherwise `error` holds the 400, 404 or 403 to answer.
+std::optional<store::InstanceRecord> visible_case(Engine& engine, const PathParams& p, const Principal& who,
+                                                  Response& error) {
+  auto id = path_id(p, error);
+  if (!id) return std::nullopt;
+  auto inst = engine.store().instance(*id);
+  if (!inst.ok()) {
+    error = problem_from_error(inst.error());
+    return std::nullopt;
+  }
+  if (!*inst) {
+    error = problem(ProblemKind::kNotFound, "There is no instance " + std::to_string(*id) + ".");
+    return std::nullopt;
+  }
+  if (!may_see_case(who, (*inst)->region)) {
+    error = problem(ProblemKind::kForbidden, "This case is not in your region.");
+    return std::nullopt;
+  }
+  return std::move(**inst);
 }
 
 store::AuthStore* auth_store_of(Engine& engine, store::AuthStore* given) {
@@ -621,17 +644,14 @@ void Api::add_routes() {
                                            {"limit", query.limit}});
   });
 
-  add("GET", "/api/v1/instances/{id}", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
+  add("GET", "/api/v1/instances/{id}", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, const Principal& who) {
     Response error;
-    auto id = path_id(p, error);
-    if (!id) return error;
-    auto inst = engine_.store().instance(*id);
-    if (!inst.ok()) return problem_from_error(inst.error());
-    if (!*inst) return problem(ProblemKind::kNotFound, "There is no instance " + std::to_string(*id) + ".");
-    return json_response(200, instance_json(**inst));
+    auto inst = visible_case(engine_, p, who, error);
+    if (!inst) return error;
+    return json_response(200, instance_json(*inst));
   });
 
-  add("POST", "/api/v1/instances/{id}/cancel", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {
+  add("POST", "/api/v1/instances/{id}/cancel", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams& p, const Principal& who) {
     Response error;
     auto id = path_id(p, error);
     if (!id) return error;
@@ -640,10 +660,9 @@ void Api::add_routes() {
     BodyReader b(body, {"reason"});
     std::string reason = b.string("reason", false, 1024);
     if (!b.ok()) return input_problem(b.error());
-    auto inst = engine_.store().instance(*id);
-    if (!inst.ok()) return problem_from_error(inst.error());
-    if (!*inst) return problem(ProblemKind::kNotFound, "There is no instance " + std::to_string(*id) + ".");
-    if ((*inst)->status != 1) {
+    auto inst = visible_case(engine_, p, who, error);
+    if (!inst) return error;
+    if (inst->status != 1) {
       return problem(ProblemKind::kConflict, "Instance " + std::to_string(*id) + " is no longer active.");
     }
     AuditNote note = auth_.note(who, "cancel", "instance " + std::to_string(*id), req.remote_address, reason);
@@ -652,20 +671,39 @@ void Api::add_routes() {
     return no_content();
   });
 
-  add("GET", "/api/v1/instances/{id}/history", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
+  // The history carries every value the case's variables took, the
+  // applicant's among them: it is shown masked to everyone (mask_personal);
+  // the values in full are the audited GET .../variables.
+  add("GET", "/api/v1/instances/{id}/history", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, const Principal& who) {
     Response error;
-    auto id = path_id(p, error);
-    if (!id) return error;
-    auto inst = engine_.store().instance(*id);
-    if (!inst.ok()) return problem_from_error(inst.error());
-    if (!*inst) return problem(ProblemKind::kNotFound, "There is no instance " + std::to_string(*id) + ".");
-    auto history = engine_.store().history(*id);
+    auto inst = visible_case(engine_, p, who, error);
+    if (!inst) return error;
+    auto history = engine_.store().history(inst->id);
     if (!history.ok()) return problem_from_error(history.error());
     json::array items;
     for (const auto& h : *history) {
-      items.push_back(json::object{{"seq", h.seq}, {"at", h.at}, {"records", stored_json(h.records)}});
+      json::value records = stored_json(h.records);
+      if (records.is_array()) {
+        for (json::value& item : records.get_array()) {
+          if (!item.is_object()) continue;
+          json::object& record = item.get_object();
+          json::value* payload = record.if_contains("p");
+          if (payload == nullptr) continue;
+          // A variable's record names it ("n"); other payloads are objects of named values.
+          const json::value* kind = record.if_contains("k");
+          const json::value* name = record.if_contains("n");
+          bool variable = kind != nullptr && kind->is_int64() &&
+                          (kind->get_int64() == static_cast<int64_t>(core::RecordKind::kVariableCreated) ||
+                           kind->get_int64() == static_cast<int64_t>(core::RecordKind::kVariableUpdated));
+          mask_personal(*payload, variable && name != nullptr && name->is_string() ? std::string_view(name->get_string())
+                                                                                  : std::string_view());
+        }
+      }
+      items.push_back(json::object{{"seq", h.seq}, {"at", h.at}, {"records", std::move(records)}});
     }
-    return json_response(200, json::object{{"items", std::move(items)}});
+    Response out = json_response(200, json::object{{"items", std::move(items)}});
+    out.headers.emplace_back("Cache-Control", "no-store");
+    return out;
   });
 
   // --- tasks -------------------------------------------------------------------
@@ -954,22 +992,23 @@ void Api::add_instance_routes() {
   add("GET", "/api/v1/instances/{id}/variables", roles({"supervisor", "designer"}),
       [this](const Request& req, const PathParams& p, const Principal& who) {
         Response error;
-        auto id = path_id(p, error);
-        if (!id) return error;
-        auto view = engine_.inspect_instance(*id);
+        auto inst = visible_case(engine_, p, who, error);
+        if (!inst) return error;
+        const int64_t id = inst->id;
+        auto view = engine_.inspect_instance(id);
         if (!view.ok()) return problem_from_error(view.error());
-        auth_.audit(who.actor(), "view-variables", "instance " + std::to_string(*id), req.remote_address);
+        auth_.audit(who.actor(), "view-variables", "instance " + std::to_string(id), req.remote_address);
         Response out = json_response(200, json::object{{"variables", view->variables}});
         out.headers.emplace_back("Cache-Control", "no-store");
         return out;
       });
 
   add("GET", "/api/v1/instances/{id}/active-elements", roles({"supervisor", "monitor", "designer"}),
-      [this](const Request&, const PathParams& p, const Principal&) {
+      [this](const Request&, const PathParams& p, const Principal& who) {
         Response error;
-        auto id = path_id(p, error);
-        if (!id) return error;
-        auto view = engine_.inspect_instance(*id);
+        auto inst = visible_case(engine_, p, who, error);
+        if (!inst) return error;
+        auto view = engine_.inspect_instance(inst->id);
         if (!view.ok()) return problem_from_error(view.error());
         json::array items;
         for (const ActiveElement& a : view->active) {

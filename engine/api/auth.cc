@@ -262,6 +262,12 @@ bool may_serve_topic(const Principal& who, std::string_view topic) {
   return std::find(who.topics.begin(), who.topics.end(), topic) != who.topics.end();
 }
 
+bool may_see_case(const Principal& who, const std::string& case_region) {
+  if (who.kind != Principal::Kind::kUser) return false;
+  if (who.has("designer") || who.has("admin") || (who.has("monitor") && who.regions.empty())) return true;
+  return regions_cover(who.regions, case_region, false);
+}
+
 bool may_see_task(const Principal& who, const store::TaskRecord& t) {
   if (may_work_on_task(who, t)) return true;
   return who.kind == Principal::Kind::kUser && who.has("monitor") && regions_cover(who.regions, t.region, true);

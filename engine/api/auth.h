@@ -129,6 +129,12 @@ bool may_see_task(const Principal& who, const store::TaskRecord& task);
 // Whether `who` may claim, unclaim or complete it (staff and supervisors only).
 bool may_work_on_task(const Principal& who, const store::TaskRecord& task);
 
+// Whether `who` may read or act on a case (an instance) as a whole, as the
+// case search finds them: designers, admins and monitors without regions
+// every case; staff, supervisors and monitors with regions the cases of
+// their regions or below.
+bool may_see_case(const Principal& who, const std::string& case_region);
+
 // Whether an API token may fetch and report jobs of a topic: the topic is one
 // of the token's. Users serve no topics.
 bool may_serve_topic(const Principal& who, std::string_view topic);

@@ -263,6 +263,7 @@ void Api::add_case_routes() {
         auto inst = engine_.store().instance(*id);
         if (!inst.ok()) return problem_from_error(inst.error());
         if (!*inst) return problem(ProblemKind::kNotFound, "There is no instance " + std::to_string(*id) + ".");
+        if (!may_see_case(who, (*inst)->region)) return problem(ProblemKind::kForbidden, "This case is not in your region.");
         if ((*inst)->status != 1) {
           return problem(ProblemKind::kConflict, "Instance " + std::to_string(*id) + " is no longer active.");
         }

@@ -37,7 +37,54 @@ std::vector<std::string_view> code_points(std::string_view s) {
   return out;
 }
 
+enum class Personal { kNone, kIdNumber, kPhone, kName, kOther };
+
+Personal personal_kind(std::string_view key) {
+  std::string k(key);
+  for (char& c : k) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  auto has = [&k](std::string_view part) { return k.find(part) != std::string::npos; };
+  if (has("idnumber") || has("idcard") || has("身份证")) return Personal::kIdNumber;
+  if (has("phone") || has("mobile") || k.rfind("tel", 0) == 0) return Personal::kPhone;
+  if (has("name") || has("姓名")) return Personal::kName;
+  if (has("address") || has("住址") || has("bank") || has("account")) return Personal::kOther;
+  return Personal::kNone;
+}
+
+// All but the last 4 characters as '*', at most 8 of them.
+std::string keep_last_four(std::string_view v) {
+  std::vector<std::string_view> cps = code_points(v);
+  if (cps.size() <= 4) return std::string(cps.size(), '*');
+  std::string out(std::min<size_t>(cps.size() - 4, 8), '*');
+  for (size_t i = cps.size() - 4; i < cps.size(); ++i) out += cps[i];
+  return out;
+}
+
 }  // namespace
+
+void mask_personal(boost::json::value& value, std::string_view key) {
+  if (value.is_object()) {
+    for (auto& member : value.get_object()) mask_personal(member.value(), member.key());
+    return;
+  }
+  if (value.is_array()) {
+    for (boost::json::value& item : value.get_array()) mask_personal(item, key);
+    return;
+  }
+  Personal kind = personal_kind(key);
+  if (kind == Personal::kNone) return;
+  std::string text;
+  if (value.is_string()) text = std::string(value.get_string());
+  else if (value.is_int64()) text = std::to_string(value.get_int64());
+  else if (value.is_uint64()) text = std::to_string(value.get_uint64());
+  else if (value.is_double()) text = "0";  // no personal number is a fraction: masked whole
+  else return;                             // true, false, null say nothing
+  switch (kind) {
+    case Personal::kIdNumber: value = mask_id_number(text); break;
+    case Personal::kPhone: value = mask_phone(text); break;
+    case Personal::kName: value = mask_name(text); break;
+    default: value = keep_last_four(text); break;
+  }
+}
 
 std::string mask_id_number(std::string_view id) { return keep_ends(id, 6, 4, 10); }
 

@@ -8,16 +8,29 @@
 //   fewer: all but the last 2 '*'.
 // - Name: the first and the last character (code points), one '*' for each
 //   between ("张*明", "欧**华"); two characters: the first and '*'; one: '*'.
+// - Any JSON value (mask_personal): every string or number under a key that
+//   names personal data, at any depth, masked by what the key names: an ID
+//   number (idNumber, idCard, 身份证) as above, a phone (phone, mobile, tel…)
+//   as above, a name (…name…, 姓名) as above, an address or a bank account
+//   (address, 住址, bank, account) all but its last 4 characters. The keys
+//   are the console's (console/src/lib/format.js), matched without regard to
+//   case.
 #pragma once
 
 #include <string>
 #include <string_view>
+
+#include <boost/json/value.hpp>
 
 namespace banshi::api {
 
 std::string mask_id_number(std::string_view id);
 std::string mask_phone(std::string_view phone);
 std::string mask_name(std::string_view name);
+
+// Masks `value` in place as held under `key` (empty: a value with no name of
+// its own; only the members of its objects are looked at).
+void mask_personal(boost::json::value& value, std::string_view key = {});
 
 // The shape of a resident ID number: 17 digits and a digit or X (x), or the
 // 15 digits of an old card. The check digit is not verified.

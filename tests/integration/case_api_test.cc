@@ -222,6 +222,39 @@ TEST(Mask, IdNumbersPhonesAndNames) {
   EXPECT_FALSE(valid_id_number("' OR 1=1 --"));
 }
 
+TEST(Mask, PersonalValuesAnywhereInJsonByTheirKeys) {
+  json::value v = json::parse(R"({
+    "applicant": {"name": "张三明", "idNumber": "220102198001011234", "phone": "13812345678",
+                  "address": "长春市南关区人民大街100号", "region": "220102", "level": 2},
+    "guardians": [{"姓名": "李四", "mobile": 13900001111}],
+    "bankAccount": "6222020200112233", "TEL": "0431-8888", "processName": "x", "approved": true,
+    "memo": "张三明 220102198001011234", "amount": 300
+  })");
+  mask_personal(v);
+  json::object& o = v.as_object();
+  json::object& a = o["applicant"].as_object();
+  EXPECT_EQ(a["name"], json::value("张*明"));
+  EXPECT_EQ(a["idNumber"], json::value("220102********1234"));
+  EXPECT_EQ(a["phone"], json::value("138****5678"));
+  EXPECT_EQ(a["address"], json::value("********100号"));
+  EXPECT_EQ(a["region"], json::value("220102"));  // not personal
+  EXPECT_EQ(a["level"], json::value(2));
+  json::object& g = o["guardians"].as_array()[0].as_object();
+  EXPECT_EQ(g["姓名"], json::value("李*"));
+  EXPECT_EQ(g["mobile"], json::value("139****1111"));  // a number is masked as its digits
+  EXPECT_EQ(o["bankAccount"], json::value("********2233"));
+  EXPECT_EQ(o["TEL"], json::value("043**8888"));
+  EXPECT_EQ(o["processName"], json::value("*"));  // any "name" is masked, as the console does
+  EXPECT_EQ(o["approved"], json::value(true));
+  EXPECT_EQ(o["amount"], json::value(300));
+  // Free text under a key that names nothing personal is left alone: keys, not contents, decide.
+  EXPECT_EQ(o["memo"], json::value("张三明 220102198001011234"));
+  // A bare value takes the key it is given.
+  json::value bare("220102198001011234");
+  mask_personal(bare, "idCard");
+  EXPECT_EQ(bare, json::value("220102********1234"));
+}
+
 // --- the case search --------------------------------------------------------------
 
 TEST_F(CaseApiTest, SearchByApplicantRegionStatusDatesWithPaging) {
@@ -364,6 +397,52 @@ TEST_F(CaseApiTest, ApplicantSummaryMaskedAndFullWithAudit) {
   as("nanguan");
   EXPECT_EQ(call("GET", path + "?full=maybe").status, 400);
   EXPECT_EQ(call("GET", "/api/v1/instances/99999/applicant").status, 404);
+}
+
+// The history carries every value the variables took: masked for everyone,
+// and, like every route of a case as a whole, for the case's region only.
+TEST_F(CaseApiTest, HistoryIsMaskedAndCaseRoutesKeepToTheCallersRegions) {
+  add_user("far", {"supervisor"}, "dpf", {"220200"});  // 吉林 city
+  add_user("farmon", {"monitor"}, "", {"230100"});
+  int64_t id = start("张三明", "220102198001011234", "220102", "H-1");
+  const std::string base = "/api/v1/instances/" + std::to_string(id);
+  for (const char* who : {"boss", "mon", "des"}) {
+    as(who);
+    Response h = call("GET", base + "/history");
+    ASSERT_EQ(h.status, 200) << who << ": " << h.body;
+    EXPECT_EQ(h.body.find("220102198001011234"), std::string::npos) << who;
+    EXPECT_EQ(h.body.find("张三明"), std::string::npos) << who;
+    EXPECT_EQ(h.body.find("13812345678"), std::string::npos) << who;
+    EXPECT_NE(h.body.find("220102********1234"), std::string::npos) << who;
+    EXPECT_NE(h.body.find("138****5678"), std::string::npos) << who;
+    EXPECT_NE(h.body.find("\"accept\""), std::string::npos) << who << ": the path taken is still there";
+    EXPECT_EQ(call("GET", base).status, 200) << who;
+    EXPECT_EQ(call("GET", base + "/active-elements").status, 200) << who;
+  }
+  // In full only through the audited route, for the city's supervisor.
+  as("boss");
+  Response full = call("GET", base + "/variables");
+  ASSERT_EQ(full.status, 200) << full.body;
+  EXPECT_NE(full.body.find("220102198001011234"), std::string::npos);
+
+  // Another city's supervisor and another province's monitor: none of it.
+  for (const char* who : {"far", "farmon"}) {
+    as(who);
+    for (const std::string& path : {base, base + "/history", base + "/active-elements", base + "/variables"}) {
+      Response r = call("GET", path);
+      EXPECT_EQ(r.status, 403) << who << " GET " << path << ": " << r.body;
+      EXPECT_EQ(r.body.find("220102198001011234"), std::string::npos);
+    }
+  }
+  as("far");
+  EXPECT_EQ(call("POST", base + "/cancel", R"({"reason":"not mine"})").status, 403);
+  EXPECT_EQ(call("POST", base + "/modify", R"({"reason":"r","instructions":[{"type":"cancel","activityId":"accept"}]})")
+                .status,
+            403);
+  auto still = engine_->store().instance(id);
+  ASSERT_TRUE(still.ok() && *still);
+  EXPECT_EQ((*still)->status, 1) << "a supervisor of another city changed the case";
+  EXPECT_EQ(call("GET", "/api/v1/instances/99999/history").status, 404);
 }
 
 // --- instance modification --------------------------------------------------------------
