@@ -18,7 +18,7 @@ enum class CommandKind : uint8_t {
   kThrowJobError = 4,     // key: job; name: error code; message; variables
   kCompleteUserTask = 5,  // key: task; variables
   kCorrelateMessage = 6,  // key: subscription; name: message name; variables
-  kFireTimer = 7,         // key: timer
+  kFireTimer = 7,         // key: timer; due_at: the occurrence it fires (0: the one now armed)
   kThrowSignal = 8,       // name: signal name; variables (delivered to this instance)
   kCancel = 9,            // message: reason
   kResolveIncident = 10,  // key: incident; retries (for job incidents; default 1)
@@ -44,6 +44,10 @@ struct Command {
   boost::json::object variables;
   int32_t retries = -1;
   int64_t retry_at = 0;
+  // kFireTimer: the due time the firing was armed for. A firing of an
+  // occurrence the timer has left behind (a repeating timer fired already
+  // and armed again) is refused, so a firing queued twice fires once.
+  int64_t due_at = 0;
 };
 
 }  // namespace banshi::core

@@ -202,6 +202,10 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
     case CommandKind::kFireTimer: {
       auto it = state.timers.find(command.key);
       if (it == state.timers.end()) return reject(fmt::format("timer {} does not exist", command.key));
+      if (command.due_at != 0 && it->second.due_at != command.due_at) {
+        return reject(fmt::format("timer {} is armed for {}, not {}: that occurrence has fired", command.key,
+                                  it->second.due_at, command.due_at));
+      }
       if (fire_sla_timer(p, command.key)) {
         p.run();
         return {};

@@ -90,6 +90,11 @@ struct Pending {
   std::vector<Command> modification;
   // A timer start event fired (the occurrence as armed): starts a new instance.
   std::optional<store::StartTimerRecord> start_timer;
+  // Queued by fire_due_timers() and not yet taken into a batch.
+  bool from_timer_heap = false;
+  // Applied in a batch of its own: its batch failed, and one command's write
+  // may have been the cause.
+  bool alone = false;
 };
 
 // Answers the callers waiting on a committed batch, on a thread of its own:
@@ -1019,8 +1024,14 @@ class EngineImpl final : public Engine {
     {
       std::lock_guard lock(queue_mu_);
       while (!queue_.empty() && work.size() < config_.max_batch) {
+        if (queue_.front().alone && !work.empty()) break;
         work.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        if (work.back().from_timer_heap) {
+          work.back().from_timer_heap = false;
+          timer_fires_queued_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        if (work.back().alone) break;
       }
     }
     if (work.empty()) return 0;
@@ -1165,6 +1176,27 @@ class EngineImpl final : public Engine {
             queue_.push_front(std::move(again));
           }
           return 1;
+        }
+        if (w.error().code != "conflict" && originals.size() > 1) {
+          // One command's write may be what the store refused (a message id
+          // published twice): apply them again one batch each, so that only
+          // that command fails, and no command without a caller is lost.
+          spdlog::warn("a batch of {} commands was not committed ({}); applying them one by one", originals.size(),
+                       w.error().message);
+          std::lock_guard lock(queue_mu_);
+          for (auto it = originals.rbegin(); it != originals.rend(); ++it) {
+            Pending again = *it;
+            again.alone = true;
+            queue_.push_front(std::move(again));
+          }
+          return 1;
+        }
+        // A timer this command fired is still stored: look for it again in a
+        // few seconds rather than when the loaded window ends (not at once:
+        // a store that keeps refusing would be asked in a tight loop).
+        {
+          std::lock_guard lock(timers_mu_);
+          timers_loaded_until_ = std::min(timers_loaded_until_, now + kRetryFailedTimersMs);
         }
         spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
         for (auto& [waiter, outcome] : results) {
@@ -1785,9 +1817,13 @@ class EngineImpl final : public Engine {
       // window, the timers this node arms join the heap as they commit, so an
       // empty heap is no reason to read the store again: that cost two reads
       // for every batch of a process without timers.
+      // Not while firings of the last load wait in the queue: their timers
+      // are still stored and would be loaded and fired again (a backlog
+      // larger than a load would fill the queue with the same firings).
       const auto since_load = std::chrono::steady_clock::now() - timers_loaded_at_;
-      if (now >= timers_loaded_until_ - 1000 ||
-          (beats_ && since_load > std::chrono::milliseconds(config_.heartbeat_ms))) {
+      const bool firing = timer_fires_queued_.load(std::memory_order_relaxed) > 0;
+      if (!firing && (now >= timers_loaded_until_ - 1000 ||
+                      (beats_ && since_load > std::chrono::milliseconds(config_.heartbeat_ms)))) {
         timers_loaded_at_ = std::chrono::steady_clock::now();
         const int64_t window = now + 60 * 60 * 1000;
         auto loaded = store_->acquire_timers(config_.node_id, window, now, config_.timer_lease_ms, kTimerWindow);
@@ -1797,9 +1833,10 @@ class EngineImpl final : public Engine {
           timers_ = {};
           armed_start_timers_.clear();
           for (const store::TimerRecord& t : *loaded) timers_.push({t.due_at, t.instance_id, t.key, 0});
-          timers_loaded_until_ = loaded->size() == kTimerWindow ? loaded->back().due_at : window;
+          // A full load may have left timers out: the window ends where it did.
+          timers_loaded_until_ = loaded->size() >= kTimerWindow ? loaded->back().due_at : window;
           for (const store::StartTimerRecord& t : *starts) arm_start_timer_locked(t);
-          if (starts->size() == kTimerWindow) timers_loaded_until_ = std::min(timers_loaded_until_, starts->back().due_at);
+          if (starts->size() >= kTimerWindow) timers_loaded_until_ = std::min(timers_loaded_until_, starts->back().due_at);
         }
       }
       while (!timers_.empty() && timers_.top().due <= now) {
@@ -1822,11 +1859,14 @@ class EngineImpl final : public Engine {
           p.instance = t.instance;
           p.command = Command{CommandKind::kFireTimer};
           p.command.key = t.key;
+          p.command.due_at = t.due;
         }
+        p.from_timer_heap = true;
         fired.push_back(std::move(p));
       }
     }
     std::lock_guard lock(queue_mu_);
+    timer_fires_queued_.fetch_add(fired.size(), std::memory_order_relaxed);
     for (Pending& p : fired) queue_.push_back(std::move(p));
   }
 
@@ -2086,7 +2126,8 @@ class EngineImpl final : public Engine {
     }
   }
 
-  static constexpr size_t kTimerWindow = 10000;
+  static constexpr size_t kTimerWindow = store::kMaxTimersPerLoad;
+  static constexpr int64_t kRetryFailedTimersMs = 5000;
   static constexpr int kMaxConflictRetries = 5;
 
   EngineConfig config_;
@@ -2123,6 +2164,7 @@ class EngineImpl final : public Engine {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_;
   std::map<int64_t, store::StartTimerRecord> armed_start_timers_;  // in timers_, by row id
   int64_t timers_loaded_until_ = 0;
+  std::atomic<size_t> timer_fires_queued_{0};  // Pending::from_timer_heap in the queue
   std::chrono::steady_clock::time_point timers_loaded_at_{};
 
   // Cluster: whether the store keeps heartbeats (it stops trying once told

@@ -413,6 +413,10 @@ struct ReplicaRecord {
   int64_t replay_lag_ms = -1;  // -1: not known
 };
 
+// The most timers one call of due_timers(), acquire_timers() or
+// acquire_start_timers() returns.
+inline constexpr size_t kMaxTimersPerLoad = 10000;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -502,7 +506,10 @@ class Store {
     (void)job_id;
     return Error{"store", "this store cannot read a job by id"};
   }
-  virtual Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) = 0;  // earliest first
+  // Timers due at or before `until`, earliest first: `limit` of them when
+  // there are so many, up to kMaxTimersPerLoad (the engine keeps that many
+  // armed in memory, and takes a full answer to mean there may be more).
+  virtual Result<std::vector<TimerRecord>> due_timers(int64_t until, size_t limit) = 0;
   // The earliest due time of any timer, timer start events included; none when there is none.
   virtual Result<std::optional<int64_t>> next_timer_due() = 0;
   // The start timers of a process ("": of every process), earliest first.

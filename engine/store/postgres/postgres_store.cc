@@ -938,7 +938,7 @@ Result<std::vector<StartTimerRecord>> PostgresStore::acquire_start_timers(const 
         "UPDATE start_timers t SET lease_owner = $3, lease_until = greatest(t.due_at, $2) + $5 FROM due "
         "WHERE t.id = due.id RETURNING t.id, t.definition_key, t.process_id, t.element_id, t.due_at, "
         "t.repetitions_left, t.period",
-        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))).add(lease_ms),
+        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad))).add(lease_ms),
         read_start_timer, "cannot lease start timers");
   });
 }
@@ -1266,7 +1266,7 @@ Result<std::vector<TimerRecord>> PostgresStore::due_timers(int64_t until, size_t
     return collect<TimerRecord>(c,
                                 "SELECT instance_id, key, element_id, due_at FROM timers WHERE due_at <= $1 "
                                 "ORDER BY due_at, instance_id, key LIMIT $2",
-                                Params().add(until).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))),
+                                Params().add(until).add(static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad))),
                                 read_timer, "cannot read due timers");
   });
 }
@@ -1364,7 +1364,7 @@ Result<std::vector<TimerRecord>> PostgresStore::acquire_timers(const std::string
         "SELECT instance_id, key, $3, greatest(due_at, $2) + $5 FROM due ON CONFLICT (instance_id, key) "
         "DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until) "
         "SELECT instance_id, key, element_id, due_at FROM due ORDER BY due_at, instance_id, key",
-        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxPageSize))).add(
+        Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad))).add(
             lease_ms),
         read_timer, "cannot lease timers");
   });

@@ -1063,7 +1063,7 @@ Result<std::vector<StartTimerRecord>> SqliteStore::acquire_start_timers(const st
     auto st = c.prepare(std::string(kStartTimerColumns) + "WHERE due_at <= ?1 ORDER BY due_at, id LIMIT ?2");
     if (!st.ok()) return st.error();
     st->bind(1, until);
-    st->bind(2, static_cast<int64_t>(limit));
+    st->bind(2, static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad)));
     return collect<StartTimerRecord>(*st, read_start_timer, "cannot read due start timers");
   });
 }
@@ -1258,7 +1258,7 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(int64_t until, size_t l
         "ORDER BY due_at, instance_id, key LIMIT ?2");
     if (!st.ok()) return st.error();
     st->bind(1, until);
-    st->bind(2, static_cast<int64_t>(std::min(limit, kMaxPageSize)));
+    st->bind(2, static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad)));
     return collect<TimerRecord>(*st, read_timer, "cannot read due timers");
   });
 }

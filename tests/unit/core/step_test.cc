@@ -154,5 +154,64 @@ TEST(Step, ARejectedCommandChangesNothing) {
   EXPECT_EQ(fresh.root, 0u);
 }
 
+// A firing carries the occurrence it was armed for: once a repeating timer
+// has fired it and is armed for the next one, the same firing queued a
+// second time is refused and changes nothing.
+TEST(Step, AFiringOfAnOccurrenceAlreadyFiredIsRefused) {
+  const char* cycle = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <process id="p" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="check"/>
+    <userTask id="check" name="Check" bs:candidateGroups="dpf-county"/>
+    <boundaryEvent id="again" attachedToRef="check" cancelActivity="false">
+      <timerEventDefinition><timeCycle>R3/PT1H</timeCycle></timerEventDefinition></boundaryEvent>
+    <sequenceFlow id="f2" sourceRef="again" targetRef="reminded"/><endEvent id="reminded"/>
+    <sequenceFlow id="f3" sourceRef="check" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+  model::LoadResult loaded = model::load_bpmn(cycle);
+  std::string problems;
+  for (const model::Diagnostic& d : loaded.diagnostics) problems += model::format_diagnostic(d, "cycle.bpmn") + "\n";
+  ASSERT_TRUE(loaded.ok()) << problems;
+  ExecutableProcess process(loaded.definitions, loaded.definitions->processes[0]);
+  StepEnv env;
+  env.now_ms = 1772413200000;
+  InstanceState state;
+  std::vector<Record> out;
+  ASSERT_TRUE(step(process, state, Command{CommandKind::kStart}, env, out).ok());
+  ASSERT_EQ(state.timers.size(), 1u);
+  const Key key = state.timers.begin()->first;
+  const int64_t first = state.timers.begin()->second.due_at;
+  EXPECT_EQ(first, env.now_ms + 3600 * 1000);
+
+  auto fire = [&](int64_t due) {
+    Command c{CommandKind::kFireTimer};
+    c.key = key;
+    c.due_at = due;
+    return step(process, state, c, env, out);
+  };
+  auto fired = [&] {
+    int n = 0;
+    for (const Record& r : out) n += r.kind == RecordKind::kTimerFired;
+    return n;
+  };
+  env.now_ms = first;
+  ASSERT_TRUE(fire(first).ok());
+  EXPECT_EQ(fired(), 1);
+  const int64_t second = state.timers.at(key).due_at;
+  EXPECT_EQ(second, first + 3600 * 1000);
+  const std::string before = encode(state);
+  EXPECT_FALSE(fire(first).ok()) << "the occurrence at 1 h fired twice";
+  EXPECT_EQ(encode(state), before);
+  EXPECT_EQ(fired(), 1);
+  env.now_ms = second;
+  EXPECT_TRUE(fire(second).ok());
+  EXPECT_EQ(fired(), 2);
+  // Without an occurrence named, the one armed now fires (the scenario runner's and a test's firing).
+  env.now_ms = state.timers.at(key).due_at;
+  EXPECT_TRUE(fire(0).ok());
+  EXPECT_EQ(fired(), 3);
+}
+
 }  // namespace
 }  // namespace banshi::core

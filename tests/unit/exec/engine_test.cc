@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "banshi/engine.h"
+#include "core/records.h"
 #include "core/serialize.h"
 #include "model/iso8601.h"
 #include "test_util.h"
@@ -336,6 +337,98 @@ TEST_P(EngineTest, ALateTimerCycleFiresOnceAndGoesOnWithTheSeriesStillAhead) {
     e->run_until_idle();
   }
   EXPECT_EQ(reminders.load(), 4) << "1 h (late), 3 h, 4 h, 5 h: the one at 2 h was skipped, and R5 ends at 5 h";
+}
+
+const std::string kWaitAMinute = kHeader + R"(
+  <process id="minute" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <intermediateCatchEvent id="t"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition>
+    </intermediateCatchEvent>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="e"/><endEvent id="e"/>
+  </process></definitions>)";
+
+int timer_firings(Engine& e, InstanceId id) {
+  auto history = e.store().history(id);
+  if (!history.ok()) return -1;
+  int n = 0;
+  for (const store::HistoryRecord& h : *history) {
+    json::value records = json::parse(h.records);
+    for (const json::value& r : records.as_array()) {
+      n += r.as_object().at("k").as_int64() == static_cast<int64_t>(core::RecordKind::kTimerFired);
+    }
+  }
+  return n;
+}
+
+// More timers fall due at once than a store returns in one page (1,000),
+// found in the store at start-up: all fire, each once, not an hour later
+// when the loaded window ends.
+TEST_P(EngineTest, MoreTimersDueAtOnceThanAPageAllFireOnce) {
+  constexpr int kInstances = 1200;
+  std::vector<InstanceId> ids;
+  {
+    auto before = open();
+    ASSERT_TRUE(before->deploy("minute.bpmn", kWaitAMinute, "designer").ok());
+    for (int i = 0; i < kInstances; ++i) {
+      StartRequest req;
+      req.process_id = "minute";
+      auto id = before->start_instance(req);
+      ASSERT_TRUE(id.ok()) << id.error().message;
+      ids.push_back(*id);
+    }
+  }
+  clock_->advance(2 * 60 * 1000);
+  auto e = open();
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(e->metrics().timers_fired.load(), static_cast<uint64_t>(kInstances));
+  int ended = 0;
+  for (InstanceId id : ids) ended += status(*e, id) == 2;
+  EXPECT_EQ(ended, kInstances);
+  EXPECT_EQ(timer_firings(*e, ids.front()), 1);
+  EXPECT_EQ(timer_firings(*e, ids.back()), 1);
+}
+
+// A batch whose commit the store refuses because of one command's write: the
+// other commands of the batch commit (applied again one batch each), and the
+// timer whose firing failed fires once the store takes it.
+TEST_P(EngineTest, WhenOneWriteOfABatchIsRefusedTheOthersCommitAndItsTimerFiresLater) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("minute.bpmn", kWaitAMinute, "designer").ok());
+  std::vector<InstanceId> ids;
+  for (int i = 0; i < 3; ++i) {
+    StartRequest req;
+    req.process_id = "minute";
+    auto id = e->start_instance(req);
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    ids.push_back(*id);
+  }
+  const InstanceId refused = ids[1];
+  const std::string id_text = std::to_string(static_cast<int64_t>(refused));
+  std::string error;
+  const bool sqlite = GetParam() == store::testing::Backend::kSqlite;
+  ASSERT_TRUE(db_.exec(sqlite ? "CREATE TRIGGER refuse BEFORE UPDATE ON instances WHEN NEW.id = " + id_text +
+                                    " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+                              : "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                "RAISE EXCEPTION 'refused by the test'; END $$; "
+                                "CREATE TRIGGER refuse BEFORE UPDATE ON instances FOR EACH ROW WHEN (NEW.id = " +
+                                    id_text + ") EXECUTE FUNCTION refuse();",
+                       &error))
+      << error;
+  clock_->advance(2 * 60 * 1000);
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, ids[0]), 2) << "a firing was lost with the refused batch";
+  EXPECT_EQ(status(*e, ids[2]), 2) << "a firing was lost with the refused batch";
+  EXPECT_EQ(status(*e, refused), 1);
+  ASSERT_TRUE(db_.exec(sqlite ? "DROP TRIGGER refuse;" : "DROP TRIGGER refuse ON instances; DROP FUNCTION refuse();",
+                       &error))
+      << error;
+  clock_->advance(10 * 1000);  // the engine looks for that timer again a few seconds on
+  e->run_until_idle();
+  e->run_until_idle();
+  EXPECT_EQ(status(*e, refused), 2);
+  for (InstanceId id : ids) EXPECT_EQ(timer_firings(*e, id), 1) << id;
 }
 
 TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
