@@ -299,6 +299,14 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   auto shared = ctx.gateway->lookup(id);
   if (!shared.ok()) return unavailable("The shared data cannot be reached now; nothing was filed. Try again shortly.");
   const fd::SharedRecord& s = *shared;
+  // Online, a signed-in phone proves no one's identity: the name must be the
+  // one the household registration holds for the ID number, before anything
+  // about that person (a death, a certificate) is told or a case filed in
+  // their name. At a window, staff see the person and their papers.
+  if (online && s.found && s.name != name) {
+    return problem(ProblemKind::kBadRequest,
+                   "The name is not the one registered for this ID number; nothing was filed.", "applicant.name");
+  }
   if (s.deceased) return problem(ProblemKind::kConflict, "The death records hold this ID number; nothing was filed.");
   if (s.found) {
     if (!region.empty() && region != s.region && !op->needs_transfer_region) {
@@ -416,7 +424,8 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   out["businessKey"] = key;
   out["instanceId"] = static_cast<int64_t>(*instance);
   out["region"] = region;
-  out["shared"] = shared_json(s, id, today);
+  // The shared record is for the window's staff; an applicant filed their own.
+  if (!online) out["shared"] = shared_json(s, id, today);
   out["requirements"] = requirements_json(fd::requirements(fd::catalog(), *op, services, facts, {}));
   out["receipt"] = receipt;
   Response r = json_answer(201, out);

@@ -304,9 +304,13 @@ class FrontDoorTest : public ::testing::Test {
     auto all = engine_->store().instances(q);
     return all.ok() ? all->size() : 0;
   }
+  // The person's name as the household registration holds it (the simulated
+  // one), or 张三 for an ID number it does not know.
   std::string intake_body(const std::string& id, const std::string& phone, const std::string& extra = {}) {
+    auto known = connectors::sim::person_of(id);
+    const std::string name = known ? known->name : "张三";
     return R"({"operation":"certificate-new-issue","services":["living-subsidy","nursing-subsidy"],)"
-           R"("applicant":{"idNumber":")" + id + R"(","name":"张三","phone":")" + phone + R"("})" + extra + "}";
+           R"("applicant":{"idNumber":")" + id + R"(","name":")" + name + R"(","phone":")" + phone + R"("})" + extra + "}";
   }
 
   std::unique_ptr<connectors::sim::Simulator> simulator_;
@@ -481,11 +485,25 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
   sign_in(phone);
   const std::string me = "applicant:" + phone;
 
-  // The same form online; the phone must be the one signed in with.
+  // The same form online; the phone must be the one signed in with, and the
+  // name the one registered for the ID number (nothing about the person is
+  // told otherwise, and nothing filed).
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, "13700137004")).status, 403);
+  {
+    std::string wrong_name = intake_body(id, phone);
+    const std::string real = connectors::sim::person_of(id)->name;
+    wrong_name.replace(wrong_name.find(real), real.size(), "李四");
+    const size_t cases_before = instance_count();
+    api::Response refused = call(me, "POST", "/api/v1/applicant/applications", wrong_name);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_EQ(doc(refused)["field"], json::value("applicant.name"));
+    EXPECT_EQ(refused.body.find(real), std::string::npos);
+    EXPECT_EQ(instance_count(), cases_before);
+  }
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone, R"(,"onBehalf":true)")).status, 400);
   api::Response filed = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
   ASSERT_EQ(filed.status, 201) << filed.body;
+  EXPECT_FALSE(doc(filed).contains("shared")) << "the shared record goes to window staff only";
   std::string key(doc(filed)["businessKey"].as_string());
   InstanceId instance = static_cast<InstanceId>(doc(filed)["instanceId"].as_int64());
   // A running case cannot be rated yet.
