@@ -228,6 +228,11 @@ std::vector<store::SubscriptionRecord> BatchBuilder::opened_message_subscription
   return out;
 }
 
+bool BatchBuilder::message_subscription_closed(store::InstanceId instance, uint64_t key) const {
+  auto it = messages_.find({instance, key});
+  return it != messages_.end() && !it->second;
+}
+
 std::vector<store::JobRecord> BatchBuilder::take_local_jobs() {
   std::vector<store::JobRecord> out;
   for (const Key& k : local_jobs_) {
@@ -279,6 +284,7 @@ void BatchBuilder::flush(store::WriteBatch& batch) {
   jobs_.clear();
   timers_.clear();
   messages_.clear();
+  claimed_.clear();
   signals_.clear();
   incidents_.clear();
 }

@@ -46,6 +46,15 @@ class BatchBuilder {
   // Message subscriptions opened in this batch (not committed yet) for a name and key.
   std::vector<store::SubscriptionRecord> opened_message_subscriptions(const std::string& name,
                                                                      const std::string& correlation_key) const;
+  // Whether a stored message subscription was closed in this batch.
+  bool message_subscription_closed(store::InstanceId instance, uint64_t key) const;
+  // A subscription that takes one message, taken by a message published in
+  // this batch whose correlation is still queued: a second message of the
+  // batch must not count on it.
+  void claim_message_subscription(store::InstanceId instance, uint64_t key) { claimed_.insert({instance, key}); }
+  bool message_subscription_claimed(store::InstanceId instance, uint64_t key) const {
+    return claimed_.count({instance, key}) > 0;
+  }
   // Jobs leased to this node in this batch (dispatch them after the commit).
   std::vector<store::JobRecord> take_local_jobs();
 
@@ -61,6 +70,7 @@ class BatchBuilder {
   std::map<Key, JobOp> jobs_;
   std::map<Key, std::optional<store::TimerRecord>> timers_;
   std::map<Key, std::optional<store::SubscriptionRecord>> messages_;
+  std::set<Key> claimed_;
   std::map<Key, std::optional<store::SubscriptionRecord>> signals_;
   std::map<Key, std::optional<store::IncidentRecord>> incidents_;
   std::vector<store::TimerRecord> armed_;

@@ -1475,7 +1475,7 @@ class EngineImpl final : public Engine {
 
   // Effects that become commands of other instances, applied in the same batch.
   void follow_up(CachedInstance& inst, const std::vector<Record>& out, int64_t now, std::deque<Pending>& work,
-                 store::WriteBatch& batch, const BatchBuilder* builder) {
+                 store::WriteBatch& batch, BatchBuilder* builder) {
     for (const Record& r : out) {
       switch (r.kind) {
         case RecordKind::kChildInstanceRequested: {
@@ -1603,14 +1603,17 @@ class EngineImpl final : public Engine {
             break;
           }
           auto buffered = store_->buffered_messages(r.name, r.text, now);
-          if (!buffered.ok() || buffered->empty()) break;
-          const store::MessageRecord& m = buffered->front();
-          if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
-              batch.messages_removed.end()) {
+          if (!buffered.ok()) break;
+          // The oldest not already delivered earlier in this batch.
+          for (const store::MessageRecord& m : *buffered) {
+            if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
+                batch.messages_removed.end()) {
+              continue;
+            }
+            batch.messages_removed.push_back(m.id);
+            work.push_back(correlate_buffered(inst.record.id, r, m.variables));
             break;
           }
-          batch.messages_removed.push_back(m.id);
-          work.push_back(correlate_buffered(inst.record.id, r, m.variables));
           break;
         }
         default: break;
@@ -1649,20 +1652,43 @@ class EngineImpl final : public Engine {
     return {out.begin(), out.end()};
   }
 
+  // Whether a message subscription closes with the message it gets: all but
+  // those of non-interrupting boundary events and event subprocess starts
+  // (core::step's rule). Unknown (the instance or the subscription is not
+  // found): it does.
+  bool takes_one_message(const store::SubscriptionRecord& s) {
+    CachedInstance* inst = load(s.instance_id);
+    if (inst == nullptr) return true;
+    auto sub = inst->state.message_subscriptions.find(s.key);
+    if (sub == inst->state.message_subscriptions.end()) return true;
+    const model::FlowNode& ev = inst->def->process->node(sub->second.element);
+    return !((ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent) &&
+             !ev.interrupting);
+  }
+
   Outcome publish(const PublishRequest& req, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
-                  const BatchBuilder* builder) {
+                  BatchBuilder* builder) {
     Outcome out;
     auto subs = store_->message_subscriptions(req.name, req.correlation_key);
     if (!subs.ok()) return Outcome(subs.error());
-    // Subscriptions opened earlier in this very batch are not in the store yet.
     if (builder) {
+      // Closed earlier in this very batch: not waiting any more.
+      subs->erase(std::remove_if(subs->begin(), subs->end(),
+                                 [&](const store::SubscriptionRecord& s) {
+                                   return builder->message_subscription_closed(s.instance_id, s.key);
+                                 }),
+                  subs->end());
+      // Opened earlier in this very batch: not in the store yet.
       for (const store::SubscriptionRecord& s : builder->opened_message_subscriptions(req.name, req.correlation_key)) {
         subs->push_back(s);
       }
     }
     std::set<InstanceId> reached;
     for (const store::SubscriptionRecord& s : *subs) {
+      // Taken by a message published earlier in this batch, not yet delivered.
+      if (builder && builder->message_subscription_claimed(s.instance_id, s.key)) continue;
       if (!reached.insert(s.instance_id).second) continue;  // once per instance
+      if (builder && takes_one_message(s)) builder->claim_message_subscription(s.instance_id, s.key);
       Pending c;
       c.instance = s.instance_id;
       c.command = Command{CommandKind::kCorrelateMessage};

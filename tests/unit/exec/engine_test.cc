@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -429,6 +430,66 @@ TEST_P(EngineTest, WhenOneWriteOfABatchIsRefusedTheOthersCommitAndItsTimerFiresL
   e->run_until_idle();
   EXPECT_EQ(status(*e, refused), 2);
   for (InstanceId id : ids) EXPECT_EQ(timer_firings(*e, id), 1) << id;
+}
+
+// Two messages for one waiting instance in the same batch: the first is
+// delivered, the second is buffered (it has a time to live), and each
+// publisher is told which. The second used to count on the subscription the
+// first had taken, so it was reported delivered and lost.
+TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBufferTheOther) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  StartRequest wait;
+  wait.process_id = "wait";
+  wait.variables["applicationId"] = "B-1";
+  auto waiting = e->start_instance(wait);
+  ASSERT_TRUE(waiting.ok()) << waiting.error().message;
+  e->run_until_idle();
+
+  // A batch held open by an inline connector, while both messages queue behind it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> holding{false};
+  e->register_inline_connector("calc", [&](const JobContext&) {
+    holding = true;
+    released.wait();
+    json::object out;
+    out["fee"] = 1;
+    return JobOutcome::completed(out);
+  });
+  e->start();
+  std::thread holder([&] {
+    StartRequest req;
+    req.process_id = "straight";
+    req.variables["amount"] = 10;
+    EXPECT_TRUE(e->start_instance(req).ok());
+  });
+  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::vector<Result<PublishResult>> results(2, Error{"unset", ""});
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 2; ++i) {
+    publishers.emplace_back([&, i] {
+      PublishRequest m;
+      m.name = "assessment-done";
+      m.correlation_key = "B-1";
+      m.variables["n"] = i;
+      m.time_to_live_ms = 3600 * 1000;
+      results[i] = e->publish_message(m);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both are queued
+  release.set_value();
+  holder.join();
+  for (std::thread& t : publishers) t.join();
+  e->stop();
+
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  EXPECT_EQ(results[0]->correlated + results[1]->correlated, 1) << "one message reached the instance";
+  EXPECT_EQ(static_cast<int>(results[0]->buffered) + static_cast<int>(results[1]->buffered), 1)
+      << "the other waits for the next subscription";
+  EXPECT_EQ(status(*e, *waiting), 2);
+  EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0)->size(), 1u);
 }
 
 TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
