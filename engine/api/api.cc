@@ -83,13 +83,19 @@ int status_code(std::string_view word) {
 }
 
 
-// The rate limiter's key: the credential when there is one, else the address.
+// The rate limiter's key: the credential when there is one (hashed, so a key
+// is small whatever a client sends; a collision only shares a bucket), else
+// the address. The credential is not checked here: made-up ones are capped
+// by their address (Api::handle).
 std::string client_key(const Request& req) {
-  if (auto auth = req.header("authorization")) return "a:" + std::string(*auth);
+  auto hashed = [](char kind, std::string_view credential) {
+    return fmt::format("{}:{:016x}", kind, std::hash<std::string_view>{}(credential));
+  };
+  if (auto auth = req.header("authorization")) return hashed('a', *auth);
   if (auto cookie = req.header("cookie")) {
     std::string_view c = *cookie;
     size_t at = c.find(kSessionCookie);
-    if (at != std::string_view::npos) return "s:" + std::string(c.substr(at, kSessionCookie.size() + 1 + 64));
+    if (at != std::string_view::npos) return hashed('s', c.substr(at, kSessionCookie.size() + 1 + 64));
   }
   return "ip:" + req.remote_address;
 }
@@ -246,6 +252,7 @@ Api::Api(Engine& engine, ApiOptions options)
       auth_(auth_store_of(engine_, options_.auth_store), options_.clock, options_.auth),
       static_files_(options_.console_dir),
       rate_limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
+      address_limiter_(options_.rate_limit_per_second * kAddressShare, options_.rate_limit_burst * kAddressShare),
       events_(std::make_unique<EventHub>(engine_, options_.ws_replay_events)) {
   add_routes();
   add_auth_routes();
@@ -384,17 +391,27 @@ void Api::add(std::string method, std::string path_template, Access access, Auth
               });
 }
 
+// Each credential has its bucket, so colleagues behind one office address do
+// not share one; an address as a whole may make kAddressShare times one
+// client's rate, so a client cannot escape its limit by sending a new
+// made-up credential with every request.
+bool Api::within_rate(const Request& request, int64_t* retry_after) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  const std::string key = client_key(request);
+  if (!rate_limiter_.allow(key, now, retry_after)) return false;
+  if (key.rfind("ip:", 0) == 0) return true;
+  return address_limiter_.allow("ip:" + request.remote_address, now, retry_after);
+}
+
 Response Api::handle(const Request& request) {
   auto started = std::chrono::steady_clock::now();
   Response response;
   int64_t retry_after = 0;
   if (rate_limiter_.enabled() && request.path != "/healthz" && request.path != "/readyz" &&
       request.path != "/metrics" &&
-      !rate_limiter_.allow(client_key(request),
-                           std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count(),
-                           &retry_after)) {
+      !within_rate(request, &retry_after)) {
     response = problem(ProblemKind::kTooManyRequests, "Slow down: this client is over its request rate.");
     response.headers.emplace_back("Retry-After", std::to_string((retry_after + 999) / 1000));
     response.route = "rate-limited";
@@ -806,6 +823,10 @@ void Api::add_routes() {
     if (!may_work_on_task(who, **task)) {
       return problem(ProblemKind::kForbidden, "This task is not in your department and region.");
     }
+    // For someone else: a user who may work on it, as an assignment asks.
+    if (user != who.name) {
+      if (auto refused = may_take(user, **task, "user")) return *refused;
+    }
     AuditNote note = auth_.note(who, "claim", "task " + std::to_string(*id), req.remote_address,
                                 user == who.name ? std::string{} : "for " + user);
     auto done = engine_.claim_task(*id, user, &note);
@@ -929,6 +950,35 @@ void Api::add_routes() {
   r.set_fallback([this](const Request& req, const PathParams&) { return static_files_.serve(req); });
 }
 
+std::optional<Response> Api::may_take(const std::string& assignee, const store::TaskRecord& task,
+                                      const std::string& field) {
+  if (!auth_.available()) return problem(ProblemKind::kNotFound, "There is no user " + assignee + ".");
+  auto user = auth_.store().user(assignee);
+  if (!user.ok()) return problem_from_error(user.error());
+  if (!*user || (*user)->disabled) {
+    return problem(ProblemKind::kBadRequest, "There is no active user " + assignee + ".", field);
+  }
+  Principal target;
+  target.name = (*user)->name;
+  target.roles = (*user)->roles;
+  target.department = (*user)->department;
+  target.regions = (*user)->regions;
+  store::TaskRecord offered = task;
+  offered.assignee = target.name;  // as it will be once assigned
+  if (!may_work_on_task(target, offered) ||
+      (!target.has("supervisor") &&
+       [&] {
+         for (const std::string& g : offered.candidate_groups) {
+           if (group_of_department(g, target.department)) return false;
+         }
+         return std::find(offered.candidate_users.begin(), offered.candidate_users.end(), target.name) ==
+                offered.candidate_users.end();
+       }())) {
+    return problem(ProblemKind::kBadRequest, assignee + " may not work on this task (department or region).", field);
+  }
+  return std::nullopt;
+}
+
 void Api::add_task_routes() {
   // A supervisor hands a task to someone; the assignee may delegate their own
   // task. Either way the new assignee must be a user who may work on it.
@@ -950,31 +1000,7 @@ void Api::add_task_routes() {
     if (delegate && (*task)->assignee != who.name) {
       return problem(ProblemKind::kForbidden, "Only the task's assignee may delegate it.");
     }
-    if (!auth_.available()) return problem(ProblemKind::kNotFound, "There is no user " + assignee + ".");
-    auto user = auth_.store().user(assignee);
-    if (!user.ok()) return problem_from_error(user.error());
-    if (!*user || (*user)->disabled) {
-      return problem(ProblemKind::kBadRequest, "There is no active user " + assignee + ".", "assignee");
-    }
-    Principal target;
-    target.name = (*user)->name;
-    target.roles = (*user)->roles;
-    target.department = (*user)->department;
-    target.regions = (*user)->regions;
-    store::TaskRecord offered = **task;
-    offered.assignee = target.name;  // as it will be once assigned
-    if (!may_work_on_task(target, offered) ||
-        (!target.has("supervisor") &&
-         [&] {
-           for (const std::string& g : offered.candidate_groups) {
-             if (group_of_department(g, target.department)) return false;
-           }
-           return std::find(offered.candidate_users.begin(), offered.candidate_users.end(), target.name) ==
-                  offered.candidate_users.end();
-         }())) {
-      return problem(ProblemKind::kBadRequest, assignee + " may not work on this task (department or region).",
-                     "assignee");
-    }
+    if (auto refused = may_take(assignee, **task, "assignee")) return *refused;
     AuditNote note = auth_.note(who, delegate ? "delegate" : "assign", "task " + std::to_string(*id),
                                 req.remote_address, "to " + assignee);
     auto done = engine_.assign_task(*id, (*task)->assignee, assignee, &note);

@@ -75,7 +75,8 @@ struct ApiOptions {
   std::shared_ptr<Clock> clock;
   // 429: each client (its credential, else its address) may make
   // rate_limit_per_second requests a second on average and rate_limit_burst
-  // at once; 0 turns the limit off. /healthz, /readyz and /metrics are exempt.
+  // at once, and an address 16 times that over all the credentials sent
+  // from it; 0 turns the limit off. /healthz, /readyz and /metrics are exempt.
   double rate_limit_per_second = 0;
   double rate_limit_burst = 100;
   // External-task long polls waiting at once (each holds an I/O thread); more
@@ -134,6 +135,10 @@ class Api {
   void add_auth_routes();
   void add_external_task_routes();
   void add_task_routes();
+  // Why `assignee` may not be given `task` (no such active user, or not of
+  // its department and region); nothing when they may.
+  std::optional<Response> may_take(const std::string& assignee, const store::TaskRecord& task,
+                                   const std::string& field);
   void add_instance_routes();
   void add_monitor_routes();  // monitor_routes.cc
   void add_case_routes();  // case_routes.cc
@@ -172,7 +177,12 @@ class Api {
   Router router_;
   StaticFiles static_files_;
   HttpMetrics http_metrics_;
+  // Every client's limit (its credential, else its address), and each
+  // address's over all its credentials (within_rate).
+  static constexpr double kAddressShare = 16;
+  bool within_rate(const Request& request, int64_t* retry_after);
   RateLimiter rate_limiter_;
+  RateLimiter address_limiter_;
   std::unique_ptr<EventHub> events_;
   store::FrontDoorStore* frontdoor_store_ = nullptr;
   std::shared_ptr<void> notifier_;  // the milestone notifier (frontdoor_routes.cc); unsubscribes when destroyed

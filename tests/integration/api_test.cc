@@ -166,8 +166,14 @@ TEST_F(ApiTest, TasksClaimUnclaimComplete) {
   std::string base = "/api/v1/tasks/" + std::to_string(task);
   EXPECT_EQ(call("GET", base).status, 200);
   expect_problem(call("POST", base + "/claim", R"({"user":5})"), 400, "bad-request", "user");
+  // A supervisor claims for someone else only a user who may work on the task.
+  add_user("zhou", {"staff"}, "dpf", {"000000"});
+  add_user("qian", {"staff"}, "civil-affairs", {"000000"});
+  as("wang");
+  expect_problem(call("POST", base + "/claim", R"({"user":"nobody"})"), 400, "bad-request", "user");
+  expect_problem(call("POST", base + "/claim", R"({"user":"qian"})"), 400, "bad-request", "user");
   EXPECT_EQ(call("POST", base + "/claim", R"({"user":"wang"})").status, 204);
-  expect_problem(call("POST", base + "/claim", R"({"user":"li"})"), 409, "conflict");
+  expect_problem(call("POST", base + "/claim", R"({"user":"zhou"})"), 409, "conflict");
   Response mine = call("GET", "/api/v1/tasks?assignee=wang");
   EXPECT_EQ(doc(mine)["items"].as_array().size(), 1u);
   EXPECT_EQ(doc(call("GET", "/api/v1/tasks?unassigned=true"))["items"].as_array().size(), 0u);
@@ -1111,6 +1117,19 @@ TEST_F(ApiTest, TooManyRequestsIsAProblemWithRetryAfter) {
   EXPECT_TRUE(retry_after);
   EXPECT_EQ(get("/api/v1/openapi.yaml", "10.0.0.2").status, 200);  // per client
   EXPECT_EQ(get("/healthz", "10.0.0.1").status, 200);              // exempt
+
+  // Each credential has its bucket, but an address cannot escape the limit
+  // by sending a new made-up one each time: it may make 16 clients' worth.
+  auto with_credential = [&](const std::string& credential) {
+    Request bearer = Request::make("GET", "/api/v1/openapi.yaml");
+    bearer.remote_address = "10.0.0.3";
+    bearer.headers.emplace_back("authorization", "Bearer " + credential);
+    return limited.handle(bearer).status;
+  };
+  int allowed = 0;
+  for (int i = 0; i < 200; ++i) allowed += with_credential("made-up-" + std::to_string(i) + std::string(1000, 'x')) != 429;
+  EXPECT_EQ(allowed, 32) << "two at once for each of 16 clients";
+  EXPECT_EQ(with_credential("made-up-0" + std::string(1000, 'x')), 429);
 }
 
 TEST(Percent, DecodesAndRefusesMalformedEscapes) {
