@@ -256,10 +256,18 @@ class EngineImpl final : public Engine {
     if (!running_.exchange(false)) return;
     queue_cv_.notify_all();
     jobs_cv_.notify_all();
-    if (processor_.joinable()) processor_.join();
-    replier_.stop();
+    // The workers first: a connector that returns now still has its outcome
+    // queued, and the processing thread's last batches, then this thread's,
+    // commit it (a lost outcome would run the job again after a restart).
     for (std::thread& w : workers_) w.join();
     workers_.clear();
+    if (processor_.joinable()) processor_.join();
+    {
+      std::lock_guard inline_lock(inline_mu_);
+      while (process_batch() > 0) {
+      }
+    }
+    replier_.stop();
     if (relaying_.exchange(false)) store_->stop_events();
     beat("stopped");
     spdlog::info("engine {} stopped", config_.node_id);
@@ -752,10 +760,13 @@ class EngineImpl final : public Engine {
       }
       job = std::move(**stored);
     }
-    post(job_command(*job, outcome), /*wait=*/false);
-    std::lock_guard lock(leased_mu_);
-    leased_.erase(job_id);
-    return {};
+    // Answered once the outcome is committed: a worker told "done" may forget the job.
+    Outcome done = post(job_command(*job, outcome), /*wait=*/true);
+    {
+      std::lock_guard lock(leased_mu_);
+      leased_.erase(job_id);
+    }
+    return done.status;
   }
 
   size_t run_until_idle() override {
@@ -828,8 +839,13 @@ class EngineImpl final : public Engine {
         last_sweep = std::chrono::steady_clock::now();
         sweep_expired_messages();
       }
-      fire_due_timers();
-      if (process_batch() > 0) continue;
+      {
+        // A caller that finds the engine stopping works the queue itself
+        // (run_until_idle), under the same lock: never beside this thread.
+        std::lock_guard inline_lock(inline_mu_);
+        fire_due_timers();
+        if (process_batch() > 0) continue;
+      }
       std::unique_lock lock(queue_mu_);
       if (!queue_.empty()) continue;
       auto wait = std::min<std::chrono::milliseconds>(clock_->real_wait_until(next_timer_due_locked()),
@@ -837,6 +853,7 @@ class EngineImpl final : public Engine {
       queue_cv_.wait_for(lock, wait, [this] { return !queue_.empty() || !running_; });
     }
     // Finish what was accepted before stopping.
+    std::lock_guard inline_lock(inline_mu_);
     while (process_batch() > 0) {
     }
   }
@@ -2134,6 +2151,14 @@ class EngineImpl final : public Engine {
         continue;
       }
       for (const auto& [j, vars] : work) {
+        if (!running_) break;  // left leased: found again after the restart
+        // A lease that ran out while the job waited its turn here may be
+        // another worker's now: running it too would run it twice.
+        if (j.lease_until != 0 && j.lease_until <= clock_->now_ms()) {
+          std::lock_guard lock(leased_mu_);
+          leased_.erase(j.id);
+          continue;
+        }
         Connector fn;
         {
           std::lock_guard lock(connectors_mu_);

@@ -36,6 +36,8 @@ PASSWORD=$(sed -n 's/^password: //p' <<<"$ADD_OUT")
 [ "$PASSWORD" != "$ADMIN_PASSWORD" ] && [ ${#PASSWORD} -ge 16 ] && pass "user add printed a password" || fail "user add: $ADD_OUT"
 "$BANSHI" user add li --role king --data "$WORK/data" >/dev/null 2>&1 && fail "an unknown role was accepted" \
   || pass "user add refuses an unknown role"
+"$BANSHI" user add li --role staff --department dpf --region 000000 --data "$WORK/data" >/dev/null 2>&1 \
+  || fail "user add li"
 "$BANSHI" user list --data "$WORK/data" | grep -q '^wang .*staff,supervisor,designer,monitor' && pass "user list" \
   || fail "user list lacks wang"
 PASSWD_OUT=$("$BANSHI" user passwd wang --data "$WORK/data" 2>&1) || fail "user passwd: $PASSWD_OUT"

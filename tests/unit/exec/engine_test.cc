@@ -492,6 +492,36 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
   EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0)->size(), 1u);
 }
 
+// stop() while a connector runs: its outcome is committed before stop()
+// returns, not dropped (which would run the job again after a restart).
+TEST_P(EngineTest, StopWaitsForARunningConnectorAndCommitsItsOutcome) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  std::atomic<bool> running{false};
+  std::atomic<int> calls{0};
+  e->register_connector("calc", [&](const JobContext&) {
+    ++calls;
+    running = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    json::object out;
+    out["fee"] = 1;
+    return JobOutcome::completed(out);
+  });
+  e->start();
+  StartRequest req;
+  req.process_id = "straight";
+  req.variables["amount"] = 10;
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  while (!running) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  e->stop();
+  EXPECT_EQ(status(*e, *id), 2) << "the job's outcome was lost in stop()";
+  EXPECT_EQ(calls.load(), 1);
+  auto jobs = e->store().jobs_of(*id);
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs->empty()) << "the job is still stored, to run again";
+}
+
 TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   auto e = open();
   ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
