@@ -1153,11 +1153,6 @@ class EngineImpl final : public Engine {
       if (p.audit) batch.audit.push_back(*p.audit);
       results.emplace_back(p.waiter, Outcome{});
     }
-    // Anything a runaway cascade left over goes back on the queue.
-    if (!work.empty()) {
-      std::lock_guard lock(queue_mu_);
-      for (auto it = work.rbegin(); it != work.rend(); ++it) queue_.push_front(std::move(*it));
-    }
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
       store::InstanceRecord rec = t.instance->record;
@@ -1221,6 +1216,13 @@ class EngineImpl final : public Engine {
         }
         return 0;
       }
+    }
+    // Anything a runaway cascade left over goes back on the queue, now that
+    // what caused it is committed (after a failed commit the same commands,
+    // applied again, cause it again).
+    if (!work.empty()) {
+      std::lock_guard lock(queue_mu_);
+      for (auto it = work.rbegin(); it != work.rend(); ++it) queue_.push_front(std::move(*it));
     }
     metrics_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
@@ -1561,9 +1563,16 @@ class EngineImpl final : public Engine {
           std::pair<InstanceId, uint64_t> origin{inst.record.id, r.key};
           if (from_child) {
             auto it = error_origin_.find({inst.record.id, r.key});
-            if (it != error_origin_.end()) origin = it->second;
+            if (it != error_origin_.end()) {
+              origin = it->second;
+              error_origin_.erase(it);
+            }
           }
           if (inst.record.parent_id != 0) {
+            // Read back only if the parent does not catch the error either:
+            // bounded, as it is lost at a restart anyway (the incident is then
+            // raised on the parent instead of where the error was thrown).
+            if (error_origin_.size() >= kErrorOriginsKept) error_origin_.clear();
             error_origin_[{inst.record.parent_id, inst.record.parent_element}] = origin;
             Pending up;
             up.instance = inst.record.parent_id;
@@ -1985,6 +1994,12 @@ class EngineImpl final : public Engine {
     }
     {
       std::lock_guard lock(leased_mu_);
+      // Jobs a worker fetched and never reported (it died; the instance was
+      // cancelled) are forgotten once their lease is over: the store has them.
+      if (leased_.size() >= kLeasedKept) {
+        const int64_t now = clock_->now_ms();
+        std::erase_if(leased_, [now](const auto& entry) { return entry.second.lease_until <= now; });
+      }
       leased_[j.id] = j;
     }
     return ctx;
@@ -2180,6 +2195,8 @@ class EngineImpl final : public Engine {
   static constexpr size_t kTimerWindow = store::kMaxTimersPerLoad;
   static constexpr int64_t kRetryFailedTimersMs = 5000;
   static constexpr int kMaxConflictRetries = 5;
+  static constexpr size_t kLeasedKept = 1000;        // leased_ is swept of ended leases past this size
+  static constexpr size_t kErrorOriginsKept = 10000;  // error_origin_ is forgotten past this size
 
   EngineConfig config_;
   EngineMetrics metrics_;
