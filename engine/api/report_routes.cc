@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "api/input.h"
+#include "api/mask.h"
 #include "api/problem.h"
 #include "api/roles.h"
 #include "model/iso8601.h"
@@ -86,29 +87,6 @@ json::object rating_json(const store::RatingRecord& r) {
   return o;
 }
 
-std::string mask_text(std::string_view s, size_t keep_front, size_t keep_back) {
-  // Count UTF-8 characters, so a Chinese name keeps a whole first character.
-  std::vector<std::string_view> chars;
-  for (size_t i = 0; i < s.size();) {
-    size_t n = 1;
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0xF0) n = 4;
-    else if (c >= 0xE0) n = 3;
-    else if (c >= 0xC0) n = 2;
-    n = std::min(n, s.size() - i);
-    chars.push_back(s.substr(i, n));
-    i += n;
-  }
-  if (chars.size() <= keep_front + keep_back) keep_back = 0;
-  std::string out;
-  for (size_t i = 0; i < chars.size(); ++i) {
-    if (i < keep_front || i + keep_back >= chars.size()) out += chars[i];
-    else out += '*';
-  }
-  if (chars.size() <= keep_front) out += '*';
-  return out;
-}
-
 struct ReportRequest {
   std::vector<std::string> names;
   std::string format;  // json, csv, xlsx
@@ -118,24 +96,17 @@ struct ReportRequest {
 
 }  // namespace
 
-void mask_personal_data(json::value& v) {
-  if (auto* a = v.if_array()) {
-    for (json::value& e : *a) mask_personal_data(e);
-    return;
-  }
-  auto* o = v.if_object();
-  if (!o) return;
-  for (auto& [key, value] : *o) {
-    if (value.is_string() && key == "idNumber") {
-      value = json::string(mask_text(value.get_string(), 6, 4));
-    } else if (value.is_string() && key == "name") {
-      value = json::string(mask_text(value.get_string(), 1, 0));
-    } else if (value.is_string() && key == "phone") {
-      value = json::string(mask_text(value.get_string(), 0, 4));
-    } else {
-      mask_personal_data(value);
+// The region a comparison finding concerns: its own, or its applicant's.
+std::string finding_region(const json::value& finding) {
+  const json::object* o = finding.if_object();
+  if (o == nullptr) return {};
+  if (const json::value* r = o->if_contains("region"); r && r->is_string()) return std::string(r->get_string());
+  if (const json::value* a = o->if_contains("applicant"); a && a->is_object()) {
+    if (const json::value* r = a->get_object().if_contains("region"); r && r->is_string()) {
+      return std::string(r->get_string());
     }
   }
+  return {};
 }
 
 void Api::add_report_routes() {
@@ -387,7 +358,7 @@ void Api::add_report_routes() {
       });
 
   // --- data comparison runs -----------------------------------------------------
-  add("GET", "/api/v1/comparison-runs", roles(who_may), [this](const Request& req, const PathParams&, const Principal&) {
+  add("GET", "/api/v1/comparison-runs", roles(who_may), [this](const Request& req, const PathParams&, const Principal& who) {
     QueryReader q(req, {"limit", "offset"});
     const int64_t limit = q.integer("limit", 1, 1000, 50);
     const int64_t offset = q.integer("offset", 0, 1'000'000'000, 0);
@@ -402,13 +373,34 @@ void Api::add_report_routes() {
       if (ec) found = json::array();
       json::value started = json::parse(r.started, ec);
       if (ec) started = json::array();
-      mask_personal_data(found);
-      mask_personal_data(started);
+      // A caller kept to regions sees the findings of those regions only
+      // (the reports' rule: admins and monitors without regions see all).
+      const bool everywhere = who.has("admin") || (who.has("monitor") && who.regions.empty());
+      for (json::value* list : {&found, &started}) {
+        if (!list->is_array()) {
+          *list = json::array();
+          continue;
+        }
+        if (everywhere) continue;
+        json::array& items_of = list->get_array();
+        json::array kept;
+        for (json::value& f : items_of) {
+          const std::string region = finding_region(f);
+          // One without a region only for callers whose regions cover the country.
+          if (regions_cover(who.regions, region, false)) kept.push_back(std::move(f));
+        }
+        items_of = std::move(kept);
+      }
+      mask_personal(found);
+      mask_personal(started);
+      const auto count = [&](const json::value& list, int64_t stored) {
+        return everywhere ? stored : static_cast<int64_t>(list.get_array().size());
+      };
       items.push_back(json::object{{"id", r.id},
                                    {"instanceId", r.instance_id},
                                    {"at", r.at},
-                                   {"foundCount", r.found_count},
-                                   {"startedCount", r.started_count},
+                                   {"foundCount", count(found, r.found_count)},
+                                   {"startedCount", count(started, r.started_count)},
                                    {"found", std::move(found)},
                                    {"started", std::move(started)}});
     }

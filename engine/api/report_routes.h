@@ -16,23 +16,10 @@
 //   caller's regions cover; parameters from/to (ms or ISO 8601 date or
 //   date-time, China Standard Time when no zone), lang=zh|en.
 // - GET /api/v1/comparison-runs — the data comparison's runs, newest first,
-//   with identity numbers and names masked.
+//   personal data masked (api/mask.h); a caller kept to regions sees the
+//   findings of those regions only.
 //
 // Registering the routes also registers the data comparison's in-process
 // connectors reports.list-comparison-subjects and
 // reports.record-comparison-run (reports/comparison.h) with the engine.
 #pragma once
-
-#include <string>
-#include <string_view>
-
-#include <boost/json/value.hpp>
-
-namespace banshi::api {
-
-// Masks personal data inside a JSON value for lists: every member named
-// idNumber keeps its first 6 and last 4 characters, name its first, phone
-// its last 4; the rest is replaced by '*' (as the console masks them).
-void mask_personal_data(boost::json::value& v);
-
-}  // namespace banshi::api

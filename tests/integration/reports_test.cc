@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "api/api.h"
+#include "api/mask.h"
 #include "api/report_routes.h"
 #include "calendar/business_calendar.h"
 #include "reports/comparison.h"
@@ -155,10 +156,11 @@ TEST(ReportExport, LevelsAndMasking) {
   EXPECT_EQ(reports::level_of("good"), 0);
   EXPECT_TRUE(reports::is_bad_level(4));
   EXPECT_FALSE(reports::is_bad_level(3));
+  // Comparison runs mask as every other view does (api/mask.h).
   json::value v = json::parse(R"([{"idNumber":"220102198001010013","name":"张伟","phone":"13800000000","x":{"name":"李"}}])");
-  api::mask_personal_data(v);
+  api::mask_personal(v);
   EXPECT_EQ(json::serialize(v),
-            R"([{"idNumber":"220102********0013","name":"张*","phone":"*******0000","x":{"name":"李*"}}])");
+            R"([{"idNumber":"220102********0013","name":"张*","phone":"138****0000","x":{"name":"*"}}])");
 }
 
 // --- the routes over a real engine --------------------------------------------
@@ -465,6 +467,17 @@ TEST_F(ReportsTest, ComparisonRunIsRecordedOncePerInstance) {
   EXPECT_EQ(run.at("found").as_array().at(0).as_object().at("applicant").as_object().at("idNumber"),
             "220102********0013");
   EXPECT_EQ(run.at("started").as_array().at(0).as_object().at("name"), "张*");
+
+  // A monitor of another city sees the runs, but not this finding (it has no
+  // region, so only callers of the whole country see it).
+  as("city");
+  Response theirs = call("GET", "/api/v1/comparison-runs");
+  ASSERT_EQ(theirs.status, 200) << theirs.body;
+  json::object page = doc(theirs);
+  const json::object& seen = page["items"].as_array().at(1).as_object();
+  EXPECT_EQ(seen.at("foundCount"), 0);
+  EXPECT_TRUE(seen.at("found").as_array().empty());
+  EXPECT_EQ(theirs.body.find("0013"), std::string::npos);
 }
 
 // The daily comparison end to end: holders recorded by running
