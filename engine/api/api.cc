@@ -254,6 +254,14 @@ Api::Api(Engine& engine, ApiOptions options)
       rate_limiter_(options_.rate_limit_per_second, options_.rate_limit_burst),
       address_limiter_(options_.rate_limit_per_second * kAddressShare, options_.rate_limit_burst * kAddressShare),
       events_(std::make_unique<EventHub>(engine_, options_.ws_replay_events)) {
+  // A connection's rights follow its session (a failed look keeps them: the
+  // store answers again a moment later).
+  events_->set_recheck([this](const Principal& who) -> std::optional<Principal> {
+    if (who.session_hash.empty()) return who;
+    auto now = auth_.session_principal(who.session_hash, /*touch=*/false);
+    if (!now.ok()) return who;
+    return *now;
+  }, options_.ws_recheck_ms);
   add_routes();
   add_auth_routes();
   add_monitor_routes();
@@ -1246,6 +1254,7 @@ void Api::add_auth_routes() {
 
   add("POST", "/api/v1/auth/logout", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
     if (auto r = auth_.logout(who, req.remote_address); !r.ok()) return problem_from_error(r.error());
+    events_->end_sessions(who.name, who.session_hash, "You have logged out.");
     Response out = no_content();
     out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
     return out;
@@ -1295,6 +1304,7 @@ void Api::add_auth_routes() {
         },
         who.actor(), "password-change", "user " + who.name, req.remote_address);
     if (!changed.ok()) return problem_from_error(changed.error());
+    events_->end_sessions(who.name, "", "The password was changed; log in again.");
     Response out = no_content();
     out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
     return out;
@@ -1353,7 +1363,8 @@ void Api::add_auth_routes() {
         read_user_fields(b, body, u);
         u.disabled = b.boolean("disabled", u.disabled);
         if (!b.ok()) return input_problem(b.error());
-        // Changed rights take effect at once: sessions load the user on every call.
+        // Changed rights take effect at once: sessions load the user on every call
+        // (live event streams within EventHub::kRecheckMs).
         auto changed = auth_.audited(
             [&]() -> Result<void> {
               if (auto r = auth_.store().update_user(u); !r.ok()) return r;
@@ -1363,6 +1374,9 @@ void Api::add_auth_routes() {
             },
             who.actor(), "user-change", "user " + u.name, req.remote_address, u.disabled ? "disabled" : std::string{});
         if (!changed.ok()) return problem_from_error(changed.error());
+        // Live event streams: closed now for a disabled user; other changes
+        // reach them within EventHub::kRecheckMs.
+        if (u.disabled) events_->end_sessions(u.name, "", "The account was disabled.");
         return json_response(200, user_json(u));
       });
 

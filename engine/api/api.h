@@ -85,6 +85,9 @@ struct ApiOptions {
   // Events kept for WebSocket clients that resume with ?since= (EventHub);
   // keep it below ServerOptions::ws_max_queue.
   size_t ws_replay_events = 512;
+  // How often, at most, an open event stream's session is looked at again
+  // (EventHub::set_recheck): its user's present rights, or its end.
+  int64_t ws_recheck_ms = EventHub::kRecheckMs;
   // This node's id (EngineConfig::node_id): /readyz and /metrics name it,
   // with its store and the job leases it holds (docs/cluster.md).
   std::string node_id;

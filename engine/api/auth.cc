@@ -83,7 +83,11 @@ Result<std::optional<Principal>> Auth::authenticate(const Request& request) {
   if (!cookies) return std::optional<Principal>();
   std::string secret = cookie_value(*cookies, kSessionCookie);
   if (!is_token_text(secret)) return std::optional<Principal>();
-  std::string hash = sha256_hex(secret);
+  return session_principal(sha256_hex(secret));
+}
+
+Result<std::optional<Principal>> Auth::session_principal(const std::string& hash, bool touch) {
+  if (store_ == nullptr) return std::optional<Principal>();
   auto session = store_->session(hash);
   if (!session.ok()) return session.error();
   if (!*session) return std::optional<Principal>();
@@ -99,7 +103,7 @@ Result<std::optional<Principal>> Auth::authenticate(const Request& request) {
     (void)store_->delete_session(hash);
     return std::optional<Principal>();
   }
-  if (now - s.last_seen_at >= kTouchEveryMs) {
+  if (touch && now - s.last_seen_at >= kTouchEveryMs) {
     if (auto t = store_->touch_session(hash, now); !t.ok()) return t.error();
   }
   Principal p = user_principal(**user);

@@ -82,6 +82,12 @@ class Auth {
   int64_t now() const { return clock_->now_ms(); }
 
   Result<std::optional<Principal>> authenticate(const Request& request);
+  // The principal of a session (by its hash) as it is now: nothing once the
+  // session ended (logout, expiry, a password change) or its user is
+  // disabled; the user's present roles, department and regions otherwise.
+  // `touch`: this counts as the session's activity (a request does; an open
+  // event stream looked at again does not, so it cannot keep an idle session).
+  Result<std::optional<Principal>> session_principal(const std::string& session_hash, bool touch = true);
   // std::nullopt: wrong name or password, disabled, or locked (indistinguishable).
   Result<std::optional<LoginResult>> login(const std::string& name, const std::string& password,
                                            const std::string& address);

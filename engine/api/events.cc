@@ -75,7 +75,30 @@ void EventHub::add(const std::shared_ptr<WsClient>& client, Principal who, std::
       }
     }
   }
-  clients_[client.get()] = Client{client, std::move(who), {}};
+  clients_[client.get()] = Client{client, std::move(who), {}, std::chrono::steady_clock::now()};
+}
+
+void EventHub::set_recheck(Recheck recheck, int64_t every_ms) {
+  std::lock_guard lock(mu_);
+  recheck_ = std::move(recheck);
+  recheck_every_ = std::chrono::milliseconds(every_ms);
+}
+
+void EventHub::end_sessions(const std::string& user, const std::string& session_hash, const std::string& why) {
+  std::lock_guard lock(mu_);
+  const std::string frame = json::serialize(json::object{{"type", "error"}, {"detail", why}});
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    const Client& c = it->second;
+    if (c.who.name != user || (!session_hash.empty() && c.who.session_hash != session_hash)) {
+      ++it;
+      continue;
+    }
+    if (auto client = c.client.lock()) {
+      client->send(frame);
+      client->close_after_sent();
+    }
+    it = clients_.erase(it);
+  }
 }
 
 std::optional<EventHub::Refusal> EventHub::replay_refusal(uint64_t since) const {
@@ -184,7 +207,18 @@ void EventHub::on_event(const EngineEvent& e) {
       it = clients_.erase(it);
       continue;
     }
-    const Client& c = it->second;
+    Client& c = it->second;
+    if (recheck_ && std::chrono::steady_clock::now() - c.checked >= recheck_every_) {
+      c.checked = std::chrono::steady_clock::now();
+      std::optional<Principal> now = recheck_(c.who);
+      if (!now) {
+        client->send(json::serialize(json::object{{"type", "error"}, {"detail", "Your session has ended; log in again."}}));
+        client->close_after_sent();
+        it = clients_.erase(it);
+        continue;
+      }
+      c.who = std::move(*now);
+    }
     ++it;
     if (!c.types.empty() && !c.types.count(e.type)) continue;
     if (!may_see(c.who, e)) continue;

@@ -26,11 +26,19 @@
 //   twice. replay_refusal() says at upgrade why a `since` cannot be served.
 // - Sending never blocks the engine: a frame is queued on the client's
 //   connection, and a client whose queue is full is dropped (ws_session.h).
+// - A client's rights are those of its session as it is now: the hub asks
+//   again (set_recheck) at most every kRecheckMs before it sends a client an
+//   event, takes the user's present roles and regions, and closes the
+//   connection with an error frame once the session has ended (logout,
+//   expiry, a password change) or the user is disabled. end_sessions()
+//   closes a user's connections at once.
 // Threads: on_event runs on the engine's committing thread, add/remove and
 // on_message on connection strands; a mutex guards the client table.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <deque>
 #include <map>
 #include <memory>
@@ -72,6 +80,15 @@ class EventHub {
   // A frame the client sent; the reply (if any) is sent to it.
   void on_message(const std::shared_ptr<WsClient>& client, std::string_view text);
 
+  // How a client's session is looked at again: its principal as it is now,
+  // or nothing when it has ended. Unset: never (tests of the hub alone).
+  using Recheck = std::function<std::optional<Principal>(const Principal&)>;
+  void set_recheck(Recheck recheck, int64_t every_ms = kRecheckMs);
+  static constexpr int64_t kRecheckMs = 10'000;
+  // Closes the connections of `user` (of its session `session_hash` only,
+  // when given), after an error frame saying why.
+  void end_sessions(const std::string& user, const std::string& session_hash, const std::string& why);
+
   size_t clients() const;
   uint64_t sent() const { return sent_; }
   uint64_t dropped() const { return dropped_; }
@@ -93,7 +110,10 @@ class EventHub {
     std::weak_ptr<WsClient> client;
     Principal who;
     std::set<std::string> types;  // empty: every type
+    std::chrono::steady_clock::time_point checked;
   };
+  Recheck recheck_;
+  std::chrono::milliseconds recheck_every_{kRecheckMs};
 
   Engine& engine_;
   const size_t kept_limit_;

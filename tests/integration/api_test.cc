@@ -962,6 +962,64 @@ struct RecordingClient : WsClient {
   }
 };
 
+// An open event stream has the rights of its session as it is now: a
+// changed department is followed, and the stream is closed once the session
+// ends, at once on logout.
+TEST_F(ApiTest, LiveEventsFollowTheSessionAndEndWithIt) {
+  ApiOptions options;
+  options.ws_recheck_ms = 0;  // look again before every event
+  api_.reset();                // it holds the engine that open_api replaces
+  open_api(options, /*controlled_clock=*/true);
+  add_user("zhao", {"staff"}, "dpf", {"220102"});
+  add_user("sun", {"staff"}, "dpf", {"220102"});
+  auto connect = [&](const std::string& user) {
+    Request r = Request::make("GET", "/api/v1/events", "", {{"cookie", "banshi_session=" + sessions_[user].first}});
+    Upgrade up = api_->upgrade(r);
+    EXPECT_FALSE(up.refuse.has_value());
+    auto client = std::make_shared<RecordingClient>();
+    if (up.on_open) up.on_open(client);
+    return client;
+  };
+  auto publish = [&] {
+    EngineEvent e;
+    e.type = "task.created";
+    e.candidate_groups = {"dpf-county"};
+    e.region = "220102";
+    engine_->publish_event(e);
+  };
+  auto zhao = connect("zhao");
+  auto sun = connect("sun");
+  publish();
+  EXPECT_EQ(zhao->positions().size(), 1u);
+  EXPECT_EQ(sun->positions().size(), 1u);
+
+  // Moved to another department: dpf's tasks no longer reach them.
+  auto user = users_->user("zhao");
+  ASSERT_TRUE(user.ok() && *user);
+  store::UserRecord moved = **user;
+  moved.department = "tax";
+  ASSERT_TRUE(users_->update_user(moved).ok());
+  publish();
+  EXPECT_EQ(zhao->positions().size(), 1u) << "a department left still sends its tasks";
+  EXPECT_FALSE(zhao->closed);
+
+  // The session ends elsewhere (expired, or every session of the user ended): the stream closes.
+  ASSERT_TRUE(users_->delete_sessions_of("zhao").ok());
+  publish();
+  EXPECT_TRUE(zhao->closed);
+  ASSERT_FALSE(zhao->frames.empty());
+  EXPECT_NE(zhao->frames.back().find(R"("type":"error")"), std::string::npos);
+  const size_t frames = zhao->frames.size();
+  publish();
+  EXPECT_EQ(zhao->frames.size(), frames) << "a closed stream got another event";
+
+  // Logging out closes the stream at once.
+  as("sun");
+  EXPECT_EQ(call("POST", "/api/v1/auth/logout").status, 204);
+  EXPECT_TRUE(sun->closed);
+  EXPECT_NE(sun->frames.back().find(R"("type":"error")"), std::string::npos);
+}
+
 TEST_F(ApiTest, EventsResumeAfterAPositionWithTheSameFiltering) {
   EventHub hub(*engine_);
   Principal admin;
