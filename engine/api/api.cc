@@ -217,6 +217,12 @@ bool valid_user_name(const std::string& name) {
   return true;
 }
 
+// An API token holds no role: it serves job topics (the external-task
+// routes) and reads GET /api/v1/me, nothing else.
+Response token_refused() {
+  return problem(ProblemKind::kForbidden, "An API token serves job topics only; this route is for users.");
+}
+
 // The case (instance) a path names, when the caller may see it as a whole
 // (may_see_case): otherwise `error` holds the 400, 404 or 403 to answer.
 std::optional<store::InstanceRecord> visible_case(Engine& engine, const PathParams& p, const Principal& who,
@@ -569,7 +575,8 @@ void Api::add_routes() {
     return json_response(any_new ? 201 : 200, json::object{{"processes", std::move(processes)}});
   });
 
-  add("GET", "/api/v1/definitions", any_user(), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
+  add("GET", "/api/v1/definitions", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
+    if (who.kind == Principal::Kind::kToken) return token_refused();
     QueryReader q(req, {"processId"});
     std::string process_id = q.string("processId");  // empty: every process
     if (!q.ok()) return input_problem(q.error());
@@ -580,7 +587,8 @@ void Api::add_routes() {
     return json_response(200, json::object{{"items", std::move(items)}});
   });
 
-  add("GET", "/api/v1/definitions/{processId}/{version}/xml", any_user(), [this](const Request&, const PathParams& p, [[maybe_unused]] const Principal& who) {
+  add("GET", "/api/v1/definitions/{processId}/{version}/xml", any_user(), [this](const Request&, const PathParams& p, const Principal& who) {
+    if (who.kind == Principal::Kind::kToken) return token_refused();
     auto version = parse_int(p.at("version"), 1, INT32_MAX);
     if (!version) {
       return problem(ProblemKind::kBadRequest, "The version must be a positive integer.", "version");

@@ -295,7 +295,7 @@ void Api::add_report_routes() {
     const std::string stem = fmt::format("banshi-{}", rr.names.size() == 1 ? rr.names.front() : "reports");
     if (rr.format == "xlsx") {
       auto bytes = reports::to_xlsx(tables);
-      if (!bytes.ok()) return problem(ProblemKind::kInternal, bytes.error().message);
+      if (!bytes.ok()) return problem_from_error(bytes.error());  // a 500 with a reference; the cause is logged
       Response r;
       r.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
       r.body = std::move(bytes).value();

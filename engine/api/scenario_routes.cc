@@ -78,7 +78,7 @@ void Api::add_scenario_routes() {
     files[resource] = xml;
 
     auto report = options_.run_scenario(files, scenario);
-    if (!report.ok()) return problem(ProblemKind::kInternal, report.error().message);
+    if (!report.ok()) return problem_from_error(report.error());  // the cause is logged, not answered
     Response r;
     r.status = 200;
     r.content_type = "application/json";

@@ -645,6 +645,10 @@ TEST_F(AuthTest, AdminsManageUsersAndTokens) {
   EXPECT_EQ(doc(me)["kind"], json::value("token"));
   EXPECT_EQ(doc(me)["topics"].as_array().size(), 1u);
   expect_problem(call("GET", "/api/v1/tasks", "", "", bearer), 403, "forbidden");
+  // Nor the models: a token reads nothing but /me.
+  expect_problem(call("GET", "/api/v1/definitions", "", "", bearer), 403, "forbidden");
+  expect_problem(call("GET", "/api/v1/definitions/review/1/xml", "", "", bearer), 403, "forbidden");
+  expect_problem(call("GET", "/api/v1/definitions/review/diagram", "", "", bearer), 403, "forbidden");
   Principal scoped;
   scoped.kind = Principal::Kind::kToken;
   scoped.topics = {"civil-affairs.verify"};
