@@ -143,6 +143,22 @@ void Api::add_applicant_routes() {
     if (!options_.gateway) return unavailable("Codes cannot be sent from this server now.");
     const int64_t now = auth_.now();
     std::string phone_hash = keyed_hash(fo, "phone", phone);
+    {
+      std::lock_guard lock(codes_mu_);
+      if (!codes_sending_.insert(phone_hash).second) {
+        Response r = problem(ProblemKind::kTooManyRequests, "A code is being sent to this phone; ask again in a moment.");
+        r.headers.emplace_back("Retry-After", "5");
+        return r;
+      }
+    }
+    struct Sent {
+      Api& api;
+      const std::string& phone;
+      ~Sent() {
+        std::lock_guard lock(api.codes_mu_);
+        api.codes_sending_.erase(phone);
+      }
+    } done{*this, phone_hash};
     auto recent = frontdoor_store_->codes(phone_hash, now - 3600'000);
     if (!recent.ok()) return problem_from_error(recent.error());
     if (!recent->empty() && now - recent->front().created_at < fo.code_min_interval_ms) {

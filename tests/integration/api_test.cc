@@ -2,10 +2,12 @@
 // without sockets, on an engine over an in-memory SQLite store.
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -1157,6 +1159,52 @@ TEST(RateLimiter, RefusesOverTheRateAndRefills) {
   EXPECT_TRUE(small.allow("y", 0));
   EXPECT_TRUE(small.allow("z", 10'000));  // x and y refilled: forgotten
   EXPECT_EQ(small.clients(), 1u);
+}
+
+// An SMS gateway that holds its first message until the test lets it go.
+struct HeldSms final : frontdoor::Gateway {
+  std::promise<void> entered;
+  std::shared_future<void> release;
+  std::atomic<int> sends{0};
+  Result<frontdoor::SharedRecord> lookup(const std::string&) override { return Error{"unavailable", "not here"}; }
+  Result<void> send(const frontdoor::OutgoingMessage&) override {
+    if (sends++ == 0) {
+      entered.set_value();
+      release.wait();
+    }
+    return {};
+  }
+};
+
+// Two requests for a sign-in code to one phone at once: the limits are
+// checked before the send and the code stored after it, so both used to
+// pass and two codes went out. The second is refused while the first sends.
+TEST_F(ApiTest, ASecondCodeForAPhoneWhileOneIsBeingSentIsRefused) {
+  HeldSms sms;
+  std::promise<void> go;
+  sms.release = go.get_future().share();
+  ApiOptions options;
+  options.gateway = &sms;
+  api_.reset();  // it holds the engine that open_api replaces
+  open_api(options, /*controlled_clock=*/true);
+  auto ask = [&] {
+    Request r = Request::make("POST", "/api/v1/applicant/codes", R"({"phone":"13812345678"})",
+                              {{"content-type", "application/json"}});
+    r.remote_address = "10.0.0.9";
+    return api_->handle(r);
+  };
+  Response first;
+  std::thread sending([&] { first = ask(); });
+  sms.entered.get_future().wait();
+  Response second = ask();
+  go.set_value();
+  sending.join();
+  EXPECT_EQ(first.status, 202) << first.body;
+  expect_problem(second, 429, "too-many-requests");
+  EXPECT_EQ(sms.sends.load(), 1);
+  // Once sent, the usual interval applies.
+  expect_problem(ask(), 429, "too-many-requests");
+  EXPECT_EQ(sms.sends.load(), 1);
 }
 
 TEST_F(ApiTest, TooManyRequestsIsAProblemWithRetryAfter) {
