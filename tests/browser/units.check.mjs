@@ -18,6 +18,9 @@ check('masking', () => {
   assert.equal(maskValue('phone', '13800001234'), '*******1234')
   assert.equal(maskValue('region', '220102'), '220102')
   assert.equal(maskValue('identityVerified', true), true)
+  // Already masked by the server: left as it came, not masked again.
+  assert.equal(maskValue('idNumber', '220102********123X'), '220102********123X')
+  assert.equal(maskValue('name', '张*丰'), '张*丰')
   assert.deepEqual(maskDeep({ applicant: { name: '李四', idNumber: '220102199001011234', region: '220102' }, accepted: true }),
     { applicant: { name: '李*', idNumber: '220102********1234', region: '220102' }, accepted: true })
 })

@@ -43,11 +43,14 @@ export function workingDaysLeft(dueAt, now = Date.now()) {
 const sensitiveKey = /(idNumber|idCard|身份证|phone|mobile|^tel|address|住址|bank|account|name|姓名)/i
 
 // Masks a value whose key names personal data: an 18-digit ID keeps its first 6
-// and last 4, a name keeps its first character, anything else its last 4.
+// and last 4, a name keeps its first character, anything else its last 4. A
+// value the server masked already (it holds '*': the history is masked before
+// it is sent) is shown as it came.
 export function maskValue(key, value) {
   if (value === null || value === undefined || typeof value === 'object' || typeof value === 'boolean') return value
   const s = String(value)
   if (!sensitiveKey.test(key)) return value
+  if (s.includes('*')) return s
   if (/^\d{17}[\dXx]$/.test(s)) return `${s.slice(0, 6)}********${s.slice(-4)}`
   if (/name|姓名/i.test(key)) return s.length <= 1 ? '*' : s[0] + '*'.repeat(Math.min(s.length - 1, 3))
   if (s.length <= 4) return '*'.repeat(s.length)
