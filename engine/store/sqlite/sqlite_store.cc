@@ -1177,13 +1177,14 @@ TaskPageDialect sqlite_page_dialect() {
   d.user_is = "EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND c.kind = 2 AND c.value = ?)";
   d.offered = [](bool groups_only, const std::string& user, const std::string& department,
                  std::vector<Binding>& bindings) -> std::string {
-    bindings.insert(bindings.end(), {user, user, department, static_cast<int64_t>(department.size() + 1),
-                                     department + "-"});
+    // substr() counts characters, so the prefix's length is SQLite's own
+    // length() of it, not its size in bytes (a department named in Chinese).
+    bindings.insert(bindings.end(), {user, user, department, department + "-", department + "-"});
     return groups_only
                ? "(? = ? AND EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
-                 "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))"
+                 "c.kind = 1 AND (c.value = ? OR substr(c.value, 1, length(?)) = ?)))"
                : "(t.assignee = ? OR EXISTS (SELECT 1 FROM task_candidates c WHERE c.task_id = t.id AND "
-                 "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, ?) = ?)))))";
+                 "((c.kind = 2 AND c.value = ?) OR (c.kind = 1 AND (c.value = ? OR substr(c.value, 1, length(?)) = ?)))))";
   };
   d.flag = "?";
   d.always = "1";

@@ -327,6 +327,44 @@ class TaskVisibilityTest : public ::testing::TestWithParam<testing::Backend> {
 };
 BANSHI_BOTH_STORES(TaskVisibilityTest);
 
+// A department named in Chinese: its groups ("民政-县级") are its own on
+// both stores (SQLite's substr() counts characters, not bytes).
+TEST_P(TaskVisibilityTest, ADepartmentNamedInChineseSeesItsGroupsTasks) {
+  int64_t p = deploy_one(*store_, "q");
+  WriteBatch b;
+  const InstanceId id = kMany + 1;
+  b.instances.push_back(new_instance(id, p, "q"));
+  TaskRecord t;
+  t.instance_id = id;
+  t.key = 1;
+  t.process_id = "q";
+  t.element_id = "task";
+  t.name = "民政 task";
+  t.candidate_groups = {"民政-县级"};
+  t.region = "220102";
+  t.created_at = 5000;
+  t.payload = "{}";
+  b.tasks_added.push_back(t);
+  ASSERT_TRUE(store_->write(b).ok());
+  TaskQuery q;
+  q.visible.active = true;
+  q.visible.user = "zhou";
+  q.visible.department = "民政";
+  q.visible.work_regions = {"2201"};
+  q.limit = 100;
+  for (bool groups_only : {false, true}) {
+    q.visible.groups_only = groups_only;
+    auto found = store_->tasks(q);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    ASSERT_EQ(found->size(), 1u) << "groups only: " << groups_only;
+    EXPECT_EQ(found->front().name, "民政 task");
+  }
+  q.visible.department = "民";  // a prefix of the name is another department
+  auto other = store_->tasks(q);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty());
+}
+
 TEST_P(TaskVisibilityTest, PagesHoldExactlyWhatTheCallerMaySee) {
   auto has_group_of = [](const std::string& dept) {
     return [dept](const TaskRecord& t) {
