@@ -132,6 +132,11 @@ Reply HttpConnector::map_response(const Call& call, const HttpResponse& response
   scope["status"] = s;
   if (s >= 200 && s < 300) {
     if (!result_) return Reply::ok();
+    // A result is read from a JSON answer: an empty or non-JSON 2xx (a proxy's
+    // page, a truncated body) must not complete the job with nulls.
+    if (response.body.empty() || ec) {
+      return incident(fmt::format("{} answered {} without a JSON body", spec_.name, s));
+    }
     expr::Value r = eval(*result_, scope);
     if (!r.is_context()) {
       return incident(fmt::format("{}: the result mapping gave {} instead of a context{}", spec_.name,
@@ -167,14 +172,18 @@ Reply HttpConnector::map_response(const Call& call, const HttpResponse& response
 void HttpConnector::call(Call call, Done done) {
   auto req = build_request(call);
   if (!req.ok()) {
-    done(incident(req.error().message));
+    Reply r = incident(req.error().message);
+    r.local = true;  // nothing was sent
+    done(std::move(r));
     return;
   }
   auto self = shared_from_this();
   client_->request(url_, std::move(req).value(), [self, call = std::move(call), done = std::move(done)](Result<HttpResponse> r) {
     if (!r.ok()) {
       if (r.error().code == "bad-url") {
-        done(incident(fmt::format("{}: {}", self->spec_.name, r.error().message)));
+        Reply local = incident(fmt::format("{}: {}", self->spec_.name, r.error().message));
+        local.local = true;  // nothing was sent
+        done(std::move(local));
       } else {
         done(Reply::retry(fmt::format("{}: {}", self->spec_.name, r.error().message), true));
       }

@@ -126,12 +126,28 @@ Result<json::object> ConnectorGateway::call(const std::shared_ptr<http::HttpConn
   return Error{"unavailable", fmt::format("{} cannot be reached", op->spec().name)};
 }
 
+namespace {
+
+// Whether a department's refusal says the person is not on its records
+// (404, or its own code for that), rather than that it refused to answer.
+bool is_not_found(const std::string& code) {
+  return code == "http-404" || code.find("not-found") != std::string::npos;
+}
+
+Error unavailable_after(const Error& e) {
+  return e.code == "unavailable" ? e : Error{"unavailable", fmt::format("the shared data refused the request ({})", e.code)};
+}
+
+}  // namespace
+
 Result<frontdoor::SharedRecord> ConnectorGateway::lookup(const std::string& id_number) {
   json::object vars{{"applicant", json::object{{"idNumber", id_number}}}};
   frontdoor::SharedRecord s;
   auto household = call(household_, vars);
   if (!household.ok()) {
-    if (household.error().code == "unavailable") return household.error();
+    // Only "not found" means no registration: a refusal (401, 403, 400: an
+    // expired token, a changed allow-list) must not read as "not registered".
+    if (!is_not_found(household.error().code)) return unavailable_after(household.error());
     return s;  // no household registration holds the number: found = false
   }
   auto text = [](const json::object& o, const char* k) {
@@ -156,8 +172,8 @@ Result<frontdoor::SharedRecord> ConnectorGateway::lookup(const std::string& id_n
   s.deceased = flag(*death, "deceased");
   auto certs = call(certificates_, vars);
   if (!certs.ok()) {
-    if (certs.error().code == "unavailable") return certs.error();
-    return s;
+    if (!is_not_found(certs.error().code)) return unavailable_after(certs.error());
+    return s;  // holds no certificate
   }
   if (const json::value* list = certs->if_contains("certificates"); list && list->is_array()) {
     for (const json::value& v : list->as_array()) {

@@ -49,15 +49,19 @@ struct Call {
 struct Reply {
   JobOutcome outcome;
   bool unreachable = false;  // the department system did not answer usefully
+  // No request reached the system (it could not be built, the connector
+  // threw): says nothing of the system's health, so the circuit breaker
+  // neither opens nor closes on it.
+  bool local = false;
 
-  static Reply ok(boost::json::object vars = {}) { return {JobOutcome::completed(std::move(vars)), false}; }
+  static Reply ok(boost::json::object vars = {}) { return {JobOutcome::completed(std::move(vars)), false, false}; }
   static Reply retry(std::string why, bool unreachable = false) {
-    return {JobOutcome::failed(std::move(why)), unreachable};
+    return {JobOutcome::failed(std::move(why)), unreachable, false};
   }
   static Reply business_error(std::string code, std::string why = {}, boost::json::object vars = {}) {
     JobOutcome o = JobOutcome::bpmn_error(std::move(code), std::move(why));
     o.variables = std::move(vars);
-    return {std::move(o), false};
+    return {std::move(o), false, false};
   }
 };
 

@@ -223,7 +223,9 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
     try {
       connector->call(std::move(call), std::move(done));
     } catch (const std::exception& e) {
-      finish(attempt, Reply::retry(fmt::format("the connector threw: {}", e.what())));
+      Reply threw = Reply::retry(fmt::format("the connector threw: {}", e.what()));
+      threw.local = true;
+      finish(attempt, std::move(threw));
     }
   });
 }
@@ -242,6 +244,8 @@ void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
         spdlog::warn("department {} unreachable: its jobs wait until it answers again ({})", attempt->department,
                      reply.outcome.message);
       }
+    } else if (reply.local) {
+      b.on_neutral();  // a half-open breaker may probe again with another job
     } else {
       if (!was_closed) spdlog::info("department {} reachable again", attempt->department);
       b.on_success(wall_ms());

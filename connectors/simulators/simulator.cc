@@ -187,6 +187,7 @@ api::Response Simulator::handle(const api::Request& req) {
     bool out = f.down;
     for (const auto& [from, to] : f.outages) out = out || (since >= from && since < to);
     if (out) return problem(503, "unavailable", fmt::format("the {} system is down", dept));
+    if (f.refuse) return problem(401, "unauthorized", fmt::format("the {} system does not know this caller", dept));
     if (f.error_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < f.error_rate) {
       return problem(500, "internal", fmt::format("the {} system failed", dept));
     }
@@ -269,11 +270,12 @@ api::Response Simulator::control(const api::Request& req) {
     for (const auto& [k, val] : o) {
       if (k == "department") continue;
       if (k == "down" && val.is_bool()) f.down = val.as_bool();
+      else if (k == "refuse" && val.is_bool()) f.refuse = val.as_bool();
       else if (k == "latencyMs" && val.is_int64() && val.as_int64() >= 0 && val.as_int64() <= 600000) f.latency_ms = static_cast<int>(val.as_int64());
       else if (k == "errorRate" && val.is_number() && val.to_number<double>() >= 0 && val.to_number<double>() <= 1) f.error_rate = val.to_number<double>();
       else if (k == "slowNext" && val.is_int64() && val.as_int64() >= 0) f.slow_next = static_cast<int>(val.as_int64());
       else if (k == "slowMs" && val.is_int64() && val.as_int64() >= 0 && val.as_int64() <= 600000) f.slow_ms = static_cast<int>(val.as_int64());
-      else return problem(400, "bad-request", fmt::format("'{}' is not a fault setting (down, latencyMs, errorRate, slowNext, slowMs) with a valid value", std::string(k)));
+      else return problem(400, "bad-request", fmt::format("'{}' is not a fault setting (down, refuse, latencyMs, errorRate, slowNext, slowMs) with a valid value", std::string(k)));
     }
     set_faults(dept, f);
     return answer(200, o);

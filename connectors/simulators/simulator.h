@@ -50,6 +50,7 @@ struct Faults {
   int latency_ms = 0;
   double error_rate = 0;  // 0..1
   bool down = false;
+  bool refuse = false;    // answers 401, as a system whose credentials lapsed
   // Outage windows, in ms since the simulator started: [from, to).
   std::vector<std::pair<int64_t, int64_t>> outages;
   int slow_next = 0;      // the next n answers wait slow_ms after being applied

@@ -488,6 +488,37 @@ TEST_F(ConnectorsTest, StatusHandlingAndTimeoutsWithoutTheEngine) {
   EXPECT_TRUE(r.unreachable);
 }
 
+// A 2xx that is not JSON (a proxy's page, an empty body) must not complete a
+// job whose result is read from the answer: its variables would all be null.
+TEST(HttpConnectorReplies, A2xxWithoutAJsonBodyIsAnIncidentWhenAResultIsRead) {
+  boost::asio::io_context ioc;
+  auto client = *http::HttpClient::create(ioc);
+  http::OperationSpec s;
+  s.name = "civil-affairs.x";
+  s.department = "civil-affairs";
+  s.method = "POST";
+  s.path = "/x";
+  s.result = "{paymentId: response.paymentId}";
+  auto op = http::HttpConnector::create(client, http::EndpointConfig{"http://127.0.0.1:9", {}}, s);
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  Call call;
+  for (const std::string& body : {std::string("<html>busy</html>"), std::string()}) {
+    Reply r = (*op)->map_response(call, http::HttpResponse{200, body, "text/html"});
+    EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed) << "'" << body << "' completed the job";
+    EXPECT_TRUE(r.outcome.no_retry);
+    EXPECT_NE(r.outcome.message.find("without a JSON body"), std::string::npos) << r.outcome.message;
+    EXPECT_FALSE(r.unreachable);
+  }
+  Reply good = (*op)->map_response(call, http::HttpResponse{200, R"({"paymentId":"P-1"})", "application/json"});
+  ASSERT_EQ(good.outcome.kind, JobOutcome::Kind::kCompleted);
+  EXPECT_EQ(good.outcome.variables.at("paymentId"), "P-1");
+  // Without a result mapping, an empty 2xx is fine.
+  s.result.clear();
+  auto plain = http::HttpConnector::create(client, http::EndpointConfig{"http://127.0.0.1:9", {}}, s);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->map_response(call, http::HttpResponse{204, "", ""}).outcome.kind, JobOutcome::Kind::kCompleted);
+}
+
 TEST(HttpConnectorConfig, BadSpecsAreRefusedWithTheirPlace) {
   boost::asio::io_context ioc;
   auto client = *http::HttpClient::create(ioc);
@@ -640,6 +671,26 @@ TEST_F(ConnectorsTest, TheBreakerOpensForAnUnreachableDepartmentAndClosesWhenItA
   EXPECT_TRUE(d.summary().empty());
   EXPECT_GE(d.times_opened, 1);
   EXPECT_EQ(simulator_->applied("social-insurance.pay-contribution"), ids.size());
+}
+
+// A call that never left (its request could not be built) says nothing of
+// the department: as the probe of an open breaker it must not close it.
+TEST_F(ConnectorsTest, AJobWhoseRequestCannotBeBuiltDoesNotCloseAnOpenBreaker) {
+  RuntimeOptions ro;
+  ro.breaker.failure_threshold = 1;
+  ro.breaker.open_for_ms = 200;
+  open_engine(ro);
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("data-sharing.verify-identity", R"(bs:retries="5" bs:retryBackoff="PT1H")"), "d").ok());
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"data-sharing","down":true})"));
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  start({{"applicant", json::object{{"idNumber", p.id_number}}}});
+  ASSERT_TRUE(eventually([&] { return department("data-sharing").state != BreakerState::kClosed; }));
+  // The only job due next has no applicant, so no path: its request cannot be built, and it is the probe.
+  InstanceId bad = start({});
+  ASSERT_TRUE(eventually([&] { return incidents().size() == 1; }, 5s)) << history(bad);
+  EXPECT_NE(incidents().at(0).message.find("path"), std::string::npos) << incidents().at(0).message;
+  EXPECT_NE(department("data-sharing").state, BreakerState::kClosed)
+      << "a request that was never sent closed the breaker of a department that is down";
 }
 
 TEST_F(ConnectorsTest, ABusinessRefusalIsABpmnErrorTheModelCatches) {

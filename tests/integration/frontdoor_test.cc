@@ -344,6 +344,13 @@ TEST_F(FrontDoorTest, IntakeWithPrefillAndAMissingDocumentSuppliedOnline) {
   EXPECT_EQ(shared["dibao"], json::value(false));
   EXPECT_TRUE(shared["certificate"].is_null());
 
+  // The data-sharing platform refusing the caller (a lapsed credential) is
+  // "cannot be reached now", never "no household registration".
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"data-sharing","refuse":true})"));
+  api::Response not_answered = call("window", "GET", "/api/v1/intake/prefill?idNumber=" + id);
+  EXPECT_EQ(not_answered.status, 503) << not_answered.body;
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"data-sharing"})"));
+
   // 一次告知: the household book is not asked again; the photos are; the 低保 proof cannot be shared.
   api::Response req = call("window", "GET",
                            "/api/v1/intake/requirements?operation=certificate-new-issue&services=living-subsidy&idNumber=" + id);
