@@ -217,12 +217,6 @@ bool valid_user_name(const std::string& name) {
   return true;
 }
 
-// An API token holds no role: it serves job topics (the external-task
-// routes) and reads GET /api/v1/me, nothing else.
-Response token_refused() {
-  return problem(ProblemKind::kForbidden, "An API token serves job topics only; this route is for users.");
-}
-
 // The case (instance) a path names, when the caller may see it as a whole
 // (may_see_case): otherwise `error` holds the 400, 404 or 403 to answer.
 std::optional<store::InstanceRecord> visible_case(Engine& engine, const PathParams& p, const Principal& who,
@@ -251,6 +245,10 @@ store::AuthStore* auth_store_of(Engine& engine, store::AuthStore* given) {
 }
 
 }  // namespace
+
+Response token_refused() {
+  return problem(ProblemKind::kForbidden, "An API token serves job topics only; this route is for users.");
+}
 
 Api::Api(Engine& engine, ApiOptions options)
     : engine_(engine),

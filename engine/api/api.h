@@ -116,6 +116,11 @@ struct ApiOptions {
   std::shared_ptr<ManualClock> controlled_clock;
 };
 
+// The 403 of a route for users that an API token called: a token holds no
+// role, it serves job topics (the external-task routes) and reads
+// GET /api/v1/me, nothing else.
+Response token_refused();
+
 class Api {
  public:
   Api(Engine& engine, ApiOptions options);

@@ -285,9 +285,7 @@ void Api::add_case_routes() {
   // The deployed file with its BPMN DI, which the console draws with bpmn-js.
   add("GET", "/api/v1/definitions/{processId}/diagram", any_user(),
       [this](const Request& req, const PathParams& p, const Principal& who) {
-        if (who.kind == Principal::Kind::kToken) {
-          return problem(ProblemKind::kForbidden, "An API token serves job topics only; this route is for users.");
-        }
+        if (who.kind == Principal::Kind::kToken) return token_refused();
         QueryReader q(req, {"version"});
         auto version = static_cast<int32_t>(q.integer("version", 1, INT32_MAX, 0));
         if (!q.ok()) return case_input_problem(q.error());

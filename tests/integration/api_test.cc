@@ -948,6 +948,15 @@ TEST(EventHub, EachRoleSeesWhatItMay) {
   EXPECT_FALSE(EventHub::may_see(token, task));
 }
 
+// A task.created event for the DPF's county group in 南关区.
+void publish_dpf_task(Engine& engine) {
+  EngineEvent e;
+  e.type = "task.created";
+  e.candidate_groups = {"dpf-county"};
+  e.region = "220102";
+  engine.publish_event(e);
+}
+
 // A WebSocket client that keeps what it is sent.
 struct RecordingClient : WsClient {
   std::vector<std::string> frames;
@@ -986,13 +995,7 @@ TEST_F(ApiTest, LiveEventsFollowTheSessionAndEndWithIt) {
     if (up.on_open) up.on_open(client);
     return client;
   };
-  auto publish = [&] {
-    EngineEvent e;
-    e.type = "task.created";
-    e.candidate_groups = {"dpf-county"};
-    e.region = "220102";
-    engine_->publish_event(e);
-  };
+  auto publish = [&] { publish_dpf_task(*engine_); };
   auto zhao = connect("zhao");
   auto sun = connect("sun");
   publish();
@@ -1096,13 +1099,7 @@ TEST_F(ApiTest, EventsResumeAfterAPositionWithTheSameFiltering) {
 }
 
 TEST_F(ApiTest, TheReplayWindowIsConfigured) {
-  auto publish = [&] {
-    EngineEvent e;
-    e.type = "task.created";
-    e.candidate_groups = {"dpf-county"};
-    e.region = "220102";
-    engine_->publish_event(e);
-  };
+  auto publish = [&] { publish_dpf_task(*engine_); };
   Principal admin;
   admin.name = "root";
   admin.roles = {"admin"};
