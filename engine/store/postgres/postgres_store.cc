@@ -1360,10 +1360,12 @@ Result<std::vector<TimerRecord>> PostgresStore::acquire_timers(const std::string
         "LEFT JOIN timer_leases l ON l.instance_id = t.instance_id AND l.key = t.key "
         "WHERE t.due_at <= $1 AND (l.owner IS NULL OR l.owner = $3 OR l.lease_until <= $2) "
         "ORDER BY t.due_at, t.instance_id, t.key LIMIT $4 FOR UPDATE OF t SKIP LOCKED), "
-        "leased AS (INSERT INTO timer_leases (instance_id, key, owner, lease_until) "
+        "leased AS (INSERT INTO timer_leases AS held (instance_id, key, owner, lease_until) "
         "SELECT instance_id, key, $3, greatest(due_at, $2) + $5 FROM due ON CONFLICT (instance_id, key) "
-        "DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until) "
-        "SELECT instance_id, key, element_id, due_at FROM due ORDER BY due_at, instance_id, key",
+        "DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until "
+        "WHERE held.owner = excluded.owner OR held.lease_until <= $2 RETURNING instance_id, key) "
+        "SELECT d.instance_id, d.key, d.element_id, d.due_at FROM due d "
+        "JOIN leased USING (instance_id, key) ORDER BY d.due_at, d.instance_id, d.key",
         Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad))).add(
             lease_ms),
         read_timer, "cannot lease timers");

@@ -2,6 +2,7 @@
 // surviving lost connections, and several stores (nodes) on one database.
 // The Store contract itself is tested on both stores (sqlite_store_test.cc).
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -203,6 +204,55 @@ TEST_F(PostgresStoreTest, TimersAreLeasedToOneNodeUntilTheLeaseEnds) {
   fired.timers_removed.push_back({1, 1});
   ASSERT_TRUE(store->write(fired).ok());
   EXPECT_EQ(store->acquire_timers("node-c", 10000, 300, 50, 10)->size(), 2u);
+}
+
+// Nodes racing for the same due timers, as their timer services do: each
+// leases a few, fires them (removes the rows) and leases again. A lease
+// taken by one node must keep every other node out, even one whose
+// statement began before that lease was committed.
+TEST_F(PostgresStoreTest, NodesOnOneDatabaseNeverLeaseTheSameTimer) {
+  auto first = db_.open();
+  ASSERT_NE(first, nullptr);
+  int64_t key = deploy_one(*first);
+  constexpr int kTimers = 1500;
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, key));
+  for (int i = 1; i <= kTimers; ++i) {
+    b.timers_upserted.push_back({1, static_cast<uint64_t>(i), "t", i % 7});
+  }
+  ASSERT_TRUE(first->write(b).ok());
+  std::vector<std::unique_ptr<Store>> nodes;
+  for (int n = 0; n < 4; ++n) {
+    nodes.push_back(db_.open());
+    ASSERT_NE(nodes.back(), nullptr);
+  }
+  std::vector<std::vector<uint64_t>> taken(nodes.size());
+  std::vector<std::thread> threads;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    threads.emplace_back([&, n] {
+      const std::string owner = "node-" + std::to_string(n);
+      for (;;) {
+        auto due = nodes[n]->acquire_timers(owner, 100, 50, 600000, 7);
+        ASSERT_TRUE(due.ok()) << due.error().message;
+        if (due->empty()) return;
+        WriteBatch fired;
+        for (const TimerRecord& t : *due) {
+          taken[n].push_back(t.key);
+          fired.timers_removed.push_back({1, t.key});
+        }
+        ASSERT_TRUE(nodes[n]->write(fired).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::map<uint64_t, int> times;
+  for (const auto& list : taken) {
+    for (uint64_t k : list) ++times[k];
+  }
+  EXPECT_EQ(times.size(), static_cast<size_t>(kTimers)) << "a due timer was never leased";
+  int twice = 0;
+  for (const auto& [k, n] : times) twice += n > 1 ? 1 : 0;
+  EXPECT_EQ(twice, 0) << "timers leased to two nodes";
 }
 
 TEST_F(PostgresStoreTest, HeartbeatsListNodesWithTheirLeases) {
