@@ -1352,7 +1352,11 @@ Result<std::vector<TimerRecord>> PostgresStore::acquire_timers(const std::string
   if (limit == 0) return std::vector<TimerRecord>();
   // Timer rows are locked as they are chosen; rows another node is leasing
   // right now are skipped; a lease of another owner that has not ended keeps
-  // its timer out.
+  // its timer out. The lease row is the arbiter: the statement's snapshot may
+  // predate a lease another node committed a moment ago (its timer row is
+  // then no longer locked, and locking it does not look at the lease again),
+  // so a lease is taken over only where the lease as committed now allows it,
+  // and only the timers whose lease was written here are returned.
   return in_write_transaction([&](Connection& c) -> Result<std::vector<TimerRecord>> {
     return collect<TimerRecord>(
         c,
