@@ -186,10 +186,14 @@ class TimingStore final : public store::Store {
     return inner_->signal_subscriptions(n);
   }
   Result<std::vector<store::MessageRecord>> buffered_messages(const std::string& n, const std::string& c,
-                                                              int64_t now) override {
-    return inner_->buffered_messages(n, c, now);
+                                                              int64_t now, size_t limit) override {
+    return inner_->buffered_messages(n, c, now, limit);
   }
   Result<std::vector<store::IncidentRecord>> incidents(store::InstanceId id) override { return inner_->incidents(id); }
+  Result<std::vector<store::IncidentRecord>> incidents(const store::IncidentQuery& q, int64_t* total) override {
+    return inner_->incidents(q, total);
+  }
+  Result<std::optional<store::IncidentRecord>> incident(int64_t id) override { return inner_->incident(id); }
   Result<std::vector<store::HistoryRecord>> history(store::InstanceId id) override { return inner_->history(id); }
   Result<void> backup(const std::string& path) override { return inner_->backup(path); }
 

@@ -934,15 +934,28 @@ void Api::add_routes() {
   });
 
   // --- incidents ---------------------------------------------------------------
-  add("GET", "/api/v1/incidents", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
-    QueryReader q(req, {"instanceId"});
-    int64_t instance = q.integer("instanceId", 1, kMaxId, 0);
+  add("GET", "/api/v1/incidents", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams&, const Principal& who) {
+    QueryReader q(req, {"instanceId", "offset", "limit"});
+    store::IncidentQuery query;
+    query.instance_id = q.integer("instanceId", 1, kMaxId, 0);
+    query.offset = static_cast<size_t>(q.integer("offset", 0, 1'000'000'000, 0));
+    query.limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 500));
     if (!q.ok()) return input_problem(q.error());
-    auto list = engine_.store().incidents(instance);
+    // Whom the caller may see, as for cases (may_see_case): supervisors and
+    // monitors with regions find the incidents of their regions' cases only.
+    if (!who.has("designer") && !who.has("admin") && !(who.has("monitor") && who.regions.empty())) {
+      for (const std::string& code : who.regions) query.regions.push_back(region_prefix(code));
+      query.any_region = false;
+    }
+    int64_t total = 0;
+    auto list = engine_.store().incidents(query, &total);
     if (!list.ok()) return problem_from_error(list.error());
     json::array items;
     for (const auto& i : *list) items.push_back(incident_json(i));
-    return json_response(200, json::object{{"items", std::move(items)}});
+    return json_response(200, json::object{{"items", std::move(items)},
+                                           {"offset", query.offset},
+                                           {"limit", query.limit},
+                                           {"total", total}});
   });
 
   add("POST", "/api/v1/incidents/{id}/resolve", roles({"designer"}), [this](const Request& req, const PathParams& p, [[maybe_unused]] const Principal& who) {

@@ -628,19 +628,16 @@ class EngineImpl final : public Engine {
   }
 
   Result<void> resolve_incident(int64_t incident_id, int32_t retries, const AuditNote* audit) override {
-    auto all = store_->incidents(0);
-    if (!all.ok()) return all.error();
-    for (const store::IncidentRecord& i : *all) {
-      if (i.id != incident_id) continue;
-      Pending p;
-      p.instance = i.instance_id;
-      p.command = Command{CommandKind::kResolveIncident};
-      p.command.key = i.key;
-      p.command.retries = retries;
-      p.audit = audit_row(audit);
-      return submit(std::move(p)).status;
-    }
-    return Error{"not-found", fmt::format("incident {} does not exist or is resolved", incident_id)};
+    auto found = store_->incident(incident_id);
+    if (!found.ok()) return found.error();
+    if (!*found) return Error{"not-found", fmt::format("incident {} does not exist or is resolved", incident_id)};
+    Pending p;
+    p.instance = (*found)->instance_id;
+    p.command = Command{CommandKind::kResolveIncident};
+    p.command.key = (*found)->key;
+    p.command.retries = retries;
+    p.audit = audit_row(audit);
+    return submit(std::move(p)).status;
   }
 
   Result<void> set_variables(InstanceId id, const json::object& variables, const AuditNote* audit) override {
@@ -1628,9 +1625,10 @@ class EngineImpl final : public Engine {
             batch.messages_added.erase(pending);
             break;
           }
-          auto buffered = store_->buffered_messages(r.name, r.text, now);
+          // The oldest not already delivered earlier in this batch: one more
+          // than the batch has delivered is enough.
+          auto buffered = store_->buffered_messages(r.name, r.text, now, batch.messages_removed.size() + 1);
           if (!buffered.ok()) break;
-          // The oldest not already delivered earlier in this batch.
           for (const store::MessageRecord& m : *buffered) {
             if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
                 batch.messages_removed.end()) {

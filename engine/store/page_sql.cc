@@ -147,4 +147,23 @@ std::string instance_page_sql(const std::string& columns, const InstanceQuery& q
   return sql;
 }
 
+std::string incident_page_sql(const std::string& columns, const IncidentQuery& q, const char* region_in_list,
+                              size_t max_page, std::vector<Binding>& bindings) {
+  std::string sql = columns + "WHERE 1 = 1";
+  if (q.instance_id != 0) {
+    sql += " AND n.instance_id = ?";
+    bindings.emplace_back(q.instance_id);
+  }
+  if (!q.any_region || !q.regions.empty()) {
+    // `region` is the instance's: incidents have no region of their own.
+    sql += fmt::format(" AND EXISTS (SELECT 1 FROM instances i WHERE i.id = n.instance_id AND {})", region_in_list);
+    bindings.emplace_back(json_list(q.regions));
+  }
+  if (max_page == 0) return sql;
+  sql += " ORDER BY n.id LIMIT ? OFFSET ?";
+  bindings.emplace_back(static_cast<int64_t>(std::min(q.limit, max_page)));
+  bindings.emplace_back(static_cast<int64_t>(q.offset));
+  return sql;
+}
+
 }  // namespace banshi::store

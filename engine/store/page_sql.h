@@ -62,4 +62,11 @@ struct InstancePageDialect {
 std::string instance_page_sql(const std::string& columns, const InstanceQuery& q, const InstancePageDialect& dialect,
                               size_t max_page, std::vector<Binding>& bindings);
 
+// The SQL of the incident page q asks for: `columns` ("SELECT ... FROM
+// incidents n "), its conditions (the region is the instance's, written
+// with `region_in_list` as for instances), oldest first, limit (at most
+// max_page) and offset. With max_page 0: the conditions alone, for a count.
+std::string incident_page_sql(const std::string& columns, const IncidentQuery& q, const char* region_in_list,
+                              size_t max_page, std::vector<Binding>& bindings);
+
 }  // namespace banshi::store

@@ -325,7 +325,7 @@ struct WriteBatch {
   std::vector<SubscriptionRecord> signal_subscriptions_added;
   std::vector<InstanceKey> signal_subscriptions_removed;
   std::vector<MessageRecord> messages_added;
-  std::vector<int64_t> messages_removed;
+  std::vector<int64_t> messages_removed;  // delivered: a conflict when one is gone already
   std::vector<IncidentRecord> incidents_added;
   std::vector<InstanceKey> incidents_removed;
   std::vector<HistoryRecord> history;
@@ -393,6 +393,16 @@ struct InstanceQuery {
   bool any_region = true;                   // false: `regions` applies even when empty (nothing found)
   size_t offset = 0;
   size_t limit = 50;
+};
+
+// A page of open incidents (Store::incidents).
+struct IncidentQuery {
+  InstanceId instance_id = 0;               // 0: any
+  // The instance's region starts with one of these codes, as in InstanceQuery.
+  std::vector<std::string> regions;
+  bool any_region = true;                   // false: `regions` applies even when empty (nothing found)
+  size_t offset = 0;
+  size_t limit = 100;
 };
 
 // A node of a cluster as its heartbeat left it (docs/cluster.md).
@@ -527,10 +537,20 @@ class Store {
   virtual Result<std::vector<SubscriptionRecord>> message_subscriptions(const std::string& name,
                                                                        const std::string& correlation_key) = 0;
   virtual Result<std::vector<SubscriptionRecord>> signal_subscriptions(const std::string& name) = 0;
-  // Buffered messages for a subscription that opens; unexpired ones only, oldest first.
+  // Buffered messages for a subscription that opens; unexpired ones only,
+  // oldest first, at most `limit` of them (the engine needs the oldest one
+  // not already delivered in the batch it is building).
   virtual Result<std::vector<MessageRecord>> buffered_messages(const std::string& name,
-                                                               const std::string& correlation_key, int64_t now) = 0;
-  virtual Result<std::vector<IncidentRecord>> incidents(InstanceId id) = 0;  // 0: all open incidents
+                                                               const std::string& correlation_key, int64_t now,
+                                                               size_t limit) = 0;
+  // The open incidents of one instance, oldest first (0: of every instance;
+  // for tests and tools on small stores: a list for people is a page of
+  // incidents() below).
+  virtual Result<std::vector<IncidentRecord>> incidents(InstanceId id) = 0;
+  // A page of open incidents, oldest first; `total` (when given) counts
+  // every open incident the query matches.
+  virtual Result<std::vector<IncidentRecord>> incidents(const IncidentQuery& q, int64_t* total) = 0;
+  virtual Result<std::optional<IncidentRecord>> incident(int64_t incident_id) = 0;
   virtual Result<std::vector<HistoryRecord>> history(InstanceId id) = 0;
 
   // --- monitor figures (docs/sla.md) ------------------------------------

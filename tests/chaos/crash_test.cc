@@ -413,7 +413,7 @@ TEST(CrashSafety, KilledWorkerLosesNothingAndDoesNothingTwice) {
     }
     auto subs = s->message_subscriptions(kMessage, r.business_key);
     if (subs.ok() && !subs->empty()) v.add("a message subscription is left for ended instance " + std::to_string(id));
-    auto buffered = s->buffered_messages(kMessage, r.business_key, 0);
+    auto buffered = s->buffered_messages(kMessage, r.business_key, 0, 100);
     if (buffered.ok()) leftover_buffered += buffered->size();
   }
   auto incidents = s->incidents(0);

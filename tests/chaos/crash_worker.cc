@@ -331,7 +331,7 @@ int main(int argc, char** argv) {
         if (++shown > 20) break;
         auto jobs = engine->store().jobs_of(r.id);
         auto subs = engine->store().message_subscriptions(kMessage, r.business_key);
-        auto buffered = engine->store().buffered_messages(kMessage, r.business_key, 0);
+        auto buffered = engine->store().buffered_messages(kMessage, r.business_key, 0, 100);
         auto incidents = engine->store().incidents(r.id);
         std::printf("  instance %lld (%s): jobs %zu, subscriptions %zu, buffered messages %zu, incidents %zu\n",
                     static_cast<long long>(r.id), r.business_key.c_str(), jobs.ok() ? jobs->size() : 0,

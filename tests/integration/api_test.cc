@@ -617,6 +617,54 @@ TEST_F(AuthTest, StaffSeeTheirDepartmentAndRegionOnly) {
   EXPECT_EQ(call("POST", "/api/v1/tasks/" + std::to_string(mine) + "/complete", "{}").status, 204);
 }
 
+// Incidents are listed like cases: a supervisor with regions finds only the
+// incidents of cases in them, a page at a time with the count of all.
+TEST_F(AuthTest, IncidentsAreListedWithinTheCallersRegions) {
+  const std::string stuck = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="st">
+  <process id="stuck" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+    <exclusiveGateway id="g"/>
+    <sequenceFlow id="f2" sourceRef="g" targetRef="e"><conditionExpression>=region = "none"</conditionExpression></sequenceFlow>
+    <endEvent id="e"/>
+  </process>
+</definitions>)";
+  add_user("super2", {"supervisor"}, "dpf", {"220100"});
+  as("des1");
+  ASSERT_EQ(call("POST", "/api/v1/definitions?resource=stuck.bpmn", stuck, "application/xml").status, 201);
+  std::map<std::string, int64_t> instance;
+  for (const char* region : {"220102", "220202", "220103"}) {
+    Response r = call("POST", "/api/v1/instances",
+                      std::string(R"({"processId":"stuck","variables":{"region":")") + region + R"("}})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    instance[region] = doc(r)["id"].as_int64();
+  }
+  auto listed = [&](const std::string& query) {
+    Response r = call("GET", "/api/v1/incidents" + query);
+    EXPECT_EQ(r.status, 200) << r.body;
+    json::object d = doc(r);
+    std::vector<int64_t> ids;
+    for (const auto& item : d["items"].as_array()) ids.push_back(item.as_object().at("instanceId").as_int64());
+    return std::make_pair(ids, d["total"].as_int64());
+  };
+  auto all = listed("");
+  EXPECT_EQ(all.first, (std::vector<int64_t>{instance["220102"], instance["220202"], instance["220103"]}));
+  EXPECT_EQ(all.second, 3);
+  auto page = listed("?offset=1&limit=1");
+  EXPECT_EQ(page.first, (std::vector<int64_t>{instance["220202"]}));
+  EXPECT_EQ(page.second, 3);
+  as("super2");
+  auto own = listed("");
+  EXPECT_EQ(own.first, (std::vector<int64_t>{instance["220102"], instance["220103"]}));
+  EXPECT_EQ(own.second, 2);
+  EXPECT_TRUE(listed("?instanceId=" + std::to_string(instance["220202"])).first.empty())
+      << "naming another region's case does not show its incidents";
+  as("mon1");
+  EXPECT_EQ(listed("").second, 3) << "a monitor without regions watches the whole country";
+  expect_problem(call("GET", "/api/v1/incidents?limit=0"), 400, "bad-request", "limit");
+  expect_problem(call("GET", "/api/v1/incidents?limit=1001"), 400, "bad-request", "limit");
+}
+
 TEST_F(AuthTest, AdminsManageUsersAndTokens) {
   as("adm1");
   Response made = call("POST", "/api/v1/users",

@@ -164,7 +164,11 @@ struct PublishRequest {
   std::string correlation_key;
   boost::json::object variables;
   int64_t time_to_live_ms = 0;  // how long an uncorrelated message waits for a subscription
-  std::string message_id;       // optional; a second message with the same id is refused
+  // Optional. A second message with the id is refused while the first one is
+  // buffered (until it is correlated or its time to live ends), as the
+  // message's de-duplication window; one correlated at once leaves nothing
+  // to compare a later one with.
+  std::string message_id;
 };
 
 struct PublishResult {

@@ -535,9 +535,13 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   }
   for (const auto& m : b.messages_added) BANSHI_PG_TRY(add_message(c, m));
   for (int64_t id : b.messages_removed) {
+    // A buffered message is delivered once: another node's batch that
+    // delivered it first leaves nothing to delete here, and this batch is
+    // built again (a conflict).
     auto out = query(c, "DELETE FROM messages WHERE id = $1", Params().add(id),
                      fmt::format("cannot remove message {}", id));
     if (!out.ok()) return out.error();
+    if ((*out)->affected() == 0) return conflict(fmt::format("message {} was delivered elsewhere or expired", id));
   }
   for (const auto& i : b.incidents_added) BANSHI_PG_TRY(add_incident(c, i));
   for (const auto& k : b.incidents_removed) {
@@ -1306,14 +1310,17 @@ Result<std::vector<SubscriptionRecord>> PostgresStore::signal_subscriptions(cons
 }
 
 Result<std::vector<MessageRecord>> PostgresStore::buffered_messages(const std::string& name,
-                                                                    const std::string& correlation_key, int64_t now) {
+                                                                    const std::string& correlation_key, int64_t now,
+                                                                    size_t limit) {
   return in_read([&](Connection& c) -> Result<std::vector<MessageRecord>> {
     // expires_at 0 means the message never expires.
     return collect<MessageRecord>(c,
                                   "SELECT id, name, correlation_key, variables, message_id, published_at, expires_at "
                                   "FROM messages WHERE name = $1 AND correlation_key = $2 AND "
-                                  "(expires_at = 0 OR expires_at > $3) ORDER BY published_at, id",
-                                  Params().add(name).add(correlation_key).add(now), read_message,
+                                  "(expires_at = 0 OR expires_at > $3) ORDER BY published_at, id LIMIT $4",
+                                  Params().add(name).add(correlation_key).add(now).add(
+                                      static_cast<int64_t>(limit)),
+                                  read_message,
                                   "cannot read buffered messages");
   });
 }
@@ -1326,6 +1333,33 @@ Result<std::vector<IncidentRecord>> PostgresStore::incidents(InstanceId id) {
     }
     return collect<IncidentRecord>(c, std::string(kIncidentColumns) + "WHERE instance_id = $1 ORDER BY id",
                                    Params().add(id), read_incident, "cannot read incidents");
+  });
+}
+
+Result<std::vector<IncidentRecord>> PostgresStore::incidents(const IncidentQuery& q, int64_t* total) {
+  const std::string columns =
+      "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents n ";
+  const char* regions = postgres_instance_dialect().region_in_list;
+  std::vector<Binding> page_bindings, count_bindings;
+  const std::string page = incident_page_sql(columns, q, regions, kMaxPageSize, page_bindings);
+  const std::string count = incident_page_sql("SELECT count(*) FROM incidents n ", q, regions, 0, count_bindings);
+  return in_read(
+      [&](Connection& c) -> Result<std::vector<IncidentRecord>> {
+        if (total != nullptr) {
+          auto rows = query(c, numbered(count), params_of(count_bindings), "cannot count incidents");
+          if (!rows.ok()) return rows.error();
+          *total = (*rows)->int64(0, 0);
+        }
+        return collect<IncidentRecord>(c, numbered(page), params_of(page_bindings), read_incident,
+                                       "cannot list incidents");
+      },
+      /*snapshot=*/total != nullptr);
+}
+
+Result<std::optional<IncidentRecord>> PostgresStore::incident(int64_t incident_id) {
+  return in_read([&](Connection& c) -> Result<std::optional<IncidentRecord>> {
+    return first<IncidentRecord>(c, std::string(kIncidentColumns) + "WHERE id = $1", Params().add(incident_id),
+                                 read_incident, "cannot read an incident");
   });
 }
 

@@ -110,8 +110,11 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
                                                                const std::string& correlation_key) override;
   Result<std::vector<SubscriptionRecord>> signal_subscriptions(const std::string& name) override;
   Result<std::vector<MessageRecord>> buffered_messages(const std::string& name, const std::string& correlation_key,
-                                                       int64_t now) override;
+                                                       int64_t now,
+                                                       size_t limit) override;
   Result<std::vector<IncidentRecord>> incidents(InstanceId id) override;
+  Result<std::vector<IncidentRecord>> incidents(const IncidentQuery& q, int64_t* total) override;
+  Result<std::optional<IncidentRecord>> incident(int64_t incident_id) override;
   Result<std::vector<HistoryRecord>> history(InstanceId id) override;
   Result<std::vector<MonitorGroup>> monitor_summary(const std::vector<std::string>& region_prefixes,
                                                     const std::string& group_by, int64_t now) override;

@@ -332,11 +332,16 @@ Result<void> add_message(Connection& c, const MessageRecord& m) {
   return st->run_or("cannot insert message '{}'", m.name);
 }
 
+// A buffered message is delivered once: when it is gone (delivered by a
+// batch committed since this one read it, or expired), the batch conflicts
+// and is built again.
 Result<void> remove_message(Connection& c, int64_t id) {
   auto st = c.prepare("DELETE FROM messages WHERE id = ?1");
   if (!st.ok()) return st.error();
   st->bind(1, id);
-  return st->run_or("cannot remove message {}", id);
+  BANSHI_STORE_TRY(st->run_or("cannot remove message {}", id));
+  if (sqlite3_changes(c.db()) == 0) return conflict(fmt::format("message {} was delivered elsewhere or expired", id));
+  return {};
 }
 
 Result<void> add_incident(Connection& c, const IncidentRecord& i) {
@@ -1301,17 +1306,19 @@ Result<std::vector<SubscriptionRecord>> SqliteStore::signal_subscriptions(const 
 }
 
 Result<std::vector<MessageRecord>> SqliteStore::buffered_messages(const std::string& name,
-                                                                  const std::string& correlation_key, int64_t now) {
+                                                                  const std::string& correlation_key, int64_t now,
+                                                                  size_t limit) {
   return in_read_transaction([&](Connection& c) -> Result<std::vector<MessageRecord>> {
     // expires_at 0 means the message never expires.
     auto st = c.prepare(
         "SELECT id, name, correlation_key, variables, message_id, published_at, expires_at FROM messages "
         "WHERE name = ?1 AND correlation_key = ?2 AND (expires_at = 0 OR expires_at > ?3) "
-        "ORDER BY published_at, id");
+        "ORDER BY published_at, id LIMIT ?4");
     if (!st.ok()) return st.error();
     st->bind(1, name);
     st->bind(2, correlation_key);
     st->bind(3, now);
+    st->bind(4, static_cast<int64_t>(limit));
     return collect<MessageRecord>(*st, read_message, "cannot read buffered messages");
   });
 }
@@ -1323,6 +1330,37 @@ Result<std::vector<IncidentRecord>> SqliteStore::incidents(InstanceId id) {
     if (!st.ok()) return st.error();
     if (id != 0) st->bind(1, id);
     return collect<IncidentRecord>(*st, read_incident, "cannot read incidents");
+  });
+}
+
+Result<std::vector<IncidentRecord>> SqliteStore::incidents(const IncidentQuery& q, int64_t* total) {
+  const std::string columns =
+      "SELECT id, instance_id, key, process_id, element_id, kind, message, job_key, created_at FROM incidents n ";
+  const char* regions = sqlite_instance_dialect().region_in_list;
+  std::vector<Binding> page_bindings, count_bindings;
+  const std::string page = incident_page_sql(columns, q, regions, kMaxPageSize, page_bindings);
+  const std::string count = incident_page_sql("SELECT count(*) FROM incidents n ", q, regions, 0, count_bindings);
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<IncidentRecord>> {
+    if (total != nullptr) {
+      auto st = c.prepare(count);
+      if (!st.ok()) return st.error();
+      bind_all(*st, count_bindings);
+      if (st->step() != SQLITE_ROW) return store_error(st->db(), "cannot count incidents");
+      *total = st->int64(0);
+    }
+    auto st = c.prepare(page);
+    if (!st.ok()) return st.error();
+    bind_all(*st, page_bindings);
+    return collect<IncidentRecord>(*st, read_incident, "cannot list incidents");
+  });
+}
+
+Result<std::optional<IncidentRecord>> SqliteStore::incident(int64_t incident_id) {
+  return in_read_transaction([&](Connection& c) -> Result<std::optional<IncidentRecord>> {
+    auto st = c.prepare(std::string(kIncidentColumns) + "WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, incident_id);
+    return first<IncidentRecord>(*st, read_incident, "cannot read an incident");
   });
 }
 

@@ -489,7 +489,7 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
   EXPECT_EQ(static_cast<int>(results[0]->buffered) + static_cast<int>(results[1]->buffered), 1)
       << "the other waits for the next subscription";
   EXPECT_EQ(status(*e, *waiting), 2);
-  EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0)->size(), 1u);
+  EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0, 100)->size(), 1u);
 }
 
 // stop() while a connector runs: its outcome is committed before stop()
@@ -568,10 +568,10 @@ TEST_P(EngineTest, MessagesCorrelateBufferAndStartInstances) {
   nobody.time_to_live_ms = 3600 * 1000;
   auto r5 = e->publish_message(nobody);
   ASSERT_TRUE(r5.ok() && r5->buffered);
-  EXPECT_EQ(e->store().buffered_messages("assessment-done", "A-9", 0)->size(), 1u);
+  EXPECT_EQ(e->store().buffered_messages("assessment-done", "A-9", 0, 100)->size(), 1u);
   clock_->advance(2 * 3600 * 1000);
   e->run_until_idle();
-  EXPECT_TRUE(e->store().buffered_messages("assessment-done", "A-9", 0)->empty());
+  EXPECT_TRUE(e->store().buffered_messages("assessment-done", "A-9", 0, 100)->empty());
 }
 
 TEST_P(EngineTest, MessagesPublishedWhileTheSubscriptionOpensAreNotLost) {

@@ -421,7 +421,7 @@ TEST_P(StoreTest, WriteRoundTripsEveryRowKind) {
   ASSERT_EQ(signals->size(), 1u);
   EXPECT_EQ(signals->front().element_id, "catch");
 
-  auto messages = store_->buffered_messages("early", "order-1", 7000);
+  auto messages = store_->buffered_messages("early", "order-1", 7000, 100);
   ASSERT_TRUE(messages.ok());
   ASSERT_EQ(messages->size(), 1u);
   EXPECT_EQ(messages->front().variables, R"({"a":1})");
@@ -463,9 +463,84 @@ TEST_P(StoreTest, WriteRoundTripsEveryRowKind) {
   EXPECT_FALSE(store_->next_timer_due()->has_value());
   EXPECT_TRUE(store_->message_subscriptions("paid", "order-1")->empty());
   EXPECT_TRUE(store_->signal_subscriptions("alarm")->empty());
-  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 7000)->empty());
+  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 7000, 100)->empty());
   EXPECT_TRUE(store_->incidents(0)->empty());
   EXPECT_EQ(store_->history(1)->size(), 2u);
+}
+
+// The incident list people page through: oldest first, a page at a time
+// with the count of all, limited to the regions of the cases the caller may
+// see; one incident found by its id.
+TEST_P(StoreTest, IncidentsArePagedAndLimitedToTheirCasesRegions) {
+  WriteBatch b;
+  const std::vector<std::string> regions = {"220102", "220103", "", "220102"};
+  for (size_t n = 0; n < regions.size(); ++n) {
+    InstanceWrite w = new_instance(static_cast<InstanceId>(n + 1), definition_key_);
+    w.record.region = regions[n];
+    b.instances.push_back(w);
+    for (uint64_t k = 1; k <= 2; ++k) {
+      IncidentRecord i;
+      i.instance_id = static_cast<InstanceId>(n + 1);
+      i.key = k;
+      i.process_id = "p";
+      i.element_id = "step" + std::to_string(k);
+      i.kind = 1;
+      i.message = "failed " + std::to_string(n + 1) + "/" + std::to_string(k);
+      i.created_at = 100;
+      b.incidents_added.push_back(i);
+    }
+  }
+  ASSERT_TRUE(store_->write(b).ok());
+
+  auto instance_ids = [](const std::vector<IncidentRecord>& list) {
+    std::vector<InstanceId> out;
+    for (const auto& i : list) out.push_back(i.instance_id);
+    return out;
+  };
+  IncidentQuery q;
+  int64_t total = -1;
+  auto all = store_->incidents(q, &total);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(total, 8);
+  EXPECT_EQ(instance_ids(*all), (std::vector<InstanceId>{1, 1, 2, 2, 3, 3, 4, 4}));
+  for (size_t n = 1; n < all->size(); ++n) EXPECT_LT((*all)[n - 1].id, (*all)[n].id) << "oldest first";
+
+  q.offset = 3;
+  q.limit = 2;
+  auto page = store_->incidents(q, &total);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(total, 8) << "the count is of every match, not of the page";
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ(page->front().id, (*all)[3].id);
+
+  IncidentQuery mine;
+  mine.regions = {"220102"};
+  mine.any_region = false;
+  auto own = store_->incidents(mine, &total);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(total, 4);
+  EXPECT_EQ(instance_ids(*own), (std::vector<InstanceId>{1, 1, 4, 4}));
+  mine.regions = {"2201"};
+  EXPECT_EQ(instance_ids(*store_->incidents(mine, nullptr)), (std::vector<InstanceId>{1, 1, 2, 2, 4, 4}))
+      << "a city's prefix takes in its districts; a case without a region is nobody's";
+  mine.regions.clear();
+  EXPECT_TRUE(store_->incidents(mine, &total)->empty()) << "a caller with no regions sees none";
+  EXPECT_EQ(total, 0);
+  IncidentQuery one;
+  one.instance_id = 2;
+  EXPECT_EQ(instance_ids(*store_->incidents(one, nullptr)), (std::vector<InstanceId>{2, 2}));
+
+  auto found = store_->incident((*all)[5].id);
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->instance_id, 3);
+  EXPECT_EQ((*found)->key, 2u);
+  EXPECT_EQ((*found)->message, "failed 3/2");
+  WriteBatch resolved;
+  resolved.incidents_removed.push_back({3, 2});
+  ASSERT_TRUE(store_->write(resolved).ok());
+  EXPECT_FALSE(store_->incident((*all)[5].id)->has_value()) << "a resolved incident is gone";
+  EXPECT_FALSE(store_->incident(999999)->has_value());
 }
 
 TEST_P(StoreTest, RemovingMissingRowsIsNotAnError) {
@@ -476,13 +551,42 @@ TEST_P(StoreTest, RemovingMissingRowsIsNotAnError) {
   b.timers_removed.push_back({1, 99});
   b.message_subscriptions_removed.push_back({1, 99});
   b.signal_subscriptions_removed.push_back({1, 99});
-  b.messages_removed.push_back(12345);
   b.incidents_removed.push_back({1, 99});
   b.jobs_updated.push_back({1, 99, 2, 0, "", 1});
   EXPECT_TRUE(store_->write(b).ok());
   EXPECT_TRUE(store_->write(WriteBatch{}).ok());
   EXPECT_TRUE(WriteBatch{}.empty());
   EXPECT_FALSE(b.empty());
+}
+
+// Two instances (on two nodes) that opened a subscription each, both read
+// the one buffered message: the batch committed second finds it gone and
+// conflicts, so it is built again rather than deliver the message twice.
+TEST_P(StoreTest, ABufferedMessageIsDeliveredOnce) {
+  WriteBatch setup;
+  setup.instances = {new_instance(1, definition_key_), new_instance(2, definition_key_)};
+  setup.messages_added.push_back({0, "reply", "k-1", R"({"ok":true})", "", 10, 0});
+  ASSERT_TRUE(store_->write(setup).ok());
+  auto waiting = store_->buffered_messages("reply", "k-1", 20, 10);
+  ASSERT_EQ(waiting->size(), 1u);
+  const int64_t id = waiting->front().id;
+  auto deliver = [&](InstanceId instance) {
+    WriteBatch b;
+    InstanceWrite w = new_instance(instance, definition_key_);
+    w.record.version = 2;
+    w.expected_version = 1;
+    b.instances.push_back(w);
+    b.messages_removed.push_back(id);
+    b.history.push_back({instance, 1, 20, "delivered"});
+    return store_->write(b);
+  };
+  ASSERT_TRUE(deliver(1).ok());
+  EXPECT_TRUE(store_->buffered_messages("reply", "k-1", 20, 10)->empty()) << id;
+  auto second = deliver(2);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, "conflict");
+  EXPECT_EQ((*store_->instance(2))->version, 1) << "nothing of the second batch is written";
+  EXPECT_TRUE(store_->history(2)->empty());
 }
 
 TEST_P(StoreTest, VersionConflictLeavesNothingWritten) {
@@ -525,7 +629,7 @@ TEST_P(StoreTest, VersionConflictLeavesNothingWritten) {
   EXPECT_EQ(jobs->front().last_error, "");
   EXPECT_EQ(*store_->next_timer_due().value(), 8000);
   EXPECT_EQ(store_->message_subscriptions("paid", "order-1")->size(), 2u);
-  EXPECT_TRUE(store_->buffered_messages("late", "x", 0)->empty());
+  EXPECT_TRUE(store_->buffered_messages("late", "x", 0, 100)->empty());
   EXPECT_EQ(store_->incidents(0)->size(), 2u);
   EXPECT_EQ(store_->history(1)->size(), 1u);
 
@@ -561,7 +665,7 @@ TEST_P(StoreTest, FailureInTheMiddleOfABatchRollsBackEverything) {
   EXPECT_EQ(store_->tasks({})->size(), 1u);
   EXPECT_TRUE(store_->jobs_of(2)->empty());
   EXPECT_EQ(store_->due_timers(1000000, 10)->size(), 1u);
-  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 0)->size() == 1u);
+  EXPECT_TRUE(store_->buffered_messages("early", "order-1", 0, 100)->size() == 1u);
   EXPECT_TRUE(store_->history(2)->empty());
 
   // Rows that refer to an instance that does not exist are refused too.
@@ -781,13 +885,18 @@ TEST_P(StoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
   b.messages_added.push_back({0, "paid", "o-2", "{}", "", 20, 200});
   ASSERT_TRUE(store_->write(b).ok());
 
-  auto at50 = store_->buffered_messages("paid", "o-1", 50);
+  auto at50 = store_->buffered_messages("paid", "o-1", 50, 100);
   ASSERT_EQ(at50->size(), 3u);
   EXPECT_EQ((*at50)[0].published_at, 5);  // oldest first
   EXPECT_EQ((*at50)[1].published_at, 10);
   EXPECT_EQ((*at50)[2].message_id, "id-1");
-  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 100)->size(), 2u);
-  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 500)->size(), 1u);
+  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 100, 100)->size(), 2u);
+  EXPECT_EQ(store_->buffered_messages("paid", "o-1", 500, 100)->size(), 1u);
+  // A read of the oldest few, however many wait.
+  auto oldest = store_->buffered_messages("paid", "o-1", 50, 2);
+  ASSERT_EQ(oldest->size(), 2u);
+  EXPECT_EQ((*oldest)[0].published_at, 5);
+  EXPECT_EQ((*oldest)[1].published_at, 10);
 
   WriteBatch duplicate;
   duplicate.messages_added.push_back({0, "other", "x", "{}", "new", 30, 0});
@@ -795,7 +904,7 @@ TEST_P(StoreTest, BufferedMessagesExpireAndMessageIdsAreUnique) {
   auto refused = store_->write(duplicate);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, "duplicate");
-  EXPECT_TRUE(store_->buffered_messages("other", "x", 0)->empty());
+  EXPECT_TRUE(store_->buffered_messages("other", "x", 0, 100)->empty());
 }
 
 TEST_P(StoreTest, HistoryKeepsAppendOrderAndRefusesRewrites) {
