@@ -223,7 +223,14 @@ void Api::add_applicant_routes() {
       if (!c.used && c.expires_at > now && c.attempts < fo.code_max_attempts) live = &c;
     }
     bool ok = live && code_matches(live->code_hash, code);
-    if (live) (void)frontdoor_store_->record_code_attempt(live->id, ok);
+    if (live) {
+      // Counted only while the code is still live: a request beside this one
+      // may have spent it or used up its attempts since it was read. Not
+      // counted, not signed in.
+      auto counted = frontdoor_store_->record_code_attempt(live->id, ok, fo.code_max_attempts, now);
+      if (!counted.ok()) return problem_from_error(counted.error());
+      ok = ok && *counted;
+    }
     if (!ok) {
       auth_.audit("applicant:" + phone_hash.substr(0, 12), "applicant-sign-in-failed", "phone " + fd::mask_phone(phone),
                   req.remote_address);

@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
-#include <fstream>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,7 +17,9 @@
 #include <fmt/format.h>
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/input.h"
@@ -170,6 +173,24 @@ std::string keyed_hash(const FrontDoorOptions& options, std::string_view kind, s
   return hex;
 }
 
+// Writes a new file readable by the server's user only from the moment it
+// exists (never under the umask first), and on disk before the row naming
+// it is stored. False when any step fails.
+bool write_private_file(const std::filesystem::path& path, std::string_view data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = true;
+  for (size_t done = 0; ok && done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ok = false;
+    else done += static_cast<size_t>(n);
+  }
+  if (ok && ::fsync(fd) != 0) ok = false;
+  if (::close(fd) != 0) ok = false;
+  return ok;
+}
+
 Response unavailable(std::string_view what) {
   Response r = problem(ProblemKind::kUnavailable, std::string(what));
   r.headers.emplace_back("Retry-After", "30");
@@ -186,16 +207,31 @@ std::vector<store::InstanceRecord> case_instances(Context& ctx, const store::Int
   if (id_number) *id_number = id;
   if (id.empty()) return out;
   // The linked services run under the holder's ID number (the correlation key
-  // of certificate-issued); subsidies and the rest are their children.
+  // of certificate-issued); subsidies and the rest are their children. Only
+  // those this case's certificate started belong to it (issuedBy, carried by
+  // certificate-issued): anyone may file a case naming someone's ID number,
+  // and must not reach the services of a card another case issued.
   store::InstanceQuery q;
   q.business_key = id;
   q.limit = 100;
   auto linked = ctx.engine.store().instances(q);
   if (linked.ok()) {
-    std::sort(linked->begin(), linked->end(),
-              [](const store::InstanceRecord& a, const store::InstanceRecord& b) { return a.started_at < b.started_at; });
+    std::sort(linked->begin(), linked->end(), [](const store::InstanceRecord& a, const store::InstanceRecord& b) {
+      return a.started_at != b.started_at ? a.started_at < b.started_at : a.id < b.id;
+    });
+    std::set<InstanceId> ours;
     for (const auto& i : *linked) {
-      if (i.id != intake.instance_id && i.started_at >= intake.created_at - 1000) out.push_back(i);
+      if (i.id == intake.instance_id || i.started_at < intake.created_at - 1000) continue;
+      bool belongs = false;
+      if (i.parent_id != 0) {
+        belongs = ours.count(i.parent_id) > 0;  // a parent starts before its children
+      } else {
+        auto view = ctx.engine.inspect_instance(i.id);
+        belongs = view.ok() && string_at(view->variables, {"issuedBy"}) == intake.business_key;
+      }
+      if (!belongs) continue;
+      ours.insert(i.id);
+      out.push_back(i);
     }
   }
   return out;
@@ -278,6 +314,22 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   if (online && phone_hash != who.name) {
     return problem(ProblemKind::kForbidden, "Apply with the phone number you signed in with.", "applicant.phone");
   }
+  if (online) {
+    auto mine = ctx.store->intakes_of_phone(phone_hash);
+    if (!mine.ok()) return problem_from_error(mine.error());
+    int running = 0;
+    for (const store::IntakeRecord& i : *mine) {
+      if (i.channel != "online") continue;
+      auto inst = ctx.engine.store().instance(i.instance_id);
+      if (inst.ok() && *inst && (*inst)->status == 1) ++running;
+    }
+    if (running >= ctx.options.max_open_online_cases) {
+      return problem(ProblemKind::kConflict,
+                     fmt::format("This phone has {} cases in progress online already; follow those, or apply at a "
+                                 "service window.",
+                                 running));
+    }
+  }
   if (op->needs_transfer_region) {
     if (!valid_region(transfer_to) || transfer_to.substr(4) == "00") {
       return problem(ProblemKind::kBadRequest, "A transfer names the county it moves to (transferTo, such as 220402).",
@@ -299,17 +351,22 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   auto shared = ctx.gateway->lookup(id);
   if (!shared.ok()) return unavailable("The shared data cannot be reached now; nothing was filed. Try again shortly.");
   const fd::SharedRecord& s = *shared;
-  // Online, a signed-in phone proves no one's identity: the name must be the
-  // one the household registration holds for the ID number, before anything
-  // about that person (a death, a certificate) is told or a case filed in
-  // their name. At a window, staff see the person and their papers.
-  if (online && s.found && s.name != name) {
+  // Online, a signed-in phone proves no one's identity: the ID number must be
+  // one the household registration holds, for a living person of that name,
+  // before anything about the person (their region, a certificate) is told
+  // or a case filed in their name. Each of these is refused in the same
+  // words, so the answer does not tell which: a number nobody holds, another
+  // name, or a death. At a window, staff see the person and their papers.
+  if (online && (!s.found || s.deceased || s.name != name)) {
     return problem(ProblemKind::kBadRequest,
-                   "The name is not the one registered for this ID number; nothing was filed.", "applicant.name");
+                   "The household registration holds no living person of this name and ID number; nothing was filed. "
+                   "Check both, or apply at a service window.",
+                   "applicant.idNumber");
   }
   if (s.deceased) return problem(ProblemKind::kConflict, "The death records hold this ID number; nothing was filed.");
   if (s.found) {
-    if (!region.empty() && region != s.region && !op->needs_transfer_region) {
+    // Online the registered region is taken as it is, without naming it.
+    if (!online && !region.empty() && region != s.region && !op->needs_transfer_region) {
       return problem(ProblemKind::kConflict,
                      "The household registration is in " + s.region + ", which handles the case; leave the region out.",
                      "applicant.region");
@@ -512,16 +569,10 @@ Response store_document(Context& ctx, const Request& req, const store::IntakeRec
   std::filesystem::create_directories(ctx.options.uploads_dir, ec);
   std::string stored = random_token() + std::string(fd::extension_of(*sniffed));
   std::filesystem::path path = ctx.options.uploads_dir / stored;
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(document.data(), static_cast<std::streamsize>(document.size()));
-    out.flush();
-    if (!out) {
-      std::filesystem::remove(path, ec);
-      return problem_from_error(Error{"store", "the document could not be written"});
-    }
+  if (!write_private_file(path, document)) {
+    std::filesystem::remove(path, ec);
+    return problem_from_error(Error{"store", "the document could not be written"});
   }
-  ::chmod(path.c_str(), 0600);
   store::DocumentRecord d;
   d.business_key = intake.business_key;
   d.material = material;
@@ -750,6 +801,19 @@ class MilestoneNotifier {
   }
 
  private:
+  // The case (intake key) named by issuedBy on the top of an instance's
+  // call chain (linked services and their children); "" when none.
+  std::string issuing_case(const store::InstanceRecord& inst) {
+    store::InstanceRecord top = inst;
+    for (int depth = 0; top.parent_id != 0 && depth < 16; ++depth) {
+      auto parent = engine_.store().instance(top.parent_id);
+      if (!parent.ok() || !*parent) return {};
+      top = std::move(**parent);
+    }
+    auto view = engine_.inspect_instance(top.id);
+    return view.ok() ? string_at(view->variables, {"issuedBy"}) : std::string();
+  }
+
   struct Item {
     InstanceId instance;
     std::string process_id;
@@ -779,6 +843,10 @@ class MilestoneNotifier {
     std::optional<store::IntakeRecord> intake;
     if (auto direct = store_->intake((*inst)->business_key); direct.ok() && *direct) {
       intake = **direct;
+    } else if (std::string issued_by = issuing_case(**inst); !issued_by.empty()) {
+      // The case whose certificate started the linked services: not the
+      // person's newest case, which anyone could have filed.
+      if (auto issuing = store_->intake(issued_by); issuing.ok() && *issuing) intake = **issuing;
     } else if (fd::valid_id_number((*inst)->business_key)) {
       auto of = store_->intake_of_applicant(keyed_hash(options_, "id", (*inst)->business_key));
       if (of.ok() && *of) intake = **of;

@@ -25,6 +25,9 @@ struct FrontDoorOptions {
   std::filesystem::path uploads_dir;
   int64_t max_upload_bytes = 5 * 1024 * 1024;
   int max_documents_per_case = 30;
+  // How many cases filed online one phone may have running at once: filing
+  // costs a signed-in phone nothing, and every case fills staff's lists.
+  int max_open_online_cases = 3;
   // One-time codes: how long one lives, how many tries it allows, how often
   // a phone may ask for one.
   int64_t code_ttl_ms = 5 * 60 * 1000;

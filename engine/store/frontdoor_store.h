@@ -94,8 +94,12 @@ class FrontDoorStore {
   virtual Result<int64_t> add_code(const OneTimeCodeRecord& code) = 0;
   // Codes sent to a phone at or after `since`, newest first.
   virtual Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) = 0;
-  // Counts one attempt on a code; `used` also spends it.
-  virtual Result<void> record_code_attempt(int64_t id, bool used) = 0;
+  // Counts one attempt on a code while it is live (unspent, under
+  // `max_attempts`, expiring after `now`), in one statement; `used` also
+  // spends it. False when the code was no longer live: spent, used up or
+  // expired, perhaps by a request running beside this one (on this server
+  // or another), so the attempt must fail.
+  virtual Result<bool> record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) = 0;
 
   virtual Result<void> add_applicant_session(const ApplicantSessionRecord& session) = 0;
   virtual Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) = 0;

@@ -414,6 +414,8 @@ TEST_F(FrontDoorTest, IntakeWithPrefillAndAMissingDocumentSuppliedOnline) {
     ++files;
     EXPECT_EQ(entry.path().extension(), ".png");
     EXPECT_EQ(read_file(entry.path()), kPng);
+    EXPECT_EQ(fs::status(entry.path()).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
+        << "an applicant's document is the server's alone";
   }
   EXPECT_EQ(files, 1u);
 
@@ -503,8 +505,25 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
     const size_t cases_before = instance_count();
     api::Response refused = call(me, "POST", "/api/v1/applicant/applications", wrong_name);
     EXPECT_EQ(refused.status, 400) << refused.body;
-    EXPECT_EQ(doc(refused)["field"], json::value("applicant.name"));
+    EXPECT_EQ(doc(refused)["field"], json::value("applicant.idNumber"));
     EXPECT_EQ(refused.body.find(real), std::string::npos);
+    // A number nobody holds and a dead person's get the very same answer, so
+    // trying names and numbers online tells nothing about anyone.
+    // (The simulated registration holds everyone born in its province.)
+    const std::string unknown = connectors::sim::make_id_number("110101", "19800101", 1);
+    ASSERT_FALSE(connectors::sim::person_of(unknown));
+    std::string dead;
+    for (int seq = 1; seq < 999 && dead.empty(); ++seq) {
+      std::string candidate = connectors::sim::make_id_number("220102", "19800101", seq);
+      auto p = connectors::sim::person_of(candidate);
+      if (p && p->deceased) dead = candidate;
+    }
+    ASSERT_FALSE(dead.empty());
+    for (const std::string& other : {unknown, dead}) {
+      api::Response same = call(me, "POST", "/api/v1/applicant/applications", intake_body(other, phone));
+      EXPECT_EQ(same.status, 400) << same.body;
+      EXPECT_EQ(same.body, refused.body);
+    }
     EXPECT_EQ(instance_count(), cases_before);
   }
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone, R"(,"onBehalf":true)")).status, 400);
@@ -513,6 +532,16 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
   EXPECT_FALSE(doc(filed).contains("shared")) << "the shared record goes to window staff only";
   std::string key(doc(filed)["businessKey"].as_string());
   InstanceId instance = static_cast<InstanceId>(doc(filed)["instanceId"].as_int64());
+  // Someone else who knows the person's name and ID number files a case of
+  // their own for them (then drops it): it must never reach the services of
+  // the card the first case issues.
+  const std::string other_phone = "13700137008";
+  sign_in(other_phone);
+  const std::string other = "applicant:" + other_phone;
+  api::Response second = call(other, "POST", "/api/v1/applicant/applications", intake_body(id, other_phone));
+  ASSERT_EQ(second.status, 201) << second.body;
+  const std::string other_key(doc(second)["businessKey"].as_string());
+  ASSERT_TRUE(engine_->cancel_instance(doc(second)["instanceId"].as_int64(), "filed twice").ok());
   // A running case cannot be rated yet.
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/rating", R"({"level":"satisfied"})").status, 409);
   EXPECT_EQ(doc(call(me, "GET", "/api/v1/applicant/cases/" + key))["ratable"], json::value(false));
@@ -548,6 +577,16 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
   }
   EXPECT_EQ(offer["living"], json::value(true));
   EXPECT_EQ(offer["nursing"], json::value(true));
+  // The other case shows none of it and cannot answer the offer.
+  sign_in(other_phone);
+  json::object theirs = doc(call(other, "GET", "/api/v1/applicant/cases/" + other_key));
+  ASSERT_TRUE(theirs["processes"].is_array()) << json::serialize(theirs);
+  for (const json::value& p : theirs["processes"].as_array()) {
+    EXPECT_EQ(p.at("processId"), json::value("certificate-new-issue")) << json::serialize(p);
+  }
+  EXPECT_EQ(call(other, "POST", "/api/v1/applicant/cases/" + other_key + "/subsidies",
+                 R"({"living":false,"nursing":false})").status,
+            409);
 
   // Half an answer is refused; then the applicant accepts both.
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":true})").status, 400);
@@ -759,6 +798,68 @@ TEST_F(FrontDoorTest, OneTimeCodesAreCappedLimitedAndSingleUse) {
   // The codes are stored hashed: the database holds no code in the clear.
   std::string db = read_file(dir_ / "banshi.db") + read_file(dir_ / "banshi.db-wal");
   EXPECT_EQ(db.find(phone), std::string::npos);
+}
+
+// Filing online costs a signed-in phone nothing: it may have a few cases
+// running at once, and files another once one has ended.
+TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
+  const std::string id = person(false);
+  ASSERT_FALSE(id.empty());
+  const std::string phone = "13700137011";
+  sign_in(phone);
+  const std::string me = "applicant:" + phone;
+  std::vector<InstanceId> filed;
+  for (int n = 0; n < 3; ++n) {
+    api::Response r = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
+    ASSERT_EQ(r.status, 201) << r.body;
+    filed.push_back(doc(r)["instanceId"].as_int64());
+  }
+  const size_t before = instance_count();
+  api::Response fourth = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
+  EXPECT_EQ(fourth.status, 409) << fourth.body;
+  EXPECT_EQ(instance_count(), before) << "nothing was filed";
+  ASSERT_TRUE(engine_->cancel_instance(filed.front(), "withdrawn").ok());
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 201);
+}
+
+// Requests racing with one code (an intercepted code tried beside its
+// owner, or many guesses at once): the code signs in once, and no more
+// attempts count than the cap allows.
+TEST_F(FrontDoorTest, ACodeSignsInOnceWhenRequestsRace) {
+  const std::string phone = "13600136006";
+  ASSERT_EQ(call("", "POST", "/api/v1/applicant/codes", R"({"phone":")" + phone + R"("})").status, 202);
+  const std::string code = last_code(phone);
+  ASSERT_EQ(code.size(), 6u);
+  auto race = [&](const std::vector<std::string>& codes) {
+    std::vector<int> status(codes.size());
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < codes.size(); ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < static_cast<int>(codes.size())) std::this_thread::yield();
+        status[i] = call("", "POST", "/api/v1/applicant/session",
+                         R"({"phone":")" + phone + R"(","code":")" + codes[i] + R"("})").status;
+      });
+    }
+    for (auto& t : threads) t.join();
+    return status;
+  };
+  auto right = race(std::vector<std::string>(8, code));
+  EXPECT_EQ(std::count(right.begin(), right.end(), 200), 1) << "one code, one session";
+  EXPECT_EQ(std::count(right.begin(), right.end(), 401), 7);
+
+  clock_->advance(61'000);
+  ASSERT_EQ(call("", "POST", "/api/v1/applicant/codes", R"({"phone":")" + phone + R"("})").status, 202);
+  const std::string next = last_code(phone);
+  const std::string wrong = next == "000000" ? "000001" : "000000";
+  // Twelve wrong guesses at once and the right code last: the cap of five
+  // holds however the guesses interleave, so the right code comes too late.
+  auto guesses = race(std::vector<std::string>(12, wrong));
+  EXPECT_EQ(std::count(guesses.begin(), guesses.end(), 401), 12);
+  EXPECT_EQ(call("", "POST", "/api/v1/applicant/session",
+                 R"({"phone":")" + phone + R"(","code":")" + next + R"("})").status,
+            401);
 }
 
 }  // namespace

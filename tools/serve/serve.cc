@@ -266,6 +266,13 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   api_options.frontdoor.uploads_dir =
       config.frontdoor_uploads_dir.empty() ? fs::path(config.store_path).parent_path() / "uploads" : fs::path(config.frontdoor_uploads_dir);
   api_options.frontdoor.hash_key = config.frontdoor_hash_key;
+  if (config.frontdoor_hash_key.empty() && front_door_gateway) {
+    // The built-in key is in the source: with it, the hashes that stand for
+    // ID and phone numbers (and the audit trail's applicant ids) can be
+    // reversed by trying every number.
+    spdlog::warn("frontdoor.hash_key is not set: ID and phone numbers are hashed under the built-in key, which "
+                 "anyone can read; set a secret key before applicants use this server (docs/frontdoor.md)");
+  }
   api_options.frontdoor.code_ttl_ms = config.frontdoor_code_ttl_seconds * 1000;
   api_options.frontdoor.max_upload_bytes = config.frontdoor_max_upload_bytes;
   api_options.frontdoor.notify_milestones = config.frontdoor_notify_milestones;

@@ -2173,12 +2173,18 @@ Result<std::vector<OneTimeCodeRecord>> PostgresStore::codes(const std::string& p
   });
 }
 
-Result<void> PostgresStore::record_code_attempt(int64_t id, bool used) {
-  return in_write_transaction([&](Connection& c) -> Result<void> {
-    auto done = change(c, "UPDATE applicant_codes SET attempts = attempts + 1, used = GREATEST(used, $2) WHERE id = $1",
-                       Params().add(id).add(int64_t{used ? 1 : 0}), "cannot count a code attempt");
+Result<bool> PostgresStore::record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) {
+  // The row is locked and the conditions checked again on the version
+  // committed last: of two requests at once, one counts, the other finds the
+  // code spent or used up.
+  return in_write_transaction([&](Connection& c) -> Result<bool> {
+    auto done = change(c,
+                       "UPDATE applicant_codes SET attempts = attempts + 1, used = GREATEST(used, $2) "
+                       "WHERE id = $1 AND used = 0 AND attempts < $3 AND expires_at > $4",
+                       Params().add(id).add(int64_t{used ? 1 : 0}).add(int64_t{max_attempts}).add(now),
+                       "cannot count a code attempt");
     if (!done.ok()) return done.error();
-    return {};
+    return *done == 1;
   });
 }
 

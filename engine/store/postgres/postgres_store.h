@@ -187,7 +187,7 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   Result<std::vector<DocumentRecord>> documents(const std::string& business_key) override;
   Result<int64_t> add_code(const OneTimeCodeRecord& code) override;
   Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) override;
-  Result<void> record_code_attempt(int64_t id, bool used) override;
+  Result<bool> record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) override;
   Result<void> add_applicant_session(const ApplicantSessionRecord& session) override;
   Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) override;
   Result<void> touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) override;

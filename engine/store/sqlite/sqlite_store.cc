@@ -2095,13 +2095,18 @@ Result<std::vector<OneTimeCodeRecord>> SqliteStore::codes(const std::string& pho
   });
 }
 
-Result<void> SqliteStore::record_code_attempt(int64_t id, bool used) {
-  return in_write_transaction([&](Connection& c) -> Result<void> {
-    auto st = c.prepare("UPDATE applicant_codes SET attempts = attempts + 1, used = MAX(used, ?2) WHERE id = ?1");
+Result<bool> SqliteStore::record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) {
+  return in_write_transaction([&](Connection& c) -> Result<bool> {
+    auto st = c.prepare(
+        "UPDATE applicant_codes SET attempts = attempts + 1, used = MAX(used, ?2) "
+        "WHERE id = ?1 AND used = 0 AND attempts < ?3 AND expires_at > ?4");
     if (!st.ok()) return st.error();
     st->bind(1, id);
     st->bind(2, int64_t{used ? 1 : 0});
-    return st->run("cannot count a code attempt");
+    st->bind(3, int64_t{max_attempts});
+    st->bind(4, now);
+    BANSHI_STORE_TRY(st->run("cannot count a code attempt"));
+    return sqlite3_changes(c.db()) == 1;
   });
 }
 
