@@ -95,6 +95,12 @@ struct Pending {
   // Applied in a batch of its own: its batch failed, and one command's write
   // may have been the cause.
   bool alone = false;
+  // Where several nodes share the store (EngineImpl::rendezvous): a message
+  // this node buffered while another node's instance opened a subscription
+  // for it, to publish again; or a subscription this node opened while
+  // another node buffered a message for it, to give that message.
+  std::optional<store::MessageRecord> redeliver;
+  std::optional<store::SubscriptionRecord> rematch;
 };
 
 // Answers the callers waiting on a committed batch, on a thread of its own:
@@ -1049,6 +1055,7 @@ class EngineImpl final : public Engine {
       }
     }
     if (work.empty()) return 0;
+    unmatched_subscriptions_.clear();
     // Kept to be applied again if another node changed one of the instances meanwhile.
     const std::deque<Pending> originals = work;
     const int64_t now = clock_->now_ms();
@@ -1074,6 +1081,14 @@ class EngineImpl final : public Engine {
       }
       if (p.signal) {
         results.emplace_back(p.waiter, broadcast(p.signal->first, p.signal->second, work));
+        continue;
+      }
+      if (p.redeliver) {
+        redeliver(*p.redeliver, now, work, batch, builder);
+        continue;
+      }
+      if (p.rematch) {
+        rematch(*p.rematch, now, work, batch, builder);
         continue;
       }
       if (p.start_timer) {
@@ -1257,6 +1272,7 @@ class EngineImpl final : public Engine {
       for (auto& r : ready) dispatched_.push_back(std::move(r));
     }
     if (builder.jobs_created()) jobs_cv_.notify_all();
+    if (relaying_) rendezvous(batch, now);
     trim_cache();
     return std::max<size_t>(applied, answered ? 1 : 0);
   }
@@ -1629,6 +1645,7 @@ class EngineImpl final : public Engine {
           // than the batch has delivered is enough.
           auto buffered = store_->buffered_messages(r.name, r.text, now, batch.messages_removed.size() + 1);
           if (!buffered.ok()) break;
+          bool delivered = false;
           for (const store::MessageRecord& m : *buffered) {
             if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
                 batch.messages_removed.end()) {
@@ -1636,7 +1653,16 @@ class EngineImpl final : public Engine {
             }
             batch.messages_removed.push_back(m.id);
             work.push_back(correlate_buffered(inst.record.id, r, m.variables));
+            delivered = true;
             break;
+          }
+          if (!delivered && relaying_) {
+            store::SubscriptionRecord s;
+            s.instance_id = inst.record.id;
+            s.key = r.key;
+            s.name = r.name;
+            s.correlation_key = r.text;
+            unmatched_subscriptions_.push_back(std::move(s));
           }
           break;
         }
@@ -1690,8 +1716,11 @@ class EngineImpl final : public Engine {
              !ev.interrupting);
   }
 
+  // `again`: a buffered message published again (rendezvous): it reaches
+  // subscriptions only; it started what it could start when it was first
+  // published, and stays buffered as it is when it reaches none.
   Outcome publish(const PublishRequest& req, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
-                  BatchBuilder* builder) {
+                  BatchBuilder* builder, bool again = false) {
     Outcome out;
     auto subs = store_->message_subscriptions(req.name, req.correlation_key);
     if (!subs.ok()) return Outcome(subs.error());
@@ -1722,6 +1751,7 @@ class EngineImpl final : public Engine {
       work.push_back(std::move(c));
     }
     out.publish.correlated = static_cast<int>(reached.size());
+    if (again) return out;
     out.publish.started = start_by_event(model::EventKind::kMessage, req.name, req.correlation_key, req.variables, work);
     if (out.publish.correlated == 0 && out.publish.started == 0 && req.time_to_live_ms > 0) {
       store::MessageRecord m;
@@ -1735,6 +1765,90 @@ class EngineImpl final : public Engine {
       out.publish.buffered = true;
     }
     return out;
+  }
+
+  // --- messages meeting across nodes ------------------------------------------
+  // Where nodes share the store, a message published on one node at the
+  // moment an instance on another opens its subscription can miss it: the
+  // publishing batch read no subscription and buffered the message, the
+  // opening batch read no buffered message and waits. Each batch looks again
+  // once committed, for what it wrote: the batch that buffered a message for
+  // subscriptions now stored, the batch that opened a subscription without a
+  // message for a message now buffered. Of two batches committed one after
+  // the other, the second one's look comes after the first one's commit, so
+  // at least one of them sees the other and queues the delivery (the
+  // message's removal makes a delivery happen once).
+  void rendezvous(const store::WriteBatch& batch, int64_t now) {
+    std::vector<Pending> again;
+    for (const store::MessageRecord& m : batch.messages_added) {
+      auto subs = store_->message_subscriptions(m.name, m.correlation_key);
+      if (!subs.ok() || subs->empty()) continue;
+      Pending p;
+      p.redeliver = m;
+      again.push_back(std::move(p));
+    }
+    for (store::SubscriptionRecord& s : unmatched_subscriptions_) {
+      auto found = store_->buffered_messages(s.name, s.correlation_key, now, 1);
+      if (!found.ok() || found->empty()) continue;
+      Pending p;
+      p.instance = s.instance_id;
+      p.rematch = std::move(s);
+      again.push_back(std::move(p));
+    }
+    unmatched_subscriptions_.clear();
+    if (again.empty()) return;
+    spdlog::info("{} messages and subscriptions met on another node at the same moment; delivering", again.size());
+    std::lock_guard lock(queue_mu_);
+    for (Pending& p : again) queue_.push_back(std::move(p));
+  }
+
+  // Publishes a message this node buffered again, to the subscriptions
+  // stored since; removed from the buffer when it reached one.
+  void redeliver(const store::MessageRecord& m, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
+                 BatchBuilder& builder) {
+    auto stored = store_->buffered_messages(m.name, m.correlation_key, now, batch.messages_removed.size() + 100);
+    if (!stored.ok()) return;
+    for (const store::MessageRecord& s : *stored) {
+      if (s.published_at != m.published_at || s.variables != m.variables || s.message_id != m.message_id) continue;
+      if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), s.id) != batch.messages_removed.end()) {
+        continue;
+      }
+      PublishRequest req;
+      req.name = s.name;
+      req.correlation_key = s.correlation_key;
+      boost::system::error_code ec;
+      json::value vars = json::parse(s.variables, ec);
+      if (!ec && vars.is_object()) req.variables = vars.as_object();
+      Outcome out = publish(req, now, work, batch, &builder, /*again=*/true);
+      if (out.publish.correlated > 0) batch.messages_removed.push_back(s.id);
+      return;
+    }
+  }
+
+  // Gives a subscription this node opened the oldest message buffered for
+  // it since, if it still waits.
+  void rematch(const store::SubscriptionRecord& s, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
+               BatchBuilder& builder) {
+    CachedInstance* inst = load(s.instance_id);
+    if (inst == nullptr || !inst->state.message_subscriptions.count(s.key)) return;
+    if (builder.message_subscription_closed(s.instance_id, s.key) ||
+        builder.message_subscription_claimed(s.instance_id, s.key)) {
+      return;
+    }
+    auto buffered = store_->buffered_messages(s.name, s.correlation_key, now, batch.messages_removed.size() + 1);
+    if (!buffered.ok()) return;
+    for (const store::MessageRecord& m : *buffered) {
+      if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) != batch.messages_removed.end()) {
+        continue;
+      }
+      if (takes_one_message(s)) builder.claim_message_subscription(s.instance_id, s.key);
+      batch.messages_removed.push_back(m.id);
+      Record opened;
+      opened.key = s.key;
+      opened.name = s.name;
+      work.push_back(correlate_buffered(s.instance_id, opened, m.variables));
+      return;
+    }
   }
 
   Outcome broadcast(const std::string& name, const json::object& vars, std::deque<Pending>& work) {
@@ -2237,6 +2351,9 @@ class EngineImpl final : public Engine {
   // "unsupported"), and when start() ran.
   std::atomic<bool> beats_{true};
   std::atomic<bool> relaying_{false};  // events go to and come from other nodes
+  // Subscriptions the batch being built opened without finding a buffered
+  // message (rendezvous); processing thread only.
+  std::vector<store::SubscriptionRecord> unmatched_subscriptions_;
   int64_t started_at_ = 0;
 
   std::mutex jobs_mu_;

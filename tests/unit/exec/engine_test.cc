@@ -821,5 +821,116 @@ TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
   b->stop();
 }
 
+// Node b publishes a message at the very moment node a's instance opens the
+// subscription for it: inside a's transaction, after a read the buffer and
+// found nothing, b reads no subscription (a's is not committed) and buffers
+// the message. Once both have committed, the instance must still get it.
+TEST_P(EngineTest, AMessageMeetsASubscriptionOpenedOnAnotherNodeAtTheSameMoment) {
+  if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
+  std::unique_ptr<Engine> b;
+  std::atomic<bool> armed{false};
+  std::optional<Result<PublishResult>> published;
+  auto a_store = db_.open([&] {
+    if (!armed.exchange(false)) return;
+    std::thread other([&] {
+      PublishRequest pub;
+      pub.name = "assessment-done";
+      pub.correlation_key = "A-77";
+      pub.time_to_live_ms = 3'600'000;
+      pub.variables["score"] = 7;
+      published = b->publish_message(pub);
+    });
+    other.join();
+  });
+  ASSERT_NE(a_store, nullptr);
+  auto opened_a = Engine::open(EngineConfig{}, std::move(a_store), clock_);
+  ASSERT_TRUE(opened_a.ok()) << opened_a.error().message;
+  auto a = std::move(opened_a).value();
+  EngineConfig second;
+  second.node_id = "banshi-2";
+  auto opened_b = Engine::open(second, db_.open(), clock_);
+  ASSERT_TRUE(opened_b.ok()) << opened_b.error().message;
+  b = std::move(opened_b).value();
+  ASSERT_TRUE(a->deploy("messages.bpmn", kMessages, "designer").ok());
+  a->start();
+  b->start();
+  StartRequest req;
+  req.process_id = "wait";
+  req.variables["applicationId"] = "A-1";
+  ASSERT_TRUE(a->start_instance(req).ok());  // instance ids are reserved now, in a transaction of their own
+  req.variables["applicationId"] = "A-77";
+  armed = true;
+  auto id = a->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(published.has_value());
+  ASSERT_TRUE(published->ok()) << published->error().message;
+  EXPECT_TRUE((*published)->buffered) << "the race happened: b saw no subscription";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (status(*a, *id) == 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status(*a, *id), 2) << "the instance got the message";
+  EXPECT_TRUE(a->store().buffered_messages("assessment-done", "A-77", clock_->now_ms(), 10)->empty())
+      << "and the buffer gave it up";
+  a->stop();
+  b->stop();
+}
+
+// The other way round: node a publishes, and inside a's transaction node b
+// starts an instance whose subscription finds no buffered message (a's is
+// not committed). Node a, looking again after its commit, finds the
+// subscription and delivers the message.
+TEST_P(EngineTest, ASubscriptionOpenedOnAnotherNodeWhileAMessageIsBufferedGetsIt) {
+  if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
+  std::unique_ptr<Engine> b;
+  std::atomic<bool> armed{false};
+  std::optional<Result<InstanceId>> started;
+  auto a_store = db_.open([&] {
+    if (!armed.exchange(false)) return;
+    std::thread other([&] {
+      StartRequest req;
+      req.process_id = "wait";
+      req.variables["applicationId"] = "A-78";
+      started = b->start_instance(req);
+    });
+    other.join();
+  });
+  ASSERT_NE(a_store, nullptr);
+  auto opened_a = Engine::open(EngineConfig{}, std::move(a_store), clock_);
+  ASSERT_TRUE(opened_a.ok()) << opened_a.error().message;
+  auto a = std::move(opened_a).value();
+  EngineConfig second;
+  second.node_id = "banshi-2";
+  auto opened_b = Engine::open(second, db_.open(), clock_);
+  ASSERT_TRUE(opened_b.ok()) << opened_b.error().message;
+  b = std::move(opened_b).value();
+  ASSERT_TRUE(a->deploy("messages.bpmn", kMessages, "designer").ok());
+  a->start();
+  b->start();
+  StartRequest warm;
+  warm.process_id = "wait";
+  warm.variables["applicationId"] = "B-0";
+  ASSERT_TRUE(b->start_instance(warm).ok());  // b's instance ids are reserved now
+  PublishRequest pub;
+  pub.name = "assessment-done";
+  pub.correlation_key = "A-78";
+  pub.time_to_live_ms = 3'600'000;
+  armed = true;
+  auto published = a->publish_message(pub);
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  EXPECT_TRUE(published->buffered) << "the race happened: a saw no subscription";
+  ASSERT_TRUE(started.has_value());
+  ASSERT_TRUE(started->ok()) << started->error().message;
+  const InstanceId id = **started;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (status(*a, id) == 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status(*a, id), 2) << "the instance got the message";
+  EXPECT_TRUE(a->store().buffered_messages("assessment-done", "A-78", clock_->now_ms(), 10)->empty());
+  a->stop();
+  b->stop();
+}
+
 }  // namespace
 }  // namespace banshi
