@@ -101,6 +101,9 @@ struct Pending {
   // another node buffered a message for it, to give that message.
   std::optional<store::MessageRecord> redeliver;
   std::optional<store::SubscriptionRecord> rematch;
+  // A user's task completion: the assignee the user was checked against
+  // (store::TaskAssigneeCheck).
+  std::optional<std::string> assignee_checked;
 };
 
 // Answers the callers waiting on a committed batch, on a thread of its own:
@@ -559,6 +562,9 @@ class EngineImpl final : public Engine {
     p.command.key = (*task)->key;
     p.command.variables = variables;
     p.audit = audit_row(audit);
+    // Claimed or given to someone else between this read and the commit (on
+    // another thread or node): the store refuses the completion.
+    if (!user.empty()) p.assignee_checked = (*task)->assignee;
     return submit(std::move(p)).status;
   }
 
@@ -1163,6 +1169,7 @@ class EngineImpl final : public Engine {
       follow_up(*inst, out, now, work, batch, &builder);
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
       if (p.audit) batch.audit.push_back(*p.audit);
+      if (p.assignee_checked) batch.task_assignee_checks.push_back({p.instance, p.command.key, *p.assignee_checked});
       results.emplace_back(p.waiter, Outcome{});
     }
     for (auto& [id, t] : touched) {

@@ -15,6 +15,13 @@ bool WriteBatch::empty() const {
          start_timers_fired.empty();
 }
 
+const TaskAssigneeCheck* assignee_check_of(const WriteBatch& batch, const InstanceKey& task) {
+  for (const TaskAssigneeCheck& c : batch.task_assignee_checks) {
+    if (c.instance_id == task.instance_id && c.key == task.key) return &c;
+  }
+  return nullptr;
+}
+
 Result<std::unique_ptr<Store>> open_store(const std::string& location, const OpenOptions& options) {
   if (postgres::is_postgres_url(location)) {
     postgres::PostgresOptions o;

@@ -246,6 +246,15 @@ struct TaskCompletion {
   int64_t completed_at = 0;
 };
 
+// A task a user completes: the assignee the engine checked the user against
+// ("" when the task was unclaimed). A task given to someone else since then
+// is not removed, and the write is refused ("rejected").
+struct TaskAssigneeCheck {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  std::string assignee;
+};
+
 // Monitor figures (GET /api/v1/monitor/...). Every query takes the region
 // code prefixes the caller may see ("" covers all; no prefixes: nothing).
 struct MonitorGroup {
@@ -310,6 +319,10 @@ struct InstanceKey {
   friend bool operator==(const InstanceKey&, const InstanceKey&) = default;
 };
 
+struct WriteBatch;
+// The assignee check of a task the batch removes; null when there is none.
+const TaskAssigneeCheck* assignee_check_of(const WriteBatch& batch, const InstanceKey& task);
+
 // Everything one group commit writes.
 struct WriteBatch {
   std::vector<InstanceWrite> instances;
@@ -331,6 +344,7 @@ struct WriteBatch {
   std::vector<HistoryRecord> history;
   std::vector<TaskSlaUpdate> task_sla_updates;  // applied after tasks_added
   std::vector<TaskCompletion> tasks_completed;  // applied before tasks_removed
+  std::vector<TaskAssigneeCheck> task_assignee_checks = {};  // of tasks in tasks_removed
   // Audit rows of the changes in this batch, appended to the hash chain in
   // the same transaction (store/audit_chain.h); id and hashes are assigned.
   std::vector<AuditRecord> audit = {};

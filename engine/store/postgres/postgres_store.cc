@@ -306,6 +306,23 @@ Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, 
   return {};
 }
 
+// A task a user completes is removed only while its assignee is the one the
+// user was checked against: a claim or assignment another node committed
+// meanwhile is seen here (the DELETE rechecks the row as committed last).
+Result<void> remove_checked_task(Connection& c, const TaskAssigneeCheck& check) {
+  auto out = query(c, "DELETE FROM user_tasks WHERE instance_id = $1 AND key = $2 AND assignee = $3",
+                   Params().add(check.instance_id).add(as_int(check.key)).add(check.assignee), "cannot remove a task");
+  if (!out.ok()) return out.error();
+  if ((*out)->affected() != 0) return {};
+  auto still = query(c, "SELECT assignee FROM user_tasks WHERE instance_id = $1 AND key = $2",
+                     Params().add(check.instance_id).add(as_int(check.key)), "cannot read a task");
+  if (!still.ok()) return still.error();
+  if ((*still)->size() != 0) {
+    return Error{"rejected", fmt::format("the task was given to '{}' meanwhile", (*still)->text(0, 0))};
+  }
+  return {};
+}
+
 Result<void> add_job(Connection& c, const JobRecord& j) {
   Params p;
   p.add(j.instance_id)
@@ -510,6 +527,10 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   for (const auto& u : b.task_sla_updates) BANSHI_PG_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_PG_TRY(keep_task_outcome(c, done));
   for (const auto& k : b.tasks_removed) {
+    if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
+      BANSHI_PG_TRY(remove_checked_task(c, *check));
+      continue;
+    }
     BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = $1 AND key = $2", k,
                                "cannot remove a task"));
   }

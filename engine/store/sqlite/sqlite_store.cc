@@ -237,6 +237,27 @@ Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, 
   return st->run(what);
 }
 
+// A task a user completes is removed only while its assignee is the one the
+// user was checked against; the check costs a second statement only when
+// the removal finds nothing.
+Result<void> remove_checked_task(Connection& c, const TaskAssigneeCheck& check) {
+  auto st = c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3");
+  if (!st.ok()) return st.error();
+  st->bind(1, check.instance_id);
+  st->bind(2, as_int(check.key));
+  st->bind(3, check.assignee);
+  BANSHI_STORE_TRY(st->run("cannot remove a task"));
+  if (sqlite3_changes(c.db()) != 0) return {};
+  auto still = c.prepare("SELECT assignee FROM user_tasks WHERE instance_id = ?1 AND key = ?2");
+  if (!still.ok()) return still.error();
+  still->bind(1, check.instance_id);
+  still->bind(2, as_int(check.key));
+  if (still->step() == SQLITE_ROW) {
+    return Error{"rejected", fmt::format("the task was given to '{}' meanwhile", still->text(0))};
+  }
+  return {};
+}
+
 Result<void> add_job(Connection& c, const JobRecord& j) {
   auto st = c.prepare(
       "INSERT INTO jobs (instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, "
@@ -469,6 +490,10 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_STORE_TRY(keep_task_outcome(c, done));
   for (const auto& k : b.tasks_removed) {
+    if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
+      BANSHI_STORE_TRY(remove_checked_task(c, *check));
+      continue;
+    }
     BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2", k,
                                   "cannot remove a task"));
   }

@@ -589,6 +589,51 @@ TEST_P(StoreTest, ABufferedMessageIsDeliveredOnce) {
   EXPECT_TRUE(store_->history(2)->empty());
 }
 
+// A user's completion names the assignee the user was checked against: a
+// task claimed or given to someone else since is not removed, and nothing
+// of the batch is written.
+TEST_P(StoreTest, ACompletionCheckedAgainstAnAssigneeFailsOnceTheTaskWasGivenAway) {
+  WriteBatch setup;
+  setup.instances.push_back(new_instance(1, definition_key_));
+  setup.tasks_added = {sample_task(1, 10), sample_task(1, 11)};
+  ASSERT_TRUE(store_->write(setup).ok());
+  auto tasks = store_->tasks({});
+  ASSERT_EQ(tasks->size(), 2u);
+  auto id_of = [&](uint64_t key) {
+    for (const auto& t : *tasks) {
+      if (t.key == key) return t.id;
+    }
+    return int64_t{0};
+  };
+  ASSERT_TRUE(store_->assign_task(id_of(10), "", "bo").ok());  // claimed after the completing user was checked
+  int version = 1;
+  auto complete = [&](uint64_t key, const std::string& checked) {
+    WriteBatch b;
+    InstanceWrite w = new_instance(1, definition_key_);
+    w.record.version = version + 1;
+    w.expected_version = version;
+    b.instances.push_back(w);
+    b.tasks_removed.push_back({1, key});
+    b.task_assignee_checks.push_back({1, key, checked});
+    b.history.push_back({1, version, 100, "completed"});
+    auto r = store_->write(b);
+    if (r.ok()) ++version;
+    return r;
+  };
+  auto refused = complete(10, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "rejected");
+  EXPECT_NE(refused.error().message.find("bo"), std::string::npos) << refused.error().message;
+  EXPECT_EQ((*store_->instance(1))->version, 1) << "nothing of the batch is written";
+  EXPECT_TRUE(store_->history(1)->empty());
+  EXPECT_TRUE(store_->task(id_of(10))->has_value());
+  EXPECT_FALSE(complete(10, "ana").ok()) << "nor by someone else";
+  ASSERT_TRUE(complete(10, "bo").ok()) << "the assignee completes it";
+  EXPECT_FALSE(store_->task(id_of(10))->has_value());
+  ASSERT_TRUE(complete(11, "").ok()) << "an unclaimed task, still unclaimed";
+  EXPECT_TRUE(complete(11, "").ok()) << "a task already gone is not an error here (the engine refuses the command)";
+}
+
 TEST_P(StoreTest, VersionConflictLeavesNothingWritten) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   ASSERT_TRUE(store_->write(full_batch(new_instance(2, definition_key_))).ok());
