@@ -41,6 +41,12 @@ void WsSession<Stream>::run(http::request<http::string_body> request) {
     self->ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "banshi"); }));
     self->ws_.read_message_max(self->state_->options.ws_max_message_bytes);
+    // The client may act as soon as it reads the 101 (start a case, say),
+    // before on_accept runs here: so frames are taken from before the
+    // handshake, and wait in the queue until it is done. Otherwise an event
+    // committed in between would be lost.
+    self->open_ = true;
+    if (self->upgrade_.on_open) self->upgrade_.on_open(self);
     self->ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, self));
   });
 }
@@ -48,9 +54,9 @@ void WsSession<Stream>::run(http::request<http::string_body> request) {
 template <class Stream>
 void WsSession<Stream>::on_accept(beast::error_code ec) {
   if (ec) return finish();
-  open_ = true;
+  accepted_ = true;
   if (state_->stopping) return close_with(websocket::close_code::going_away);
-  if (upgrade_.on_open) upgrade_.on_open(this->shared_from_this());
+  if (!writing_) write_next();  // what was sent during the handshake
   read();
 }
 
@@ -95,6 +101,7 @@ bool WsSession<Stream>::send(std::string text) {
 
 template <class Stream>
 void WsSession<Stream>::write_next() {
+  if (!accepted_) return;  // on_accept starts the writes
   if (queue_.empty() || closing_ || finished_) {
     writing_ = false;
     if (queue_.empty() && close_when_sent_) close_with(websocket::close_code::policy_error);
@@ -133,6 +140,11 @@ void WsSession<Stream>::close_with(websocket::close_code code) {
   open_ = false;
   if (closing_ || finished_) return;
   closing_ = true;
+  if (!accepted_) {
+    // The handshake is still running: cancelling it finishes the session.
+    beast::get_lowest_layer(ws_).cancel();
+    return;
+  }
   if (writing_) {
     // A write is in flight; cancelling the socket ends it and the read.
     beast::get_lowest_layer(ws_).cancel();

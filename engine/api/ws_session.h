@@ -59,6 +59,7 @@ class WsSession : public Connection, public WsClient, public std::enable_shared_
   std::shared_ptr<ServerState> state_;
   Upgrade upgrade_;
   bool registered_ = false;
+  bool accepted_ = false;  // the handshake is done: frames may be written
   bool writing_ = false;
   bool closing_ = false;
   bool close_when_sent_ = false;  // close_after_sent(): close once the queue is written
