@@ -16,14 +16,18 @@
 //
 // Clients: for straight-through and fan-out, --clients threads start
 // instances back to back, never letting more than --inflight instances be
-// started and not yet ended. For user-task every client runs one instance at
-// a time: start (the variable "worker" names the client, and the task is
-// assigned to it), find its task with the store's tasks query by assignee,
-// complete it.
+// started and not yet ended. For user-task each instance is run by one slot:
+// start (the variable "worker" names the slot, and the task is assigned to
+// it), find its task with the store's tasks query by assignee, complete it,
+// start the next. With --api async (the default) --drivers threads keep
+// --inflight slots (default 64) going through the engine's asynchronous
+// methods, an event loop each; with --api blocking each of --clients threads
+// is one slot and waits on every call.
 //
 // Usage: bench_peer_banshi --workload NAME --model FILE [--instances N]
 //          [--clients C] [--inflight K] [--warmup W] [--db PATH]
-//          [--connectors inline|workers] [--keep-db 1]
+//          [--connectors inline|workers] [--api async|blocking]
+//          [--drivers D] [--keep-db 1]
 //
 // The store file is removed at the end unless --keep-db 1 is given (to look
 // at what the workload wrote).
@@ -229,6 +233,8 @@ int main(int argc, char** argv) {
   int instances = 20000, clients = 64, warmup = -1, job_workers = 0;
   int64_t inflight = 4096;
   std::string connectors = "inline";
+  std::string api = "async";
+  int drivers = 2;
   bool keep_db = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -242,6 +248,8 @@ int main(int argc, char** argv) {
     else if (k == "--job-workers") job_workers = std::atoi(v.c_str());
     else if (k == "--connectors") connectors = v;
     else if (k == "--keep-db") keep_db = v == "1";
+    else if (k == "--api") api = v;
+    else if (k == "--drivers") drivers = std::atoi(v.c_str());
     else die("unknown option " + k);
   }
   const bool user = workload == "user-task";
@@ -252,6 +260,9 @@ int main(int argc, char** argv) {
   else die("unknown workload " + workload);
   if (model.empty()) die("--model FILE is required");
   if (warmup < 0) warmup = std::min(2000, instances / 10);
+  if (api != "async" && api != "blocking") die("--api is async or blocking");
+  if (user && api == "async" && inflight == 4096) inflight = 64;
+  if (drivers < 1 || drivers > inflight) die("--drivers is between 1 and --inflight");
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
 
   store::sqlite::SqliteOptions o;
@@ -326,8 +337,96 @@ int main(int argc, char** argv) {
     return static_cast<double>(t0);
   };
 
+  // The user task through the asynchronous API: `drivers` threads keep
+  // `inflight` instances going between them, one event loop each, as a
+  // server or a worker pool built on callbacks would (the way bpmn-engine is
+  // driven). The engine's callbacks only post to the driver's mailbox; the
+  // driver reads the task and completes it.
+  struct Event {
+    size_t slot;
+    bool started;  // else: completed
+    bool ok;
+    int64_t id;
+  };
+  struct Mailbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Event> events;
+    void push(Event e) {
+      bool was_empty;
+      {
+        std::lock_guard lock(mu);
+        was_empty = events.empty();
+        events.push_back(e);
+      }
+      if (was_empty) cv.notify_one();
+    }
+  };
+  auto run_async = [&](int n) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> threads;
+    const int per_driver = static_cast<int>(inflight) / drivers;
+    for (int d = 0; d < drivers; ++d) {
+      threads.emplace_back([&, d] {
+        Mailbox box;
+        std::vector<std::string> workers;
+        std::vector<int64_t> started_at(static_cast<size_t>(per_driver));
+        for (int s = 0; s < per_driver; ++s) workers.push_back(fmt::format("w{}_{}", d, s));
+        size_t open = 0;
+        auto start = [&](size_t slot) {
+          if (next.fetch_add(1) >= n) return;
+          ++open;
+          StartRequest req;
+          req.process_id = process_id;
+          req.variables["amount"] = 5000;
+          req.variables["worker"] = workers[slot];
+          started_at[slot] = now_ns();
+          engine.start_instance_async(req, [&box, slot](Result<InstanceId> id) {
+            box.push(Event{slot, true, id.ok(), id.ok() ? *id : 0});
+          });
+        };
+        for (size_t s = 0; s < workers.size(); ++s) start(s);
+        std::vector<Event> events;
+        while (open > 0) {
+          {
+            std::unique_lock lock(box.mu);
+            box.cv.wait(lock, [&] { return !box.events.empty(); });
+            events.swap(box.events);
+          }
+          for (const Event& e : events) {
+            if (!e.ok) ++failures;
+            if (e.started && e.ok) {
+              tracker.started(e.id, started_at[e.slot]);
+              // Find this slot's task (its only open one) and complete it.
+              store::TaskQuery q;
+              q.assignee = workers[e.slot];
+              q.limit = 1;
+              auto tasks = engine.store().tasks(q);
+              if (tasks.ok() && !tasks->empty() && tasks->front().instance_id == e.id) {
+                size_t slot = e.slot;
+                engine.complete_task_async(tasks->front().id, {}, workers[slot], [&box, slot](Result<void> r) {
+                  box.push(Event{slot, false, r.ok(), 0});
+                });
+                continue;
+              }
+              ++failures;
+            }
+            --open;
+            start(e.slot);
+          }
+          events.clear();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+  };
+  auto run_workload = [&](int n) {
+    if (user && api == "async") run_async(n);
+    else run(n);
+  };
+
   // Warm-up: the same work, not measured.
-  run(warmup);
+  run_workload(warmup);
   tracker.wait_done(static_cast<size_t>(warmup) - static_cast<size_t>(failures.load()));
   int64_t ignored = 0;
   tracker.take(&ignored);
@@ -337,7 +436,7 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru0);
 
   const int64_t t0 = now_ns();
-  run(instances);
+  run_workload(instances);
   tracker.wait_done(static_cast<size_t>(instances) - static_cast<size_t>(failures.load()));
   int64_t last_end = 0;
   std::vector<int64_t> lat = tracker.take(&last_end);
@@ -354,15 +453,16 @@ int main(int argc, char** argv) {
   const int64_t commits = ts->commits - commits0;
   const int64_t acquires = ts->acquires - acq0;
   fmt::print(
-      "{{\"engine\":\"{}\",\"connectors\":\"{}\",\"workload\":\"{}\",\"instances\":{},\"completed\":{},\"failures\":{},"
+      "{{\"engine\":\"{}\",\"api\":\"{}\",\"drivers\":{},\"connectors\":\"{}\",\"workload\":\"{}\",\"instances\":{},\"completed\":{},\"failures\":{},"
       "\"seconds\":{:.3f},\"per_second\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},\"max_ms\":{:.3f},"
       "\"peak_rss_mb\":{:.1f},\"cpu_seconds\":{:.2f},\"clients\":{},\"inflight\":{},\"jobs_run\":{},"
       "\"commits\":{},\"instance_writes_per_commit\":{:.1f},\"commit_ms_total\":{:.0f},"
       "\"job_acquires\":{},\"jobs_per_acquire\":{:.2f},\"acquire_ms_total\":{:.0f}}}\n",
-      connectors == "inline" ? "banshi" : "banshi-workers", connectors, workload, instances, lat.size(),
+      connectors != "inline" ? "banshi-workers" : user && api == "blocking" ? "banshi-blocking" : "banshi",
+      user ? api : "blocking", user && api == "async" ? drivers : 0, connectors, workload, instances, lat.size(),
       failures.load(), secs, static_cast<double>(lat.size()) / secs,
       pct(lat, 0.50), pct(lat, 0.99), pct(lat, 1.0), static_cast<double>(ru.ru_maxrss) / 1024.0, cpu, clients,
-      user ? clients : inflight, jobs - jobs0, commits,
+      user && api == "blocking" ? clients : inflight, jobs - jobs0, commits,
       commits ? static_cast<double>(ts->instance_writes - writes0) / static_cast<double>(commits) : 0.0,
       static_cast<double>(ts->write_ns - write_ns0) / 1e6, acquires,
       acquires ? static_cast<double>(ts->acquired - acqd0) / static_cast<double>(acquires) : 0.0,

@@ -41,7 +41,11 @@ for w in straight-through fan-out user-task; do
   echo "running $w on banshi ($BANSHI_N instances) ..." >&2
   build/release/bench/bench_peer_banshi --workload "$w" --model "bench/peer/models/$w.bpmn" \
     --instances "$BANSHI_N" --db "$work/bench.db" | tee -a "$results" >&2
-  if [ "$w" != user-task ]; then
+  if [ "$w" = user-task ]; then
+    echo "running $w on banshi with a blocked client thread per instance ..." >&2
+    build/release/bench/bench_peer_banshi --workload "$w" --model "bench/peer/models/$w.bpmn" \
+      --instances "$BANSHI_N" --db "$work/bench.db" --api blocking | tee -a "$results" >&2
+  else
     echo "running $w on banshi with its connectors on the job workers ..." >&2
     build/release/bench/bench_peer_banshi --workload "$w" --model "bench/peer/models/$w.bpmn" \
       --instances "$BANSHI_N" --db "$work/bench.db" --connectors workers | tee -a "$results" >&2
@@ -70,17 +74,17 @@ const get = (engine, w) => rows.find((r) => r.engine === engine && r.workload ==
 const pad = (s, n) => String(s).padStart(n);
 const f0 = (x) => x.toLocaleString('en-US', { maximumFractionDigits: 0 });
 console.log(`banshi (SQLite, synchronous=FULL) vs bpmn-engine ${rows.find((r) => r.engine === 'bpmn-engine')?.version} (in memory, ${rows.find((r) => r.engine === 'bpmn-engine')?.node}), ${new Date().toISOString().slice(0, 10)}`);
-console.log(`${'workload'.padEnd(17)} ${'engine'.padEnd(14)} ${pad('inst/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('RSS MB', 7)}`);
+console.log(`${'workload'.padEnd(17)} ${'engine'.padEnd(15)} ${pad('inst/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('RSS MB', 7)}`);
 const verdicts = [];
 for (const w of ['straight-through', 'fan-out', 'user-task']) {
-  const b = get('banshi', w), bw = get('banshi-workers', w), p = get('bpmn-engine', w);
-  for (const r of [b, bw, p]) {
+  const b = get('banshi', w), bw = get('banshi-workers', w), bb = get('banshi-blocking', w), p = get('bpmn-engine', w);
+  for (const r of [b, bw, bb, p]) {
     if (!r) continue;
-    console.log(`${w.padEnd(17)} ${r.engine.padEnd(14)} ${pad(f0(r.per_second), 9)} ${pad(r.p50_ms.toFixed(2), 8)} ${pad(r.p99_ms.toFixed(2), 8)} ${pad(r.peak_rss_mb.toFixed(0), 7)}`);
+    console.log(`${w.padEnd(17)} ${r.engine.padEnd(15)} ${pad(f0(r.per_second), 9)} ${pad(r.p50_ms.toFixed(2), 8)} ${pad(r.p99_ms.toFixed(2), 8)} ${pad(r.peak_rss_mb.toFixed(0), 7)}`);
   }
   if (b && p) {
     const ratio = b.per_second / p.per_second;
-    console.log(`${w.padEnd(17)} ${'ratio'.padEnd(14)} ${pad(ratio.toFixed(1) + 'x', 9)} ${pad((p.p50_ms / b.p50_ms).toFixed(1) + 'x', 8)} ${pad((p.p99_ms / b.p99_ms).toFixed(1) + 'x', 8)} ${pad((b.peak_rss_mb / p.peak_rss_mb).toFixed(2), 7)}`);
+    console.log(`${w.padEnd(17)} ${'ratio'.padEnd(15)} ${pad(ratio.toFixed(1) + 'x', 9)} ${pad((p.p50_ms / b.p50_ms).toFixed(1) + 'x', 8)} ${pad((p.p99_ms / b.p99_ms).toFixed(1) + 'x', 8)} ${pad((b.peak_rss_mb / p.peak_rss_mb).toFixed(2), 7)}`);
     verdicts.push(`${w}: banshi/bpmn-engine ${ratio.toFixed(1)}x (target >= 100x): ${ratio >= 100 ? 'MET' : 'MISSED'}`);
   }
   if (w === 'straight-through' && b) {

@@ -69,10 +69,23 @@ struct Outcome {
   PublishResult publish;
 };
 
+// Who hears a command's outcome: a caller blocked on a promise, or a
+// callback (the asynchronous methods). Empty: nobody (timers, follow-ups).
+struct Waiter {
+  std::shared_ptr<std::promise<Outcome>> promise;
+  std::function<void(Outcome)> callback;
+
+  explicit operator bool() const { return promise || callback; }
+  void tell(Outcome outcome) {
+    if (promise) promise->set_value(std::move(outcome));
+    else if (callback) callback(std::move(outcome));
+  }
+};
+
 struct Pending {
   InstanceId instance = 0;
   Command command;
-  std::shared_ptr<std::promise<Outcome>> waiter;
+  Waiter waiter;
   // A new instance (command is kStart).
   bool create = false;
   int64_t definition_key = 0;
@@ -114,7 +127,7 @@ struct Pending {
 // the calling thread.
 class Replier {
  public:
-  using Reply = std::pair<std::shared_ptr<std::promise<Outcome>>, Outcome>;
+  using Reply = std::pair<Waiter, Outcome>;
 
   ~Replier() { stop(); }
 
@@ -155,7 +168,7 @@ class Replier {
  private:
   static void answer_now(std::vector<Reply>& replies) {
     for (auto& [waiter, outcome] : replies) {
-      if (waiter) waiter->set_value(std::move(outcome));
+      if (waiter) waiter.tell(std::move(outcome));
     }
   }
 
@@ -531,41 +544,36 @@ class EngineImpl final : public Engine {
 
   // --- commands -------------------------------------------------------------
   Result<InstanceId> start_instance(const StartRequest& request) override {
-    auto key = definition_key_for(request.process_id, request.version);
-    if (!key.ok()) return key.error();
-    auto id = new_instance_id();
-    if (!id.ok()) return id.error();
-    Pending p;
-    p.instance = *id;
-    p.create = true;
-    p.definition_key = *key;
-    p.business_key = request.business_key;
-    p.command = Command{CommandKind::kStart};
-    p.command.name = request.start_event;
-    p.command.variables = request.variables;
-    auto outcome = submit(std::move(p));
+    auto p = start_command(request);
+    if (!p.ok()) return p.error();
+    const InstanceId id = p->instance;
+    auto outcome = submit(std::move(p).value());
     if (!outcome.status.ok()) return outcome.status.error();
-    return *id;
+    return id;
+  }
+
+  void start_instance_async(const StartRequest& request, std::function<void(Result<InstanceId>)> done) override {
+    auto p = start_command(request);
+    if (!p.ok()) return done(p.error());
+    const InstanceId id = p->instance;
+    submit_async(std::move(p).value(), [id, done = std::move(done)](Outcome outcome) {
+      if (!outcome.status.ok()) return done(outcome.status.error());
+      done(id);
+    });
   }
 
   Result<void> complete_task(int64_t task_id, const json::object& variables, const std::string& user,
                              const AuditNote* audit) override {
-    auto task = store_->task(task_id);
-    if (!task.ok()) return task.error();
-    if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
-    if (!(*task)->assignee.empty() && !user.empty() && (*task)->assignee != user) {
-      return Error{"conflict", fmt::format("task {} is claimed by someone else", task_id)};
-    }
-    Pending p;
-    p.instance = (*task)->instance_id;
-    p.command = Command{CommandKind::kCompleteUserTask};
-    p.command.key = (*task)->key;
-    p.command.variables = variables;
-    p.audit = audit_row(audit);
-    // Claimed or given to someone else between this read and the commit (on
-    // another thread or node): the store refuses the completion.
-    if (!user.empty()) p.assignee_checked = (*task)->assignee;
-    return submit(std::move(p)).status;
+    auto p = complete_command(task_id, variables, user, audit);
+    if (!p.ok()) return p.error();
+    return submit(std::move(p).value()).status;
+  }
+
+  void complete_task_async(int64_t task_id, const json::object& variables, const std::string& user,
+                           std::function<void(Result<void>)> done, const AuditNote* audit) override {
+    auto p = complete_command(task_id, variables, user, audit);
+    if (!p.ok()) return done(p.error());
+    submit_async(std::move(p).value(), [done = std::move(done)](Outcome outcome) { done(outcome.status); });
   }
 
   Result<void> claim_task(int64_t task_id, const std::string& user, const AuditNote* audit) override {
@@ -796,14 +804,61 @@ class EngineImpl final : public Engine {
   }
 
  private:
+  // The command that starts an instance, its id allocated.
+  Result<Pending> start_command(const StartRequest& request) {
+    auto key = definition_key_for(request.process_id, request.version);
+    if (!key.ok()) return key.error();
+    auto id = new_instance_id();
+    if (!id.ok()) return id.error();
+    Pending p;
+    p.instance = *id;
+    p.create = true;
+    p.definition_key = *key;
+    p.business_key = request.business_key;
+    p.command = Command{CommandKind::kStart};
+    p.command.name = request.start_event;
+    p.command.variables = request.variables;
+    return p;
+  }
+
+  // The command that completes a task, checked against the stored task.
+  Result<Pending> complete_command(int64_t task_id, const json::object& variables, const std::string& user,
+                                   const AuditNote* audit) {
+    auto task = store_->task(task_id);
+    if (!task.ok()) return task.error();
+    if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
+    if (!(*task)->assignee.empty() && !user.empty() && (*task)->assignee != user) {
+      return Error{"conflict", fmt::format("task {} is claimed by someone else", task_id)};
+    }
+    Pending p;
+    p.instance = (*task)->instance_id;
+    p.command = Command{CommandKind::kCompleteUserTask};
+    p.command.key = (*task)->key;
+    p.command.variables = variables;
+    p.audit = audit_row(audit);
+    // Claimed or given to someone else between this read and the commit (on
+    // another thread or node): the store refuses the completion.
+    if (!user.empty()) p.assignee_checked = (*task)->assignee;
+    return p;
+  }
+
   // --- the queue ------------------------------------------------------------
   Outcome submit(Pending p) { return post(std::move(p), true); }
+
+  // Queues a command whose outcome `done` hears after its batch has
+  // committed (the asynchronous methods); without the processing thread the
+  // caller's thread does the work, as for submit().
+  void submit_async(Pending p, std::function<void(Outcome)> done) {
+    p.waiter.callback = std::move(done);
+    post(std::move(p), false);
+    if (!running_) run_until_idle();
+  }
 
   Outcome post(Pending p, bool wait) {
     std::future<Outcome> future;
     if (wait) {
-      p.waiter = std::make_shared<std::promise<Outcome>>();
-      future = p.waiter->get_future();
+      p.waiter.promise = std::make_shared<std::promise<Outcome>>();
+      future = p.waiter.promise->get_future();
     }
     bool was_empty;
     {
@@ -1082,11 +1137,11 @@ class EngineImpl final : public Engine {
       Pending p = std::move(work.front());
       work.pop_front();
       if (p.publish) {
-        results.emplace_back(p.waiter, publish(*p.publish, now, work, batch, &builder));
+        results.emplace_back(std::move(p.waiter), publish(*p.publish, now, work, batch, &builder));
         continue;
       }
       if (p.signal) {
-        results.emplace_back(p.waiter, broadcast(p.signal->first, p.signal->second, work));
+        results.emplace_back(std::move(p.waiter), broadcast(p.signal->first, p.signal->second, work));
         continue;
       }
       if (p.redeliver) {
@@ -1119,7 +1174,7 @@ class EngineImpl final : public Engine {
       }
       CachedInstance* inst = p.create ? create(p) : load(p.instance);
       if (!inst) {
-        results.emplace_back(p.waiter, Outcome(Error{"not-found", fmt::format("instance {} does not exist", p.instance)}));
+        results.emplace_back(std::move(p.waiter), Outcome(Error{"not-found", fmt::format("instance {} does not exist", p.instance)}));
         continue;
       }
       auto [t, fresh] = touched.try_emplace(p.instance);
@@ -1150,7 +1205,7 @@ class EngineImpl final : public Engine {
           continue;
         }
         metrics_.commands_rejected.fetch_add(1, std::memory_order_relaxed);
-        results.emplace_back(p.waiter, Outcome(r.error()));
+        results.emplace_back(std::move(p.waiter), Outcome(r.error()));
         continue;
       }
       ++applied;
@@ -1170,7 +1225,7 @@ class EngineImpl final : public Engine {
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
       if (p.audit) batch.audit.push_back(*p.audit);
       if (p.assignee_checked) batch.task_assignee_checks.push_back({p.instance, p.command.key, *p.assignee_checked});
-      results.emplace_back(p.waiter, Outcome{});
+      results.emplace_back(std::move(p.waiter), Outcome{});
     }
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
@@ -1231,7 +1286,7 @@ class EngineImpl final : public Engine {
         }
         spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
         for (auto& [waiter, outcome] : results) {
-          if (waiter) waiter->set_value(Outcome(w.error()));
+          if (waiter) waiter.tell(Outcome(w.error()));
         }
         return 0;
       }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -768,6 +770,110 @@ TEST_P(EngineTest, BackgroundThreadsCompleteInstancesDurably) {
   }
   e->stop();
   EXPECT_EQ(done, ids.size());
+}
+
+// The asynchronous forms answer through a callback once the command's batch
+// has committed; a request refused at once is answered on the caller's
+// thread; a callback may start the next instance.
+TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
+  e->start();
+  struct Answer {
+    std::thread::id thread;
+    bool ok;
+    std::string code;
+    InstanceId id;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Answer> answers;
+  auto note = [&](Answer a) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(a));
+    cv.notify_all();
+  };
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return answers.size() >= n; });
+  };
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+
+  // A chain of five starts, each started from the previous one's callback.
+  std::atomic<int> chained{0};
+  std::function<void(Result<InstanceId>)> next = [&](Result<InstanceId> id) {
+    note(Answer{std::this_thread::get_id(), id.ok(), id.ok() ? "" : id.error().code, id.ok() ? *id : 0});
+    if (++chained < 5) e->start_instance_async(req, next);
+  };
+  e->start_instance_async(req, next);
+  ASSERT_TRUE(wait_for(5));
+  std::vector<InstanceId> ids;
+  {
+    std::lock_guard lock(mu);
+    for (const Answer& a : answers) {
+      ASSERT_TRUE(a.ok) << a.code;
+      EXPECT_NE(a.thread, std::this_thread::get_id()) << "answered on the engine's thread";
+      ids.push_back(a.id);
+    }
+    answers.clear();
+  }
+  // Each instance was committed before its answer: its task is stored.
+  for (InstanceId id : ids) EXPECT_EQ(status(*e, id), 1);
+  store::TaskQuery all;
+  auto tasks = e->store().tasks(all);
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 5u);
+
+  // Refused at once: an unknown process, an unknown task, a task claimed by
+  // someone else. Answered before the call returns, on this thread.
+  StartRequest unknown;
+  unknown.process_id = "nope";
+  e->start_instance_async(unknown, [&](Result<InstanceId> id) {
+    note(Answer{std::this_thread::get_id(), id.ok(), id.ok() ? "" : id.error().code, 0});
+  });
+  e->complete_task_async(999999, {}, "li.na", [&](Result<void> r) {
+    note(Answer{std::this_thread::get_id(), r.ok(), r.ok() ? "" : r.error().code, 0});
+  });
+  ASSERT_TRUE(e->claim_task(tasks->front().id, "li.na").ok());
+  e->complete_task_async(tasks->front().id, {}, "wang.wu", [&](Result<void> r) {
+    note(Answer{std::this_thread::get_id(), r.ok(), r.ok() ? "" : r.error().code, 0});
+  });
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(answers.size(), 3u) << "refusals are answered before the call returns";
+    EXPECT_EQ(answers[1].code, "not-found");
+    EXPECT_EQ(answers[2].code, "conflict");
+    for (const Answer& a : answers) {
+      EXPECT_FALSE(a.ok);
+      EXPECT_EQ(a.thread, std::this_thread::get_id());
+    }
+    answers.clear();
+  }
+
+  // Every task completed asynchronously: each instance has ended when its
+  // answer arrives; completing one twice is refused by the state machine.
+  for (const store::TaskRecord& t : *tasks) {
+    e->complete_task_async(t.id, {}, t.id == tasks->front().id ? "li.na" : "", [&, id = t.instance_id](Result<void> r) {
+      note(Answer{std::this_thread::get_id(), r.ok(), r.ok() ? "" : r.error().code, id});
+    });
+  }
+  ASSERT_TRUE(wait_for(5));
+  {
+    std::lock_guard lock(mu);
+    for (const Answer& a : answers) {
+      EXPECT_TRUE(a.ok) << a.code;
+      EXPECT_EQ(status(*e, a.id), 2) << "ended and committed before the answer";
+    }
+  }
+  e->stop();
+
+  // Without start() the caller's thread runs the batch: answered before the call returns.
+  auto idle = open();
+  bool answered = false;
+  idle->start_instance_async(req, [&](Result<InstanceId> id) { answered = id.ok(); });
+  EXPECT_TRUE(answered);
 }
 
 TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
