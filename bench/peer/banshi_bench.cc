@@ -198,7 +198,10 @@ class TimingStore final : public store::Store {
     return inner_->incidents(q, total);
   }
   Result<std::optional<store::IncidentRecord>> incident(int64_t id) override { return inner_->incident(id); }
-  Result<std::vector<store::HistoryRecord>> history(store::InstanceId id) override { return inner_->history(id); }
+  using store::Store::history;
+  Result<std::vector<store::HistoryRecord>> history(store::InstanceId id, int64_t after, size_t limit) override {
+    return inner_->history(id, after, limit);
+  }
   Result<void> backup(const std::string& path) override { return inner_->backup(path); }
 
  private:

@@ -705,11 +705,17 @@ void Api::add_routes() {
   // The history carries every value the case's variables took, the
   // applicant's among them: it is shown masked to everyone (mask_personal);
   // the values in full are the audited GET .../variables.
-  add("GET", "/api/v1/instances/{id}/history", roles({"supervisor", "monitor", "designer"}), [this](const Request&, const PathParams& p, const Principal& who) {
+  // A page at a time, in seq order: `next` is the `after` of the next page
+  // while there may be more.
+  add("GET", "/api/v1/instances/{id}/history", roles({"supervisor", "monitor", "designer"}), [this](const Request& req, const PathParams& p, const Principal& who) {
+    QueryReader q(req, {"after", "limit"});
+    const int64_t after = q.integer("after", 0, kMaxId, 0);
+    const auto limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 500));
+    if (!q.ok()) return input_problem(q.error());
     Response error;
     auto inst = visible_case(engine_, p, who, error);
     if (!inst) return error;
-    auto history = engine_.store().history(inst->id);
+    auto history = engine_.store().history(inst->id, after, limit);
     if (!history.ok()) return problem_from_error(history.error());
     json::array items;
     for (const auto& h : *history) {
@@ -732,7 +738,9 @@ void Api::add_routes() {
       }
       items.push_back(json::object{{"seq", h.seq}, {"at", h.at}, {"records", std::move(records)}});
     }
-    Response out = json_response(200, json::object{{"items", std::move(items)}});
+    json::object page{{"items", std::move(items)}, {"limit", limit}};
+    if (history->size() == limit) page["next"] = history->back().seq;
+    Response out = json_response(200, std::move(page));
     out.headers.emplace_back("Cache-Control", "no-store");
     return out;
   });

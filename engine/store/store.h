@@ -565,7 +565,10 @@ class Store {
   // every open incident the query matches.
   virtual Result<std::vector<IncidentRecord>> incidents(const IncidentQuery& q, int64_t* total) = 0;
   virtual Result<std::optional<IncidentRecord>> incident(int64_t incident_id) = 0;
-  virtual Result<std::vector<HistoryRecord>> history(InstanceId id) = 0;
+  // An instance's history in seq order: the entries after `after_seq`, at
+  // most `limit` of them (0: all; pages for people come from the API).
+  virtual Result<std::vector<HistoryRecord>> history(InstanceId id, int64_t after_seq, size_t limit) = 0;
+  Result<std::vector<HistoryRecord>> history(InstanceId id) { return history(id, 0, 0); }
 
   // --- monitor figures (docs/sla.md) ------------------------------------
   // Open tasks counted by SLA state, grouped by "department", "region",

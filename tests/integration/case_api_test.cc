@@ -445,6 +445,38 @@ TEST_F(CaseApiTest, HistoryIsMaskedAndCaseRoutesKeepToTheCallersRegions) {
   EXPECT_EQ(call("GET", "/api/v1/instances/99999/history").status, 404);
 }
 
+// The history comes a page at a time, in seq order; `next` leads to the
+// following page and is gone on the last one.
+TEST_F(CaseApiTest, HistoryComesAPageAtATime) {
+  int64_t id = start("张三明", "220102198001011234", "220102", "H-2");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(engine_->set_variables(id, json::object{{"note", i}}).ok());
+  as("boss");
+  const std::string base = "/api/v1/instances/" + std::to_string(id) + "/history";
+  Response whole = call("GET", base);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  json::object all = doc(whole);
+  const size_t n = all["items"].as_array().size();
+  ASSERT_GE(n, 5u) << "the start and four changes";
+  EXPECT_FALSE(all.contains("next")) << "one page holds it all";
+  std::vector<int64_t> seqs;
+  std::string after = "0";
+  for (size_t page = 0; page <= n; ++page) {
+    Response r = call("GET", base + "?limit=2&after=" + after);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json::object d = doc(r);
+    EXPECT_LE(d["items"].as_array().size(), 2u);
+    for (const auto& item : d["items"].as_array()) seqs.push_back(item.as_object().at("seq").as_int64());
+    if (!d.contains("next")) break;
+    after = std::to_string(d["next"].as_int64());
+  }
+  ASSERT_EQ(seqs.size(), n) << "every entry once";
+  for (size_t i = 0; i < n; ++i) EXPECT_EQ(seqs[i], all["items"].as_array()[i].as_object().at("seq").as_int64());
+  EXPECT_EQ(call("GET", base + "?limit=0").status, 400);
+  EXPECT_EQ(call("GET", base + "?limit=1001").status, 400);
+  EXPECT_EQ(call("GET", base + "?after=-1").status, 400);
+  EXPECT_EQ(call("GET", base + "?page=2").status, 400);
+}
+
 // --- instance modification --------------------------------------------------------------
 
 TEST_F(CaseApiTest, ModifyMovesTokensAllOrNothingAndIsAudited) {

@@ -76,3 +76,18 @@ export function kindName(k) {
   for (const [name, code] of Object.entries(K)) if (code === k) return name
   return 'other'
 }
+
+// Reads a whole history a page at a time (the route gives 1000 entries at
+// most per request), following `next`. `get` is api.get. A history longer
+// than maxPages pages is cut there: `partial` says so.
+export async function fetchHistory(get, instanceId, maxPages = 50) {
+  const items = []
+  let after = 0
+  for (let page = 0; page < maxPages; page++) {
+    const h = await get(`/instances/${instanceId}/history`, { limit: 1000, after })
+    items.push(...(h.items || []))
+    if (h.next === undefined || h.next === null) return { items, partial: false }
+    after = h.next
+  }
+  return { items, partial: true }
+}

@@ -1384,10 +1384,16 @@ Result<std::optional<IncidentRecord>> PostgresStore::incident(int64_t incident_i
   });
 }
 
-Result<std::vector<HistoryRecord>> PostgresStore::history(InstanceId id) {
+Result<std::vector<HistoryRecord>> PostgresStore::history(InstanceId id, int64_t after_seq, size_t limit) {
   return in_read([&](Connection& c) -> Result<std::vector<HistoryRecord>> {
+    // LIMIT NULL: every row.
+    Params params;
+    params.add(id).add(after_seq);
+    if (limit == 0) params.add_null();
+    else params.add(static_cast<int64_t>(limit));
     return collect<HistoryRecord>(
-        c, "SELECT instance_id, seq, at, records FROM history WHERE instance_id = $1 ORDER BY seq", Params().add(id),
+        c, "SELECT instance_id, seq, at, records FROM history WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        params,
         [](const Rows& s, int i) { return HistoryRecord{s.int64(i, 0), s.int64(i, 1), s.int64(i, 2), s.bytes(i, 3)}; },
         "cannot read history");
   });

@@ -1389,11 +1389,15 @@ Result<std::optional<IncidentRecord>> SqliteStore::incident(int64_t incident_id)
   });
 }
 
-Result<std::vector<HistoryRecord>> SqliteStore::history(InstanceId id) {
+Result<std::vector<HistoryRecord>> SqliteStore::history(InstanceId id, int64_t after_seq, size_t limit) {
   return in_read_transaction([&](Connection& c) -> Result<std::vector<HistoryRecord>> {
-    auto st = c.prepare("SELECT instance_id, seq, at, records FROM history WHERE instance_id = ?1 ORDER BY seq");
+    // LIMIT -1: every row.
+    auto st = c.prepare(
+        "SELECT instance_id, seq, at, records FROM history WHERE instance_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
     if (!st.ok()) return st.error();
     st->bind(1, id);
+    st->bind(2, after_seq);
+    st->bind(3, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
     return collect<HistoryRecord>(
         *st, [](const Statement& s) { return HistoryRecord{s.int64(0), s.int64(1), s.int64(2), s.text(3)}; },
         "cannot read history");

@@ -114,7 +114,8 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<std::vector<IncidentRecord>> incidents(InstanceId id) override;
   Result<std::vector<IncidentRecord>> incidents(const IncidentQuery& q, int64_t* total) override;
   Result<std::optional<IncidentRecord>> incident(int64_t incident_id) override;
-  Result<std::vector<HistoryRecord>> history(InstanceId id) override;
+  using Store::history;
+  Result<std::vector<HistoryRecord>> history(InstanceId id, int64_t after_seq, size_t limit) override;
   Result<std::vector<MonitorGroup>> monitor_summary(const std::vector<std::string>& region_prefixes,
                                                     const std::string& group_by, int64_t now) override;
   Result<std::vector<TaskRecord>> monitor_overdue(const std::vector<std::string>& region_prefixes, int64_t now,
