@@ -197,11 +197,6 @@ class Api {
   std::shared_ptr<void> notifier_;  // the milestone notifier (frontdoor_routes.cc); unsubscribes when destroyed
   std::atomic<int> long_polls_{0};
   std::atomic<bool> shutting_down_{false};
-  // Phones a sign-in code is being sent to (POST /api/v1/applicant/codes):
-  // a second request meanwhile is refused, so the limits checked before the
-  // send hold for requests that race.
-  std::mutex codes_mu_;
-  std::set<std::string> codes_sending_;
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
 };

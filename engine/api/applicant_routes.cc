@@ -143,46 +143,36 @@ void Api::add_applicant_routes() {
     if (!options_.gateway) return unavailable("Codes cannot be sent from this server now.");
     const int64_t now = auth_.now();
     std::string phone_hash = keyed_hash(fo, "phone", phone);
-    {
-      std::lock_guard lock(codes_mu_);
-      if (!codes_sending_.insert(phone_hash).second) {
-        Response r = problem(ProblemKind::kTooManyRequests, "A code is being sent to this phone; ask again in a moment.");
-        r.headers.emplace_back("Retry-After", "5");
-        return r;
-      }
-    }
-    struct Sent {
-      Api& api;
-      const std::string& phone;
-      ~Sent() {
-        std::lock_guard lock(api.codes_mu_);
-        api.codes_sending_.erase(phone);
-      }
-    } done{*this, phone_hash};
-    auto recent = frontdoor_store_->codes(phone_hash, now - 3600'000);
-    if (!recent.ok()) return problem_from_error(recent.error());
-    if (!recent->empty() && now - recent->front().created_at < fo.code_min_interval_ms) {
-      int64_t wait = (fo.code_min_interval_ms - (now - recent->front().created_at) + 999) / 1000;
-      Response r = problem(ProblemKind::kTooManyRequests, fmt::format("A code was just sent; ask again in {} seconds.", wait));
-      r.headers.emplace_back("Retry-After", std::to_string(wait));
-      return r;
-    }
-    if (static_cast<int>(recent->size()) >= fo.codes_per_hour) {
-      Response r = problem(ProblemKind::kTooManyRequests, "Too many codes for this phone within the hour; try later.");
-      r.headers.emplace_back("Retry-After", "3600");
-      return r;
-    }
+    // The code is stored before it is sent, with the limits checked in the
+    // same transaction: requests at once (on any node) store one code and
+    // send one SMS. A code that cannot be sent is removed again.
     std::string code = random_code();
     store::OneTimeCodeRecord rec;
     rec.phone_hash = phone_hash;
     rec.code_hash = code_hash(random_token().substr(0, 16), code);
     rec.created_at = now;
     rec.expires_at = now + fo.code_ttl_ms;
+    auto admitted = frontdoor_store_->add_code(rec, fo.code_min_interval_ms, fo.codes_per_hour);
+    if (!admitted.ok()) return problem_from_error(admitted.error());
+    if (admitted->id == 0 && !admitted->hour_full) {
+      int64_t wait = std::max<int64_t>(1, (fo.code_min_interval_ms - (now - admitted->last_sent_at) + 999) / 1000);
+      Response r = problem(ProblemKind::kTooManyRequests, fmt::format("A code was just sent; ask again in {} seconds.", wait));
+      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      return r;
+    }
+    if (admitted->id == 0) {
+      Response r = problem(ProblemKind::kTooManyRequests, "Too many codes for this phone within the hour; try later.");
+      r.headers.emplace_back("Retry-After", "3600");
+      return r;
+    }
     auto sent = options_.gateway->send(fd::OutgoingMessage{
         phone,
         fmt::format("【残疾人服务一件事】您的登录验证码为{}，{}分钟内有效。请勿告诉他人。", code, fo.code_ttl_ms / 60'000),
         "otp"});
     if (!sent.ok()) {
+      if (auto removed = frontdoor_store_->remove_code(admitted->id); !removed.ok()) {
+        spdlog::warn("a sign-in code that was not sent could not be removed: {}", removed.error().message);
+      }
       // The gateway has retried already (connectors/notification): say plainly that no code is coming.
       auth_.audit("applicant:" + phone_hash.substr(0, 12), "applicant-code-not-sent", "phone " + fd::mask_phone(phone),
                   req.remote_address, sent.error().code);
@@ -193,7 +183,6 @@ void Api::add_applicant_routes() {
                                      "was sent. Please ask again in a few minutes.");
       return r;
     }
-    if (auto id = frontdoor_store_->add_code(rec); !id.ok()) return problem_from_error(id.error());
     auth_.audit("applicant:" + phone_hash.substr(0, 12), "applicant-code", "phone " + fd::mask_phone(phone),
                 req.remote_address);
     return answer(202, json::object{{"sent", true}, {"expiresInSeconds", fo.code_ttl_ms / 1000}});

@@ -582,9 +582,13 @@ Response store_document(Context& ctx, const Request& req, const store::IntakeRec
   d.sha256 = sha256_hex(document);
   d.uploaded_by = uploaded_by;
   d.uploaded_at = ctx.auth.now();
-  auto id = ctx.store->add_document(d);
+  // Counted again with the insert: uploads at once may have filled the case since.
+  auto id = ctx.store->add_document(d, ctx.options.max_documents_per_case);
   if (!id.ok()) {
     std::filesystem::remove(path, ec);
+    if (id.error().code == "limit-reached") {
+      return problem(ProblemKind::kConflict, "This case already has as many documents as it may hold.");
+    }
     return problem_from_error(id.error());
   }
   ctx.auth.audit(uploaded_by, "document-upload", "case " + intake.business_key, req.remote_address,

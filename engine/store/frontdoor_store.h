@@ -69,6 +69,15 @@ struct OneTimeCodeRecord {
   bool used = false;
 };
 
+// What add_code() did: stored the code (id > 0), or refused it because the
+// phone was sent one less than the minimum interval ago (`last_sent_at`),
+// or as many as an hour allows.
+struct CodeAdmission {
+  int64_t id = 0;
+  int64_t last_sent_at = 0;
+  bool hour_full = false;
+};
+
 struct ApplicantSessionRecord {
   std::string token_hash;     // SHA-256 of the cookie value
   std::string phone_hash;
@@ -88,10 +97,19 @@ class FrontDoorStore {
   // The newest case filed for a person (by the keyed hash of the ID number).
   virtual Result<std::optional<IntakeRecord>> intake_of_applicant(const std::string& applicant_hash) = 0;
 
-  virtual Result<int64_t> add_document(const DocumentRecord& document) = 0;
+  // Adds a document unless its case already holds `max_per_case`
+  // ("limit-reached" then). The count and the insert are one transaction, taken in turn per
+  // case, so uploads at once cannot pass the limit together.
+  virtual Result<int64_t> add_document(const DocumentRecord& document, int max_per_case) = 0;
   virtual Result<std::vector<DocumentRecord>> documents(const std::string& business_key) = 0;
 
-  virtual Result<int64_t> add_code(const OneTimeCodeRecord& code) = 0;
+  // Stores a code unless the phone was sent one within `min_interval_ms`
+  // before code.created_at, or `per_hour` within the hour before it. The
+  // check and the insert are one transaction, taken in turn per phone (from
+  // every node), so requests at once store one code.
+  virtual Result<CodeAdmission> add_code(const OneTimeCodeRecord& code, int64_t min_interval_ms, int per_hour) = 0;
+  // Removes a code that could not be sent: it counts towards no limit.
+  virtual Result<void> remove_code(int64_t id) = 0;
   // Codes sent to a phone at or after `since`, newest first.
   virtual Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) = 0;
   // Counts one attempt on a code while it is live (unspent, under

@@ -2134,8 +2134,17 @@ Result<std::optional<IntakeRecord>> PostgresStore::intake_of_applicant(const std
   });
 }
 
-Result<int64_t> PostgresStore::add_document(const DocumentRecord& d) {
+Result<int64_t> PostgresStore::add_document(const DocumentRecord& d, int max_per_case) {
   return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    // Uploads to one case take turns (from every node); the count, read
+    // after the lock, sees every upload committed before it.
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-documents:" + d.business_key));
+    auto held = query(c, "SELECT count(*) FROM case_documents WHERE business_key = $1", Params().add(d.business_key),
+                      "cannot count a case's documents");
+    if (!held.ok()) return held.error();
+    if ((*held)->int64(0, 0) >= max_per_case) {
+      return Error{"limit-reached", fmt::format("case {} already holds {} documents", d.business_key, max_per_case)};
+    }
     auto out = c.run(
         "INSERT INTO case_documents (business_key, material, media_type, size, stored_name, sha256, uploaded_by, "
         "uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -2168,8 +2177,27 @@ Result<std::vector<DocumentRecord>> PostgresStore::documents(const std::string& 
   });
 }
 
-Result<int64_t> PostgresStore::add_code(const OneTimeCodeRecord& r) {
-  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+Result<CodeAdmission> PostgresStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour) {
+  return in_write_transaction([&](Connection& c) -> Result<CodeAdmission> {
+    // Requests for one phone take turns (from every node); the count, read
+    // after the lock, sees every code committed before it.
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-codes:" + r.phone_hash));
+    auto recent = query(c,
+                        "SELECT count(*), coalesce(max(created_at), 0) FROM applicant_codes "
+                        "WHERE phone_hash = $1 AND created_at >= $2",
+                        Params().add(r.phone_hash).add(r.created_at - 3'600'000), "cannot count one-time codes");
+    if (!recent.ok()) return recent.error();
+    CodeAdmission admission;
+    const int64_t count = (*recent)->int64(0, 0);
+    const int64_t newest = (*recent)->int64(0, 1);
+    if (count > 0 && r.created_at - newest < min_interval_ms) {
+      admission.last_sent_at = newest;
+      return admission;
+    }
+    if (count >= per_hour) {
+      admission.hour_full = true;
+      return admission;
+    }
     auto out = c.run(
         "INSERT INTO applicant_codes (phone_hash, code_hash, created_at, expires_at, attempts, used) "
         "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -2181,7 +2209,16 @@ Result<int64_t> PostgresStore::add_code(const OneTimeCodeRecord& r) {
             .add(int64_t{r.attempts})
             .add(int64_t{r.used ? 1 : 0}));
     if (!out.ok()) return failed(out.failure, "cannot insert a one-time code");
-    return out.rows->int64(0, 0);
+    admission.id = out.rows->int64(0, 0);
+    return admission;
+  });
+}
+
+Result<void> PostgresStore::remove_code(int64_t id) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto out = c.run("DELETE FROM applicant_codes WHERE id = $1", Params().add(id));
+    if (!out.ok()) return failed(out.failure, "cannot remove a one-time code");
+    return {};
   });
 }
 

@@ -2053,8 +2053,16 @@ Result<std::optional<IntakeRecord>> SqliteStore::intake_of_applicant(const std::
   });
 }
 
-Result<int64_t> SqliteStore::add_document(const DocumentRecord& d) {
+Result<int64_t> SqliteStore::add_document(const DocumentRecord& d, int max_per_case) {
+  // One writer at a time: the count cannot change before the insert.
   return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+    auto held = c.prepare("SELECT count(*) FROM case_documents WHERE business_key = ?1");
+    if (!held.ok()) return held.error();
+    held->bind(1, d.business_key);
+    if (held->step() != SQLITE_ROW) return store_error(c.db(), "cannot count a case's documents");
+    if (held->int64(0) >= max_per_case) {
+      return Error{"limit-reached", fmt::format("case {} already holds {} documents", d.business_key, max_per_case)};
+    }
     auto st = c.prepare(
         "INSERT INTO case_documents (business_key, material, media_type, size, stored_name, sha256, uploaded_by, "
         "uploaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -2089,8 +2097,25 @@ Result<std::vector<DocumentRecord>> SqliteStore::documents(const std::string& bu
   });
 }
 
-Result<int64_t> SqliteStore::add_code(const OneTimeCodeRecord& r) {
-  return in_write_transaction([&](Connection& c) -> Result<int64_t> {
+Result<CodeAdmission> SqliteStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour) {
+  // One writer at a time: nothing is added between the check and the insert.
+  return in_write_transaction([&](Connection& c) -> Result<CodeAdmission> {
+    auto recent = c.prepare(
+        "SELECT count(*), max(created_at) FROM applicant_codes WHERE phone_hash = ?1 AND created_at >= ?2");
+    if (!recent.ok()) return recent.error();
+    recent->bind(1, r.phone_hash);
+    recent->bind(2, r.created_at - 3'600'000);
+    if (recent->step() != SQLITE_ROW) return store_error(c.db(), "cannot count one-time codes");
+    CodeAdmission admission;
+    const int64_t count = recent->int64(0);
+    if (count > 0 && r.created_at - recent->int64(1) < min_interval_ms) {
+      admission.last_sent_at = recent->int64(1);
+      return admission;
+    }
+    if (count >= per_hour) {
+      admission.hour_full = true;
+      return admission;
+    }
     auto st = c.prepare(
         "INSERT INTO applicant_codes (phone_hash, code_hash, created_at, expires_at, attempts, used) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -2102,7 +2127,17 @@ Result<int64_t> SqliteStore::add_code(const OneTimeCodeRecord& r) {
     st->bind(5, int64_t{r.attempts});
     st->bind(6, int64_t{r.used ? 1 : 0});
     BANSHI_STORE_TRY(st->run("cannot insert a one-time code"));
-    return int64_t{sqlite3_last_insert_rowid(c.db())};
+    admission.id = sqlite3_last_insert_rowid(c.db());
+    return admission;
+  });
+}
+
+Result<void> SqliteStore::remove_code(int64_t id) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("DELETE FROM applicant_codes WHERE id = ?1");
+    if (!st.ok()) return st.error();
+    st->bind(1, id);
+    return st->run("cannot remove a one-time code");
   });
 }
 
