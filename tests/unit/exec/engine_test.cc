@@ -94,6 +94,38 @@ class EngineTest : public ::testing::TestWithParam<store::testing::Backend> {
     return std::move(e).value();
   }
 
+  // Nodes a and b on the test's database, both started, the messages model
+  // deployed. Once `armed` is set, a's next commit first runs meanwhile(b) on
+  // another thread and waits for it: b acts while a's transaction is open.
+  struct TwoNodes {
+    std::unique_ptr<Engine> a, b;
+  };
+  TwoNodes two_nodes(std::atomic<bool>& armed, std::function<void(Engine& b)> meanwhile) {
+    auto b_ptr = std::make_shared<Engine*>(nullptr);
+    auto a_store = db_.open([&armed, b_ptr, meanwhile] {
+      if (!armed.exchange(false)) return;
+      std::thread other([&] { meanwhile(**b_ptr); });
+      other.join();
+    });
+    TwoNodes nodes;
+    if (!a_store) return nodes;
+    auto a = Engine::open(EngineConfig{}, std::move(a_store), clock_);
+    EngineConfig second;
+    second.node_id = "banshi-2";
+    auto b = Engine::open(second, db_.open(), clock_);
+    if (!a.ok() || !b.ok()) {
+      ADD_FAILURE() << "cannot open the nodes: " << (a.ok() ? b.error().message : a.error().message);
+      return nodes;
+    }
+    nodes.a = std::move(a).value();
+    nodes.b = std::move(b).value();
+    *b_ptr = nodes.b.get();
+    EXPECT_TRUE(nodes.a->deploy("messages.bpmn", kMessages, "designer").ok());
+    nodes.a->start();
+    nodes.b->start();
+    return nodes;
+  }
+
   static uint8_t status(Engine& e, InstanceId id) {
     auto r = e.store().instance(id);
     return r.ok() && *r ? (*r)->status : 0;
@@ -933,33 +965,17 @@ TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
 // the message. Once both have committed, the instance must still get it.
 TEST_P(EngineTest, AMessageMeetsASubscriptionOpenedOnAnotherNodeAtTheSameMoment) {
   if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
-  std::unique_ptr<Engine> b;
   std::atomic<bool> armed{false};
   std::optional<Result<PublishResult>> published;
-  auto a_store = db_.open([&] {
-    if (!armed.exchange(false)) return;
-    std::thread other([&] {
-      PublishRequest pub;
-      pub.name = "assessment-done";
-      pub.correlation_key = "A-77";
-      pub.time_to_live_ms = 3'600'000;
-      pub.variables["score"] = 7;
-      published = b->publish_message(pub);
-    });
-    other.join();
+  auto [a, b] = two_nodes(armed, [&](Engine& other) {
+    PublishRequest pub;
+    pub.name = "assessment-done";
+    pub.correlation_key = "A-77";
+    pub.time_to_live_ms = 3'600'000;
+    pub.variables["score"] = 7;
+    published = other.publish_message(pub);
   });
-  ASSERT_NE(a_store, nullptr);
-  auto opened_a = Engine::open(EngineConfig{}, std::move(a_store), clock_);
-  ASSERT_TRUE(opened_a.ok()) << opened_a.error().message;
-  auto a = std::move(opened_a).value();
-  EngineConfig second;
-  second.node_id = "banshi-2";
-  auto opened_b = Engine::open(second, db_.open(), clock_);
-  ASSERT_TRUE(opened_b.ok()) << opened_b.error().message;
-  b = std::move(opened_b).value();
-  ASSERT_TRUE(a->deploy("messages.bpmn", kMessages, "designer").ok());
-  a->start();
-  b->start();
+  ASSERT_TRUE(a && b);
   StartRequest req;
   req.process_id = "wait";
   req.variables["applicationId"] = "A-1";
@@ -988,31 +1004,15 @@ TEST_P(EngineTest, AMessageMeetsASubscriptionOpenedOnAnotherNodeAtTheSameMoment)
 // subscription and delivers the message.
 TEST_P(EngineTest, ASubscriptionOpenedOnAnotherNodeWhileAMessageIsBufferedGetsIt) {
   if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
-  std::unique_ptr<Engine> b;
   std::atomic<bool> armed{false};
   std::optional<Result<InstanceId>> started;
-  auto a_store = db_.open([&] {
-    if (!armed.exchange(false)) return;
-    std::thread other([&] {
-      StartRequest req;
-      req.process_id = "wait";
-      req.variables["applicationId"] = "A-78";
-      started = b->start_instance(req);
-    });
-    other.join();
+  auto [a, b] = two_nodes(armed, [&](Engine& other) {
+    StartRequest req;
+    req.process_id = "wait";
+    req.variables["applicationId"] = "A-78";
+    started = other.start_instance(req);
   });
-  ASSERT_NE(a_store, nullptr);
-  auto opened_a = Engine::open(EngineConfig{}, std::move(a_store), clock_);
-  ASSERT_TRUE(opened_a.ok()) << opened_a.error().message;
-  auto a = std::move(opened_a).value();
-  EngineConfig second;
-  second.node_id = "banshi-2";
-  auto opened_b = Engine::open(second, db_.open(), clock_);
-  ASSERT_TRUE(opened_b.ok()) << opened_b.error().message;
-  b = std::move(opened_b).value();
-  ASSERT_TRUE(a->deploy("messages.bpmn", kMessages, "designer").ok());
-  a->start();
-  b->start();
+  ASSERT_TRUE(a && b);
   StartRequest warm;
   warm.process_id = "wait";
   warm.variables["applicationId"] = "B-0";
