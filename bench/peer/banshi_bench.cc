@@ -234,7 +234,7 @@ double pct(std::vector<int64_t>& v, double p) {
 int main(int argc, char** argv) {
   std::string workload = "straight-through", model, db = "/tmp/banshi-peer-bench.db";
   int instances = 20000, clients = 64, warmup = -1, job_workers = 0;
-  int64_t inflight = 4096;
+  int64_t inflight = -1;  // 4,096 (64 for the user task driven asynchronously)
   std::string connectors = "inline";
   std::string api = "async";
   int drivers = 2;
@@ -264,8 +264,10 @@ int main(int argc, char** argv) {
   if (model.empty()) die("--model FILE is required");
   if (warmup < 0) warmup = std::min(2000, instances / 10);
   if (api != "async" && api != "blocking") die("--api is async or blocking");
-  if (user && api == "async" && inflight == 4096) inflight = 64;
-  if (drivers < 1 || drivers > inflight) die("--drivers is between 1 and --inflight");
+  if (inflight < 0) inflight = user && api == "async" ? 64 : 4096;
+  if (drivers < 1 || drivers > inflight || inflight % drivers != 0) {
+    die("--drivers is between 1 and --inflight, and divides it");
+  }
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
 
   store::sqlite::SqliteOptions o;
@@ -355,14 +357,12 @@ int main(int argc, char** argv) {
     std::mutex mu;
     std::condition_variable cv;
     std::vector<Event> events;
+    // Notifies under the lock: the driver may return, and its mailbox go,
+    // as soon as it can see the last event.
     void push(Event e) {
-      bool was_empty;
-      {
-        std::lock_guard lock(mu);
-        was_empty = events.empty();
-        events.push_back(e);
-      }
-      if (was_empty) cv.notify_one();
+      std::lock_guard lock(mu);
+      if (events.empty()) cv.notify_one();
+      events.push_back(e);
     }
   };
   auto run_async = [&](int n) {

@@ -268,15 +268,16 @@ class Engine {
   // Asynchronous forms of start_instance() and complete_task(), for callers
   // that keep many commands in flight without a thread each (group commit
   // shares a transaction among the commands that arrive while one is being
-  // written). The request is checked at once (a task completion reads the
-  // task on the calling thread); `done` then hears the same outcome the
-  // blocking form returns, once the command's batch has committed. It is
-  // called on the engine's answering thread (on the calling thread when the
-  // request is refused at once or the engine is not started), so it must be
-  // quick and must not block: hand anything slow, store reads included, to a
-  // thread of your own. It may call start_instance_async() (which reads
-  // nothing); complete_task_async() reads the task first, so call it from a
-  // thread of your own.
+  // written). The request is checked at once on the calling thread (a task
+  // completion reads the task; a start may read the definition, and reserves
+  // a block of instance ids in the store once every thousand starts); `done`
+  // then hears the same outcome the blocking form returns, once the
+  // command's batch has committed. It is called on an engine thread (the
+  // answering thread; the processing thread when the batch could not be
+  // committed) or, when the request is refused at once or the engine is not
+  // started, on the calling thread. It must be quick and must not block; it
+  // may queue further commands, but the checks above then delay the other
+  // callers' answers, so a busy caller hands them to a thread of its own.
   virtual void start_instance_async(const StartRequest& request, std::function<void(Result<InstanceId>)> done) = 0;
   virtual void complete_task_async(int64_t task_id, const boost::json::object& variables, const std::string& user,
                                    std::function<void(Result<void>)> done, const AuditNote* audit = nullptr) = 0;
