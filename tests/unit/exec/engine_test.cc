@@ -1040,5 +1040,69 @@ TEST_P(EngineTest, ASubscriptionOpenedOnAnotherNodeWhileAMessageIsBufferedGetsIt
   b->stop();
 }
 
+// A user's completion is checked against the task's assignee when it is
+// asked for, and committed later. Here, between the two, a supervisor gives
+// the task to someone else (committed on another connection while another
+// batch is being written): the completion must not go through.
+TEST_P(EngineTest, ACompletionIsRefusedWhenTheTaskWasGivenToSomeoneElseBeforeItsCommit) {
+  if (GetParam() == store::testing::Backend::kSqlite) {
+    GTEST_SKIP() << "one SQLite writer: the reassignment would wait for the batch";
+  }
+  std::atomic<bool> armed{false};
+  Engine* engine = nullptr;
+  int64_t task_id = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<void>> completed;
+  std::optional<Result<void>> reassigned;
+  auto s = db_.open([&] {
+    if (!armed.exchange(false)) return;
+    // Checked now against the stored task (li.na's) and queued behind this batch...
+    engine->complete_task_async(task_id, {}, "li.na", [&](Result<void> r) {
+      std::lock_guard lock(mu);
+      completed = std::move(r);
+      cv.notify_all();
+    });
+    // ...then, before its batch, the task goes to wang.wu.
+    std::thread supervisor([&] { reassigned = engine->store().assign_task(task_id, "li.na", "wang.wu"); });
+    supervisor.join();
+  });
+  ASSERT_NE(s, nullptr);
+  auto opened = Engine::open(EngineConfig{}, std::move(s), clock_);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto e = std::move(opened).value();
+  engine = e.get();
+  ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
+  e->start();
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  auto id = e->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  store::TaskQuery q;
+  q.instance_id = *id;
+  auto tasks = e->store().tasks(q);
+  ASSERT_TRUE(tasks.ok() && tasks->size() == 1u);
+  task_id = tasks->front().id;
+  ASSERT_TRUE(e->claim_task(task_id, "li.na").ok());
+  armed = true;
+  ASSERT_TRUE(e->start_instance(req).ok());  // its batch runs the hook
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return completed.has_value(); }));
+  }
+  ASSERT_TRUE(reassigned.has_value());
+  ASSERT_TRUE(reassigned->ok()) << reassigned->error().message;
+  ASSERT_FALSE(completed->ok()) << "li.na completed a task given to wang.wu";
+  EXPECT_EQ(completed->error().code, "rejected") << completed->error().message;
+  auto task = e->store().task(task_id);
+  ASSERT_TRUE(task.ok() && *task);
+  EXPECT_EQ((*task)->assignee, "wang.wu");
+  EXPECT_EQ(status(*e, *id), 1) << "the instance still waits at the task";
+  EXPECT_TRUE(e->complete_task(task_id, {}, "wang.wu").ok());
+  EXPECT_EQ(status(*e, *id), 2);
+  e->stop();
+}
+
 }  // namespace
 }  // namespace banshi
