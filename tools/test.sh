@@ -15,27 +15,31 @@ for arg in "$@"; do
   esac
 done
 
+# Each stage says when it starts and how long the run has taken so far.
+started=$SECONDS
+stage() { echo "== $1 [$(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s] =="; }
+
 tools/setup.sh
 jobs=$(nproc)
 
 if [ "$fuzz" = 1 ]; then
-  echo "== fuzz smoke (clang, libFuzzer) =="
+  stage "fuzz smoke (clang, libFuzzer)"
   tools/fuzz.sh --seconds "${BANSHI_FUZZ_SECONDS:-20}"
 fi
 
-echo "== build (asan preset) =="
+stage "build (asan preset)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 
 # A throwaway PostgreSQL server (tools/pg): the store and engine suites run
 # on it as well as on SQLite, and the cluster test runs three nodes on it.
-echo "== PostgreSQL (throwaway) =="
+stage "PostgreSQL (throwaway)"
 pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/banshi-pg.XXXXXX")
 trap 'tools/pg/stop.sh "$pg_dir" >/dev/null 2>&1 || true' EXIT
 BANSHI_TEST_PG_URL=$(tools/pg/start.sh "$pg_dir")
 export BANSHI_TEST_PG_URL
 
-echo "== tests =="
+stage "tests"
 status=0
 ctest --preset asan -j "$jobs" || status=1
 
@@ -44,7 +48,7 @@ ctest --preset asan -j "$jobs" || status=1
 # the connector runtime) again under ThreadSanitizer. bench/tsan.sh runs
 # more of the suite this way.
 if [ "${BANSHI_TSAN:-1}" = 1 ]; then
-  echo "== ThreadSanitizer (the concurrent parts) =="
+  stage "ThreadSanitizer (the concurrent parts)"
   tsan_targets="banshi_exec_tests banshi_store_tests banshi_api_tests banshi_connector_tests"
   cmake --preset tsan >/dev/null
   cmake --build --preset tsan -j "$jobs" --target $tsan_targets
@@ -63,12 +67,12 @@ if [ "${BANSHI_TSAN:-1}" = 1 ]; then
   done
 fi
 
-echo "== console (npm ci, build) and browser tests =="
+stage "console (npm ci, build) and browser tests"
 (cd console && npm ci --no-audit --no-fund && npm run build) || status=1
 tests/browser/run.sh build/asan/tools/banshi || status=1
 
 # What the reliability suites did, from their own output.
-echo "== summary =="
+stage "summary"
 log=build/asan/Testing/Temporary/LastTest.log
 if [ -f "$log" ]; then
   grep -hE '^chaos: ' "$log" || true
@@ -90,5 +94,6 @@ if [ "$fuzz" = 1 ]; then
   done
   echo "fuzz: $execs executions over $(ls -d build/fuzz/findings/*/ 2>/dev/null | wc -l) targets, no failing input"
 fi
+echo "time: $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s in all"
 if [ "$status" = 0 ]; then echo "all tests passed"; else echo "SOME TESTS FAILED" >&2; fi
 exit "$status"
