@@ -813,6 +813,7 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
     bool ok;
     std::string code;
     InstanceId id;
+    uint8_t seen = 0;  // the instance's stored status when the answer came
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -833,7 +834,8 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
   Engine* engine = nullptr;
   std::atomic<int> chained{0};
   std::function<void(Result<InstanceId>)> next = [&](Result<InstanceId> id) {
-    note(Answer{std::this_thread::get_id(), id.ok(), id.ok() ? "" : id.error().code, id.ok() ? *id : 0});
+    note(Answer{std::this_thread::get_id(), id.ok(), id.ok() ? "" : id.error().code, id.ok() ? *id : 0,
+                id.ok() ? status(*engine, *id) : uint8_t{0}});
     if (++chained < 5) engine->start_instance_async(req, next);
   };
   // After everything the callbacks touch: the engine goes first.
@@ -849,6 +851,7 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
     for (const Answer& a : answers) {
       ASSERT_TRUE(a.ok) << a.code;
       EXPECT_NE(a.thread, std::this_thread::get_id()) << "answered on the engine's thread";
+      EXPECT_EQ(a.seen, 1) << "the instance was stored before the answer";
       ids.push_back(a.id);
     }
     answers.clear();
@@ -890,7 +893,7 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
   // answer arrives.
   for (const store::TaskRecord& t : *tasks) {
     e->complete_task_async(t.id, {}, t.id == tasks->front().id ? "li.na" : "", [&, id = t.instance_id](Result<void> r) {
-      note(Answer{std::this_thread::get_id(), r.ok(), r.ok() ? "" : r.error().code, id});
+      note(Answer{std::this_thread::get_id(), r.ok(), r.ok() ? "" : r.error().code, id, status(*engine, id)});
     });
   }
   ASSERT_TRUE(wait_for(5));
@@ -898,7 +901,8 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
     std::lock_guard lock(mu);
     for (const Answer& a : answers) {
       EXPECT_TRUE(a.ok) << a.code;
-      EXPECT_EQ(status(*e, a.id), 2) << "ended and committed before the answer";
+      EXPECT_EQ(a.seen, 2) << "ended and committed before the answer";
+      EXPECT_EQ(status(*e, a.id), 2);
     }
   }
   e->stop();
