@@ -80,8 +80,8 @@ struct ApiOptions {
   // from it; 0 turns the limit off. /healthz, /readyz and /metrics are exempt.
   double rate_limit_per_second = 0;
   double rate_limit_burst = 100;
-  // External-task long polls waiting at once (each holds an I/O thread); more
-  // are answered at once, empty.
+  // External-task long polls waiting at once (each holds one of the server's
+  // handler threads); more are answered at once, empty.
   int max_long_polls = 2;
   // Events kept for WebSocket clients that resume with ?since= (EventHub);
   // keep it below ServerOptions::ws_max_queue.

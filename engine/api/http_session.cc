@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
@@ -147,14 +148,45 @@ void HttpSession<Stream>::on_read(beast::error_code ec, size_t) {
   auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(endpoint_error);
   if (!endpoint_error) request.remote_address = endpoint.address().to_string();
   if (try_upgrade(request)) return;
-  bool keep_alive = msg.keep_alive();
-  Response response;
+  handle(std::move(request), msg.keep_alive());
+}
+
+namespace {
+
+Response call_handler(const ServerState& state, const Request& request) {
   try {
-    response = state_->handler(request);
+    return state.handler(request);
   } catch (const std::exception& e) {
-    response = problem_from_error(Error{"exception", e.what()});
+    return problem_from_error(Error{"exception", e.what()});
   }
-  if (request.method == "HEAD") {
+}
+
+}  // namespace
+
+// On the handler pool when there is one, so that a handler waiting for the
+// engine holds neither an I/O thread nor another connection.
+template <class Stream>
+void HttpSession<Stream>::handle(Request request, bool keep_alive) {
+  const bool head = request.method == "HEAD";
+  if (!state_->handlers) return answer(call_handler(*state_, request), head, keep_alive);
+  // The work guard keeps the I/O threads running until the response is back
+  // on the strand: while the handler runs, the session has no operation
+  // pending on the io_context, which would otherwise be out of work during a
+  // shutdown.
+  net::post(*state_->handlers, [self = this->shared_from_this(), state = state_,
+                                work = net::make_work_guard(stream_.get_executor()), request = std::move(request),
+                                head, keep_alive]() mutable {
+    Response response = call_handler(*state, request);
+    net::post(work.get_executor(), [self, response = std::move(response), head, keep_alive]() mutable {
+      self->answer(std::move(response), head, keep_alive);
+    });
+    work.reset();
+  });
+}
+
+template <class Stream>
+void HttpSession<Stream>::answer(Response response, bool head, bool keep_alive) {
+  if (head) {
     size_t length = response.body.size();
     response.body.clear();
     response.headers.emplace_back("Content-Length", std::to_string(length));

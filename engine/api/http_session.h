@@ -10,7 +10,10 @@
 // Every handler of an asynchronous operation holds a shared_ptr to the
 // session (shared_from_this), and all of them run on the connection's strand,
 // so the session lives exactly as long as an operation is pending and is
-// never touched by two threads at once.
+// never touched by two threads at once. The request handler runs on the
+// server's handler pool when there is one: it gets a copy of the request and
+// the shared_ptr, touches nothing else of the session, and posts the response
+// back to the strand.
 #pragma once
 
 #include <memory>
@@ -47,6 +50,8 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void read_request();
   void on_read(boost::beast::error_code ec, size_t bytes);
   bool try_upgrade(const Request& request);
+  void handle(Request request, bool keep_alive);
+  void answer(Response response, bool head, bool keep_alive);
   void respond(const Response& response, bool keep_alive);
   void on_write(bool keep_alive, boost::beast::error_code ec, size_t bytes);
   void close();

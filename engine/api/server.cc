@@ -51,6 +51,9 @@ Result<void> Server::start() {
     return r.error();
   }
   port_ = listener_->port();
+  if (options_.handler_threads > 0) {
+    state_->handlers = std::make_unique<net::thread_pool>(static_cast<size_t>(options_.handler_threads));
+  }
   listener_->run();
   int n = options_.threads < 1 ? 1 : options_.threads;
   for (int i = 0; i < n; ++i) {
@@ -88,6 +91,9 @@ void Server::stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // Handlers still running (only after the shutdown timeout) finish here;
+  // their responses go nowhere.
+  if (state_->handlers) state_->handlers->join();
   listener_.reset();
 }
 

@@ -6,8 +6,10 @@
 // Contract
 // - start() binds and listens (or fails with Error{"listen", ...}) and runs
 //   `threads` I/O threads. Each connection is served on its own strand: one
-//   request at a time, in order; the handler runs on an I/O thread and may
-//   block (the Engine does, until its commit).
+//   request at a time, in order. The handler runs on a pool of
+//   `handler_threads` threads (on the I/O threads when that is 0) and may
+//   block (the Engine does, until its commit): up to that many requests wait
+//   at once, and the I/O threads go on serving every other connection.
 // - Limits are applied where reading happens: header size (431), body size
 //   (413, answered as soon as the header announces too much), the read
 //   timeout from the first byte of a request to its last (a request that

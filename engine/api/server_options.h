@@ -10,7 +10,12 @@ namespace banshi::api {
 struct ServerOptions {
   std::string address = "127.0.0.1";
   unsigned short port = 8080;         // 0: any free port (see Server::port())
-  int threads = 4;                    // I/O threads; handlers run on them
+  int threads = 4;                    // I/O threads: reading, writing, TLS, WebSockets
+  // Threads that run the request handlers. A handler may block (the engine
+  // answers a command after its commit), and the commands that wait at once
+  // share the engine's next commit; the I/O threads meanwhile serve the
+  // other connections. 0: handlers run on the I/O threads.
+  int handler_threads = 32;
   size_t max_connections = 1024;      // more are answered 503 and closed
   size_t max_header_bytes = 16 * 1024;        // request line and headers; more is a 431
   size_t max_body_bytes = 10 * 1024 * 1024;   // more is a 413

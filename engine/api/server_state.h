@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/ssl/context.hpp>
 
 #include "api/server.h"
@@ -39,6 +40,10 @@ class ServerState {
   std::atomic<bool> stopping{false};
   UpgradeHandler upgrade;                            // set before the listener runs
   std::unique_ptr<boost::asio::ssl::context> tls;    // null: plain TCP
+  // Runs the request handlers (ServerOptions::handler_threads); null: they
+  // run on the I/O threads. Set before the listener runs; the Server joins
+  // it after the I/O threads.
+  std::unique_ptr<boost::asio::thread_pool> handlers;
 
   // Registers a session; false when the connection cap is reached.
   bool enter(Connection* session, const std::weak_ptr<Connection>& weak) {

@@ -19,7 +19,8 @@ namespace banshi::serve {
 struct ServeConfig {
   // [server]
   std::string listen = "127.0.0.1:8080";
-  int64_t threads = 4;
+  int64_t threads = 4;                     // I/O threads
+  int64_t handler_threads = 32;            // threads that run the requests
   int64_t max_connections = 1024;
   int64_t max_header_bytes = 16 * 1024;
   int64_t max_body_bytes = 10 * 1024 * 1024;

@@ -288,6 +288,7 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks) {
   server_options.address = listen->first;
   server_options.port = listen->second;
   server_options.threads = static_cast<int>(config.threads);
+  server_options.handler_threads = static_cast<int>(config.handler_threads);
   server_options.max_connections = static_cast<size_t>(config.max_connections);
   server_options.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
   server_options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);

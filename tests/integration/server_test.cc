@@ -1,0 +1,174 @@
+// The HTTP transport on its own (api::Server with a handler of the test's):
+// handlers run on a pool of their own, so one that waits holds neither an
+// I/O thread nor another connection, and a graceful stop still answers a
+// request whose handler is running.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
+
+#include "api/server.h"
+
+namespace banshi::api {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+
+struct Reply {
+  beast::error_code error;
+  unsigned status = 0;
+  std::string body;
+  bool keep_alive = true;
+};
+
+// One GET on a connection of its own, given up after `timeout`.
+Reply get(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 10s) {
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::flat_buffer buffer;
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  http::response<http::string_body> response;
+  Reply reply;
+  stream.expires_after(timeout);
+  stream.async_connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+    if (ec) {
+      reply.error = ec;
+      return;
+    }
+    http::async_write(stream, request, [&](beast::error_code written, size_t) {
+      if (written) {
+        reply.error = written;
+        return;
+      }
+      http::async_read(stream, buffer, response, [&](beast::error_code read, size_t) { reply.error = read; });
+    });
+  });
+  ioc.run();
+  reply.status = response.result_int();
+  reply.body = response.body();
+  reply.keep_alive = response.keep_alive();
+  return reply;
+}
+
+// A gate the handler of /slow waits at until the test opens it.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  bool someone_waits(std::chrono::milliseconds within) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, within, [&] { return waiting_ > 0; });
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;
+  bool open_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(ServerOptions o) {
+    o.port = 0;
+    server_ = std::make_unique<Server>(o, [this](const Request& r) {
+      if (r.path == "/slow") gate_.wait();
+      Response response;
+      response.status = 200;
+      response.content_type = "text/plain";
+      response.body = "answered " + r.path;
+      return response;
+    });
+    ASSERT_TRUE(server_->start().ok());
+  }
+  void TearDown() override {
+    gate_.open();
+    if (server_) server_->stop();
+  }
+
+  Gate gate_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, AHandlerThatWaitsHoldsNoOtherConnection) {
+  ServerOptions o;
+  o.threads = 1;  // one I/O thread: with the handlers on it, /fast would wait for /slow
+  o.handler_threads = 4;
+  start(o);
+  auto slow = std::async(std::launch::async, [&] { return get(server_->port(), "/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+
+  Reply fast = get(server_->port(), "/fast", 3s);
+  EXPECT_FALSE(fast.error) << fast.error.message();
+  EXPECT_EQ(fast.status, 200u);
+  EXPECT_EQ(fast.body, "answered /fast");
+  EXPECT_EQ(slow.wait_for(0s), std::future_status::timeout) << "/slow must still be waiting";
+
+  gate_.open();
+  Reply answered = slow.get();
+  EXPECT_FALSE(answered.error) << answered.error.message();
+  EXPECT_EQ(answered.status, 200u);
+  EXPECT_EQ(answered.body, "answered /slow");
+}
+
+TEST_F(ServerTest, AStopAnswersTheRequestWhoseHandlerIsRunning) {
+  ServerOptions o;
+  o.threads = 1;
+  o.handler_threads = 2;
+  o.shutdown_timeout = 8s;
+  start(o);
+  auto slow = std::async(std::launch::async, [&] { return get(server_->port(), "/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+
+  auto started = std::chrono::steady_clock::now();
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(); });
+  // The stop waits for the request in progress, whose handler holds no
+  // operation on the I/O thread meanwhile.
+  EXPECT_EQ(stopped.wait_for(300ms), std::future_status::timeout);
+  gate_.open();
+  Reply answered = slow.get();
+  stopped.get();
+  auto took = std::chrono::steady_clock::now() - started;
+
+  EXPECT_FALSE(answered.error) << answered.error.message();
+  EXPECT_EQ(answered.status, 200u);
+  EXPECT_EQ(answered.body, "answered /slow");
+  EXPECT_FALSE(answered.keep_alive) << "a response during a stop closes the connection";
+  EXPECT_LT(took, 5s) << "the stop waited for its timeout instead of the response";
+}
+
+TEST_F(ServerTest, HandlersMayRunOnTheIoThreadsInstead) {
+  ServerOptions o;
+  o.threads = 2;
+  o.handler_threads = 0;
+  start(o);
+  Reply r = get(server_->port(), "/fast");
+  EXPECT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "answered /fast");
+}
+
+}  // namespace
+}  // namespace banshi::api
