@@ -145,7 +145,7 @@ const std::vector<Key>& keys() {
             return r.ok() ? std::string{} : r.error().message;
           }),
       integer("server", "threads", &ServeConfig::threads, 1, 256),
-      integer("server", "handler_threads", &ServeConfig::handler_threads, 1, 1024),
+      integer("server", "handler_threads", &ServeConfig::handler_threads, 0, 1024),
       integer("server", "max_connections", &ServeConfig::max_connections, 1, 1'000'000),
       integer("server", "max_header_bytes", &ServeConfig::max_header_bytes, 1024, 1024 * 1024),
       integer("server", "max_body_bytes", &ServeConfig::max_body_bytes, 1024, int64_t{1} << 30),
