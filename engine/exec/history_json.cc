@@ -10,11 +10,17 @@ namespace banshi::exec {
 std::string history_json(const core::ExecutableProcess& process, const std::vector<core::Record>& records) {
   std::string out;
   out.reserve(records.size() * 48);
-  auto number = [&out](std::string_view name, auto value) {
+  // fmt::format_int rather than format_to a back_inserter, which appends a
+  // character at a time: this runs for every record of every batch.
+  auto append_int = [&out](auto value) {
+    fmt::format_int digits(value);
+    out.append(digits.data(), digits.size());
+  };
+  auto number = [&out, &append_int](std::string_view name, auto value) {
     out += ",\"";
     out += name;
     out += "\":";
-    fmt::format_to(std::back_inserter(out), "{}", value);
+    append_int(value);
   };
   auto text = [&out](std::string_view name, std::string_view value) {
     out += ",\"";
@@ -26,7 +32,8 @@ std::string history_json(const core::ExecutableProcess& process, const std::vect
   for (size_t i = 0; i < records.size(); ++i) {
     const core::Record& r = records[i];
     if (i > 0) out += ',';
-    fmt::format_to(std::back_inserter(out), "{{\"k\":{}", static_cast<int>(r.kind));
+    out += "{\"k\":";
+    append_int(static_cast<int>(r.kind));
     if (r.key != 0) number("key", r.key);
     if (r.element != model::kNoIndex) {
       text("el", r.kind == core::RecordKind::kSequenceFlowTaken ? process.flow(r.element).id
