@@ -1114,7 +1114,7 @@ void Api::add_external_task_routes() {
         for (const std::string& t : topics) {
           if (!may_serve_topic(who, t)) return problem(ProblemKind::kForbidden, "This token may not serve topic " + t + ".");
         }
-        // A long poll holds an I/O thread: only a few wait at once.
+        // A long poll holds a handler thread: only a few wait at once.
         bool may_wait = wait_ms > 0 && long_polls_.fetch_add(1) < options_.max_long_polls;
         if (wait_ms > 0 && !may_wait) long_polls_.fetch_sub(1);
         auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);

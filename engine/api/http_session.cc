@@ -158,6 +158,8 @@ Response call_handler(const ServerState& state, const Request& request) {
     return state.handler(request);
   } catch (const std::exception& e) {
     return problem_from_error(Error{"exception", e.what()});
+  } catch (...) {
+    return problem_from_error(Error{"exception", "an unknown exception"});
   }
 }
 
@@ -176,8 +178,13 @@ void HttpSession<Stream>::handle(Request request, bool keep_alive) {
   net::post(*state_->handlers, [self = this->shared_from_this(), state = state_,
                                 work = net::make_work_guard(stream_.get_executor()), request = std::move(request),
                                 head, keep_alive]() mutable {
+    // A stop that timed out has given up on the connections: a request still
+    // queued is not run, as no answer could reach its client.
+    if (state->abandoned) return;
     Response response = call_handler(*state, request);
-    net::post(work.get_executor(), [self, response = std::move(response), head, keep_alive]() mutable {
+    // The session goes with the handler, so that its last owner lets go of it
+    // on its strand.
+    net::post(work.get_executor(), [self = std::move(self), response = std::move(response), head, keep_alive]() mutable {
       self->answer(std::move(response), head, keep_alive);
     });
     work.reset();

@@ -83,6 +83,7 @@ void Server::stop() {
   }
   if (state_->active() > 0) {
     spdlog::warn("{} connections still open after the shutdown timeout", state_->active());
+    state_->abandoned = true;
     state_->ioc.stop();
   }
   // Otherwise the threads return by themselves once the aborted accept and the
@@ -92,7 +93,8 @@ void Server::stop() {
   }
   threads_.clear();
   // Handlers still running (only after the shutdown timeout) finish here;
-  // their responses go nowhere.
+  // their responses go nowhere, and the requests queued behind them are not
+  // run.
   if (state_->handlers) state_->handlers->join();
   listener_.reset();
 }

@@ -9,7 +9,8 @@
 //   request at a time, in order. The handler runs on a pool of
 //   `handler_threads` threads (on the I/O threads when that is 0) and may
 //   block (the Engine does, until its commit): up to that many requests wait
-//   at once, and the I/O threads go on serving every other connection.
+//   at once, and the I/O threads go on serving the other connections (a
+//   WebSocket upgrade is still decided on the I/O thread).
 // - Limits are applied where reading happens: header size (431), body size
 //   (413, answered as soon as the header announces too much), the read
 //   timeout from the first byte of a request to its last (a request that
@@ -22,7 +23,9 @@
 //   every request and WebSocket is then served over it.
 // - stop() is graceful: it stops accepting, closes idle connections, lets
 //   in-flight requests finish and answers them with "Connection: close",
-//   waits at most shutdown_timeout, then joins the threads. Safe to call
+//   waits at most shutdown_timeout, then joins the threads (a handler still
+//   running then is waited for; a request queued behind it is dropped
+//   unanswered and not run). Safe to call
 //   from any thread, more than once; the destructor calls it.
 #pragma once
 

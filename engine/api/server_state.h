@@ -38,6 +38,8 @@ class ServerState {
   const RequestHandler handler;
   boost::asio::io_context& ioc;
   std::atomic<bool> stopping{false};
+  // Set by a stop that timed out, before the I/O threads are stopped.
+  std::atomic<bool> abandoned{false};
   UpgradeHandler upgrade;                            // set before the listener runs
   std::unique_ptr<boost::asio::ssl::context> tls;    // null: plain TCP
   // Runs the request handlers (ServerOptions::handler_threads); null: they

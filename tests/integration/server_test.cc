@@ -95,6 +95,7 @@ class ServerTest : public ::testing::Test {
     o.port = 0;
     server_ = std::make_unique<Server>(o, [this](const Request& r) {
       if (r.path == "/slow") gate_.wait();
+      if (r.path == "/count") ++counted_;
       Response response;
       response.status = 200;
       response.content_type = "text/plain";
@@ -109,6 +110,7 @@ class ServerTest : public ::testing::Test {
   }
 
   Gate gate_;
+  std::atomic<int> counted_{0};
   std::unique_ptr<Server> server_;
 };
 
@@ -159,15 +161,50 @@ TEST_F(ServerTest, AStopAnswersTheRequestWhoseHandlerIsRunning) {
   EXPECT_LT(took, 5s) << "the stop waited for its timeout instead of the response";
 }
 
-TEST_F(ServerTest, HandlersMayRunOnTheIoThreadsInstead) {
+TEST_F(ServerTest, AStopThatTimesOutRunsNoQueuedRequest) {
   ServerOptions o;
-  o.threads = 2;
+  o.threads = 1;
+  o.handler_threads = 1;  // /slow holds it; /count waits in the queue behind
+  o.shutdown_timeout = 300ms;
+  start(o);
+  auto slow = std::async(std::launch::async, [&] { return get(server_->port(), "/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+  auto queued = std::async(std::launch::async, [&] { return get(server_->port(), "/count"); });
+  std::this_thread::sleep_for(300ms);  // read and queued: the I/O thread is free
+
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(); });
+  std::this_thread::sleep_for(600ms);  // past the shutdown timeout
+  gate_.open();
+  stopped.get();
+  server_.reset();  // closes the connections it gave up on
+
+  // The stop gave up on both connections: neither is answered, and the
+  // queued request, whose client might take its silence for a failure and
+  // send it again, was not run.
+  EXPECT_EQ(counted_.load(), 0);
+  EXPECT_TRUE(queued.get().error);
+  EXPECT_TRUE(slow.get().error);
+}
+
+TEST_F(ServerTest, WithoutHandlerThreadsTheHandlersRunOnTheIoThreads) {
+  ServerOptions o;
+  o.threads = 1;
   o.handler_threads = 0;
   start(o);
-  Reply r = get(server_->port(), "/fast");
-  EXPECT_FALSE(r.error) << r.error.message();
-  EXPECT_EQ(r.status, 200u);
-  EXPECT_EQ(r.body, "answered /fast");
+  auto slow = std::async(std::launch::async, [&] { return get(server_->port(), "/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+
+  // The one I/O thread is inside /slow's handler: /fast is not read meanwhile.
+  Reply fast = get(server_->port(), "/fast", 500ms);
+  EXPECT_EQ(fast.error, beast::error::timeout) << fast.error.message();
+
+  gate_.open();
+  Reply answered = slow.get();
+  EXPECT_FALSE(answered.error) << answered.error.message();
+  EXPECT_EQ(answered.body, "answered /slow");
+  Reply later = get(server_->port(), "/fast");
+  EXPECT_FALSE(later.error) << later.error.message();
+  EXPECT_EQ(later.body, "answered /fast");
 }
 
 }  // namespace
