@@ -1,7 +1,8 @@
 // The HTTP transport on its own (api::Server with a handler of the test's):
 // handlers run on a pool of their own, so one that waits holds neither an
-// I/O thread nor another connection, and a graceful stop still answers a
-// request whose handler is running.
+// I/O thread nor another connection; a graceful stop still answers a request
+// whose handler is running, and one that times out runs no queued request;
+// with handler_threads = 0 the handlers hold the I/O threads again.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
