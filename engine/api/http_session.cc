@@ -147,7 +147,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, size_t) {
   beast::error_code endpoint_error;
   auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(endpoint_error);
   if (!endpoint_error) request.remote_address = endpoint.address().to_string();
-  if (try_upgrade(request)) return;
+  if (state_->upgrade && beast::websocket::is_upgrade(msg)) return upgrade(std::move(request));
   handle(std::move(request), msg.keep_alive());
 }
 
@@ -163,32 +163,58 @@ Response call_handler(const ServerState& state, const Request& request) {
   }
 }
 
+Upgrade call_upgrade(const ServerState& state, const Request& request) {
+  Upgrade up;
+  try {
+    up = state.upgrade(request);
+  } catch (const std::exception& e) {
+    up = Upgrade{};
+    up.refuse = problem_from_error(Error{"exception", e.what()});
+  } catch (...) {
+    up = Upgrade{};
+    up.refuse = problem_from_error(Error{"exception", "an unknown exception"});
+  }
+  return up;
+}
+
 }  // namespace
 
-// On the handler pool when there is one, so that a handler waiting for the
-// engine holds neither an I/O thread nor another connection.
+// Runs `work` (the application's handler) on the handler pool when there is
+// one, so that a handler waiting for the engine holds neither an I/O thread
+// nor another connection; then `then` with its result on the connection's
+// strand. Without a pool both run here, on the I/O thread.
 template <class Stream>
-void HttpSession<Stream>::handle(Request request, bool keep_alive) {
-  const bool head = request.method == "HEAD";
-  if (!state_->handlers) return answer(call_handler(*state_, request), head, keep_alive);
-  // The work guard keeps the I/O threads running until the response is back
+template <class Work, class Then>
+void HttpSession<Stream>::off_strand(Work work, Then then) {
+  if (!state_->handlers) return then(*this, work(*state_));
+  // The work guard keeps the I/O threads running until the result is back
   // on the strand: while the handler runs, the session has no operation
   // pending on the io_context, which would otherwise be out of work during a
   // shutdown.
   net::post(*state_->handlers, [self = this->shared_from_this(), state = state_,
-                                work = net::make_work_guard(stream_.get_executor()), request = std::move(request),
-                                head, keep_alive]() mutable {
+                                guard = net::make_work_guard(stream_.get_executor()), work = std::move(work),
+                                then = std::move(then)]() mutable {
     // A stop that timed out has given up on the connections: a request still
     // queued is not run, as no answer could reach its client.
     if (state->abandoned) return;
-    Response response = call_handler(*state, request);
+    auto result = work(*state);
     // The session goes with the handler, so that its last owner lets go of it
     // on its strand.
-    net::post(work.get_executor(), [self = std::move(self), response = std::move(response), head, keep_alive]() mutable {
-      self->answer(std::move(response), head, keep_alive);
-    });
-    work.reset();
+    net::post(guard.get_executor(),
+              [self = std::move(self), result = std::move(result), then = std::move(then)]() mutable {
+                then(*self, std::move(result));
+              });
+    guard.reset();
   });
+}
+
+template <class Stream>
+void HttpSession<Stream>::handle(Request request, bool keep_alive) {
+  const bool head = request.method == "HEAD";
+  off_strand([request = std::move(request)](const ServerState& state) { return call_handler(state, request); },
+             [head, keep_alive](HttpSession& self, Response response) {
+               self.answer(std::move(response), head, keep_alive);
+             });
 }
 
 template <class Stream>
@@ -201,19 +227,17 @@ void HttpSession<Stream>::answer(Response response, bool head, bool keep_alive) 
   respond(response, keep_alive);
 }
 
+// The upgrade handler authenticates (a store read), so it runs where request
+// handlers do; the handshake then goes on on the connection's strand.
 template <class Stream>
-bool HttpSession<Stream>::try_upgrade(const Request& request) {
-  if (!state_->upgrade || !beast::websocket::is_upgrade(parser_->get())) return false;
-  Upgrade up;
-  try {
-    up = state_->upgrade(request);
-  } catch (const std::exception& e) {
-    up.refuse = problem_from_error(Error{"exception", e.what()});
-  }
-  if (up.refuse) {
-    respond(*up.refuse, false);
-    return true;
-  }
+void HttpSession<Stream>::upgrade(Request request) {
+  off_strand([request = std::move(request)](const ServerState& state) { return call_upgrade(state, request); },
+             [](HttpSession& self, Upgrade up) { self.open_websocket(std::move(up)); });
+}
+
+template <class Stream>
+void HttpSession<Stream>::open_websocket(Upgrade up) {
+  if (up.refuse) return respond(*up.refuse, false);
   // The connection becomes a WebSocket: this session gives up its slot and
   // its stream, and ends when this handler returns.
   if (registered_) {
@@ -224,7 +248,6 @@ bool HttpSession<Stream>::try_upgrade(const Request& request) {
   busy_ = false;
   auto ws = std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(up));
   ws->run(parser_->release());
-  return true;
 }
 
 template <class Stream>

@@ -49,7 +49,10 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void on_first_bytes(boost::beast::error_code ec, size_t bytes);
   void read_request();
   void on_read(boost::beast::error_code ec, size_t bytes);
-  bool try_upgrade(const Request& request);
+  template <class Work, class Then>
+  void off_strand(Work work, Then then);
+  void upgrade(Request request);
+  void open_websocket(Upgrade up);
   void handle(Request request, bool keep_alive);
   void answer(Response response, bool head, bool keep_alive);
   void respond(const Response& response, bool keep_alive);

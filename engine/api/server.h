@@ -9,8 +9,8 @@
 //   request at a time, in order. The handler runs on a pool of
 //   `handler_threads` threads (on the I/O threads when that is 0) and may
 //   block (the Engine does, until its commit): up to that many requests wait
-//   at once, and the I/O threads go on serving the other connections (a
-//   WebSocket upgrade is still decided on the I/O thread).
+//   at once, and the I/O threads go on serving the other connections. The
+//   upgrade handler runs there too (it authenticates: a store read).
 // - Limits are applied where reading happens: header size (431), body size
 //   (413, answered as soon as the header announces too much), the read
 //   timeout from the first byte of a request to its last (a request that

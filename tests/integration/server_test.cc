@@ -2,7 +2,9 @@
 // handlers run on a pool of their own, so one that waits holds neither an
 // I/O thread nor another connection; a graceful stop still answers a request
 // whose handler is running, and one that times out runs no queued request;
-// with handler_threads = 0 the handlers hold the I/O threads again.
+// with handler_threads = 0 the handlers hold the I/O threads again. A
+// WebSocket upgrade's handler (which authenticates, a store read) runs on the
+// same pool, and the handshake then goes on on the connection.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
 
 #include "api/server.h"
@@ -102,6 +105,26 @@ class ServerTest : public ::testing::Test {
       response.content_type = "text/plain";
       response.body = "answered " + r.path;
       return response;
+    });
+    // An upgrade to /ws/slow waits at the gate; /ws/refused is refused with
+    // a 403; any other is accepted, and the first text frame is echoed.
+    server_->set_upgrade_handler([this](const Request& r) {
+      if (r.path == "/ws/slow") gate_.wait();
+      Upgrade up;
+      if (r.path == "/ws/refused") {
+        Response no;
+        no.status = 403;
+        no.content_type = "text/plain";
+        no.body = "refused";
+        up.refuse = no;
+        return up;
+      }
+      auto client = std::make_shared<std::weak_ptr<WsClient>>();
+      up.on_open = [client](const std::shared_ptr<WsClient>& c) { *client = c; };
+      up.on_message = [client](std::string_view text) {
+        if (auto c = client->lock()) c->send("echo " + std::string(text));
+      };
+      return up;
     });
     ASSERT_TRUE(server_->start().ok());
   }
@@ -206,6 +229,89 @@ TEST_F(ServerTest, WithoutHandlerThreadsTheHandlersRunOnTheIoThreads) {
   Reply later = get(server_->port(), "/fast");
   EXPECT_FALSE(later.error) << later.error.message();
   EXPECT_EQ(later.body, "answered /fast");
+}
+
+// A WebSocket handshake to `target`, then one text frame and its answer; a
+// refused handshake gives the HTTP status and body it was refused with.
+struct WsReply {
+  beast::error_code error;
+  unsigned refused_status = 0;
+  std::string refused_body;
+  std::string echoed;
+};
+
+WsReply ws_exchange(unsigned short port, const std::string& target, std::chrono::milliseconds timeout = 10s) {
+  net::io_context ioc;
+  beast::websocket::stream<beast::tcp_stream> ws(ioc);
+  beast::websocket::response_type handshake;
+  beast::flat_buffer buffer;
+  WsReply reply;
+  beast::get_lowest_layer(ws).expires_after(timeout);
+  beast::get_lowest_layer(ws).async_connect(
+      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
+        if (ec) {
+          reply.error = ec;
+          return;
+        }
+        ws.async_handshake(handshake, "127.0.0.1", target, [&](beast::error_code shook) {
+          if (shook) {
+            reply.error = shook;
+            reply.refused_status = handshake.result_int();
+            reply.refused_body = handshake.body();
+            return;
+          }
+          ws.text(true);
+          ws.async_write(net::buffer(std::string("hello")), [&](beast::error_code written, size_t) {
+            if (written) {
+              reply.error = written;
+              return;
+            }
+            ws.async_read(buffer, [&](beast::error_code read, size_t) {
+              reply.error = read;
+              if (!read) reply.echoed = beast::buffers_to_string(buffer.data());
+              beast::get_lowest_layer(ws).close();
+            });
+          });
+        });
+      });
+  ioc.run();
+  return reply;
+}
+
+TEST_F(ServerTest, AnUpgradeHandlerThatWaitsHoldsNoIoThread) {
+  ServerOptions o;
+  o.threads = 1;  // with the upgrade handler on it, /fast would wait for the handshake
+  o.handler_threads = 4;
+  start(o);
+  auto slow = std::async(std::launch::async, [&] { return ws_exchange(server_->port(), "/ws/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+
+  Reply fast = get(server_->port(), "/fast", 3s);
+  EXPECT_FALSE(fast.error) << fast.error.message();
+  EXPECT_EQ(fast.body, "answered /fast");
+  EXPECT_EQ(slow.wait_for(0s), std::future_status::timeout) << "the handshake must still be waiting";
+
+  // Back on the connection, the upgrade is accepted and the socket serves
+  // frames.
+  gate_.open();
+  WsReply answered = slow.get();
+  EXPECT_FALSE(answered.error) << answered.error.message();
+  EXPECT_EQ(answered.echoed, "echo hello");
+}
+
+TEST_F(ServerTest, ARefusedUpgradeIsAnsweredFromThePool) {
+  ServerOptions o;
+  o.threads = 1;
+  o.handler_threads = 2;
+  start(o);
+  WsReply refused = ws_exchange(server_->port(), "/ws/refused");
+  EXPECT_EQ(refused.error, beast::websocket::error::upgrade_declined) << refused.error.message();
+  EXPECT_EQ(refused.refused_status, 403u);
+  EXPECT_EQ(refused.refused_body, "refused");
+  // The connection that was refused took nothing with it.
+  Reply fast = get(server_->port(), "/fast");
+  EXPECT_FALSE(fast.error) << fast.error.message();
+  EXPECT_EQ(fast.body, "answered /fast");
 }
 
 }  // namespace
