@@ -911,7 +911,9 @@ void Api::add_routes() {
   });
 
   // --- messages and signals -------------------------------------------------
-  add("POST", "/api/v1/messages", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
+  // Audited: a message or a signal moves cases on. The correlation key is
+  // not written to the trail, as it is often an applicant's ID number.
+  add("POST", "/api/v1/messages", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"name", "correlationKey", "variables", "timeToLiveMs", "messageId"});
@@ -922,21 +924,23 @@ void Api::add_routes() {
     pub.time_to_live_ms = b.integer("timeToLiveMs", false, 0, int64_t{10} * 365 * 24 * 3600 * 1000, 0);
     pub.message_id = b.string("messageId", false, 255);
     if (!b.ok()) return input_problem(b.error());
-    auto result = engine_.publish_message(pub);
+    AuditNote note = auth_.note(who, "publish-message", "message " + pub.name, req.remote_address);
+    auto result = engine_.publish_message(pub, &note);
     if (!result.ok()) return problem_from_error(result.error());
     return json_response(200, json::object{{"correlated", result->correlated},
                                            {"started", result->started},
                                            {"buffered", result->buffered}});
   });
 
-  add("POST", "/api/v1/signals", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
+  add("POST", "/api/v1/signals", roles({"supervisor", "designer"}), [this](const Request& req, const PathParams&, const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"name", "variables"});
     std::string name = b.string("name", true, 255);
     json::object variables = b.object("variables");
     if (!b.ok()) return input_problem(b.error());
-    auto n = engine_.throw_signal(name, variables);
+    AuditNote note = auth_.note(who, "throw-signal", "signal " + name, req.remote_address);
+    auto n = engine_.throw_signal(name, variables, &note);
     if (!n.ok()) return problem_from_error(n.error());
     return json_response(200, json::object{{"triggered", *n}});
   });

@@ -587,19 +587,21 @@ class EngineImpl final : public Engine {
     return assign_and_tell(task_id, expected, assignee, "task.assigned", audit);
   }
 
-  Result<PublishResult> publish_message(const PublishRequest& request) override {
+  Result<PublishResult> publish_message(const PublishRequest& request, const AuditNote* audit) override {
     if (request.name.empty()) return Error{"bad-request", "a message needs a name"};
     Pending p;
     p.publish = request;
+    p.audit = audit_row(audit);
     auto outcome = submit(std::move(p));
     if (!outcome.status.ok()) return outcome.status.error();
     return outcome.publish;
   }
 
-  Result<int> throw_signal(const std::string& name, const json::object& variables) override {
+  Result<int> throw_signal(const std::string& name, const json::object& variables, const AuditNote* audit) override {
     if (name.empty()) return Error{"bad-request", "a signal needs a name"};
     Pending p;
     p.signal = std::make_pair(name, variables);
+    p.audit = audit_row(audit);
     auto outcome = submit(std::move(p));
     if (!outcome.status.ok()) return outcome.status.error();
     return static_cast<int>(outcome.value);
@@ -1136,12 +1138,20 @@ class EngineImpl final : public Engine {
     while (!work.empty() && ++guard < config_.max_batch * 20) {
       Pending p = std::move(work.front());
       work.pop_front();
-      if (p.publish) {
-        results.emplace_back(std::move(p.waiter), publish(*p.publish, now, work, batch, &builder));
-        continue;
-      }
-      if (p.signal) {
-        results.emplace_back(std::move(p.waiter), broadcast(p.signal->first, p.signal->second, work));
+      if (p.publish || p.signal) {
+        Outcome outcome = p.publish ? publish(*p.publish, now, work, batch, &builder)
+                                    : broadcast(p.signal->first, p.signal->second, work);
+        // The audit row says what the message or signal reached; one that
+        // was refused (a repeated message id) writes none.
+        if (p.audit && outcome.status.ok()) {
+          std::string reached = p.publish ? fmt::format("correlated {}, started {}{}", outcome.publish.correlated,
+                                                        outcome.publish.started,
+                                                        outcome.publish.buffered ? ", buffered" : "")
+                                          : fmt::format("triggered {}", outcome.value);
+          p.audit->detail = p.audit->detail.empty() ? reached : p.audit->detail + "; " + reached;
+          batch.audit.push_back(std::move(*p.audit));
+        }
+        results.emplace_back(std::move(p.waiter), std::move(outcome));
         continue;
       }
       if (p.redeliver) {

@@ -225,6 +225,37 @@ TEST_F(ApiTest, MessagesSignalsIncidents) {
   Response sig = call("POST", "/api/v1/signals", R"({"name":"s","variables":{}})");
   EXPECT_EQ(sig.status, 200);
   expect_problem(call("POST", "/api/v1/signals", R"({"name":""})"), 400, "bad-request", "name");
+  // Each message and signal that was taken is in the audit trail with what
+  // it reached; the refused repeat of m-2 is not, and no correlation key is.
+  store::AuditQuery published;
+  published.action = "publish-message";
+  auto messages = users_->audit(published);
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 2u);
+  std::vector<std::string> details{(*messages)[0].detail, (*messages)[1].detail};
+  std::sort(details.begin(), details.end());
+  EXPECT_EQ(details[0], "correlated 0, started 0, buffered");
+  EXPECT_EQ(details[1], "correlated 1, started 0");
+  for (const auto& row : *messages) {
+    EXPECT_EQ(row.actor, "wang");
+    EXPECT_EQ(row.target, "message go");
+  }
+  store::AuditQuery thrown;
+  thrown.action = "throw-signal";
+  auto signals = users_->audit(thrown);
+  ASSERT_TRUE(signals.ok());
+  ASSERT_EQ(signals->size(), 1u);
+  EXPECT_EQ((*signals)[0].target, "signal s");
+  EXPECT_EQ((*signals)[0].detail, "triggered 0");
+  store::AuditQuery all;
+  all.limit = 1000;
+  auto rows = users_->audit(all);
+  ASSERT_TRUE(rows.ok());
+  for (const auto& row : *rows) {
+    EXPECT_EQ(row.detail.find("K1"), std::string::npos) << row.action;
+    EXPECT_EQ(row.detail.find("K2"), std::string::npos) << row.action;
+    EXPECT_EQ(row.target.find("K2"), std::string::npos) << row.action;
+  }
   Response inc = call("GET", "/api/v1/incidents");
   EXPECT_EQ(inc.status, 200);
   EXPECT_TRUE(doc(inc)["items"].as_array().empty());

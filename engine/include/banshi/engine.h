@@ -283,8 +283,12 @@ class Engine {
                                    std::function<void(Result<void>)> done, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> claim_task(int64_t task_id, const std::string& user, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> unclaim_task(int64_t task_id, const std::string& user, const AuditNote* audit = nullptr) = 0;
-  virtual Result<PublishResult> publish_message(const PublishRequest& request) = 0;
-  virtual Result<int> throw_signal(const std::string& name, const boost::json::object& variables) = 0;
+  // With `audit`, a message or signal is audited unless it is refused; what
+  // it reached is added to the row's detail.
+  virtual Result<PublishResult> publish_message(const PublishRequest& request,
+                                                const AuditNote* audit = nullptr) = 0;
+  virtual Result<int> throw_signal(const std::string& name, const boost::json::object& variables,
+                                   const AuditNote* audit = nullptr) = 0;
   virtual Result<void> cancel_instance(InstanceId id, const std::string& reason, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> resolve_incident(int64_t incident_id, int32_t retries, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> set_variables(InstanceId id, const boost::json::object& variables,
