@@ -37,7 +37,9 @@ TlsStream make_stream<TlsStream>(net::ip::tcp::socket&& socket, ServerState& sta
 
 template <class Stream>
 HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, std::shared_ptr<ServerState> state)
-    : stream_(make_stream<Stream>(std::move(socket), *state)), state_(std::move(state)) {}
+    : stream_(make_stream<Stream>(std::move(socket), *state)),
+      executor_(stream_.get_executor()),
+      state_(std::move(state)) {}
 
 template <class Stream>
 HttpSession<Stream>::~HttpSession() {
@@ -78,7 +80,7 @@ void HttpSession<Stream>::start(bool over_capacity) {
 
 template <class Stream>
 void HttpSession<Stream>::shutdown() {
-  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+  net::post(executor_, [self = this->shared_from_this()] {
     if (!self->busy_) self->close();  // an in-flight request closes after its response
   });
 }
@@ -238,6 +240,9 @@ void HttpSession<Stream>::upgrade(Request request) {
 template <class Stream>
 void HttpSession<Stream>::open_websocket(Upgrade up) {
   if (up.refuse) return respond(*up.refuse, false);
+  // Decided while the server began to stop: a socket opened now would be
+  // closed at once.
+  if (state_->stopping) return respond(problem(ProblemKind::kUnavailable, "The server is stopping."), false);
   // The connection becomes a WebSocket: this session gives up its slot and
   // its stream, and ends when this handler returns.
   if (registered_) {

@@ -60,6 +60,9 @@ class HttpSession : public Connection, public std::enable_shared_from_this<HttpS
   void close();
 
   Stream stream_;
+  // The connection's strand, kept apart from the stream: shutdown() posts to
+  // it from other threads, and an upgrade moves the stream away.
+  typename Stream::executor_type executor_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;

@@ -4,7 +4,8 @@
 // whose handler is running, and one that times out runs no queued request;
 // with handler_threads = 0 the handlers hold the I/O threads again. A
 // WebSocket upgrade's handler (which authenticates, a store read) runs on the
-// same pool, and the handshake then goes on on the connection.
+// same pool, and the handshake then goes on on the connection, unless the
+// server began to stop meanwhile (503).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -106,12 +107,12 @@ class ServerTest : public ::testing::Test {
       response.body = "answered " + r.path;
       return response;
     });
-    // An upgrade to /ws/slow waits at the gate; /ws/refused is refused with
-    // a 403; any other is accepted, and the first text frame is echoed.
+    // An upgrade to /ws/slow... waits at the gate; one to /ws/...refused is
+    // refused with a 403; any other is accepted, and its text frames echoed.
     server_->set_upgrade_handler([this](const Request& r) {
-      if (r.path == "/ws/slow") gate_.wait();
+      if (r.path.rfind("/ws/slow", 0) == 0) gate_.wait();
       Upgrade up;
-      if (r.path == "/ws/refused") {
+      if (r.path.size() >= 7 && r.path.compare(r.path.size() - 7, 7, "refused") == 0) {
         Response no;
         no.status = 403;
         no.content_type = "text/plain";
@@ -304,14 +305,59 @@ TEST_F(ServerTest, ARefusedUpgradeIsAnsweredFromThePool) {
   o.threads = 1;
   o.handler_threads = 2;
   start(o);
-  WsReply refused = ws_exchange(server_->port(), "/ws/refused");
+  auto slow = std::async(std::launch::async, [&] { return ws_exchange(server_->port(), "/ws/slow-refused"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+  Reply fast = get(server_->port(), "/fast", 3s);
+  EXPECT_FALSE(fast.error) << fast.error.message();
+  EXPECT_EQ(fast.body, "answered /fast");
+
+  gate_.open();
+  WsReply refused = slow.get();
   EXPECT_EQ(refused.error, beast::websocket::error::upgrade_declined) << refused.error.message();
   EXPECT_EQ(refused.refused_status, 403u);
   EXPECT_EQ(refused.refused_body, "refused");
-  // The connection that was refused took nothing with it.
-  Reply fast = get(server_->port(), "/fast");
-  EXPECT_FALSE(fast.error) << fast.error.message();
-  EXPECT_EQ(fast.body, "answered /fast");
+}
+
+TEST_F(ServerTest, WithoutHandlerThreadsAnUpgradeIsDecidedOnTheIoThread) {
+  ServerOptions o;
+  o.threads = 1;
+  o.handler_threads = 0;
+  start(o);
+  WsReply echoed = ws_exchange(server_->port(), "/ws/echo");
+  EXPECT_FALSE(echoed.error) << echoed.error.message();
+  EXPECT_EQ(echoed.echoed, "echo hello");
+  WsReply refused = ws_exchange(server_->port(), "/ws/refused");
+  EXPECT_EQ(refused.refused_status, 403u);
+
+  auto slow = std::async(std::launch::async, [&] { return ws_exchange(server_->port(), "/ws/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+  // The one I/O thread is inside the upgrade handler: /fast is not read meanwhile.
+  Reply fast = get(server_->port(), "/fast", 500ms);
+  EXPECT_EQ(fast.error, beast::error::timeout) << fast.error.message();
+  gate_.open();
+  EXPECT_EQ(slow.get().echoed, "echo hello");
+}
+
+TEST_F(ServerTest, AnUpgradeDecidedWhileTheServerStopsIsAnswered503) {
+  ServerOptions o;
+  o.threads = 1;
+  o.handler_threads = 2;
+  o.shutdown_timeout = 8s;
+  start(o);
+  auto slow = std::async(std::launch::async, [&] { return ws_exchange(server_->port(), "/ws/slow"); });
+  ASSERT_TRUE(gate_.someone_waits(5s));
+
+  auto started = std::chrono::steady_clock::now();
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(); });
+  // The stop waits for the upgrade being decided...
+  EXPECT_EQ(stopped.wait_for(300ms), std::future_status::timeout);
+  gate_.open();
+  WsReply answered = slow.get();
+  stopped.get();
+  // ...which, decided now, opens no socket that would be closed at once.
+  EXPECT_EQ(answered.error, beast::websocket::error::upgrade_declined) << answered.error.message();
+  EXPECT_EQ(answered.refused_status, 503u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "the stop waited for its timeout";
 }
 
 }  // namespace
