@@ -19,6 +19,7 @@
 #include "core/records.h"
 #include "core/serialize.h"
 #include "model/iso8601.h"
+#include "store/auth_store.h"
 #include "test_util.h"
 
 namespace banshi {
@@ -466,6 +467,46 @@ TEST_P(EngineTest, WhenOneWriteOfABatchIsRefusedTheOthersCommitAndItsTimerFiresL
   for (InstanceId id : ids) EXPECT_EQ(timer_firings(*e, id), 1) << id;
 }
 
+// Starts the engine with a batch held open: an instance of "straight" (from
+// kStraight, deployed by the caller) whose inline connector waits until
+// release(). Commands queued meanwhile share the next batch. The connector
+// refers to this object: the test starts no other "straight" instance.
+class HeldBatch {
+ public:
+  explicit HeldBatch(Engine& e) {
+    e.register_inline_connector("calc", [this](const JobContext&) {
+      holding_ = true;
+      released_.wait();
+      json::object out;
+      out["fee"] = 1;
+      return JobOutcome::completed(out);
+    });
+    e.start();
+    holder_ = std::thread([&e] {
+      StartRequest req;
+      req.process_id = "straight";
+      req.variables["amount"] = 10;
+      EXPECT_TRUE(e.start_instance(req).ok());
+    });
+    while (!holding_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~HeldBatch() { release(); }
+  HeldBatch(const HeldBatch&) = delete;
+  HeldBatch& operator=(const HeldBatch&) = delete;
+
+  void release() {
+    if (!holder_.joinable()) return;
+    release_.set_value();
+    holder_.join();
+  }
+
+ private:
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+  std::atomic<bool> holding_{false};
+  std::thread holder_;
+};
+
 // Two messages for one waiting instance in the same batch: the first is
 // delivered, the second is buffered (it has a time to live), and each
 // publisher is told which. The second used to count on the subscription the
@@ -482,24 +523,7 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
   e->run_until_idle();
 
   // A batch held open by an inline connector, while both messages queue behind it.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<bool> holding{false};
-  e->register_inline_connector("calc", [&](const JobContext&) {
-    holding = true;
-    released.wait();
-    json::object out;
-    out["fee"] = 1;
-    return JobOutcome::completed(out);
-  });
-  e->start();
-  std::thread holder([&] {
-    StartRequest req;
-    req.process_id = "straight";
-    req.variables["amount"] = 10;
-    EXPECT_TRUE(e->start_instance(req).ok());
-  });
-  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  HeldBatch held(*e);
   std::vector<Result<PublishResult>> results(2, Error{"unset", ""});
   std::vector<std::thread> publishers;
   for (int i = 0; i < 2; ++i) {
@@ -513,8 +537,7 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both are queued
-  release.set_value();
-  holder.join();
+  held.release();
   for (std::thread& t : publishers) t.join();
   e->stop();
 
@@ -524,6 +547,60 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
       << "the other waits for the next subscription";
   EXPECT_EQ(status(*e, *waiting), 2);
   EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0, 100)->size(), 1u);
+}
+
+// A message id published twice within one batch: the store refuses the
+// batch, its commands are applied again one batch each, and only the repeat
+// fails. Each message taken has exactly one audit row, written with it; the
+// repeat has none.
+TEST_P(EngineTest, ARepeatedMessageIdInABatchFailsAloneAndOnlyTheOthersAreAudited) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  HeldBatch held(*e);
+  const std::vector<std::string> ids{"M-1", "M-1", "M-2"};
+  std::vector<Result<PublishResult>> results(ids.size(), Error{"unset", ""});
+  std::vector<std::thread> publishers;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    publishers.emplace_back([&, i] {
+      PublishRequest m;
+      m.name = "assessment-done";
+      m.correlation_key = "B-" + std::to_string(i);
+      m.time_to_live_ms = 3600 * 1000;
+      m.message_id = ids[i];
+      AuditNote note{1000, "clerk", "publish-message", "message assessment-done", "10.0.0.1", ids[i]};
+      results[i] = e->publish_message(m, &note);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all three are queued
+  held.release();
+  for (std::thread& t : publishers) t.join();
+  e->stop();
+
+  int refused = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    if (results[i].ok()) {
+      EXPECT_TRUE(results[i]->buffered);
+    } else {
+      ++refused;
+      EXPECT_EQ(results[i].error().code, "duplicate") << results[i].error().message;
+    }
+  }
+  EXPECT_EQ(refused, 1) << "one of the two with id M-1 is taken";
+  ASSERT_TRUE(results[2].ok()) << results[2].error().message;
+  EXPECT_TRUE(results[2]->buffered);
+
+  auto* trail = dynamic_cast<store::AuthStore*>(&e->store());
+  ASSERT_NE(trail, nullptr);
+  store::AuditQuery q;
+  q.action = "publish-message";
+  auto rows = trail->audit(q);
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  std::vector<std::string> details;
+  for (const store::AuditRecord& r : *rows) details.push_back(r.detail);
+  std::sort(details.begin(), details.end());
+  EXPECT_EQ(details, (std::vector<std::string>{"M-1; correlated 0, started 0, buffered",
+                                               "M-2; correlated 0, started 0, buffered"}));
 }
 
 // stop() while a connector runs: its outcome is committed before stop()
