@@ -1277,8 +1277,10 @@ class EngineImpl final : public Engine {
           // One command's write may be what the store refused (a message id
           // published twice): apply them again one batch each, so that only
           // that command fails, and no command without a caller is lost.
-          spdlog::warn("a batch of {} commands was not committed ({}); applying them one by one", originals.size(),
-                       w.error().message);
+          // A repeated message id is the client's doing, not the store's.
+          spdlog::log(w.error().code == "duplicate" ? spdlog::level::info : spdlog::level::warn,
+                      "a batch of {} commands was not committed ({}); applying them one by one", originals.size(),
+                      w.error().message);
           std::lock_guard lock(queue_mu_);
           for (auto it = originals.rbegin(); it != originals.rend(); ++it) {
             Pending again = *it;
@@ -1294,7 +1296,8 @@ class EngineImpl final : public Engine {
           std::lock_guard lock(timers_mu_);
           timers_loaded_until_ = std::min(timers_loaded_until_, now + kRetryFailedTimersMs);
         }
-        spdlog::error("a batch of {} commands was not committed: {}", results.size(), w.error().message);
+        spdlog::log(w.error().code == "duplicate" ? spdlog::level::info : spdlog::level::err,
+                    "a batch of {} commands was not committed: {}", results.size(), w.error().message);
         for (auto& [waiter, outcome] : results) {
           if (waiter) waiter.tell(Outcome(w.error()));
         }
