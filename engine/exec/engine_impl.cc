@@ -1141,8 +1141,9 @@ class EngineImpl final : public Engine {
       if (p.publish || p.signal) {
         Outcome outcome = p.publish ? publish(*p.publish, now, work, batch, &builder)
                                     : broadcast(p.signal->first, p.signal->second, work);
-        // The audit row says what the message or signal reached; one that
-        // was refused (a repeated message id) writes none.
+        // The audit row says what the message or signal reached. One refused
+        // here writes none, nor one the store refuses (a repeated message
+        // id): the row goes with the batch that is not committed.
         if (p.audit && outcome.status.ok()) {
           std::string reached = p.publish ? fmt::format("correlated {}, started {}{}", outcome.publish.correlated,
                                                         outcome.publish.started,
