@@ -330,8 +330,14 @@ void Api::add_applicant_routes() {
         json::object body;
         if (auto e = parse_json_body(req, body)) return bad_input(*e);
         BodyReader b(body, {"living", "nursing"});
-        if (!body.contains("living") || !body.contains("nursing")) {
-          b.fail(body.contains("living") ? "nursing" : "living", "Say yes (true) or no (false) to both subsidies.");
+        // Both answers are required and must be true or false: a null is
+        // not a "no".
+        for (const char* member : {"living", "nursing"}) {
+          const json::value* answer = body.if_contains(member);
+          if (answer == nullptr || !answer->is_bool()) {
+            b.fail(member, "Say yes (true) or no (false) to both subsidies.");
+            break;
+          }
         }
         bool living = b.boolean("living", false);
         bool nursing = b.boolean("nursing", false);

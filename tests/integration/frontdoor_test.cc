@@ -590,6 +590,13 @@ TEST_F(FrontDoorTest, OnlineApplicationToAnOfferedSubsidyAccepted) {
 
   // Half an answer is refused; then the applicant accepts both.
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":true})").status, 400);
+  // A null is no answer, not a "no": nothing is declined.
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":null,"nursing":null})")
+                .status,
+            400);
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":true,"nursing":"no"})")
+                .status,
+            400);
   api::Response accepted = call(me, "POST", "/api/v1/applicant/cases/" + key + "/subsidies", R"({"living":true,"nursing":true})");
   ASSERT_EQ(accepted.status, 200) << accepted.body;
   ASSERT_TRUE(wait_for([&] {
