@@ -463,7 +463,15 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   rec.receipt = json::serialize(receipt);
   rec.created_at = now;
   rec.linked_key = id;
-  if (auto r = ctx.store->add_intake(rec); !r.ok()) return problem_from_error(r.error());
+  if (auto r = ctx.store->add_intake(rec); !r.ok()) {
+    // Without its intake the case would run where neither the applicant nor
+    // the window can see it: it is cancelled, and the filing is refused.
+    auto cancelled = ctx.engine.cancel_instance(*instance, "its intake could not be stored", nullptr);
+    if (!cancelled.ok()) {
+      spdlog::error("case {}: instance {} runs without its intake: {}", key, *instance, cancelled.error().message);
+    }
+    return problem_from_error(r.error());
+  }
   ctx.auth.audit(online ? who.actor() : who.name, on_behalf ? "intake-on-behalf" : "intake", "case " + key,
                  req.remote_address, fmt::format("{} instance {}", op->id, *instance));
 

@@ -25,6 +25,7 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -826,6 +827,42 @@ TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
   EXPECT_EQ(fourth.status, 409) << fourth.body;
   EXPECT_EQ(instance_count(), before) << "nothing was filed";
   ASSERT_TRUE(engine_->cancel_instance(filed.front(), "withdrawn").ok());
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 201);
+}
+
+// A filing whose intake row cannot be stored is refused, and the instance it
+// started is cancelled rather than left running where neither the applicant
+// nor the window can see it.
+TEST_F(FrontDoorTest, AFilingWhoseIntakeCannotBeStoredLeavesNoCaseRunning) {
+  const std::string id = person(false);
+  ASSERT_FALSE(id.empty());
+  const std::string phone = "13700137012";
+  sign_in(phone);
+  const std::string me = "applicant:" + phone;
+  // A fault beside the server's own connections: intake rows are refused.
+  auto run_sql = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "banshi.db").string().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  };
+  // (The trigger reads a table that does not exist: the insert fails as a
+  // store fault, not as a refused duplicate.)
+  run_sql("CREATE TRIGGER refuse_intakes BEFORE INSERT ON intakes BEGIN SELECT * FROM injected_fault; END;");
+  const size_t before = instance_count();
+  api::Response refused = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
+  EXPECT_GE(refused.status, 500) << refused.body;
+  store::InstanceQuery q;
+  q.limit = 1000;
+  auto all = engine_->store().instances(q);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), before + 1) << "the filing started its instance";
+  for (const auto& i : *all) EXPECT_NE(i.status, 1) << "instance " << i.id << " runs without its intake\n" << where();
+
+  run_sql("DROP TRIGGER refuse_intakes;");
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 201);
 }
 
