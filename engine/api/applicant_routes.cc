@@ -282,6 +282,12 @@ void Api::add_applicant_routes() {
         store::IntakeRecord intake;
         if (auto refused = own_case(p, who, intake)) return *refused;
         Context c = ctx();
+        // A case of which nothing runs any more takes no documents: every
+        // case once filed would otherwise keep its upload allowance for ever.
+        auto instances = case_instances(c, intake);
+        if (std::none_of(instances.begin(), instances.end(), [](const store::InstanceRecord& i) { return i.status == 1; })) {
+          return problem(ProblemKind::kConflict, "This case has ended; it takes no more documents.");
+        }
         return store_document(c, req, intake, who.actor());
       });
 

@@ -817,10 +817,12 @@ TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
   sign_in(phone);
   const std::string me = "applicant:" + phone;
   std::vector<InstanceId> filed;
+  std::vector<std::string> keys;
   for (int n = 0; n < 3; ++n) {
     api::Response r = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
     ASSERT_EQ(r.status, 201) << r.body;
     filed.push_back(doc(r)["instanceId"].as_int64());
+    keys.emplace_back(doc(r)["businessKey"].as_string());
   }
   const size_t before = instance_count();
   api::Response fourth = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone));
@@ -828,6 +830,15 @@ TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
   EXPECT_EQ(instance_count(), before) << "nothing was filed";
   ASSERT_TRUE(engine_->cancel_instance(filed.front(), "withdrawn").ok());
   EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 201);
+  // The withdrawn case takes no more uploads; a running one does.
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + keys.front() + "/documents?material=photos", kPng,
+                 "image/png")
+                .status,
+            409);
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/cases/" + keys.back() + "/documents?material=photos", kPng,
+                 "image/png")
+                .status,
+            201);
 }
 
 // A filing whose intake row cannot be stored is refused, and the instance it
