@@ -152,8 +152,14 @@ void Api::add_applicant_routes() {
     rec.code_hash = code_hash(random_token().substr(0, 16), code);
     rec.created_at = now;
     rec.expires_at = now + fo.code_ttl_ms;
-    auto admitted = frontdoor_store_->add_code(rec, fo.code_min_interval_ms, fo.codes_per_hour);
+    auto admitted = frontdoor_store_->add_code(rec, fo.code_min_interval_ms, fo.codes_per_hour, fo.codes_per_day);
     if (!admitted.ok()) return problem_from_error(admitted.error());
+    if (admitted->day_full) {
+      int64_t wait = std::max<int64_t>(1, (admitted->day_opens_at - now + 999) / 1000);
+      Response r = problem(ProblemKind::kTooManyRequests, "Too many codes for this phone within a day; try tomorrow.");
+      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      return r;
+    }
     if (admitted->id == 0 && !admitted->hour_full) {
       int64_t wait = std::max<int64_t>(1, (fo.code_min_interval_ms - (now - admitted->last_sent_at) + 999) / 1000);
       Response r = problem(ProblemKind::kTooManyRequests, fmt::format("A code was just sent; ask again in {} seconds.", wait));

@@ -34,6 +34,7 @@ struct FrontDoorOptions {
   int code_max_attempts = 5;
   int64_t code_min_interval_ms = 60 * 1000;
   int codes_per_hour = 5;
+  int codes_per_day = 10;  // with code_max_attempts: 50 guesses a day at a one-in-a-million code
   int64_t applicant_session_idle_ms = 30 * 60 * 1000;
   int64_t applicant_session_absolute_ms = 2 * 60 * 60 * 1000;
   // The key of the hashes that stand for ID and phone numbers in the front

@@ -69,12 +69,19 @@ struct OneTimeCodeRecord {
   bool used = false;
 };
 
+// The windows add_code() counts codes in.
+inline constexpr int64_t kCodeHourMs = 3'600'000;
+inline constexpr int64_t kCodeDayMs = 24 * kCodeHourMs;
+
 // What add_code() did: stored the code (id > 0), or refused it because the
 // phone was sent one less than the minimum interval ago (`last_sent_at`),
-// or as many as an hour allows.
+// or as many as a day allows (until `day_opens_at`), or as many as an hour
+// allows.
 struct CodeAdmission {
   int64_t id = 0;
   int64_t last_sent_at = 0;
+  bool day_full = false;
+  int64_t day_opens_at = 0;  // day_full: when the oldest code of the day stops counting (24 h and 1 ms on)
   bool hour_full = false;
 };
 
@@ -104,10 +111,12 @@ class FrontDoorStore {
   virtual Result<std::vector<DocumentRecord>> documents(const std::string& business_key) = 0;
 
   // Stores a code unless the phone was sent one within `min_interval_ms`
-  // before code.created_at, or `per_hour` within the hour before it. The
-  // check and the insert are one transaction, taken in turn per phone (from
-  // every node), so requests at once store one code.
-  virtual Result<CodeAdmission> add_code(const OneTimeCodeRecord& code, int64_t min_interval_ms, int per_hour) = 0;
+  // before code.created_at, `per_day` within the 24 hours before it, or
+  // `per_hour` within the hour before it. The check and the insert are one
+  // transaction, taken in turn per phone (from every node), so requests at
+  // once store one code.
+  virtual Result<CodeAdmission> add_code(const OneTimeCodeRecord& code, int64_t min_interval_ms, int per_hour,
+                                         int per_day) = 0;
   // Removes a code that could not be sent: it counts towards no limit.
   virtual Result<void> remove_code(int64_t id) = 0;
   // Codes sent to a phone at or after `since`, newest first.

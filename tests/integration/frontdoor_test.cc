@@ -808,6 +808,29 @@ TEST_F(FrontDoorTest, OneTimeCodesAreCappedLimitedAndSingleUse) {
   EXPECT_EQ(db.find(phone), std::string::npos);
 }
 
+// Codes for one phone are capped per day as well as per hour: ten a day, so
+// at five tries a code a stranger gets 50 guesses a day at a phone's cases.
+TEST_F(FrontDoorTest, OneTimeCodesAreCappedPerDay) {
+  const std::string phone = "13600136006";
+  const std::string body = R"({"phone":")" + phone + R"("})";
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(call("", "POST", "/api/v1/applicant/codes", body).status, 202) << i;
+    clock_->advance(13 * 60'000);  // five an hour at most: the hourly cap never applies
+  }
+  api::Response refused = call("", "POST", "/api/v1/applicant/codes", body);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("within a day"), std::string::npos) << refused.body;
+  // The first code of the day stops counting 24 hours after it was sent,
+  // 130 minutes ago (a millisecond later, so a second more in whole seconds).
+  int64_t retry_after = -1;
+  for (const auto& [name, value] : refused.headers) {
+    if (name == "Retry-After") retry_after = std::stoll(value);
+  }
+  EXPECT_EQ(retry_after, (24 * 60 - 130) * 60 + 1);
+  clock_->advance(retry_after * 1000);
+  EXPECT_EQ(call("", "POST", "/api/v1/applicant/codes", body).status, 202);
+}
+
 // Filing online costs a signed-in phone nothing: it may have a few cases
 // running at once, and files another once one has ended.
 TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {

@@ -2177,24 +2177,32 @@ Result<std::vector<DocumentRecord>> PostgresStore::documents(const std::string& 
   });
 }
 
-Result<CodeAdmission> PostgresStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour) {
+Result<CodeAdmission> PostgresStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour,
+                                              int per_day) {
   return in_write_transaction([&](Connection& c) -> Result<CodeAdmission> {
     // Requests for one phone take turns (from every node); the count, read
     // after the lock, sees every code committed before it.
     BANSHI_PG_TRY(advisory_lock(c, "banshi-codes:" + r.phone_hash));
     auto recent = query(c,
-                        "SELECT count(*), coalesce(max(created_at), 0) FROM applicant_codes "
-                        "WHERE phone_hash = $1 AND created_at >= $2",
-                        Params().add(r.phone_hash).add(r.created_at - 3'600'000), "cannot count one-time codes");
+                        "SELECT count(*) FILTER (WHERE created_at >= $3), coalesce(max(created_at), 0), count(*), "
+                        "coalesce(min(created_at), 0) FROM applicant_codes WHERE phone_hash = $1 AND created_at >= $2",
+                        Params().add(r.phone_hash).add(r.created_at - kCodeDayMs).add(r.created_at - kCodeHourMs),
+                        "cannot count one-time codes");
     if (!recent.ok()) return recent.error();
     CodeAdmission admission;
-    const int64_t count = (*recent)->int64(0, 0);
+    const int64_t in_hour = (*recent)->int64(0, 0);
     const int64_t newest = (*recent)->int64(0, 1);
-    if (count > 0 && r.created_at - newest < min_interval_ms) {
+    const int64_t in_day = (*recent)->int64(0, 2);
+    if (in_day > 0 && r.created_at - newest < min_interval_ms) {
       admission.last_sent_at = newest;
       return admission;
     }
-    if (count >= per_hour) {
+    if (in_day >= per_day) {
+      admission.day_full = true;
+      admission.day_opens_at = (*recent)->int64(0, 3) + kCodeDayMs + 1;
+      return admission;
+    }
+    if (in_hour >= per_hour) {
       admission.hour_full = true;
       return admission;
     }

@@ -2097,22 +2097,30 @@ Result<std::vector<DocumentRecord>> SqliteStore::documents(const std::string& bu
   });
 }
 
-Result<CodeAdmission> SqliteStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour) {
+Result<CodeAdmission> SqliteStore::add_code(const OneTimeCodeRecord& r, int64_t min_interval_ms, int per_hour,
+                                            int per_day) {
   // One writer at a time: nothing is added between the check and the insert.
   return in_write_transaction([&](Connection& c) -> Result<CodeAdmission> {
     auto recent = c.prepare(
-        "SELECT count(*), max(created_at) FROM applicant_codes WHERE phone_hash = ?1 AND created_at >= ?2");
+        "SELECT count(*) FILTER (WHERE created_at >= ?3), max(created_at), count(*), min(created_at) "
+        "FROM applicant_codes WHERE phone_hash = ?1 AND created_at >= ?2");
     if (!recent.ok()) return recent.error();
     recent->bind(1, r.phone_hash);
-    recent->bind(2, r.created_at - 3'600'000);
+    recent->bind(2, r.created_at - kCodeDayMs);
+    recent->bind(3, r.created_at - kCodeHourMs);
     if (recent->step() != SQLITE_ROW) return store_error(c.db(), "cannot count one-time codes");
     CodeAdmission admission;
-    const int64_t count = recent->int64(0);
-    if (count > 0 && r.created_at - recent->int64(1) < min_interval_ms) {
+    const int64_t in_day = recent->int64(2);
+    if (in_day > 0 && r.created_at - recent->int64(1) < min_interval_ms) {
       admission.last_sent_at = recent->int64(1);
       return admission;
     }
-    if (count >= per_hour) {
+    if (in_day >= per_day) {
+      admission.day_full = true;
+      admission.day_opens_at = recent->int64(3) + kCodeDayMs + 1;
+      return admission;
+    }
+    if (recent->int64(0) >= per_hour) {
       admission.hour_full = true;
       return admission;
     }

@@ -168,7 +168,8 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<std::optional<IntakeRecord>> intake_of_applicant(const std::string& applicant_hash) override;
   Result<int64_t> add_document(const DocumentRecord& document, int max_per_case) override;
   Result<std::vector<DocumentRecord>> documents(const std::string& business_key) override;
-  Result<CodeAdmission> add_code(const OneTimeCodeRecord& code, int64_t min_interval_ms, int per_hour) override;
+  Result<CodeAdmission> add_code(const OneTimeCodeRecord& code, int64_t min_interval_ms, int per_hour,
+                                 int per_day) override;
   Result<void> remove_code(int64_t id) override;
   Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) override;
   Result<bool> record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) override;

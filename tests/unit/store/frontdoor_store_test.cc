@@ -97,7 +97,7 @@ TEST_P(FrontDoorStoreTest, OneCodeIsStoredWhenRequestsForAPhoneRace) {
     threads.emplace_back([&, i] {
       ++ready;
       while (ready.load() < kRequests) std::this_thread::yield();
-      results[static_cast<size_t>(i)] = front_->add_code(code(t0), kMinute, 5);
+      results[static_cast<size_t>(i)] = front_->add_code(code(t0), kMinute, 5, 10);
     });
   }
   for (auto& t : threads) t.join();
@@ -115,23 +115,41 @@ TEST_P(FrontDoorStoreTest, OneCodeIsStoredWhenRequestsForAPhoneRace) {
   EXPECT_EQ(front_->codes("phone-1", 0)->size(), 1u);
 
   // A minute apart, five an hour; a code removed (not sent) does not count.
-  auto later = front_->add_code(code(t0 + kMinute), kMinute, 5);
+  auto later = front_->add_code(code(t0 + kMinute), kMinute, 5, 10);
   ASSERT_TRUE(later.ok() && later->id > 0);
   ASSERT_TRUE(front_->remove_code(later->id).ok());
   for (int i = 1; i <= 4; ++i) {
-    auto r = front_->add_code(code(t0 + i * kMinute), kMinute, 5);
+    auto r = front_->add_code(code(t0 + i * kMinute), kMinute, 5, 10);
     ASSERT_TRUE(r.ok() && r->id > 0) << i;
   }
-  auto full = front_->add_code(code(t0 + 5 * kMinute), kMinute, 5);
+  auto full = front_->add_code(code(t0 + 5 * kMinute), kMinute, 5, 10);
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->id, 0);
   EXPECT_TRUE(full->hour_full);
   // Another phone has limits of its own.
   OneTimeCodeRecord other = code(t0 + 5 * kMinute);
   other.phone_hash = "phone-2";
-  EXPECT_GT(front_->add_code(other, kMinute, 5)->id, 0);
+  EXPECT_GT(front_->add_code(other, kMinute, 5, 10)->id, 0);
   // An hour after the first, the first no longer counts.
-  EXPECT_GT(front_->add_code(code(t0 + 60 * kMinute + 1), kMinute, 5)->id, 0);
+  EXPECT_GT(front_->add_code(code(t0 + 60 * kMinute + 1), kMinute, 5, 10)->id, 0);
+
+  // A day allows `per_day`, whatever the hours allow; the oldest of the day
+  // stops counting 24 hours after it was sent.
+  auto day_code = [&](int64_t at) {
+    OneTimeCodeRecord c = code(at);
+    c.phone_hash = "phone-3";
+    return front_->add_code(c, kMinute, 5, 3);
+  };
+  const int64_t hour = 60 * kMinute;
+  for (int i = 0; i < 3; ++i) ASSERT_GT(day_code(t0 + i * hour)->id, 0) << i;
+  auto day_full = day_code(t0 + 3 * hour);
+  ASSERT_TRUE(day_full.ok());
+  EXPECT_EQ(day_full->id, 0);
+  EXPECT_TRUE(day_full->day_full);
+  EXPECT_FALSE(day_full->hour_full);
+  EXPECT_EQ(day_full->day_opens_at, t0 + 24 * hour + 1);
+  EXPECT_EQ(day_code(t0 + 24 * hour)->id, 0);
+  EXPECT_GT(day_code(t0 + 24 * hour + 1)->id, 0);
 }
 
 }  // namespace
