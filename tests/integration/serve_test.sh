@@ -402,7 +402,7 @@ OUT=$("$BANSHI" audit verify --data "$WORK/cut" --head "$HEAD" 2>&1); rc=$?
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
   >/dev/null 2>&1 || fail "openssl could not make a certificate"
 BANSHI_TLS_CERT_FILE="$WORK/cert.pem" BANSHI_TLS_KEY_FILE="$WORK/key.pem" \
-  BANSHI_SERVER_RATE_LIMIT_PER_SECOND=1 BANSHI_SERVER_RATE_LIMIT_BURST=5 \
+  BANSHI_SERVER_RATE_LIMIT_PER_SECOND=0.2 BANSHI_SERVER_RATE_LIMIT_BURST=5 \
   "$BANSHI" serve --listen 127.0.0.1:0 --data "$WORK/data" >"$WORK/serve2.log" 2>&1 &
 SERVER_PID=$!
 PORT=""
@@ -427,10 +427,16 @@ else
   SESSION2=$(sed -n 's/^[Ss]et-[Cc]ookie: banshi_session=\([0-9a-f]*\);.*/\1/p' "$WORK/headers" | head -1)
   "$PROBE" 127.0.0.1 "$PORT" --tls --cookie "banshi_session=$SESSION2" --count 0 --timeout-ms 5000 >"$WORK/ws_tls" 2>&1
   grep -q '^OPEN' "$WORK/ws_tls" && pass "TLS: events over wss" || fail "wss: $(cat "$WORK/ws_tls")"
+  # One token every 5 s: no refill between these requests, however slow the
+  # machine. The first 429's own answer is the one checked.
   codes=""
-  for _ in $(seq 1 8); do codes+="$(curl -s -k -o "$WORK/body" -w '%{http_code}' "$BASE/api/v1/openapi.yaml") "; done
+  : >"$WORK/headers"
+  for _ in $(seq 1 8); do
+    code=$(curl -s -k -D "$WORK/h429" -o "$WORK/b429" -w '%{http_code}' "$BASE/api/v1/openapi.yaml")
+    codes+="$code "
+    if [ "$code" = 429 ] && [ ! -s "$WORK/headers" ]; then cp "$WORK/h429" "$WORK/headers"; cp "$WORK/b429" "$WORK/body"; fi
+  done
   [[ "$codes" == *429* ]] && [[ "$codes" == 200* ]] && pass "429 once over the rate ($codes)" || fail "rate limit: $codes"
-  curl -s -k -D "$WORK/headers" -o "$WORK/body" "$BASE/api/v1/openapi.yaml"
   grep -qi '^retry-after: [0-9]' "$WORK/headers" && grep -q 'problems/too-many-requests' "$WORK/body" \
     && pass "429 is problem+json with Retry-After" || fail "429 answer: $(cat "$WORK/headers")"
   out=$(curl -s -k -o /dev/null -w '%{http_code}' "$BASE/healthz")
