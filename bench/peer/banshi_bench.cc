@@ -22,12 +22,14 @@
 // start the next. With --api async (the default) --drivers threads keep
 // --inflight slots (default 64) going through the engine's asynchronous
 // methods, an event loop each; with --api blocking each of --clients threads
-// is one slot and waits on every call.
+// is one slot and waits on every call. With --find event (async only) a slot
+// learns of its task from the engine's live events (Engine::subscribe)
+// instead of the query.
 //
 // Usage: bench_peer_banshi --workload NAME --model FILE [--instances N]
 //          [--clients C] [--inflight K] [--warmup W] [--db PATH]
 //          [--connectors inline|workers] [--api async|blocking]
-//          [--drivers D] [--keep-db 1]
+//          [--drivers D] [--find query|event] [--keep-db 1]
 //
 // The store file is removed at the end unless --keep-db 1 is given (to look
 // at what the workload wrote).
@@ -45,6 +47,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -179,6 +182,9 @@ class TimingStore final : public store::Store {
   }
   Result<std::vector<store::TaskRecord>> tasks(const store::TaskQuery& q) override { return inner_->tasks(q); }
   Result<std::optional<store::TaskRecord>> task(int64_t id) override { return inner_->task(id); }
+  Result<std::vector<store::TaskRecord>> tasks_by_keys(const std::vector<store::InstanceKey>& keys) override {
+    return inner_->tasks_by_keys(keys);
+  }
   Result<std::vector<store::JobRecord>> jobs_of(store::InstanceId id) override { return inner_->jobs_of(id); }
   Result<std::vector<store::TimerRecord>> due_timers(int64_t u, size_t l) override { return inner_->due_timers(u, l); }
   Result<std::optional<int64_t>> next_timer_due() override { return inner_->next_timer_due(); }
@@ -237,6 +243,7 @@ int main(int argc, char** argv) {
   int64_t inflight = -1;  // 4,096 (64 for the user task driven asynchronously)
   std::string connectors = "inline";
   std::string api = "async";
+  std::string find = "query";
   int drivers = 2;
   bool keep_db = false;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -252,6 +259,7 @@ int main(int argc, char** argv) {
     else if (k == "--connectors") connectors = v;
     else if (k == "--keep-db") keep_db = v == "1";
     else if (k == "--api") api = v;
+    else if (k == "--find") find = v;
     else if (k == "--drivers") drivers = std::atoi(v.c_str());
     else die("unknown option " + k);
   }
@@ -264,6 +272,7 @@ int main(int argc, char** argv) {
   if (model.empty()) die("--model FILE is required");
   if (warmup < 0) warmup = std::min(2000, instances / 10);
   if (api != "async" && api != "blocking") die("--api is async or blocking");
+  if (find != "query" && find != "event") die("--find is query or event");
   if (inflight < 0) inflight = user && api == "async" ? 64 : 4096;
   if (drivers < 1 || drivers > inflight || inflight % drivers != 0) {
     die("--drivers is between 1 and --inflight, and divides it");
@@ -349,9 +358,10 @@ int main(int argc, char** argv) {
   // driver reads the task and completes it.
   struct Event {
     size_t slot;
-    bool started;  // else: completed
+    enum Kind { kStarted, kTask, kCompleted } kind;
     bool ok;
-    int64_t id;
+    int64_t id;           // the instance (kStarted, kTask)
+    int64_t task_id = 0;  // kTask
   };
   struct Mailbox {
     std::mutex mu;
@@ -369,9 +379,25 @@ int main(int argc, char** argv) {
     std::atomic<int> next{0};
     std::vector<std::thread> threads;
     const int per_driver = static_cast<int>(inflight) / drivers;
+    std::vector<std::unique_ptr<Mailbox>> boxes;
+    for (int d = 0; d < drivers; ++d) boxes.push_back(std::make_unique<Mailbox>());
+    // With --find event each slot learns of its task from the engine's live
+    // events (task.created names the assignee, "w<driver>_<slot>"), as
+    // bpmn-engine's listener hears its user task wait.
+    uint64_t subscription = 0;
+    if (find == "event") {
+      subscription = engine.subscribe([&boxes](const EngineEvent& e) {
+        if (e.type != "task.created" || e.assignee.size() < 4 || e.assignee[0] != 'w') return;
+        size_t bar = e.assignee.find('_');
+        if (bar == std::string::npos) return;
+        size_t d = static_cast<size_t>(std::atoi(e.assignee.c_str() + 1));
+        size_t slot = static_cast<size_t>(std::atoi(e.assignee.c_str() + bar + 1));
+        if (d < boxes.size()) boxes[d]->push(Event{slot, Event::kTask, true, e.instance_id, e.task_id});
+      });
+    }
     for (int d = 0; d < drivers; ++d) {
       threads.emplace_back([&, d] {
-        Mailbox box;
+        Mailbox& box = *boxes[static_cast<size_t>(d)];
         std::vector<std::string> workers;
         std::vector<int64_t> started_at(static_cast<size_t>(per_driver));
         for (int s = 0; s < per_driver; ++s) workers.push_back(fmt::format("w{}_{}", d, s));
@@ -385,7 +411,12 @@ int main(int argc, char** argv) {
           req.variables["worker"] = workers[slot];
           started_at[slot] = now_ns();
           engine.start_instance_async(req, [&box, slot](Result<InstanceId> id) {
-            box.push(Event{slot, true, id.ok(), id.ok() ? *id : 0});
+            box.push(Event{slot, Event::kStarted, id.ok(), id.ok() ? *id : 0});
+          });
+        };
+        auto complete = [&](size_t slot, int64_t task_id) {
+          engine.complete_task_async(task_id, {}, workers[slot], [&box, slot](Result<void> r) {
+            box.push(Event{slot, Event::kCompleted, r.ok(), 0});
           });
         };
         for (size_t s = 0; s < workers.size(); ++s) start(s);
@@ -398,7 +429,13 @@ int main(int argc, char** argv) {
           }
           for (const Event& e : events) {
             if (!e.ok) ++failures;
-            if (e.started && e.ok) {
+            if (e.kind == Event::kTask) {
+              tracker.started(e.id, started_at[e.slot]);
+              complete(e.slot, e.task_id);
+              continue;
+            }
+            if (e.kind == Event::kStarted && e.ok) {
+              if (find == "event") continue;  // the task's event carries on
               tracker.started(e.id, started_at[e.slot]);
               // Find this slot's task (its only open one) and complete it.
               store::TaskQuery q;
@@ -406,10 +443,7 @@ int main(int argc, char** argv) {
               q.limit = 1;
               auto tasks = engine.store().tasks(q);
               if (tasks.ok() && !tasks->empty() && tasks->front().instance_id == e.id) {
-                size_t slot = e.slot;
-                engine.complete_task_async(tasks->front().id, {}, workers[slot], [&box, slot](Result<void> r) {
-                  box.push(Event{slot, false, r.ok(), 0});
-                });
+                complete(e.slot, tasks->front().id);
                 continue;
               }
               ++failures;
@@ -422,6 +456,7 @@ int main(int argc, char** argv) {
       });
     }
     for (auto& t : threads) t.join();
+    if (subscription != 0) engine.unsubscribe(subscription);
   };
   auto run_workload = [&](int n) {
     if (user && api == "async") run_async(n);

@@ -123,12 +123,15 @@ struct Pending {
 // waking them one by one (a system call each) took about a tenth of the
 // processing thread's time, and the next batch can be built meanwhile. The
 // answers of one batch are handed over after its commit, so a caller still
-// hears only of committed work. Not started (run_until_idle), it answers on
-// the calling thread.
+// hears only of committed work. The batch's live events go the same way,
+// and reach the listeners before its callers are answered. Not started
+// (run_until_idle), it tells them on the calling thread.
 class Replier {
  public:
   using Reply = std::pair<Waiter, Outcome>;
+  using Deliver = std::function<void(const std::vector<EngineEvent>&)>;
 
+  explicit Replier(Deliver deliver) : deliver_(std::move(deliver)) {}
   ~Replier() { stop(); }
 
   void start() {
@@ -149,46 +152,55 @@ class Replier {
     thread_.join();
   }
 
-  void answer(std::vector<Reply> replies) {
+  // One committed batch: its events, then its answers.
+  void answer(std::vector<Reply> replies, std::vector<EngineEvent> events = {}) {
+    Item item{std::move(events), {}};
+    for (Reply& r : replies) {
+      if (r.first) item.replies.push_back(std::move(r));
+    }
+    if (item.events.empty() && item.replies.empty()) return;
     {
       std::unique_lock lock(mu_);
       if (thread_.joinable() && !stopping_) {
         bool was_empty = queue_.empty();
-        for (Reply& r : replies) {
-          if (r.first) queue_.push_back(std::move(r));
-        }
+        queue_.push_back(std::move(item));
         lock.unlock();
         if (was_empty) cv_.notify_one();
         return;
       }
     }
-    answer_now(replies);
+    tell(item);
   }
 
  private:
-  static void answer_now(std::vector<Reply>& replies) {
-    for (auto& [waiter, outcome] : replies) {
-      if (waiter) waiter.tell(std::move(outcome));
-    }
+  struct Item {
+    std::vector<EngineEvent> events;
+    std::vector<Reply> replies;
+  };
+
+  void tell(Item& item) {
+    if (!item.events.empty()) deliver_(item.events);
+    for (auto& [waiter, outcome] : item.replies) waiter.tell(std::move(outcome));
   }
 
   void run() {
-    std::vector<Reply> batch;
+    std::vector<Item> batch;
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping, and all answered
       batch.swap(queue_);
       lock.unlock();
-      answer_now(batch);
+      for (Item& item : batch) tell(item);
       batch.clear();
       lock.lock();
     }
   }
 
+  Deliver deliver_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Reply> queue_;
+  std::vector<Item> queue_;
   bool stopping_ = false;
   std::thread thread_;
 };
@@ -746,18 +758,20 @@ class EngineImpl final : public Engine {
   }
 
   void publish_event(const EngineEvent& event) override {
-    deliver(event);
+    deliver({event});
     relay({event});
   }
 
-  // Hands an event to this node's listeners.
-  void deliver(const EngineEvent& event) {
+  // Hands events to this node's listeners, in their order.
+  void deliver(const std::vector<EngineEvent>& events) {
     std::lock_guard lock(listeners_mu_);
-    for (auto& [id, listener] : listeners_) {
-      try {
-        listener(event);
-      } catch (const std::exception& e) {
-        spdlog::warn("an event listener failed on {}: {}", event.type, e.what());
+    for (const EngineEvent& event : events) {
+      for (auto& [id, listener] : listeners_) {
+        try {
+          listener(event);
+        } catch (const std::exception& e) {
+          spdlog::warn("an event listener failed on {}: {}", event.type, e.what());
+        }
       }
     }
   }
@@ -1251,10 +1265,10 @@ class EngineImpl final : public Engine {
     }
     std::vector<store::JobRecord> local_jobs = builder.take_local_jobs();
     builder.flush(batch);
-    // Tasks this batch removes, read while they are still stored: their ids
-    // and candidates go into task.completed events.
-    std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> removed_tasks;
-    if (has_listeners_ || relaying_) removed_tasks = tasks_of(batch.tasks_removed);
+    // The store tells which task ids it gave and which task rows it took
+    // away (their ids, candidates and assignees go into the task events).
+    store::WriteReport report;
+    if (has_listeners_ || relaying_) batch.report = &report;
     if (!batch.empty()) {
       auto commit_start = std::chrono::steady_clock::now();
       Result<void> w = store_->write(batch);
@@ -1315,7 +1329,8 @@ class EngineImpl final : public Engine {
     metrics_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
     // Before ended instances leave the cache: the events read them.
-    if (has_listeners_ || relaying_) publish_batch_events(touched, batch, removed_tasks, now);
+    std::vector<EngineEvent> events;
+    if (has_listeners_ || relaying_) events = batch_events(touched, batch, report, now);
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
       CachedInstance& c = *t.instance;
@@ -1324,7 +1339,7 @@ class EngineImpl final : public Engine {
       if (c.state.status != core::InstanceStatus::kActive) cache_.erase(id);
     }
     const bool answered = !results.empty();
-    replier_.answer(std::move(results));
+    replier_.answer(std::move(results), std::move(events));
     {
       std::lock_guard lock(timers_mu_);
       for (const store::TimerRecord& tr : builder.timers_armed()) {
@@ -1390,31 +1405,28 @@ class EngineImpl final : public Engine {
     return {};
   }
 
-  // Instances started and ended, tasks created and incidents raised or
-  // resolved by a committed batch. Task ids are assigned by the store, so
-  // the new tasks are read back.
+  // The stored open tasks of these keys, by key (an empty map when the
+  // store cannot be read: the events then leave those tasks out).
   std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> tasks_of(const std::vector<store::InstanceKey>& keys) {
     std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord> out;
-    std::set<InstanceId> instances;
-    for (const store::InstanceKey& k : keys) instances.insert(k.instance_id);
-    for (InstanceId id : instances) {
-      store::TaskQuery q;
-      q.instance_id = id;
-      q.limit = 1000;
-      auto found = store_->tasks(q);
-      if (!found.ok()) continue;
-      for (store::TaskRecord& t : *found) out[{t.instance_id, t.key}] = std::move(t);
+    if (keys.empty()) return out;
+    auto found = store_->tasks_by_keys(keys);
+    if (!found.ok()) {
+      spdlog::warn("cannot read {} tasks for their events: {}", keys.size(), found.error().message);
+      return out;
     }
+    for (store::TaskRecord& t : *found) out[{t.instance_id, t.key}] = std::move(t);
     return out;
   }
 
-  void publish_batch_events(const std::map<InstanceId, Touched>& touched, const store::WriteBatch& batch,
-                            const std::map<std::pair<InstanceId, uint64_t>, store::TaskRecord>& removed_tasks,
-                            int64_t now) {
-    std::vector<store::InstanceKey> new_tasks;
-    for (const store::TaskRecord& t : batch.tasks_added) new_tasks.push_back(store::InstanceKey{t.instance_id, t.key});
-    std::map<std::pair<InstanceId, uint64_t>, int64_t> task_ids;
-    for (const auto& [key, t] : tasks_of(new_tasks)) task_ids[key] = t.id;
+  // Instances started and ended, tasks created and completed, incidents
+  // raised or resolved and SLA changes of a committed batch, in the order of
+  // its instances; `report` is what the store told of the batch's write.
+  std::vector<EngineEvent> batch_events(const std::map<InstanceId, Touched>& touched, const store::WriteBatch& batch,
+                                        const store::WriteReport& report, int64_t now) {
+    const std::vector<int64_t>& added_task_ids = report.added_task_ids;
+    std::map<std::pair<InstanceId, uint64_t>, const store::TaskRecord*> removed_tasks;
+    for (const store::TaskRecord& t : report.removed_tasks) removed_tasks[{t.instance_id, t.key}] = &t;
     std::vector<EngineEvent> events;
     for (const auto& entry : touched) {
       // Not a structured binding: the lambda below captures `id`, which
@@ -1443,19 +1455,19 @@ class EngineImpl final : public Engine {
       for (const Record& r : t.records) {
         switch (r.kind) {
           case RecordKind::kUserTaskCreated:
-            for (const store::TaskRecord& added : batch.tasks_added) {
+            for (size_t i = 0; i < batch.tasks_added.size(); ++i) {
+              const store::TaskRecord& added = batch.tasks_added[i];
               if (added.instance_id != id || added.key != r.key) continue;
               EngineEvent e = task_event("task.created", added);
               e.at = now;
-              auto tid = task_ids.find({id, r.key});
-              if (tid != task_ids.end()) e.task_id = tid->second;
+              if (i < added_task_ids.size()) e.task_id = added_task_ids[i];
               events.push_back(std::move(e));
             }
             break;
           case RecordKind::kUserTaskCompleted: {
             auto it = removed_tasks.find({id, r.key});
             if (it == removed_tasks.end()) break;
-            EngineEvent e = task_event("task.completed", it->second);
+            EngineEvent e = task_event("task.completed", *it->second);
             e.at = now;
             events.push_back(std::move(e));
             break;
@@ -1518,8 +1530,8 @@ class EngineImpl final : public Engine {
         }
       }
     }
-    for (const EngineEvent& e : events) deliver(e);
     relay(events);
+    return events;
   }
 
   // --- live events between nodes (a shared store) -------------------------------
@@ -1578,7 +1590,7 @@ class EngineImpl final : public Engine {
       }
     }
     if (const json::value* d = o.if_contains("data"); d && d->is_object()) e.data = d->as_object();
-    deliver(e);
+    deliver({e});
   }
 
   // Effects that become commands of other instances, applied in the same batch.
@@ -2393,7 +2405,7 @@ class EngineImpl final : public Engine {
   std::atomic<bool> running_{false};
   std::recursive_mutex inline_mu_;
   std::thread processor_;
-  Replier replier_;
+  Replier replier_{[this](const std::vector<EngineEvent>& events) { deliver(events); }};
   std::vector<std::thread> workers_;
 
   std::mutex connectors_mu_;

@@ -319,6 +319,13 @@ struct InstanceKey {
   friend bool operator==(const InstanceKey&, const InstanceKey&) = default;
 };
 
+// What write() tells back when asked (WriteBatch::report); meaningful only
+// when write() succeeded.
+struct WriteReport {
+  std::vector<int64_t> added_task_ids;    // the ids given to tasks_added, in their order
+  std::vector<TaskRecord> removed_tasks;  // the rows tasks_removed took away, as they were stored
+};
+
 struct WriteBatch;
 // The assignee check of a task the batch removes; null when there is none.
 const TaskAssigneeCheck* assignee_check_of(const WriteBatch& batch, const InstanceKey& task);
@@ -349,6 +356,9 @@ struct WriteBatch {
   // the same transaction (store/audit_chain.h); id and hashes are assigned.
   std::vector<AuditRecord> audit = {};
   std::vector<StartTimerFiring> start_timers_fired = {};
+  // When set, write() tells here what it did to the open tasks, for the
+  // engine's live events (which then need not read them back).
+  WriteReport* report = nullptr;
 
   bool empty() const;
 };
@@ -523,6 +533,10 @@ class Store {
   virtual Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) = 0;
   virtual Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) = 0;
   virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
+  // The open tasks with these (instance, key) pairs, in one read where the
+  // store can; a pair with no open task is left out. The default asks
+  // tasks() once per instance.
+  virtual Result<std::vector<TaskRecord>> tasks_by_keys(const std::vector<InstanceKey>& keys);
   virtual Result<std::vector<JobRecord>> jobs_of(InstanceId id) = 0;
   // One job by its public id: an external worker's lease is checked here, so
   // it holds across a restart of the server (and on every node of a cluster).

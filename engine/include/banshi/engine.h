@@ -197,8 +197,12 @@ struct EngineEvent {
   std::string assignee;
   boost::json::object data;       // kind-specific details
 };
-// Called on the thread that committed: must be quick, must not block and must
-// not call subscribe()/unsubscribe() (queue the event elsewhere and return).
+// The events of a committed batch are heard in order on the engine's
+// answering thread, before the callers of that batch are answered; others
+// (a claim, publish_event(), another node's events) on the thread that made
+// them. A listener must be quick, must not block, must not wait on the
+// engine and must not call subscribe()/unsubscribe() (queue the event
+// elsewhere and return).
 using EventListener = std::function<void(const EngineEvent&)>;
 
 // What is happening inside an instance now (Engine::inspect_instance).

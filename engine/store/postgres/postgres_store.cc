@@ -253,7 +253,8 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   return {};
 }
 
-Result<void> add_task(Connection& c, const TaskRecord& t) {
+// Adds `t` with its candidates; its new id goes to `ids` when that is set.
+Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* ids) {
   Params p;
   p.add(t.instance_id)
       .add(as_int(t.key))
@@ -283,6 +284,7 @@ Result<void> add_task(Connection& c, const TaskRecord& t) {
       p, fmt::format("cannot insert task {}/{}", t.instance_id, t.key));
   if (!inserted.ok()) return inserted.error();
   const int64_t task_id = (*inserted)->int64(0, 0);
+  if (ids) ids->push_back(task_id);
   if (t.candidate_groups.empty() && t.candidate_users.empty()) return {};
   // All candidates in one statement: kinds and values as two JSON arrays.
   std::vector<std::string> kinds, values;
@@ -519,13 +521,17 @@ Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
   return {};
 }
 
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out);
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // The same order as the SQLite store: instances first (every other row
   // refers to one); within each kind, additions before removals.
   for (const auto& w : b.instances) BANSHI_PG_TRY(write_instance(c, w));
-  for (const auto& t : b.tasks_added) BANSHI_PG_TRY(add_task(c, t));
+  if (b.report) *b.report = WriteReport{};
+  for (const auto& t : b.tasks_added) BANSHI_PG_TRY(add_task(c, t, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_PG_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_PG_TRY(keep_task_outcome(c, done));
+  if (b.report) BANSHI_PG_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks));
   for (const auto& k : b.tasks_removed) {
     if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
       BANSHI_PG_TRY(remove_checked_task(c, *check));
@@ -572,6 +578,31 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   for (const auto& h : b.history) BANSHI_PG_TRY(append_history(c, h));
   for (const auto& f : b.start_timers_fired) BANSHI_PG_TRY(fire_start_timer(c, f));
   BANSHI_PG_TRY(chain_audit_rows(c, b.audit));
+  return {};
+}
+
+Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks);
+
+// Appends the open tasks of `keys` (with their candidates) to `out`, in one
+// statement; a key with no open task is left out.
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out) {
+  if (keys.empty()) return {};
+  std::vector<std::string> instances, task_keys;
+  for (const InstanceKey& k : keys) {
+    instances.push_back(std::to_string(k.instance_id));
+    task_keys.push_back(std::to_string(k.key));
+  }
+  auto found = collect<TaskRecord>(
+      c,
+      std::string(kTaskColumns) +
+          "JOIN (SELECT i.value::bigint AS instance_id, k.value::bigint AS key "
+          "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS i(value, n) "
+          "JOIN jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS k(value, n) ON k.n = i.n) w "
+          "ON w.instance_id = t.instance_id AND w.key = t.key",
+      Params().add(json_list(instances)).add(json_list(task_keys)), read_task, "cannot read tasks");
+  if (!found.ok()) return found.error();
+  BANSHI_PG_TRY(load_candidates(c, *found));
+  for (TaskRecord& t : *found) out.push_back(std::move(t));
   return {};
 }
 
@@ -1268,6 +1299,16 @@ Result<std::optional<TaskRecord>> PostgresStore::task(int64_t task_id) {
         if (found->empty()) return std::optional<TaskRecord>();
         BANSHI_PG_TRY(load_candidates(c, *found));
         return std::optional<TaskRecord>(std::move(found->front()));
+      },
+      /*snapshot=*/true);
+}
+
+Result<std::vector<TaskRecord>> PostgresStore::tasks_by_keys(const std::vector<InstanceKey>& keys) {
+  return in_read(
+      [&](Connection& c) -> Result<std::vector<TaskRecord>> {
+        std::vector<TaskRecord> out;
+        BANSHI_PG_TRY(read_tasks_by_keys(c, keys, out));
+        return out;
       },
       /*snapshot=*/true);
 }

@@ -98,6 +98,7 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) override;
   Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) override;
   Result<std::optional<TaskRecord>> task(int64_t task_id) override;
+  Result<std::vector<TaskRecord>> tasks_by_keys(const std::vector<InstanceKey>& keys) override;
   Result<std::vector<JobRecord>> jobs_of(InstanceId id) override;
   Result<std::optional<JobRecord>> job(int64_t job_id) override;
   Result<StoredDeployment> deploy_all(DeploymentRecords deployment) override;

@@ -180,7 +180,8 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   return {};
 }
 
-Result<void> add_task(Connection& c, const TaskRecord& t) {
+// Adds `t` with its candidates; its new id goes to `ids` when that is set.
+Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* ids) {
   auto st = c.prepare(
       "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
       "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
@@ -208,6 +209,7 @@ Result<void> add_task(Connection& c, const TaskRecord& t) {
   st->bind(19, t.department);
   BANSHI_STORE_TRY(st->run_or("cannot insert task {}/{}", t.instance_id, t.key));
   int64_t task_id = sqlite3_last_insert_rowid(c.db());
+  if (ids) ids->push_back(task_id);
 
   auto cand = c.prepare("INSERT INTO task_candidates (task_id, kind, position, value) VALUES (?1, ?2, ?3, ?4)");
   if (!cand.ok()) return cand.error();
@@ -481,14 +483,18 @@ Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
   return {};
 }
 
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out);
+
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
   // additions come before removals, so a row created and finished within the
   // same group commit ends up absent.
   for (const auto& w : b.instances) BANSHI_STORE_TRY(write_instance(c, w));
-  for (const auto& t : b.tasks_added) BANSHI_STORE_TRY(add_task(c, t));
+  if (b.report) *b.report = WriteReport{};
+  for (const auto& t : b.tasks_added) BANSHI_STORE_TRY(add_task(c, t, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_STORE_TRY(keep_task_outcome(c, done));
+  if (b.report) BANSHI_STORE_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks));
   for (const auto& k : b.tasks_removed) {
     if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
       BANSHI_STORE_TRY(remove_checked_task(c, *check));
@@ -573,6 +579,27 @@ Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks) {
   return {};
 }
 
+
+// Appends the open tasks of `keys` (with their candidates) to `out`; a key
+// with no open task is left out.
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out) {
+  if (keys.empty()) return {};
+  static const std::string sql = std::string(kTaskColumns) + "WHERE t.instance_id = ?1 AND t.key = ?2";
+  auto st = c.prepare(sql.c_str());
+  if (!st.ok()) return st.error();
+  std::vector<TaskRecord> found;
+  for (const InstanceKey& k : keys) {
+    st->reset();
+    st->bind(1, k.instance_id);
+    st->bind(2, as_int(k.key));
+    auto row = first<TaskRecord>(*st, read_task, "cannot read a task");
+    if (!row.ok()) return row.error();
+    if (row->has_value()) found.push_back(std::move(**row));
+  }
+  BANSHI_STORE_TRY(load_candidates(c, found));
+  for (TaskRecord& t : found) out.push_back(std::move(t));
+  return {};
+}
 
 // "`column` starts with `prefix`" as an index range on the column:
 // `column >= p AND column < p || x'ff'` (UTF-8 text never holds a 0xff byte,
@@ -1261,6 +1288,15 @@ Result<std::optional<TaskRecord>> SqliteStore::task(int64_t task_id) {
     if (!found.ok() || !found->has_value()) return found;
     BANSHI_STORE_TRY(load_candidates(c, **found));
     return found;
+  });
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::tasks_by_keys(const std::vector<InstanceKey>& keys) {
+  if (keys.empty()) return std::vector<TaskRecord>{};
+  return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
+    std::vector<TaskRecord> out;
+    BANSHI_STORE_TRY(read_tasks_by_keys(c, keys, out));
+    return out;
   });
 }
 
