@@ -976,6 +976,8 @@ TEST_F(ApiTest, EnginePublishesEventsAfterCommitInOrder) {
   EXPECT_EQ(seen[1].candidate_groups, std::vector<std::string>{"dpf-county"});
   EXPECT_EQ(seen[2].assignee, "wang");
   EXPECT_EQ(seen[3].task_id, task);
+  EXPECT_EQ(seen[3].assignee, "wang") << "the completed task as it was stored";
+  EXPECT_EQ(seen[3].candidate_groups, std::vector<std::string>{"dpf-county"});
   json::object frame = json::parse(EventHub::to_json(seen[1])).as_object();
   EXPECT_EQ(frame["type"], json::value("task.created"));
   EXPECT_EQ(frame["department"], json::value("dpf"));

@@ -559,6 +559,61 @@ TEST_P(StoreTest, RemovingMissingRowsIsNotAnError) {
   EXPECT_FALSE(b.empty());
 }
 
+// Asked for a report, a write tells the ids of the tasks it added and hands
+// back the rows of the tasks it removed, as they were stored (the engine's
+// live events are built from it); tasks_by_keys reads a set of open tasks.
+TEST_P(StoreTest, AWriteReportsTheTasksItAddedAndRemoved) {
+  WriteBatch first;
+  first.instances.push_back(new_instance(1, definition_key_));
+  first.tasks_added.push_back(sample_task(1, 10));
+  first.tasks_added.push_back(sample_task(1, 11));
+  first.tasks_added.back().candidate_groups = {};
+  first.tasks_added.back().assignee = "bo";
+  WriteReport added;
+  first.report = &added;
+  ASSERT_TRUE(store_->write(first).ok());
+  ASSERT_EQ(added.added_task_ids.size(), 2u);
+  EXPECT_TRUE(added.removed_tasks.empty());
+  TaskQuery q;
+  q.instance_id = 1;
+  auto stored = store_->tasks(q);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 2u);
+  for (const TaskRecord& t : *stored) EXPECT_EQ(added.added_task_ids[t.key - 10], t.id) << t.key;
+
+  auto both = store_->tasks_by_keys({{1, 11}, {1, 10}, {1, 99}, {7, 10}});
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  ASSERT_EQ(both->size(), 2u);
+  for (const TaskRecord& t : *both) {
+    EXPECT_EQ(t.id, added.added_task_ids[t.key - 10]);
+    EXPECT_EQ(t.candidate_users, std::vector<std::string>{"ana"});
+  }
+
+  ASSERT_TRUE(store_->assign_task(added.added_task_ids[0], "", "cy").ok());
+  WriteBatch second;
+  second.instances.push_back(new_instance(1, definition_key_));
+  second.instances.back().expected_version = 1;
+  second.instances.back().record.version = 2;
+  second.tasks_added.push_back(sample_task(1, 12));
+  second.tasks_removed = {{1, 10}, {1, 12}, {1, 99}};
+  WriteReport removed;
+  second.report = &removed;
+  ASSERT_TRUE(store_->write(second).ok());
+  ASSERT_EQ(removed.added_task_ids.size(), 1u);
+  ASSERT_EQ(removed.removed_tasks.size(), 2u) << "a task added and removed in one batch is reported; a missing one not";
+  const TaskRecord& gone = removed.removed_tasks[0].key == 10 ? removed.removed_tasks[0] : removed.removed_tasks[1];
+  const TaskRecord& brief = removed.removed_tasks[0].key == 10 ? removed.removed_tasks[1] : removed.removed_tasks[0];
+  EXPECT_EQ(gone.id, added.added_task_ids[0]);
+  EXPECT_EQ(gone.assignee, "cy") << "the row as it was stored, claimed after it was added";
+  EXPECT_EQ(gone.candidate_groups, (std::vector<std::string>{"clerks", "managers"}));
+  EXPECT_EQ(brief.key, 12u);
+  EXPECT_EQ(brief.id, removed.added_task_ids[0]);
+  auto left = store_->tasks(q);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().key, 11u);
+}
+
 // Two instances (on two nodes) that opened a subscription each, both read
 // the one buffered message: the batch committed second finds it gone and
 // conflicts, so it is built again rather than deliver the message twice.
