@@ -110,11 +110,14 @@ std::string finding_region(const json::value& finding) {
 }
 
 void Api::add_report_routes() {
-  engine_.register_connector(reports::kRecordComparisonRun, [this](const JobContext& job) {
-    return reports::record_comparison_run(engine_.store(), job, engine_.clock().now_ms());
+  // The engine keeps these connectors and may run them after this Api is
+  // gone: they hold the engine, not `this`.
+  Engine* engine = &engine_;
+  engine_.register_connector(reports::kRecordComparisonRun, [engine](const JobContext& job) {
+    return reports::record_comparison_run(engine->store(), job, engine->clock().now_ms());
   });
   engine_.register_connector(reports::kListComparisonSubjects,
-                             [this](const JobContext& job) { return reports::list_comparison_subjects(engine_, job); });
+                             [engine](const JobContext& job) { return reports::list_comparison_subjects(*engine, job); });
 
   // --- ratings ----------------------------------------------------------------
   // Rates a finished case once: staff at the window record it for the

@@ -988,6 +988,30 @@ TEST_F(ApiTest, EnginePublishesEventsAfterCommitInOrder) {
   EXPECT_EQ(seen.size(), 5u);
 }
 
+// The data comparison's connectors, which the Api registers, stay with the
+// engine: a job that runs after the Api is gone (a timer-started run during
+// a shutdown) must not reach into it.
+TEST_F(ApiTest, TheApisConnectorsOutliveIt) {
+  const std::string model = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="x">
+  <process id="subjects" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="list"/>
+    <serviceTask id="list" bs:connector="reports.list-comparison-subjects" bs:retries="1"/>
+    <sequenceFlow id="f2" sourceRef="list" targetRef="e"/><endEvent id="e"/>
+  </process>
+</definitions>)";
+  ASSERT_EQ(call("POST", "/api/v1/definitions?resource=subjects.bpmn", model, "application/xml").status, 201);
+  api_.reset();
+  StartRequest req;
+  req.process_id = "subjects";
+  auto id = engine_->start_instance(req);
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  for (int i = 0; i < 20; ++i) engine_->run_until_idle();
+  auto instance = engine_->store().instance(*id);
+  ASSERT_TRUE(instance.ok() && instance->has_value());
+  EXPECT_EQ((*instance)->status, 2) << "the job ran and the instance ended";
+}
+
 TEST(EventHub, EachRoleSeesWhatItMay) {
   EngineEvent task;
   task.type = "task.created";

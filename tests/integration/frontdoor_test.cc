@@ -814,7 +814,8 @@ TEST_F(FrontDoorTest, OneTimeCodesAreCappedPerDay) {
   const std::string phone = "13600136006";
   const std::string body = R"({"phone":")" + phone + R"("})";
   for (int i = 0; i < 10; ++i) {
-    ASSERT_EQ(call("", "POST", "/api/v1/applicant/codes", body).status, 202) << i;
+    api::Response sent = call("", "POST", "/api/v1/applicant/codes", body);
+    ASSERT_EQ(sent.status, 202) << i << ": " << sent.body;
     clock_->advance(13 * 60'000);  // five an hour at most: the hourly cap never applies
   }
   api::Response refused = call("", "POST", "/api/v1/applicant/codes", body);
@@ -828,7 +829,8 @@ TEST_F(FrontDoorTest, OneTimeCodesAreCappedPerDay) {
   }
   EXPECT_EQ(retry_after, (24 * 60 - 130) * 60 + 1);
   clock_->advance(retry_after * 1000);
-  EXPECT_EQ(call("", "POST", "/api/v1/applicant/codes", body).status, 202);
+  api::Response again = call("", "POST", "/api/v1/applicant/codes", body);
+  EXPECT_EQ(again.status, 202) << again.body;
 }
 
 // Filing online costs a signed-in phone nothing: it may have a few cases
