@@ -1,5 +1,7 @@
 #include "api/server.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include <boost/asio/io_context.hpp>
@@ -58,6 +60,7 @@ Result<void> Server::start() {
   int n = options_.threads < 1 ? 1 : options_.threads;
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([state = state_] {
+      pthread_setname_np(pthread_self(), "banshi-http");
       for (;;) {
         try {
           state->ioc.run();

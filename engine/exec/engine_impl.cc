@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -138,7 +139,11 @@ class Replier {
     std::lock_guard lock(mu_);
     if (thread_.joinable()) return;
     stopping_ = false;
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "banshi-answer");
+      run();
+    });
+    thread_id_ = thread_.get_id();
   }
 
   // Answers everything handed over, then joins.
@@ -154,14 +159,39 @@ class Replier {
 
   // One committed batch: its events, then its answers.
   void answer(std::vector<Reply> replies, std::vector<EngineEvent> events = {}) {
-    Item item{std::move(events), {}};
+    Item item{std::move(events), {}, nullptr};
     for (Reply& r : replies) {
       if (r.first) item.replies.push_back(std::move(r));
     }
     if (item.events.empty() && item.replies.empty()) return;
+    hand_over(std::move(item));
+  }
+
+  // Events committed outside a batch (a claim): delivered behind those
+  // handed over before, and returns once they are (at once when called
+  // from this thread, i.e. from a listener).
+  void deliver_in_order(std::vector<EngineEvent> events) {
+    if (std::this_thread::get_id() == thread_id_) {
+      deliver_(events);
+      return;
+    }
+    std::promise<void> delivered;
+    std::future<void> done = delivered.get_future();
+    hand_over(Item{std::move(events), {}, &delivered});
+    done.wait();
+  }
+
+ private:
+  struct Item {
+    std::vector<EngineEvent> events;
+    std::vector<Reply> replies;
+    std::promise<void>* delivered;  // set once the events are delivered; may be null
+  };
+
+  void hand_over(Item item) {
     {
       std::unique_lock lock(mu_);
-      if (thread_.joinable() && !stopping_) {
+      if (!stopping_ && thread_.joinable()) {  // stop() joins outside the lock once stopping_ is set
         bool was_empty = queue_.empty();
         queue_.push_back(std::move(item));
         lock.unlock();
@@ -172,14 +202,9 @@ class Replier {
     tell(item);
   }
 
- private:
-  struct Item {
-    std::vector<EngineEvent> events;
-    std::vector<Reply> replies;
-  };
-
   void tell(Item& item) {
     if (!item.events.empty()) deliver_(item.events);
+    if (item.delivered) item.delivered->set_value();
     for (auto& [waiter, outcome] : item.replies) waiter.tell(std::move(outcome));
   }
 
@@ -198,6 +223,7 @@ class Replier {
   }
 
   Deliver deliver_;
+  std::atomic<std::thread::id> thread_id_{};
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Item> queue_;
@@ -757,8 +783,10 @@ class EngineImpl final : public Engine {
     has_listeners_ = !listeners_.empty();
   }
 
+  // While the engine runs, behind the events of the batches committed
+  // before (a task's claim is not heard before its creation).
   void publish_event(const EngineEvent& event) override {
-    deliver({event});
+    replier_.deliver_in_order({event});
     relay({event});
   }
 
@@ -908,6 +936,7 @@ class EngineImpl final : public Engine {
   }
 
   void processing_loop() {
+    pthread_setname_np(pthread_self(), "banshi-batch");  // as top -H and perf show it
     auto last_sweep = std::chrono::steady_clock::now();
     auto last_beat = std::chrono::steady_clock::now();
     while (running_) {
@@ -1268,7 +1297,8 @@ class EngineImpl final : public Engine {
     // The store tells which task ids it gave and which task rows it took
     // away (their ids, candidates and assignees go into the task events).
     store::WriteReport report;
-    if (has_listeners_ || relaying_) batch.report = &report;
+    const bool eventful = has_listeners_ || relaying_;  // once: a listener may subscribe meanwhile
+    if (eventful) batch.report = &report;
     if (!batch.empty()) {
       auto commit_start = std::chrono::steady_clock::now();
       Result<void> w = store_->write(batch);
@@ -1330,7 +1360,7 @@ class EngineImpl final : public Engine {
     metrics_.commands_applied.fetch_add(applied, std::memory_order_relaxed);
     // Before ended instances leave the cache: the events read them.
     std::vector<EngineEvent> events;
-    if (has_listeners_ || relaying_) events = batch_events(touched, batch, report, now);
+    if (eventful) events = batch_events(touched, batch, report, now);
     for (auto& [id, t] : touched) {
       if (t.records.empty()) continue;
       CachedInstance& c = *t.instance;
@@ -2337,6 +2367,7 @@ class EngineImpl final : public Engine {
   }
 
   void job_loop() {
+    pthread_setname_np(pthread_self(), "banshi-jobs");
     auto last_poll = std::chrono::steady_clock::now() - std::chrono::seconds(1);
     while (running_) {
       std::vector<std::pair<store::JobRecord, std::optional<json::object>>> work;
@@ -2405,7 +2436,6 @@ class EngineImpl final : public Engine {
   std::atomic<bool> running_{false};
   std::recursive_mutex inline_mu_;
   std::thread processor_;
-  Replier replier_{[this](const std::vector<EngineEvent>& events) { deliver(events); }};
   std::vector<std::thread> workers_;
 
   std::mutex connectors_mu_;
@@ -2454,6 +2484,8 @@ class EngineImpl final : public Engine {
   std::map<uint64_t, EventListener> listeners_;
   uint64_t last_listener_ = 0;
   std::atomic<bool> has_listeners_{false};
+  // After the listeners: it delivers to them until it is stopped.
+  Replier replier_{[this](const std::vector<EngineEvent>& events) { deliver(events); }};
 
   // Processing thread only.
   std::unordered_map<InstanceId, CachedInstance> cache_;

@@ -197,12 +197,13 @@ struct EngineEvent {
   std::string assignee;
   boost::json::object data;       // kind-specific details
 };
-// The events of a committed batch are heard in order on the engine's
-// answering thread, before the callers of that batch are answered; others
-// (a claim, publish_event(), another node's events) on the thread that made
-// them. A listener must be quick, must not block, must not wait on the
-// engine and must not call subscribe()/unsubscribe() (queue the event
-// elsewhere and return).
+// Events are heard in commit order on the engine's answering thread (while
+// the engine runs): a batch's before its callers are answered, and a claim's
+// or publish_event()'s behind those committed before it (publish_event()
+// returns once they are delivered). Other nodes' events are heard on the
+// thread that receives them. A listener must be quick, must not block, must
+// not wait on the engine and must not call subscribe()/unsubscribe() (queue
+// the event elsewhere and return).
 using EventListener = std::function<void(const EngineEvent&)>;
 
 // What is happening inside an instance now (Engine::inspect_instance).

@@ -521,7 +521,8 @@ Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
   return {};
 }
 
-Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out);
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out,
+                               bool lock = false);
 
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // The same order as the SQLite store: instances first (every other row
@@ -531,7 +532,9 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   for (const auto& t : b.tasks_added) BANSHI_PG_TRY(add_task(c, t, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_PG_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_PG_TRY(keep_task_outcome(c, done));
-  if (b.report) BANSHI_PG_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks));
+  // Locked until the commit: a claim in between would make the rows read
+  // differ from the rows removed.
+  if (b.report) BANSHI_PG_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks, /*lock=*/true));
   for (const auto& k : b.tasks_removed) {
     if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
       BANSHI_PG_TRY(remove_checked_task(c, *check));
@@ -584,8 +587,10 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
 Result<void> load_candidates(Connection& c, std::vector<TaskRecord>& tasks);
 
 // Appends the open tasks of `keys` (with their candidates) to `out`, in one
-// statement; a key with no open task is left out.
-Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out) {
+// statement; a key with no open task is left out. `lock`: the rows stay
+// locked until the transaction ends.
+Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out,
+                               bool lock) {
   if (keys.empty()) return {};
   std::vector<std::string> instances, task_keys;
   for (const InstanceKey& k : keys) {
@@ -598,7 +603,7 @@ Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& k
           "JOIN (SELECT i.value::bigint AS instance_id, k.value::bigint AS key "
           "FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS i(value, n) "
           "JOIN jsonb_array_elements_text($2::jsonb) WITH ORDINALITY AS k(value, n) ON k.n = i.n) w "
-          "ON w.instance_id = t.instance_id AND w.key = t.key",
+          "ON w.instance_id = t.instance_id AND w.key = t.key" + (lock ? " FOR UPDATE OF t" : ""),
       Params().add(json_list(instances)).add(json_list(task_keys)), read_task, "cannot read tasks");
   if (!found.ok()) return found.error();
   BANSHI_PG_TRY(load_candidates(c, *found));
