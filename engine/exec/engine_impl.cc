@@ -1457,6 +1457,22 @@ class EngineImpl final : public Engine {
     const std::vector<int64_t>& added_task_ids = report.added_task_ids;
     std::map<std::pair<InstanceId, uint64_t>, const store::TaskRecord*> removed_tasks;
     for (const store::TaskRecord& t : report.removed_tasks) removed_tasks[{t.instance_id, t.key}] = &t;
+    // The open tasks whose SLA state changed, in one read.
+    auto is_task_sla = [](const Record& r) {
+      if (r.kind != RecordKind::kSlaWarning && r.kind != RecordKind::kSlaOverdue &&
+          r.kind != RecordKind::kSlaEscalated && r.kind != RecordKind::kSlaBreached) {
+        return false;
+      }
+      const json::value* is_task = r.payload.is_object() ? r.payload.as_object().if_contains("task") : nullptr;
+      return is_task && is_task->is_bool() && is_task->as_bool();
+    };
+    std::vector<store::InstanceKey> sla_keys;
+    for (const auto& [id, t] : touched) {
+      for (const Record& r : t.records) {
+        if (is_task_sla(r)) sla_keys.push_back(store::InstanceKey{id, r.key});
+      }
+    }
+    const auto sla_tasks = tasks_of(sla_keys);
     std::vector<EngineEvent> events;
     for (const auto& entry : touched) {
       // Not a structured binding: the lambda below captures `id`, which
@@ -1528,10 +1544,8 @@ class EngineImpl final : public Engine {
                                                                      : "sla.breached";
             EngineEvent e = base(type, r);
             const json::object& p = r.payload.as_object();
-            const json::value* is_task = p.if_contains("task");
-            if (is_task && is_task->is_bool() && is_task->as_bool()) {
-              auto found = tasks_of({store::InstanceKey{id, r.key}});
-              if (auto it = found.find({id, r.key}); it != found.end()) {
+            if (is_task_sla(r)) {
+              if (auto it = sla_tasks.find({id, r.key}); it != sla_tasks.end()) {
                 EngineEvent te = task_event(type, it->second);
                 te.at = e.at;
                 e = std::move(te);
