@@ -1,8 +1,5 @@
 #include "store/store.h"
 
-#include <algorithm>
-#include <set>
-
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -107,25 +104,6 @@ Result<void> Store::assign_task_audited(int64_t task_id, const std::string& expe
                                         const std::vector<AuditRecord>& audit) {
   if (auto r = assign_task(task_id, expected, assignee); !r.ok()) return r;
   return append_after(*this, audit);
-}
-
-Result<std::vector<TaskRecord>> Store::tasks_by_keys(const std::vector<InstanceKey>& keys) {
-  std::vector<TaskRecord> out;
-  std::set<InstanceId> instances;
-  for (const InstanceKey& k : keys) instances.insert(k.instance_id);
-  for (InstanceId id : instances) {
-    TaskQuery q;
-    q.instance_id = id;
-    q.limit = 1000;
-    auto found = tasks(q);
-    if (!found.ok()) return found.error();
-    for (TaskRecord& t : *found) {
-      if (std::find(keys.begin(), keys.end(), InstanceKey{t.instance_id, t.key}) != keys.end()) {
-        out.push_back(std::move(t));
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace banshi::store

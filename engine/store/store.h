@@ -533,10 +533,9 @@ class Store {
   virtual Result<std::vector<InstanceRecord>> running_instances_of(InstanceId parent) = 0;
   virtual Result<std::vector<TaskRecord>> tasks(const TaskQuery& query) = 0;
   virtual Result<std::optional<TaskRecord>> task(int64_t task_id) = 0;
-  // The open tasks with these (instance, key) pairs, in one read where the
-  // store can; a pair with no open task is left out. The default asks
-  // tasks() once per instance.
-  virtual Result<std::vector<TaskRecord>> tasks_by_keys(const std::vector<InstanceKey>& keys);
+  // The open tasks with these (instance, key) pairs, in one read; a pair
+  // with no open task is left out.
+  virtual Result<std::vector<TaskRecord>> tasks_by_keys(const std::vector<InstanceKey>& keys) = 0;
   virtual Result<std::vector<JobRecord>> jobs_of(InstanceId id) = 0;
   // One job by its public id: an external worker's lease is checked here, so
   // it holds across a restart of the server (and on every node of a cluster).
