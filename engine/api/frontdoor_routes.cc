@@ -314,7 +314,10 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   if (online && phone_hash != who.name) {
     return problem(ProblemKind::kForbidden, "Apply with the phone number you signed in with.", "applicant.phone");
   }
+  // Held until the intake is stored (FilingLocks).
+  std::unique_lock<std::mutex> filing;
   if (online) {
+    filing = std::unique_lock(ctx.filing_locks.of(phone_hash));
     auto mine = ctx.store->intakes_of_phone(phone_hash);
     if (!mine.ok()) return problem_from_error(mine.error());
     int running = 0;
@@ -919,7 +922,7 @@ void Api::add_frontdoor_routes() {
   using namespace frontdoor_detail;
   frontdoor_store_ = options_.frontdoor_store ? options_.frontdoor_store
                                               : dynamic_cast<store::FrontDoorStore*>(&engine_.store());
-  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_}; };
+  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_}; };
   const auto window = roles({"staff", "supervisor"});
 
   // The case of a business key that a member of staff may work on, or the answer why not.

@@ -49,6 +49,9 @@ struct FrontDoorOptions {
 
 // --- shared by frontdoor_routes.cc and applicant_routes.cc (internal) ---------------
 
+#include <array>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -63,12 +66,25 @@ struct FrontDoorOptions {
 
 namespace banshi::api::frontdoor_detail {
 
+// Online filings from one phone run one at a time on this node, from the
+// count of its open cases to the stored intake: otherwise applications sent
+// at the same moment would all pass the limit of open cases before any of
+// them was filed. Phones share 64 locks by their hash.
+class FilingLocks {
+ public:
+  std::mutex& of(std::string_view phone_hash) { return locks_[std::hash<std::string_view>{}(phone_hash) % locks_.size()]; }
+
+ private:
+  std::array<std::mutex, 64> locks_;
+};
+
 struct Context {
   Engine& engine;
   store::FrontDoorStore* store;       // null: the front door is off (503)
   frontdoor::Gateway* gateway;        // null: no pre-fill, codes or notices (503)
   const FrontDoorOptions& options;
   Auth& auth;
+  FilingLocks& filing_locks;
 };
 
 // The keyed hash that stands for an ID or phone number in the front door's

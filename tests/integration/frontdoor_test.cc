@@ -866,6 +866,44 @@ TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
             201);
 }
 
+// Applications sent at the same moment from one phone: the limit of three
+// open cases holds however they interleave. (The count before the filing
+// and the filing itself once ran unguarded, so all of them could pass.)
+TEST_F(FrontDoorTest, ApplicationsSentAtOnceKeepTheOpenCaseLimit) {
+  const std::string id = person(false);
+  ASSERT_FALSE(id.empty());
+  const std::string phone = "13700137013";
+  sign_in(phone);
+  const std::string me = "applicant:" + phone;
+  auto operations = [&] {
+    store::InstanceQuery q;
+    q.process_id = "certificate-new-issue";
+    q.applicant_id = id;
+    q.limit = 100;
+    auto found = engine_->store().instances(q);
+    return found.ok() ? found->size() : 0;
+  };
+  ASSERT_EQ(operations(), 0u);
+  constexpr int kSent = 8;
+  std::vector<int> status(kSent);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSent; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kSent) std::this_thread::yield();
+      status[i] = call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(status.begin(), status.end(), 201), 3);
+  EXPECT_EQ(std::count(status.begin(), status.end(), 409), kSent - 3);
+  EXPECT_EQ(operations(), 3u) << "a refused application starts nothing";
+  auto mine = call(me, "GET", "/api/v1/applicant/cases");
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_EQ(doc(mine)["items"].as_array().size(), 3u);
+}
+
 // A filing whose intake row cannot be stored is refused, and the instance it
 // started is cancelled rather than left running where neither the applicant
 // nor the window can see it.
