@@ -912,7 +912,9 @@ void Api::add_routes() {
 
   // --- messages and signals -------------------------------------------------
   // Audited: a message or a signal moves cases on. The correlation key is
-  // not written to the trail, as it is often an applicant's ID number.
+  // not written to the trail, as it is often an applicant's ID number. A
+  // message from staff or a supervisor reaches only the waiting cases of
+  // their regions, starts nothing and is not buffered (PublishRequest::regions).
   add("POST", "/api/v1/messages", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
@@ -924,6 +926,18 @@ void Api::add_routes() {
     pub.time_to_live_ms = b.integer("timeToLiveMs", false, 0, int64_t{10} * 365 * 24 * 3600 * 1000, 0);
     pub.message_id = b.string("messageId", false, 255);
     if (!b.ok()) return input_problem(b.error());
+    // Staff and supervisors move on the cases of their regions only, as they
+    // find only those (GET /api/v1/instances); designers reach every case.
+    if (!who.has("designer")) {
+      if (pub.time_to_live_ms > 0) {
+        return problem(ProblemKind::kBadRequest,
+                       "A message from staff reaches the cases of your regions that wait for it now; it is not kept "
+                       "for later (leave timeToLiveMs out).",
+                       "timeToLiveMs");
+      }
+      pub.regions.emplace();
+      for (const std::string& code : who.regions) pub.regions->push_back(region_prefix(code));
+    }
     AuditNote note = auth_.note(who, "publish-message", "message " + pub.name, req.remote_address);
     auto result = engine_.publish_message(pub, &note);
     if (!result.ok()) return problem_from_error(result.error());

@@ -627,6 +627,9 @@ class EngineImpl final : public Engine {
 
   Result<PublishResult> publish_message(const PublishRequest& request, const AuditNote* audit) override {
     if (request.name.empty()) return Error{"bad-request", "a message needs a name"};
+    if (request.regions && request.time_to_live_ms > 0) {
+      return Error{"bad-request", "a message limited to regions reaches the instances waiting now; it has no time to live"};
+    }
     Pending p;
     p.publish = request;
     p.audit = audit_row(audit);
@@ -1872,6 +1875,7 @@ class EngineImpl final : public Engine {
     for (const store::SubscriptionRecord& s : *subs) {
       // Taken by a message published earlier in this batch, not yet delivered.
       if (builder && builder->message_subscription_claimed(s.instance_id, s.key)) continue;
+      if (req.regions && !in_regions(s.instance_id, *req.regions)) continue;
       if (!reached.insert(s.instance_id).second) continue;  // once per instance
       if (builder && takes_one_message(s)) builder->claim_message_subscription(s.instance_id, s.key);
       Pending c;
@@ -1883,7 +1887,7 @@ class EngineImpl final : public Engine {
       work.push_back(std::move(c));
     }
     out.publish.correlated = static_cast<int>(reached.size());
-    if (again) return out;
+    if (again || req.regions) return out;
     out.publish.started = start_by_event(model::EventKind::kMessage, req.name, req.correlation_key, req.variables, work);
     if (out.publish.correlated == 0 && out.publish.started == 0 && req.time_to_live_ms > 0) {
       store::MessageRecord m;
@@ -1897,6 +1901,16 @@ class EngineImpl final : public Engine {
       out.publish.buffered = true;
     }
     return out;
+  }
+
+  // Whether the instance's region (its applicant's) starts with one of
+  // `prefixes`; an instance that cannot be read is in none.
+  bool in_regions(InstanceId id, const std::vector<std::string>& prefixes) {
+    CachedInstance* inst = load(id);
+    if (inst == nullptr) return false;
+    const std::string& region = inst->record.region;
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](const std::string& p) { return region.compare(0, p.size(), p) == 0 && !region.empty(); });
   }
 
   // --- messages meeting across nodes ------------------------------------------

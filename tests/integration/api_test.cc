@@ -265,6 +265,53 @@ TEST_F(ApiTest, MessagesSignalsIncidents) {
   expect_problem(call("POST", "/api/v1/incidents/5/resolve", R"({"retries":-3})"), 400, "bad-request", "retries");
 }
 
+// Staff and supervisors move on the waiting cases of their regions only; a
+// designer reaches every case. A staff message starts nothing and is not kept.
+TEST_F(ApiTest, MessagesFromStaffReachTheirRegionsOnly) {
+  call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/xml");
+  auto start = [&](const std::string& region) {
+    Response r = call("POST", "/api/v1/instances",
+                      R"({"processId":"wait","variables":{"key":"K","applicant":{"region":")" + region + R"("}}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return doc(r)["id"].as_int64();
+  };
+  int64_t here = start("220102");
+  int64_t there = start("230102");
+  int64_t nowhere = start("");
+  auto status = [&](int64_t id) {
+    auto i = engine_->store().instance(static_cast<InstanceId>(id));
+    return i.ok() && *i ? json::value((*i)->status == 1 ? "active" : "completed") : json::value("missing");
+  };
+  add_user("staff9", {"staff"}, "dpf", {"220100"});
+  add_user("super9", {"supervisor"}, "dpf", {"230000"});
+  add_user("des9", {"designer"});
+
+  as("staff9");
+  expect_problem(call("POST", "/api/v1/messages", R"({"name":"go","correlationKey":"K","timeToLiveMs":1000})"), 400,
+                 "bad-request", "timeToLiveMs");
+  Response mine = call("POST", "/api/v1/messages", R"({"name":"go","correlationKey":"K"})");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(doc(mine)["correlated"], json::value(1));
+  EXPECT_EQ(doc(mine)["buffered"], json::value(false));
+  EXPECT_EQ(status(here), json::value("completed"));
+  EXPECT_EQ(status(there), json::value("active"));
+  // Nothing more of theirs waits: the other region's case is not reached.
+  EXPECT_EQ(doc(call("POST", "/api/v1/messages", R"({"name":"go","correlationKey":"K"})"))["correlated"],
+            json::value(0));
+  EXPECT_EQ(status(there), json::value("active"));
+
+  as("super9");
+  EXPECT_EQ(doc(call("POST", "/api/v1/messages", R"({"name":"go","correlationKey":"K"})"))["correlated"],
+            json::value(1));
+  EXPECT_EQ(status(there), json::value("completed"));
+  EXPECT_EQ(status(nowhere), json::value("active")) << "a case without a region is in no one's regions";
+
+  as("des9");
+  Response any = call("POST", "/api/v1/messages", R"({"name":"go","correlationKey":"K"})");
+  EXPECT_EQ(doc(any)["correlated"], json::value(1)) << any.body;
+  EXPECT_EQ(status(nowhere), json::value("completed"));
+}
+
 TEST_F(ApiTest, UnknownRoutesAndMethods) {
   expect_problem(call("GET", "/api/v1/nothing"), 404, "not-found");
   Response r = call("PUT", "/api/v1/tasks/1/claim", "{}");

@@ -169,6 +169,12 @@ struct PublishRequest {
   // message's de-duplication window; one correlated at once leaves nothing
   // to compare a later one with.
   std::string message_id;
+  // Optional. For a publisher limited to regions: the message reaches only
+  // the waiting instances whose region (their applicant's) starts with one
+  // of these codes (none when the list is empty); it starts no instance by
+  // a message start event and is never buffered, so time_to_live_ms must
+  // be 0 (else the publish is refused as bad input).
+  std::optional<std::vector<std::string>> regions;
 };
 
 struct PublishResult {
