@@ -1771,7 +1771,18 @@ class EngineImpl final : public Engine {
                                         return m.name == r.name && m.correlation_key == r.text &&
                                                (m.expires_at == 0 || m.expires_at > now);
                                       });
+          // A subscription that takes one message is taken by the one it
+          // is handed here: a message published later in this batch must
+          // not count on it (publish).
+          auto take = [&] {
+            if (!builder) return;
+            store::SubscriptionRecord s;
+            s.instance_id = inst.record.id;
+            s.key = r.key;
+            if (takes_one_message(s)) builder->claim_message_subscription(s.instance_id, s.key);
+          };
           if (pending != batch.messages_added.end()) {
+            take();
             work.push_back(correlate_buffered(inst.record.id, r, pending->variables));
             batch.messages_added.erase(pending);
             break;
@@ -1787,6 +1798,7 @@ class EngineImpl final : public Engine {
               continue;
             }
             batch.messages_removed.push_back(m.id);
+            take();
             work.push_back(correlate_buffered(inst.record.id, r, m.variables));
             delivered = true;
             break;

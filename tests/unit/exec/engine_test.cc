@@ -549,6 +549,54 @@ TEST_P(EngineTest, TwoMessagesInOneBatchForOneWaitingInstanceDeliverOneAndBuffer
   EXPECT_EQ(e->store().buffered_messages("assessment-done", "B-1", 0, 100)->size(), 1u);
 }
 
+// A buffered message handed to a subscription that opens in a batch, and a
+// message published later in the same batch for the same subscription: the
+// subscription takes the buffered one, and the later one is buffered in its
+// turn. It used to be told it was delivered to the subscription already
+// taken, and was lost.
+TEST_P(EngineTest, AMessagePublishedAfterASubscriptionTookABufferedOneIsBuffered) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  PublishRequest first;
+  first.name = "assessment-done";
+  first.correlation_key = "B-1";
+  first.variables["n"] = 1;
+  first.time_to_live_ms = 3600 * 1000;
+  auto buffered = e->publish_message(first);
+  ASSERT_TRUE(buffered.ok() && buffered->buffered);
+  e->run_until_idle();
+
+  HeldBatch held(*e);
+  std::promise<Result<InstanceId>> started;
+  StartRequest wait;
+  wait.process_id = "wait";
+  wait.variables["applicationId"] = "B-1";
+  e->start_instance_async(wait, [&](Result<InstanceId> id) { started.set_value(std::move(id)); });
+  Result<PublishResult> second = Error{"unset", ""};
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // queued behind the start
+    PublishRequest m = first;
+    m.variables["n"] = 2;
+    second = e->publish_message(m);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both are queued
+  held.release();
+  publisher.join();
+  auto id = started.get_future().get();
+  e->stop();
+
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(status(*e, *id), 2) << "the instance took the buffered message";
+  EXPECT_EQ(second->correlated, 0) << "the subscription was taken already";
+  EXPECT_TRUE(second->buffered);
+  auto left = e->store().buffered_messages("assessment-done", "B-1", 0, 100);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_NE(left->front().variables.find("2"), std::string::npos) << left->front().variables;
+}
+
 // A message id published twice within one batch: the store refuses the
 // batch, its commands are applied again one batch each, and only the repeat
 // fails. Each message taken has exactly one audit row, written with it; the
