@@ -105,6 +105,7 @@ Response problem_from_error(const Error& error) {
     return problem(ProblemKind::kConflict, error.message);
   }
   if (error.code == "bad-request") return problem(ProblemKind::kBadRequest, error.message);
+  if (error.code == "unavailable") return problem(ProblemKind::kUnavailable, error.message);
   // A deployment naming a connector no runtime serves is refused like an invalid model: one diagnostic per task.
   if (error.code == "invalid-model" || error.code == "unknown-connector") {
     json::array diagnostics;

@@ -324,8 +324,7 @@ class EngineImpl final : public Engine {
     if (processor_.joinable()) processor_.join();
     {
       std::lock_guard inline_lock(inline_mu_);
-      while (process_batch() > 0) {
-      }
+      drain_queue();
     }
     replier_.stop();
     if (relaying_.exchange(false)) store_->stop_events();
@@ -966,7 +965,29 @@ class EngineImpl final : public Engine {
     }
     // Finish what was accepted before stopping.
     std::lock_guard inline_lock(inline_mu_);
-    while (process_batch() > 0) {
+    drain_queue();
+  }
+
+  // Applies what is queued until nothing is (with inline_mu_ held). A batch
+  // can apply nothing and leave commands queued (a failed batch whose
+  // commands are queued again one by one, or one of redeliveries only), so
+  // the queue, not the batch's count, says when to stop. Every failed batch
+  // tells its callers, so the queue empties; should it not within the bound,
+  // the callers still waiting are told the engine stopped.
+  void drain_queue() {
+    for (int round = 0; round < 100000; ++round) {
+      process_batch();
+      std::lock_guard lock(queue_mu_);
+      if (queue_.empty()) return;
+    }
+    std::deque<Pending> left;
+    {
+      std::lock_guard lock(queue_mu_);
+      left.swap(queue_);
+    }
+    spdlog::error("engine stopped with {} commands not applied", left.size());
+    for (Pending& p : left) {
+      if (p.waiter) p.waiter.tell(Outcome(Error{"unavailable", "the engine stopped before the command was applied"}));
     }
   }
 

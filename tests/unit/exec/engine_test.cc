@@ -597,6 +597,54 @@ TEST_P(EngineTest, AMessagePublishedAfterASubscriptionTookABufferedOneIsBuffered
   EXPECT_NE(left->front().variables.find("2"), std::string::npos) << left->front().variables;
 }
 
+// Stopping finishes every command accepted before: here the last batch
+// fails on a repeated message id, its commands are applied again one by
+// one, and the one after the repeat must still be applied and answered.
+// (The final drain once ended at the first batch that applied nothing,
+// leaving that caller waiting for ever.)
+TEST_P(EngineTest, StoppingAnswersEveryAcceptedCommandAfterAFailedBatch) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("messages.bpmn", kMessages, "designer").ok());
+  ASSERT_TRUE(e->deploy("straight.bpmn", kStraight, "designer").ok());
+  PublishRequest m;
+  m.name = "assessment-done";
+  m.correlation_key = "B-9";
+  m.time_to_live_ms = 3600 * 1000;
+  m.message_id = "M-9";
+  ASSERT_TRUE(e->publish_message(m).ok());
+  e->run_until_idle();
+
+  auto held = std::make_unique<HeldBatch>(*e);
+  // Two repeats: each fails alone, and each failure once ended a drain.
+  std::vector<Result<PublishResult>> repeats(2, Error{"unset", ""});
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < 2; ++i) {
+    publishers.emplace_back([&, i] { repeats[i] = e->publish_message(m); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the repeats are queued first
+  }
+  std::promise<Result<InstanceId>> started;
+  auto answer = started.get_future();
+  StartRequest wait;
+  wait.process_id = "wait";
+  wait.variables["applicationId"] = "B-10";
+  e->start_instance_async(wait, [&](Result<InstanceId> id) { started.set_value(std::move(id)); });
+  std::thread stopper([&] { e->stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // stop() waits for the held batch
+  held->release();
+  stopper.join();
+  for (std::thread& t : publishers) t.join();
+  held.reset();
+
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::ready) << "stop() left a caller waiting";
+  auto id = answer.get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(status(*e, *id), 1) << "the instance was started and waits";
+  for (const auto& repeat : repeats) {
+    ASSERT_FALSE(repeat.ok());
+    EXPECT_EQ(repeat.error().code, "duplicate");
+  }
+}
+
 // A message id published twice within one batch: the store refuses the
 // batch, its commands are applied again one batch each, and only the repeat
 // fails. Each message taken has exactly one audit row, written with it; the
