@@ -367,20 +367,23 @@ void Processor::do_complete(Key key) {
   close_subscriptions(key);
   lifecycle(RecordKind::kElementCompleted, ei);
   Key scope = ei.scope;
+  // Each completed instance of a multi-instance activity is compensated on
+  // its own (its body registers nothing); what completed inside a
+  // subprocess, or inside one instance of a multi-instance subprocess,
+  // stays compensable from the enclosing scope.
+  if (n.compensation_handler != kNoIndex && !ei.is_mi_body) {
+    Key entry = new_key();
+    state_.compensable[entry] = CompensableActivity{entry, scope, n.index};
+  }
+  for (auto& [k, c] : state_.compensable) {
+    if (c.scope == key) c.scope = scope;
+  }
   if (inner) {
     mi_inner_done(scope, key, std::move(mi_output));
     state_.elements.erase(key);
     return;
   }
   const Key thrower = ei.compensation_thrower;
-  if (n.compensation_handler != kNoIndex && !ei.is_mi_body) {
-    Key entry = new_key();
-    state_.compensable[entry] = CompensableActivity{entry, scope, n.index};
-  }
-  // What completed inside a subprocess stays compensable from the enclosing scope.
-  for (auto& [k, c] : state_.compensable) {
-    if (c.scope == key) c.scope = scope;
-  }
   state_.elements.erase(it);
   for (Index f : flows) take_flow(scope, f);
   behavior_for(n.type).on_left(*this, scope, n);
@@ -776,9 +779,15 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
   return true;
 }
 
-void Processor::close_subscriptions(Key owner) {
+void Processor::close_subscriptions(Key owner, bool event_subprocess_starts_only) {
+  // With event_subprocess_starts_only, a subscription of `owner` is closed
+  // only when it is the start event of one of its event subprocesses (not a
+  // boundary event of `owner`).
+  auto closes = [&](Key element_instance, Index element) {
+    return element_instance == owner && (!event_subprocess_starts_only || node(element).type == ElementType::kStartEvent);
+  };
   for (auto t = state_.timers.begin(); t != state_.timers.end();) {
-    if (t->second.element_instance == owner) {
+    if (closes(t->second.element_instance, t->second.element)) {
       emit(Record{RecordKind::kTimerCanceled, t->first, t->second.element, owner});
       t = state_.timers.erase(t);
     } else {
@@ -786,7 +795,7 @@ void Processor::close_subscriptions(Key owner) {
     }
   }
   for (auto m = state_.message_subscriptions.begin(); m != state_.message_subscriptions.end();) {
-    if (m->second.element_instance == owner) {
+    if (closes(m->second.element_instance, m->second.element)) {
       Record r{RecordKind::kMessageSubscriptionClosed, m->first, m->second.element, owner};
       r.name = m->second.name;
       r.text = m->second.correlation_key;
@@ -796,9 +805,10 @@ void Processor::close_subscriptions(Key owner) {
       ++m;
     }
   }
-  std::erase_if(state_.conditional_subscriptions, [&](const auto& entry) { return entry.second.element_instance == owner; });
+  std::erase_if(state_.conditional_subscriptions,
+                [&](const auto& entry) { return closes(entry.second.element_instance, entry.second.element); });
   for (auto s = state_.signal_subscriptions.begin(); s != state_.signal_subscriptions.end();) {
-    if (s->second.element_instance == owner) {
+    if (closes(s->second.element_instance, s->second.element)) {
       Record r{RecordKind::kSignalSubscriptionClosed, s->first, s->second.element, owner};
       r.name = s->second.name;
       emit(std::move(r));
@@ -807,7 +817,7 @@ void Processor::close_subscriptions(Key owner) {
       ++s;
     }
   }
-  if (!state_.sla_clocks.empty()) drop_task_sla(*this, owner);
+  if (!event_subprocess_starts_only && !state_.sla_clocks.empty()) drop_task_sla(*this, owner);
 }
 
 void Processor::trigger_event(Key owner_key, Index event_element, const json::object& variables) {
@@ -826,12 +836,20 @@ void Processor::trigger_event(Key owner_key, Index event_element, const json::ob
     if (owner.interrupted) return;
     if (ev.interrupting) {
       owner.interrupted = true;
-      close_subscriptions(owner_key);
+      // The scope's other event subprocesses stop listening; the boundary
+      // events of a subprocess stay armed, as the subprocess still runs.
+      close_subscriptions(owner_key, /*event_subprocess_starts_only=*/true);
       std::vector<Key> children;
       for (const auto& [k, e] : state_.elements) {
         if (e.scope == owner_key) children.push_back(k);
       }
       for (Key c : children) terminate(c);
+      // Tokens this step queued in the scope but did not yet enter end too.
+      queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                  [&](const WorkItem& w) {
+                                    return w.kind == WorkItem::Kind::kActivate && w.scope == owner_key;
+                                  }),
+                   queue_.end());
       state_.joins.erase(std::remove_if(state_.joins.begin(), state_.joins.end(),
                                         [&](const JoinState& j) { return j.scope == owner_key; }),
                          state_.joins.end());
@@ -894,6 +912,17 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
     const ElementInstance* ei = state_.find(k);
     if (!ei) break;
     const FlowNode* n = ei->element == kNoIndex ? nullptr : &node(ei->element);
+    // The innermost handler first: a scope's own event subprocesses, then
+    // the boundary events on it. A scope that an interrupting event
+    // subprocess already runs in listens no more (an error rethrown from
+    // the handler goes outwards).
+    bool is_scope = !n || model::is_container(n->type);
+    if (is_scope && k != from && !ei->is_mi_body && !ei->interrupted) {
+      if (Index start = catching_start(n, EventKind::kError, code); start != kNoIndex) {
+        trigger_event(k, start, {});
+        return;
+      }
+    }
     if (n && (n->type != ElementType::kEndEvent && n->type != ElementType::kIntermediateThrowEvent)) {
       // Boundary events catch on the activity (on the body for multi-instance).
       if (!is_mi_inner(*ei)) {
@@ -912,13 +941,6 @@ void Processor::throw_error(Key from, const std::string& code, const std::string
             return;
           }
         }
-      }
-    }
-    bool is_scope = !n || model::is_container(n->type);
-    if (is_scope && !(ei->is_mi_body)) {
-      if (Index start = catching_start(n, EventKind::kError, code); start != kNoIndex) {
-        trigger_event(k, start, {});
-        return;
       }
     }
     k = ei->scope;
@@ -950,9 +972,11 @@ void Processor::throw_escalation(Key from, const std::string& code, bool from_ch
     const ElementInstance* ei = state_.find(k);
     if (!ei) break;
     const FlowNode* n = ei->element == kNoIndex ? nullptr : &node(ei->element);
-    if (Index start = catching_start(n, EventKind::kEscalation, code); start != kNoIndex) {
-      trigger_event(k, start, {});
-      return;
+    if (!ei->interrupted) {
+      if (Index start = catching_start(n, EventKind::kEscalation, code); start != kNoIndex) {
+        trigger_event(k, start, {});
+        return;
+      }
     }
     if (n) {
       for (Index b : n->boundary_events) {
@@ -974,16 +998,21 @@ void Processor::throw_escalation(Key from, const std::string& code, bool from_ch
 // Compensation
 
 void Processor::compensate(Key thrower, Key scope, const std::string& activity_ref) {
+  // Thrown inside an event subprocess, compensation reaches what completed
+  // in the scope the event subprocess belongs to (as well as in itself).
+  Key outer = scope;
+  if (const ElementInstance* s = state_.find(scope);
+      s && s->element != kNoIndex && node(s->element).type == ElementType::kEventSubProcess) {
+    outer = s->scope;
+  }
+  auto selected = [&](const CompensableActivity& c) {
+    return (c.scope == scope || c.scope == outer) && (activity_ref.empty() || node(c.element).id == activity_ref);
+  };
   std::vector<Index> handlers;
   for (auto it = state_.compensable.rbegin(); it != state_.compensable.rend(); ++it) {
-    const CompensableActivity& c = it->second;
-    if (c.scope != scope) continue;
-    if (!activity_ref.empty() && node(c.element).id != activity_ref) continue;
-    handlers.push_back(node(c.element).compensation_handler);
+    if (selected(it->second)) handlers.push_back(node(it->second.element).compensation_handler);
   }
-  std::erase_if(state_.compensable, [&](const auto& entry) {
-    return entry.second.scope == scope && (activity_ref.empty() || node(entry.second.element).id == activity_ref);
-  });
+  std::erase_if(state_.compensable, [&](const auto& entry) { return selected(entry.second); });
   ElementInstance& t = state_.elements.at(thrower);
   t.pending_compensation = std::move(handlers);
   start_next_compensation(thrower);
@@ -1034,6 +1063,10 @@ void Processor::activate_mi_body(ElementInstance& body, const FlowNode& n) {
     }
     body.mi_total = *count;
   }
+  // The body's counters, for completion conditions (Zeebe's names).
+  set_local_variable(key, "numberOfInstances", body.mi_total);
+  set_local_variable(key, "numberOfCompletedInstances", int64_t{0});
+  set_local_variable(key, "numberOfActiveInstances", int64_t{0});
   if (!mi.output_collection.empty()) {
     json::array results(static_cast<size_t>(body.mi_total));
     set_local_variable(key, mi.output_collection, std::move(results));
@@ -1057,6 +1090,7 @@ void Processor::start_mi_inner(ElementInstance& body, const FlowNode& n, int64_t
   inner.loop_counter = index;
   body.loop_counter = index;
   body.mi_active++;
+  set_local_variable(body.key, "numberOfActiveInstances", body.mi_active);
   Key key = inner.key;
   auto& stored = state_.elements[key] = std::move(inner);
   lifecycle(RecordKind::kElementActivating, stored);
@@ -1088,16 +1122,29 @@ void Processor::mi_inner_done(Key body_key, Key inner_key, std::optional<json::v
   }
   body.mi_active--;
   body.mi_completed++;
+  set_local_variable(body_key, "numberOfActiveInstances", body.mi_active);
   set_local_variable(body_key, "numberOfCompletedInstances", body.mi_completed);
+  mi_continue(body_key, inner.key);
+}
+
+// After an inner instance completed (`evaluated_in`: where the completion
+// condition sees its variables), or when an incident raised there is
+// resolved: end the body early, start the next instance, or end the body
+// when all are done.
+void Processor::mi_continue(Key body_key, Key evaluated_in) {
+  ElementInstance& body = state_.elements.at(body_key);
+  const FlowNode& n = node(body.element);
+  const model::MultiInstanceSpec& mi = *n.multi_instance;
   if (!mi.completion_condition.empty()) {
     // A failing completion condition must not lose the finished instance: it
-    // counts as not done, and the incident tells an operator.
-    auto done = evaluate_condition(mi.completion_condition, inner.key, body_key);
+    // counts as not done, and the incident tells an operator; resolving it
+    // comes back here (resume_after_incident).
+    auto done = evaluate_condition(mi.completion_condition, evaluated_in, body_key);
     if (!done) return;
     if (*done) {
       std::vector<Key> others;
       for (const auto& [k, e] : state_.elements) {
-        if (e.scope == body_key && k != inner.key) others.push_back(k);
+        if (e.scope == body_key && k != evaluated_in) others.push_back(k);
       }
       for (Key o : others) terminate(o);
       enqueue_complete(body_key);
@@ -1158,6 +1205,11 @@ void Processor::resume_after_incident(Key key) {
     do_complete(key);
   } else if (ei.state == ElementState::kActivating) {
     continue_activation(ei);
+  } else if (ei.is_mi_body && ei.mi_completed > 0) {
+    // Inner instances have completed, so the body did start: what failed is
+    // the step after one of them (its completion condition, or the next
+    // sequential item). Take that step again; the running ones go on.
+    mi_continue(key, key);
   } else if (ei.element != kNoIndex) {
     // The element failed while creating what it waits for: start that over.
     close_subscriptions(key);

@@ -77,7 +77,7 @@ class Processor {
   // owned by `owner` and naming `event_node` as the element that reacts.
   bool subscribe_event(Key owner, const model::FlowNode& event_node);
   // Closes every timer and subscription owned by `owner`.
-  void close_subscriptions(Key owner);
+  void close_subscriptions(Key owner, bool event_subprocess_starts_only = false);
   // Routes an event that fired (timer, message, signal) to whoever waits for it.
   void trigger_event(Key owner, model::Index event_element, const boost::json::object& variables);
 
@@ -135,6 +135,7 @@ class Processor {
   void start_mi_inner(ElementInstance& body, const model::FlowNode& node, int64_t index,
                       const boost::json::value* item);
   void mi_inner_done(Key body_key, Key inner_key, std::optional<boost::json::value> output);
+  void mi_continue(Key body_key, Key evaluated_in);
   friend struct ProcessorAccess;
 
   const ExecutableProcess& process_;
