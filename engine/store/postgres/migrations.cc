@@ -418,6 +418,13 @@ constexpr const char* kV10 = R"sql(
 SELECT 1;
 )sql";
 
+// Deployed files as their bytes: the models' reader takes GB18030, Latin-1
+// and UTF-16 files as well as UTF-8, and TEXT refuses what is not UTF-8.
+constexpr const char* kV11 = R"sql(
+ALTER TABLE definitions ALTER COLUMN xml TYPE BYTEA USING convert_to(xml, 'UTF8');
+ALTER TABLE decisions ALTER COLUMN xml TYPE BYTEA USING convert_to(xml, 'UTF8');
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -429,6 +436,7 @@ constexpr std::array kMigrations{
     Migration{8, "timer start events", kV8},
     Migration{9, "prefix index on task candidates", kV9},
     Migration{10, "history and task outcomes appended in commit order (SQLite only)", kV10},
+    Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
 };
 
 }  // namespace

@@ -116,12 +116,22 @@ std::string numbered(const std::string& sql) {
 constexpr const char* kDefinitionColumns =
     "SELECT key, process_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM definitions ";
 
-DefinitionRecord read_definition(const Rows& s, int i) { return rows::definition(RowOf{s, i}); }
+// The file is kept as its bytes (BYTEA, migration 11): the models' reader
+// takes GB18030, Latin-1 or UTF-16 as well as UTF-8, which TEXT refuses.
+DefinitionRecord read_definition(const Rows& s, int i) {
+  DefinitionRecord d = rows::definition(RowOf{s, i});
+  d.xml = s.bytes(i, 5);
+  return d;
+}
 
 constexpr const char* kDecisionColumns =
     "SELECT key, decision_id, version, name, resource, xml, checksum, deployed_at, deployed_by FROM decisions ";
 
-DecisionRecord read_decision(const Rows& s, int i) { return rows::decision(RowOf{s, i}); }
+DecisionRecord read_decision(const Rows& s, int i) {
+  DecisionRecord d = rows::decision(RowOf{s, i});
+  d.xml = s.bytes(i, 5);
+  return d;
+}
 
 constexpr const char* kInstanceColumns =
     "SELECT id, definition_key, process_id, definition_version, business_key, status, version, state, started_at, "
@@ -595,7 +605,7 @@ Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& k
   std::vector<std::string> instances, task_keys;
   for (const InstanceKey& k : keys) {
     instances.push_back(std::to_string(k.instance_id));
-    task_keys.push_back(std::to_string(k.key));
+    task_keys.push_back(std::to_string(as_int(k.key)));
   }
   auto found = collect<TaskRecord>(
       c,
@@ -873,7 +883,7 @@ Result<void> store_versions(Connection& c, std::vector<Record>& records, const c
                               .add(int64_t{r.version})
                               .add(r.name)
                               .add(r.resource)
-                              .add(r.xml)
+                              .add_bytes(r.xml)
                               .add(r.checksum)
                               .add(r.deployed_at)
                               .add(r.deployed_by),
@@ -992,7 +1002,7 @@ Result<std::vector<StartTimerRecord>> PostgresStore::acquire_start_timers(const 
                                                                           size_t limit) {
   if (limit == 0) return std::vector<StartTimerRecord>();
   return in_write_transaction([&](Connection& c) -> Result<std::vector<StartTimerRecord>> {
-    return collect<StartTimerRecord>(
+    auto leased = collect<StartTimerRecord>(
         c,
         "WITH due AS (SELECT id FROM start_timers WHERE due_at <= $1 AND (lease_owner = '' OR lease_owner = $3 OR "
         "lease_until <= $2) ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
@@ -1001,6 +1011,14 @@ Result<std::vector<StartTimerRecord>> PostgresStore::acquire_start_timers(const 
         "t.repetitions_left, t.period",
         Params().add(until).add(now).add(owner).add(static_cast<int64_t>(std::min(limit, kMaxTimersPerLoad))).add(lease_ms),
         read_start_timer, "cannot lease start timers");
+    // UPDATE ... RETURNING comes back in the join's order, not the CTE's:
+    // earliest first, as the contract says (the caller's window ends at the last).
+    if (leased.ok()) {
+      std::sort(leased->begin(), leased->end(), [](const StartTimerRecord& a, const StartTimerRecord& b) {
+        return a.due_at != b.due_at ? a.due_at < b.due_at : a.id < b.id;
+      });
+    }
+    return leased;
   });
 }
 
@@ -1102,7 +1120,7 @@ Result<void> PostgresStore::extend_lease(int64_t job_id, const std::string& owne
 Result<std::vector<DefinitionRecord>> PostgresStore::definitions(const std::string& process_id) {
   return in_read([&](Connection& c) -> Result<std::vector<DefinitionRecord>> {
     if (process_id.empty()) {
-      return collect<DefinitionRecord>(c, std::string(kDefinitionColumns) + "ORDER BY process_id, version DESC", {},
+      return collect<DefinitionRecord>(c, std::string(kDefinitionColumns) + "ORDER BY process_id COLLATE \"C\", version DESC", {},
                                        read_definition, "cannot read definitions");
     }
     return collect<DefinitionRecord>(c, std::string(kDefinitionColumns) + "WHERE process_id = $1 ORDER BY version DESC",
@@ -1137,7 +1155,7 @@ Result<std::vector<DecisionRecord>> PostgresStore::decisions(const std::string& 
       return collect<DecisionRecord>(c,
                                      std::string(kDecisionColumns) +
                                          "WHERE version = (SELECT max(version) FROM decisions d WHERE d.decision_id = "
-                                         "decisions.decision_id) ORDER BY decision_id",
+                                         "decisions.decision_id) ORDER BY decision_id COLLATE \"C\"",
                                      {}, read_decision, "cannot read decisions");
     }
     return collect<DecisionRecord>(c, std::string(kDecisionColumns) + "WHERE decision_id = $1 ORDER BY version DESC",
@@ -1569,7 +1587,7 @@ Result<std::vector<NodeRecord>> PostgresStore::nodes(int64_t now) {
         c,
         "SELECT n.node_id, n.role, n.address, n.started_at, n.heartbeat_at, "
         "(SELECT count(*) FROM jobs j WHERE j.lease_owner = n.node_id AND j.lease_until > $1) "
-        "FROM cluster_nodes n ORDER BY n.node_id",
+        "FROM cluster_nodes n ORDER BY n.node_id COLLATE \"C\"",
         Params().add(now),
         [](const Rows& s, int i) {
           return NodeRecord{s.text(i, 0), s.text(i, 1), s.text(i, 2), s.int64(i, 3), s.int64(i, 4), s.int64(i, 5)};
@@ -1659,7 +1677,7 @@ Result<std::optional<UserRecord>> PostgresStore::user(const std::string& name) {
 
 Result<std::vector<UserRecord>> PostgresStore::users() {
   return in_read([&](Connection& c) -> Result<std::vector<UserRecord>> {
-    return collect<UserRecord>(c, std::string(kUserColumns) + "ORDER BY name", {}, read_user, "cannot list users");
+    return collect<UserRecord>(c, std::string(kUserColumns) + "ORDER BY name COLLATE \"C\"", {}, read_user, "cannot list users");
   });
 }
 
@@ -1909,7 +1927,7 @@ Result<std::vector<MonitorStep>> PostgresStore::monitor_steps(const std::vector<
                       "SELECT t.process_id, t.element_id, t.name, t.completed_at - t.created_at, "
                       "(t.sla_state = 3 OR (t.due_at > 0 AND t.completed_at > t.due_at))::int FROM task_outcomes t "
                       "WHERE t.completed_at >= $1 AND t.completed_at < $3 AND " +
-                          std::string(kInRegions) + " ORDER BY t.process_id, t.element_id, 4",
+                          std::string(kInRegions) + " ORDER BY t.process_id COLLATE \"C\", t.element_id COLLATE \"C\", 4",
                       Params().add(from).add(json_list(region_prefixes)).add(to), "cannot read task outcomes");
     if (!rows.ok()) return rows.error();
     std::vector<MonitorStep> out;
@@ -2108,7 +2126,7 @@ Result<std::vector<ComparisonRunRecord>> PostgresStore::comparison_runs(size_t o
         "ORDER BY id DESC LIMIT $1 OFFSET $2",
         Params().add(static_cast<int64_t>(limit)).add(static_cast<int64_t>(offset)),
         [](const Rows& s, int i) { return rows::comparison_run(RowOf{s, i}); }, "cannot read comparison runs");
-  });
+  }, /*snapshot=*/true);  // the total and the page from one snapshot
 }
 
 }  // namespace banshi::store::postgres
@@ -2165,7 +2183,7 @@ Result<std::vector<IntakeRecord>> PostgresStore::intakes_of_phone(const std::str
     return collect<IntakeRecord>(
         c,
         std::string("SELECT ") + kIntakeColumns +
-            " FROM intakes WHERE phone_hash = $1 ORDER BY created_at DESC, business_key DESC LIMIT 200",
+            " FROM intakes WHERE phone_hash = $1 ORDER BY created_at DESC, business_key COLLATE \"C\" DESC LIMIT 200",
         Params().add(phone_hash), intake_row, "cannot read intakes");
   });
 }
@@ -2175,7 +2193,7 @@ Result<std::optional<IntakeRecord>> PostgresStore::intake_of_applicant(const std
     return first<IntakeRecord>(
         c,
         std::string("SELECT ") + kIntakeColumns +
-            " FROM intakes WHERE applicant_hash = $1 ORDER BY created_at DESC, business_key DESC LIMIT 1",
+            " FROM intakes WHERE applicant_hash = $1 ORDER BY created_at DESC, business_key COLLATE \"C\" DESC LIMIT 1",
         Params().add(applicant_hash), intake_row, "cannot read an intake");
   });
 }

@@ -457,6 +457,13 @@ CREATE UNIQUE INDEX task_outcomes_instance ON task_outcomes (instance_id, key);
 CREATE INDEX task_outcomes_completed ON task_outcomes (completed_at);
 )sql";
 
+// PostgreSQL's migration 11 keeps deployed files as bytes; SQLite's TEXT
+// already keeps whatever bytes it is given, so the version only keeps both
+// stores' numbering in step.
+constexpr const char* kV11 = R"sql(
+SELECT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -468,6 +475,7 @@ constexpr std::array kMigrations{
     Migration{8, "timer start events", kV8},
     Migration{9, "prefix index on task candidates (PostgreSQL only)", kV9},
     Migration{10, "history and task outcomes appended in commit order", kV10},
+    Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
 };
 
 }  // namespace

@@ -811,6 +811,40 @@ TEST_P(StoreTest, DeployAssignsVersionsAndSkipsTheSameChecksum) {
   EXPECT_EQ(back->front().version, 3);
 }
 
+// A deployed file is kept byte for byte in the encoding it came in: the
+// models' reader takes GB18030 and UTF-16 as well as UTF-8 (PostgreSQL's
+// TEXT refused such a file, or cut a UTF-16 one at its first zero byte).
+TEST_P(StoreTest, DeployedFilesKeepTheirBytesInAnyEncoding) {
+  const std::string gbk = "<?xml version=\"1.0\" encoding=\"GBK\"?><definitions name=\"\xb2\xd0\xbc\xb2\"/>";
+  const std::string utf16{"<\0?\0x\0m\0l\0", 10};
+  auto a = testing::sample_definition("gbk", "c-gbk");
+  a.xml = gbk;
+  auto b = testing::sample_definition("utf16", "c-utf16");
+  b.xml = utf16;
+  store::DeploymentRecords records;
+  records.processes = {a, b};
+  store::DecisionRecord d;
+  d.decision_id = "gbk-decision";
+  d.name = "gbk";
+  d.resource = "gbk.dmn";
+  d.xml = gbk;
+  d.checksum = "c-gbk-dmn";
+  d.deployed_by = "admin";
+  records.decisions = {d};
+  auto stored = store_->deploy_all(records);
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ((*store_->definition("gbk", 0))->xml, gbk);
+  EXPECT_EQ((*store_->definition("utf16", 0))->xml, utf16);
+  EXPECT_EQ((*store_->decision("gbk-decision", 0))->xml, gbk);
+  auto all = store_->definitions("");
+  ASSERT_TRUE(all.ok());
+  for (const auto& r : *all) {
+    if (r.process_id == "gbk") {
+      EXPECT_EQ(r.xml, gbk);
+    }
+  }
+}
+
 TEST_P(StoreTest, AllocateIdsReservesConsecutiveRanges) {
   EXPECT_EQ(store_->allocate_ids("instance", 10).value(), 1);
   EXPECT_EQ(store_->allocate_ids("instance", 5).value(), 11);
