@@ -448,6 +448,7 @@ class EngineImpl final : public Engine {
     {
       std::lock_guard lock(defs_mu_);
       for (const store::DefinitionRecord& r : stored->processes) latest_.erase(r.process_id);
+      ++latest_generation_;
     }
     for (size_t i = 0; i < stored->processes.size(); ++i) {
       const store::DefinitionRecord& r = stored->processes[i];
@@ -463,6 +464,7 @@ class EngineImpl final : public Engine {
         const bool fresh = stored->new_decision[i];
         if (fresh) spdlog::info("deployed decision {} version {} from {}", r.decision_id, r.version, r.resource);
         latest_decisions_[r.decision_id] = LoadedDecision{r.key, r.version, decision_models[i]};
+        ++latest_decisions_generation_;
         out.decisions.push_back(DeployedDecision{r.decision_id, r.name, r.version, r.key, fresh});
       }
     }
@@ -481,10 +483,12 @@ class EngineImpl final : public Engine {
 
   // The latest version of a decision, cached until the next deployment of it.
   Result<LoadedDecision> latest_decision(const std::string& decision_id) {
+    uint64_t generation = 0;
     {
       std::lock_guard lock(decisions_mu_);
       auto it = latest_decisions_.find(decision_id);
       if (it != latest_decisions_.end()) return it->second;
+      generation = latest_decisions_generation_;
     }
     auto record = store_->decision(decision_id, 0);
     if (!record.ok()) return record.error();
@@ -493,7 +497,7 @@ class EngineImpl final : public Engine {
     if (!model.ok()) return model.error();
     LoadedDecision loaded{(*record)->key, (*record)->version, *model};
     std::lock_guard lock(decisions_mu_);
-    latest_decisions_[decision_id] = loaded;
+    if (latest_decisions_generation_ == generation) latest_decisions_[decision_id] = loaded;  // as for processes
     return loaded;
   }
 
@@ -1030,10 +1034,15 @@ class EngineImpl final : public Engine {
   // The definition a start uses: the latest version is remembered until the
   // next deployment, so starting does not cost a store read.
   Result<int64_t> definition_key_for(const std::string& process_id, int32_t version) {
+    // A deployment committed between the store read below and the write to
+    // the cache would be hidden by the older version read: the read is
+    // remembered only when no deployment came meanwhile.
+    uint64_t generation = 0;
     if (version == 0) {
       std::lock_guard lock(defs_mu_);
       auto it = latest_.find(process_id);
       if (it != latest_.end()) return it->second;
+      generation = latest_generation_;
     }
     auto def = store_->definition(process_id, version);
     if (!def.ok()) return def.error();
@@ -1043,7 +1052,7 @@ class EngineImpl final : public Engine {
     }
     if (version == 0) {
       std::lock_guard lock(defs_mu_);
-      latest_[process_id] = (*def)->key;
+      if (latest_generation_ == generation) latest_[process_id] = (*def)->key;
     }
     return (*def)->key;
   }
@@ -1658,7 +1667,10 @@ class EngineImpl final : public Engine {
       }
     }
     if (const json::value* d = o.if_contains("data"); d && d->is_object()) e.data = d->as_object();
-    deliver({e});
+    // Through the answering thread, as this node's own events go: a listener
+    // may then publish an event itself (publish_event), which is delivered
+    // at once on that thread.
+    replier_.answer({}, {std::move(e)});
   }
 
   // Effects that become commands of other instances, applied in the same batch.
@@ -2506,10 +2518,12 @@ class EngineImpl final : public Engine {
 
   std::mutex decisions_mu_;
   std::map<std::string, LoadedDecision> latest_decisions_;  // decision id -> its latest version
+  uint64_t latest_decisions_generation_ = 0;                // deployments of decisions so far (decisions_mu_)
   std::map<std::string, LoadedDecision> pinned_decisions_;  // "id:version" -> that version
   std::mutex defs_mu_;
   std::map<int64_t, std::unique_ptr<CompiledDefinition>> defs_;
   std::map<std::string, int64_t> latest_;  // process id -> key of its latest version
+  uint64_t latest_generation_ = 0;         // deployments of processes so far (defs_mu_)
 
   std::mutex ids_mu_;
   int64_t next_id_ = 0;
@@ -2541,7 +2555,9 @@ class EngineImpl final : public Engine {
   std::mutex leased_mu_;
   std::map<int64_t, store::JobRecord> leased_;
 
-  std::mutex listeners_mu_;
+  // Recursive: a listener may publish an event (publish_event, as a claim
+  // does), delivered at once on the thread it is called on.
+  std::recursive_mutex listeners_mu_;
   std::map<uint64_t, EventListener> listeners_;
   uint64_t last_listener_ = 0;
   std::atomic<bool> has_listeners_{false};

@@ -1087,6 +1087,64 @@ TEST_P(EngineTest, AsynchronousCommandsAnswerOnceCommitted) {
   EXPECT_TRUE(answered);
 }
 
+// A listener may publish an event of its own (as a claim made from a
+// listener would): it is delivered at once, on the listener's thread,
+// whether the event heard was this node's or relayed from another. The
+// listener lock was taken twice on one thread before, and a relayed event
+// was delivered on the store's thread while the answering thread waited.
+TEST_P(EngineTest, AListenerMayPublishAnEvent) {
+  const bool two_nodes = GetParam() != store::testing::Backend::kSqlite;
+  auto a = open();
+  std::unique_ptr<Engine> b;
+  if (two_nodes) {
+    EngineConfig second;
+    second.node_id = "banshi-2";
+    auto opened = Engine::open(second, db_.open(), clock_);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    b = std::move(opened).value();
+  }
+  ASSERT_TRUE(a->deploy("review.bpmn", kReview, "designer").ok());
+  std::mutex mu;
+  std::map<std::string, int> heard;  // "<node>:<type>"
+  auto listen = [&](Engine& engine, const std::string& node) {
+    engine.subscribe([&, node](const EngineEvent& e) {
+      {
+        std::lock_guard lock(mu);
+        ++heard[node + ":" + e.type];
+      }
+      if (e.type == "task.created") {
+        EngineEvent mine;
+        mine.type = "task.looked-at";
+        mine.instance_id = e.instance_id;
+        engine.publish_event(mine);
+      }
+    });
+  };
+  listen(*a, "a");
+  if (b) listen(*b, "b");
+  a->start();
+  if (b) b->start();
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  ASSERT_TRUE(a->start_instance(req).ok());
+  auto count = [&](const std::string& key) {
+    std::lock_guard lock(mu);
+    return heard[key];
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((count("a:task.looked-at") == 0 || (b && count("b:task.looked-at") == 0)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(count("a:task.looked-at"), 1);
+  if (b) {
+    EXPECT_GE(count("b:task.looked-at"), 1) << "node b's listener published on hearing a relayed event";
+  }
+  a->stop();
+  if (b) b->stop();
+}
+
 TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
   if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
   auto a = open();
