@@ -131,7 +131,7 @@ json::object instance_json(const store::InstanceRecord& i) {
   o["processId"] = i.process_id;
   o["version"] = i.definition_version;
   o["definitionKey"] = i.definition_key;
-  o["businessKey"] = i.business_key;
+  o["businessKey"] = mask_key(i.business_key);
   o["status"] = status_word(i.status);
   o["startedAt"] = i.started_at;
   if (i.ended_at != 0) o["endedAt"] = i.ended_at;
@@ -620,11 +620,22 @@ void Api::add_routes() {
   });
 
   add("GET", "/api/v1/instances", roles({"staff", "supervisor", "monitor", "designer", "admin"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
-    QueryReader q(req, {"processId", "businessKey", "status", "startedAfter", "startedBefore", "applicantIdNumber",
-                        "applicantName", "namePrefix", "region", "offset", "limit"});
+    QueryReader q(req, {"processId", "businessKey", "relatedTo", "status", "startedAfter", "startedBefore",
+                        "applicantIdNumber", "applicantName", "namePrefix", "region", "offset", "limit"});
     store::InstanceQuery query;
     query.process_id = q.string("processId");
     query.business_key = q.string("businessKey");
+    // The instances that share an instance's business key, which lists show
+    // masked when it is an ID number (mask_key).
+    const int64_t related_to = q.integer("relatedTo", 1, kMaxId, 0);
+    if (related_to != 0 && !query.business_key.empty()) q.fail("relatedTo", "Give relatedTo or businessKey, not both.");
+    bool nothing_related = false;
+    if (related_to != 0 && q.ok()) {
+      auto related = engine_.store().instance(static_cast<InstanceId>(related_to));
+      if (!related.ok()) return problem_from_error(related.error());
+      nothing_related = !*related || (*related)->business_key.empty();
+      if (!nothing_related) query.business_key = (*related)->business_key;
+    }
     // Personal data in a query: validated, bound, never logged or echoed.
     query.applicant_id = q.string("applicantIdNumber", 18);
     if (!query.applicant_id.empty() && !valid_id_number(query.applicant_id)) {
@@ -666,7 +677,8 @@ void Api::add_routes() {
     query.offset = static_cast<size_t>(q.integer("offset", 0, 1'000'000'000, 0));
     query.limit = static_cast<size_t>(q.integer("limit", 1, kMaxPage, 50));
     if (!q.ok()) return input_problem(q.error());
-    auto list = engine_.store().instances(query);
+    auto list = nothing_related ? Result<std::vector<store::InstanceRecord>>(std::vector<store::InstanceRecord>{})
+                                : engine_.store().instances(query);
     if (!list.ok()) return problem_from_error(list.error());
     json::array items;
     for (const auto& i : *list) items.push_back(instance_json(i));
@@ -724,6 +736,11 @@ void Api::add_routes() {
         for (json::value& item : records.get_array()) {
           if (!item.is_object()) continue;
           json::object& record = item.get_object();
+          // A message's correlation key (subscriptions, correlations) is
+          // often an ID number.
+          if (json::value* text = record.if_contains("t"); text && text->is_string()) {
+            *text = mask_key(text->get_string());
+          }
           json::value* payload = record.if_contains("p");
           if (payload == nullptr) continue;
           // A variable's record names it ("n"); other payloads are objects of named values.
@@ -1299,7 +1316,9 @@ void Api::add_auth_routes() {
 
   add("POST", "/api/v1/auth/logout", any_user(), [this](const Request& req, const PathParams&, const Principal& who) {
     if (auto r = auth_.logout(who, req.remote_address); !r.ok()) return problem_from_error(r.error());
-    events_->end_sessions(who.name, who.session_hash, "You have logged out.");
+    // Only a session logs out: an API token has none, and its name may be a
+    // user's too, whose event streams an empty session hash would all end.
+    if (who.via_session()) events_->end_sessions(who.name, who.session_hash, "You have logged out.");
     Response out = no_content();
     out.headers.emplace_back("Set-Cookie", auth_.clear_cookie());
     return out;

@@ -127,6 +127,7 @@ bool Auth::locked(const std::vector<int64_t>& failures, int64_t now) const {
 Result<std::optional<LoginResult>> Auth::login(const std::string& name, const std::string& password,
                                                const std::string& address) {
   if (store_ == nullptr) return std::optional<LoginResult>();
+  std::lock_guard one_at_a_time(login_locks_[std::hash<std::string>{}(name) % login_locks_.size()]);
   int64_t now = clock_->now_ms();
   auto failures = store_->login_failures(name, now - options_.failure_window_ms - options_.lockout_ms);
   if (!failures.ok()) return failures.error();

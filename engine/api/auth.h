@@ -21,9 +21,11 @@
 // thread-safe; nothing here is cached).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,6 +119,11 @@ class Auth {
   std::shared_ptr<Clock> clock_;
   AuthOptions options_;
   std::string dummy_hash_;  // verified against for unknown names, so timing does not tell
+  // Logins of one name run one at a time on this node, from the count of
+  // its failures to the failure recorded: otherwise guesses sent at once
+  // would all be tried before the first failure was stored, past the
+  // lockout. Names share 256 locks by their hash.
+  std::array<std::mutex, 256> login_locks_;
 };
 
 // --- what a principal may see ------------------------------------------------

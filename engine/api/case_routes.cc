@@ -135,7 +135,9 @@ void Api::add_case_routes() {
         if (!tasks.ok()) return problem_from_error(tasks.error());
         bool works_on = false;
         for (const store::TaskRecord& t : *tasks) {
-          works_on = works_on || ((who.has("staff") || who.has("supervisor")) && may_see_task(who, t));
+          // Working on it, not merely seeing it (a monitor's role sees
+          // every task of its regions, and gives no full view).
+          works_on = works_on || may_work_on_task(who, t);
         }
         const std::string& region = (*inst)->region;
         bool in_region = !region.empty() && regions_cover(who.regions, region, false);
@@ -177,7 +179,7 @@ void Api::add_case_routes() {
           phone = mask_phone(phone);
         }
         json::object out{{"instanceId", *id},
-                         {"businessKey", (*inst)->business_key},
+                         {"businessKey", full ? (*inst)->business_key : mask_key((*inst)->business_key)},
                          {"processId", (*inst)->process_id},
                          {"masked", !full},
                          {"mayShowFull", may_full},
@@ -345,9 +347,15 @@ void Api::add_case_routes() {
         std::string ref = version == 0 ? decision_id : decision_id + ":" + std::to_string(version);
         auto outcome = engine_.evaluate_decision(ref, variables);
         if (!outcome.ok()) {
-          if (outcome.error().code == "not-found") return problem_from_error(outcome.error());
-          return problem(ProblemKind::kBadRequest, "The decision could not be evaluated: " + outcome.error().message,
-                         "variables");
+          // The caller's doing (the inputs, the reference) is told; anything
+          // else (the store, a model that no longer loads) goes to the log
+          // behind a 500.
+          const std::string& code = outcome.error().code;
+          if (code == "decision-failed" || code == "invalid") {
+            return problem(ProblemKind::kBadRequest, "The decision could not be evaluated: " + outcome.error().message,
+                           "variables");
+          }
+          return problem_from_error(outcome.error());
         }
         json::array matched;
         for (const std::string& m : outcome->matched) matched.emplace_back(m);

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "api/mask.h"
 #include "api/roles.h"
 
 namespace banshi::api {
@@ -89,7 +90,8 @@ void EventHub::end_sessions(const std::string& user, const std::string& session_
   const std::string frame = json::serialize(json::object{{"type", "error"}, {"detail", why}});
   for (auto it = clients_.begin(); it != clients_.end();) {
     const Client& c = it->second;
-    if (c.who.name != user || (!session_hash.empty() && c.who.session_hash != session_hash)) {
+    if (c.who.kind != Principal::Kind::kUser || c.who.name != user ||
+        (!session_hash.empty() && c.who.session_hash != session_hash)) {
       ++it;
       continue;
     }
@@ -192,7 +194,13 @@ std::string EventHub::to_json(const EngineEvent& e, uint64_t position) {
   if (std::string d = department_of(e); !d.empty()) o["department"] = d;
   if (!e.region.empty()) o["region"] = e.region;
   if (!e.assignee.empty()) o["assignee"] = e.assignee;
-  if (!e.data.empty()) o["data"] = e.data;
+  if (!e.data.empty()) {
+    json::object data = e.data;
+    if (json::value* key = data.if_contains("businessKey"); key && key->is_string()) {
+      *key = mask_key(key->get_string());
+    }
+    o["data"] = std::move(data);
+  }
   return json::serialize(o);
 }
 

@@ -106,4 +106,8 @@ bool valid_id_number(std::string_view id) {
   return digit(id.back()) || id.back() == 'X' || id.back() == 'x';
 }
 
+std::string mask_key(std::string_view key) {
+  return valid_id_number(key) ? mask_id_number(key) : std::string(key);
+}
+
 }  // namespace banshi::api

@@ -32,6 +32,11 @@ std::string mask_name(std::string_view name);
 // its own; only the members of its objects are looked at).
 void mask_personal(boost::json::value& value, std::string_view key = {});
 
+// A business or correlation key as lists, tasks, events and history show it:
+// masked as an ID number when it has that shape (the linked services of a
+// certificate run under the holder's ID number), else as it is.
+std::string mask_key(std::string_view key);
+
 // The shape of a resident ID number: 17 digits and a digit or X (x), or the
 // 15 digits of an old card. The check digit is not verified.
 bool valid_id_number(std::string_view id);

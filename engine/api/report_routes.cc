@@ -76,7 +76,7 @@ int64_t report_time(QueryReader& q, const Request& request, std::string_view nam
 json::object rating_json(const store::RatingRecord& r) {
   json::object o{{"instanceId", r.instance_id},
                  {"processId", r.process_id},
-                 {"businessKey", r.business_key},
+                 {"businessKey", mask_key(r.business_key)},
                  {"region", r.region},
                  {"level", reports::level_word(r.level)},
                  {"comment", r.comment},

@@ -40,7 +40,7 @@ std::string_view StaticFiles::content_type_for(const fs::path& file) {
   return it == kTypes.end() ? std::string_view("application/octet-stream") : it->second;
 }
 
-Response StaticFiles::file(const fs::path& path, bool head) const {
+Response StaticFiles::file(const fs::path& path) const {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (ec || size > max_file_bytes_) return problem(ProblemKind::kNotFound, "There is no such file.");
@@ -48,11 +48,9 @@ Response StaticFiles::file(const fs::path& path, bool head) const {
   if (!in) return problem(ProblemKind::kNotFound, "There is no such file.");
   Response r;
   r.content_type = std::string(content_type_for(path));
-  if (!head) {
-    r.body.resize(size);
-    in.read(r.body.data(), static_cast<std::streamsize>(size));
-    r.body.resize(static_cast<size_t>(in.gcount()));
-  }
+  r.body.resize(size);
+  in.read(r.body.data(), static_cast<std::streamsize>(size));
+  r.body.resize(static_cast<size_t>(in.gcount()));
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return r;
 }
@@ -85,7 +83,6 @@ Response StaticFiles::serve(const Request& request) const {
     relative /= decoded;
   }
   if (root_.empty()) return problem(ProblemKind::kNotFound, "There is no resource at this path.");
-  bool head = request.method == "HEAD";
   std::error_code ec;
   fs::path candidate = relative.empty() ? root_ / "index.html" : root_ / relative;
   if (fs::is_directory(candidate, ec)) candidate /= "index.html";
@@ -95,13 +92,13 @@ Response StaticFiles::serve(const Request& request) const {
     auto [root_end, ignored] = std::mismatch(root_.begin(), root_.end(), real.begin(), real.end());
     (void)ignored;
     if (root_end != root_.end()) return problem(ProblemKind::kNotFound, "There is no such file.");
-    if (fs::is_regular_file(real, ec)) return file(real, head);
+    if (fs::is_regular_file(real, ec)) return file(real);
     return problem(ProblemKind::kNotFound, "There is no such file.");
   }
   // An unknown path: the console's own router decides, so send index.html.
   fs::path index = root_ / "index.html";
   if (fs::is_regular_file(index, ec)) {
-    Response r = file(index, head);
+    Response r = file(index);
     r.headers.emplace_back("Cache-Control", "no-cache");
     return r;
   }

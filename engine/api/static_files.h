@@ -33,7 +33,9 @@ class StaticFiles {
   static std::string_view content_type_for(const std::filesystem::path& file);
 
  private:
-  Response file(const std::filesystem::path& path, bool head) const;
+  // Read whole for HEAD too: the session sends HEAD's headers with the
+  // body's length and leaves the body out.
+  Response file(const std::filesystem::path& path) const;
 
   std::filesystem::path root_;  // canonical, or empty
   size_t max_file_bytes_;

@@ -6,6 +6,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <fmt/format.h>
 
+#include "api/mask.h"
+
 namespace banshi::api {
 
 namespace json = boost::json;
@@ -91,7 +93,7 @@ json::object task_json(const store::TaskRecord& t, json::storage_ptr sp) {
   o["processId"] = t.process_id;
   o["elementId"] = t.element_id;
   o["name"] = t.name;
-  o["businessKey"] = t.business_key;
+  o["businessKey"] = mask_key(t.business_key);
   if (!t.assignee.empty()) o["assignee"] = t.assignee;
   o["candidateGroups"] = string_array(t.candidate_groups, sp);
   o["candidateUsers"] = string_array(t.candidate_users, sp);
@@ -121,7 +123,7 @@ void append_task_json(std::string& out, const store::TaskRecord& t) {
   text("processId", t.process_id);
   text("elementId", t.element_id);
   text("name", t.name);
-  text("businessKey", t.business_key);
+  text("businessKey", mask_key(t.business_key));
   if (!t.assignee.empty()) text("assignee", t.assignee);
   key("candidateGroups");
   append_strings(out, t.candidate_groups);

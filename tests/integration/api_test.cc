@@ -265,6 +265,47 @@ TEST_F(ApiTest, MessagesSignalsIncidents) {
   expect_problem(call("POST", "/api/v1/incidents/5/resolve", R"({"retries":-3})"), 400, "bad-request", "retries");
 }
 
+// A business or correlation key with the shape of an ID number (the linked
+// services run under the holder's) is shown masked in lists, tasks and
+// history; relatedTo finds the instances that share it.
+TEST_F(ApiTest, KeysThatAreIdNumbersAreShownMasked) {
+  const std::string id = "22010219800101001X";
+  const std::string masked = "220102********001X";
+  call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/xml");
+  Response waiting = call("POST", "/api/v1/instances",
+                          R"({"processId":"wait","businessKey":")" + id + R"(","variables":{"key":")" + id + R"("}})");
+  ASSERT_EQ(waiting.status, 201) << waiting.body;
+  const std::string wait_id = std::to_string(doc(waiting)["id"].as_int64());
+  Response review = call("POST", "/api/v1/instances", R"({"processId":"review","businessKey":")" + id + R"("})");
+  ASSERT_EQ(review.status, 201) << review.body;
+  Response other = call("POST", "/api/v1/instances", R"({"processId":"review","businessKey":"A-1"})");
+  ASSERT_EQ(other.status, 201) << other.body;
+
+  Response found = call("GET", "/api/v1/instances?businessKey=" + id);
+  ASSERT_EQ(found.status, 200) << found.body;
+  ASSERT_EQ(doc(found)["items"].as_array().size(), 2u);
+  EXPECT_EQ(found.body.find(id), std::string::npos) << found.body;
+  EXPECT_EQ(doc(found)["items"].as_array()[0].as_object().at("businessKey"), json::value(masked));
+  Response related = call("GET", "/api/v1/instances?relatedTo=" + wait_id);
+  ASSERT_EQ(related.status, 200) << related.body;
+  EXPECT_EQ(doc(related)["items"].as_array().size(), 2u) << related.body;
+  expect_problem(call("GET", "/api/v1/instances?relatedTo=" + wait_id + "&businessKey=A-1"), 400, "bad-request",
+                 "relatedTo");
+  EXPECT_EQ(doc(call("GET", "/api/v1/instances?relatedTo=999999"))["items"].as_array().size(), 0u);
+
+  Response tasks = call("GET", "/api/v1/tasks?processId=review");
+  ASSERT_EQ(tasks.status, 200);
+  EXPECT_EQ(tasks.body.find(id), std::string::npos) << tasks.body;
+  EXPECT_NE(tasks.body.find(masked), std::string::npos) << tasks.body;
+  EXPECT_NE(tasks.body.find("\"A-1\""), std::string::npos) << "other keys are shown as they are";
+  Response history = call("GET", "/api/v1/instances/" + wait_id + "/history");
+  ASSERT_EQ(history.status, 200);
+  // (The variable "key" is not one whose name says it holds personal data,
+  // so its value is shown; the correlation key is masked by its shape.)
+  EXPECT_EQ(history.body.find("\"t\":\"" + id), std::string::npos) << history.body;
+  EXPECT_NE(history.body.find("\"t\":\"" + masked), std::string::npos) << "the subscription's correlation key, masked";
+}
+
 // Staff and supervisors move on the waiting cases of their regions only; a
 // designer reaches every case. A staff message starts nothing and is not kept.
 TEST_F(ApiTest, MessagesFromStaffReachTheirRegionsOnly) {
@@ -649,6 +690,41 @@ TEST_F(AuthTest, LockoutAfterRepeatedFailures) {
   EXPECT_EQ(login("staff1", "staff1-password-1").status, 200);
   // Unknown names lock the same way.
   for (int i = 0; i < 6; ++i) expect_problem(login("ghost", "x"), 401, "unauthorized");
+}
+
+// Guesses sent at the same moment: each is counted before the next one is
+// tried, so no more are tried than the lockout allows.
+TEST_F(AuthTest, GuessesSentAtOnceAreTriedNoMoreThanTheLockoutAllows) {
+  constexpr int kGuesses = 12;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kGuesses; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kGuesses) std::this_thread::yield();
+      Request r = Request::make("POST", "/api/v1/auth/login",
+                                R"({"username":"staff1","password":"wrong-)" + std::to_string(i) + R"("})",
+                                {{"content-type", "application/json"}});
+      EXPECT_EQ(api_->handle(r).status, 401);
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto failures = users_->login_failures("staff1", 0);
+  ASSERT_TRUE(failures.ok());
+  EXPECT_EQ(failures->size(), 5u) << "the guesses after the fifth find the name locked";
+  expect_problem(login("staff1", "staff1-password-1"), 401, "unauthorized");
+}
+
+// The full applicant view is for those who work on the case: a user who is
+// also a monitor sees every task of its regions, but works on none of them.
+TEST_F(AuthTest, SeeingATaskAsAMonitorGivesNoFullApplicantView) {
+  add_user("both", {"staff", "monitor"}, "dpf");
+  int64_t task = start_regional("civil-county", "220102");
+  auto t = engine_->store().task(task);
+  ASSERT_TRUE(t.ok() && *t);
+  as("both");
+  expect_problem(call("GET", "/api/v1/instances/" + std::to_string((*t)->instance_id) + "/applicant?full=true"), 403,
+                 "forbidden", "full");
 }
 
 TEST_F(AuthTest, SessionsExpireWhenIdleAndAtTheirAbsoluteLimit) {

@@ -331,6 +331,11 @@ call GET /assets/app.css; expect 200 'body{}' "console asset"
 CT=$(curl -s -o /dev/null -w '%{content_type}' "$BASE/assets/app.css")
 [[ "$CT" == text/css* ]] && pass "css content type" || fail "css content type: $CT"
 call GET /tasks/42; expect 200 '<title>console</title>' "index.html fallback"
+# HEAD tells the length GET sends, with no body.
+GET_LENGTH=$(curl -s "$BASE/assets/app.css" | wc -c)
+HEAD_LENGTH=$(curl -s -I "$BASE/assets/app.css" | tr -d '\r' | awk -F': ' 'tolower($1) == "content-length" {print $2}')
+[ -n "$HEAD_LENGTH" ] && [ "$HEAD_LENGTH" = "$GET_LENGTH" ] && pass "HEAD's content length is GET's" \
+  || fail "HEAD content length '$HEAD_LENGTH', GET sends $GET_LENGTH bytes"
 call GET /../outside.txt --path-as-is; expect 400 'problems/bad-request' "traversal with .."
 call GET /%2e%2e/outside.txt --path-as-is; expect 400 'problems/bad-request' "traversal with %2e%2e"
 call GET /assets/%2e%2e/%2e%2e/outside.txt --path-as-is; expect 400 'problems/bad-request' "nested encoded traversal"
