@@ -1076,7 +1076,11 @@ class EngineImpl final : public Engine {
       return &it->second;
     }
     auto r = store_->instance(id);
-    if (!r.ok() || !*r) return nullptr;
+    if (!r.ok()) {
+      read_failed(r.error());
+      return nullptr;
+    }
+    if (!*r) return nullptr;
     auto state = core::decode((*r)->state);
     if (!state.ok()) {
       spdlog::error("instance {}: stored state does not read back: {}", id, state.error().message);
@@ -1195,6 +1199,7 @@ class EngineImpl final : public Engine {
     }
     if (work.empty()) return 0;
     unmatched_subscriptions_.clear();
+    read_failed_.reset();
     // Kept to be applied again if another node changed one of the instances meanwhile.
     const std::deque<Pending> originals = work;
     const int64_t now = clock_->now_ms();
@@ -1332,9 +1337,12 @@ class EngineImpl final : public Engine {
     store::WriteReport report;
     const bool eventful = has_listeners_ || relaying_;  // once: a listener may subscribe meanwhile
     if (eventful) batch.report = &report;
-    if (!batch.empty()) {
+    if (!batch.empty() || read_failed_) {
+      // A read the batch needed failed (read_failed_): what was built
+      // without it is not written, and the batch fails as a refused write
+      // does, so nothing is taken for absent that was merely unreadable.
       auto commit_start = std::chrono::steady_clock::now();
-      Result<void> w = store_->write(batch);
+      Result<void> w = read_failed_ ? Result<void>(*read_failed_) : store_->write(batch);
       metrics_.commit_latency.observe(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
       if (!w.ok()) {
@@ -1704,7 +1712,10 @@ class EngineImpl final : public Engine {
             break;
           }
           auto id = new_instance_id();
-          if (!id.ok()) break;
+          if (!id.ok()) {
+            read_failed(id.error());  // the call activity would wait for a child never started
+            break;
+          }
           Pending child;
           child.instance = *id;
           child.create = true;
@@ -1788,12 +1799,14 @@ class EngineImpl final : public Engine {
           req.name = r.name;
           req.correlation_key = r.text;
           if (r.payload.is_object()) req.variables = r.payload.as_object();
-          publish(req, now, work, batch, builder);
+          Outcome sent = publish(req, now, work, batch, builder);
+          if (!sent.status.ok()) read_failed(sent.status.error());
           break;
         }
         case RecordKind::kSignalThrown: {
           json::object vars = r.payload.is_object() ? r.payload.as_object() : json::object{};
-          broadcast(r.name, vars, work);
+          Outcome sent = broadcast(r.name, vars, work);
+          if (!sent.status.ok()) read_failed(sent.status.error());
           break;
         }
         case RecordKind::kMessageSubscriptionOpened: {
@@ -1874,12 +1887,19 @@ class EngineImpl final : public Engine {
       }
     }
     auto stored = store_->running_instances_of(parent);
+    if (!stored.ok()) read_failed(stored.error());  // stored children would run on
     if (stored.ok()) {
       for (const auto& r : *stored) {
         if (r.parent_element == element) out.insert(r.id);
       }
     }
     return {out.begin(), out.end()};
+  }
+
+  // A read the batch being built needed failed: it is not written
+  // (process_batch). The first error is kept.
+  void read_failed(const Error& e) {
+    if (!read_failed_) read_failed_ = Error{e.code == "conflict" ? "store" : e.code, e.message};
   }
 
   // Whether a message subscription closes with the message it gets: all but
@@ -2522,6 +2542,7 @@ class EngineImpl final : public Engine {
   std::map<std::string, LoadedDecision> pinned_decisions_;  // "id:version" -> that version
   std::mutex defs_mu_;
   std::map<int64_t, std::unique_ptr<CompiledDefinition>> defs_;
+  std::optional<Error> read_failed_;       // the batch being built missed a read (processing thread)
   std::map<std::string, int64_t> latest_;  // process id -> key of its latest version
   uint64_t latest_generation_ = 0;         // deployments of processes so far (defs_mu_)
 

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 // --- the faulty VFS ------------------------------------------------------------
 
-enum class Fault { kNone, kDiskFull, kWriteError, kSyncError };
+enum class Fault { kNone, kDiskFull, kWriteError, kSyncError, kReadError };
 std::atomic<Fault> g_fault{Fault::kNone};
 std::atomic<int> g_faults_injected{0};
 
@@ -60,6 +60,10 @@ int x_close(sqlite3_file* f) {
   return rc;
 }
 int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
+  if (g_fault.load() == Fault::kReadError) {
+    ++g_faults_injected;
+    return SQLITE_IOERR_READ;
+  }
   return real_of(f)->pMethods->xRead(real_of(f), buf, amt, off);
 }
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
@@ -360,6 +364,49 @@ INSTANTIATE_TEST_SUITE_P(Faults, StoreFaults,
                              default: return std::string("None");
                            }
                          });
+
+// An instance the store cannot read (an I/O error) is not taken for one that
+// does not exist: the command fails with the store's error, and once the
+// store reads again it applies. (It was answered "does not exist" before,
+// and a command with no caller to tell, such as a child's completion for
+// its parent, was dropped while the rest of its batch committed.)
+TEST(ReadFaults, AnInstanceThatCannotBeReadIsNotTakenForAbsent) {
+  install_faulty_vfs();
+  g_fault = Fault::kNone;
+  const fs::path dir = fs::temp_directory_path() / ("banshi-read-faults-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    store::sqlite::SqliteOptions o;
+    o.path = (dir / "banshi.db").string();
+    auto s = store::sqlite::SqliteStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    EngineConfig config;
+    config.instance_cache = 0;  // every command reads its instance from the store
+    auto e = Engine::open(config, std::move(s).value(), std::make_shared<ManualClock>(1'770'000'000'000));
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    auto engine = std::move(e).value();
+    ASSERT_TRUE(engine->deploy("p.bpmn", kModel, "designer").ok());
+    StartRequest r;
+    r.process_id = "p";
+    auto id = engine->start_instance(r);
+    ASSERT_TRUE(id.ok()) << id.error().message;
+
+    g_fault = Fault::kReadError;
+    auto refused = engine->cancel_instance(*id, "read fault");
+    g_fault = Fault::kNone;
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().code, "not-found") << refused.error().message;
+    auto stored = engine->store().instance(*id);
+    ASSERT_TRUE(stored.ok() && *stored);
+    EXPECT_EQ((*stored)->status, 1) << "nothing was written";
+
+    auto cancelled = engine->cancel_instance(*id, "the store reads again");
+    ASSERT_TRUE(cancelled.ok()) << cancelled.error().message;
+    EXPECT_NE((*engine->store().instance(*id))->status, 1);
+  }
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace banshi
