@@ -207,9 +207,10 @@ struct EngineEvent {
 // the engine runs): a batch's before its callers are answered, and a claim's
 // or publish_event()'s behind those committed before it (publish_event()
 // returns once they are delivered). Other nodes' events are heard on the
-// thread that receives them. A listener must be quick, must not block, must
-// not wait on the engine and must not call subscribe()/unsubscribe() (queue
-// the event elsewhere and return).
+// same thread, in the order they arrive. A listener must be quick, must not
+// block, must not wait on the engine and must not call subscribe()/
+// unsubscribe() (queue the event elsewhere and return); it may publish an
+// event (publish_event(), as a claim does), which its thread delivers at once.
 using EventListener = std::function<void(const EngineEvent&)>;
 
 // What is happening inside an instance now (Engine::inspect_instance).
