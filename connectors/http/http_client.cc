@@ -1,6 +1,8 @@
 #include "http/http_client.h"
 
+#include <algorithm>
 #include <optional>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -98,6 +100,16 @@ asio::awaitable<Result<HttpResponse>> exchange(Stream& stream, HttpClient::Conne
   out.status = static_cast<int>(res.result_int());
   out.body = std::move(res.body());
   if (auto it = res.find(bhttp::field::content_type); it != res.end()) out.content_type = std::string(it->value());
+  if (auto it = res.find(bhttp::field::retry_after); it != res.end()) {
+    std::string_view v = it->value();
+    int64_t seconds = 0;
+    bool digits = !v.empty() && v.size() <= 6;
+    for (char ch : v) {
+      digits = digits && ch >= '0' && ch <= '9';
+      if (digits) seconds = seconds * 10 + (ch - '0');
+    }
+    if (digits) out.retry_after_ms = std::min<int64_t>(seconds, 24 * 3600) * 1000;
+  }
   co_return out;
 }
 

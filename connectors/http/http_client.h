@@ -62,6 +62,9 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::string content_type;
+  // Retry-After in seconds (its delta-seconds form, at most a day), in ms;
+  // -1 when absent or not a number.
+  int64_t retry_after_ms = -1;
 };
 
 class HttpClient : public std::enable_shared_from_this<HttpClient> {

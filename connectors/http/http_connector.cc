@@ -122,7 +122,12 @@ Result<HttpRequest> HttpConnector::build_request(const Call& call) const {
 Reply HttpConnector::map_response(const Call& call, const HttpResponse& response) const {
   const int s = response.status;
   if (s == 408 || s == 429 || s >= 500) {
-    return Reply::retry(fmt::format("{} answered {}", spec_.department.empty() ? spec_.name : spec_.department, s), true);
+    Reply r = Reply::retry(fmt::format("{} answered {}", spec_.department.empty() ? spec_.name : spec_.department, s),
+                           true);
+    // The system says when to come back (a 503 for maintenance, a 429): the
+    // next attempt waits that long instead of the task's backoff.
+    if (response.retry_after_ms >= 0 && (s == 429 || s == 503)) r.outcome.retry_after_ms = response.retry_after_ms;
+    return r;
   }
   json::object scope = call.variables;
   boost::system::error_code ec;

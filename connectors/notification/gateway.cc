@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <string_view>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -128,10 +129,14 @@ Result<json::object> ConnectorGateway::call(const std::shared_ptr<http::HttpConn
 
 namespace {
 
-// Whether a department's refusal says the person is not on its records
-// (404, or its own code for that), rather than that it refused to answer.
+// Whether a department's refusal says the person (or card) is not on its
+// records: its own code naming what it did not find (person-not-found,
+// certificate-not-found). A bare 404 (a proxy, a wrong base path, an unknown
+// route: "http-404", "not-found") says nothing of the person, and must not
+// read as "not registered".
 bool is_not_found(const std::string& code) {
-  return code == "http-404" || code.find("not-found") != std::string::npos;
+  constexpr std::string_view kSuffix = "-not-found";
+  return code.size() > kSuffix.size() && code.compare(code.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
 }
 
 Error unavailable_after(const Error& e) {

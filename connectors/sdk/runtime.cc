@@ -192,6 +192,11 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
   attempt->timeout_ms = job.timeout_ms > 0            ? job.timeout_ms
                         : entry.timeout.count() > 0 ? entry.timeout.count()
                                                     : options_.default_timeout.count();
+  // An attempt ends before its lease does (with a tenth of it, at most 30 s,
+  // to spare): past the lease the job is handed out again, and a second
+  // attempt would run beside this one.
+  const int64_t within_lease = options_.lock_ms - std::min<int64_t>(options_.lock_ms / 10, 30'000);
+  if (attempt->timeout_ms > within_lease) attempt->timeout_ms = std::max<int64_t>(within_lease, 1);
   in_flight_.fetch_add(1);
   {
     std::lock_guard lock(breakers_mu_);

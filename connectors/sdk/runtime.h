@@ -47,7 +47,7 @@ struct RuntimeOptions {
   size_t max_in_flight_per_department = 64;  // of which one department's, at most
   std::chrono::milliseconds poll_interval{25};   // how often to look for due jobs when idle
   std::chrono::milliseconds default_timeout{30'000};  // an attempt's deadline when the task sets none
-  int64_t lock_ms = 5 * 60 * 1000;      // the job lease; longer than any timeout
+  int64_t lock_ms = 5 * 60 * 1000;      // the job lease; an attempt's timeout is cut to end within it
   BreakerOptions breaker;
 };
 

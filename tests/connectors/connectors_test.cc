@@ -2,11 +2,13 @@
 // engine: every adapter operation, idempotency across a timeout, outage →
 // retries → incident → manual retry, the circuit breaker, external-task lease
 // expiry, and a plugin loaded from a shared library.
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -403,6 +405,48 @@ TEST_F(ConnectorsTest, CheckReapplyTakesNoMalformedAnswerForNothingHeld) {
   odd.stop();
 }
 
+// A system that says when to come back (503 or 429 with Retry-After in
+// seconds) is retried then, not on the task's backoff; a date or garbage in
+// the header leaves the backoff.
+TEST_F(ConnectorsTest, RetryAfterSetsWhenTheNextAttemptComes) {
+  std::atomic<int> status{503};
+  std::string retry_after = "120";
+  std::mutex mu;
+  api::ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  api::Server busy(o, [&](const api::Request&) {
+    api::Response r;
+    r.status = status.load();
+    r.content_type = "application/problem+json";
+    r.body = R"({"title":"busy"})";
+    std::lock_guard lock(mu);
+    if (!retry_after.empty()) r.headers.emplace_back("Retry-After", retry_after);
+    return r;
+  });
+  ASSERT_TRUE(busy.start().ok());
+  AdapterCalls a("http://127.0.0.1:" + std::to_string(busy.port()));
+  json::object v{{"applicant", json::object{{"idNumber", "220102198005010001"}}}};
+  Reply r = a.call("dpf.check-reapply", v, "busy-1");
+  EXPECT_EQ(r.outcome.kind, JobOutcome::Kind::kFailed);
+  EXPECT_TRUE(r.unreachable);
+  EXPECT_EQ(r.outcome.retry_after_ms, 120'000);
+  status = 429;
+  EXPECT_EQ(a.call("dpf.check-reapply", v, "busy-2").outcome.retry_after_ms, 120'000);
+  {
+    std::lock_guard lock(mu);
+    retry_after = "Wed, 21 Oct 2026 07:28:00 GMT";
+  }
+  EXPECT_EQ(a.call("dpf.check-reapply", v, "busy-3").outcome.retry_after_ms, -1);
+  status = 500;
+  {
+    std::lock_guard lock(mu);
+    retry_after = "60";
+  }
+  EXPECT_EQ(a.call("dpf.check-reapply", v, "busy-4").outcome.retry_after_ms, -1) << "only 429 and 503 say when";
+  busy.stop();
+}
+
 // The shipped cancellation model against the simulated registry and
 // e-certificate platform: the card is cancelled, its e-certificate revoked and
 // certificate-cancelled published, with no incident on the way; the registry
@@ -572,6 +616,30 @@ TEST_F(ConnectorsTest, ATimeoutAfterASuccessfulCallNeverAppliesTwice) {
   EXPECT_EQ(simulator_->applied("dpf.register-certificate"), 1u);
   EXPECT_NE(history(id).find(p.id_number + "42"), std::string::npos);
   EXPECT_EQ(history(id).find("refusedEnd"), std::string::npos);  // no already-registered error either
+}
+
+// An attempt whose timeout outlasts the job's lease is cut to end within
+// it: otherwise the job is handed out again at the lease's end and a second
+// attempt runs beside the first.
+TEST_F(ConnectorsTest, AnAttemptEndsWithinItsLeaseSoNoSecondRunsBesideIt) {
+  RuntimeOptions ro;
+  ro.lock_ms = 1000;
+  open_engine(ro);
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("dpf.issue-certificate", R"(bs:retries="3" bs:retryBackoff="PT0.3S" bs:timeout="PT5S")"), "d").ok());
+  // The first call takes 3 s, three times the lease.
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"dpf","slowNext":1,"slowMs":3000})"));
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  InstanceId id = start({{"applicant", json::object{{"idNumber", p.id_number}}},
+                         {"disability", json::object{{"category", 4}, {"level", 2}}}});
+  size_t most = 0;
+  auto deadline = std::chrono::steady_clock::now() + 3500ms;
+  while (std::chrono::steady_clock::now() < deadline) {
+    most = std::max(most, runtime_->in_flight("dpf"));
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(most, 1u) << "two attempts of one job ran at once";
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; })) << history(id);
+  EXPECT_GE(runtime_->counters().timed_out.load(), 1u) << "the first attempt ended at the lease, not after 5 s";
 }
 
 TEST_F(ConnectorsTest, ASlowDepartmentNeverBlocksTheOthers) {

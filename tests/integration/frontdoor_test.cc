@@ -980,5 +980,35 @@ TEST_F(FrontDoorTest, ACodeSignsInOnceWhenRequestsRace) {
             401);
 }
 
+// A 404 that names nothing (a proxy's, a wrong base path's) says nothing of
+// the person: the pre-fill is unavailable, not "no household registration".
+TEST(ConnectorGatewayLookup, ABare404IsUnavailableNotUnregistered) {
+  api::ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  std::atomic<bool> named{false};
+  api::Server lost(o, [&](const api::Request&) {
+    api::Response r;
+    r.status = 404;
+    if (named) {
+      r.content_type = "application/problem+json";
+      r.body = R"({"type":"about:blank","title":"no such person","status":404,"code":"person-not-found"})";
+    }
+    return r;
+  });
+  ASSERT_TRUE(lost.start().ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(lost.port());
+  auto gateway = connectors::ConnectorGateway::create(connectors::GatewayEndpoints{base, base, base, {}, 2000ms});
+  ASSERT_TRUE(gateway.ok()) << gateway.error().message;
+  auto bare = (*gateway)->lookup("220102198001010012");
+  ASSERT_FALSE(bare.ok()) << "a bare 404 read as no registration";
+  EXPECT_EQ(bare.error().code, "unavailable");
+  named = true;
+  auto unknown = (*gateway)->lookup("220102198001010012");
+  ASSERT_TRUE(unknown.ok()) << unknown.error().message;
+  EXPECT_FALSE(unknown->found) << "the department said whom it does not know";
+  lost.stop();
+}
+
 }  // namespace
 }  // namespace banshi
