@@ -354,12 +354,25 @@ void Processor::do_complete(Key key) {
   // Everything that can fail happens before the element is gone, so a
   // resolved incident retries the completion with nothing lost.
   std::optional<json::value> mi_output;
+  bool mi_done = false;  // the completion condition holds
   std::vector<Index> flows;
   if (inner) {
     const model::MultiInstanceSpec& mi = *n.multi_instance;
     if (!mi.output_collection.empty() && !mi.output_element.empty()) {
       mi_output = evaluate(mi.output_element, key, "output element");
       if (!mi_output) return;
+    }
+    if (!mi.completion_condition.empty()) {
+      // In the inner instance's scope, with the body's counters as they are
+      // once it has completed (set as values, so a retry sets the same). A
+      // failure raises the incident here, and resolving it completes this
+      // instance again with its variables still there.
+      ElementInstance& body = state_.elements.at(ei.scope);
+      set_local_variable(body.key, "numberOfCompletedInstances", body.mi_completed + 1);
+      set_local_variable(body.key, "numberOfActiveInstances", body.mi_active - 1);
+      auto done = evaluate_condition(mi.completion_condition, key, key);
+      if (!done) return;
+      mi_done = *done;
     }
   } else if (!behavior_for(n.type).select_outgoing(*this, ei, n, flows)) {
     return;
@@ -379,7 +392,7 @@ void Processor::do_complete(Key key) {
     if (c.scope == key) c.scope = scope;
   }
   if (inner) {
-    mi_inner_done(scope, key, std::move(mi_output));
+    mi_inner_done(scope, key, std::move(mi_output), mi_done);
     state_.elements.erase(key);
     return;
   }
@@ -1066,7 +1079,6 @@ void Processor::activate_mi_body(ElementInstance& body, const FlowNode& n) {
   // The body's counters, for completion conditions (Zeebe's names).
   set_local_variable(key, "numberOfInstances", body.mi_total);
   set_local_variable(key, "numberOfCompletedInstances", int64_t{0});
-  set_local_variable(key, "numberOfActiveInstances", int64_t{0});
   if (!mi.output_collection.empty()) {
     json::array results(static_cast<size_t>(body.mi_total));
     set_local_variable(key, mi.output_collection, std::move(results));
@@ -1076,6 +1088,7 @@ void Processor::activate_mi_body(ElementInstance& body, const FlowNode& n) {
     return;
   }
   int64_t first_batch = mi.sequential ? 1 : body.mi_total;
+  set_local_variable(key, "numberOfActiveInstances", first_batch);  // once, not per instance
   for (int64_t i = 1; i <= first_batch; ++i) {
     const json::value* item = collection.is_array() ? &collection.as_array()[static_cast<size_t>(i - 1)] : nullptr;
     start_mi_inner(state_.elements.at(key), n, i, item);
@@ -1090,7 +1103,6 @@ void Processor::start_mi_inner(ElementInstance& body, const FlowNode& n, int64_t
   inner.loop_counter = index;
   body.loop_counter = index;
   body.mi_active++;
-  set_local_variable(body.key, "numberOfActiveInstances", body.mi_active);
   Key key = inner.key;
   auto& stored = state_.elements[key] = std::move(inner);
   lifecycle(RecordKind::kElementActivating, stored);
@@ -1108,7 +1120,7 @@ void Processor::start_mi_inner(ElementInstance& body, const FlowNode& n, int64_t
   continue_activation(state_.elements.at(key));
 }
 
-void Processor::mi_inner_done(Key body_key, Key inner_key, std::optional<json::value> output) {
+void Processor::mi_inner_done(Key body_key, Key inner_key, std::optional<json::value> output, bool done) {
   ElementInstance& body = state_.elements.at(body_key);
   const ElementInstance& inner = state_.elements.at(inner_key);
   const FlowNode& n = node(body.element);
@@ -1122,35 +1134,30 @@ void Processor::mi_inner_done(Key body_key, Key inner_key, std::optional<json::v
   }
   body.mi_active--;
   body.mi_completed++;
-  set_local_variable(body_key, "numberOfActiveInstances", body.mi_active);
-  set_local_variable(body_key, "numberOfCompletedInstances", body.mi_completed);
-  mi_continue(body_key, inner.key);
+  if (mi.completion_condition.empty()) {  // else do_complete set them already
+    set_local_variable(body_key, "numberOfActiveInstances", body.mi_active);
+    set_local_variable(body_key, "numberOfCompletedInstances", body.mi_completed);
+  }
+  if (done) {
+    // The completion condition held (do_complete): the others end.
+    std::vector<Key> others;
+    for (const auto& [k, e] : state_.elements) {
+      if (e.scope == body_key && k != inner_key) others.push_back(k);
+    }
+    for (Key o : others) terminate(o);
+    enqueue_complete(body_key);
+    return;
+  }
+  mi_continue(body_key);
 }
 
-// After an inner instance completed (`evaluated_in`: where the completion
-// condition sees its variables), or when an incident raised there is
-// resolved: end the body early, start the next instance, or end the body
-// when all are done.
-void Processor::mi_continue(Key body_key, Key evaluated_in) {
+// After an inner instance completed and the body goes on, or when an
+// incident raised on the body at that point (the next sequential item) is
+// resolved: start the next instance, or end the body when all are done.
+void Processor::mi_continue(Key body_key) {
   ElementInstance& body = state_.elements.at(body_key);
   const FlowNode& n = node(body.element);
   const model::MultiInstanceSpec& mi = *n.multi_instance;
-  if (!mi.completion_condition.empty()) {
-    // A failing completion condition must not lose the finished instance: it
-    // counts as not done, and the incident tells an operator; resolving it
-    // comes back here (resume_after_incident).
-    auto done = evaluate_condition(mi.completion_condition, evaluated_in, body_key);
-    if (!done) return;
-    if (*done) {
-      std::vector<Key> others;
-      for (const auto& [k, e] : state_.elements) {
-        if (e.scope == body_key && k != evaluated_in) others.push_back(k);
-      }
-      for (Key o : others) terminate(o);
-      enqueue_complete(body_key);
-      return;
-    }
-  }
   if (mi.sequential && body.loop_counter < body.mi_total) {
     int64_t next = body.loop_counter + 1;
     json::value collection;
@@ -1164,6 +1171,7 @@ void Processor::mi_continue(Key body_key, Key evaluated_in) {
       }
     }
     start_mi_inner(body, n, next, item);
+    set_local_variable(body_key, "numberOfActiveInstances", body.mi_active);
     return;
   }
   if (body.mi_completed >= body.mi_total) enqueue_complete(body_key);
@@ -1207,9 +1215,9 @@ void Processor::resume_after_incident(Key key) {
     continue_activation(ei);
   } else if (ei.is_mi_body && ei.mi_completed > 0) {
     // Inner instances have completed, so the body did start: what failed is
-    // the step after one of them (its completion condition, or the next
-    // sequential item). Take that step again; the running ones go on.
-    mi_continue(key, key);
+    // the step after one of them (the next sequential item's input). Take
+    // that step again; the running ones go on.
+    mi_continue(key);
   } else if (ei.element != kNoIndex) {
     // The element failed while creating what it waits for: start that over.
     close_subscriptions(key);

@@ -134,8 +134,8 @@ class Processor {
   void activate_mi_body(ElementInstance& body, const model::FlowNode& node);
   void start_mi_inner(ElementInstance& body, const model::FlowNode& node, int64_t index,
                       const boost::json::value* item);
-  void mi_inner_done(Key body_key, Key inner_key, std::optional<boost::json::value> output);
-  void mi_continue(Key body_key, Key evaluated_in);
+  void mi_inner_done(Key body_key, Key inner_key, std::optional<boost::json::value> output, bool done);
+  void mi_continue(Key body_key);
   friend struct ProcessorAccess;
 
   const ExecutableProcess& process_;

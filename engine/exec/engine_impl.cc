@@ -1025,7 +1025,11 @@ class EngineImpl final : public Engine {
       if (it != defs_.end()) return it->second.get();
     }
     auto r = store_->definition_by_key(key);
-    if (!r.ok() || !*r) return nullptr;
+    if (!r.ok()) {
+      read_failed(r.error());
+      return nullptr;
+    }
+    if (!*r) return nullptr;
     model::LoadResult loaded = model::load_bpmn((*r)->xml);
     if (!loaded.definitions) return nullptr;
     return compile(**r, loaded.definitions);
@@ -1693,6 +1697,7 @@ class EngineImpl final : public Engine {
           std::optional<store::DefinitionRecord> def;
           if (binding == "deployment") {
             auto all = store_->definitions(r.name);
+            if (!all.ok()) read_failed(all.error());
             if (all.ok()) {
               for (const auto& d : *all) {
                 if (d.checksum == inst.def->record.checksum) def = d;
@@ -1700,8 +1705,10 @@ class EngineImpl final : public Engine {
             }
           } else {
             auto one = store_->definition(r.name, binding == "version" ? version : 0);
+            if (!one.ok()) read_failed(one.error());
             if (one.ok()) def = *one;
           }
+          if (read_failed_) break;  // not "not deployed": the batch fails and is applied again
           if (!def) {
             Pending fail;
             fail.instance = inst.record.id;
@@ -1836,7 +1843,10 @@ class EngineImpl final : public Engine {
           // The oldest not already delivered earlier in this batch: one more
           // than the batch has delivered is enough.
           auto buffered = store_->buffered_messages(r.name, r.text, now, batch.messages_removed.size() + 1);
-          if (!buffered.ok()) break;
+          if (!buffered.ok()) {
+            read_failed(buffered.error());  // a waiting message would be missed
+            break;
+          }
           bool delivered = false;
           for (const store::MessageRecord& m : *buffered) {
             if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) !=
@@ -2018,7 +2028,10 @@ class EngineImpl final : public Engine {
   void redeliver(const store::MessageRecord& m, int64_t now, std::deque<Pending>& work, store::WriteBatch& batch,
                  BatchBuilder& builder) {
     auto stored = store_->buffered_messages(m.name, m.correlation_key, now, batch.messages_removed.size() + 100);
-    if (!stored.ok()) return;
+    if (!stored.ok()) {
+      read_failed(stored.error());
+      return;
+    }
     for (const store::MessageRecord& s : *stored) {
       if (s.published_at != m.published_at || s.variables != m.variables || s.message_id != m.message_id) continue;
       if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), s.id) != batch.messages_removed.end()) {
@@ -2047,7 +2060,10 @@ class EngineImpl final : public Engine {
       return;
     }
     auto buffered = store_->buffered_messages(s.name, s.correlation_key, now, batch.messages_removed.size() + 1);
-    if (!buffered.ok()) return;
+    if (!buffered.ok()) {
+      read_failed(buffered.error());
+      return;
+    }
     for (const store::MessageRecord& m : *buffered) {
       if (std::find(batch.messages_removed.begin(), batch.messages_removed.end(), m.id) != batch.messages_removed.end()) {
         continue;
@@ -2108,7 +2124,10 @@ class EngineImpl final : public Engine {
     int started = 0;
     for (const auto& [key, start_event] : starts) {
       auto id = new_instance_id();
-      if (!id.ok()) continue;
+      if (!id.ok()) {
+        read_failed(id.error());  // the message would be reported as starting nothing
+        continue;
+      }
       Pending p;
       p.instance = *id;
       p.create = true;
