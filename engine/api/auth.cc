@@ -127,10 +127,23 @@ bool Auth::locked(const std::vector<int64_t>& failures, int64_t now) const {
 Result<std::optional<LoginResult>> Auth::login(const std::string& name, const std::string& password,
                                                const std::string& address) {
   if (store_ == nullptr) return std::optional<LoginResult>();
-  std::lock_guard one_at_a_time(login_locks_[std::hash<std::string>{}(name) % login_locks_.size()]);
+  int under_way = 0;  // other attempts at this name not yet over (attempts_)
+  {
+    std::lock_guard lock(attempts_mu_);
+    under_way = attempts_[name]++;
+  }
+  struct Over {
+    Auth& auth;
+    const std::string& name;
+    ~Over() {
+      std::lock_guard lock(auth.attempts_mu_);
+      if (--auth.attempts_[name] <= 0) auth.attempts_.erase(name);
+    }
+  } over{*this, name};
   int64_t now = clock_->now_ms();
   auto failures = store_->login_failures(name, now - options_.failure_window_ms - options_.lockout_ms);
   if (!failures.ok()) return failures.error();
+  failures->insert(failures->end(), static_cast<size_t>(under_way), now);  // as if each failed now
   if (locked(*failures, now)) {
     verify_password(password, dummy_hash_);  // the same work as any other refusal
     audit(name, "login-failed", "user " + name, address, "locked");

@@ -21,9 +21,9 @@
 // thread-safe; nothing here is cached).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -119,11 +119,12 @@ class Auth {
   std::shared_ptr<Clock> clock_;
   AuthOptions options_;
   std::string dummy_hash_;  // verified against for unknown names, so timing does not tell
-  // Logins of one name run one at a time on this node, from the count of
-  // its failures to the failure recorded: otherwise guesses sent at once
-  // would all be tried before the first failure was stored, past the
-  // lockout. Names share 256 locks by their hash.
-  std::array<std::mutex, 256> login_locks_;
+  // Logins of each name under way on this node: each counts as a failure
+  // until it is over, so guesses sent at once cannot all be tried before
+  // the first failure is stored (past the lockout), and none waits for
+  // another's password check.
+  std::mutex attempts_mu_;
+  std::map<std::string, int> attempts_;
 };
 
 // --- what a principal may see ------------------------------------------------

@@ -10,6 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -314,10 +315,9 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   if (online && phone_hash != who.name) {
     return problem(ProblemKind::kForbidden, "Apply with the phone number you signed in with.", "applicant.phone");
   }
-  // Held until the intake is stored (FilingLocks).
-  std::unique_lock<std::mutex> filing;
-  if (online) {
-    filing = std::unique_lock(ctx.filing_locks.of(phone_hash));
+  // The phone's open online cases, counted before the shared data is asked
+  // (a refusal costs nothing), and again under the filing lock.
+  auto too_many_open = [&]() -> std::optional<Response> {
     auto mine = ctx.store->intakes_of_phone(phone_hash);
     if (!mine.ok()) return problem_from_error(mine.error());
     int running = 0;
@@ -326,12 +326,14 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
       auto inst = ctx.engine.store().instance(i.instance_id);
       if (inst.ok() && *inst && (*inst)->status == 1) ++running;
     }
-    if (running >= ctx.options.max_open_online_cases) {
-      return problem(ProblemKind::kConflict,
-                     fmt::format("This phone has {} cases in progress online already; follow those, or apply at a "
-                                 "service window.",
-                                 running));
-    }
+    if (running < ctx.options.max_open_online_cases) return std::nullopt;
+    return problem(ProblemKind::kConflict,
+                   fmt::format("This phone has {} cases in progress online already; follow those, or apply at a "
+                               "service window.",
+                               running));
+  };
+  if (online) {
+    if (auto refused = too_many_open()) return *refused;
   }
   if (op->needs_transfer_region) {
     if (!valid_region(transfer_to) || transfer_to.substr(4) == "00") {
@@ -393,6 +395,15 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   }
   if (!online && !regions_cover(who.regions, region, false)) {
     return problem(ProblemKind::kForbidden, "The case belongs to region " + region + ", which is not one of yours.");
+  }
+
+  // From the count to the stored intake, one filing per phone at a time
+  // (FilingLocks); taken after the shared data was asked, so a slow lookup
+  // holds no lock.
+  std::unique_lock<std::mutex> filing;
+  if (online) {
+    filing = std::unique_lock(ctx.filing_locks.of(phone_hash));
+    if (auto refused = too_many_open()) return *refused;
   }
 
   // One business key for the whole case: region, date, sequence.

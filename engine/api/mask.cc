@@ -37,13 +37,14 @@ std::vector<std::string_view> code_points(std::string_view s) {
   return out;
 }
 
-enum class Personal { kNone, kIdNumber, kPhone, kName, kOther };
+enum class Personal { kNone, kIdNumber, kPhone, kName, kOther, kKey };
 
 Personal personal_kind(std::string_view key) {
   std::string k(key);
   for (char& c : k) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   auto has = [&k](std::string_view part) { return k.find(part) != std::string::npos; };
   if (has("idnumber") || has("idcard") || has("身份证")) return Personal::kIdNumber;
+  if (has("businesskey") || has("correlationkey")) return Personal::kKey;
   if (has("phone") || has("mobile") || k.rfind("tel", 0) == 0) return Personal::kPhone;
   if (has("name") || has("姓名")) return Personal::kName;
   if (has("address") || has("住址") || has("bank") || has("account")) return Personal::kOther;
@@ -82,6 +83,7 @@ void mask_personal(boost::json::value& value, std::string_view key) {
     case Personal::kIdNumber: value = mask_id_number(text); break;
     case Personal::kPhone: value = mask_phone(text); break;
     case Personal::kName: value = mask_name(text); break;
+    case Personal::kKey: value = mask_key(text); break;
     default: value = keep_last_four(text); break;
   }
 }

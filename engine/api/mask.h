@@ -12,7 +12,8 @@
 //   names personal data, at any depth, masked by what the key names: an ID
 //   number (idNumber, idCard, 身份证) as above, a phone (phone, mobile, tel…)
 //   as above, a name (…name…, 姓名) as above, an address or a bank account
-//   (address, 住址, bank, account) all but its last 4 characters. The keys
+//   (address, 住址, bank, account) all but its last 4 characters, a business
+//   or correlation key (businessKey, correlationKey) by mask_key. The keys
 //   are the console's (console/src/lib/format.js), matched without regard to
 //   case.
 #pragma once

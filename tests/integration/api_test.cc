@@ -692,8 +692,10 @@ TEST_F(AuthTest, LockoutAfterRepeatedFailures) {
   for (int i = 0; i < 6; ++i) expect_problem(login("ghost", "x"), 401, "unauthorized");
 }
 
-// Guesses sent at the same moment: each is counted before the next one is
-// tried, so no more are tried than the lockout allows.
+// Guesses sent at the same moment: each one under way counts as a failure
+// for those after it, so no more are tried than the lockout allows. (One
+// that has just been stored can be counted twice for a moment, so fewer may
+// be tried; never more.)
 TEST_F(AuthTest, GuessesSentAtOnceAreTriedNoMoreThanTheLockoutAllows) {
   constexpr int kGuesses = 12;
   std::atomic<int> ready{0};
@@ -711,7 +713,10 @@ TEST_F(AuthTest, GuessesSentAtOnceAreTriedNoMoreThanTheLockoutAllows) {
   for (auto& t : threads) t.join();
   auto failures = users_->login_failures("staff1", 0);
   ASSERT_TRUE(failures.ok());
-  EXPECT_EQ(failures->size(), 5u) << "the guesses after the fifth find the name locked";
+  EXPECT_GE(failures->size(), 1u);
+  EXPECT_LE(failures->size(), 5u) << "the guesses after the fifth find the name locked";
+  // The tries left up to the lockout are tried one by one, then it holds.
+  for (size_t i = failures->size(); i < 5; ++i) expect_problem(login("staff1", "wrong"), 401, "unauthorized");
   expect_problem(login("staff1", "staff1-password-1"), 401, "unauthorized");
 }
 

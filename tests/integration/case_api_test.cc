@@ -249,6 +249,11 @@ TEST(Mask, PersonalValuesAnywhereInJsonByTheirKeys) {
   EXPECT_EQ(o["amount"], json::value(300));
   // Free text under a key that names nothing personal is left alone: keys, not contents, decide.
   EXPECT_EQ(o["memo"], json::value("张三明 220102198001011234"));
+  // A business or correlation key is masked when it has an ID number's shape.
+  json::value keys = json::parse(R"({"rating": {"businessKey": "220102198001011234"}, "correlationKey": "A-7"})");
+  mask_personal(keys);
+  EXPECT_EQ(keys.at("rating").at("businessKey"), json::value("220102********1234"));
+  EXPECT_EQ(keys.at("correlationKey"), json::value("A-7"));
   // A bare value takes the key it is given.
   json::value bare("220102198001011234");
   mask_personal(bare, "idCard");
