@@ -461,6 +461,9 @@ Value eval_table(const Definitions& defs, const DecisionTable& table, const Scop
     for (const auto& out : table.outputs) row.push_back(out.default_output ? out.default_output->evaluate(ctx) : Value());
     return row_value(table, row);
   }
+  // FIRST's result is its first hit alone: the other rules that matched are
+  // not evaluated, so an output of theirs cannot fail the decision.
+  if (table.hit_policy == HitPolicy::kFirst) matched.resize(1);
   std::vector<std::vector<Value>> rows;
   rows.reserve(matched.size());
   for (size_t r : matched) {

@@ -117,18 +117,14 @@ Value replace(Args& a, CallContext&) {
 
 Value split(Args& a, CallContext& call) {
   if (!two_strings(a)) return bad("split", "the input and the delimiter must be strings");
-  const std::string& s = a[0].as_string();
+  // The delimiter is a pattern, as in XPath's tokenize: split("John Doe", "\\s").
   const std::string& delimiter = a[1].as_string();
   if (delimiter.empty()) return bad("split", "the delimiter is empty");
+  RegexOutcome r = regex_split_bounded(a[0].as_string(), delimiter);
+  if (r.error) return bad("split", *r.error);
+  if (!call.budget.charge(r.parts.size())) return Value();
   List parts;
-  size_t start = 0;
-  while (true) {
-    if (!call.budget.charge(1)) return Value();
-    size_t at = s.find(delimiter, start);
-    parts.push_back(Value::string(s.substr(start, at == std::string::npos ? std::string::npos : at - start)));
-    if (at == std::string::npos) break;
-    start = at + delimiter.size();
-  }
+  for (std::string& part : r.parts) parts.push_back(Value::string(std::move(part)));
   return Value::list(std::move(parts));
 }
 

@@ -321,6 +321,9 @@ class Evaluator {
       case NodeKind::kTestExpr: {
         Value v = eval(*test.children[0], &scope);
         if (test.flag_a && v.is_boolean()) return v.as_boolean();
+        // A test on `?` that gives null (`? >= 18` with no input) is not
+        // met; comparing that null with a null input would say it is.
+        if (test.flag_a && v.is_null()) return false;
         return matches(input, v);
       }
       default: {

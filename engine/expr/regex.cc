@@ -156,4 +156,28 @@ RegexOutcome regex_replace_bounded(const std::string& input, const std::string& 
   return out;
 }
 
+RegexOutcome regex_split_bounded(const std::string& input, const std::string& pattern) {
+  RegexOutcome out;
+  if (input_too_long(input, out)) return out;
+  auto re = make_regex(pattern, "", out);
+  if (!re) return out;
+  try {
+    if (std::regex_match(std::string(), *re)) {
+      out.error = "the delimiter pattern matches the empty string";
+      return out;
+    }
+    size_t start = 0;
+    for (auto it = std::sregex_iterator(input.begin(), input.end(), *re); it != std::sregex_iterator(); ++it) {
+      const size_t at = static_cast<size_t>(it->position(0));
+      if (it->length(0) == 0) continue;
+      out.parts.push_back(input.substr(start, at - start));
+      start = at + static_cast<size_t>(it->length(0));
+    }
+    out.parts.push_back(input.substr(start));
+  } catch (const std::regex_error&) {
+    out.error = "the pattern is too complex for the input";
+  }
+  return out;
+}
+
 }  // namespace banshi::expr

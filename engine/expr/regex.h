@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace banshi::expr {
 
@@ -16,11 +17,15 @@ struct RegexOutcome {
   std::optional<std::string> error;  // set when the pattern, flags or input are unusable
   bool matched = false;              // regex_search result
   std::string replaced;              // regex_replace result
+  std::vector<std::string> parts;    // regex_split result
 };
 
 // `flags` uses the XPath letters; only "i" changes matching ("s", "m", "x" are accepted).
 RegexOutcome regex_search_bounded(const std::string& input, const std::string& pattern, const std::string& flags);
 RegexOutcome regex_replace_bounded(const std::string& input, const std::string& pattern,
                                    const std::string& replacement, const std::string& flags);
+// The pieces of `input` between the matches of `pattern` (FEEL split,
+// XPath tokenize): a pattern that matches the empty string is an error.
+RegexOutcome regex_split_bounded(const std::string& input, const std::string& pattern);
 
 }  // namespace banshi::expr

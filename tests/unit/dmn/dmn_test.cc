@@ -91,6 +91,21 @@ TEST(DmnHitPolicies, PriorityFirstRuleOrderOutputOrder) {
   EXPECT_EQ(value_of(table("RULE ORDER"), R"({"age": 1})"), "[]");
 }
 
+// FIRST's result is its first hit alone: a later matching rule whose output
+// is outside the output values does not make the decision fail.
+TEST(DmnHitPolicies, FirstLooksAtNoRuleAfterItsFirstHit) {
+  std::string xml = table("FIRST");
+  const std::string r4 = R"(<dmn:rule id="r4"><dmn:inputEntry><dmn:text>&gt;= 80</dmn:text></dmn:inputEntry><dmn:outputEntry><dmn:text>100</dmn:text>)";
+  ASSERT_NE(xml.find(r4), std::string::npos);
+  xml.replace(xml.find(r4), r4.size(),
+              R"(<dmn:rule id="r4"><dmn:inputEntry><dmn:text>&gt;= 80</dmn:text></dmn:inputEntry><dmn:outputEntry><dmn:text>999</dmn:text>)");
+  EXPECT_EQ(value_of(xml, R"({"age": 82})"), "100");
+  // RULE ORDER uses every hit, so the same rule fails it.
+  std::string all = xml;
+  all.replace(all.find("hitPolicy=\"FIRST\""), 17, "hitPolicy=\"RULE ORDER\"");
+  EXPECT_NE(value_of(all, R"({"age": 82})").find("not one of its output values"), std::string::npos);
+}
+
 TEST(DmnHitPolicies, CollectAndItsAggregations) {
   EXPECT_EQ(value_of(table("COLLECT"), R"({"age": 82})"), "[100, 300, 100]");
   EXPECT_EQ(value_of(table("COLLECT", "SUM"), R"({"age": 82})"), "500");

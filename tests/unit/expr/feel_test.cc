@@ -208,6 +208,11 @@ const Case kStringBuiltins[] = {
     {"matches(\"a\", \"(\")", "null"},
     {"replace(\"abc\", \"b\", \"x\")", "\"axc\""},
     {"split(\"a,b,c\", \",\")", "[\"a\", \"b\", \"c\"]"},
+    // The delimiter is a pattern (the spec's own example).
+    {"split(\"John Doe\", \"\\\\s\")", "[\"John\", \"Doe\"]"},
+    {"split(\"a1b22c\", \"[0-9]+\")", "[\"a\", \"b\", \"c\"]"},
+    {"split(\"a.b\", \"\\\\.\")", "[\"a\", \"b\"]"},
+    {"split(\"abc\", \"x*\")", "null"},
     {"string join([\"a\", \"b\"], \", \")", "\"a, b\""},
     {"string join([\"a\", null, \"b\"])", "\"ab\""},
     {"string(1.50)", "\"1.5\""},

@@ -61,6 +61,10 @@ const UnaryCase kCases[] = {
     {"string length(?) > 2", "\"一二三\"", true},
     {"not(null)", "1", true},
     {"[1..10], 20", "20", true},
+    // A test on ? that gives null is not met (null >= 18 is null, not true).
+    {"? >= 18", "null", false},
+    {"string length(?) > 2", "null", false},
+    {"? >= 18", "20", true},
 };
 INSTANTIATE_TEST_SUITE_P(InputEntries, UnaryTests, ::testing::ValuesIn(kCases));
 
