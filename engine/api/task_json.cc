@@ -104,6 +104,7 @@ json::object task_json(const store::TaskRecord& t, json::storage_ptr sp) {
   if (t.due_at != 0) o["dueAt"] = t.due_at;
   if (t.follow_up_at != 0) o["followUpAt"] = t.follow_up_at;
   o["slaState"] = sla_word(t.sla_state);
+  if (t.sla_paused_at != 0) o["slaPausedAt"] = t.sla_paused_at;
   o["payload"] = stored_json(t.payload, sp);
   return o;
 }
@@ -135,6 +136,7 @@ void append_task_json(std::string& out, const store::TaskRecord& t) {
   if (t.due_at != 0) fmt::format_to(std::back_inserter(out), ",\"dueAt\":{}", t.due_at);
   if (t.follow_up_at != 0) fmt::format_to(std::back_inserter(out), ",\"followUpAt\":{}", t.follow_up_at);
   text("slaState", sla_word(t.sla_state));
+  if (t.sla_paused_at != 0) fmt::format_to(std::back_inserter(out), ",\"slaPausedAt\":{}", t.sla_paused_at);
   key("payload");
   if (t.payload.empty()) {
     out += "null";

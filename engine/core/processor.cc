@@ -685,7 +685,9 @@ void Processor::create_user_task(ElementInstance& ei, const FlowNode& n) {
       raise_incident(ei.key, IncidentKind::kExpressionFailed, fmt::format("{}: {}", date_field, parsed.error().message));
       return;
     }
-    if (std::string_view(date_field) == "dueDate") due_at = *parsed;
+    // A date without a time of day is due by the end of that day.
+    const bool date_only = payload[date_field].as_string().size() == 10;
+    if (std::string_view(date_field) == "dueDate") due_at = date_only ? *parsed + 86'400'000 - 1 : *parsed;
   }
   bool working_days = false;
   if (n.sla && !n.sla->due.empty() && !compute_task_due(*this, ei, *n.sla, due_at, working_days)) return;

@@ -594,6 +594,33 @@ InstanceState decode_v4(Reader& r) {
   return s;
 }
 
+// Format version 5: version 4's layout, then the SLA clocks waiting for an
+// incident to compute a stage again. Never change this function once
+// released either.
+InstanceState decode_v5(Reader& r) {
+  InstanceState s = decode_v4(r);
+  if (!r.ok()) return s;
+  const size_t retries = r.count("sla_retries");
+  KeyOrder order;
+  for (size_t i = 0; i < retries && r.ok(); ++i) {
+    const Key key = r.u64("sla_retries.key");
+    if (!r.ok() || !order.next(r, key, "sla_retries")) break;
+    auto it = s.sla_clocks.find(key);
+    if (it == s.sla_clocks.end()) {
+      r.fail("sla_retries.key", fmt::format("SLA clock {} does not exist", key));
+      break;
+    }
+    SlaClock& c = it->second;
+    c.retry = r.enumeration<SlaRetry>("sla_retries.retry", 1, 2);
+    c.incident = r.u64("sla_retries.incident");
+    c.retry_from = r.i64("sla_retries.retry_from");
+    if (r.ok() && !s.incidents.count(c.incident)) {
+      r.fail("sla_retries.incident", fmt::format("incident {} does not exist", c.incident));
+    }
+  }
+  return s;
+}
+
 Error corrupt(std::string message) { return Error{"corrupt-state", std::move(message)}; }
 
 }  // namespace
@@ -739,6 +766,17 @@ std::string encode(const InstanceState& s) {
     w.u64(key);
     w.str(t.cron);
   }
+  // Version 5: the SLA clocks waiting for an incident.
+  w.u64(static_cast<uint64_t>(std::count_if(s.sla_clocks.begin(), s.sla_clocks.end(), [](const auto& entry) {
+    return entry.second.retry != SlaRetry::kNone;
+  })));
+  for (const auto& [key, c] : s.sla_clocks) {
+    if (c.retry == SlaRetry::kNone) continue;
+    w.u64(key);
+    w.u64(static_cast<uint64_t>(c.retry));
+    w.u64(c.incident);
+    w.i64(c.retry_from);
+  }
   return w.take();
 }
 
@@ -766,6 +804,7 @@ Result<InstanceState> decode(std::string_view bytes) {
     case 2: state = decode_v2(r); break;
     case 3: state = decode_v3(r); break;
     case 4: state = decode_v4(r); break;
+    case 5: state = decode_v5(r); break;
     default:
       return Error{"unsupported-state-version",
                    fmt::format("the instance state has format version {}, which this build cannot read; it reads "

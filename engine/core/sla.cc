@@ -1,6 +1,8 @@
 #include "core/sla.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -78,6 +80,7 @@ void emit_sla(Processor& p, RecordKind kind, const SlaClock& c) {
   payload["at"] = p.env().now_ms;
   if (!c.escalated_to.empty()) payload["group"] = c.escalated_to;
   if (!c.region.empty()) payload["region"] = c.region;
+  if (c.paused_at != 0) payload["pausedAt"] = c.paused_at;
   r.payload = std::move(payload);
   p.emit(std::move(r));
 }
@@ -135,38 +138,123 @@ void pause(Processor& p, SlaClock& c) {
   emit_sla(p, RecordKind::kSlaPaused, c);
 }
 
-void resume(Processor& p, SlaClock& c) {
-  const StepEnv& env = p.env();
-  const int64_t now = env.now_ms;
-  int64_t days = -1;
-  if (c.working_days && env.working_days) {
-    std::string why;
-    auto n = env.working_days->between(c.paused_at, now, why);
-    if (n) days = std::max<int64_t>(*n, 0);
+// The element instance an SLA incident goes to: the task's, or the root for
+// the case's deadline.
+Key incident_owner(Processor& p, const SlaClock& c) {
+  return c.element_instance != 0 ? c.element_instance : p.state().root;
+}
+
+// A stage the calendar cannot compute: an incident whose resolution computes
+// it again from `from` (retry_sla_stage). The clock's other stages go on.
+void fail_stage(Processor& p, SlaClock& c, SlaRetry retry, int64_t from, std::string message) {
+  c.retry = retry;
+  c.retry_from = from;
+  c.incident = p.raise_incident(incident_owner(p, c), IncidentKind::kExpressionFailed, std::move(message));
+}
+
+// The next level's escalation time, escalateAfter after `from`; false after
+// raising an incident.
+bool schedule_next_level(Processor& p, SlaClock& c, const model::SlaSpec& spec, int64_t from) {
+  std::string why;
+  auto next = add_period_text(p.env(), from, spec.escalate_after, why);
+  if (!next) {
+    fail_stage(p, c, SlaRetry::kNextLevel, from, fmt::format("SLA escalateAfter: {}", why));
+    return false;
   }
-  const int64_t paused_ms = now - c.paused_at;
+  c.next_level_at = *next;
+  return true;
+}
+
+// Ends a pause that ended at `end`: moves every pending time by the paused
+// working days (or time) and arms the next stage. When the calendar cannot
+// count them the clock stays paused, nothing moves, and an incident is raised
+// (unless one is open for the clock already: resolving that one resumes the
+// clock too, counting the pause until then).
+void resume(Processor& p, SlaClock& c, int64_t end) {
+  const StepEnv& env = p.env();
+  std::string why;
+  int64_t days = -1;  // -1: shift by the paused time
+  if (c.working_days) {
+    if (!env.working_days) {
+      why = "no business calendar is configured to count working days";
+    } else if (auto n = env.working_days->between(c.paused_at, end, why)) {
+      days = std::max<int64_t>(*n, 0);
+    }
+    if (days < 0) {
+      if (c.retry == SlaRetry::kNone) fail_stage(p, c, SlaRetry::kResume, end, fmt::format("SLA pause: {}", why));
+      return;
+    }
+  }
+  const int64_t paused_ms = std::max<int64_t>(end - c.paused_at, 0);
+  bool ok = true;
   auto shift = [&](int64_t t) -> int64_t {
-    if (t == 0) return 0;
+    if (t == 0 || !ok) return t;
     if (days < 0) return t + paused_ms;
     if (days == 0) return t;
-    std::string why;
     auto moved = env.working_days->add(t, days, why);
-    return moved ? *moved : t + paused_ms;
+    if (!moved) ok = false;
+    return moved.value_or(t);
   };
-  if (!c.due_passed) c.due_at = shift(c.due_at);
-  c.remind_at = shift(c.remind_at);
-  c.next_level_at = shift(c.next_level_at);
-  c.breach_at = shift(c.breach_at);
+  const int64_t due = c.due_passed ? c.due_at : shift(c.due_at);
+  const int64_t remind = shift(c.remind_at);
+  const int64_t next_level = shift(c.next_level_at);
+  const int64_t breach = shift(c.breach_at);
+  if (!ok) {
+    if (c.retry == SlaRetry::kNone) fail_stage(p, c, SlaRetry::kResume, end, fmt::format("SLA pause: {}", why));
+    return;
+  }
+  c.due_at = due;
+  c.remind_at = remind;
+  c.next_level_at = next_level;
+  c.breach_at = breach;
   c.paused_at = 0;
   emit_sla(p, RecordKind::kSlaResumed, c);
   schedule_next(p, c);
+}
+
+// The reminder of a working-day clock: the instant when `percent` of the
+// working time from `from` to `to` has passed. Working time is the time that
+// falls on working days (whole days, midnight to midnight), so a share skips
+// nights before non-working days, weekends and holidays, and a clock started
+// on a Saturday starts counting on Monday. nullopt when the calendar cannot
+// say or the span is longer than five years.
+std::optional<int64_t> working_share(const StepEnv& env, int64_t from, int64_t to, int64_t percent) {
+  constexpr int64_t kDayMs = 86'400'000;
+  if (to <= from || to - from > 5 * 366 * kDayMs) return std::nullopt;
+  const int64_t offset = int64_t{env.utc_offset_minutes} * 60'000;
+  const int64_t local = from + offset;
+  const int64_t first_day = (local >= 0 ? local / kDayMs : -((-local + kDayMs - 1) / kDayMs)) * kDayMs - offset;
+  std::vector<std::pair<int64_t, int64_t>> spans;  // the working parts of [from, to)
+  int64_t total = 0;
+  for (int64_t day = first_day; day < to; day += kDayMs) {
+    std::string why;
+    // Working days after the day before, up to this one: 1 when this one is.
+    auto n = env.working_days->between(day - kDayMs, day, why);
+    if (!n) return std::nullopt;
+    if (*n != 1) continue;
+    const int64_t start = std::max(day, from);
+    const int64_t end = std::min(day + kDayMs, to);
+    if (end > start) {
+      spans.emplace_back(start, end);
+      total += end - start;
+    }
+  }
+  if (total == 0) return std::nullopt;
+  int64_t left = total * percent / 100;
+  for (const auto& [start, end] : spans) {
+    if (left < end - start) return start + left;
+    left -= end - start;
+  }
+  return to;
 }
 
 // Computes the reminder and breach times and arms the first timer.
 bool arm_new_clock(Processor& p, SlaClock& c, const model::SlaSpec& spec, Key incident_on) {
   const StepEnv& env = p.env();
   if (spec.remind_percent > 0 && c.due_at > c.started_at) {
-    c.remind_at = c.started_at + (c.due_at - c.started_at) * spec.remind_percent / 100;
+    std::optional<int64_t> at;
+    if (c.working_days && env.working_days) at = working_share(env, c.started_at, c.due_at, spec.remind_percent);
+    c.remind_at = at ? *at : c.started_at + (c.due_at - c.started_at) * spec.remind_percent / 100;
   }
   if (!spec.breach_after.empty()) {
     std::string why;
@@ -224,7 +312,8 @@ bool due_from_value(const StepEnv& env, const json::value& v, int64_t& due_at, b
     why = fmt::format("'{}' is neither a period (P3D, 5WD) nor a date-time", text);
     return false;
   }
-  due_at = *at;
+  // A date without a time of day is due by the end of that day.
+  due_at = text.size() == 10 ? *at + 86'400'000 - 1 : *at;
   working_days = false;
   return true;
 }
@@ -328,7 +417,6 @@ bool fire_sla_timer(Processor& p, Key timer) {
   }
   c.timer = 0;
   const model::SlaSpec& spec = spec_of(p, c);
-  const Key incident_on = c.element_instance != 0 ? c.element_instance : p.state().root;
   // Every stage whose time has come, in time order (a late timer catches up).
   for (int guard = 0; guard < 16; ++guard) {
     if (c.remind_at != 0 && c.remind_at <= at && (c.due_passed || c.remind_at <= c.due_at)) {
@@ -347,15 +435,7 @@ bool fire_sla_timer(Processor& p, Key timer) {
         c.escalated_to = spec.escalate_to;
         if (c.state != SlaState::kBreached) c.state = SlaState::kEscalated;
         emit_sla(p, RecordKind::kSlaEscalated, c);
-        if (!spec.escalate_after.empty() && parent_region(c.region)) {
-          std::string why;
-          auto next = add_period_text(p.env(), c.due_at, spec.escalate_after, why);
-          if (!next) {
-            p.raise_incident(incident_on, IncidentKind::kExpressionFailed, fmt::format("SLA escalateAfter: {}", why));
-            return true;
-          }
-          c.next_level_at = *next;
-        }
+        if (!spec.escalate_after.empty() && parent_region(c.region)) schedule_next_level(p, c, spec, c.due_at);
       }
       continue;
     }
@@ -368,15 +448,7 @@ bool fire_sla_timer(Processor& p, Key timer) {
       ++c.level;
       if (c.state != SlaState::kBreached) c.state = SlaState::kEscalated;
       emit_sla(p, RecordKind::kSlaEscalated, c);
-      if (parent_region(c.region)) {
-        std::string why;
-        auto next = add_period_text(p.env(), from, spec.escalate_after, why);
-        if (!next) {
-          p.raise_incident(incident_on, IncidentKind::kExpressionFailed, fmt::format("SLA escalateAfter: {}", why));
-          return true;
-        }
-        c.next_level_at = *next;
-      }
+      if (parent_region(c.region)) schedule_next_level(p, c, spec, from);
       continue;
     }
     if (c.breach_at != 0 && c.breach_at <= at) {
@@ -401,8 +473,41 @@ void sla_on_lifecycle(Processor& p, RecordKind kind, const ElementInstance& ei) 
     const model::SlaSpec& spec = spec_of(p, c);
     if (std::find(spec.pause_while.begin(), spec.pause_while.end(), id) == spec.pause_while.end()) continue;
     if (starts && c.paused_at == 0) pause(p, c);
-    else if (ends && c.paused_at != 0 && !pause_active(p, c, ei.key)) resume(p, c);
+    else if (ends && c.paused_at != 0 && c.retry != SlaRetry::kResume && !pause_active(p, c, ei.key)) {
+      resume(p, c, p.env().now_ms);
+    }
   }
+}
+
+bool retry_sla_stage(Processor& p, Key incident) {
+  for (auto& [k, c] : p.state().sla_clocks) {
+    if (c.retry == SlaRetry::kNone || c.incident != incident) continue;
+    const SlaRetry retry = c.retry;
+    const int64_t from = c.retry_from;
+    c.retry = SlaRetry::kNone;
+    c.incident = 0;
+    c.retry_from = 0;
+    if (retry == SlaRetry::kNextLevel) {
+      if (!schedule_next_level(p, c, spec_of(p, c), from)) return true;
+      if (c.paused_at == 0) {
+        // A time already past arms a timer that fires at once and catches up.
+        cancel_timer(p, c);
+        schedule_next(p, c);
+      } else if (!pause_active(p, c, 0)) {
+        // The pause ended while the incident was open and the calendar
+        // could not count it then (one retry at a time): it counts until now.
+        resume(p, c, p.env().now_ms);
+      }
+    } else if (c.paused_at != 0) {
+      // The pause ended at `from`. If another began since, the clock ran in
+      // between: resume for the first, and pause again from now (when the
+      // second began was not kept).
+      resume(p, c, from);
+      if (c.paused_at == 0 && pause_active(p, c, 0)) pause(p, c);
+    }
+    return true;
+  }
+  return false;
 }
 
 }  // namespace banshi::core

@@ -9,7 +9,8 @@
 // Every stage emits one SLA record (records.h, kSlaWarning..kSlaResumed).
 //
 // Stages, in time order:
-//   remindAt (share of the time from creation to the due time) → due soon;
+//   remindAt (share of the time from creation to the due time: of the
+//   working time for a working-day policy) → due soon;
 //   the due time → overdue, and escalated to escalateTo (level 1) in the
 //   task's region; then every escalateAfter → the next administrative level
 //   (220102 → 220100 → 220000), until the province; breachAfter after the
@@ -17,6 +18,8 @@
 // While an element named in pauseWhile is active the clock stands still; when
 // the last one ends, every pending time moves by the paused working days (a
 // working-day policy) or by the paused time (a duration policy).
+// A stage the calendar cannot compute (a year no file covers) raises an
+// incident whose resolution computes that stage again (retry_sla_stage).
 #pragma once
 
 #include <optional>
@@ -54,6 +57,11 @@ void drop_task_sla(Processor& p, Key element_instance);
 void drop_all_sla(Processor& p);
 // Fires an SLA timer; false when `timer` belongs to no clock.
 bool fire_sla_timer(Processor& p, Key timer);
+// Resolving `incident`: when an SLA clock raised it for a stage the calendar
+// could not compute (an escalation level, the end of a pause), computes that
+// stage again (raising a new incident if it still cannot) and returns true;
+// the task itself is left as it is. False when no clock waits for it.
+bool retry_sla_stage(Processor& p, Key incident);
 // Pauses or resumes clocks when an element named in a policy's pauseWhile is
 // activated, completed or terminated.
 void sla_on_lifecycle(Processor& p, RecordKind kind, const ElementInstance& ei);

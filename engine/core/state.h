@@ -124,6 +124,10 @@ struct Incident {
 enum class SlaState : uint8_t { kOnTime = 0, kDueSoon = 1, kEscalated = 2, kBreached = 3, kOverdue = 4 };
 std::string_view sla_state_name(SlaState state);  // "on_time", "due_soon", "escalated", "breached", "overdue"
 
+// What an SLA clock computes again when its incident is resolved (persisted,
+// format 5). DO NOT CHANGE OR REUSE these numbers.
+enum class SlaRetry : uint8_t { kNone = 0, kNextLevel = 1, kResume = 2 };
+
 // A running SLA clock (format 3): the due time of a user task under a
 // <bs:sla> policy, or of the whole case (the process's policy), and the one
 // timer that fires its next stage. Times are 0 when that stage is not pending.
@@ -145,6 +149,11 @@ struct SlaClock {
   std::string region;                      // the region the case is escalated to (or starts from)
   std::string escalated_to;                // the group escalated to
   Key timer = 0;                           // the pending timer; 0: none (paused or nothing left)
+  // A stage the calendar could not compute (format 5): the incident raised
+  // for it and what resolving that incident computes again, from `retry_from`.
+  SlaRetry retry = SlaRetry::kNone;
+  Key incident = 0;
+  int64_t retry_from = 0;                  // kNextLevel: the previous level's time; kResume: the pause's end
 };
 
 // Tokens that reached a parallel or inclusive join and wait there, per scope.
@@ -155,7 +164,7 @@ struct JoinState {
 };
 
 struct InstanceState {
-  static constexpr uint32_t kFormatVersion = 4;
+  static constexpr uint32_t kFormatVersion = 5;
 
   std::string process_id;
   InstanceStatus status = InstanceStatus::kActive;

@@ -273,6 +273,13 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
         p.emit(std::move(r));
         return {};
       }
+      if (!state.sla_clocks.empty() && retry_sla_stage(p, incident.key)) {
+        // The case deadline's incident held the root: the instance may have
+        // finished meanwhile, or a join may go on now.
+        if (incident.element_instance == state.root) p.enqueue_check(state.root);
+        p.run();
+        return {};
+      }
       p.resume_after_incident(incident.element_instance);
       return {};
     }

@@ -102,6 +102,7 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
           if (kStates[i] == word) state = i;
         }
         const int32_t level = static_cast<int32_t>(p.contains("level") ? p.at("level").to_number<int64_t>() : 0);
+        const int64_t paused_at = p.contains("pausedAt") ? p.at("pausedAt").to_number<int64_t>() : 0;
         if (auto it = tasks_.find(key); it != tasks_.end()) {
           if (it->second) {
             it->second->sla_state = state;
@@ -109,11 +110,14 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
             it->second->escalated_to = r.name;
             it->second->escalated_region = level > 0 ? r.text : std::string();
             it->second->due_at = r.due_at;
+            it->second->sla_paused_at = paused_at;
           }
           break;
         }
-        sla_updates_[key] = store::TaskSlaUpdate{id, r.key, state, level, r.name, level > 0 ? r.text : std::string(),
-                                                 r.due_at};
+        sla_updates_[key] = store::TaskSlaUpdate{id,     r.key,
+                                                 state,  level,
+                                                 r.name, level > 0 ? r.text : std::string(),
+                                                 r.due_at, paused_at};
         break;
       }
       case RecordKind::kJobCreated: {

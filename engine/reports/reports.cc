@@ -183,7 +183,9 @@ Table sla_report(const std::vector<store::ReportTask>& tasks, const Options& o) 
     ++n.tasks;
     if (task.escalation_level > 0 || task.sla_state == 2) ++n.escalated;
     if (task.sla_state == 3) ++n.breached;
-    if (task.completed_at == 0 && task.due_at > 0 && task.due_at <= o.now) ++n.overdue_now;
+    // A paused clock's due time is going to move: not overdue unless it was already.
+    const bool paused_in_time = task.sla_paused_at != 0 && task.sla_state <= 1;
+    if (task.completed_at == 0 && task.due_at > 0 && task.due_at <= o.now && !paused_in_time) ++n.overdue_now;
   }
   Table t{"sla", o.language == Language::kEn ? "Breaches and escalations" : "超期与督办",
           {column(o, "department", {"部门", "Department"}, ColumnKind::kText),

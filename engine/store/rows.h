@@ -81,7 +81,8 @@ InstanceRecord instance(const Row& s) {
 // t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name,
 // t.business_key, t.assignee, t.region, t.form_key, t.priority, t.created_at,
 // t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level,
-// t.escalated_to, t.escalated_region, t.department (candidates apart)
+// t.escalated_to, t.escalated_region, t.department, t.sla_paused_at
+// (candidates apart)
 template <typename Row>
 TaskRecord task(const Row& s) {
   TaskRecord t;
@@ -105,6 +106,7 @@ TaskRecord task(const Row& s) {
   t.escalated_to = s.text(17);
   t.escalated_region = s.text(18);
   t.department = s.text(19);
+  t.sla_paused_at = s.int64(20);
   return t;
 }
 

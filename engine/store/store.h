@@ -116,6 +116,7 @@ struct TaskRecord {
   std::string escalated_region;  // the region escalated to
   std::string department;     // the first candidate group's department ("dpf" of "dpf-county")
   std::string payload;        // the task as created (JSON), for the form
+  int64_t sla_paused_at = 0;  // when its SLA clock was paused; 0: running (or no clock)
 };
 
 struct JobRecord {
@@ -236,6 +237,7 @@ struct TaskSlaUpdate {
   std::string escalated_to;
   std::string escalated_region;
   int64_t due_at = 0;
+  int64_t sla_paused_at = 0;
 };
 
 // A task was completed (not cancelled): its row is kept in task_outcomes for
@@ -287,6 +289,7 @@ struct ReportTask {
   int64_t completed_at = 0;   // 0: still open
   uint8_t sla_state = 0;      // core::SlaState
   int32_t escalation_level = 0;
+  int64_t sla_paused_at = 0;  // an open task whose SLA clock is paused: since when (its due time will move)
 };
 // A rating of a finished case (政务服务"好差评", migration 6): one per case.
 struct RatingRecord {

@@ -119,6 +119,29 @@ TEST(ReportMath, StepsReportPerStepFromEveryRow) {
   EXPECT_DOUBLE_EQ(std::get<double>(row[7]), 10.0);  // longest
 }
 
+// An open step whose SLA clock is paused (the applicant owes documents) is
+// not "overdue now" by the due time the pause will move, unless it was
+// overdue before the pause.
+TEST(ReportMath, APausedStepIsNotOverdueNow) {
+  reports::Options o;
+  o.now = kStart + 100 * kHour;
+  store::ReportTask late;
+  late.process_id = "p";
+  late.department = "dpf";
+  late.region = "220102";
+  late.created_at = kStart;
+  late.due_at = kStart + 10 * kHour;
+  store::ReportTask paused = late;
+  paused.sla_paused_at = kStart + 5 * kHour;
+  store::ReportTask paused_late = late;
+  paused_late.sla_state = 4;
+  paused_late.sla_paused_at = kStart + 20 * kHour;
+  reports::Table t = reports::sla_report({late, paused, paused_late}, o);
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(t.rows[0][2]), 3);  // steps
+  EXPECT_EQ(std::get<int64_t>(t.rows[0][5]), 2);  // overdue now: the running one and the one paused late
+}
+
 TEST(ReportMath, CasesGroupByMonthInChinaStandardTime) {
   store::ReportCase a;
   a.process_id = "certificate-renewal";

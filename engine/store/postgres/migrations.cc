@@ -425,6 +425,12 @@ ALTER TABLE definitions ALTER COLUMN xml TYPE BYTEA USING convert_to(xml, 'UTF8'
 ALTER TABLE decisions ALTER COLUMN xml TYPE BYTEA USING convert_to(xml, 'UTF8');
 )sql";
 
+// The moment a task's SLA clock was paused (0: running), so a monitor does
+// not count a paused task overdue by a due time the pause will move.
+constexpr const char* kV12 = R"sql(
+ALTER TABLE user_tasks ADD COLUMN sla_paused_at BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -437,6 +443,7 @@ constexpr std::array kMigrations{
     Migration{9, "prefix index on task candidates", kV9},
     Migration{10, "history and task outcomes appended in commit order (SQLite only)", kV10},
     Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
+    Migration{12, "when a task\'s SLA clock was paused", kV12},
 };
 
 }  // namespace

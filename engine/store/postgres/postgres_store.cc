@@ -146,7 +146,7 @@ InstanceRecord read_instance(const Rows& s, int i) { return rows::instance(RowOf
 constexpr const char* kTaskColumns =
     "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
     "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
-    "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
+    "t.escalated_to, t.escalated_region, t.department, t.sla_paused_at FROM user_tasks t ";
 
 TaskRecord read_task(const Rows& s, int i) { return rows::task(RowOf{s, i}); }
 
@@ -284,13 +284,14 @@ Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* 
       .add(int64_t{t.escalation_level})
       .add(t.escalated_to)
       .add(t.escalated_region)
-      .add(t.department);
+      .add(t.department)
+      .add(t.sla_paused_at);
   auto inserted = query(
       c,
       "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
       "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
-      "escalated_region, department) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-      "$17, $18, $19) RETURNING id",
+      "escalated_region, department, sla_paused_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+      "$14, $15, $16, $17, $18, $19, $20) RETURNING id",
       p, fmt::format("cannot insert task {}/{}", t.instance_id, t.key));
   if (!inserted.ok()) return inserted.error();
   const int64_t task_id = (*inserted)->int64(0, 0);
@@ -452,7 +453,7 @@ Result<void> append_history(Connection& c, const HistoryRecord& h) {
 Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
   auto out = query(c,
                    "UPDATE user_tasks SET sla_state = $3, escalation_level = $4, escalated_to = $5, "
-                   "escalated_region = $6, due_at = $7 WHERE instance_id = $1 AND key = $2",
+                   "escalated_region = $6, due_at = $7, sla_paused_at = $8 WHERE instance_id = $1 AND key = $2",
                    Params()
                        .add(u.instance_id)
                        .add(as_int(u.key))
@@ -460,7 +461,8 @@ Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
                        .add(int64_t{u.escalation_level})
                        .add(u.escalated_to)
                        .add(u.escalated_region)
-                       .add(u.due_at),
+                       .add(u.due_at)
+                       .add(u.sla_paused_at),
                    fmt::format("cannot update the SLA of task {}/{}", u.instance_id, u.key));
   if (!out.ok()) return out.error();
   return {};
@@ -1851,7 +1853,11 @@ namespace {
 // The state a monitor sees: the stored SLA state, or overdue for a task with
 // a due date and no policy once the date has passed (bound: $1 = now).
 constexpr const char* kEffectiveState =
-    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.due_at > 0 AND t.due_at <= $1 THEN 4 ELSE 0 END)";
+    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.sla_paused_at = 0 AND t.due_at > 0 AND t.due_at <= $1 "
+    "THEN 4 ELSE 0 END)";
+// A paused clock's due time still moves, so a task paused before it was
+// overdue is not overdue yet.
+constexpr const char* kNotPausedBeforeDue = "(t.sla_paused_at = 0 OR t.sla_state NOT IN (0, 1))";
 constexpr const char* kInRegions =
     "EXISTS (SELECT 1 FROM jsonb_array_elements_text($2::jsonb) r(value) WHERE "
     "substr(t.region, 1, length(r.value)) = r.value)";
@@ -1900,7 +1906,8 @@ Result<std::vector<TaskRecord>> PostgresStore::monitor_overdue(const std::vector
                                                                int64_t& total) {
   return in_read(
       [&](Connection& c) -> Result<std::vector<TaskRecord>> {
-        const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= $1 AND {} ", kInRegions);
+        const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= $1 AND {} AND {} ", kInRegions,
+                                              kNotPausedBeforeDue);
         auto count = query(c, "SELECT count(*) FROM user_tasks t " + where,
                            Params().add(now).add(json_list(region_prefixes)), "cannot count overdue tasks");
         if (!count.ok()) return count.error();
@@ -2012,10 +2019,11 @@ Result<std::vector<ReportTask>> PostgresStore::report_tasks(const std::vector<st
                                                             int64_t from, int64_t to) {
   const std::string sql = fmt::format(
       "SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, "
-      "t.completed_at, t.sla_state, t.escalation_level FROM task_outcomes t "
+      "t.completed_at, t.sla_state, t.escalation_level, 0 FROM task_outcomes t "
       "WHERE t.completed_at >= $1 AND t.completed_at < $3 AND {0} "
       "UNION ALL SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, "
-      "t.due_at, 0, t.sla_state, t.escalation_level FROM user_tasks t WHERE t.created_at < $3 AND {0} "
+      "t.due_at, 0, t.sla_state, t.escalation_level, t.sla_paused_at FROM user_tasks t "
+      "WHERE t.created_at < $3 AND {0} "
       "ORDER BY 2, 3, 7",
       kInRegions);
   return in_read([&](Connection& c) {
@@ -2034,6 +2042,7 @@ Result<std::vector<ReportTask>> PostgresStore::report_tasks(const std::vector<st
           t.completed_at = r.int64(i, 8);
           t.sla_state = static_cast<uint8_t>(r.int64(i, 9));
           t.escalation_level = static_cast<int32_t>(r.int64(i, 10));
+          t.sla_paused_at = r.int64(i, 11);
           return t;
         },
         "cannot read tasks for a report");

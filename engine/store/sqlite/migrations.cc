@@ -464,6 +464,12 @@ constexpr const char* kV11 = R"sql(
 SELECT 1;
 )sql";
 
+// The moment a task's SLA clock was paused (0: running), so a monitor does
+// not count a paused task overdue by a due time the pause will move.
+constexpr const char* kV12 = R"sql(
+ALTER TABLE user_tasks ADD COLUMN sla_paused_at INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -476,6 +482,7 @@ constexpr std::array kMigrations{
     Migration{9, "prefix index on task candidates (PostgreSQL only)", kV9},
     Migration{10, "history and task outcomes appended in commit order", kV10},
     Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
+    Migration{12, "when a task\'s SLA clock was paused", kV12},
 };
 
 }  // namespace

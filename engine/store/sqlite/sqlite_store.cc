@@ -82,7 +82,7 @@ InstanceRecord read_instance(const Statement& s) { return rows::instance(s); }
 constexpr const char* kTaskColumns =
     "SELECT t.id, t.instance_id, t.key, t.process_id, t.element_id, t.name, t.business_key, t.assignee, t.region, "
     "t.form_key, t.priority, t.created_at, t.due_at, t.follow_up_at, t.sla_state, t.payload, t.escalation_level, "
-    "t.escalated_to, t.escalated_region, t.department FROM user_tasks t ";
+    "t.escalated_to, t.escalated_region, t.department, t.sla_paused_at FROM user_tasks t ";
 
 TaskRecord read_task(const Statement& s) { return rows::task(s); }
 
@@ -185,8 +185,8 @@ Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* 
   auto st = c.prepare(
       "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
       "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
-      "escalated_region, department) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-      "?17, ?18, ?19)");
+      "escalated_region, department, sla_paused_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+      "?14, ?15, ?16, ?17, ?18, ?19, ?20)");
   if (!st.ok()) return st.error();
   st->bind(1, t.instance_id);
   st->bind(2, as_int(t.key));
@@ -207,6 +207,7 @@ Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* 
   st->bind(17, t.escalated_to);
   st->bind(18, t.escalated_region);
   st->bind(19, t.department);
+  st->bind(20, t.sla_paused_at);
   BANSHI_STORE_TRY(st->run_or("cannot insert task {}/{}", t.instance_id, t.key));
   int64_t task_id = sqlite3_last_insert_rowid(c.db());
   if (ids) ids->push_back(task_id);
@@ -396,7 +397,7 @@ Result<void> append_history(Connection& c, const HistoryRecord& h) {
 Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
   auto st = c.prepare(
       "UPDATE user_tasks SET sla_state = ?3, escalation_level = ?4, escalated_to = ?5, escalated_region = ?6, "
-      "due_at = ?7 WHERE instance_id = ?1 AND key = ?2");
+      "due_at = ?7, sla_paused_at = ?8 WHERE instance_id = ?1 AND key = ?2");
   if (!st.ok()) return st.error();
   st->bind(1, u.instance_id);
   st->bind(2, as_int(u.key));
@@ -405,6 +406,7 @@ Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
   st->bind(5, u.escalated_to);
   st->bind(6, u.escalated_region);
   st->bind(7, u.due_at);
+  st->bind(8, u.sla_paused_at);
   return st->run_or("cannot update the SLA of task {}/{}", u.instance_id, u.key);
 }
 
@@ -1720,7 +1722,11 @@ namespace {
 // The state a monitor sees: the stored SLA state, or overdue for a task with
 // a due date and no policy once the date has passed (bound: ?1 = now).
 constexpr const char* kEffectiveState =
-    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.due_at > 0 AND t.due_at <= ?1 THEN 4 ELSE 0 END)";
+    "(CASE WHEN t.sla_state <> 0 THEN t.sla_state WHEN t.sla_paused_at = 0 AND t.due_at > 0 AND t.due_at <= ?1 "
+    "THEN 4 ELSE 0 END)";
+// A paused clock's due time still moves, so a task paused before it was
+// overdue is not overdue yet.
+constexpr const char* kNotPausedBeforeDue = "(t.sla_paused_at = 0 OR t.sla_state NOT IN (0, 1))";
 constexpr const char* kInRegions =
     "EXISTS (SELECT 1 FROM json_each(?2) r WHERE substr(t.region, 1, length(r.value)) = r.value)";
 
@@ -1770,7 +1776,8 @@ Result<std::vector<TaskRecord>> SqliteStore::monitor_overdue(const std::vector<s
                                                              int64_t now, size_t offset, size_t limit,
                                                              int64_t& total) {
   return in_read_transaction([&](Connection& c) -> Result<std::vector<TaskRecord>> {
-    const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= ?1 AND {} ", kInRegions);
+    const std::string where = fmt::format("WHERE t.due_at > 0 AND t.due_at <= ?1 AND {} AND {} ", kInRegions,
+                                            kNotPausedBeforeDue);
     auto count = c.prepare("SELECT count(*) FROM user_tasks t " + where);
     if (!count.ok()) return count.error();
     count->bind(1, now);
@@ -1889,10 +1896,11 @@ Result<std::vector<ReportTask>> SqliteStore::report_tasks(const std::vector<std:
                                                           int64_t from, int64_t to) {
   const std::string sql = fmt::format(
       "SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, "
-      "t.completed_at, t.sla_state, t.escalation_level FROM task_outcomes t "
+      "t.completed_at, t.sla_state, t.escalation_level, 0 FROM task_outcomes t "
       "WHERE t.completed_at >= ?1 AND t.completed_at < ?3 AND {0} "
       "UNION ALL SELECT t.instance_id, t.process_id, t.element_id, t.name, t.department, t.region, t.created_at, "
-      "t.due_at, 0, t.sla_state, t.escalation_level FROM user_tasks t WHERE t.created_at < ?3 AND {0} "
+      "t.due_at, 0, t.sla_state, t.escalation_level, t.sla_paused_at FROM user_tasks t "
+      "WHERE t.created_at < ?3 AND {0} "
       "ORDER BY 2, 3, 7",
       kInRegions);
   return in_read_transaction([&](Connection& c) -> Result<std::vector<ReportTask>> {
@@ -1916,6 +1924,7 @@ Result<std::vector<ReportTask>> SqliteStore::report_tasks(const std::vector<std:
           t.completed_at = r.int64(8);
           t.sla_state = static_cast<uint8_t>(r.int64(9));
           t.escalation_level = static_cast<int32_t>(r.int64(10));
+          t.sla_paused_at = r.int64(11);
           return t;
         },
         "cannot read tasks for a report");

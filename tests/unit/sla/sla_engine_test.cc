@@ -105,10 +105,10 @@ TEST_F(SlaEngineTest, StagesReachTheTaskRowAtTheirMomentsAcrossARestart) {
     EXPECT_EQ(t.due_at, at("2026-02-27T10:00:00+08:00"));
     EXPECT_EQ(t.sla_state, 0);
     EXPECT_EQ(t.department, "dpf");
-    advance_to(*e, at("2026-02-24T14:47:00+08:00"));
+    advance_to(*e, at("2026-02-26T09:59:00+08:00"));
     EXPECT_EQ(task_of(*e, id).sla_state, 0) << "a minute before the reminder";
-    advance_to(*e, at("2026-02-24T14:48:00+08:00"));
-    EXPECT_EQ(task_of(*e, id).sla_state, 1) << "due soon at 80%";
+    advance_to(*e, at("2026-02-26T10:00:00+08:00"));
+    EXPECT_EQ(task_of(*e, id).sla_state, 1) << "due soon at 80% of the working days";
   }
   // The engine is down while the due time and the first climb pass.
   clock_->set(at("2026-03-02T11:00:00+08:00"));
@@ -199,6 +199,63 @@ TEST_F(SlaEngineTest, MonitorFiguresCountOnlyTheCallersRegions) {
   ASSERT_TRUE(liaoyuan.ok());
   EXPECT_TRUE(liaoyuan->empty()) << "b is still open";
   (void)b;
+}
+
+// While the applicant owes documents the review's clock stands still: the
+// task's row says since when, and the monitor does not count the review
+// overdue by the due time the pause is going to move.
+TEST_F(SlaEngineTest, APausedTaskIsNotOverdueUntilItsClockRunsAgain) {
+  const std::string model = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <process id="review" isExecutable="true">
+    <startEvent id="s"/><sequenceFlow id="f1" sourceRef="s" targetRef="fork"/>
+    <parallelGateway id="fork"/>
+    <sequenceFlow id="f2" sourceRef="fork" targetRef="check"/>
+    <userTask id="check" bs:candidateGroups="dpf-county" bs:region="=region">
+      <extensionElements><bs:sla due="2WD" pauseWhile="supplement"/></extensionElements>
+    </userTask>
+    <sequenceFlow id="f3" sourceRef="check" targetRef="e1"/><endEvent id="e1"/>
+    <sequenceFlow id="f4" sourceRef="fork" targetRef="supplement"/>
+    <userTask id="supplement" bs:candidateGroups="applicant" bs:region="=region"/>
+    <sequenceFlow id="f5" sourceRef="supplement" targetRef="e2"/><endEvent id="e2"/>
+  </process></definitions>)";
+  clock_->set(at("2026-03-02T10:00:00+08:00"));
+  auto e = open();
+  ASSERT_TRUE(e->deploy("review.bpmn", model, "designer").ok());
+  const InstanceId id = start(*e, "220102");
+  auto task_at = [&](const std::string& element) {
+    store::TaskRecord found;
+    auto tasks = e->store().tasks({});
+    EXPECT_TRUE(tasks.ok());
+    for (const auto& t : *tasks) {
+      if (t.instance_id == id && t.element_id == element) found = t;
+    }
+    return found;
+  };
+  store::TaskRecord check = task_at("check");
+  EXPECT_EQ(check.due_at, at("2026-03-04T10:00:00+08:00"));
+  EXPECT_EQ(check.sla_paused_at, at("2026-03-02T10:00:00+08:00"));
+  advance_to(*e, at("2026-03-09T10:00:00+08:00"));  // past the due time it had when paused
+  auto summary = e->store().monitor_summary({""}, "state", clock_->now_ms());
+  ASSERT_TRUE(summary.ok());
+  int64_t on_time = 0, overdue = 0;
+  for (const auto& g : *summary) {
+    on_time += g.on_time;
+    overdue += g.overdue;
+  }
+  EXPECT_EQ(on_time, 2) << "the paused review and the supplement (no due time)";
+  EXPECT_EQ(overdue, 0);
+  int64_t total = 0;
+  EXPECT_TRUE(e->store().monitor_overdue({""}, clock_->now_ms(), 0, 50, total)->empty());
+  // The documents arrive after 5 working days: the clock runs again, 2 working days from now.
+  ASSERT_TRUE(e->complete_task(task_at("supplement").id, {}, "applicant").ok());
+  e->run_until_idle();
+  check = task_at("check");
+  EXPECT_EQ(check.sla_paused_at, 0);
+  EXPECT_EQ(check.due_at, at("2026-03-11T10:00:00+08:00"));
+  advance_to(*e, at("2026-03-11T10:00:00+08:00"));
+  EXPECT_EQ(e->store().monitor_overdue({""}, clock_->now_ms(), 0, 50, total)->size(), 1u);
+  EXPECT_EQ(task_at("check").sla_state, 4);
 }
 
 TEST_F(SlaEngineTest, CompletingBeforeTheDueTimeLeavesNoTimerBehind) {

@@ -152,6 +152,20 @@ class Case {
     }
     return out;
   }
+  void set_calendar(const expr::WorkingDays* calendar) { calendar_ = calendar; }
+  // Resolves the newest open incident; its key, 0 when none is open.
+  Key resolve_incident() {
+    if (state_.incidents.empty()) return 0;
+    Command c{CommandKind::kResolveIncident};
+    c.key = state_.incidents.rbegin()->first;
+    send(c);
+    return c.key;
+  }
+  size_t count(RecordKind kind) const {
+    size_t n = 0;
+    for (const Record& r : records_) n += r.kind == kind;
+    return n;
+  }
   const Record* last(RecordKind kind) const {
     for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
       if (it->kind == kind) return &*it;
@@ -213,16 +227,19 @@ TEST(SlaStages, RemindOverdueEscalateClimbAndBreachAtTheirMoments) {
                                breachAfter="10WD"/>)"),
          at("2026-02-13T10:00:00+08:00"));
   c.start();
-  // Nothing before the reminder: 80% of 14 days is 11 days 4 h 48 min.
-  c.advance_to(at("2026-02-24T14:47:59+08:00"));
+  // Nothing before the reminder: 80% of the 5 working days (02-14, the
+  // make-up Saturday, and 02-24..27 after 春节) is 4 of them. A share of
+  // the 14 calendar days would have reminded on 02-24, the first working day
+  // after the holiday, with four of the five still to come.
+  c.advance_to(at("2026-02-26T09:59:59+08:00"));
   EXPECT_TRUE(c.sla_log().empty());
   c.advance_to(at("2026-02-27T09:59:59+08:00"));
-  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_WARNING 2026-02-24T14:48 L0 220102 "}));
+  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_WARNING 2026-02-26T10:00 L0 220102 "}));
   EXPECT_EQ(c.state_.sla_clocks.begin()->second.state, SlaState::kDueSoon);
   c.restart();  // the clock survives the stored format
   c.advance_to(at("2026-03-12T10:00:00+08:00"));
   EXPECT_EQ(c.sla_log(), (std::vector<std::string>{
-                             "SLA_WARNING 2026-02-24T14:48 L0 220102 ",
+                             "SLA_WARNING 2026-02-26T10:00 L0 220102 ",
                              "SLA_OVERDUE 2026-02-27T10:00 L0 220102 ",
                              "SLA_ESCALATED 2026-02-27T10:00 L1 220102 dpf-supervisors",
                              // 2 working days on: Saturday 02-28 (make-up day) and Monday 03-02.
@@ -347,8 +364,8 @@ TEST(SlaProcess, TheCaseDeadlineRunsAcrossTasksAndEndsWithTheInstance) {
   c.complete("accept");
   EXPECT_EQ(c.state_.sla_clocks.size(), 1u) << "the case clock outlives the task";
   c.advance_to(at("2026-03-06T10:00:00+08:00"));
-  // Half of the 20 days from 02-13 to 03-05 (elapsed time, holidays included).
-  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_WARNING 2026-02-23T10:00 L0 220102 ",
+  // Half of the 10 working days: 5 working days on.
+  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_WARNING 2026-02-27T10:00 L0 220102 ",
                                                    "SLA_OVERDUE 2026-03-05T10:00 L0 220102 "}));
   const Record* overdue = c.last(RecordKind::kSlaOverdue);
   EXPECT_EQ(overdue->element, model::kNoIndex);
@@ -374,6 +391,197 @@ TEST(SlaCalendar, WorkingDaysWithoutACalendarAreAnIncident) {
   const Record* inc = c.last(RecordKind::kIncidentCreated);
   ASSERT_NE(inc, nullptr);
   EXPECT_NE(inc->text.find("no business calendar"), std::string::npos) << inc->text;
+}
+
+TEST(SlaStages, AReminderWithinOneWorkingDaySkipsTheWeekend) {
+  // One working day from Friday 10:00 is Monday 10:00; 80% of that day of
+  // working time is 14 h of Friday and 5 h 12 min of Monday.
+  Case c(task_model(R"(<bs:sla due="1WD" remindAt="80%"/>)"), at("2026-03-06T10:00:00+08:00"));
+  c.start();
+  EXPECT_EQ(local(c.state_.sla_clocks.begin()->second.remind_at), "2026-03-09T05:12");
+  // Created on a Saturday, a working day's share starts on Monday.
+  Case sat(task_model(R"(<bs:sla due="1WD" remindAt="50%"/>)"), at("2026-03-07T10:00:00+08:00"));
+  sat.start();
+  EXPECT_EQ(local(sat.state_.sla_clocks.begin()->second.remind_at), "2026-03-09T05:00");
+  // A duration policy keeps the share of elapsed time.
+  Case d(task_model(R"(<bs:sla due="P3D" remindAt="50%"/>)"), at("2026-03-06T10:00:00+08:00"));
+  d.start();
+  EXPECT_EQ(local(d.state_.sla_clocks.begin()->second.remind_at), "2026-03-07T22:00");
+}
+
+TEST(SlaDue, ADateWithoutATimeIsDueByTheEndOfThatDay) {
+  Case c(task_model(R"x(<bs:sla due="=date(&quot;2026-03-10&quot;)"/>)x"), at("2026-03-02T10:00:00+08:00"));
+  c.start();
+  EXPECT_EQ(local(c.last(RecordKind::kUserTaskCreated)->due_at), "2026-03-10T23:59");
+  c.advance_to(at("2026-03-10T23:59:59+08:00"));
+  EXPECT_TRUE(c.sla_log().empty()) << "not overdue on the day itself";
+  c.advance_to(at("2026-03-11T00:00:00+08:00"));
+  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_OVERDUE 2026-03-10T23:59 L0 220102 "}))
+      << "overdue at the day's last millisecond";
+  // The same for a plain due date without a policy.
+  const std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d" targetNamespace="t">
+  <process id="p" isExecutable="true">
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <userTask id="review" bs:candidateGroups="dpf" bs:dueDate="2026-03-10"/>
+    <sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+    <endEvent id="end"/>
+  </process>
+</definitions>)";
+  Case plain(xml, at("2026-03-02T10:00:00+08:00"));
+  plain.start();
+  EXPECT_EQ(local(plain.last(RecordKind::kUserTaskCreated)->due_at), "2026-03-10T23:59");
+}
+
+// The shipped calendars and a 2027 with only 元旦 (Friday 01-01) off.
+const calendar::BusinessCalendar& with_2027() {
+  static const calendar::BusinessCalendar cal = [] {
+    auto c = calendar::BusinessCalendar::load_directory(BANSHI_CALENDARS);
+    EXPECT_TRUE(c.ok());
+    calendar::BusinessCalendar out = std::move(c).value();
+    auto added = out.add_year(R"(year = 2027
+holidays = [ { from = "2027-01-01", to = "2027-01-01", name = "元旦" } ])",
+                              "2027.toml");
+    EXPECT_TRUE(added.ok()) << (added.ok() ? "" : added.error().message);
+    return out;
+  }();
+  return cal;
+}
+
+TEST(SlaCalendar, APauseEndingInAYearNoCalendarCoversWaitsForItsIncident) {
+  const std::string extra = R"(
+    <sequenceFlow id="f4" sourceRef="fork" targetRef="supplement"/>
+    <userTask id="supplement" bs:candidateGroups="applicant"/>
+    <sequenceFlow id="f5" sourceRef="supplement" targetRef="end2"/>
+    <endEvent id="end2"/>)";
+  Case c(task_model(R"(<bs:sla due="5WD" pauseWhile="supplement"/>)", "220102", extra),
+         at("2026-12-01T10:00:00+08:00"));
+  c.start();
+  const Key review = c.task_of("review");
+  EXPECT_EQ(local(c.state_.sla_clocks.begin()->second.due_at), "2026-12-08T10:00");
+  c.advance_to(at("2027-01-05T10:00:00+08:00"));
+  c.complete("supplement");
+  // The paused working days reach into 2027: nothing moves, the clock stays
+  // paused, and the incident names the year.
+  const Record* inc = c.last(RecordKind::kIncidentCreated);
+  ASSERT_NE(inc, nullptr);
+  EXPECT_NE(inc->text.find("SLA pause"), std::string::npos) << inc->text;
+  EXPECT_NE(inc->text.find("2027"), std::string::npos) << inc->text;
+  const SlaClock& clock = c.state_.sla_clocks.begin()->second;
+  EXPECT_NE(clock.paused_at, 0);
+  EXPECT_EQ(clock.retry, SlaRetry::kResume);
+  EXPECT_EQ(c.count(RecordKind::kSlaResumed), 0u);
+  c.restart();  // format 5 keeps what the incident will retry
+  // Resolved after the calendar is added: the pause counts to its end
+  // (01-05), not to the resolution. 24 working days (12-02..12-31 and
+  // 01-04, 01-05) move the due time from 12-08 to 01-12.
+  c.now_ = at("2027-01-08T09:00:00+08:00");
+  c.set_calendar(&with_2027());
+  ASSERT_NE(c.resolve_incident(), 0u);
+  EXPECT_EQ(c.task_of("review"), review) << "the task is not created again";
+  EXPECT_EQ(c.count(RecordKind::kUserTaskCanceled), 0u);
+  EXPECT_EQ(c.state_.sla_clocks.begin()->second.paused_at, 0);
+  EXPECT_EQ(c.state_.sla_clocks.begin()->second.retry, SlaRetry::kNone);
+  EXPECT_EQ(local(c.state_.sla_clocks.begin()->second.due_at), "2027-01-12T10:00");
+  EXPECT_EQ(local(c.last(RecordKind::kSlaResumed)->due_at), "2027-01-12T10:00");
+}
+
+TEST(SlaCalendar, AnEscalationTheCalendarCannotCountWaitsForItsIncident) {
+  Case c(task_model(R"(<bs:sla due="2WD" escalateTo="sup" escalateAfter="5WD" breachAfter="P20D"/>)"),
+         at("2026-12-24T10:00:00+08:00"));
+  c.start();
+  const Key review = c.task_of("review");
+  c.advance_to(at("2027-01-18T10:00:00+08:00"));
+  // Escalated at the due time; the next level needs 2027. The breach, a
+  // duration, still comes while the incident is open.
+  EXPECT_EQ(c.sla_log(), (std::vector<std::string>{"SLA_OVERDUE 2026-12-28T10:00 L0 220102 ",
+                                                   "SLA_ESCALATED 2026-12-28T10:00 L1 220102 sup",
+                                                   "SLA_BREACHED 2027-01-17T10:00 L1 220102 sup"}));
+  const Record* inc = c.last(RecordKind::kIncidentCreated);
+  ASSERT_NE(inc, nullptr);
+  EXPECT_NE(inc->text.find("SLA escalateAfter"), std::string::npos) << inc->text;
+  EXPECT_NE(inc->text.find("2027"), std::string::npos) << inc->text;
+  c.restart();
+  // Resolving it before the calendar is added raises it again.
+  ASSERT_NE(c.resolve_incident(), 0u);
+  EXPECT_EQ(c.count(RecordKind::kIncidentCreated), 2u);
+  EXPECT_EQ(c.state_.incidents.size(), 1u);
+  c.set_calendar(&with_2027());
+  ASSERT_NE(c.resolve_incident(), 0u);
+  EXPECT_TRUE(c.state_.incidents.empty());
+  c.advance_to(at("2027-01-18T10:00:00+08:00"));
+  // Levels 2 and 3 were due 5 working days after 12-28 (01-05) and after
+  // that (01-12): both come now, in order.
+  EXPECT_EQ(c.sla_log().size(), 5u);
+  EXPECT_EQ(c.sla_log()[3], "SLA_ESCALATED 2027-01-18T10:00 L2 220100 sup");
+  EXPECT_EQ(c.sla_log()[4], "SLA_ESCALATED 2027-01-18T10:00 L3 220000 sup");
+  EXPECT_EQ(c.task_of("review"), review) << "the task is not created again";
+  EXPECT_EQ(c.count(RecordKind::kUserTaskCanceled), 0u);
+}
+
+// An escalation level waiting for its incident holds nothing else up: a
+// pause that begins and ends meanwhile moves the breach, which comes at its
+// moment.
+TEST(SlaCalendar, APauseWhileAnEscalationWaitsForItsIncidentStillCounts) {
+  const std::string extra = R"(
+    <sequenceFlow id="f4" sourceRef="fork" targetRef="wait"/>
+    <intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>P5D</timeDuration></timerEventDefinition></intermediateCatchEvent>
+    <sequenceFlow id="f5" sourceRef="wait" targetRef="supplement"/>
+    <userTask id="supplement" bs:candidateGroups="applicant"/>
+    <sequenceFlow id="f6" sourceRef="supplement" targetRef="end2"/>
+    <endEvent id="end2"/>)";
+  Case c(task_model(R"(<bs:sla due="2WD" escalateTo="sup" escalateAfter="30WD" breachAfter="P20D" pauseWhile="supplement"/>)",
+                    "220102", extra),
+         at("2026-12-01T10:00:00+08:00"));
+  c.start();
+  // Due 12-03; the next level, 30 working days on, needs 2027.
+  c.advance_to(at("2026-12-08T10:00:00+08:00"));
+  ASSERT_EQ(c.state_.incidents.size(), 1u);
+  EXPECT_EQ(c.state_.sla_clocks.begin()->second.retry, SlaRetry::kNextLevel);
+  EXPECT_NE(c.state_.sla_clocks.begin()->second.paused_at, 0) << "paused since Sunday 12-06";
+  // The documents come on Tuesday: 2 working days paused, the breach moves
+  // from 12-23 to 12-25.
+  c.complete("supplement");
+  EXPECT_EQ(c.state_.sla_clocks.begin()->second.paused_at, 0);
+  EXPECT_EQ(local(c.state_.sla_clocks.begin()->second.breach_at), "2026-12-25T10:00");
+  c.advance_to(at("2026-12-26T10:00:00+08:00"));
+  EXPECT_EQ(c.sla_log().back(), "SLA_BREACHED 2026-12-25T10:00 L1 220102 sup");
+  // With 2027's calendar the level comes 30 working days after 12-03.
+  c.set_calendar(&with_2027());
+  ASSERT_NE(c.resolve_incident(), 0u);
+  EXPECT_EQ(local(c.state_.sla_clocks.begin()->second.next_level_at), "2027-01-15T10:00");
+  c.advance_to(at("2027-01-15T10:00:00+08:00"));
+  EXPECT_EQ(c.sla_log().back(), "SLA_ESCALATED 2027-01-15T10:00 L2 220100 sup");
+}
+
+// The case's deadline raises its incident on the root, which holds the
+// instance from ending; resolved, the instance ends if its work is done.
+TEST(SlaCalendar, ACaseDeadlineIncidentResolvedLetsTheCaseEnd) {
+  const std::string xml = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d" targetNamespace="t">
+  <process id="case" isExecutable="true">
+    <extensionElements><bs:sla due="5WD" pauseWhile="supplement" region="220102"/></extensionElements>
+    <startEvent id="start"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="supplement"/>
+    <userTask id="supplement" bs:candidateGroups="applicant"/>
+    <sequenceFlow id="f2" sourceRef="supplement" targetRef="end"/>
+    <endEvent id="end"/>
+  </process>
+</definitions>)";
+  Case c(xml, at("2026-12-24T10:00:00+08:00"));
+  c.start();
+  c.advance_to(at("2027-01-05T10:00:00+08:00"));
+  c.complete("supplement");
+  ASSERT_EQ(c.state_.incidents.size(), 1u);
+  EXPECT_NE(c.last(RecordKind::kIncidentCreated)->text.find("SLA pause"), std::string::npos);
+  EXPECT_EQ(c.state_.status, InstanceStatus::kActive) << "the root's incident holds the end";
+  c.set_calendar(&with_2027());
+  ASSERT_NE(c.resolve_incident(), 0u);
+  EXPECT_TRUE(c.state_.incidents.empty());
+  EXPECT_EQ(c.state_.status, InstanceStatus::kCompleted);
+  EXPECT_TRUE(c.state_.sla_clocks.empty());
+  EXPECT_TRUE(c.state_.timers.empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -545,6 +753,62 @@ TEST(SlaFormat, TheVersion3GoldenFileStillDecodes) {
   if (InstanceState::kFormatVersion == 3) {
     EXPECT_EQ(encode(*decoded), s.str()) << "the version-3 encoding changed; add a new format version instead";
   }
+}
+
+// Version 5 added what an SLA clock's incident retries.
+
+// FROZEN: golden/state-v5.bin holds exactly this state (written with BANSHI_WRITE_GOLDEN=5).
+InstanceState golden_v5_state() {
+  InstanceState s = golden_v3_state();
+  s.incidents[12] = Incident{12, 2, IncidentKind::kExpressionFailed, "SLA escalateAfter: 2027 is not covered", 0};
+  s.elements[2].incident = 12;
+  SlaClock& c = s.sla_clocks.at(5);
+  c.next_level_at = 0;
+  c.retry = SlaRetry::kNextLevel;
+  c.incident = 12;
+  c.retry_from = 1772589600000;
+  s.next_key = 13;
+  return s;
+}
+
+TEST(SlaFormat, TheVersion5GoldenFileStillDecodes) {
+  const std::string path = std::string(BANSHI_GOLDEN_DIR) + "/state-v5.bin";
+  const char* write = std::getenv("BANSHI_WRITE_GOLDEN");
+  if (write != nullptr && std::string_view(write) == "5") {
+    ASSERT_EQ(InstanceState::kFormatVersion, 5u) << "state-v5.bin must be written by a version-5 encoder";
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const std::string bytes = encode(golden_v5_state());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good()) << "cannot write " << path;
+  }
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << "missing golden file state-v5.bin";
+  std::ostringstream s;
+  s << in.rdbuf();
+  auto decoded = decode(s.str());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  const SlaClock& c = decoded->sla_clocks.at(5);
+  EXPECT_EQ(c.retry, SlaRetry::kNextLevel);
+  EXPECT_EQ(c.incident, 12u);
+  EXPECT_EQ(c.retry_from, 1772589600000);
+  EXPECT_EQ(decoded->incidents.at(12).message, "SLA escalateAfter: 2027 is not covered");
+  if (InstanceState::kFormatVersion == 5) {
+    EXPECT_EQ(encode(*decoded), s.str()) << "the version-5 encoding changed; add a new format version instead";
+  }
+  // A retry naming a clock or an incident that does not exist is corrupt.
+  std::string bytes = s.str();
+  // The section is last: count 1, clock 5, retry 1, incident 12, then six bytes of retry_from.
+  ASSERT_EQ(bytes.substr(bytes.size() - 10, 4), std::string("\x01\x05\x01\x0c"));
+  std::string no_clock = bytes;
+  no_clock[no_clock.size() - 9] = '\x06';
+  auto bad = decode(no_clock);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("SLA clock 6 does not exist"), std::string::npos) << bad.error().message;
+  std::string no_incident = bytes;
+  no_incident[no_incident.size() - 7] = '\x0d';
+  bad = decode(no_incident);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("incident 13 does not exist"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

@@ -468,6 +468,61 @@ TEST_P(StoreTest, WriteRoundTripsEveryRowKind) {
   EXPECT_EQ(store_->history(1)->size(), 2u);
 }
 
+// A task whose SLA clock is paused keeps the due time it had when the pause
+// began, and that time moves when the clock runs again: the monitor does not
+// count it overdue meanwhile. One already overdue when paused stays overdue.
+TEST_P(StoreTest, APausedClockIsNotCountedOverdueByItsOldDueTime) {
+  WriteBatch b;
+  b.instances.push_back(new_instance(1, definition_key_));
+  TaskRecord paused = sample_task(1, 10);
+  paused.sla_paused_at = 8500;
+  TaskRecord running = sample_task(1, 11);
+  TaskRecord late = sample_task(1, 12);
+  late.sla_state = 4;
+  late.sla_paused_at = 9500;
+  b.tasks_added = {paused, running, late};
+  ASSERT_TRUE(store_->write(b).ok());
+  auto count = [&](const std::string& state) {
+    auto groups = store_->monitor_summary({""}, "state", 10000);
+    EXPECT_TRUE(groups.ok()) << groups.error().message;
+    int64_t n = 0;
+    for (const auto& g : *groups) {
+      if (g.key == state) n += g.total;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("on_time"), 1);
+  EXPECT_EQ(count("overdue"), 2);
+  int64_t total = 0;
+  auto overdue = store_->monitor_overdue({""}, 10000, 0, 50, total);
+  ASSERT_TRUE(overdue.ok()) << overdue.error().message;
+  EXPECT_EQ(total, 2);
+  ASSERT_EQ(overdue->size(), 2u);
+  EXPECT_EQ((*overdue)[0].key + (*overdue)[1].key, 23u) << "the running and the late one";
+  auto tasks = store_->tasks({});
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 3u);
+  for (const TaskRecord& t : *tasks) EXPECT_EQ(t.sla_paused_at, t.key == 10 ? 8500 : t.key == 12 ? 9500 : 0);
+
+  // The clock runs again: the row's pause ends with it.
+  WriteBatch resume;
+  InstanceWrite update = new_instance(1, definition_key_);
+  update.record.version = 2;
+  update.expected_version = 1;
+  resume.instances.push_back(update);
+  resume.task_sla_updates.push_back(TaskSlaUpdate{1, 10, 0, 0, "", "", 9900, 0});
+  ASSERT_TRUE(store_->write(resume).ok());
+  EXPECT_EQ(count("overdue"), 3);
+  auto after = store_->tasks({});
+  ASSERT_TRUE(after.ok());
+  for (const TaskRecord& t : *after) {
+    if (t.key == 10) {
+      EXPECT_EQ(t.sla_paused_at, 0);
+      EXPECT_EQ(t.due_at, 9900);
+    }
+  }
+}
+
 // The incident list people page through: oldest first, a page at a time
 // with the count of all, limited to the regions of the cases the caller may
 // see; one incident found by its id.
