@@ -31,6 +31,7 @@ struct Runtime::Attempt {
   int64_t job_id = 0;
   std::string department;
   int64_t timeout_ms = 0;
+  uint64_t run = 0;  // the start() it belongs to: handlers a stop() left queued do nothing after a restart
 };
 
 Runtime::Runtime(Engine& engine, RuntimeOptions options) : engine_(engine), options_(std::move(options)) {}
@@ -106,6 +107,27 @@ void Runtime::stop(std::chrono::milliseconds drain) {
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  // Attempts abandoned without an answer: their leases would keep the jobs
+  // from everyone until they end. Their handlers, still queued, belong to
+  // this run: a later start() skips them.
+  run_.fetch_add(1);
+  in_flight_.store(0);
+  {
+    std::lock_guard lock(breakers_mu_);
+    department_in_flight_.clear();
+  }
+  std::set<int64_t> abandoned;
+  {
+    std::lock_guard lock(running_mu_);
+    abandoned.swap(running_jobs_);
+  }
+  for (int64_t job : abandoned) {
+    if (auto r = engine_.extend_job_lease(job, options_.worker_id, 0); r.ok()) {
+      spdlog::info("connector runtime: job {} released unanswered at shutdown", job);
+    } else {
+      spdlog::warn("connector runtime: job {} could not be released: {}", job, r.error().message);
+    }
+  }
 }
 
 void Runtime::poll_loop() {
@@ -187,6 +209,7 @@ size_t Runtime::poll_once() {
 
 void Runtime::dispatch(JobContext job, const Entry& entry) {
   auto attempt = std::make_shared<Attempt>(ioc_);
+  attempt->run = run_.load();
   attempt->job_id = job.job_id;
   attempt->department = entry.department;
   attempt->timeout_ms = job.timeout_ms > 0            ? job.timeout_ms
@@ -201,6 +224,10 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
   {
     std::lock_guard lock(breakers_mu_);
     ++department_in_flight_[entry.department];
+  }
+  {
+    std::lock_guard lock(running_mu_);
+    running_jobs_.insert(job.job_id);
   }
   counters_.started.fetch_add(1, std::memory_order_relaxed);
 
@@ -224,6 +251,7 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
   });
   std::shared_ptr<AsyncConnector> connector = entry.connector;
   asio::post(ioc_, [this, attempt, connector, call = std::move(call)]() mutable {
+    if (attempt->run != run_.load()) return;  // left from before a stop(): the job was released
     Done done = [this, attempt](Reply r) { finish(attempt, std::move(r)); };
     try {
       connector->call(std::move(call), std::move(done));
@@ -236,6 +264,7 @@ void Runtime::dispatch(JobContext job, const Entry& entry) {
 }
 
 void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
+  if (attempt->run != run_.load()) return;   // abandoned by a stop(): released, and counted no more
   if (attempt->done.exchange(true)) return;  // the deadline or the answer came first; the other is ignored
   asio::post(attempt->strand, [attempt] { attempt->timer.cancel(); });
   {
@@ -260,6 +289,11 @@ void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
     case JobOutcome::Kind::kCompleted: counters_.completed.fetch_add(1, std::memory_order_relaxed); break;
     case JobOutcome::Kind::kFailed: counters_.failed.fetch_add(1, std::memory_order_relaxed); break;
     case JobOutcome::Kind::kBpmnError: counters_.bpmn_errors.fetch_add(1, std::memory_order_relaxed); break;
+  }
+  {
+    // Before the report: once reported, the job may be fetched and run again.
+    std::lock_guard lock(running_mu_);
+    running_jobs_.erase(attempt->job_id);
   }
   if (auto r = engine_.report_job(attempt->job_id, reply.outcome); !r.ok()) {
     spdlog::warn("connector runtime: job {} could not be reported: {}", attempt->job_id, r.error().message);

@@ -90,7 +90,10 @@ class Runtime {
   void install_deploy_check();
 
   void start();
-  // Stops fetching, waits up to `drain` for attempts in flight, then stops the threads.
+  // Stops fetching, waits up to `drain` for attempts in flight, then stops the
+  // threads. The jobs of attempts still without an answer are released, so
+  // another node (or this one restarted) runs them at once instead of when
+  // their leases end; each carries its idempotency key to the department.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000));
 
   std::vector<std::string> types() const;
@@ -129,6 +132,9 @@ class Runtime {
   std::thread poller_;
   std::atomic<bool> running_{false};
   std::atomic<size_t> in_flight_{0};
+  std::mutex running_mu_;
+  std::set<int64_t> running_jobs_;  // jobs with an attempt in flight, under running_mu_
+  std::atomic<uint64_t> run_{0};    // counts stop()s: attempts of an earlier run are void
   std::mutex wake_mu_;
   std::condition_variable wake_;
   RuntimeCounters counters_;

@@ -642,6 +642,27 @@ TEST_F(ConnectorsTest, AnAttemptEndsWithinItsLeaseSoNoSecondRunsBesideIt) {
   EXPECT_GE(runtime_->counters().timed_out.load(), 1u) << "the first attempt ended at the lease, not after 5 s";
 }
 
+// A shutdown that cannot wait for a department's answer releases the job:
+// another node takes it at once rather than when the lease (minutes) ends.
+TEST_F(ConnectorsTest, AJobUnansweredAtShutdownIsReleasedForOthers) {
+  RuntimeOptions ro;
+  ro.lock_ms = 300'000;
+  open_engine(ro);
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("dpf.issue-certificate", R"(bs:timeout="PT60S")"), "d").ok());
+  simulator_->handle(api::Request::make("POST", "/_sim/faults", R"({"department":"dpf","slowNext":1,"slowMs":3000})"));
+  sim::Person p = person([](const sim::Person& x) { return !x.deceased; });
+  start({{"applicant", json::object{{"idNumber", p.id_number}}},
+         {"disability", json::object{{"category", 4}, {"level", 2}}}});
+  ASSERT_TRUE(eventually([&] { return runtime_->in_flight("dpf") == 1; }, 5s));
+  EXPECT_TRUE(engine_->fetch_and_lock({"dpf.issue-certificate"}, "another-node", 1, 60'000)->empty())
+      << "the job is leased while its attempt runs";
+  runtime_->stop(0ms);
+  auto taken = engine_->fetch_and_lock({"dpf.issue-certificate"}, "another-node", 1, 60'000);
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_EQ(taken->size(), 1u) << "the abandoned job is still leased to the stopped runtime";
+  EXPECT_FALSE(taken->front().idempotency_key.empty());
+}
+
 TEST_F(ConnectorsTest, ASlowDepartmentNeverBlocksTheOthers) {
   RuntimeOptions ro;
   ro.max_in_flight = 8;
