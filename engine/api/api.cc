@@ -601,7 +601,7 @@ void Api::add_routes() {
   });
 
   // --- instances -------------------------------------------------------------
-  add("POST", "/api/v1/instances", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, [[maybe_unused]] const Principal& who) {
+  add("POST", "/api/v1/instances", roles({"staff", "supervisor", "designer"}), [this](const Request& req, const PathParams&, const Principal& who) {
     json::object body;
     if (auto e = parse_json_body(req, body)) return input_problem(*e);
     BodyReader b(body, {"processId", "version", "businessKey", "variables", "startEvent"});
@@ -612,6 +612,23 @@ void Api::add_routes() {
     start.variables = b.object("variables");
     start.start_event = b.string("startEvent", false, 255);
     if (!b.ok()) return input_problem(b.error());
+    // Staff and supervisors open cases of their regions only, as they find
+    // and work on only those; designers start any. A case's region is its
+    // applicant's (applicant.region, else a top-level region variable).
+    if (who.kind == Principal::Kind::kUser && !who.has("designer")) {
+      std::string region;
+      auto text = [](const json::object& o, std::string_view key) {
+        const json::value* v = o.if_contains(key);
+        return v && v->is_string() ? std::string(v->get_string()) : std::string();
+      };
+      if (const json::value* a = start.variables.if_contains("applicant"); a && a->is_object()) {
+        region = text(a->get_object(), "region");
+      }
+      if (region.empty()) region = text(start.variables, "region");
+      if (!region.empty() && !may_see_case(who, region)) {
+        return problem(ProblemKind::kForbidden, "You may start cases of your regions only.", "variables");
+      }
+    }
     auto id = engine_.start_instance(start);
     if (!id.ok()) return problem_from_error(id.error());
     Response out = json_response(201, json::object{{"id", *id}});
@@ -970,8 +987,15 @@ void Api::add_routes() {
     std::string name = b.string("name", true, 255);
     json::object variables = b.object("variables");
     if (!b.ok()) return input_problem(b.error());
+    // A supervisor's signal reaches the waiting cases of their regions and
+    // starts nothing, as their messages do; a designer's reaches every case.
+    std::optional<std::vector<std::string>> regions;
+    if (!who.has("designer")) {
+      regions.emplace();
+      for (const std::string& code : who.regions) regions->push_back(region_prefix(code));
+    }
     AuditNote note = auth_.note(who, "throw-signal", "signal " + name, req.remote_address);
-    auto n = engine_.throw_signal(name, variables, &note);
+    auto n = engine_.throw_signal(name, variables, &note, regions ? &*regions : nullptr);
     if (!n.ok()) return problem_from_error(n.error());
     return json_response(200, json::object{{"triggered", *n}});
   });

@@ -243,7 +243,13 @@ Result<void> step(const ExecutableProcess& process, InstanceState& state, const 
         const model::FlowNode& ev = process.node(s.element);
         bool keep = (ev.type == model::ElementType::kBoundaryEvent || ev.type == model::ElementType::kStartEvent) &&
                     !ev.interrupting;
-        if (!keep) state.signal_subscriptions.erase(s.key);
+        if (!keep) {
+          // Closed like any other subscription, so its stored row goes too.
+          Record closed{RecordKind::kSignalSubscriptionClosed, s.key, s.element, s.element_instance};
+          closed.name = s.name;
+          p.emit(std::move(closed));
+          state.signal_subscriptions.erase(s.key);
+        }
         p.trigger_event(s.element_instance, s.element, command.variables);
       }
       p.run();

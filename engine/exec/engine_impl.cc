@@ -96,6 +96,7 @@ struct Pending {
   // A message publication rather than an instance command.
   std::optional<PublishRequest> publish;
   std::optional<std::pair<std::string, json::object>> signal;
+  std::optional<std::vector<std::string>> signal_regions;  // a signal reaching these regions only
   int attempts = 0;  // times the batch holding it met a version conflict
   bool reloaded = false;  // applied again on the stored state after the cached one refused it
   // Written in the batch's transaction when the command is applied.
@@ -641,10 +642,12 @@ class EngineImpl final : public Engine {
     return outcome.publish;
   }
 
-  Result<int> throw_signal(const std::string& name, const json::object& variables, const AuditNote* audit) override {
+  Result<int> throw_signal(const std::string& name, const json::object& variables, const AuditNote* audit,
+                           const std::vector<std::string>* regions) override {
     if (name.empty()) return Error{"bad-request", "a signal needs a name"};
     Pending p;
     p.signal = std::make_pair(name, variables);
+    if (regions) p.signal_regions = *regions;
     p.audit = audit_row(audit);
     auto outcome = submit(std::move(p));
     if (!outcome.status.ok()) return outcome.status.error();
@@ -1225,7 +1228,7 @@ class EngineImpl final : public Engine {
       work.pop_front();
       if (p.publish || p.signal) {
         Outcome outcome = p.publish ? publish(*p.publish, now, work, batch, &builder)
-                                    : broadcast(p.signal->first, p.signal->second, work);
+                                    : broadcast(p.signal->first, p.signal->second, p.signal_regions, work);
         // The audit row says what the message or signal reached. One refused
         // here writes none, nor one the store refuses (a repeated message
         // id): the row goes with the batch that is not committed.
@@ -1812,7 +1815,7 @@ class EngineImpl final : public Engine {
         }
         case RecordKind::kSignalThrown: {
           json::object vars = r.payload.is_object() ? r.payload.as_object() : json::object{};
-          Outcome sent = broadcast(r.name, vars, work);
+          Outcome sent = broadcast(r.name, vars, std::nullopt, work);
           if (!sent.status.ok()) read_failed(sent.status.error());
           break;
         }
@@ -2078,12 +2081,14 @@ class EngineImpl final : public Engine {
     }
   }
 
-  Outcome broadcast(const std::string& name, const json::object& vars, std::deque<Pending>& work) {
+  Outcome broadcast(const std::string& name, const json::object& vars,
+                    const std::optional<std::vector<std::string>>& regions, std::deque<Pending>& work) {
     auto subs = store_->signal_subscriptions(name);
     if (!subs.ok()) return Outcome(subs.error());
     std::set<InstanceId> reached;
     for (const store::SubscriptionRecord& s : *subs) {
-      if (!reached.insert(s.instance_id).second) continue;
+      if (reached.count(s.instance_id) || (regions && !in_regions(s.instance_id, *regions))) continue;
+      reached.insert(s.instance_id);
       Pending c;
       c.instance = s.instance_id;
       c.command = Command{CommandKind::kThrowSignal};
@@ -2091,7 +2096,7 @@ class EngineImpl final : public Engine {
       c.command.variables = vars;
       work.push_back(std::move(c));
     }
-    int started = start_by_event(model::EventKind::kSignal, name, {}, vars, work);
+    int started = regions ? 0 : start_by_event(model::EventKind::kSignal, name, {}, vars, work);
     Outcome out;
     out.value = static_cast<int64_t>(reached.size()) + started;
     return out;

@@ -353,6 +353,83 @@ TEST_F(ApiTest, MessagesFromStaffReachTheirRegionsOnly) {
   EXPECT_EQ(status(nowhere), json::value("completed"));
 }
 
+// Staff and supervisors open cases of their regions only (the applicant's
+// region, else a top-level one); a designer opens any. Refused starts
+// create nothing.
+TEST_F(ApiTest, StaffStartCasesOfTheirRegionsOnly) {
+  call("POST", "/api/v1/definitions?resource=m.bpmn", kModel, "application/xml");
+  add_user("staff8", {"staff"}, "dpf", {"220100"});
+  add_user("des8", {"designer"});
+  auto start = [&](const std::string& variables) {
+    return call("POST", "/api/v1/instances", R"({"processId":"wait","variables":)" + variables + "}");
+  };
+  auto count = [&] { return engine_->store().instances(store::InstanceQuery{})->size(); };
+  as("staff8");
+  const size_t before = count();
+  EXPECT_EQ(start(R"({"key":"K","applicant":{"region":"220102"}})").status, 201);
+  EXPECT_EQ(start(R"({"key":"K","region":"220103"})").status, 201);
+  expect_problem(start(R"({"key":"K","applicant":{"region":"230102"}})"), 403, "forbidden", "variables");
+  expect_problem(start(R"({"key":"K","region":"220200"})"), 403, "forbidden", "variables");
+  expect_problem(start(R"({"key":"K","applicant":{"region":"230102"},"region":"220102"})"), 403, "forbidden",
+                 "variables");
+  EXPECT_EQ(count(), before + 2);
+  as("des8");
+  EXPECT_EQ(start(R"({"key":"K","applicant":{"region":"230102"}})").status, 201);
+}
+
+// A supervisor's signal reaches the waiting cases of their regions and
+// starts no process; a designer's reaches every case and starts processes.
+TEST_F(ApiTest, SignalsFromSupervisorsReachTheirRegionsOnly) {
+  const std::string model = R"(<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bs="urn:banshi:bpmn:1" id="d">
+  <signal id="sg" name="policy-changed"/>
+  <process id="hold" isExecutable="true">
+    <startEvent id="hs"/><sequenceFlow id="h1" sourceRef="hs" targetRef="hw"/>
+    <intermediateCatchEvent id="hw"><signalEventDefinition signalRef="sg"/></intermediateCatchEvent>
+    <sequenceFlow id="h2" sourceRef="hw" targetRef="he"/><endEvent id="he"/>
+  </process>
+  <process id="react" isExecutable="true">
+    <startEvent id="rs"><signalEventDefinition signalRef="sg"/></startEvent>
+    <sequenceFlow id="r1" sourceRef="rs" targetRef="re"/><endEvent id="re"/>
+  </process>
+</definitions>)";
+  ASSERT_EQ(call("POST", "/api/v1/definitions?resource=s.bpmn", model, "application/xml").status, 201);
+  auto start = [&](const std::string& region) {
+    Response r = call("POST", "/api/v1/instances",
+                      R"({"processId":"hold","variables":{"applicant":{"region":")" + region + R"("}}})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return static_cast<InstanceId>(doc(r)["id"].as_int64());
+  };
+  const InstanceId here = start("220102");
+  const InstanceId there = start("230102");
+  auto status = [&](InstanceId id) { return (*engine_->store().instance(id))->status; };
+  auto reacted = [&] {
+    store::InstanceQuery q;
+    q.process_id = "react";
+    return engine_->store().instances(q)->size();
+  };
+  add_user("super7", {"supervisor"}, "dpf", {"220100"});
+  add_user("des7", {"designer"});
+  as("super7");
+  Response mine = call("POST", "/api/v1/signals", R"({"name":"policy-changed"})");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(doc(mine)["triggered"], json::value(1));
+  EXPECT_EQ(status(here), 2);
+  EXPECT_EQ(status(there), 1) << "a case of another region";
+  EXPECT_EQ(reacted(), 0u) << "a supervisor's signal starts no process";
+  as("des7");
+  // The case the signal moved on waits no more: its subscription is gone.
+  auto waiting = engine_->store().signal_subscriptions("policy-changed");
+  ASSERT_TRUE(waiting.ok());
+  ASSERT_EQ(waiting->size(), 1u);
+  EXPECT_EQ(waiting->front().instance_id, there);
+  Response any = call("POST", "/api/v1/signals", R"({"name":"policy-changed"})");
+  ASSERT_EQ(any.status, 200) << any.body;
+  EXPECT_EQ(doc(any)["triggered"], json::value(2));
+  EXPECT_EQ(status(there), 2);
+  EXPECT_EQ(reacted(), 1u);
+}
+
 TEST_F(ApiTest, UnknownRoutesAndMethods) {
   expect_problem(call("GET", "/api/v1/nothing"), 404, "not-found");
   Response r = call("PUT", "/api/v1/tasks/1/claim", "{}");

@@ -299,8 +299,13 @@ class Engine {
   // it reached is added to the row's detail.
   virtual Result<PublishResult> publish_message(const PublishRequest& request,
                                                 const AuditNote* audit = nullptr) = 0;
+  // With `regions`, the signal reaches only the waiting instances whose
+  // region starts with one of those prefixes, and starts no process (a
+  // supervisor's signal); without, every waiting instance and every signal
+  // start event. Returns how many instances it reached or started.
   virtual Result<int> throw_signal(const std::string& name, const boost::json::object& variables,
-                                   const AuditNote* audit = nullptr) = 0;
+                                   const AuditNote* audit = nullptr,
+                                   const std::vector<std::string>* regions = nullptr) = 0;
   virtual Result<void> cancel_instance(InstanceId id, const std::string& reason, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> resolve_incident(int64_t incident_id, int32_t retries, const AuditNote* audit = nullptr) = 0;
   virtual Result<void> set_variables(InstanceId id, const boost::json::object& variables,
