@@ -799,15 +799,35 @@ class EngineImpl final : public Engine {
     relay({event});
   }
 
-  // Hands events to this node's listeners, in their order.
+  // Hands events to this node's listeners, in their order. An event a
+  // listener publishes while it hears one is queued behind the events being
+  // delivered, so every listener hears all of them in the same order.
   void deliver(const std::vector<EngineEvent>& events) {
     std::lock_guard lock(listeners_mu_);
+    if (delivering_) {
+      published_meanwhile_.insert(published_meanwhile_.end(), events.begin(), events.end());
+      return;
+    }
+    delivering_ = true;
+    hear(events);
+    while (!published_meanwhile_.empty()) {
+      std::vector<EngineEvent> more;
+      more.swap(published_meanwhile_);
+      hear(more);
+    }
+    delivering_ = false;
+  }
+
+  // Under listeners_mu_.
+  void hear(const std::vector<EngineEvent>& events) {
     for (const EngineEvent& event : events) {
       for (auto& [id, listener] : listeners_) {
         try {
           listener(event);
         } catch (const std::exception& e) {
           spdlog::warn("an event listener failed on {}: {}", event.type, e.what());
+        } catch (...) {
+          spdlog::warn("an event listener failed on {}", event.type);
         }
       }
     }
@@ -2601,9 +2621,12 @@ class EngineImpl final : public Engine {
   std::map<int64_t, store::JobRecord> leased_;
 
   // Recursive: a listener may publish an event (publish_event, as a claim
-  // does), delivered at once on the thread it is called on.
+  // does); deliver() queues it in published_meanwhile_ behind the events
+  // being delivered.
   std::recursive_mutex listeners_mu_;
   std::map<uint64_t, EventListener> listeners_;
+  bool delivering_ = false;                        // under listeners_mu_
+  std::vector<EngineEvent> published_meanwhile_;  // under listeners_mu_
   uint64_t last_listener_ = 0;
   std::atomic<bool> has_listeners_{false};
   // After the listeners: it delivers to them until it is stopped.

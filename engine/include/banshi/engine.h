@@ -210,7 +210,8 @@ struct EngineEvent {
 // same thread, in the order they arrive. A listener must be quick, must not
 // block, must not wait on the engine and must not call subscribe()/
 // unsubscribe() (queue the event elsewhere and return); it may publish an
-// event (publish_event(), as a claim does), which its thread delivers at once.
+// event (publish_event(), as a claim does), which every listener then hears
+// after the events being delivered (publish_event() returns at once).
 using EventListener = std::function<void(const EngineEvent&)>;
 
 // What is happening inside an instance now (Engine::inspect_instance).

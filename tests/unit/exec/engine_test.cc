@@ -1145,6 +1145,51 @@ TEST_P(EngineTest, AListenerMayPublishAnEvent) {
   if (b) b->stop();
 }
 
+// An event a listener publishes reaches every listener after the event it
+// was hearing: the second listener never hears the answer before the cause.
+TEST_P(EngineTest, AnEventPublishedByAListenerComesAfterTheOneItHeard) {
+  auto e = open();
+  ASSERT_TRUE(e->deploy("review.bpmn", kReview, "designer").ok());
+  std::mutex mu;
+  std::vector<std::string> first, second;
+  e->subscribe([&](const EngineEvent& ev) {
+    {
+      std::lock_guard lock(mu);
+      first.push_back(ev.type);
+    }
+    if (ev.type == "task.created") {
+      EngineEvent mine;
+      mine.type = "task.looked-at";
+      mine.instance_id = ev.instance_id;
+      e->publish_event(mine);
+    }
+  });
+  e->subscribe([&](const EngineEvent& ev) {
+    std::lock_guard lock(mu);
+    second.push_back(ev.type);
+  });
+  e->start();
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  ASSERT_TRUE(e->start_instance(req).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto heard = [&] {
+    std::lock_guard lock(mu);
+    return std::find(second.begin(), second.end(), "task.looked-at") != second.end();
+  };
+  while (!heard() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  e->stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(first, second) << "both listeners hear the same events in the same order";
+  auto created = std::find(second.begin(), second.end(), "task.created");
+  auto looked = std::find(second.begin(), second.end(), "task.looked-at");
+  ASSERT_NE(looked, second.end());
+  EXPECT_LT(created, looked);
+}
+
 TEST_P(EngineTest, EventsReachListenersOnEveryNode) {
   if (GetParam() == store::testing::Backend::kSqlite) GTEST_SKIP() << "one SQLite database has one node";
   auto a = open();
