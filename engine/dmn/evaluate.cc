@@ -493,7 +493,9 @@ Value eval_table(const Definitions& defs, const DecisionTable& table, const Scop
     case HitPolicy::kAny:
       for (size_t r = 1; r < rows.size(); ++r) {
         for (size_t o = 0; o < rows[r].size(); ++o) {
-          if (!(rows[r][o] == rows[0][o])) {
+          // FEEL '=': 1 and 1.0, or the same instant in two zones, are the same output.
+          auto same = expr::feel_equal(rows[r][o], rows[0][o]);
+          if (!(same ? *same : rows[r][o] == rows[0][o])) {
             return fail(fmt::format("the ANY table matched rules {} and {} with different outputs", matched[0] + 1,
                                     matched[r] + 1));
           }

@@ -460,8 +460,44 @@ Value flatten_fn(Args& a, CallContext& call) {
   return Value::list(std::move(out));
 }
 
+// sort(list, precedes): a stable merge sort that asks `precedes(x, y)`
+// whether x comes before y. Whatever the function answers (it may not be an
+// order at all), every item is kept exactly once; an answer that is not a
+// boolean makes the result null.
+Value sort_with(const List& items, const Value& precedes, CallContext& call) {
+  std::vector<Value> out(items.begin(), items.end());
+  std::vector<Value> buffer(out.size());
+  std::string error;
+  auto before = [&](const Value& x, const Value& y) {
+    if (!error.empty() || !call.budget.charge(20)) return false;
+    Value r = call_function(precedes, {x, y}, call);
+    if (r.is_boolean()) return r.as_boolean();
+    error = r.is_null() && !r.null_reason().empty() ? r.null_reason() : "the precedes function must give true or false";
+    return false;
+  };
+  for (size_t width = 1; width < out.size(); width *= 2) {
+    for (size_t lo = 0; lo < out.size(); lo += 2 * width) {
+      const size_t mid = std::min(lo + width, out.size());
+      const size_t hi = std::min(lo + 2 * width, out.size());
+      size_t i = lo, j = mid, k = lo;
+      // Take from the right run only when its item precedes the left one: equal items keep their order.
+      while (i < mid && j < hi) buffer[k++] = before(out[j], out[i]) ? std::move(out[j++]) : std::move(out[i++]);
+      while (i < mid) buffer[k++] = std::move(out[i++]);
+      while (j < hi) buffer[k++] = std::move(out[j++]);
+    }
+    out.swap(buffer);
+  }
+  if (!error.empty()) return bad("sort", error);
+  if (call.budget.exhausted) return bad("sort", "the evaluation took too many steps");
+  return Value::list(List(std::make_move_iterator(out.begin()), std::make_move_iterator(out.end())));
+}
+
 Value sort_fn(Args& a, CallContext& call) {
   if (!a[0].is_list()) return bad("sort", "the argument must be a list");
+  if (given(a, 1)) {
+    if (a[1].kind() != ValueKind::kFunction) return bad("sort", "precedes must be a function of two items");
+    return sort_with(a[0].as_list(), a[1], call);
+  }
   List out = a[0].as_list();
   call.budget.charge(out.size() * 20);
   for (const auto& item : out) {
@@ -774,7 +810,7 @@ const std::vector<Builtin>& table() {
       {"distinct values", {"list"}, 1, 1, distinct_values},
       {"union", {"list"}, 0, -1, union_fn},
       {"flatten", {"list"}, 1, 1, flatten_fn},
-      {"sort", {"list"}, 1, 1, sort_fn},
+      {"sort", {"list", "precedes"}, 1, 2, sort_fn},
       {"not", {"negand"}, 1, 1, not_fn},
       {"get value", {"m", "key"}, 2, 2, get_value},
       {"get entries", {"m"}, 1, 1, get_entries},

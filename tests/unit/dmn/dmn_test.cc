@@ -83,6 +83,29 @@ TEST(DmnHitPolicies, AnyNeedsEqualOutputs) {
   EXPECT_NE(differ.find("matched rules 1 and 2 with different outputs"), std::string::npos) << differ;
 }
 
+// ANY compares the matches' outputs with FEEL '=': the same instant in two
+// zones, or a context with its entries in another order, is the same output.
+TEST(DmnHitPolicies, AnyComparesOutputsWithFeelEquality) {
+  const std::string xml = kHead + R"(
+  <dmn:inputData id="i_age" name="age"><dmn:variable name="age" typeRef="number"/></dmn:inputData>
+  <dmn:decision id="amount" name="Amount">
+    <dmn:informationRequirement><dmn:requiredInput href="#i_age"/></dmn:informationRequirement>
+    <dmn:decisionTable hitPolicy="ANY">
+      <dmn:input label="Age"><dmn:inputExpression typeRef="number"><dmn:text>age</dmn:text></dmn:inputExpression></dmn:input>
+      <dmn:output name="out"/>
+      <dmn:rule id="r1"><dmn:inputEntry><dmn:text>&gt;= 60</dmn:text></dmn:inputEntry><dmn:outputEntry><dmn:text>{a: 1, at: date and time("2026-01-01T08:00:00+08:00")}</dmn:text></dmn:outputEntry></dmn:rule>
+      <dmn:rule id="r2"><dmn:inputEntry><dmn:text>&gt;= 70</dmn:text></dmn:inputEntry><dmn:outputEntry><dmn:text>{at: date and time("2026-01-01T00:00:00Z"), a: 1}</dmn:text></dmn:outputEntry></dmn:rule>
+      <dmn:rule id="r3"><dmn:inputEntry><dmn:text>&gt;= 80</dmn:text></dmn:inputEntry><dmn:outputEntry><dmn:text>{a: 2, at: date and time("2026-01-01T00:00:00Z")}</dmn:text></dmn:outputEntry></dmn:rule>
+    </dmn:decisionTable>
+  </dmn:decision>
+)" + kTail;
+  std::string agree = value_of(xml, R"({"age": 72})");
+  EXPECT_EQ(agree.find(" | "), std::string::npos) << agree;
+  EXPECT_NE(agree.find("a: 1"), std::string::npos) << agree;
+  std::string differ = value_of(xml, R"({"age": 82})");
+  EXPECT_NE(differ.find("matched rules 1 and 3 with different outputs"), std::string::npos) << differ;
+}
+
 TEST(DmnHitPolicies, PriorityFirstRuleOrderOutputOrder) {
   EXPECT_EQ(value_of(table("PRIORITY"), R"({"age": 72})"), "300");
   EXPECT_EQ(value_of(table("FIRST"), R"({"age": 72})"), "100");

@@ -281,6 +281,15 @@ const Case kListBuiltins[] = {
     {"union([1, 2], [2, 3])", "[1, 2, 3]"},
     {"flatten([1, [2, [3]]])", "[1, 2, 3]"},
     {"sort([3, 1, 2])", "[1, 2, 3]"},
+    {"sort([3, 1, 2], function(x, y) x > y)", "[3, 2, 1]"},
+    {"sort(list: [{a: 2, b: 1}, {a: 1, b: 2}, {a: 2, b: 0}], precedes: function(x, y) x.a < y.a)",
+     "[{a: 1, b: 2}, {a: 2, b: 1}, {a: 2, b: 0}]"},  // stable: equal items keep their order
+    {"sort([\"b\", \"a\", \"c\"], function(x, y) x < y)", "[\"a\", \"b\", \"c\"]"},
+    {"sort([], function(x, y) x < y)", "[]"},
+    {"count(sort([5, 3, 1, 4, 2, 6, 7], function(x, y) true))", "7"},  // no order at all: nothing lost
+    {"sum(sort([5, 3, 1, 4, 2, 6, 7], function(x, y) false))", "28"},
+    {"sort([2, 1], function(x, y) 1)", "null"},
+    {"sort([2, 1], 5)", "null"},
     {"get value({a: 1}, \"a\")", "1"},
     {"get entries({a: 1})", "[{key: \"a\", value: 1}]"},
 };
