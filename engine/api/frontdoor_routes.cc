@@ -192,6 +192,26 @@ bool write_private_file(const std::filesystem::path& path, std::string_view data
   return ok;
 }
 
+bool IdentityChecks::allow(const std::string& phone_hash, const std::string& person_hash, const std::string& day,
+                           int per_day) {
+  std::lock_guard lock(mu_);
+  if (day != day_) {  // a new day: yesterday's checks no longer count
+    checked_.clear();
+    day_ = day;
+  }
+  std::set<std::string>& people = checked_[phone_hash];
+  if (people.count(person_hash)) return true;
+  if (people.size() >= static_cast<size_t>(std::max(per_day, 0))) return false;
+  people.insert(person_hash);
+  return true;
+}
+
+void IdentityChecks::forget(const std::string& phone_hash, const std::string& person_hash) {
+  std::lock_guard lock(mu_);
+  auto it = checked_.find(phone_hash);
+  if (it != checked_.end()) it->second.erase(person_hash);
+}
+
 Response unavailable(std::string_view what) {
   Response r = problem(ProblemKind::kUnavailable, std::string(what));
   r.headers.emplace_back("Retry-After", "30");
@@ -353,8 +373,24 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
 
   // The shared data: nothing the government holds is asked again.
   if (!ctx.gateway) return unavailable("The shared data cannot be reached from this server; nothing was filed.");
+  const int64_t asked_at = ctx.engine.clock().now_ms();
+  const std::string person_hash = online ? keyed_hash(ctx.options, "person", id + "\n" + name) : std::string();
+  if (online && !ctx.identity_checks.allow(phone_hash, person_hash, fd::local_date(asked_at, 480),
+                                           ctx.options.identity_checks_per_day)) {
+    Response r = problem(ProblemKind::kTooManyRequests,
+                         fmt::format("This phone has applied for {} different people today; nothing was filed. Apply "
+                                     "at a service window, or try again tomorrow.",
+                                     ctx.options.identity_checks_per_day),
+                         "applicant.idNumber");
+    const int64_t into_day = (asked_at / 1000 + 8 * 3600) % 86400;  // China Standard Time
+    r.headers.emplace_back("Retry-After", std::to_string(86400 - into_day));
+    return r;
+  }
   auto shared = ctx.gateway->lookup(id);
-  if (!shared.ok()) return unavailable("The shared data cannot be reached now; nothing was filed. Try again shortly.");
+  if (!shared.ok()) {
+    if (online) ctx.identity_checks.forget(phone_hash, person_hash);  // nothing was told
+    return unavailable("The shared data cannot be reached now; nothing was filed. Try again shortly.");
+  }
   const fd::SharedRecord& s = *shared;
   // Online, a signed-in phone proves no one's identity: the ID number must be
   // one the household registration holds, for a living person of that name,
@@ -933,7 +969,7 @@ void Api::add_frontdoor_routes() {
   using namespace frontdoor_detail;
   frontdoor_store_ = options_.frontdoor_store ? options_.frontdoor_store
                                               : dynamic_cast<store::FrontDoorStore*>(&engine_.store());
-  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_}; };
+  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_, identity_checks_}; };
   const auto window = roles({"staff", "supervisor"});
 
   // The case of a business key that a member of staff may work on, or the answer why not.

@@ -866,6 +866,47 @@ TEST_F(FrontDoorTest, APhoneFilesAFewCasesOnlineAtOnce) {
             201);
 }
 
+// Each online answer tells whether a name is an ID number's holder: one
+// phone may check a few different people a day, and a refusal beyond that
+// asks the shared data nothing. The same person again is not another check.
+TEST_F(FrontDoorTest, APhoneChecksOnlyAFewPeopleADay) {
+  const std::string id = person(false);
+  ASSERT_FALSE(id.empty());
+  const std::string real = connectors::sim::person_of(id)->name;
+  const std::string phone = "13700137014";
+  sign_in(phone);
+  const std::string me = "applicant:" + phone;
+  auto named = [&](const std::string& who, const std::string& as_phone) {
+    std::string body = intake_body(id, as_phone);
+    body.replace(body.find(real), real.size(), who);
+    return body;
+  };
+  for (int n = 0; n < 10; ++n) {
+    api::Response r = call(me, "POST", "/api/v1/applicant/applications", named("测试" + std::to_string(n), phone));
+    ASSERT_EQ(r.status, 400) << n << ": " << r.body;  // not this number's holder
+  }
+  const size_t before = instance_count();
+  api::Response over = call(me, "POST", "/api/v1/applicant/applications", named("测试十", phone));
+  EXPECT_EQ(over.status, 429) << over.body;
+  EXPECT_NE(over.body.find("different people today"), std::string::npos) << over.body;
+  bool retry_after = false;
+  for (const auto& [k, v] : over.headers) retry_after = retry_after || (k == "Retry-After" && std::stoll(v) > 0);
+  EXPECT_TRUE(retry_after);
+  // Even the right name is not checked any more today.
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 429);
+  EXPECT_EQ(instance_count(), before);
+  // A person this phone checked already today may be asked again.
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", named("测试3", phone)).status, 400);
+  // Another phone has its own count.
+  const std::string other = "13700137015";
+  sign_in(other);
+  EXPECT_EQ(call("applicant:" + other, "POST", "/api/v1/applicant/applications", named("测试十", other)).status, 400);
+  // The next day the phone may check again.
+  clock_->advance(24 * 3600 * 1000);
+  sign_in(phone);
+  EXPECT_EQ(call(me, "POST", "/api/v1/applicant/applications", intake_body(id, phone)).status, 201);
+}
+
 // Applications sent at the same moment from one phone: the limit of three
 // open cases holds however they interleave. (The count before the filing
 // and the filing itself once ran unguarded, so all of them could pass.)
