@@ -743,8 +743,29 @@ auto PostgresStore::in_read(F&& fn, bool snapshot) -> decltype(fn(std::declval<C
   return result;
 }
 
+namespace {
+
+// The notification channel of the nodes that share a schema: the channels of
+// a database are common to all its schemas, and banshi stores in different
+// schemas (another cluster, another test) must not hear each other. A hash
+// keeps the name within PostgreSQL's 63 bytes; FNV-1a is the same on every
+// node and build.
+std::string events_channel(const std::string& schema) {
+  if (schema.empty() || schema == "public") return "banshi_events";
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : schema) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("banshi_events_{:016x}", h);
+}
+
+}  // namespace
+
 PostgresStore::PostgresStore(PostgresOptions options)
-    : options_(std::move(options)), set_sizes_(std::make_unique<TaskSetSizes>()) {}
+    : options_(std::move(options)),
+      events_channel_(events_channel(options_.schema)),
+      set_sizes_(std::make_unique<TaskSetSizes>()) {}
 
 PostgresStore::~PostgresStore() { stop_events(); }
 
@@ -1507,8 +1528,8 @@ Result<void> PostgresStore::relay_events(const std::vector<std::string>& payload
   if (payloads.empty()) return {};
   return in_read([&](Connection& c) -> Result<void> {
     // Outside a transaction block: each notification goes out at once.
-    auto sent = query(c, "SELECT pg_notify('banshi_events', p) FROM jsonb_array_elements_text($1::jsonb) p",
-                      Params().add(json_list(payloads)), "cannot relay events");
+    auto sent = query(c, "SELECT pg_notify($2, p) FROM jsonb_array_elements_text($1::jsonb) p",
+                      Params().add(json_list(payloads)).add(events_channel_), "cannot relay events");
     if (!sent.ok()) return sent.error();
     return {};
   });
@@ -1518,15 +1539,17 @@ Result<void> PostgresStore::listen_events(std::function<void(const std::string&)
   if (events_thread_.joinable()) return Error{"store", "this store already listens for events"};
   auto first = Connection::open(options_.url, options_.schema);
   if (!first.ok()) return first.error();
-  if (auto l = (*first)->exec("LISTEN banshi_events"); !l.ok()) return store_error(l.failure, "cannot listen");
+  const std::string listen = "LISTEN " + events_channel_;
+  if (auto l = (*first)->exec(listen); !l.ok()) return store_error(l.failure, "cannot listen");
   events_stop_ = false;
-  events_thread_ = std::thread([this, on_event = std::move(on_event), conn = std::move(first).value()]() mutable {
+  events_thread_ = std::thread([this, listen, on_event = std::move(on_event),
+                                conn = std::move(first).value()]() mutable {
     while (!events_stop_) {
       if (!conn->healthy()) {
         // Made again after a break; events relayed meanwhile are missed (the
         // clients' lists are read from the database anyway).
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        if (!conn->reset() || !conn->exec("LISTEN banshi_events").ok()) continue;
+        if (!conn->reset() || !conn->exec(listen).ok()) continue;
       }
       const int fd = PQsocket(conn->raw());
       if (fd < 0) {

@@ -151,8 +151,9 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   Result<std::vector<NodeRecord>> nodes(int64_t now) override;
   Result<void> forget_node(const std::string& node_id) override;
   Result<std::vector<ReplicaRecord>> replicas() override;
-  // NOTIFY banshi_events in one statement; LISTEN on a connection of its
-  // own, outside the pool, made again when it breaks.
+  // NOTIFY in one statement, on the schema's channel (banshi_events, or
+  // banshi_events_<hash of the schema>); LISTEN on a connection of its own,
+  // outside the pool, made again when it breaks.
   Result<void> relay_events(const std::vector<std::string>& payloads) override;
   Result<void> listen_events(std::function<void(const std::string&)> on_event) override;
   void stop_events() override;
@@ -211,6 +212,7 @@ class PostgresStore final : public Store, public AuthStore, public FrontDoorStor
   auto in_read(F&& fn, bool snapshot = false) -> decltype(fn(std::declval<Connection&>()));
 
   PostgresOptions options_;
+  std::string events_channel_;  // the schema's notification channel
   // Live events (listen_events): the listening thread and its stop flag.
   std::thread events_thread_;
   std::atomic<bool> events_stop_{false};
