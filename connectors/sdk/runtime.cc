@@ -295,7 +295,7 @@ void Runtime::finish(const std::shared_ptr<Attempt>& attempt, Reply reply) {
     std::lock_guard lock(running_mu_);
     running_jobs_.erase(attempt->job_id);
   }
-  if (auto r = engine_.report_job(attempt->job_id, reply.outcome); !r.ok()) {
+  if (auto r = engine_.report_job(attempt->job_id, reply.outcome, &options_.worker_id); !r.ok()) {
     spdlog::warn("connector runtime: job {} could not be reported: {}", attempt->job_id, r.error().message);
   }
   in_flight_.fetch_sub(1);

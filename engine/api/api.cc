@@ -1252,7 +1252,7 @@ void Api::add_external_task_routes() {
         json::object variables;
         Report r = begin(req, p, who, {"workerId", "variables"}, [&](BodyReader& b) { variables = b.object("variables"); });
         if (r.refused) return *r.refused;
-        auto done = engine_.report_job(r.id, JobOutcome::completed(std::move(variables)));
+        auto done = engine_.report_job(r.id, JobOutcome::completed(std::move(variables)), &r.worker);
         if (!done.ok()) return problem_from_error(done.error());
         return no_content();
       });
@@ -1273,7 +1273,7 @@ void Api::add_external_task_routes() {
         if (retries == 0) outcome.no_retry = true;
         // As in Camunda: the job may be fetched again only once this has passed.
         outcome.retry_after_ms = retry_timeout;
-        auto done = engine_.report_job(r.id, outcome);
+        auto done = engine_.report_job(r.id, outcome, &r.worker);
         if (!done.ok()) return problem_from_error(done.error());
         return no_content();
       });
@@ -1291,7 +1291,7 @@ void Api::add_external_task_routes() {
         if (r.refused) return *r.refused;
         JobOutcome outcome = JobOutcome::bpmn_error(code, message);
         outcome.variables = std::move(variables);
-        auto done = engine_.report_job(r.id, outcome);
+        auto done = engine_.report_job(r.id, outcome, &r.worker);
         if (!done.ok()) return problem_from_error(done.error());
         return no_content();
       });

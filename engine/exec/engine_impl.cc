@@ -119,6 +119,9 @@ struct Pending {
   // A user's task completion: the assignee the user was checked against
   // (store::TaskAssigneeCheck).
   std::optional<std::string> assignee_checked;
+  // A worker's job report: the worker that must still hold the job's lease
+  // (store::JobLeaseCheck).
+  std::optional<std::string> lease_checked;
 };
 
 // Answers the callers waiting on a committed batch, on a thread of its own:
@@ -833,13 +836,16 @@ class EngineImpl final : public Engine {
     }
   }
 
-  Result<void> report_job(int64_t job_id, const JobOutcome& outcome) override {
+  Result<void> report_job(int64_t job_id, const JobOutcome& outcome, const std::string* worker) override {
     std::optional<store::JobRecord> job;
     {
       std::lock_guard lock(leased_mu_);
       auto it = leased_.find(job_id);
       if (it != leased_.end()) job = it->second;
     }
+    // This node's view of the lease changes with its own fetches only: for
+    // another worker's name, the store says whether it holds the lease now.
+    if (job && worker && job->lease_owner != *worker) job.reset();
     if (!job) {
       // Leased before a restart, or by another node of the cluster: the
       // store still holds the lease.
@@ -850,8 +856,13 @@ class EngineImpl final : public Engine {
       }
       job = std::move(**stored);
     }
+    if (worker && job->lease_owner != *worker) {
+      return Error{"conflict", fmt::format("job {} is locked by another worker", job_id)};
+    }
+    Pending p = job_command(*job, outcome);
+    if (worker) p.lease_checked = *worker;
     // Answered once the outcome is committed: a worker told "done" may forget the job.
-    Outcome done = post(job_command(*job, outcome), /*wait=*/true);
+    Outcome done = post(std::move(p), /*wait=*/true);
     {
       std::lock_guard lock(leased_mu_);
       leased_.erase(job_id);
@@ -1344,6 +1355,7 @@ class EngineImpl final : public Engine {
       t->second.records.insert(t->second.records.end(), out.begin(), out.end());
       if (p.audit) batch.audit.push_back(*p.audit);
       if (p.assignee_checked) batch.task_assignee_checks.push_back({p.instance, p.command.key, *p.assignee_checked});
+      if (p.lease_checked) batch.job_lease_checks.push_back({p.instance, p.command.key, *p.lease_checked});
       results.emplace_back(std::move(p.waiter), Outcome{});
     }
     for (auto& [id, t] : touched) {

@@ -257,6 +257,16 @@ struct TaskAssigneeCheck {
   std::string assignee;
 };
 
+// A job outcome a worker reports: applied only while the job is still leased
+// to that worker, checked in the write's transaction (another worker may
+// have fetched it since the report was checked); the write is refused
+// ("rejected") otherwise.
+struct JobLeaseCheck {
+  InstanceId instance_id = 0;
+  uint64_t key = 0;
+  std::string owner;
+};
+
 // Monitor figures (GET /api/v1/monitor/...). Every query takes the region
 // code prefixes the caller may see ("" covers all; no prefixes: nothing).
 struct MonitorGroup {
@@ -355,6 +365,7 @@ struct WriteBatch {
   std::vector<TaskSlaUpdate> task_sla_updates;  // applied after tasks_added
   std::vector<TaskCompletion> tasks_completed;  // applied before tasks_removed
   std::vector<TaskAssigneeCheck> task_assignee_checks = {};  // of tasks in tasks_removed
+  std::vector<JobLeaseCheck> job_lease_checks = {};           // of jobs the batch reports on
   // Audit rows of the changes in this batch, appended to the hash chain in
   // the same transaction (store/audit_chain.h); id and hashes are assigned.
   std::vector<AuditRecord> audit = {};

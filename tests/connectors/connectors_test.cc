@@ -826,6 +826,45 @@ TEST_F(ConnectorsTest, AnExpiredExternalTaskLeaseIsDeliveredAgain) {
   ASSERT_TRUE(eventually([&] { return status(id) == 2; }));
 }
 
+// A worker reports on a job only while it holds the job's lease. Another
+// node that fetched the job after the lease ran out holds it now: the first
+// worker's report is refused, even when this node's own view of the lease
+// (which only its fetches change) still names the first worker, because the
+// lease is checked again in the transaction that would apply the report.
+TEST_F(ConnectorsTest, AReportIsAppliedOnlyWhileItsWorkerHoldsTheLease) {
+  open_engine();
+  runtime_->allow_topic("hrss.manual-review");
+  ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.manual-review", ""), "d").ok());
+  InstanceId id = start({});
+  std::vector<JobContext> first;
+  ASSERT_TRUE(eventually([&] {
+    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-a", 5, 150);
+    if (r.ok() && !r->empty()) first = *r;
+    return !first.empty();
+  }));
+  // Another node takes the job once worker-a's lease has run out.
+  std::vector<store::JobRecord> taken;
+  ASSERT_TRUE(eventually([&] {
+    const int64_t now = engine_->clock().now_ms();
+    auto r = engine_->store().acquire_jobs({"hrss.manual-review"}, "node-b", now, now + 60'000, 5);
+    if (r.ok() && !r->empty()) taken = *r;
+    return !taken.empty();
+  }, 3s));
+  ASSERT_EQ(taken.at(0).id, first.at(0).job_id);
+  const std::string worker_a = "worker-a";
+  auto late = engine_->report_job(first.at(0).job_id, JobOutcome::completed({{"reviewed", true}}), &worker_a);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "rejected") << late.error().message;
+  EXPECT_EQ(status(id), 1) << "the late report changed nothing";
+  auto job = engine_->store().job(first.at(0).job_id);
+  ASSERT_TRUE(job.ok() && *job);
+  EXPECT_EQ((*job)->lease_owner, "node-b");
+  // The holder's report is applied.
+  const std::string node_b = "node-b";
+  ASSERT_TRUE(engine_->report_job(first.at(0).job_id, JobOutcome::completed({{"reviewed", true}}), &node_b).ok());
+  ASSERT_TRUE(eventually([&] { return status(id) == 2; }));
+}
+
 // --- plugins ------------------------------------------------------------------------
 
 TEST_F(ConnectorsTest, APluginLoadedFromASharedLibraryRunsJobs) {

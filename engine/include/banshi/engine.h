@@ -324,7 +324,10 @@ class Engine {
   virtual Result<std::vector<JobContext>> fetch_and_lock(const std::vector<std::string>& types,
                                                          const std::string& worker, size_t max_jobs,
                                                          int64_t lock_ms) = 0;
-  virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome) = 0;
+  // With `worker`, the outcome is applied only while that worker holds the
+  // job's lease, checked in the transaction that applies it: a job another
+  // worker fetched since is a conflict, and nothing changes.
+  virtual Result<void> report_job(int64_t job_id, const JobOutcome& outcome, const std::string* worker = nullptr) = 0;
   // The lease a fetched job is held under must be `worker`'s: not-found when
   // no worker holds the job, conflict when another worker holds it. Leases
   // live in the store, so they survive a restart. Returns the job's topic.

@@ -336,6 +336,17 @@ Result<void> remove_checked_task(Connection& c, const TaskAssigneeCheck& check) 
   return {};
 }
 
+// A job a worker reports on is still leased to that worker (the row locked
+// until the commit, so a fetch by another node waits for it).
+Result<void> check_job_lease(Connection& c, const JobLeaseCheck& check) {
+  auto row = query(c, "SELECT lease_owner FROM jobs WHERE instance_id = $1 AND key = $2 FOR UPDATE",
+                   Params().add(check.instance_id).add(as_int(check.key)), "cannot read a job");
+  if (!row.ok()) return row.error();
+  if ((*row)->size() == 0) return Error{"rejected", "the job was reported on meanwhile"};
+  if ((*row)->text(0, 0) != check.owner) return Error{"rejected", "the job was fetched by another worker meanwhile"};
+  return {};
+}
+
 Result<void> add_job(Connection& c, const JobRecord& j) {
   Params p;
   p.add(j.instance_id)
@@ -555,6 +566,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
     BANSHI_PG_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = $1 AND key = $2", k,
                                "cannot remove a task"));
   }
+  for (const auto& check : b.job_lease_checks) BANSHI_PG_TRY(check_job_lease(c, check));
   for (const auto& j : b.jobs_added) BANSHI_PG_TRY(add_job(c, j));
   for (const auto& u : b.jobs_updated) BANSHI_PG_TRY(update_job(c, u));
   for (const auto& k : b.jobs_removed) {

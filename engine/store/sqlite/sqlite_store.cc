@@ -261,6 +261,19 @@ Result<void> remove_checked_task(Connection& c, const TaskAssigneeCheck& check) 
   return {};
 }
 
+// A job a worker reports on is still leased to that worker.
+Result<void> check_job_lease(Connection& c, const JobLeaseCheck& check) {
+  auto st = c.prepare("SELECT lease_owner FROM jobs WHERE instance_id = ?1 AND key = ?2");
+  if (!st.ok()) return st.error();
+  st->bind(1, check.instance_id);
+  st->bind(2, as_int(check.key));
+  const int rc = st->step();
+  if (rc == SQLITE_DONE) return Error{"rejected", "the job was reported on meanwhile"};
+  if (rc != SQLITE_ROW) return store_error(c.db(), "cannot read a job");
+  if (st->text(0) != check.owner) return Error{"rejected", "the job was fetched by another worker meanwhile"};
+  return {};
+}
+
 Result<void> add_job(Connection& c, const JobRecord& j) {
   auto st = c.prepare(
       "INSERT INTO jobs (instance_id, key, type, element_id, retries, due_at, lease_owner, lease_until, "
@@ -505,6 +518,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
     BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2", k,
                                   "cannot remove a task"));
   }
+  for (const auto& check : b.job_lease_checks) BANSHI_STORE_TRY(check_job_lease(c, check));
   for (const auto& j : b.jobs_added) BANSHI_STORE_TRY(add_job(c, j));
   for (const auto& u : b.jobs_updated) BANSHI_STORE_TRY(update_job(c, u));
   for (const auto& k : b.jobs_removed) {

@@ -744,6 +744,41 @@ TEST_P(StoreTest, ACompletionCheckedAgainstAnAssigneeFailsOnceTheTaskWasGivenAwa
   EXPECT_TRUE(complete(11, "").ok()) << "a task already gone is not an error here (the engine refuses the command)";
 }
 
+// A worker's report on a job is written only while the job is still leased
+// to that worker: one fetched by another worker meanwhile, or already
+// reported on, refuses the whole batch.
+TEST_P(StoreTest, AJobReportCheckedAgainstAWorkerFailsOnceAnotherHoldsTheLease) {
+  WriteBatch setup;
+  setup.instances.push_back(new_instance(1, definition_key_));
+  setup.jobs_added.push_back(sample_job(1, 11, "review"));
+  ASSERT_TRUE(store_->write(setup).ok());
+  ASSERT_EQ(store_->acquire_jobs({"review"}, "worker-b", 1000, 2000, 5)->size(), 1u);
+  int version = 1;
+  auto report = [&](const std::string& worker) {
+    WriteBatch b;
+    InstanceWrite w = new_instance(1, definition_key_);
+    w.record.version = version + 1;
+    w.expected_version = version;
+    b.instances.push_back(w);
+    b.jobs_removed.push_back({1, 11});
+    b.job_lease_checks.push_back({1, 11, worker});
+    b.history.push_back({1, version, 100, "job done"});
+    auto r = store_->write(b);
+    if (r.ok()) ++version;
+    return r;
+  };
+  auto refused = report("worker-a");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "rejected") << refused.error().message;
+  EXPECT_EQ((*store_->instance(1))->version, 1) << "nothing of the batch is written";
+  EXPECT_EQ(store_->jobs_of(1)->size(), 1u);
+  ASSERT_TRUE(report("worker-b").ok()) << "the lease holder's report is written";
+  EXPECT_TRUE(store_->jobs_of(1)->empty());
+  auto again = report("worker-b");
+  ASSERT_FALSE(again.ok()) << "a job already reported on";
+  EXPECT_EQ(again.error().code, "rejected");
+}
+
 TEST_P(StoreTest, VersionConflictLeavesNothingWritten) {
   ASSERT_TRUE(store_->write(full_batch(new_instance(1, definition_key_))).ok());
   ASSERT_TRUE(store_->write(full_batch(new_instance(2, definition_key_))).ok());
