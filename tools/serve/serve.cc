@@ -61,6 +61,10 @@ connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
     }
     out.endpoints[dept] = ep;
   }
+  // The runtime reports under this name and a report counts only while its
+  // worker holds the job's lease: each node's runtime is a worker of its own,
+  // so one node's late report cannot pass for another's.
+  out.runtime.worker_id = "banshi-connectors@" + config.node_id;
   out.runtime.threads = static_cast<int>(config.connectors_threads);
   out.runtime.max_in_flight = static_cast<size_t>(config.connectors_max_in_flight);
   out.runtime.max_in_flight_per_department = static_cast<size_t>(config.connectors_max_in_flight_per_department);
