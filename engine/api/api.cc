@@ -14,6 +14,7 @@
 #include "api/roles.h"
 #include "api/task_json.h"
 #include "core/records.h"
+#include "exec/case_region.h"
 #include "model/iso8601.h"
 #include "store/store.h"
 
@@ -616,15 +617,7 @@ void Api::add_routes() {
     // and work on only those; designers start any. A case's region is its
     // applicant's (applicant.region, else a top-level region variable).
     if (who.kind == Principal::Kind::kUser && !who.has("designer")) {
-      std::string region;
-      auto text = [](const json::object& o, std::string_view key) {
-        const json::value* v = o.if_contains(key);
-        return v && v->is_string() ? std::string(v->get_string()) : std::string();
-      };
-      if (const json::value* a = start.variables.if_contains("applicant"); a && a->is_object()) {
-        region = text(a->get_object(), "region");
-      }
-      if (region.empty()) region = text(start.variables, "region");
+      const std::string region = exec::case_region(start.variables);
       if (!region.empty() && !may_see_case(who, region)) {
         return problem(ProblemKind::kForbidden, "You may start cases of your regions only.", "variables");
       }

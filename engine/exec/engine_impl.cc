@@ -25,6 +25,7 @@
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
 #include "exec/batch_builder.h"
+#include "exec/case_region.h"
 #include "exec/history_json.h"
 #include "model/iso8601.h"
 #include "model/load.h"
@@ -257,18 +258,11 @@ std::vector<store::AuditRecord> audit_rows(const AuditNote* note) {
 // start variables: applicant.idNumber, applicant.name, applicant.region (or
 // a top-level region).
 void read_applicant(const json::object& vars, store::InstanceRecord& r) {
-  auto text = [](const json::object& o, std::string_view key) -> std::string {
-    auto it = o.find(key);
-    if (it == o.end() || !it->value().is_string()) return {};
-    return std::string(it->value().get_string());
-  };
-  if (auto a = vars.find("applicant"); a != vars.end() && a->value().is_object()) {
-    const json::object& applicant = a->value().get_object();
-    r.applicant_id = text(applicant, "idNumber");
-    r.applicant_name = text(applicant, "name");
-    r.region = text(applicant, "region");
+  if (const json::value* a = vars.if_contains("applicant"); a && a->is_object()) {
+    r.applicant_id = string_member(a->get_object(), "idNumber");
+    r.applicant_name = string_member(a->get_object(), "name");
   }
-  if (r.region.empty()) r.region = text(vars, "region");
+  r.region = case_region(vars);
 }
 
 class EngineImpl final : public Engine {

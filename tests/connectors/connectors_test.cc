@@ -135,6 +135,19 @@ class ConnectorsTest : public ::testing::Test {
     }
     return all;
   }
+  // The jobs of `topic` that `worker` leases for `lock_ms`, fetched again
+  // until there are some (or `within` has passed: none).
+  std::vector<JobContext> fetch_some(const std::string& topic, const std::string& worker, int64_t lock_ms,
+                                     std::chrono::milliseconds within = 10s) {
+    std::vector<JobContext> got;
+    eventually([&] {
+      auto r = engine_->fetch_and_lock({topic}, worker, 5, lock_ms);
+      if (r.ok() && !r->empty()) got = *r;
+      return !got.empty();
+    }, within);
+    return got;
+  }
+
   InstanceId start(json::object vars) {
     StartRequest req;
     req.process_id = "p";
@@ -804,22 +817,13 @@ TEST_F(ConnectorsTest, AnExpiredExternalTaskLeaseIsDeliveredAgain) {
   runtime_->allow_topic("hrss.manual-review");
   ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.manual-review", ""), "d").ok());
   InstanceId id = start({});
-  std::vector<JobContext> first;
-  ASSERT_TRUE(eventually([&] {
-    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-a", 5, 150);
-    if (r.ok() && !r->empty()) first = *r;
-    return !first.empty();
-  }));
+  std::vector<JobContext> first = fetch_some("hrss.manual-review", "worker-a", 150);
   ASSERT_EQ(first.size(), 1u);
   auto again = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-b", 5, 150);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());  // leased to worker-a
-  std::vector<JobContext> second;
-  ASSERT_TRUE(eventually([&] {
-    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-b", 5, 5000);
-    if (r.ok() && !r->empty()) second = *r;
-    return !second.empty();
-  }, 3s));
+  std::vector<JobContext> second = fetch_some("hrss.manual-review", "worker-b", 5000, 3s);
+  ASSERT_FALSE(second.empty());
   EXPECT_EQ(second.at(0).job_id, first.at(0).job_id);
   EXPECT_EQ(second.at(0).idempotency_key, first.at(0).idempotency_key);
   ASSERT_TRUE(engine_->report_job(second.at(0).job_id, JobOutcome::completed({{"reviewed", true}})).ok());
@@ -836,12 +840,8 @@ TEST_F(ConnectorsTest, AReportIsAppliedOnlyWhileItsWorkerHoldsTheLease) {
   runtime_->allow_topic("hrss.manual-review");
   ASSERT_TRUE(engine_->deploy("p.bpmn", one_task("hrss.manual-review", ""), "d").ok());
   InstanceId id = start({});
-  std::vector<JobContext> first;
-  ASSERT_TRUE(eventually([&] {
-    auto r = engine_->fetch_and_lock({"hrss.manual-review"}, "worker-a", 5, 150);
-    if (r.ok() && !r->empty()) first = *r;
-    return !first.empty();
-  }));
+  std::vector<JobContext> first = fetch_some("hrss.manual-review", "worker-a", 150);
+  ASSERT_EQ(first.size(), 1u);
   // Another node takes the job once worker-a's lease has run out.
   std::vector<store::JobRecord> taken;
   ASSERT_TRUE(eventually([&] {
