@@ -3,6 +3,8 @@
 // null with a reason naming the function.
 #include <algorithm>
 #include <cmath>
+#include <locale.h>
+#include <wctype.h>
 
 #include <fmt/format.h>
 
@@ -60,14 +62,61 @@ Value substring(Args& a, CallContext&) {
   return Value::string(s.substr(from, to - from));
 }
 
+// The C library's C.UTF-8 tables give every script's simple case mapping
+// (Latin with accents, Greek, Cyrillic, full-width Latin letters); without
+// that locale only ASCII letters change.
+locale_t case_tables() {
+  static const locale_t tables = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  return tables;
+}
+
+void append_code_point(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
 Value change_case(const Args& a, bool upper, std::string_view name) {
   if (!a[0].is_string()) return bad(name, "the argument must be a string");
-  std::string s = a[0].as_string();
-  for (char& c : s) {
-    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  const std::string& s = a[0].as_string();
+  locale_t tables = case_tables();
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto byte = static_cast<unsigned char>(s[i]);
+    size_t length = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+    if (i + length > s.size()) length = 1;
+    uint32_t cp = length == 1 ? byte : byte & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    if (length == 1 && byte >= 0x80) {  // not UTF-8 (strings are checked on the way in): kept as it is
+      out.push_back(s[i++]);
+      continue;
+    }
+    uint32_t mapped = cp;
+    if (tables != static_cast<locale_t>(nullptr)) {
+      auto w = static_cast<wint_t>(cp);
+      mapped = static_cast<uint32_t>(upper ? towupper_l(w, tables) : towlower_l(w, tables));
+    } else if (upper && cp >= 'a' && cp <= 'z') {
+      mapped = cp - 'a' + 'A';
+    } else if (!upper && cp >= 'A' && cp <= 'Z') {
+      mapped = cp - 'A' + 'a';
+    }
+    append_code_point(out, mapped);
+    i += length;
   }
-  return Value::string(std::move(s));
+  return Value::string(std::move(out));
 }
 Value upper_case(Args& a, CallContext&) { return change_case(a, true, "upper case"); }
 Value lower_case(Args& a, CallContext&) { return change_case(a, false, "lower case"); }

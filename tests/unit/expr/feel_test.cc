@@ -198,6 +198,11 @@ const Case kStringBuiltins[] = {
     {"substring(string: \"foobar\", start position: 2)", "\"oobar\""},
     {"upper case(\"aBc一\")", "\"ABC一\""},
     {"lower case(\"aBc\")", "\"abc\""},
+    // Letters of every script change case; full-width ones too (ID forms).
+    {"upper case(\"école à l'été\")", "\"ÉCOLE À L'ÉTÉ\""},
+    {"lower case(\"ΑΒΓ Дом\")", "\"αβγ дом\""},
+    {"upper case(\"ｂｊ１２３ｘ\")", "\"ＢＪ１２３Ｘ\""},
+    {"lower case(\"ＡＢＣ张三\")", "\"ａｂｃ张三\""},
     {"contains(\"浙江省杭州市\", \"杭州\")", "true"},
     {"starts with(\"foobar\", \"foo\")", "true"},
     {"ends with(\"foobar\", \"bar\")", "true"},
