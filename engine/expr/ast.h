@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -58,6 +59,17 @@ enum class BinaryOp : uint8_t { kAdd, kSubtract, kMultiply, kDivide, kPower, kEq
 
 struct Builtin;
 
+// The type on the right of `instance of`: a plain name (`number`, `date and
+// time`, `Any`, `Null`, an item definition's name) or a composite one:
+// `list<T>` and `range<T>` have one member with an empty key, `context<k: T,
+// ...>` one per entry, `function<T, ...> -> R` its parameters' types under
+// empty keys and then its result's under "->".
+struct TypeSpec {
+  std::string name;
+  bool composite = false;
+  std::vector<std::pair<std::string, TypeSpec>> members;
+};
+
 struct Expression::Node {
   NodeKind kind = NodeKind::kLiteral;
   BinaryOp op = BinaryOp::kAdd;
@@ -70,6 +82,7 @@ struct Expression::Node {
   std::vector<std::string> names;
   std::vector<std::unique_ptr<Node>> children;
   const Builtin* builtin = nullptr;
+  std::shared_ptr<const TypeSpec> type;  // kInstanceOf
 };
 
 using Node = Expression::Node;

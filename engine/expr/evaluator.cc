@@ -247,7 +247,7 @@ class Evaluator {
       case NodeKind::kFor: return eval_for(node, frame);
       case NodeKind::kSome:
       case NodeKind::kEvery: return eval_quantified(node, frame);
-      case NodeKind::kInstanceOf: return Value::boolean(instance_of(eval(*node.children[0], frame), node.name));
+      case NodeKind::kInstanceOf: return Value::boolean(instance_of(eval(*node.children[0], frame), *node.type));
       case NodeKind::kOpenRange: {
         Value endpoint = eval(*node.children[0], frame);
         if (node.op == BinaryOp::kNe) return Value::null("'!=' cannot be used as a range");
@@ -593,10 +593,41 @@ class Evaluator {
     return Value::boolean(some ? decided : !decided);
   }
 
-  static bool instance_of(const Value& v, std::string_view type) {
-    if (type == "Any") return !v.is_null();
-    if (type == "null") return v.is_null();
-    return kind_name(v.kind()) == type;
+  // Whether `v` conforms to `type`. Null is an instance of `Null` (or
+  // `null`) only; a list's items, a range's ends and a context's named
+  // entries must conform too (an empty list is a list of anything; a
+  // context may have more entries than the type names). FEEL functions carry
+  // no declared types, so any function is an instance of any function type.
+  static bool instance_of(const Value& v, const TypeSpec& type) {
+    if (!type.composite) {
+      if (type.name == "Any") return !v.is_null();
+      if (type.name == "null" || type.name == "Null") return v.is_null();
+      return kind_name(v.kind()) == type.name;
+    }
+    if (type.name == "list") {
+      if (!v.is_list()) return false;
+      for (const Value& item : v.as_list()) {
+        if (!instance_of(item, type.members[0].second)) return false;
+      }
+      return true;
+    }
+    if (type.name == "range") {
+      if (v.kind() != ValueKind::kRange) return false;
+      const Range& r = v.as_range();
+      for (const Value* end : {&r.start, &r.end}) {
+        if (!end->is_null() && !instance_of(*end, type.members[0].second)) return false;
+      }
+      return true;
+    }
+    if (type.name == "context") {
+      if (!v.is_context()) return false;
+      for (const auto& [key, entry_type] : type.members) {
+        const Value* entry = v.find(key);
+        if (entry == nullptr || !instance_of(*entry, entry_type)) return false;
+      }
+      return true;
+    }
+    return v.kind() == ValueKind::kFunction;
   }
 
   const EvalContext& ctx_;

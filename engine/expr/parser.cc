@@ -308,10 +308,11 @@ class Parser {
       } else if (keyword_at("instance") && keyword_at("of", 1)) {
         take();
         take();
-        std::string type = read_type_name();
-        if (type.empty()) return fail_here("expected a type name after 'instance of'");
+        auto type = read_type(0);
+        if (!type) return nullptr;
         auto node = make(NodeKind::kInstanceOf, pos);
-        node->name = type;
+        node->name = type->name;
+        node->type = std::move(type);
         node->children.push_back(std::move(lhs));
         lhs = finish(std::move(node));
       } else {
@@ -319,6 +320,75 @@ class Parser {
       }
     }
     return lhs;
+  }
+
+  // A type: a name, or list<T>, range<T>, context<k: T, ...>,
+  // function<T, ...> -> R. Null after a compile error.
+  std::shared_ptr<TypeSpec> read_type(int depth) {
+    if (depth > 32) {
+      fail_here("the type is nested too deeply");
+      return nullptr;
+    }
+    auto type = std::make_shared<TypeSpec>();
+    type->name = read_type_name();
+    if (type->name.empty()) {
+      fail_here("expected a type name after 'instance of'");
+      return nullptr;
+    }
+    const bool generic = type->name == "list" || type->name == "range" || type->name == "context" ||
+                         type->name == "function";
+    if (!generic || !symbol_at("<")) return type;
+    take();
+    type->composite = true;
+    auto expect = [&](std::string_view symbol, std::string_view what) {
+      if (symbol_at(symbol)) {
+        take();
+        return true;
+      }
+      fail_here(fmt::format("expected '{}' {} in the type '{}<...>'", symbol, what, type->name));
+      return false;
+    };
+    if (type->name == "list" || type->name == "range") {
+      auto inner = read_type(depth + 1);
+      if (!inner) return nullptr;
+      type->members.emplace_back("", std::move(*inner));
+      if (!expect(">", "after the element type")) return nullptr;
+      return type;
+    }
+    if (type->name == "context") {
+      do {
+        std::string key;
+        while (peek().kind == TokenKind::kName || peek().kind == TokenKind::kString) {
+          key += (key.empty() ? "" : " ") + take().text;
+        }
+        if (key.empty()) {
+          fail_here("expected an entry name in the type 'context<...>'");
+          return nullptr;
+        }
+        if (!expect(":", "after the entry name")) return nullptr;
+        auto inner = read_type(depth + 1);
+        if (!inner) return nullptr;
+        type->members.emplace_back(std::move(key), std::move(*inner));
+      } while (symbol_at(",") && (take(), true));
+      if (!expect(">", "after the entries")) return nullptr;
+      return type;
+    }
+    // function<T, ...> -> R
+    if (!symbol_at(">")) {
+      do {
+        auto inner = read_type(depth + 1);
+        if (!inner) return nullptr;
+        type->members.emplace_back("", std::move(*inner));
+      } while (symbol_at(",") && (take(), true));
+    }
+    if (!expect(">", "after the parameter types")) return nullptr;
+    if (!expect("-", "(of '->') before the result type") || !expect(">", "(of '->') before the result type")) {
+      return nullptr;
+    }
+    auto result = read_type(depth + 1);
+    if (!result) return nullptr;
+    type->members.emplace_back("->", std::move(*result));
+    return type;
   }
 
   std::string read_type_name() {

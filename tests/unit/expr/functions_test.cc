@@ -51,6 +51,51 @@ TEST(FeelFunctions, InstanceOfFunction) {
   EXPECT_EQ(eval_text("1 instance of function"), "false");
 }
 
+TEST(FeelTypes, InstanceOfCompositeTypes) {
+  struct Case {
+    const char* expression;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"[1, 2] instance of list<number>", "true"},
+      {"[] instance of list<string>", "true"},
+      {"[1, \"a\"] instance of list<number>", "false"},
+      {"[1, null] instance of list<number>", "false"},
+      {"[[1], [2, 3]] instance of list<list<number>>", "true"},
+      {"[[1], [\"x\"]] instance of list<list<number>>", "false"},
+      {"1 instance of list<number>", "false"},
+      {"[1..5] instance of range<number>", "true"},
+      {"(> 5) instance of range<number>", "true"},
+      {"[1..5] instance of range<string>", "false"},
+      {"{name: \"张三\", age: 30, city: \"杭州\"} instance of context<name: string, age: number>", "true"},
+      {"{name: \"张三\"} instance of context<name: string, age: number>", "false"},
+      {"{name: 1} instance of context<name: string>", "false"},
+      {"{first name: \"三\"} instance of context<first name: string>", "true"},
+      {"{a: [1]} instance of context<a: list<number>>", "true"},
+      {"[{a: 1}, {a: 2}] instance of list<context<a: number>>", "true"},
+      {"(function(x) x) instance of function<Any> -> Any", "true"},
+      {"(function() 1) instance of function<> -> number", "true"},
+      {"1 instance of function<number> -> number", "false"},
+      {"null instance of Null", "true"},
+      {"null instance of number", "false"},
+      {"1 instance of Null", "false"},
+      {"@\"2024-01-01\" instance of date", "true"},
+      {"[@\"P1D\"] instance of list<days and time duration>", "true"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(eval_text(c.expression), c.expected) << c.expression;
+}
+
+TEST(FeelTypes, MalformedTypesAreCompileErrors) {
+  for (const char* text : {"[1] instance of list<number", "[1] instance of list<>", "{} instance of context<a>",
+                           "{} instance of context<: number>", "1 instance of function<number> number"}) {
+    auto compiled = Expression::compile(text, Mode::kExpression);
+    EXPECT_FALSE(compiled.ok()) << text;
+  }
+  auto compiled = Expression::compile("[1] instance of list<number", Mode::kExpression);
+  ASSERT_FALSE(compiled.ok());
+  EXPECT_EQ(to_string(compiled.error()), "1:28: expected '>' after the element type in the type 'list<...>'");
+}
+
 TEST(FeelFunctions, FunctionValuesPrintAndBecomeJsonNull) {
   Value v = testing::eval_value("function(a, b) a");
   EXPECT_EQ(v.to_string(), "function(a, b)");
