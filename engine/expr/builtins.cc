@@ -96,14 +96,17 @@ Value change_case(const Args& a, bool upper, std::string_view name) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     auto byte = static_cast<unsigned char>(s[i]);
-    size_t length = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
-    if (i + length > s.size()) length = 1;
-    uint32_t cp = length == 1 ? byte : byte & (0x7F >> length);
-    for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    if (length == 1 && byte >= 0x80) {  // not UTF-8 (strings are checked on the way in): kept as it is
+    size_t length = byte < 0x80 ? 1 : byte >= 0xF8 ? 0 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 0;
+    if (i + length > s.size()) length = 0;
+    for (size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) length = 0;
+    }
+    if (length == 0) {  // not UTF-8 (strings are checked on the way in): the byte is kept as it is
       out.push_back(s[i++]);
       continue;
     }
+    uint32_t cp = length == 1 ? byte : byte & (0x7F >> length);
+    for (size_t k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     uint32_t mapped = cp;
     if (tables != static_cast<locale_t>(nullptr)) {
       auto w = static_cast<wint_t>(cp);
@@ -116,6 +119,8 @@ Value change_case(const Args& a, bool upper, std::string_view name) {
     append_code_point(out, mapped);
     i += length;
   }
+  // A few letters take more bytes in the other case (ɐ → Ɐ).
+  if (out.size() > kMaxStringBytes) return bad(name, "the result is too long");
   return Value::string(std::move(out));
 }
 Value upper_case(Args& a, CallContext&) { return change_case(a, true, "upper case"); }
@@ -158,9 +163,9 @@ Value matches(Args& a, CallContext&) {
 Value replace(Args& a, CallContext&) {
   if (!two_strings(a) || !a[2].is_string()) return bad("replace", "the input, pattern and replacement must be strings");
   std::string flags = given(a, 3) && a[3].is_string() ? a[3].as_string() : "";
-  RegexOutcome r = regex_replace_bounded(a[0].as_string(), a[1].as_string(), a[2].as_string(), flags);
+  RegexOutcome r =
+      regex_replace_bounded(a[0].as_string(), a[1].as_string(), a[2].as_string(), flags, kMaxStringBytes);
   if (r.error) return bad("replace", *r.error);
-  if (r.replaced.size() > kMaxStringBytes) return bad("replace", "the result is too long");
   return Value::string(std::move(r.replaced));
 }
 

@@ -3,6 +3,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -12,13 +13,22 @@ namespace banshi::expr {
 
 namespace {
 
-// The matcher backtracks, so a pattern such as `(a+)+$` takes exponential
+// The matcher backtracks, so a pattern such as `(a|aa)+$` takes exponential
 // time on a long enough input that does not match. Rather than refusing
 // such shapes up front (which also refuses useful patterns like
-// `(\w+\s)+`), every match runs under PCRE2's limits: steps (a few
-// milliseconds of work at most), backtracking depth and heap memory. A
-// match that reaches one gives an error, never a wrong answer.
-constexpr uint32_t kMatchLimit = 200'000;
+// `(\w+\s)+`), every search runs under PCRE2's limits: steps, backtracking
+// depth and heap memory. PCRE2 counts steps afresh at each position where an
+// unanchored search starts, so one evaluation's steps are shared out: a
+// search may take kWorkBudget steps over all the positions it can start at
+// (at least kMinStepsPerStart, at most kMaxStepsPerStart at each), and what
+// a search may have used is taken off the budget of the searches after it
+// (replace and split search again after each match). A search that reaches
+// a limit gives an error, never a wrong answer; one evaluation does at most
+// a few tens of millions of steps (a fraction of a second) whatever the
+// pattern and input.
+constexpr uint64_t kWorkBudget = 10'000'000;
+constexpr uint64_t kMinStepsPerStart = 100;
+constexpr uint64_t kMaxStepsPerStart = 1'000'000;
 constexpr uint32_t kDepthLimit = 20'000;
 constexpr uint32_t kHeapLimitKib = 8 * 1024;
 
@@ -45,17 +55,20 @@ std::string pcre2_message(int code) {
 bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // XPath's x flag: whitespace is removed from the pattern except inside
-// character classes.
+// character classes; escapes and classes are read on what remains, so
+// `\ [` is an escaped bracket.
 std::string strip_whitespace(const std::string& p) {
   std::string out;
   out.reserve(p.size());
   bool in_class = false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    char c = p[i];
+  bool escaped = false;  // the last character kept is a backslash that escapes the next
+  for (char c : p) {
     if (!in_class && is_xml_space(c)) continue;
     out.push_back(c);
-    if (c == '\\' && i + 1 < p.size() && (in_class || !is_xml_space(p[i + 1]))) {
-      out.push_back(p[++i]);
+    if (escaped) {
+      escaped = false;
+    } else if (c == '\\') {
+      escaped = true;
     } else if (c == '[') {
       in_class = true;
     } else if (c == ']') {
@@ -63,6 +76,17 @@ std::string strip_whitespace(const std::string& p) {
     }
   }
   return out;
+}
+
+// XPath escapes that PCRE2 reads otherwise: \i and \c (XML name
+// characters; \c is a control character to PCRE2) and their negations.
+char unsupported_escape(const std::string& p) {
+  for (size_t i = 0; i + 1 < p.size(); ++i) {
+    if (p[i] != '\\') continue;
+    char e = p[++i];
+    if (e == 'i' || e == 'I' || e == 'c' || e == 'C') return e;
+  }
+  return 0;
 }
 
 // XPath's class subtraction (`[a-z-[aeiou]]`) has no equivalent here, and
@@ -116,6 +140,10 @@ class Regex {
         out.error = "character class subtraction ([a-z-[aeiou]]) is not supported; list the class's members instead";
         return std::nullopt;
       }
+      if (char e = unsupported_escape(text)) {
+        out.error = fmt::format("\\{} (XML name characters) is not supported", std::string(1, e));
+        return std::nullopt;
+      }
     }
     std::unique_ptr<pcre2_compile_context, CompileContextFree> context(pcre2_compile_context_create(nullptr));
     if (!context) {
@@ -123,6 +151,7 @@ class Regex {
       return std::nullopt;
     }
     pcre2_set_max_pattern_length(context.get(), kMaxRegexPattern);
+    pcre2_set_newline(context.get(), PCRE2_NEWLINE_LF);  // `.`, `^` and `$` know \n only, whatever the build's default
     pcre2_set_parens_nest_limit(context.get(), 50);
     int code = 0;
     PCRE2_SIZE offset = 0;
@@ -141,20 +170,30 @@ class Regex {
       out.error = "out of memory";
       return std::nullopt;
     }
-    pcre2_set_match_limit(r.match_context_.get(), kMatchLimit);
     pcre2_set_depth_limit(r.match_context_.get(), kDepthLimit);
     pcre2_set_heap_limit(r.match_context_.get(), kHeapLimitKib);
     uint32_t groups = 0;
     pcre2_pattern_info(r.code_.get(), PCRE2_INFO_CAPTURECOUNT, &groups);
     r.groups_ = groups;
+    uint32_t all_options = 0;
+    pcre2_pattern_info(r.code_.get(), PCRE2_INFO_ALLOPTIONS, &all_options);
+    r.anchored_ = (all_options & PCRE2_ANCHORED) != 0;  // `^` outside multiline mode, for one
     return std::optional<Regex>(std::move(r));
   }
 
   // Searches `subject` from byte `start`: 1 for a match (see `begin`/`end`),
   // 0 for none, -1 with `out.error` set.
   int find(const std::string& subject, size_t start, uint32_t options, RegexOutcome& out) {
+    // The positions this search may start at, and the steps each may take.
+    const bool anchored = anchored_ || (options & PCRE2_ANCHORED) != 0;
+    const uint64_t starts = anchored ? 1 : subject.size() - start + 1;
+    const uint64_t per_start = std::clamp(budget_ / starts, kMinStepsPerStart, kMaxStepsPerStart);
+    pcre2_set_match_limit(match_context_.get(), static_cast<uint32_t>(per_start));
     int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), start,
                          options | (checked_ ? PCRE2_NO_UTF_CHECK : 0), data_.get(), match_context_.get());
+    // What it may have used: every start up to the match, or all of them.
+    const uint64_t tried = anchored ? 1 : rc >= 0 ? begin() - start + 1 : starts;
+    budget_ -= std::min(budget_, tried * per_start);
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc >= 0) {
       checked_ = true;  // the subject was valid UTF-8; later searches in it need not check again
@@ -186,7 +225,9 @@ class Regex {
   std::unique_ptr<pcre2_match_data, MatchDataFree> data_;
   uint32_t groups_ = 0;
   bool literal_ = false;
+  bool anchored_ = false;
   bool checked_ = false;
+  uint64_t budget_ = kWorkBudget;  // steps left for this evaluation's searches
 };
 
 bool input_too_long(const std::string& input, RegexOutcome& out) {
@@ -236,32 +277,44 @@ bool for_each_match(Regex& re, const std::string& input, RegexOutcome& out, Each
   return true;
 }
 
-// Appends the replacement for the current match, by XPath's rules: `$N` is
-// group N (the longest run of digits that names a group; an absent group is
-// ""), `\$` is `$`, `\\` is `\`; any other `$` or `\` is an error.
-bool append_replacement(const Regex& re, const std::string& input, const std::string& replacement,
-                        std::string& result, RegexOutcome& out) {
-  if (re.literal()) {
-    result += replacement;
-    return true;
-  }
+// XPath's rules for a replacement: `\` only before `\` or `$`, `$` only
+// before a digit. Checked before matching, so a wrong replacement is an
+// error whether or not the pattern matches. Empty when it is fine.
+std::string replacement_error(const std::string& replacement) {
   for (size_t i = 0; i < replacement.size(); ++i) {
     char c = replacement[i];
     if (c == '\\') {
       if (i + 1 < replacement.size() && (replacement[i + 1] == '\\' || replacement[i + 1] == '$')) {
-        result.push_back(replacement[++i]);
+        ++i;
         continue;
       }
-      out.error = "in the replacement, a backslash must be followed by \\ or $";
-      return false;
+      return "in the replacement, a backslash must be followed by \\ or $";
+    }
+    if (c == '$' && (i + 1 >= replacement.size() || replacement[i + 1] < '0' || replacement[i + 1] > '9')) {
+      return "in the replacement, $ must be followed by a group number (write \\$ for a dollar sign)";
+    }
+  }
+  return {};
+}
+
+// Appends the replacement (checked by replacement_error) for the current
+// match: `$N` is group N (the longest run of digits that names a group; an
+// absent group is ""), `\$` is `$`, `\\` is `\`.
+void append_replacement(const Regex& re, const std::string& input, const std::string& replacement,
+                        std::string& result) {
+  if (re.literal()) {
+    result += replacement;
+    return;
+  }
+  for (size_t i = 0; i < replacement.size(); ++i) {
+    char c = replacement[i];
+    if (c == '\\') {
+      result.push_back(replacement[++i]);
+      continue;
     }
     if (c != '$') {
       result.push_back(c);
       continue;
-    }
-    if (i + 1 >= replacement.size() || replacement[i + 1] < '0' || replacement[i + 1] > '9') {
-      out.error = "in the replacement, $ must be followed by a group number (write \\$ for a dollar sign)";
-      return false;
     }
     uint32_t group = static_cast<uint32_t>(replacement[++i] - '0');
     while (i + 1 < replacement.size() && replacement[i + 1] >= '0' && replacement[i + 1] <= '9') {
@@ -272,7 +325,6 @@ bool append_replacement(const Regex& re, const std::string& input, const std::st
     }
     if (re.set(group)) result.append(input, re.begin(group), re.end(group) - re.begin(group));
   }
-  return true;
 }
 
 }  // namespace
@@ -288,11 +340,17 @@ RegexOutcome regex_search_bounded(const std::string& input, const std::string& p
 }
 
 RegexOutcome regex_replace_bounded(const std::string& input, const std::string& pattern,
-                                   const std::string& replacement, const std::string& flags) {
+                                   const std::string& replacement, const std::string& flags, size_t max_result) {
   RegexOutcome out;
   if (input_too_long(input, out)) return out;
   auto re = Regex::compile(pattern, flags, out);
   if (!re) return out;
+  if (!re->literal()) {
+    if (std::string why = replacement_error(replacement); !why.empty()) {
+      out.error = std::move(why);
+      return out;
+    }
+  }
   if (matches_empty(*re, out)) {
     if (!out.error) out.error = "the pattern matches the empty string";
     return out;
@@ -302,14 +360,21 @@ RegexOutcome regex_replace_bounded(const std::string& input, const std::string& 
   bool ok = for_each_match(*re, input, out, [&] {
     if (out.error) return;
     result.append(input, copied, re->begin() - copied);
-    append_replacement(*re, input, replacement, result, out);
+    append_replacement(*re, input, replacement, result);
     copied = re->end();
+    // Checked as it grows: a long replacement for every match of a long
+    // input would otherwise take gigabytes before the check at the end.
+    if (result.size() > max_result) out.error = fmt::format("the result is longer than {} bytes", max_result);
   });
   if (!ok || out.error) {
     out.replaced.clear();
     return out;
   }
   result.append(input, copied, std::string::npos);
+  if (result.size() > max_result) {
+    out.error = fmt::format("the result is longer than {} bytes", max_result);
+    return out;
+  }
   out.replaced = std::move(result);
   return out;
 }

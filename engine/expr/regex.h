@@ -28,9 +28,10 @@ struct RegexOutcome {
 // q (the pattern is literal text; in replace(), so is the replacement).
 RegexOutcome regex_search_bounded(const std::string& input, const std::string& pattern, const std::string& flags);
 // XPath fn:replace: `$N` in the replacement is group N, `\$` and `\\` a
-// dollar and a backslash; a pattern that matches the empty string is an error.
+// dollar and a backslash; a pattern that matches the empty string is an
+// error, and so is a result longer than `max_result` bytes.
 RegexOutcome regex_replace_bounded(const std::string& input, const std::string& pattern,
-                                   const std::string& replacement, const std::string& flags);
+                                   const std::string& replacement, const std::string& flags, size_t max_result);
 // The pieces of `input` between the matches of `pattern` (FEEL split,
 // XPath tokenize): a pattern that matches the empty string is an error.
 RegexOutcome regex_split_bounded(const std::string& input, const std::string& pattern);

@@ -54,6 +54,11 @@ INSTANTIATE_TEST_SUITE_P(
         RegexCase{R"x(matches("ab", "^(a|b)*$"))x", "true"},
         RegexCase{R"x(matches("aaab", "a+?b"))x", "true"},
         RegexCase{R"x(matches("abab", "^(ab)\\1$"))x", "true"},
+        // x removes whitespace first: `\ [` is an escaped bracket.
+        RegexCase{R"x(matches("a[b", "a \\ [ b", "x"))x", "true"},
+        // XPath's \i and \c (XML name characters) are refused, not read as PCRE2's \c (a control character).
+        RegexCase{R"x(matches("ab", "^\\c+$"))x", "null"},
+        RegexCase{R"x(matches("ab", "^\\i"))x", "null"},
         // Invalid patterns.
         RegexCase{R"x(matches("a", "("))x", "null"},
         RegexCase{R"x(matches("a**", "a**"))x", "null"},
@@ -68,6 +73,8 @@ INSTANTIATE_TEST_SUITE_P(
         RegexCase{R"x(replace("abc", "(b)|(x)", "[$2]"))x", "\"a[]c\""},
         RegexCase{R"x(replace("abc", "b", "$"))x", "null"},
         RegexCase{R"x(replace("abc", "b", "\\x"))x", "null"},
+        // A wrong replacement is an error even where nothing matches.
+        RegexCase{R"x(replace("abc", "z", "$"))x", "null"},
         RegexCase{R"x(replace("Abc", "B", "x", "i"))x", "\"Axc\""},
         RegexCase{R"x(replace("a.b.c", ".", "$", "q"))x", "\"a$b$c\""},
         RegexCase{R"x(replace("浙江省杭州市", "省|市", ""))x", "\"浙江杭州\""},
@@ -103,6 +110,39 @@ TEST(RegexLimits, ExponentialBacktrackingStopsWithAnError) {
   EXPECT_NE(v.null_reason().find("too much work"), std::string::npos) << v.null_reason();
   // Generous even under sanitizers; without the limit this runs for hours.
   EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+// PCRE2 counts steps afresh at every position an unanchored search starts
+// at: the steps of one evaluation are shared out over them, so a pattern that
+// backtracks a lot at each of many positions stops too.
+TEST(RegexLimits, WorkIsBoundedOverEveryStartingPosition) {
+  std::string chunk = std::string(22, 'a') + "c";
+  std::string input;
+  while (input.size() + chunk.size() < 60000) input += chunk;
+  boost::json::object vars;
+  vars["s"] = input + "b";
+  for (const char* expression : {R"x(matches(s, "(a|aa)+b"))x", R"x(replace(s, "(a|aa)+b", "x"))x",
+                                 R"x(split(s, "(a|aa)+b"))x"}) {
+    auto started = std::chrono::steady_clock::now();
+    Value v = eval_value(expression, vars);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_TRUE(v.is_null()) << expression;
+    EXPECT_NE(v.null_reason().find("too much work"), std::string::npos) << v.null_reason();
+    EXPECT_LT(took, std::chrono::seconds(10)) << expression;  // without the sharing: hours
+  }
+  // An ordinary search of a long input is unaffected.
+  vars["s"] = std::string(60000, 'x') + "11010519491231002X";
+  EXPECT_EQ(eval_text(R"x(matches(s, "\\d{17}[\\dX]"))x", vars), "true");
+  EXPECT_EQ(eval_text(R"x(string length(replace(s, "x", "")))x", vars), "18");
+}
+
+TEST(RegexLimits, ReplaceStopsWhenTheResultGrowsTooLong) {
+  boost::json::object vars;
+  vars["s"] = std::string(60000, 'a');
+  vars["r"] = std::string(1000, 'b');
+  Value v = eval_value(R"x(replace(s, "a", r))x", vars);
+  EXPECT_TRUE(v.is_null());
+  EXPECT_NE(v.null_reason().find("the result is longer than"), std::string::npos) << v.null_reason();
 }
 
 TEST(RegexLimits, SizesAreBounded) {
