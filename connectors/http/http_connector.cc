@@ -1,5 +1,7 @@
 #include "http/http_connector.h"
 
+#include "expr/json_text.h"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -110,7 +112,7 @@ Result<HttpRequest> HttpConnector::build_request(const Call& call) const {
       return Error{"mapping", fmt::format("{}: the request body gave null{}", spec_.name,
                                           b.null_reason().empty() ? "" : ": " + b.null_reason())};
     }
-    req.body = json::serialize(expr::to_json(b));
+    req.body = expr::json_text(expr::to_json(b));
     req.headers.emplace_back("Content-Type", "application/json");
   }
   req.headers.emplace_back("Accept", "application/json");

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "banshi/connector_abi.h"
+#include "expr/json_text.h"
 
 namespace banshi::connectors {
 
@@ -81,8 +82,8 @@ class PluginAsyncConnector final : public AsyncConnector {
     frame->library = library_;
     frame->type = call.type;
     frame->key = call.idempotency_key;
-    frame->variables = json::serialize(call.variables);
-    frame->headers = json::serialize(call.headers);
+    frame->variables = expr::json_text(call.variables);
+    frame->headers = expr::json_text(call.headers);
     frame->done = std::move(done);
     banshi_call& c = frame->call;
     c.struct_size = sizeof(banshi_call);

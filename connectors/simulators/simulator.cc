@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "expr/json_text.h"
 #include "simulators/people.h"
 
 namespace banshi::connectors::sim {
@@ -22,7 +23,7 @@ api::Response answer(int status, const json::value& body) {
   api::Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(body);
+  r.body = expr::json_text(body);
   return r;
 }
 
@@ -775,7 +776,7 @@ std::string Simulator::record_text(const std::string& kind, const std::string& k
     auto it = certificates_.find(key);
     if (it == certificates_.end()) return {};
     const Certificate& c = it->second;
-    return json::serialize(certificate_record(c.number, c.id_number, c.region, c.status, c.category, c.level,
+    return expr::json_text(certificate_record(c.number, c.id_number, c.region, c.status, c.category, c.level,
                                               c.replacements, c.valid_from, c.valid_until, c.cancelled_at,
                                               c.cancel_reason, c.transfers));
   }
@@ -791,7 +792,7 @@ std::string Simulator::record_text(const std::string& kind, const std::string& k
     o["monthsPaid"] = s.months_paid;
     o["lastPaidMonth"] = s.last_paid_month;
     o["stopFrom"] = s.stop_from;
-    return json::serialize(o);
+    return expr::json_text(o);
   }
   const std::map<std::string, std::string>* plain = kind == "unemployment"        ? &unemployment_
                                                     : kind == "difficulty"        ? &difficulty_

@@ -15,6 +15,7 @@
 #include "api/task_json.h"
 #include "core/records.h"
 #include "exec/case_region.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 #include "store/store.h"
 
@@ -27,18 +28,12 @@ namespace {
 constexpr int64_t kMaxId = INT64_MAX;
 constexpr size_t kMaxPage = 1000;
 
-// Serialises into a buffer that doubles as it fills: json::serialize grows
-// its string in small steps, which cost a copy each on a page of tasks.
+// Numbers as people write them (expr/json_text.h), into a buffer sized for a
+// page of tasks so that it is not grown a step at a time.
 std::string to_json_text(const json::value& v) {
-  json::serializer sr;
-  sr.reset(&v);
-  std::string out(4096, '\0');
-  size_t used = 0;
-  while (!sr.done()) {
-    if (used == out.size()) out.resize(out.size() * 2);
-    used += sr.read(out.data() + used, out.size() - used).size();
-  }
-  out.resize(used);
+  std::string out;
+  out.reserve(4096);
+  expr::append_json(out, v);
   return out;
 }
 

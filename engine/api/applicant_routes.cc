@@ -14,6 +14,7 @@
 #include "api/input.h"
 #include "api/password.h"
 #include "api/problem.h"
+#include "expr/json_text.h"
 #include "frontdoor/frontdoor.h"
 
 namespace banshi::api {
@@ -29,7 +30,7 @@ Response answer(int status, const json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = expr::json_text(v);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }

@@ -15,6 +15,7 @@
 #include "api/problem.h"
 #include "api/roles.h"
 #include "dmn/model.h"
+#include "expr/json_text.h"
 #include "model/load.h"
 #include "store/store.h"
 
@@ -28,7 +29,7 @@ Response case_json(int status, const json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = expr::json_text(v);
   return r;
 }
 

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "api/input.h"
 #include "api/problem.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 
 namespace banshi::api {
@@ -47,7 +48,7 @@ Response clock_json(int64_t now, int64_t previous = -1) {
   Response r;
   r.status = 200;
   r.content_type = "application/json";
-  r.body = json::serialize(o);
+  r.body = expr::json_text(o);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "api/api.h"
+#include "expr/json_text.h"
 
 namespace banshi::api {
 
@@ -57,7 +58,7 @@ void Api::add_connector_routes() {
         Response r;
         r.status = 200;
         r.content_type = "application/json";
-        r.body = json::serialize(body);
+        r.body = expr::json_text(body);
         return r;
       });
 }

@@ -8,6 +8,7 @@
 
 #include "api/mask.h"
 #include "api/roles.h"
+#include "expr/json_text.h"
 
 namespace banshi::api {
 
@@ -63,7 +64,7 @@ void EventHub::add(const std::shared_ptr<WsClient>& client, Principal who, std::
     // Checked again under the lock: events may have been dropped from the
     // window since the upgrade was accepted.
     if (auto refused = refusal_locked(*since)) {
-      client->send(json::serialize(json::object{{"type", "error"}, {"detail", refused->detail}}));
+      client->send(expr::json_text(json::object{{"type", "error"}, {"detail", refused->detail}}));
       client->close_after_sent();
       return;
     }
@@ -87,7 +88,7 @@ void EventHub::set_recheck(Recheck recheck, int64_t every_ms) {
 
 void EventHub::end_sessions(const std::string& user, const std::string& session_hash, const std::string& why) {
   std::lock_guard lock(mu_);
-  const std::string frame = json::serialize(json::object{{"type", "error"}, {"detail", why}});
+  const std::string frame = expr::json_text(json::object{{"type", "error"}, {"detail", why}});
   for (auto it = clients_.begin(); it != clients_.end();) {
     const Client& c = it->second;
     if (c.who.kind != Principal::Kind::kUser || c.who.name != user ||
@@ -136,7 +137,7 @@ size_t EventHub::clients() const {
 
 void EventHub::on_message(const std::shared_ptr<WsClient>& client, std::string_view text) {
   auto refuse = [&](const std::string& detail) {
-    client->send(json::serialize(json::object{{"type", "error"}, {"detail", detail}}));
+    client->send(expr::json_text(json::object{{"type", "error"}, {"detail", detail}}));
   };
   json::error_code ec;
   json::value v = json::parse(text, ec);
@@ -201,7 +202,7 @@ std::string EventHub::to_json(const EngineEvent& e, uint64_t position) {
     }
     o["data"] = std::move(data);
   }
-  return json::serialize(o);
+  return expr::json_text(o);
 }
 
 void EventHub::on_event(const EngineEvent& e) {
@@ -220,7 +221,7 @@ void EventHub::on_event(const EngineEvent& e) {
       c.checked = std::chrono::steady_clock::now();
       std::optional<Principal> now = recheck_(c.who);
       if (!now) {
-        client->send(json::serialize(json::object{{"type", "error"}, {"detail", "Your session has ended; log in again."}}));
+        client->send(expr::json_text(json::object{{"type", "error"}, {"detail", "Your session has ended; log in again."}}));
         client->close_after_sent();
         it = clients_.erase(it);
         continue;

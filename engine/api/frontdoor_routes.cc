@@ -27,6 +27,7 @@
 #include "api/password.h"
 #include "api/problem.h"
 #include "api/roles.h"
+#include "expr/json_text.h"
 #include "frontdoor/frontdoor.h"
 #include "frontdoor/multipart.h"
 #include "reports/reports.h"
@@ -47,7 +48,7 @@ Response json_answer(int status, const json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = expr::json_text(v);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
@@ -500,7 +501,7 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   rec.business_key = key;
   rec.instance_id = static_cast<int64_t>(*instance);
   rec.process_id = op->id;
-  rec.services = json::serialize(requested);
+  rec.services = expr::json_text(requested);
   rec.region = region;
   rec.applicant_hash = keyed_hash(ctx.options, "id", id);
   rec.phone_hash = phone_hash;
@@ -508,9 +509,9 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   rec.filed_by = online ? "applicant" : who.name;
   rec.on_behalf = on_behalf;
   if (!agent_name.empty()) {
-    rec.proxy = json::serialize(json::object{{"name", fd::mask_name(agent_name)}, {"relation", agent_relation}});
+    rec.proxy = expr::json_text(json::object{{"name", fd::mask_name(agent_name)}, {"relation", agent_relation}});
   }
-  rec.receipt = json::serialize(receipt);
+  rec.receipt = expr::json_text(receipt);
   rec.created_at = now;
   rec.linked_key = id;
   if (auto r = ctx.store->add_intake(rec); !r.ok()) {

@@ -14,6 +14,7 @@
 #include "api/problem.h"
 #include "api/roles.h"
 #include "calendar/business_calendar.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 
 namespace banshi::api {
@@ -26,7 +27,7 @@ Response monitor_json(const json::value& v) {
   Response r;
   r.status = 200;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = expr::json_text(v);
   return r;
 }
 

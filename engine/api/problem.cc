@@ -1,5 +1,7 @@
 #include "api/problem.h"
 
+#include "expr/json_text.h"
+
 #include <atomic>
 
 #include <boost/json/serialize.hpp>
@@ -95,7 +97,7 @@ Response problem(ProblemKind kind, std::string detail, std::string field, json::
   Response r;
   r.status = problem_status(kind);
   r.content_type = "application/problem+json";
-  r.body = json::serialize(doc);
+  r.body = expr::json_text(doc);
   return r;
 }
 

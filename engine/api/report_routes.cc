@@ -16,6 +16,7 @@
 #include "api/mask.h"
 #include "api/problem.h"
 #include "api/roles.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 #include "reports/comparison.h"
 #include "reports/reports.h"
@@ -35,7 +36,7 @@ Response report_json(int status, const json::value& v) {
   Response r;
   r.status = status;
   r.content_type = "application/json";
-  r.body = json::serialize(v);
+  r.body = expr::json_text(v);
   return r;
 }
 

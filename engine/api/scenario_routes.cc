@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "api/input.h"
 #include "api/problem.h"
+#include "expr/json_text.h"
 
 namespace banshi::api {
 
@@ -82,7 +83,7 @@ void Api::add_scenario_routes() {
     Response r;
     r.status = 200;
     r.content_type = "application/json";
-    r.body = json::serialize(*report);
+    r.body = expr::json_text(*report);
     return r;
   });
 }

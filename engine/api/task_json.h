@@ -18,7 +18,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "core/json_text.h"
+#include "expr/json_text.h"
 #include "store/store.h"
 
 namespace banshi::api {
@@ -35,8 +35,8 @@ void append_task_json(std::string& out, const store::TaskRecord& t);
 boost::json::value stored_json(const std::string& text, boost::json::storage_ptr sp = {});
 boost::json::array string_array(const std::vector<std::string>& v, boost::json::storage_ptr sp = {});
 
-// Appends `s` as a JSON string (core/json_text.h).
-using core::append_json_string;
+// Appends `s` as a JSON string (expr/json_text.h).
+using expr::append_json_string;
 // Whether `text` is one well-formed JSON value (checked without building it).
 bool is_json_text(std::string_view text);
 

@@ -9,6 +9,7 @@
 
 #include "core/behavior.h"
 #include "core/sla.h"
+#include "expr/json_text.h"
 #include "model/cron.h"
 #include "model/iso8601.h"
 
@@ -710,7 +711,7 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
     const model::TimerSpec& t = ev.events.front().timer;
     auto v = evaluate(t.value, owner, "timer");
     if (!v) return false;
-    std::string text = v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+    std::string text = v->is_string() ? std::string(v->as_string()) : expr::json_text(*v);
     Timer timer;
     timer.key = new_key();
     timer.element_instance = owner;
@@ -764,7 +765,7 @@ bool Processor::subscribe_event(Key owner, const FlowNode& ev) {
     if (!key_expr.empty()) {
       auto v = evaluate(key_expr, owner, "correlation key");
       if (!v) return false;
-      correlation = v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+      correlation = v->is_string() ? std::string(v->as_string()) : expr::json_text(*v);
     }
     Key key = new_key();
     state_.message_subscriptions[key] = MessageSubscription{key, owner, ev.index, m.name, correlation};

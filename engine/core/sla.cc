@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/processor.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 
 namespace banshi::core {
@@ -279,7 +280,7 @@ bool due_from_value(const StepEnv& env, const json::value& v, int64_t& due_at, b
   if (v.is_number()) {
     double n = v.to_number<double>();
     if (n < 1 || n > 10000 || n != static_cast<double>(static_cast<int64_t>(n))) {
-      why = fmt::format("a number of working days is a whole number from 1 to 10000, not {}", json::serialize(v));
+      why = fmt::format("a number of working days is a whole number from 1 to 10000, not {}", expr::json_text(v));
       return false;
     }
     model::SlaPeriod period;
@@ -293,7 +294,7 @@ bool due_from_value(const StepEnv& env, const json::value& v, int64_t& due_at, b
   }
   if (!v.is_string()) {
     why = fmt::format("the due time must be a period, a number of working days or a date-time, not {}",
-                      json::serialize(v));
+                      expr::json_text(v));
     return false;
   }
   std::string_view text = v.as_string();

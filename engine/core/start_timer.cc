@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "expr/feel.h"
+#include "expr/json_text.h"
 #include "expr/value.h"
 #include "model/cron.h"
 #include "model/iso8601.h"
@@ -31,7 +32,7 @@ Result<std::string> timer_text(const model::Expr& value, const StartTimerEnv& en
                                       v.null_reason().empty() ? "" : ": " + v.null_reason())};
   }
   boost::json::value j = expr::to_json(v);
-  return j.is_string() ? std::string(j.as_string()) : boost::json::serialize(j);
+  return j.is_string() ? std::string(j.as_string()) : expr::json_text(j);
 }
 
 // Moves a cycle's occurrence on to the first one at or after `not_before`

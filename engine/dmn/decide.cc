@@ -7,6 +7,7 @@
 
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
+#include "expr/json_text.h"
 
 namespace banshi::dmn {
 
@@ -65,9 +66,9 @@ int run_decide(const DecideOptions& options, std::FILE* out, std::FILE* err) {
     boost::json::array errors;
     for (const auto& e : r.errors) errors.push_back(boost::json::string(e));
     o["errors"] = std::move(errors);
-    fmt::print(out, "{}\n", boost::json::serialize(o));
+    fmt::print(out, "{}\n", expr::json_text(o));
   } else {
-    fmt::print(out, "{}\n", boost::json::serialize(expr::to_json(r.value)));
+    fmt::print(out, "{}\n", expr::json_text(expr::to_json(r.value)));
     for (const auto& m : r.matched) {
       std::string rules;
       for (size_t i = 0; i < m.rules.size(); ++i) {

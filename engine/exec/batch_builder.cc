@@ -1,5 +1,7 @@
 #include "exec/batch_builder.h"
 
+#include "expr/json_text.h"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -22,7 +24,7 @@ std::vector<std::string> strings(const json::object& o, const char* key) {
   if (!v || !v->is_array()) return out;
   for (const json::value& item : v->as_array()) {
     if (item.is_string()) out.emplace_back(item.as_string());
-    else out.push_back(json::serialize(item));
+    else out.push_back(expr::json_text(item));
   }
   return out;
 }
@@ -70,7 +72,7 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
         }
         t.created_at = now;
         t.due_at = r.due_at;
-        t.payload = json::serialize(r.payload);
+        t.payload = expr::json_text(r.payload);
         if (!t.candidate_groups.empty()) t.department = t.candidate_groups.front().substr(0, t.candidate_groups.front().find('-'));
         tasks_[key] = std::move(t);
         break;
@@ -132,7 +134,7 @@ void BatchBuilder::add(const InstanceContext& ctx, const std::vector<Record>& re
         j.idempotency_key = fmt::format("{}-{}", id, r.key);
         json::object payload = p;
         payload["initialRetries"] = j.retries;
-        j.payload = json::serialize(payload);
+        j.payload = expr::json_text(payload);
         if (ctx.local_types && ctx.local_types->count(j.type)) {
           j.lease_owner = ctx.node_id;
           j.lease_until = now + ctx.lease_ms;

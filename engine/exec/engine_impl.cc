@@ -27,6 +27,7 @@
 #include "exec/batch_builder.h"
 #include "exec/case_region.h"
 #include "exec/history_json.h"
+#include "expr/json_text.h"
 #include "model/iso8601.h"
 #include "model/load.h"
 #include "store/store.h"
@@ -1669,7 +1670,7 @@ class EngineImpl final : public Engine {
       for (const auto& u : e.candidate_users) users.emplace_back(u);
       o["groups"] = std::move(groups);
       o["users"] = std::move(users);
-      std::string text = json::serialize(o);
+      std::string text = expr::json_text(o);
       if (text.size() < 7999) payloads.push_back(std::move(text));  // NOTIFY's limit; the rest stay local
     }
     if (auto r = store_->relay_events(payloads); !r.ok()) {
@@ -1997,7 +1998,7 @@ class EngineImpl final : public Engine {
       store::MessageRecord m;
       m.name = req.name;
       m.correlation_key = req.correlation_key;
-      m.variables = json::serialize(req.variables);
+      m.variables = expr::json_text(req.variables);
       m.message_id = req.message_id;
       m.published_at = now;
       m.expires_at = now + req.time_to_live_ms;
@@ -2477,7 +2478,7 @@ class EngineImpl final : public Engine {
         // The backoff reads the task's retry settings from the stored payload.
         json::object stored = payload;
         stored["initialRetries"] = j.retries;
-        j.payload = json::serialize(stored);
+        j.payload = expr::json_text(stored);
       }
       outcomes.push_back(job_command(j, outcome));
     }

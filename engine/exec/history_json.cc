@@ -1,9 +1,10 @@
 #include "exec/history_json.h"
 
+#include "expr/json_text.h"
+
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
-#include "core/json_text.h"
 
 namespace banshi::exec {
 
@@ -26,7 +27,7 @@ std::string history_json(const core::ExecutableProcess& process, const std::vect
     out += ",\"";
     out += name;
     out += "\":";
-    core::append_json_string(out, value);
+    expr::append_json_string(out, value);
   };
   out += '[';
   for (size_t i = 0; i < records.size(); ++i) {
@@ -45,7 +46,7 @@ std::string history_json(const core::ExecutableProcess& process, const std::vect
     if (!r.text.empty()) text("t", r.text);
     if (!r.payload.is_null()) {
       out += ",\"p\":";
-      out += boost::json::serialize(r.payload);
+      out += expr::json_text(r.payload);
     }
     out += '}';
   }

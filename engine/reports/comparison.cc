@@ -1,5 +1,7 @@
 #include "reports/comparison.h"
 
+#include "expr/json_text.h"
+
 #include <set>
 #include <string>
 
@@ -35,8 +37,8 @@ JobOutcome record_comparison_run(store::Store& store, const JobContext& job, int
   run.at = now;
   run.found_count = static_cast<int64_t>(found.size());
   run.started_count = static_cast<int64_t>(started_items.size());
-  run.found = json::serialize(found);
-  run.started = json::serialize(started_items);
+  run.found = expr::json_text(found);
+  run.started = expr::json_text(started_items);
   auto id = store.add_comparison_run(run);
   if (!id.ok()) return JobOutcome::failed(fmt::format("cannot record the comparison run: {}", id.error().message));
   return JobOutcome::completed(json::object{{"comparisonRunId", *id}});

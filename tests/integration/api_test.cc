@@ -140,6 +140,25 @@ TEST_F(ApiTest, InstancesStartGetListCancelHistory) {
   expect_problem(call("POST", "/api/v1/instances/1/cancel", R"({"reason":5})"), 400, "bad-request", "reason");
 }
 
+// Numbers come back as they were sent, not in the E notation Boost.JSON
+// writes (1.23456E3), in answers and in the history alike.
+TEST_F(ApiTest, DecimalVariablesReadAsTheyWereWritten) {
+  deploy_and_start();
+  Response start = call("POST", "/api/v1/instances",
+                        R"({"processId":"review","variables":{"amount":1234.56,"rate":0.1,"months":12}})");
+  ASSERT_EQ(start.status, 201) << start.body;
+  const std::string id = std::to_string(doc(start)["id"].as_int64());
+  Response vars = call("GET", "/api/v1/instances/" + id + "/variables");
+  ASSERT_EQ(vars.status, 200) << vars.body;
+  EXPECT_NE(vars.body.find(R"("amount":1234.56)"), std::string::npos) << vars.body;
+  EXPECT_NE(vars.body.find(R"("rate":0.1)"), std::string::npos) << vars.body;
+  EXPECT_NE(vars.body.find(R"("months":12)"), std::string::npos) << vars.body;
+  Response history = call("GET", "/api/v1/instances/" + id + "/history");
+  ASSERT_EQ(history.status, 200);
+  EXPECT_NE(history.body.find("1234.56"), std::string::npos) << history.body;
+  EXPECT_EQ(history.body.find("E3"), std::string::npos) << history.body;
+}
+
 TEST_F(ApiTest, StartInstanceRefusesBadBodies) {
   deploy_and_start();
   expect_problem(call("POST", "/api/v1/instances", "{"), 400, "bad-request", "body");

@@ -18,6 +18,7 @@
 #include "core/step.h"
 #include "dmn/evaluate.h"
 #include "dmn/model.h"
+#include "expr/json_text.h"
 #include "expr/value.h"
 #include "model/iso8601.h"
 #include "model/load.h"
@@ -657,7 +658,7 @@ class Session {
     switch (rec.kind) {
       case RecordKind::kSequenceFlowTaken: return kind + " " + p.flow(rec.element).id;
       case RecordKind::kVariableCreated:
-      case RecordKind::kVariableUpdated: return fmt::format("{} {} = {}", kind, rec.name, json::serialize(rec.payload));
+      case RecordKind::kVariableUpdated: return fmt::format("{} {} = {}", kind, rec.name, expr::json_text(rec.payload));
       case RecordKind::kJobCreated:
       case RecordKind::kJobCompleted:
       case RecordKind::kJobFailed: return fmt::format("{} {} {}", kind, element(rec.element), rec.name);
@@ -890,7 +891,7 @@ class Session {
         json::value want = json::parse(after("variables:"), ec);
         if (ec) return fail("expected variables must be JSON");
         if (!contains(root_vars, want)) {
-          fail(fmt::format("variables are {}, expected them to contain {}", json::serialize(root_vars), json::serialize(want)));
+          fail(fmt::format("variables are {}, expected them to contain {}", expr::json_text(root_vars), expr::json_text(want)));
         }
         return;
       }
@@ -903,7 +904,7 @@ class Session {
       if (ec) return fail("expected value must be JSON");
       const json::value* got = root_vars.if_contains(name);
       if (!got || !contains(*got, want)) {
-        fail(fmt::format("variable {} is {}, expected {}", name, got ? json::serialize(*got) : "undefined", json::serialize(want)));
+        fail(fmt::format("variable {} is {}, expected {}", name, got ? expr::json_text(*got) : "undefined", expr::json_text(want)));
       }
       return;
     }
@@ -939,7 +940,7 @@ class Session {
       auto it = task_payloads_.find(element);
       if (it == task_payloads_.end()) return fail(fmt::format("no user task was created at '{}'", element));
       if (!contains(it->second, want)) {
-        fail(fmt::format("task {} is {}, expected it to contain {}", element, json::serialize(it->second), json::serialize(want)));
+        fail(fmt::format("task {} is {}, expected it to contain {}", element, expr::json_text(it->second), expr::json_text(want)));
       }
       return;
     }

@@ -1,5 +1,7 @@
 #include "core/behaviors/throw_effects.h"
 
+#include "expr/json_text.h"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -12,7 +14,7 @@ bool publish_message(Processor& p, ElementInstance& ei, const model::FlowNode& n
   if (!key_expr.empty()) {
     auto v = p.evaluate(key_expr, ei.key, "correlation key");
     if (!v) return false;
-    correlation = v->is_string() ? std::string(v->as_string()) : boost::json::serialize(*v);
+    correlation = v->is_string() ? std::string(v->as_string()) : expr::json_text(*v);
   }
   Record r{RecordKind::kMessagePublished, ei.key, ei.element, ei.scope};
   r.name = m.name;
