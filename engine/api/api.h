@@ -195,7 +195,6 @@ class Api {
   std::unique_ptr<EventHub> events_;
   store::FrontDoorStore* frontdoor_store_ = nullptr;
   frontdoor_detail::FilingLocks filing_locks_;
-  frontdoor_detail::IdentityChecks identity_checks_;
   std::shared_ptr<void> notifier_;  // the milestone notifier (frontdoor_routes.cc); unsubscribes when destroyed
   std::atomic<int> long_polls_{0};
   std::atomic<bool> shutting_down_{false};

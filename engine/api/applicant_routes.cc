@@ -115,7 +115,7 @@ bool Api::applicant_owns(const Principal& who, const std::string& business_key) 
 
 void Api::add_applicant_routes() {
   using namespace frontdoor_detail;
-  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_, identity_checks_}; };
+  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_}; };
 
   // The applicant's own case, or the answer why not (the same 404 whether it
   // does not exist or is someone else's).

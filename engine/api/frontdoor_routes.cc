@@ -193,26 +193,6 @@ bool write_private_file(const std::filesystem::path& path, std::string_view data
   return ok;
 }
 
-bool IdentityChecks::allow(const std::string& phone_hash, const std::string& person_hash, const std::string& day,
-                           int per_day) {
-  std::lock_guard lock(mu_);
-  if (day != day_) {  // a new day: yesterday's checks no longer count
-    checked_.clear();
-    day_ = day;
-  }
-  std::set<std::string>& people = checked_[phone_hash];
-  if (people.count(person_hash)) return true;
-  if (people.size() >= static_cast<size_t>(std::max(per_day, 0))) return false;
-  people.insert(person_hash);
-  return true;
-}
-
-void IdentityChecks::forget(const std::string& phone_hash, const std::string& person_hash) {
-  std::lock_guard lock(mu_);
-  auto it = checked_.find(phone_hash);
-  if (it != checked_.end()) it->second.erase(person_hash);
-}
-
 Response unavailable(std::string_view what) {
   Response r = problem(ProblemKind::kUnavailable, std::string(what));
   r.headers.emplace_back("Retry-After", "30");
@@ -376,8 +356,17 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   if (!ctx.gateway) return unavailable("The shared data cannot be reached from this server; nothing was filed.");
   const int64_t asked_at = ctx.engine.clock().now_ms();
   const std::string person_hash = online ? keyed_hash(ctx.options, "person", id + "\n" + name) : std::string();
-  if (online && !ctx.identity_checks.allow(phone_hash, person_hash, fd::local_date(asked_at, 480),
-                                           ctx.options.identity_checks_per_day)) {
+  // One count of the people a phone checks a day, for every node.
+  const std::string check_day = fd::local_date(asked_at, 480);
+  std::optional<store::IdentityCheckAdmission> admission;
+  if (online) {
+    auto admitted =
+        ctx.store->admit_identity_check(phone_hash, person_hash, check_day, ctx.options.identity_checks_per_day);
+    if (!admitted.ok()) return problem_from_error(admitted.error());
+    admission = *admitted;
+  }
+  const bool check_recorded = admission == store::IdentityCheckAdmission::kRecorded;
+  if (admission == store::IdentityCheckAdmission::kDayFull) {
     Response r = problem(ProblemKind::kTooManyRequests,
                          fmt::format("This phone has applied for {} different people today; nothing was filed. Apply "
                                      "at a service window, or try again tomorrow.",
@@ -389,7 +378,11 @@ Response file_case(Context& ctx, const Request& req, const Principal& who, bool 
   }
   auto shared = ctx.gateway->lookup(id);
   if (!shared.ok()) {
-    if (online) ctx.identity_checks.forget(phone_hash, person_hash);  // nothing was told
+    if (check_recorded) {  // nothing was told
+      if (auto forgot = ctx.store->forget_identity_check(phone_hash, person_hash, check_day); !forgot.ok()) {
+        spdlog::warn("an identity check could not be taken back: {}", forgot.error().message);
+      }
+    }
     return unavailable("The shared data cannot be reached now; nothing was filed. Try again shortly.");
   }
   const fd::SharedRecord& s = *shared;
@@ -970,7 +963,7 @@ void Api::add_frontdoor_routes() {
   using namespace frontdoor_detail;
   frontdoor_store_ = options_.frontdoor_store ? options_.frontdoor_store
                                               : dynamic_cast<store::FrontDoorStore*>(&engine_.store());
-  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_, identity_checks_}; };
+  auto ctx = [this] { return Context{engine_, frontdoor_store_, options_.gateway, options_.frontdoor, auth_, filing_locks_}; };
   const auto window = roles({"staff", "supervisor"});
 
   // The case of a business key that a member of staff may work on, or the answer why not.

@@ -31,7 +31,8 @@ struct FrontDoorOptions {
   // How many different people (ID number and name) one phone may have
   // checked against the household registration a day when applying online:
   // each answer tells whether a name is that number's holder, and whether
-  // the holder has a certificate. Per node.
+  // the holder has a certificate. One count for every node (the store keeps
+  // it).
   int identity_checks_per_day = 10;
   // One-time codes: how long one lives, how many tries it allows, how often
   // a phone may ask for one.
@@ -56,9 +57,7 @@ struct FrontDoorOptions {
 
 #include <array>
 #include <functional>
-#include <map>
 #include <mutex>
-#include <set>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -85,23 +84,6 @@ class FilingLocks {
   std::array<std::mutex, 64> locks_;
 };
 
-// Per node: the different people (keyed hashes of ID number and name) each
-// phone had checked against the household registration today.
-class IdentityChecks {
- public:
-  // Whether `phone_hash` may check `person_hash` on `day` (a local date):
-  // a person it checked already today always may; another only while the
-  // phone has checked fewer than `per_day`.
-  bool allow(const std::string& phone_hash, const std::string& person_hash, const std::string& day, int per_day);
-  // Takes a check back: the shared data could not be asked after all.
-  void forget(const std::string& phone_hash, const std::string& person_hash);
-
- private:
-  std::mutex mu_;
-  std::string day_;
-  std::map<std::string, std::set<std::string>> checked_;  // phone -> people, for day_
-};
-
 struct Context {
   Engine& engine;
   store::FrontDoorStore* store;       // null: the front door is off (503)
@@ -109,7 +91,6 @@ struct Context {
   const FrontDoorOptions& options;
   Auth& auth;
   FilingLocks& filing_locks;
-  IdentityChecks& identity_checks;
 };
 
 // The keyed hash that stands for an ID or phone number in the front door's

@@ -85,6 +85,9 @@ struct CodeAdmission {
   bool hour_full = false;
 };
 
+// What admit_identity_check() found.
+enum class IdentityCheckAdmission { kRecorded, kAlreadyToday, kDayFull };
+
 struct ApplicantSessionRecord {
   std::string token_hash;     // SHA-256 of the cookie value
   std::string phone_hash;
@@ -127,6 +130,21 @@ class FrontDoorStore {
   // expired, perhaps by a request running beside this one (on this server
   // or another), so the attempt must fail.
   virtual Result<bool> record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) = 0;
+
+  // Admits a check of a person (`person_hash`, a keyed hash of ID number
+  // and name) against the household registration for a phone on `day` (a
+  // local date, "2026-12-02"): kAlreadyToday when the phone checked that
+  // person already that day; kRecorded when it has checked fewer than
+  // `per_day` people (the check is then recorded); kDayFull otherwise. The
+  // count and the insert are one transaction, taken in turn per phone (from
+  // every node), so one count holds for a whole cluster. Checks of earlier
+  // days are forgotten.
+  virtual Result<IdentityCheckAdmission> admit_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                            const std::string& day, int per_day) = 0;
+  // Takes back a check recorded on `day`: the registration could not be
+  // asked, so nothing was told.
+  virtual Result<void> forget_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                             const std::string& day) = 0;
 
   virtual Result<void> add_applicant_session(const ApplicantSessionRecord& session) = 0;
   virtual Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) = 0;

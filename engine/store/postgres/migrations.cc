@@ -431,6 +431,18 @@ constexpr const char* kV12 = R"sql(
 ALTER TABLE user_tasks ADD COLUMN sla_paused_at BIGINT NOT NULL DEFAULT 0;
 )sql";
 
+// The people each phone checked against the household registration today,
+// one count for every node (docs/frontdoor.md).
+constexpr const char* kV13 = R"sql(
+CREATE TABLE identity_checks (
+  phone_hash  TEXT NOT NULL,
+  day         TEXT NOT NULL,
+  person_hash TEXT NOT NULL,
+  PRIMARY KEY (phone_hash, day, person_hash)
+);
+CREATE INDEX identity_checks_day ON identity_checks (day);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -444,6 +456,7 @@ constexpr std::array kMigrations{
     Migration{10, "history and task outcomes appended in commit order (SQLite only)", kV10},
     Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
     Migration{12, "when a task\'s SLA clock was paused", kV12},
+    Migration{13, "the people each phone checked against the household registration today", kV13},
 };
 
 }  // namespace

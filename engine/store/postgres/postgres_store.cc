@@ -2173,6 +2173,51 @@ Result<std::vector<ComparisonRunRecord>> PostgresStore::comparison_runs(size_t o
   }, /*snapshot=*/true);  // the total and the page from one snapshot
 }
 
+Result<IdentityCheckAdmission> PostgresStore::admit_identity_check(const std::string& phone_hash,
+                                                                   const std::string& person_hash,
+                                                                   const std::string& day, int per_day) {
+  return in_write_transaction([&](Connection& c) -> Result<IdentityCheckAdmission> {
+    // Checks for one phone take turns (from every node); the count, read
+    // after the lock, sees every check committed before it.
+    BANSHI_PG_TRY(advisory_lock(c, "banshi-identity-checks:" + phone_hash));
+    auto old = change(c, "DELETE FROM identity_checks WHERE phone_hash = $1 AND day < $2",
+                      Params().add(phone_hash).add(day), "cannot forget earlier identity checks");
+    if (!old.ok()) return old.error();
+    // Other phones' earlier days go too, by one transaction at a time (the
+    // others skip it rather than queue behind its row locks).
+    auto purger = query(c, "SELECT pg_try_advisory_xact_lock(hashtext('banshi-identity-checks-purge:' || "
+                           "coalesce(current_schema(), '')))",
+                        Params(), "cannot take a lock");
+    if (!purger.ok()) return purger.error();
+    if ((*purger)->boolean(0, 0)) {
+      auto purged = change(c, "DELETE FROM identity_checks WHERE day < $1", Params().add(day),
+                           "cannot forget earlier identity checks");
+      if (!purged.ok()) return purged.error();
+    }
+    auto seen = query(c,
+                      "SELECT count(*), count(*) FILTER (WHERE person_hash = $3) FROM identity_checks "
+                      "WHERE phone_hash = $1 AND day = $2",
+                      Params().add(phone_hash).add(day).add(person_hash), "cannot count identity checks");
+    if (!seen.ok()) return seen.error();
+    if ((*seen)->int64(0, 1) > 0) return IdentityCheckAdmission::kAlreadyToday;
+    if ((*seen)->int64(0, 0) >= per_day) return IdentityCheckAdmission::kDayFull;
+    auto added = change(c, "INSERT INTO identity_checks (phone_hash, day, person_hash) VALUES ($1, $2, $3)",
+                        Params().add(phone_hash).add(day).add(person_hash), "cannot record an identity check");
+    if (!added.ok()) return added.error();
+    return IdentityCheckAdmission::kRecorded;
+  });
+}
+
+Result<void> PostgresStore::forget_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                                  const std::string& day) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto done = change(c, "DELETE FROM identity_checks WHERE phone_hash = $1 AND day = $2 AND person_hash = $3",
+                       Params().add(phone_hash).add(day).add(person_hash), "cannot forget an identity check");
+    if (!done.ok()) return done.error();
+    return {};
+  });
+}
+
 }  // namespace banshi::store::postgres
 
 // --- FrontDoorStore (migration 7, docs/frontdoor.md) ---------------------------

@@ -2041,6 +2041,47 @@ Result<std::vector<ComparisonRunRecord>> SqliteStore::comparison_runs(size_t off
   });
 }
 
+Result<IdentityCheckAdmission> SqliteStore::admit_identity_check(const std::string& phone_hash,
+                                                                 const std::string& person_hash,
+                                                                 const std::string& day, int per_day) {
+  // One writer at a time: nothing is added between the count and the insert.
+  return in_write_transaction([&](Connection& c) -> Result<IdentityCheckAdmission> {
+    auto old = c.prepare("DELETE FROM identity_checks WHERE day < ?1");
+    if (!old.ok()) return old.error();
+    old->bind(1, day);
+    BANSHI_STORE_TRY(old->run("cannot forget earlier identity checks"));
+    auto seen = c.prepare(
+        "SELECT count(*), count(*) FILTER (WHERE person_hash = ?3) FROM identity_checks "
+        "WHERE phone_hash = ?1 AND day = ?2");
+    if (!seen.ok()) return seen.error();
+    seen->bind(1, phone_hash);
+    seen->bind(2, day);
+    seen->bind(3, person_hash);
+    if (seen->step() != SQLITE_ROW) return store_error(c.db(), "cannot count identity checks");
+    if (seen->int64(1) > 0) return IdentityCheckAdmission::kAlreadyToday;
+    if (seen->int64(0) >= per_day) return IdentityCheckAdmission::kDayFull;
+    auto add = c.prepare("INSERT INTO identity_checks (phone_hash, day, person_hash) VALUES (?1, ?2, ?3)");
+    if (!add.ok()) return add.error();
+    add->bind(1, phone_hash);
+    add->bind(2, day);
+    add->bind(3, person_hash);
+    BANSHI_STORE_TRY(add->run("cannot record an identity check"));
+    return IdentityCheckAdmission::kRecorded;
+  });
+}
+
+Result<void> SqliteStore::forget_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                                const std::string& day) {
+  return in_write_transaction([&](Connection& c) -> Result<void> {
+    auto st = c.prepare("DELETE FROM identity_checks WHERE phone_hash = ?1 AND day = ?2 AND person_hash = ?3");
+    if (!st.ok()) return st.error();
+    st->bind(1, phone_hash);
+    st->bind(2, day);
+    st->bind(3, person_hash);
+    return st->run("cannot forget an identity check");
+  });
+}
+
 }  // namespace banshi::store::sqlite
 
 // --- FrontDoorStore (migration 7, docs/frontdoor.md) ---------------------------

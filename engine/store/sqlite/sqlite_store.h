@@ -174,6 +174,10 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   Result<void> remove_code(int64_t id) override;
   Result<std::vector<OneTimeCodeRecord>> codes(const std::string& phone_hash, int64_t since) override;
   Result<bool> record_code_attempt(int64_t id, bool used, int32_t max_attempts, int64_t now) override;
+  Result<IdentityCheckAdmission> admit_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                                      const std::string& day, int per_day) override;
+  Result<void> forget_identity_check(const std::string& phone_hash, const std::string& person_hash,
+                                     const std::string& day) override;
   Result<void> add_applicant_session(const ApplicantSessionRecord& session) override;
   Result<std::optional<ApplicantSessionRecord>> applicant_session(const std::string& token_hash) override;
   Result<void> touch_applicant_session(const std::string& token_hash, int64_t last_seen_at) override;

@@ -78,6 +78,64 @@ TEST_P(FrontDoorStoreTest, ACaseHoldsNoMoreDocumentsThanItsLimitWhenUploadsRace)
 // Code requests for one phone at once (on several threads or nodes): one
 // code is stored, the others are refused as too soon; the hourly cap and the
 // minimum interval hold, and a removed code counts towards neither.
+// Checks of different people for one phone at once (from several threads or
+// nodes): no more are recorded than the day allows, and the count is the
+// store's, so every node sees it.
+TEST_P(FrontDoorStoreTest, APhoneChecksNoMorePeopleADayThanAllowedWhenRequestsRace) {
+  constexpr int kRequests = 8;
+  constexpr int kPerDay = 3;
+  std::atomic<int> ready{0};
+  std::vector<Result<IdentityCheckAdmission>> results(kRequests, Error{"unset", ""});
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < kRequests) std::this_thread::yield();
+      results[static_cast<size_t>(i)] =
+          front_->admit_identity_check("phone-1", "person-" + std::to_string(i), "2026-12-02", kPerDay);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int recorded = 0;
+  std::vector<std::string> admitted;
+  for (int i = 0; i < kRequests; ++i) {
+    const auto& r = results[static_cast<size_t>(i)];
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (*r == IdentityCheckAdmission::kRecorded) {
+      ++recorded;
+      admitted.push_back("person-" + std::to_string(i));
+    } else {
+      EXPECT_EQ(*r, IdentityCheckAdmission::kDayFull);
+    }
+  }
+  EXPECT_EQ(recorded, kPerDay);
+  // A person checked already today is no new check, even with the day full.
+  EXPECT_EQ(*front_->admit_identity_check("phone-1", admitted[0], "2026-12-02", kPerDay),
+            IdentityCheckAdmission::kAlreadyToday);
+  EXPECT_EQ(*front_->admit_identity_check("phone-1", "person-new", "2026-12-02", kPerDay),
+            IdentityCheckAdmission::kDayFull);
+  // Another phone has its own count.
+  EXPECT_EQ(*front_->admit_identity_check("phone-2", "person-new", "2026-12-02", kPerDay),
+            IdentityCheckAdmission::kRecorded);
+  // A check taken back frees its place.
+  ASSERT_TRUE(front_->forget_identity_check("phone-1", admitted[1], "2026-12-02").ok());
+  EXPECT_EQ(*front_->admit_identity_check("phone-1", "person-new", "2026-12-02", kPerDay),
+            IdentityCheckAdmission::kRecorded);
+  EXPECT_EQ(*front_->admit_identity_check("phone-1", "person-newer", "2026-12-02", kPerDay),
+            IdentityCheckAdmission::kDayFull);
+  // The next day counts afresh; a store opened again (another node) sees the same count.
+  EXPECT_EQ(*front_->admit_identity_check("phone-1", "person-newer", "2026-12-03", kPerDay),
+            IdentityCheckAdmission::kRecorded);
+  auto again = db_.open();
+  ASSERT_NE(again, nullptr);
+  auto* other_node = dynamic_cast<FrontDoorStore*>(again.get());
+  ASSERT_NE(other_node, nullptr);
+  EXPECT_EQ(*other_node->admit_identity_check("phone-1", "person-newer", "2026-12-03", kPerDay),
+            IdentityCheckAdmission::kAlreadyToday);
+  EXPECT_EQ(*other_node->admit_identity_check("phone-1", admitted[0], "2026-12-03", kPerDay),
+            IdentityCheckAdmission::kRecorded);
+}
+
 TEST_P(FrontDoorStoreTest, OneCodeIsStoredWhenRequestsForAPhoneRace) {
   constexpr int64_t kMinute = 60'000;
   auto code = [](int64_t at) {
