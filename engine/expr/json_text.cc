@@ -86,9 +86,13 @@ void append_json(std::string& out, const boost::json::value& v) {
       const double d = v.get_double();
       if (!std::isfinite(d)) {
         out += "null";
-      } else {
-        fmt::format_to(std::back_inserter(out), "{}", d);
+        return;
       }
+      const size_t at = out.size();
+      fmt::format_to(std::back_inserter(out), "{}", d);
+      // A whole number keeps a fraction (3000.0), so it reads back as a
+      // double, not as an integer, as it does through Boost.JSON's writer.
+      if (out.find_first_of(".e", at) == std::string::npos) out += ".0";
       return;
     }
     case boost::json::kind::string: append_json_string(out, v.get_string()); return;

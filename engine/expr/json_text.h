@@ -17,10 +17,11 @@ namespace banshi::expr {
 // (RFC 3629) written as U+FFFD, so the text always parses.
 void append_json_string(std::string& out, std::string_view s);
 
-// Appends `v` as compact JSON text. Unlike boost::json::serialize, a number
-// that is not whole is written in its shortest form that reads back the same
-// (1234.56, 0.1, 1e-07), not in E notation (1.23456E3, 1E-1); infinities and
-// NaN, which JSON cannot hold, are written as null.
+// Appends `v` as compact JSON text. Unlike boost::json::serialize, a double
+// is written in its shortest form that reads back the same (1234.56, 0.1,
+// 3000.0, 1e-07), not in E notation (1.23456E3, 1E-1, 3E3); a whole one
+// keeps its ".0" so that it reads back as a double. Infinities and NaN,
+// which JSON cannot hold, are written as null.
 void append_json(std::string& out, const boost::json::value& v);
 void append_json(std::string& out, const boost::json::object& o);
 void append_json(std::string& out, const boost::json::array& a);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "expr/json_text.h"
 #include "model/load.h"
 
 namespace banshi::exec {
@@ -42,7 +43,7 @@ std::string with_objects(const core::ExecutableProcess& p, const std::vector<Rec
     if (!r.payload.is_null()) o["p"] = r.payload;
     out.push_back(std::move(o));
   }
-  return json::serialize(out);
+  return expr::json_text(out);
 }
 
 class HistoryJsonTest : public ::testing::Test {
@@ -93,6 +94,7 @@ TEST_F(HistoryJsonTest, WritesWhatTheObjectWriterWrote) {
 
   const std::string text = history_json(*process_, records);
   EXPECT_EQ(text, with_objects(*process_, records));
+  EXPECT_NE(text.find("[1,2.5,-3,true,null]"), std::string::npos) << text;  // not 2.5E0
   EXPECT_EQ(json::parse(text).as_array().size(), records.size());
 }
 

@@ -19,7 +19,8 @@ TEST(JsonText, NumbersAreWrittenAsPeopleWriteThem) {
   EXPECT_EQ(json_text(boost::json::value(1234.56)), "1234.56");
   EXPECT_EQ(json_text(boost::json::value(0.1)), "0.1");
   EXPECT_EQ(json_text(boost::json::value(-2.5)), "-2.5");
-  EXPECT_EQ(json_text(boost::json::value(3000.0)), "3000");
+  EXPECT_EQ(json_text(boost::json::value(3000.0)), "3000.0");  // reads back as a double
+  EXPECT_EQ(json_text(boost::json::value(-0.0)), "-0.0");
   EXPECT_EQ(json_text(boost::json::value(1e-7)), "1e-07");
   EXPECT_EQ(json_text(boost::json::value(1e300)), "1e+300");
   EXPECT_EQ(json_text(boost::json::value(int64_t{-9223372036854775807 - 1})), "-9223372036854775808");
@@ -56,7 +57,9 @@ TEST(JsonText, EveryDoubleReadsBackTheSame) {
     ASSERT_EQ(error, std::errc()) << text;
     ASSERT_EQ(end, text.data() + text.size()) << text;
     ASSERT_EQ(read, d) << text;
-    ASSERT_NO_THROW((void)boost::json::parse(text)) << text;
+    boost::json::value back;
+    ASSERT_NO_THROW(back = boost::json::parse(text)) << text;
+    ASSERT_TRUE(back.is_double()) << text;
   }
 }
 
