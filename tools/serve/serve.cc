@@ -47,7 +47,9 @@ std::map<std::string, std::string> environment() {
   return env;
 }
 
-// The [connectors] section as the connector runtime takes it.
+}  // namespace
+
+// The [connectors] section as the connector runtime takes it (serve.h).
 connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
   connectors::EndpointsConfig out;
   for (const std::string& dept : connectors::department_codes()) {
@@ -87,8 +89,6 @@ connectors::EndpointsConfig endpoints_config(const ServeConfig& config) {
   }
   return out;
 }
-
-}  // namespace
 
 Result<ServeConfig> load_config(const ServeOptions& options) {
   ServeConfig config;

@@ -10,6 +10,7 @@
 
 #include "banshi/engine.h"
 #include "banshi/result.h"
+#include "endpoints.h"
 #include "serve/config.h"
 
 namespace banshi::serve {
@@ -48,6 +49,14 @@ int run_serve(const ServeOptions& options, const ServeHooks& hooks = {});
 // The effective configuration for these options (defaults, file,
 // environment, flags), as `banshi serve` would use it.
 Result<ServeConfig> load_config(const ServeOptions& options);
+
+// The connector runtime's settings from a configuration: each department's
+// endpoint (its own URL and CA bundle, or the shared base URL), the topics
+// deployments may name, and the runtime's limits. The runtime reports as
+// the worker `banshi-connectors@<engine.node_id>`, one per node, and its
+// job leases are stretched by an accelerated clock's factor so that they
+// still outlast a real call.
+connectors::EndpointsConfig endpoints_config(const ServeConfig& config);
 
 // `banshi init`: creates (or migrates) the database named by the options and
 // its first admin user, printing the generated password once. Refuses when
