@@ -127,7 +127,9 @@ class Regex {
         case 'm': options |= PCRE2_MULTILINE; break;
         case 'x': strip = true; break;
         case 'q': literal = true; break;
-        default: out.error = fmt::format("unknown flag '{}' (flags are i, s, m, x and q)", std::string(1, f)); return std::nullopt;
+        default:
+          out.error = fmt::format("unknown flag '{}' (flags are i, s, m, x and q)", std::string(1, f));
+          return std::nullopt;
       }
     }
     std::string text = pattern;
