@@ -61,13 +61,15 @@ struct Builtin;
 
 // The type on the right of `instance of`: a plain name (`number`, `date and
 // time`, `Any`, `Null`, an item definition's name) or a composite one:
-// `list<T>` and `range<T>` have one member with an empty key, `context<k: T,
-// ...>` one per entry, `function<T, ...> -> R` its parameters' types under
-// empty keys and then its result's under "->".
+// `list<T>` and `range<T>` have one member type, `context<k: T, ...>` one per
+// entry (named in `keys`), `function<T, ...> -> R` its parameters' types and
+// then its result's. (Two vectors rather than one of pairs: a pair cannot
+// hold the type it is declared in.)
 struct TypeSpec {
   std::string name;
   bool composite = false;
-  std::vector<std::pair<std::string, TypeSpec>> members;
+  std::vector<TypeSpec> members;
+  std::vector<std::string> keys;  // context entries' names, one per member
 };
 
 struct Expression::Node {

@@ -607,7 +607,7 @@ class Evaluator {
     if (type.name == "list") {
       if (!v.is_list()) return false;
       for (const Value& item : v.as_list()) {
-        if (!instance_of(item, type.members[0].second)) return false;
+        if (!instance_of(item, type.members[0])) return false;
       }
       return true;
     }
@@ -615,15 +615,15 @@ class Evaluator {
       if (v.kind() != ValueKind::kRange) return false;
       const Range& r = v.as_range();
       for (const Value* end : {&r.start, &r.end}) {
-        if (!end->is_null() && !instance_of(*end, type.members[0].second)) return false;
+        if (!end->is_null() && !instance_of(*end, type.members[0])) return false;
       }
       return true;
     }
     if (type.name == "context") {
       if (!v.is_context()) return false;
-      for (const auto& [key, entry_type] : type.members) {
-        const Value* entry = v.find(key);
-        if (entry == nullptr || !instance_of(*entry, entry_type)) return false;
+      for (size_t i = 0; i < type.members.size(); ++i) {
+        const Value* entry = v.find(type.keys[i]);
+        if (entry == nullptr || !instance_of(*entry, type.members[i])) return false;
       }
       return true;
     }

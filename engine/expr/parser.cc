@@ -351,7 +351,7 @@ class Parser {
     if (type->name == "list" || type->name == "range") {
       auto inner = read_type(depth + 1);
       if (!inner) return nullptr;
-      type->members.emplace_back("", std::move(*inner));
+      type->members.push_back(std::move(*inner));
       if (!expect(">", "after the element type")) return nullptr;
       return type;
     }
@@ -368,7 +368,8 @@ class Parser {
         if (!expect(":", "after the entry name")) return nullptr;
         auto inner = read_type(depth + 1);
         if (!inner) return nullptr;
-        type->members.emplace_back(std::move(key), std::move(*inner));
+        type->keys.push_back(std::move(key));
+        type->members.push_back(std::move(*inner));
       } while (symbol_at(",") && (take(), true));
       if (!expect(">", "after the entries")) return nullptr;
       return type;
@@ -378,7 +379,7 @@ class Parser {
       do {
         auto inner = read_type(depth + 1);
         if (!inner) return nullptr;
-        type->members.emplace_back("", std::move(*inner));
+        type->members.push_back(std::move(*inner));
       } while (symbol_at(",") && (take(), true));
     }
     if (!expect(">", "after the parameter types")) return nullptr;
@@ -387,7 +388,7 @@ class Parser {
     }
     auto result = read_type(depth + 1);
     if (!result) return nullptr;
-    type->members.emplace_back("->", std::move(*result));
+    type->members.push_back(std::move(*result));
     return type;
   }
 
