@@ -6,8 +6,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "expr/feel.h"
@@ -144,5 +144,7 @@ Value temporal_property(const Value& value, std::string_view name);
 size_t utf8_length(std::string_view text);
 // Byte offset of code point `index` (clamped to the end).
 size_t utf8_offset(std::string_view text, size_t index);
+// Appends code point `cp` (at most U+10FFFF) as UTF-8.
+void append_utf8(std::string& out, uint32_t cp);
 
 }  // namespace banshi::expr

@@ -70,24 +70,6 @@ locale_t case_tables() {
   return tables;
 }
 
-void append_code_point(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 Value change_case(const Args& a, bool upper, std::string_view name) {
   if (!a[0].is_string()) return bad(name, "the argument must be a string");
   const std::string& s = a[0].as_string();
@@ -116,7 +98,7 @@ Value change_case(const Args& a, bool upper, std::string_view name) {
     } else if (!upper && cp >= 'A' && cp <= 'Z') {
       mapped = cp - 'A' + 'a';
     }
-    append_code_point(out, mapped);
+    append_utf8(out, mapped);
     i += length;
   }
   // A few letters take more bytes in the other case (ɐ → Ɐ).
