@@ -5,6 +5,14 @@
 
 namespace banshi::store {
 
+namespace {
+thread_local bool t_unsynced_reads = false;  // UnsyncedReads
+}  // namespace
+
+UnsyncedReads::UnsyncedReads() { t_unsynced_reads = true; }
+UnsyncedReads::~UnsyncedReads() { t_unsynced_reads = false; }
+bool UnsyncedReads::allowed() { return t_unsynced_reads; }
+
 bool WriteBatch::empty() const {
   return instances.empty() && tasks_added.empty() && tasks_removed.empty() && jobs_added.empty() &&
          jobs_updated.empty() && jobs_removed.empty() && timers_upserted.empty() && timers_removed.empty() &&

@@ -465,6 +465,21 @@ struct ReplicaRecord {
 // acquire_start_timers() returns.
 inline constexpr size_t kMaxTimersPerLoad = 10000;
 
+// While one is alive on a thread, reads on that thread may show commits
+// that are not durable yet (Store::write_unsynced) without waiting for their
+// sync. For the engine's processing thread: what it reads leads only to
+// later writes, which are durable before anyone hears of them, and the
+// overlap of its work with the sync is the point of deferring it.
+class UnsyncedReads {
+ public:
+  UnsyncedReads();
+  ~UnsyncedReads();
+  UnsyncedReads(const UnsyncedReads&) = delete;
+  UnsyncedReads& operator=(const UnsyncedReads&) = delete;
+  // Whether one is alive on the calling thread.
+  static bool allowed();
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -477,6 +492,15 @@ class Store {
 
   // --- writes ---------------------------------------------------------
   virtual Result<void> write(const WriteBatch& batch) = 0;
+  // Writes `batch` as write() does, but may return once it is committed and
+  // before it is durable: it is durable once a later sync_written() has
+  // returned, and the caller tells nobody outside the process of it before
+  // then. A crash of the process alone loses nothing either way. Stores
+  // whose commits are durable when they return write() here.
+  virtual Result<void> write_unsynced(const WriteBatch& batch) { return write(batch); }
+  // Makes every commit that write_unsynced() has returned durable. Safe to
+  // call from any thread, beside a write; cheap when nothing waits.
+  virtual Result<void> sync_written() { return {}; }
   // Stores a deployment (all processes of one file) in one transaction and
   // returns them with keys and versions assigned. A file whose checksum equals
   // the latest version of each of its processes creates nothing and returns

@@ -1,6 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <string_view>
@@ -17,6 +22,7 @@
 #include "store/audit_chain.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/wal_buffer.h"
 #include "store/page_sql.h"
 #include "store/rows.h"
 #include "store/task_sets.h"
@@ -32,6 +38,8 @@ namespace banshi::store::sqlite {
 namespace {
 
 constexpr size_t kMaxPageSize = 1000;
+// Frames in the log that start a checkpoint (SQLite's own default).
+constexpr int kCheckpointFrames = 1000;
 constexpr int64_t kCandidateGroup = 1;
 constexpr int64_t kCandidateUser = 2;
 
@@ -681,16 +689,66 @@ thread_local const SqliteStore* joined_write = nullptr;
 }  // namespace
 
 template <typename F>
-auto SqliteStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+auto SqliteStore::in_write_transaction(F&& fn, bool defer_sync) -> decltype(fn(std::declval<Connection&>())) {
   if (joined_write == this) return fn(*writer_);
+  auto result = in_locked_write(std::forward<F>(fn), defer_sync);
+  // A synced write answers after its own COMMIT, but what it read (a task
+  // already claimed, a job to lease) may be a deferred commit that is not
+  // durable yet; its COMMIT synced the log only if it wrote. So, outside the
+  // lock, it syncs what is left, as a read does.
+  if (!defer_sync && defer_sync_ && !UnsyncedReads::allowed() &&
+      commits_synced_.load(std::memory_order_acquire) < commits_unsynced_.load(std::memory_order_acquire)) {
+    auto synced = sync_written();
+    if (!synced.ok()) return synced.error();
+  }
+  return result;
+}
+
+template <typename F>
+auto SqliteStore::in_locked_write(F&& fn, bool defer_sync) -> decltype(fn(std::declval<Connection&>())) {
   std::lock_guard<std::mutex> lock(write_mutex_);
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> sync_lock(sync_mutex_);
+    return Error{"store", sync_error_};
+  }
+  defer_sync = defer_sync && defer_sync_;
   Connection& c = *writer_;
   BANSHI_STORE_TRY(c.run("BEGIN IMMEDIATE", "cannot begin a write transaction"));
   auto result = fn(c);
   if (result.ok()) {
     if (options_.before_commit) options_.before_commit();
-    auto committed = c.run("COMMIT", "cannot commit");
-    if (committed.ok()) return result;
+    Result<void> committed;
+    if (defer_sync) {
+      // Counted as begun before readers can see it, and as returned (failed
+      // or not) once its frames are in the file (sync_what_reads_saw).
+      commits_begun_.fetch_add(1, std::memory_order_seq_cst);
+      // Counted as returned however COMMIT leaves, or readers wait forever.
+      struct Returned {
+        std::atomic<uint64_t>& count;
+        ~Returned() {
+          count.fetch_add(1, std::memory_order_seq_cst);
+          count.notify_all();
+        }
+      };
+      {
+        Returned returned{commits_unsynced_};
+        DeferredLogSync deferred;
+        committed = c.run("COMMIT", "cannot commit");
+      }
+    } else {
+      committed = c.run("COMMIT", "cannot commit");
+    }
+    // A sync of SQLite's own that failed (the header of a log starting over,
+    // or a durable commit's) may have lost deferred commits' frames too.
+    if (!committed.ok() && sqlite3_extended_errcode(c.db()) == SQLITE_IOERR_FSYNC &&
+        commits_synced_.load(std::memory_order_acquire) < commits_unsynced_.load(std::memory_order_acquire)) {
+      if (sqlite3_get_autocommit(c.db()) == 0) (void)c.run("ROLLBACK", "cannot roll back");
+      return refuse_from_now_on(committed.error().message);
+    }
+    if (committed.ok()) {
+      checkpoint_if_due();
+      return result;
+    }
     result = committed.error();
   }
   // Nothing of a failed write may stay; a failed COMMIT may already have
@@ -701,20 +759,32 @@ auto SqliteStore::in_write_transaction(F&& fn) -> decltype(fn(std::declval<Conne
 
 template <typename F>
 auto SqliteStore::in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
-  ReaderLease lease(*this);
-  Connection& c = lease.connection();
-  // One transaction makes multi-statement reads (a task and its candidates)
-  // one snapshot.
-  BANSHI_STORE_TRY(c.run("BEGIN", "cannot begin a read transaction"));
-  auto result = fn(c);
-  if (sqlite3_get_autocommit(c.db()) == 0) (void)c.run(result.ok() ? "COMMIT" : "ROLLBACK", "cannot end a read");
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    return Error{"store", sync_error_};
+  }
+  auto result = [&]() -> decltype(fn(std::declval<Connection&>())) {
+    ReaderLease lease(*this);
+    Connection& c = lease.connection();
+    // One transaction makes multi-statement reads (a task and its
+    // candidates) one snapshot.
+    BANSHI_STORE_TRY(c.run("BEGIN", "cannot begin a read transaction"));
+    auto read = fn(c);
+    if (sqlite3_get_autocommit(c.db()) == 0) (void)c.run(read.ok() ? "COMMIT" : "ROLLBACK", "cannot end a read");
+    return read;
+  }();
+  // Nobody reads a commit that is not durable yet (write_unsynced()); the
+  // reader goes back to the pool first, as the sync may wait.
+  if (result.ok()) BANSHI_STORE_TRY(sync_what_reads_saw());
   return result;
 }
 
 SqliteStore::SqliteStore(SqliteOptions options)
     : options_(std::move(options)), set_sizes_(std::make_unique<TaskSetSizes>()) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  if (log_fd_ >= 0) ::close(log_fd_);
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& options) {
   if (options.path.empty()) return Error{"store", "the database path is empty"};
@@ -739,10 +809,37 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const SqliteOptions& opti
   }
   BANSHI_STORE_TRY(w.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", where));
   BANSHI_STORE_TRY(w.exec("PRAGMA foreign_keys = ON", where));
+  // Checkpoints are run by checkpoint_if_due() rather than inside COMMIT, so
+  // that a commit whose log sync is deferred never checkpoints unsynced.
+  sqlite3_wal_hook(
+      w.db(),
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<SqliteStore*>(self)->log_frames_ = frames;
+        return SQLITE_OK;
+      },
+      store.get());
+  store->defer_sync_ = options.durable && !memory;
 
   auto present = read_schema_version(w);
   if (!present.ok()) return Error{"store", fmt::format("{}: {}", where, present.error().message)};
   if (*present > latest_version()) return too_new(*present);
+
+  if (store->defer_sync_) {
+    // The log exists once a transaction has read in WAL mode. Its own
+    // descriptor syncs it for sync_written(), opened now: a descriptor
+    // opened after a failed writeback would not hear of that failure.
+    const char* log = sqlite3_filename_wal(sqlite3_db_filename(w.db(), "main"));
+    store->log_fd_ = ::open(log, O_RDONLY | O_CLOEXEC);
+    if (store->log_fd_ < 0) return Error{"store", fmt::format("{}: cannot open {}: {}", where, log, std::strerror(errno))};
+    // Its directory entry is durable only once the directory is synced
+    // (SQLite's first sync of a new file does the same).
+    const std::string dir = std::filesystem::path(log).parent_path().string();
+    const int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int rc = dir_fd < 0 ? -1 : ::fsync(dir_fd);
+    const int saved = errno;
+    if (dir_fd >= 0) ::close(dir_fd);
+    if (rc != 0) return Error{"store", fmt::format("{}: cannot sync the directory of {}: {}", where, log, std::strerror(saved))};
+  }
 
   if (!memory) {
     int count = std::max(1, options.reader_connections);
@@ -827,6 +924,76 @@ Result<void> SqliteStore::migrate() {
 Result<void> SqliteStore::write(const WriteBatch& batch) {
   if (batch.empty()) return {};
   return in_write_transaction([&](Connection& c) { return apply(c, batch); });
+}
+
+Result<void> SqliteStore::write_unsynced(const WriteBatch& batch) {
+  if (batch.empty()) return {};
+  return in_write_transaction([&](Connection& c) { return apply(c, batch); }, defer_sync_);
+}
+
+void SqliteStore::checkpoint_if_due() {
+  if (log_frames_ < kCheckpointFrames) return;
+  log_frames_ = 0;
+  // PASSIVE, as SQLite's own: it copies what no reader still needs and
+  // never waits. It syncs the log first, which makes every deferred commit
+  // durable, but they are counted as synced only by sync_written().
+  // A failure changes nothing stored; the next commit tries again, as with
+  // SQLite's own. But a failed sync of the log may have lost the frames of
+  // deferred commits.
+  const uint64_t unsynced = commits_unsynced_.load(std::memory_order_acquire);
+  int rc = sqlite3_wal_checkpoint_v2(writer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_IOERR_FSYNC && commits_synced_.load(std::memory_order_acquire) < unsynced) {
+    (void)refuse_from_now_on("a checkpoint could not sync the log");
+  }
+}
+
+Error SqliteStore::refuse_from_now_on(const std::string& why) {
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  return refuse_locked(why);
+}
+
+Error SqliteStore::refuse_locked(const std::string& why) {
+  if (!sync_failed_.load(std::memory_order_acquire)) {
+    sync_error_ = fmt::format(
+        "cannot sync the write-ahead log of {} ({}): the last commits may be lost, and the store refuses reads and "
+        "writes until the process is restarted",
+        options_.path, why);
+    sync_failed_.store(true, std::memory_order_release);
+  }
+  return Error{"store", sync_error_};
+}
+
+Result<void> SqliteStore::sync_what_reads_saw() {
+  if (!defer_sync_ || UnsyncedReads::allowed()) return {};
+  // Every commit the read saw had begun by now; one still publishing is
+  // counted when its COMMIT returns, which is soon.
+  const uint64_t begun = commits_begun_.load(std::memory_order_seq_cst);
+  for (uint64_t returned = commits_unsynced_.load(std::memory_order_seq_cst); returned < begun;
+       returned = commits_unsynced_.load(std::memory_order_seq_cst)) {
+    commits_unsynced_.wait(returned, std::memory_order_seq_cst);
+  }
+  return sync_written();
+}
+
+Result<void> SqliteStore::sync_written() {
+  const uint64_t wanted = commits_unsynced_.load(std::memory_order_acquire);
+  if (commits_synced_.load(std::memory_order_acquire) >= wanted && !sync_failed_.load(std::memory_order_acquire)) {
+    return {};
+  }
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  if (sync_failed_.load(std::memory_order_acquire)) return Error{"store", sync_error_};
+  if (log_fd_ < 0) return {};  // nothing is deferred on this store
+  if (commits_synced_.load(std::memory_order_acquire) >= wanted) return {};  // another call synced them
+  // Every commit counted by now has handed its frames to the file.
+  const uint64_t covered = commits_unsynced_.load(std::memory_order_acquire);
+  // After a failed sync the kernel may have dropped the log's pages it could
+  // not write, and a later sync would succeed without them; later commits
+  // would then sit behind a hole in the log. So nothing more is written.
+  if ((options_.sync_log ? options_.sync_log(log_fd_) : ::fdatasync(log_fd_)) != 0) {
+    return refuse_locked(fmt::format("fdatasync: {}", std::strerror(errno)));
+  }
+  commits_synced_.store(covered, std::memory_order_release);
+  return {};
 }
 
 namespace {
@@ -1464,7 +1631,10 @@ Result<void> SqliteStore::backup(const std::string& path) {
   auto target = Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options_.busy_timeout_ms);
   if (!target.ok()) return target.error();
   Result<void> result;
-  {
+  if (sync_failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    result = Error{"store", sync_error_};
+  } else {
     ReaderLease lease(*this);
     sqlite3* source = lease.connection().db();
     sqlite3_backup* copy = sqlite3_backup_init((*target)->db(), "main", source, "main");
@@ -1481,6 +1651,8 @@ Result<void> SqliteStore::backup(const std::string& path) {
       }
     }
   }
+  // A copy holds only what is durable (write_unsynced()).
+  if (result.ok()) result = sync_what_reads_saw();
   target->reset();
   if (!result.ok()) std::filesystem::remove(path, ec);  // never leave half a copy behind
   return result;

@@ -21,6 +21,7 @@
 // Error{"store", "<what> : <SQLite's message>"}.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -52,6 +53,10 @@ struct SqliteOptions {
   // Tests only: runs inside every write transaction just before COMMIT, with
   // the write lock held. Empty in production.
   std::function<void()> before_commit;
+  // Tests only: syncs the write-ahead log for sync_written() in place of
+  // fdatasync(fd), returning as it does (0, or -1 with errno set). Empty in
+  // production.
+  std::function<int(int fd)> sync_log;
 };
 
 class SqliteStore final : public Store, public AuthStore, public FrontDoorStore {
@@ -71,6 +76,16 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   std::string kind() const override { return "sqlite"; }
 
   Result<void> write(const WriteBatch& batch) override;
+  // Durable stores commit the batch with the log's sync left to
+  // sync_written() (store/sqlite/wal_buffer.h DeferredLogSync); other
+  // stores write() it. A read syncs every commit it may have seen before
+  // its result is returned, so that nobody reads a commit that is not
+  // durable yet (store::UnsyncedReads excepted).
+  Result<void> write_unsynced(const WriteBatch& batch) override;
+  // One fdatasync of the write-ahead log covers every commit returned by
+  // then. If it fails, those commits may be lost: the store refuses every
+  // read and write from then on, and the process must be restarted.
+  Result<void> sync_written() override;
   Result<std::vector<DefinitionRecord>> deploy(std::vector<DefinitionRecord> processes) override;
   Result<std::vector<DefinitionRecord>> deploy_audited(std::vector<DefinitionRecord> processes,
                                                        const std::vector<AuditRecord>& audit) override;
@@ -190,8 +205,16 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
 
   // Runs fn(Connection&) inside BEGIN IMMEDIATE ... COMMIT on the writer;
   // rolls back when fn or COMMIT fails.
+  // With `defer_sync`, the COMMIT leaves the log's sync to sync_written().
   template <typename F>
-  auto in_write_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
+  auto in_write_transaction(F&& fn, bool defer_sync = false) -> decltype(fn(std::declval<Connection&>()));
+  // Its part under the write lock.
+  template <typename F>
+  auto in_locked_write(F&& fn, bool defer_sync) -> decltype(fn(std::declval<Connection&>()));
+  // After a COMMIT, with the write lock held: copies the log into the
+  // database once it holds kCheckpointFrames frames, as SQLite's automatic
+  // checkpoint would, but never under DeferredLogSync.
+  void checkpoint_if_due();
   // Runs fn(Connection&) inside one read transaction on a pooled reader.
   template <typename F>
   auto in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>()));
@@ -199,6 +222,26 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   SqliteOptions options_;
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;
+  int log_frames_ = 0;  // in the log after the last commit (write_mutex_)
+
+  // Commits whose log sync was left to sync_written(): counted as they
+  // begin and as they return (a failed one too), and how many of those
+  // returned are known durable.
+  bool defer_sync_ = false;  // a durable file store: write_unsynced() defers
+  std::atomic<uint64_t> commits_begun_{0};
+  std::atomic<uint64_t> commits_unsynced_{0};
+  std::atomic<uint64_t> commits_synced_{0};
+  std::atomic<bool> sync_failed_{false};
+  std::mutex sync_mutex_;  // one sync at a time; guards what follows
+  int log_fd_ = -1;        // the write-ahead log, opened with the store for syncing it
+  std::string sync_error_;
+  // Marks the store failed: nothing more is read or written. The second
+  // with sync_mutex_ held.
+  Error refuse_from_now_on(const std::string& why);
+  Error refuse_locked(const std::string& why);
+  // Before a read's result leaves: syncs every commit the read may have
+  // seen, waiting for one that was publishing meanwhile to be counted.
+  Result<void> sync_what_reads_saw();
 
   std::mutex readers_mutex_;
   std::condition_variable reader_free_;

@@ -13,6 +13,7 @@ namespace {
 constexpr int kCapacity = 0x1ffff;
 
 sqlite3_vfs* g_real = nullptr;  // the wrapped VFS, set once
+thread_local bool t_defer_sync = false;  // DeferredLogSync
 sqlite3_vfs g_vfs;              // ours
 
 // What SQLite allocates for one of our files (g_vfs.szOsFile bytes): this
@@ -24,6 +25,7 @@ struct File {
   char* buffer;            // kCapacity bytes once the first write came
   int length;              // bytes gathered
   sqlite3_int64 offset;    // where the gathered bytes go in the file
+  bool header_written;     // the log's header was written and not synced since
 };
 
 File* of(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
@@ -52,9 +54,13 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   return real(file)->pMethods->xRead(real(file), out, amount, offset);
 }
 
+// The write-ahead log's header: its first 32 bytes.
+constexpr sqlite3_int64 kLogHeaderBytes = 32;
+
 int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   File* f = of(file);
   if (!f->gather) return f->real->pMethods->xWrite(f->real, data, amount, offset);
+  if (offset < kLogHeaderBytes) f->header_written = true;
   const bool continues = f->length > 0 && offset == f->offset + f->length;
   if (!continues || f->length + amount > kCapacity) {
     if (int rc = flush(f); rc != SQLITE_OK) return rc;
@@ -76,8 +82,16 @@ int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
 }
 
 int x_sync(sqlite3_file* file, int flags) {
-  if (int rc = flush(of(file)); rc != SQLITE_OK) return rc;
-  return real(file)->pMethods->xSync(real(file), flags);
+  File* f = of(file);
+  if (int rc = flush(f); rc != SQLITE_OK) return rc;
+  // A new header (the log starting over after a checkpoint) must be on disk
+  // before the frames that follow it overwrite old ones, or recovery could
+  // replay old frames over newer pages: SQLite syncs it even with
+  // synchronous = NORMAL, and so does a deferred sync.
+  if (t_defer_sync && f->gather && !f->header_written) return SQLITE_OK;
+  int rc = f->real->pMethods->xSync(f->real, flags);
+  if (rc == SQLITE_OK) f->header_written = false;
+  return rc;
 }
 
 int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
@@ -153,6 +167,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   f->buffer = nullptr;
   f->length = 0;
   f->offset = 0;
+  f->header_written = false;
   int rc = g_real->xOpen(g_real, name, f->real, flags, out_flags);
   // A file SQLite is to close has methods; one that failed to open has none.
   f->base.pMethods = f->real->pMethods != nullptr ? methods_for(f->real->pMethods->iVersion) : nullptr;
@@ -185,6 +200,9 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) {
 }
 
 }  // namespace
+
+DeferredLogSync::DeferredLogSync() { t_defer_sync = true; }
+DeferredLogSync::~DeferredLogSync() { t_defer_sync = false; }
 
 const char* wal_buffer_vfs() {
   static std::once_flag once;

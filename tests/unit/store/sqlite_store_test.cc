@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
@@ -334,6 +336,142 @@ TEST(SqliteStoreOpen, WeakerModeOpensAndWrites) {
   int64_t key = deploy_one(*store);
   ASSERT_TRUE(store->write(full_batch(new_instance(1, key))).ok());
   EXPECT_TRUE(store->instance(1)->has_value());
+}
+
+// A durable store's write_unsynced() commits without syncing the log; one
+// sync_written() then syncs once for every commit written by then, and a
+// read syncs first, so no reader sees a commit that is not durable.
+TEST(SqliteStoreSync, UnsyncedWritesAreSyncedOnceBeforeAnyoneReadsThem) {
+  TempDir dir;
+  std::atomic<int> syncs{0};
+  SqliteOptions options;
+  options.path = dir.file("deferred.db");
+  options.reader_connections = 1;
+  options.sync_log = [&](int fd) {
+    ++syncs;
+    return ::fdatasync(fd);
+  };
+  auto store = open_store(options);
+  ASSERT_NE(store, nullptr);
+  int64_t key = deploy_one(*store);
+  const int before = syncs.load();
+  EXPECT_TRUE(store->sync_written().ok());
+  EXPECT_EQ(syncs.load(), before) << "nothing was waiting";
+
+  ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(1, key))).ok());
+  ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(2, key))).ok());
+  EXPECT_EQ(syncs.load(), before);
+  ASSERT_TRUE(store->sync_written().ok());
+  EXPECT_EQ(syncs.load(), before + 1) << "one sync covers both commits";
+  ASSERT_TRUE(store->sync_written().ok());
+  EXPECT_EQ(syncs.load(), before + 1);
+
+  ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(3, key))).ok());
+  auto read = store->instance(3);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_TRUE(read->has_value());
+  EXPECT_EQ(syncs.load(), before + 2) << "the read did not sync the commit it sees";
+  EXPECT_TRUE(store->sync_written().ok());
+  EXPECT_EQ(syncs.load(), before + 2);
+
+  // A thread whose reads may see what is not durable yet reads without
+  // syncing (the engine's processing thread).
+  ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(5, key))).ok());
+  {
+    const UnsyncedReads unsynced;
+    EXPECT_TRUE(store->instance(5)->has_value());
+    EXPECT_EQ(syncs.load(), before + 2);
+  }
+  EXPECT_TRUE(store->instance(5)->has_value());
+  EXPECT_EQ(syncs.load(), before + 3);
+
+  // A write that syncs as it commits leaves nothing to sync, and has
+  // nothing of its own to sync when nothing waits.
+  ASSERT_TRUE(store->write(full_batch(new_instance(4, key))).ok());
+  EXPECT_EQ(syncs.load(), before + 3);
+  EXPECT_TRUE(store->sync_written().ok());
+  EXPECT_EQ(syncs.load(), before + 3);
+
+  // Its answer may rest on what an unsynced commit wrote (a task already
+  // claimed): it syncs that too, even when it fails.
+  ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(6, key))).ok());
+  EXPECT_FALSE(store->write(full_batch(new_instance(6, key))).ok()) << "the instance is there already";
+  EXPECT_EQ(syncs.load(), before + 4) << "a refusal went out before what it rests on was durable";
+  {
+    const UnsyncedReads unsynced;
+    ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(7, key))).ok());
+    EXPECT_FALSE(store->write(full_batch(new_instance(7, key))).ok());
+    EXPECT_EQ(syncs.load(), before + 4) << "the engine's processing thread waited for a sync";
+  }
+}
+
+// A sync that fails may have lost what it was to make durable, and a later
+// one could succeed without it: from then on the store refuses writes and
+// reads, and says why; a restart reads what reached the file.
+TEST(SqliteStoreSync, AFailedSyncStopsEveryLaterWrite) {
+  TempDir dir;
+  std::atomic<bool> failing{false};
+  SqliteOptions options;
+  options.path = dir.file("failing.db");
+  options.reader_connections = 1;
+  options.sync_log = [&](int fd) {
+    if (failing.load()) {
+      errno = EIO;
+      return -1;
+    }
+    return ::fdatasync(fd);
+  };
+  int64_t key = 0;
+  {
+    auto store = open_store(options);
+    ASSERT_NE(store, nullptr);
+    key = deploy_one(*store);
+    ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(1, key))).ok());
+    ASSERT_TRUE(store->sync_written().ok());
+    failing = true;
+    ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(2, key))).ok());
+    auto synced = store->sync_written();
+    ASSERT_FALSE(synced.ok());
+    EXPECT_THAT(synced.error().message, HasSubstr("may be lost"));
+    EXPECT_THAT(synced.error().message, HasSubstr("Input/output error"));
+    failing = false;  // too late: the store does not trust a later sync
+    EXPECT_FALSE(store->sync_written().ok());
+    auto refused = store->write(full_batch(new_instance(3, key)));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_THAT(refused.error().message, HasSubstr("refuses reads and writes"));
+    EXPECT_FALSE(store->write_unsynced(full_batch(new_instance(4, key))).ok());
+    EXPECT_FALSE(store->instance(1).ok()) << "a read could show a commit that may be lost";
+  }
+  auto reopened = open_store(options);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->instance(1)->has_value());
+  EXPECT_FALSE(reopened->instance(3)->has_value());
+  EXPECT_FALSE(reopened->instance(4)->has_value());
+  EXPECT_TRUE(reopened->write(full_batch(new_instance(5, key))).ok());
+}
+
+// The weaker mode and in-memory stores sync nothing: write_unsynced() is
+// write().
+TEST(SqliteStoreSync, StoresThatDoNotSyncOnCommitHaveNothingToSync) {
+  TempDir dir;
+  for (bool durable : {false, true}) {
+    std::atomic<int> syncs{0};
+    SqliteOptions options;
+    options.path = durable ? ":memory:" : dir.file("weak.db");
+    options.durable = durable;
+    options.reader_connections = 1;
+    options.sync_log = [&](int fd) {
+      ++syncs;
+      return ::fdatasync(fd);
+    };
+    auto store = open_store(options);
+    ASSERT_NE(store, nullptr);
+    int64_t key = deploy_one(*store);
+    ASSERT_TRUE(store->write_unsynced(full_batch(new_instance(1, key))).ok());
+    EXPECT_TRUE(store->sync_written().ok());
+    EXPECT_TRUE(store->instance(1)->has_value());
+    EXPECT_EQ(syncs.load(), 0) << options.path;
+  }
 }
 
 // Literal SQL is cached by its address, but the text is what counts: other
