@@ -129,16 +129,19 @@ struct Pending {
 // Answers the callers waiting on a committed batch, on a thread of its own:
 // waking them one by one (a system call each) took about a tenth of the
 // processing thread's time, and the next batch can be built meanwhile. The
-// answers of one batch are handed over after its commit, so a caller still
-// hears only of committed work. The batch's live events go the same way,
+// answers of one batch are handed over after its commit; a batch written
+// with its log sync left for later (Store::write_unsynced) is made durable
+// here first, so a caller still hears only of durable work, while the next
+// batch is built and written beside the sync. The batch's live events go the same way,
 // and reach the listeners before its callers are answered. Not started
 // (run_until_idle), it tells them on the calling thread.
 class Replier {
  public:
   using Reply = std::pair<Waiter, Outcome>;
   using Deliver = std::function<void(const std::vector<EngineEvent>&)>;
+  using Sync = std::function<Result<void>()>;
 
-  explicit Replier(Deliver deliver) : deliver_(std::move(deliver)) {}
+  Replier(Deliver deliver, Sync sync) : deliver_(std::move(deliver)), sync_(std::move(sync)) {}
   ~Replier() { stop(); }
 
   void start() {
@@ -163,9 +166,10 @@ class Replier {
     thread_.join();
   }
 
-  // One committed batch: its events, then its answers.
-  void answer(std::vector<Reply> replies, std::vector<EngineEvent> events = {}) {
-    Item item{std::move(events), {}, nullptr};
+  // One committed batch: its events, then its answers; `unsynced`: it is
+  // to be made durable first.
+  void answer(std::vector<Reply> replies, std::vector<EngineEvent> events = {}, bool unsynced = false) {
+    Item item{std::move(events), {}, nullptr, unsynced};
     for (Reply& r : replies) {
       if (r.first) item.replies.push_back(std::move(r));
     }
@@ -183,7 +187,7 @@ class Replier {
     }
     std::promise<void> delivered;
     std::future<void> done = delivered.get_future();
-    hand_over(Item{std::move(events), {}, &delivered});
+    hand_over(Item{std::move(events), {}, &delivered, false});
     done.wait();
   }
 
@@ -192,6 +196,7 @@ class Replier {
     std::vector<EngineEvent> events;
     std::vector<Reply> replies;
     std::promise<void>* delivered;  // set once the events are delivered; may be null
+    bool unsynced;                  // written, not yet known durable
   };
 
   void hand_over(Item item) {
@@ -209,6 +214,16 @@ class Replier {
   }
 
   void tell(Item& item) {
+    if (item.unsynced) {
+      // One sync covers every batch written by then, so the items after
+      // this one mostly find theirs done.
+      if (Result<void> synced = sync_(); !synced.ok()) {
+        // What the batch did may be lost: nobody hears of it as done.
+        spdlog::critical("a committed batch could not be made durable: {}", synced.error().message);
+        for (auto& reply : item.replies) reply.second = Outcome(synced.error());
+        item.events.clear();
+      }
+    }
     if (!item.events.empty()) deliver_(item.events);
     if (item.delivered) item.delivered->set_value();
     for (auto& [waiter, outcome] : item.replies) waiter.tell(std::move(outcome));
@@ -229,6 +244,7 @@ class Replier {
   }
 
   Deliver deliver_;
+  Sync sync_;
   std::atomic<std::thread::id> thread_id_{};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -972,6 +988,7 @@ class EngineImpl final : public Engine {
 
   void processing_loop() {
     pthread_setname_np(pthread_self(), "banshi-batch");  // as top -H and perf show it
+    const store::UnsyncedReads unsynced_reads;  // its reads need not wait for the last batch's sync
     auto last_sweep = std::chrono::steady_clock::now();
     auto last_beat = std::chrono::steady_clock::now();
     while (running_) {
@@ -1376,7 +1393,9 @@ class EngineImpl final : public Engine {
       // without it is not written, and the batch fails as a refused write
       // does, so nothing is taken for absent that was merely unreadable.
       auto commit_start = std::chrono::steady_clock::now();
-      Result<void> w = read_failed_ ? Result<void>(*read_failed_) : store_->write(batch);
+      // Durable once the answers go out (Replier): the next batch is built
+      // and written while the log syncs.
+      Result<void> w = read_failed_ ? Result<void>(*read_failed_) : store_->write_unsynced(batch);
       metrics_.commit_latency.observe(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - commit_start).count());
       if (!w.ok()) {
@@ -1418,9 +1437,11 @@ class EngineImpl final : public Engine {
         }
         spdlog::log(w.error().code == "duplicate" ? spdlog::level::info : spdlog::level::err,
                     "a batch of {} commands was not committed: {}", results.size(), w.error().message);
-        for (auto& [waiter, outcome] : results) {
-          if (waiter) waiter.tell(Outcome(w.error()));
-        }
+        // The refusal may rest on an earlier batch that is committed but
+        // not yet durable (a message id it stored): the callers hear of it
+        // once that batch is.
+        for (auto& reply : results) reply.second = Outcome(w.error());
+        replier_.answer(std::move(results), {}, /*unsynced=*/true);
         return 0;
       }
     }
@@ -1444,7 +1465,7 @@ class EngineImpl final : public Engine {
       if (c.state.status != core::InstanceStatus::kActive) cache_.erase(id);
     }
     const bool answered = !results.empty();
-    replier_.answer(std::move(results), std::move(events));
+    replier_.answer(std::move(results), std::move(events), /*unsynced=*/true);
     {
       std::lock_guard lock(timers_mu_);
       for (const store::TimerRecord& tr : builder.timers_armed()) {
@@ -1656,7 +1677,9 @@ class EngineImpl final : public Engine {
   // --- live events between nodes (a shared store) -------------------------------
   // Events committed here go to the other nodes' listeners through the store
   // (PostgreSQL NOTIFY), and theirs come back here; each carries the node it
-  // came from, so a node does not hear its own twice.
+  // came from, so a node does not hear its own twice. This runs before the
+  // Replier syncs the batch; a store that relays commits durably in
+  // write_unsynced() itself, so nothing relayed can be lost.
   void relay(const std::vector<EngineEvent>& events) {
     if (!relaying_ || events.empty()) return;
     std::vector<std::string> payloads;
@@ -2523,6 +2546,17 @@ class EngineImpl final : public Engine {
           dispatched_.pop_front();
         }
       }
+      // A connector acts on a job only once the batch that made it is
+      // durable (Store::write_unsynced). If it cannot be, the job is left:
+      // its lease runs out, and the store says what became of it.
+      if (!work.empty()) {
+        if (Result<void> synced = store_->sync_written(); !synced.ok()) {
+          spdlog::error("jobs wait: {}", synced.error().message);
+          std::lock_guard lock(leased_mu_);
+          for (const auto& entry : work) leased_.erase(entry.first.id);
+          continue;
+        }
+      }
       // Retries that fell due, leases that expired, jobs left from before a restart.
       if (work.empty() && std::chrono::steady_clock::now() - last_poll > std::chrono::milliseconds(100)) {
         last_poll = std::chrono::steady_clock::now();
@@ -2637,7 +2671,8 @@ class EngineImpl final : public Engine {
   uint64_t last_listener_ = 0;
   std::atomic<bool> has_listeners_{false};
   // After the listeners: it delivers to them until it is stopped.
-  Replier replier_{[this](const std::vector<EngineEvent>& events) { deliver(events); }};
+  Replier replier_{[this](const std::vector<EngineEvent>& events) { deliver(events); },
+                   [this] { return store_->sync_written(); }};
 
   // Processing thread only.
   std::unordered_map<InstanceId, CachedInstance> cache_;

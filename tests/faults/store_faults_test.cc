@@ -2,11 +2,14 @@
 // injected by a SQLite VFS that wraps the real one. A command whose commit
 // fails gets a clean error and changes nothing; what was committed before
 // stays; the database passes SQLite's integrity check; once the fault clears
-// the engine carries on, and a restart finds exactly the committed work.
+// the engine carries on, and a restart finds exactly the committed work. A
+// failed sync of the log after a group commit is the exception (SyncFaults):
+// the store stops until the process is restarted.
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +22,7 @@
 
 #include "banshi/engine.h"
 #include "store/sqlite/sqlite_store.h"
+#include "../unit/store/test_util.h"
 
 namespace banshi {
 namespace {
@@ -27,7 +31,10 @@ namespace fs = std::filesystem;
 
 // --- the faulty VFS ------------------------------------------------------------
 
-enum class Fault { kNone, kDiskFull, kWriteError, kSyncError, kReadError };
+// kSyncError fails every sync of the log; kSqliteLogSync only SQLite's own
+// (in COMMIT and checkpoints), not the one the store runs after a group
+// commit (SqliteOptions::sync_log).
+enum class Fault { kNone, kDiskFull, kWriteError, kSyncError, kReadError, kSqliteLogSync };
 std::atomic<Fault> g_fault{Fault::kNone};
 std::atomic<int> g_faults_injected{0};
 
@@ -47,9 +54,15 @@ struct FaultyFile {
   bool log;              // a write-ahead log
 };
 
-// Writes that reached write-ahead log files, and their bytes.
+// Writes that reached write-ahead log files, and their bytes; syncs of them.
 std::atomic<int> g_log_writes{0};
 std::atomic<int64_t> g_log_bytes{0};
+std::atomic<int> g_log_syncs{0};
+// A log's header was written and not synced since, and frames were written
+// after it meanwhile: what a crash could turn into old frames replayed.
+std::atomic<bool> g_header_unsynced{false};
+std::atomic<int> g_frames_after_unsynced_header{0};
+std::atomic<int> g_log_headers{0};
 
 const sqlite3_io_methods* faulty_methods();
 
@@ -79,14 +92,26 @@ int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
   if (reinterpret_cast<FaultyFile*>(f)->log) {
     ++g_log_writes;
     g_log_bytes += amt;
+    if (off == 0) {
+      ++g_log_headers;
+      g_header_unsynced = true;
+      if (amt > 32) ++g_frames_after_unsynced_header;  // a frame in the same write as the header
+    } else if (g_header_unsynced.load()) {
+      ++g_frames_after_unsynced_header;
+    }
   }
   return real_of(f)->pMethods->xWrite(real_of(f), buf, amt, off);
 }
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return real_of(f)->pMethods->xTruncate(real_of(f), size); }
 int x_sync(sqlite3_file* f, int flags) {
-  if (g_fault.load() == Fault::kSyncError) {
+  const Fault fault = g_fault.load();
+  if (fault == Fault::kSyncError || (fault == Fault::kSqliteLogSync && reinterpret_cast<FaultyFile*>(f)->log)) {
     ++g_faults_injected;
     return SQLITE_IOERR_FSYNC;
+  }
+  if (reinterpret_cast<FaultyFile*>(f)->log) {
+    ++g_log_syncs;
+    g_header_unsynced = false;
   }
   return real_of(f)->pMethods->xSync(real_of(f), flags);
 }
@@ -169,6 +194,16 @@ class StoreFaults : public ::testing::TestWithParam<Fault> {
   void open() {
     store::sqlite::SqliteOptions o;
     o.path = (dir_ / "banshi.db").string();
+    // The log's sync that the store runs itself after a group commit
+    // (SqliteStore::sync_written) fails as SQLite's own do.
+    o.sync_log = [](int fd) {
+      if (g_fault.load() == Fault::kSyncError) {
+        ++g_faults_injected;
+        errno = EIO;
+        return -1;
+      }
+      return ::fdatasync(fd);
+    };
     auto s = store::sqlite::SqliteStore::open(o);
     ASSERT_TRUE(s.ok()) << s.error().message;
     auto e = Engine::open(EngineConfig{}, std::move(s).value(), std::make_shared<ManualClock>(1'770'000'000'000));
@@ -208,7 +243,10 @@ class StoreFaults : public ::testing::TestWithParam<Fault> {
   std::unique_ptr<Engine> engine_;
 };
 
-TEST_P(StoreFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
+// A full disk or a failed write: the commit is rolled back.
+class CommitFaults : public StoreFaults {};
+
+TEST_P(CommitFaults, AFailedCommitChangesNothingAndTheEngineCarriesOn) {
   ASSERT_TRUE(engine_->deploy("p.bpmn", kModel, "test").ok());
   std::vector<InstanceId> committed;
   for (int i = 0; i < 5; ++i) {
@@ -354,16 +392,73 @@ TEST(LogWrites, ADurableCommitReachesTheLogInOneWrite) {
   EXPECT_EQ(gathered.bytes, one_by_one.bytes);
 }
 
+std::string fault_name(const ::testing::TestParamInfo<Fault>& param_info) {
+  switch (param_info.param) {
+    case Fault::kDiskFull: return "DiskFull";
+    case Fault::kWriteError: return "WriteError";
+    case Fault::kSyncError: return "SyncError";
+    default: return "None";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Faults, StoreFaults,
-                         ::testing::Values(Fault::kDiskFull, Fault::kWriteError, Fault::kSyncError),
-                         [](const ::testing::TestParamInfo<Fault>& param_info) {
-                           switch (param_info.param) {
-                             case Fault::kDiskFull: return std::string("DiskFull");
-                             case Fault::kWriteError: return std::string("WriteError");
-                             case Fault::kSyncError: return std::string("SyncError");
-                             default: return std::string("None");
-                           }
-                         });
+                         ::testing::Values(Fault::kDiskFull, Fault::kWriteError, Fault::kSyncError), fault_name);
+INSTANTIATE_TEST_SUITE_P(Faults, CommitFaults, ::testing::Values(Fault::kDiskFull, Fault::kWriteError), fault_name);
+
+// A failed sync of the log. A group commit's sync runs after its COMMIT,
+// beside the next batch (Store::write_unsynced), so it cannot be rolled
+// back; and after a failed fsync the kernel may have dropped the pages it
+// could not write, so a later sync that succeeds proves nothing. The
+// callers of that batch hear that it may be lost, and the store refuses
+// every read and write from then on, even once the disk is well again. A
+// restart reads what reached the file: here, where the machine did not
+// stop, the batch whose sync failed is there, whole, and the engine carries
+// on from it.
+class SyncFaults : public StoreFaults {};
+
+TEST_P(SyncFaults, AFailedSyncStopsTheStoreUntilARestart) {
+  ASSERT_TRUE(engine_->deploy("p.bpmn", kModel, "test").ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(start("before-" + std::to_string(i)).ok());
+  store::TaskQuery tq;
+  tq.limit = 100;
+  auto tasks = engine_->store().tasks(tq);
+  ASSERT_TRUE(tasks.ok());
+  ASSERT_EQ(tasks->size(), 5u);
+
+  const int injected_before = g_faults_injected.load();
+  g_fault = Fault::kSyncError;
+  auto lost = start("during-0");
+  ASSERT_FALSE(lost.ok()) << "a start was answered while its log could not be synced";
+  EXPECT_NE(lost.error().message.find("may be lost"), std::string::npos) << lost.error().message;
+  EXPECT_GT(g_faults_injected.load(), injected_before) << "no fault was injected";
+  g_fault = Fault::kNone;
+
+  auto refused = start("after-0");
+  ASSERT_FALSE(refused.ok()) << "the store wrote again after a failed sync";
+  EXPECT_NE(refused.error().message.find("refuses reads and writes"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(engine_->complete_task((*tasks)[0].id, boost::json::object{{"ok", true}}, "").ok());
+  EXPECT_FALSE(engine_->store().tasks(tq).ok()) << "a read could show a commit that may be lost";
+
+  engine_.reset();
+  EXPECT_EQ(integrity(), "ok");
+  open();
+  EXPECT_EQ(count_instances(), 6u) << "the five before and the one whose sync failed";
+  auto reopened = engine_->store().tasks(tq);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  ASSERT_EQ(reopened->size(), 6u);
+  for (const store::TaskRecord& t : *reopened) {
+    EXPECT_TRUE(engine_->complete_task(t.id, boost::json::object{{"ok", true}}, "").ok());
+  }
+  ASSERT_TRUE(start("after-1").ok());
+  store::InstanceQuery active;
+  active.status = 1;
+  active.limit = 100;
+  auto left = engine_->store().instances(active);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 1u) << "only the instance started after the restart waits";
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, SyncFaults, ::testing::Values(Fault::kSyncError), fault_name);
 
 // An instance the store cannot read (an I/O error) is not taken for one that
 // does not exist: the command fails with the store's error, and once the
@@ -406,6 +501,164 @@ TEST(ReadFaults, AnInstanceThatCannotBeReadIsNotTakenForAbsent) {
     EXPECT_NE((*engine->store().instance(*id))->status, 1);
   }
   fs::remove_all(dir);
+}
+
+// The engine's group commits leave the log's sync to the store's own
+// (SqliteStore::sync_written), which the VFS does not see; everything else
+// still syncs in COMMIT. And when the log starts over after a checkpoint,
+// its new header is synced before any frame is written after it, even by a
+// commit whose sync is deferred: otherwise a crash could leave the old
+// header with new frames over old ones, and recovery would replay old
+// frames over newer pages.
+TEST(LogSyncs, DeferredCommitsSkipTheLogSyncButNeverTheHeaders) {
+  install_faulty_vfs();
+  g_fault = Fault::kNone;
+  const fs::path dir = fs::temp_directory_path() / ("banshi-log-syncs-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::atomic<int> own_syncs{0};
+  store::sqlite::SqliteOptions o;
+  o.path = (dir / "banshi.db").string();
+  o.sync_log = [&](int fd) {
+    ++own_syncs;
+    return ::fdatasync(fd);
+  };
+  {
+    auto s = store::sqlite::SqliteStore::open(o);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto e = Engine::open(EngineConfig{}, std::move(s).value(), std::make_shared<ManualClock>(1'770'000'000'000));
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    ASSERT_TRUE((*e)->deploy("p.bpmn", kModel, "test").ok());  // a durable commit
+    StartRequest r;
+    r.process_id = "p";
+    ASSERT_TRUE((*e)->start_instance(r).ok());  // ids allocated, durably, once
+
+    const int syncs = g_log_syncs.load();
+    const int headers = g_log_headers.load();
+    g_frames_after_unsynced_header = 0;
+    // Enough commits for several checkpoints, each letting the log start over.
+    for (int i = 0; i < 600; ++i) {
+      r.business_key = "k" + std::to_string(i);
+      auto id = (*e)->start_instance(r);
+      ASSERT_TRUE(id.ok()) << id.error().message;
+    }
+    const int restarts = g_log_headers.load() - headers;
+    EXPECT_GE(restarts, 2) << "the log never started over";
+    EXPECT_EQ(g_frames_after_unsynced_header.load(), 0) << "frames were written after a header not yet synced";
+    EXPECT_GE(own_syncs.load(), 600) << "each answer waits for a sync";
+    // The log is synced by SQLite only for the new headers and the
+    // checkpoints (each syncs the log, then the database file).
+    EXPECT_LE(g_log_syncs.load() - syncs, 3 * restarts + 10)
+        << "the commits synced the log themselves: " << g_log_syncs.load() - syncs;
+    std::printf("600 commits: %d syncs of the store's own, %d of SQLite's, %d log restarts\n", own_syncs.load(),
+                g_log_syncs.load() - syncs, restarts);
+
+    // A commit outside a group commit (a claim) syncs in COMMIT as before.
+    store::TaskQuery tq;
+    tq.limit = 1;
+    auto tasks = (*e)->store().tasks(tq);
+    ASSERT_TRUE(tasks.ok() && !tasks->empty());
+    const int before_claim = g_log_syncs.load();
+    ASSERT_TRUE((*e)->claim_task(tasks->front().id, "ana").ok());
+    EXPECT_GE(g_log_syncs.load(), before_claim + 1);
+  }
+  fs::remove_all(dir);
+}
+
+// The store's own: commits whose log sync is deferred (write_unsynced), then
+// a sync of SQLite's that fails. The log's frames of those commits sit before
+// the failed sync's; the kernel may have dropped them, so the store stops as
+// when its own sync fails. Once they are synced, a failed sync loses only its
+// own commit, which fails, and the store carries on.
+class DeferredSyncFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    install_faulty_vfs();
+    g_fault = Fault::kNone;
+    options_.path = dir_.file("deferred.db");
+    options_.reader_connections = 1;
+    options_.sync_log = [](int fd) { return ::fdatasync(fd); };  // never fails here
+    store_ = store::testing::open_store(options_);
+    ASSERT_NE(store_, nullptr);
+    key_ = store::testing::deploy_one(*store_);
+  }
+  void TearDown() override { g_fault = Fault::kNone; }
+  store::WriteBatch instance(InstanceId id) {
+    store::WriteBatch b;
+    b.instances.push_back(store::testing::new_instance(id, key_));
+    return b;
+  }
+
+  store::testing::TempDir dir_;
+  store::sqlite::SqliteOptions options_;
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  int64_t key_ = 0;
+};
+
+TEST_F(DeferredSyncFaults, ACommitWhoseSyncFailsBehindDeferredCommitsStopsTheStore) {
+  ASSERT_TRUE(store_->write_unsynced(instance(1)).ok());
+  ASSERT_TRUE(store_->write_unsynced(instance(2)).ok());
+  g_fault = Fault::kSqliteLogSync;
+  auto failed = store_->write(instance(3));
+  g_fault = Fault::kNone;
+  ASSERT_FALSE(failed.ok()) << "a commit was answered while its log could not be synced";
+  EXPECT_NE(failed.error().message.find("refuses reads and writes"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(store_->sync_written().ok()) << "the deferred commits were taken for durable";
+  EXPECT_FALSE(store_->write(instance(4)).ok());
+  EXPECT_FALSE(store_->instance(1).ok()) << "a read could show a commit that may be lost";
+
+  store_.reset();
+  store_ = store::testing::open_store(options_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(store_->instance(1)->has_value());
+  EXPECT_TRUE(store_->instance(2)->has_value());
+  EXPECT_FALSE(store_->instance(4)->has_value());
+  EXPECT_TRUE(store_->write(instance(5)).ok());
+}
+
+TEST_F(DeferredSyncFaults, ACommitWhoseSyncFailsWithNothingDeferredFailsAlone) {
+  ASSERT_TRUE(store_->write_unsynced(instance(1)).ok());
+  ASSERT_TRUE(store_->sync_written().ok());
+  const int injected = g_faults_injected.load();
+  g_fault = Fault::kSqliteLogSync;
+  auto failed = store_->write(instance(2));
+  g_fault = Fault::kNone;
+  ASSERT_FALSE(failed.ok());
+  EXPECT_GT(g_faults_injected.load(), injected) << "no fault was injected";
+  EXPECT_EQ(failed.error().message.find("refuses"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(store_->instance(2)->has_value());
+  ASSERT_TRUE(store_->write(instance(2)).ok());
+  ASSERT_TRUE(store_->write_unsynced(instance(3)).ok());
+  EXPECT_TRUE(store_->instance(3)->has_value());
+}
+
+// The store checkpoints the log itself (SQLite's automatic checkpoint is off
+// so that a deferred commit never runs one); the checkpoint syncs the log
+// first. When that sync fails while commits wait for theirs, they may be
+// lost, and the store stops.
+TEST_F(DeferredSyncFaults, ACheckpointWhoseSyncFailsWhileCommitsWaitStopsTheStore) {
+  g_fault = Fault::kSqliteLogSync;
+  const int injected = g_faults_injected.load();
+  int written = 0;
+  Result<void> w;
+  // Each commit adds a few pages to the log; a checkpoint is due at 1000.
+  for (InstanceId id = 1; id <= 2000; ++id) {
+    w = store_->write_unsynced(instance(id));
+    if (!w.ok()) break;
+    ++written;
+  }
+  g_fault = Fault::kNone;
+  ASSERT_FALSE(w.ok()) << "no checkpoint ran in 2000 commits";
+  EXPECT_GT(g_faults_injected.load(), injected);
+  EXPECT_NE(w.error().message.find("a checkpoint could not sync the log"), std::string::npos) << w.error().message;
+  EXPECT_GT(written, 10) << "the store stopped before any checkpoint was due";
+  EXPECT_FALSE(store_->sync_written().ok());
+  EXPECT_FALSE(store_->instance(1).ok());
+
+  store_.reset();
+  store_ = store::testing::open_store(options_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(store_->instance(written)->has_value()) << "the last commit that reached the file";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The engine service on a real store, SQLite and PostgreSQL (when
 // BANSHI_TEST_PG_URL is set): deploy, run, persist, restart.
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,14 +13,18 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "banshi/engine.h"
 #include "core/records.h"
 #include "core/serialize.h"
 #include "model/iso8601.h"
 #include "store/auth_store.h"
+#include "store/sqlite/sqlite_store.h"
 #include "test_util.h"
 
 namespace banshi {
@@ -1382,6 +1387,222 @@ TEST_P(EngineTest, ACompletionIsRefusedWhenTheTaskWasGivenToSomeoneElseBeforeIts
   EXPECT_TRUE(e->complete_task(task_id, {}, "wang.wu").ok());
   EXPECT_EQ(status(*e, *id), 2);
   e->stop();
+}
+
+// An engine on a file store opened with `o` (its sync_log hook), clocked
+// at a fixed Monday morning; null, with a failure, when it cannot open.
+std::unique_ptr<Engine> open_on_file(const store::sqlite::SqliteOptions& o) {
+  auto s = store::sqlite::SqliteStore::open(o);
+  if (!s.ok()) {
+    ADD_FAILURE() << s.error().message;
+    return nullptr;
+  }
+  auto opened = Engine::open(EngineConfig{}, std::move(s).value(),
+                             std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00")));
+  if (!opened.ok()) {
+    ADD_FAILURE() << opened.error().message;
+    return nullptr;
+  }
+  return std::move(opened).value();
+}
+
+// A batch's callers hear of it only once its log is synced, and the next
+// batch is written meanwhile: the sync waits on the answer thread, not on
+// the thread that applies commands (Store::write_unsynced).
+TEST(EngineSync, CallersHearOfABatchOnceItIsSyncedAndTheNextIsWrittenMeanwhile) {
+  store::testing::TempDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  bool released = false;
+  int held = 0;
+  store::sqlite::SqliteOptions o;
+  o.path = dir.file("sync.db");
+  o.sync_log = [&](int fd) {
+    std::unique_lock lock(mu);
+    if (hold) {
+      ++held;
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });
+    }
+    return ::fdatasync(fd);
+  };
+  auto opened = open_on_file(o);
+  ASSERT_NE(opened, nullptr);
+  Engine& e = *opened;
+  ASSERT_TRUE(e.deploy("review.bpmn", kReview, "designer").ok());
+  e.start();
+  StartRequest req;
+  req.process_id = "review";
+  req.variables["region"] = "220102";
+  ASSERT_TRUE(e.start_instance(req).ok());  // what the starts need is cached now
+  auto release = [&] {
+    std::lock_guard lock(mu);
+    hold = false;
+    released = true;
+    cv.notify_all();
+  };
+
+  {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  std::atomic<int> answered{0};
+  std::promise<Result<InstanceId>> first, second;
+  e.start_instance_async(req, [&](Result<InstanceId> id) {
+    ++answered;
+    first.set_value(std::move(id));
+  });
+  {
+    std::unique_lock lock(mu);
+    const bool syncing = cv.wait_for(lock, std::chrono::seconds(10), [&] { return held > 0; });
+    lock.unlock();
+    if (!syncing) release();
+    ASSERT_TRUE(syncing) << "the first batch's sync never began";
+  }
+  // What is committed, seen through a connection of its own (the store's
+  // readers would wait for the sync).
+  auto committed_instances = [&] {
+    sqlite3* db = nullptr;
+    int64_t n = -1;
+    if (sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM instances", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+  };
+  EXPECT_EQ(committed_instances(), 2) << "the first batch is committed before its sync";
+  std::thread starter([&] {
+    e.start_instance_async(req, [&](Result<InstanceId> id) {
+      ++answered;
+      second.set_value(std::move(id));
+    });
+  });
+  for (int i = 0; i < 1000 && committed_instances() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const bool written_meanwhile = committed_instances() == 3;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int answered_while_held = answered.load();
+  release();
+  starter.join();
+  auto a = first.get_future().get();
+  auto b = second.get_future().get();
+  e.stop();
+
+  EXPECT_TRUE(written_meanwhile) << "the second batch waited for the first one's sync";
+  EXPECT_EQ(answered_while_held, 0) << "a caller heard of a batch before it was durable";
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  for (InstanceId id : {*a, *b}) {
+    auto stored = e.store().instance(id);
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    EXPECT_EQ((*stored)->status, 1) << "the instance waits at its task";
+  }
+}
+
+// A connector acts on a job only once the batch that made the job is
+// durable: when that batch's sync fails, the job is never run here (the
+// failing sync is held long enough for a worker to have run it).
+TEST(EngineSync, AConnectorRunsAJobOnlyOnceTheBatchThatMadeItIsDurable) {
+  store::testing::TempDir dir;
+  std::atomic<bool> failing{false};
+  store::sqlite::SqliteOptions o;
+  o.path = dir.file("jobs.db");
+  o.sync_log = [&](int fd) {
+    if (failing.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      errno = EIO;
+      return -1;
+    }
+    return ::fdatasync(fd);
+  };
+  auto opened = open_on_file(o);
+  ASSERT_NE(opened, nullptr);
+  Engine& e = *opened;
+  ASSERT_TRUE(e.deploy("straight.bpmn", kStraight, "designer").ok());
+  std::atomic<int> runs{0};
+  e.register_connector("calc", [&](const JobContext&) {
+    ++runs;
+    return JobOutcome::completed(json::object{{"fee", 1}});
+  });
+  e.start();
+  StartRequest req;
+  req.process_id = "straight";
+  auto first = e.start_instance(req);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  for (int i = 0; i < 1000 && runs.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(runs.load(), 1) << "the connector never ran";
+
+  failing = true;
+  auto lost = e.start_instance(req);
+  ASSERT_FALSE(lost.ok()) << "a start was answered though its batch could not be made durable";
+  EXPECT_NE(lost.error().message.find("may be lost"), std::string::npos) << lost.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  e.stop();
+  EXPECT_EQ(runs.load(), 1) << "a connector ran a job whose batch may be lost";
+}
+
+// A command refused because of an earlier batch (a message id it stored) is
+// answered only once that batch is durable: otherwise a crash could lose the
+// first message while the second's publisher was told it was a repeat.
+TEST(EngineSync, ARefusalThatRestsOnAnUnsyncedBatchWaitsForItsSync) {
+  store::testing::TempDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  int held = 0;
+  store::sqlite::SqliteOptions o;
+  o.path = dir.file("refusal.db");
+  o.sync_log = [&](int fd) {
+    std::unique_lock lock(mu);
+    if (hold) {
+      ++held;
+      cv.notify_all();
+      cv.wait(lock, [&] { return !hold; });
+    }
+    return ::fdatasync(fd);
+  };
+  auto opened = open_on_file(o);
+  ASSERT_NE(opened, nullptr);
+  Engine& e = *opened;
+  e.start();
+  PublishRequest m;
+  m.name = "assessment-done";
+  m.correlation_key = "A-1";
+  m.time_to_live_ms = 60'000;
+  m.message_id = "assessment-A-1";
+  auto release = [&] {
+    std::lock_guard lock(mu);
+    hold = false;
+    cv.notify_all();
+  };
+  {
+    std::lock_guard lock(mu);
+    hold = true;
+  }
+  auto first = std::async(std::launch::async, [&] { return e.publish_message(m); });
+  {
+    std::unique_lock lock(mu);
+    const bool syncing = cv.wait_for(lock, std::chrono::seconds(10), [&] { return held > 0; });
+    lock.unlock();
+    if (!syncing) release();
+    ASSERT_TRUE(syncing) << "the first message's sync never began";
+  }
+  auto second = std::async(std::launch::async, [&] { return e.publish_message(m); });
+  const bool answered_while_held = second.wait_for(std::chrono::milliseconds(300)) == std::future_status::ready;
+  release();
+  auto a = first.get();
+  auto b = second.get();
+  e.stop();
+  EXPECT_FALSE(answered_while_held) << "the repeat was refused before the first message was durable";
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_TRUE(a->buffered);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().code, "duplicate") << b.error().message;
 }
 
 }  // namespace
