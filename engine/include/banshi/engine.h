@@ -240,9 +240,12 @@ class Engine {
   // no job row, lease or worker hand-off (a synchronous delegate, in other
   // engines' words). For in-process work that returns at once and touches
   // nothing outside the engine: it must not block, must not call the engine,
-  // and may run again if the batch is not committed (a crash, a conflict). A
-  // failure takes the ordinary path: the job is stored with its retry time and
-  // later attempts run on the job workers.
+  // and may run again if the batch is not committed (a crash, a conflict). It
+  // may see the work of earlier batches not yet synced to disk
+  // (docs/storage.md, Durability); as it touches nothing outside, a crash
+  // that loses them loses what it made of them too. A failure takes the
+  // ordinary path: the job is stored with its retry time and later attempts
+  // run on the job workers.
   virtual void register_inline_connector(const std::string& type, Connector connector) {
     register_connector(type, std::move(connector));
   }
