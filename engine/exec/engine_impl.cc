@@ -167,13 +167,14 @@ class Replier {
   }
 
   // One committed batch: its events, then its answers; `unsynced`: it is
-  // to be made durable first.
+  // to be made durable first, even with nobody to tell (a job's completion
+  // by a connector, a timer), so that no batch waits for the next caller's.
   void answer(std::vector<Reply> replies, std::vector<EngineEvent> events = {}, bool unsynced = false) {
     Item item{std::move(events), {}, nullptr, unsynced};
     for (Reply& r : replies) {
       if (r.first) item.replies.push_back(std::move(r));
     }
-    if (item.events.empty() && item.replies.empty()) return;
+    if (item.events.empty() && item.replies.empty() && !unsynced) return;
     hand_over(std::move(item));
   }
 

@@ -1390,15 +1390,17 @@ TEST_P(EngineTest, ACompletionIsRefusedWhenTheTaskWasGivenToSomeoneElseBeforeIts
 }
 
 // An engine on a file store opened with `o` (its sync_log hook), clocked
-// at a fixed Monday morning; null, with a failure, when it cannot open.
-std::unique_ptr<Engine> open_on_file(const store::sqlite::SqliteOptions& o) {
+// at a fixed Monday morning unless `clock` is given; null, with a failure,
+// when it cannot open.
+std::unique_ptr<Engine> open_on_file(const store::sqlite::SqliteOptions& o, EngineConfig config = {},
+                                     std::shared_ptr<ManualClock> clock = nullptr) {
+  if (!clock) clock = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
   auto s = store::sqlite::SqliteStore::open(o);
   if (!s.ok()) {
     ADD_FAILURE() << s.error().message;
     return nullptr;
   }
-  auto opened = Engine::open(EngineConfig{}, std::move(s).value(),
-                             std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00")));
+  auto opened = Engine::open(std::move(config), std::move(s).value(), std::move(clock));
   if (!opened.ok()) {
     ADD_FAILURE() << opened.error().message;
     return nullptr;
@@ -1603,6 +1605,47 @@ TEST(EngineSync, ARefusalThatRestsOnAnUnsyncedBatchWaitsForItsSync) {
   EXPECT_TRUE(a->buffered);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code, "duplicate") << b.error().message;
+}
+
+// A batch nobody waits for (here a timer's firing) is synced too, soon,
+// not whenever the next caller's batch happens to be. (No job workers: their
+// polling writes would sync it on the way.)
+TEST(EngineSync, ABatchWithNobodyToTellIsSyncedToo) {
+  store::testing::TempDir dir;
+  store::sqlite::SqliteOptions o;
+  o.path = dir.file("quiet.db");
+  // Each sync notes whether the instance had ended in what it covered
+  // (read from the file, which holds every commit written so far).
+  std::atomic<bool> ending_synced{false};
+  o.sync_log = [&](int fd) {
+    const int rc = ::fdatasync(fd);
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM instances WHERE status = 2", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+        ending_synced = true;
+      }
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return rc;
+  };
+  EngineConfig config;
+  config.job_workers = 0;
+  auto clock = std::make_shared<ManualClock>(*model::parse_date_time("2026-03-02T09:00:00+08:00"));
+  auto opened = open_on_file(o, config, clock);
+  ASSERT_NE(opened, nullptr);
+  Engine& e = *opened;
+  ASSERT_TRUE(e.deploy("minute.bpmn", kWaitAMinute, "designer").ok());
+  e.start();
+  StartRequest req;
+  req.process_id = "minute";
+  ASSERT_TRUE(e.start_instance(req).ok());
+  clock->advance(2 * 60 * 1000);
+  for (int i = 0; i < 500 && !ending_synced.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  e.stop();
+  EXPECT_TRUE(ending_synced.load()) << "the batch that ended the instance was never synced";
 }
 
 }  // namespace
