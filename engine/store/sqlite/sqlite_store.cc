@@ -696,9 +696,8 @@ auto SqliteStore::in_write_transaction(F&& fn, bool defer_sync) -> decltype(fn(s
   // already claimed, a job to lease) may be a deferred commit that is not
   // durable yet; its COMMIT synced the log only if it wrote. So, outside the
   // lock, it syncs what is left, as a read does.
-  if (!defer_sync && defer_sync_ && !UnsyncedReads::allowed() &&
-      commits_synced_.load(std::memory_order_acquire) < commits_unsynced_.load(std::memory_order_acquire)) {
-    auto synced = sync_written();
+  if (!defer_sync && !UnsyncedReads::allowed()) {
+    auto synced = sync_written();  // at once when nothing waits
     if (!synced.ok()) return synced.error();
   }
   return result;
@@ -707,10 +706,7 @@ auto SqliteStore::in_write_transaction(F&& fn, bool defer_sync) -> decltype(fn(s
 template <typename F>
 auto SqliteStore::in_locked_write(F&& fn, bool defer_sync) -> decltype(fn(std::declval<Connection&>())) {
   std::lock_guard<std::mutex> lock(write_mutex_);
-  if (sync_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> sync_lock(sync_mutex_);
-    return Error{"store", sync_error_};
-  }
+  BANSHI_STORE_TRY(refused());
   defer_sync = defer_sync && defer_sync_;
   Connection& c = *writer_;
   BANSHI_STORE_TRY(c.run("BEGIN IMMEDIATE", "cannot begin a write transaction"));
@@ -759,10 +755,7 @@ auto SqliteStore::in_locked_write(F&& fn, bool defer_sync) -> decltype(fn(std::d
 
 template <typename F>
 auto SqliteStore::in_read_transaction(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
-  if (sync_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> lock(sync_mutex_);
-    return Error{"store", sync_error_};
-  }
+  BANSHI_STORE_TRY(refused());
   auto result = [&]() -> decltype(fn(std::declval<Connection&>())) {
     ReaderLease lease(*this);
     Connection& c = lease.connection();
@@ -945,6 +938,12 @@ void SqliteStore::checkpoint_if_due() {
   if (rc == SQLITE_IOERR_FSYNC && commits_synced_.load(std::memory_order_acquire) < unsynced) {
     (void)refuse_from_now_on("a checkpoint could not sync the log");
   }
+}
+
+Result<void> SqliteStore::refused() {
+  if (!sync_failed_.load(std::memory_order_acquire)) return {};
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  return Error{"store", sync_error_};
 }
 
 Error SqliteStore::refuse_from_now_on(const std::string& why) {
@@ -1630,11 +1629,8 @@ Result<void> SqliteStore::backup(const std::string& path) {
 
   auto target = Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options_.busy_timeout_ms);
   if (!target.ok()) return target.error();
-  Result<void> result;
-  if (sync_failed_.load(std::memory_order_acquire)) {
-    std::lock_guard<std::mutex> lock(sync_mutex_);
-    result = Error{"store", sync_error_};
-  } else {
+  Result<void> result = refused();
+  if (result.ok()) {
     ReaderLease lease(*this);
     sqlite3* source = lease.connection().db();
     sqlite3_backup* copy = sqlite3_backup_init((*target)->db(), "main", source, "main");

@@ -238,6 +238,8 @@ class SqliteStore final : public Store, public AuthStore, public FrontDoorStore 
   // Marks the store failed: nothing more is read or written. The second
   // with sync_mutex_ held.
   Error refuse_from_now_on(const std::string& why);
+  // The store's error once it refuses (sync_failed_), else nothing.
+  Result<void> refused();
   Error refuse_locked(const std::string& why);
   // Before a read's result leaves: syncs every commit the read may have
   // seen, waiting for one that was publishing meanwhile to be counted.
