@@ -19,28 +19,57 @@ done
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 
-for t in "${targets[@]}"; do
-  corpus="build/fuzz/corpus/$t"
-  findings="build/fuzz/findings/$t"
+# One target: fuzz it, then say what it did and whether it left a failing input.
+fuzz_one() {
+  local t=$1
+  local corpus="build/fuzz/corpus/$t" findings="build/fuzz/findings/$t"
   mkdir -p "$corpus" "$findings"
-  dirs=("$corpus")
-  seeds="tests/fuzz/seeds/${t#fuzz_}"
+  local dirs=("$corpus")
+  local seeds="tests/fuzz/seeds/${t#fuzz_}"
   [ -d "$seeds" ] && dirs+=("$seeds")
   # The conformance models make good seeds when they are beside the project.
-  conformance="${BANSHI_CONFORMANCE_DIR:-../shared/conformance}"
+  local conformance="${BANSHI_CONFORMANCE_DIR:-../shared/conformance}"
   case "$t" in
     fuzz_bpmn) [ -d "$conformance/miwg" ] && dirs+=("$conformance/miwg") ;;
     fuzz_dmn) [ -d "$conformance/dmn-tck" ] && dirs+=("$conformance/dmn-tck") ;;
   esac
-  echo "fuzz: $t for ${seconds}s"
   "build/fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$findings/" "${dirs[@]}" >"$findings/log.txt" 2>&1 || true
-  grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
+  # One block of output per target, however the runs interleave.
+  {
+    echo "fuzz: $t for ${seconds}s"
+    grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==ERROR|SUMMARY)' "$findings/log.txt" || tail -n 3 "$findings/log.txt"
+  } >"$findings/summary.txt"
   # compgen, not ls: ls fails when any one of the patterns matches nothing.
   if compgen -G "$findings/crash-*" >/dev/null || compgen -G "$findings/leak-*" >/dev/null ||
      compgen -G "$findings/timeout-*" >/dev/null || compgen -G "$findings/oom-*" >/dev/null; then
-    echo "fuzz: $t found a failing input in $findings" >&2
-    exit 1
+    echo "fuzz: $t found a failing input in $findings" >>"$findings/summary.txt"
+    return 1
+  fi
+}
+
+# The targets run one per core at a time (each fuzzes on one thread).
+parallel=$(nproc)
+failed=0
+pids=()
+names=()
+for t in "${targets[@]}"; do
+  fuzz_one "$t" &
+  pids+=($!)
+  names+=("$t")
+  if [ ${#pids[@]} -ge "$parallel" ]; then
+    wait "${pids[0]}" || failed=1
+    cat "build/fuzz/findings/${names[0]}/summary.txt"
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
   fi
 done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed=1
+  cat "build/fuzz/findings/${names[$i]}/summary.txt"
+done
+if [ "$failed" != 0 ]; then
+  echo "fuzz: a target found a failing input" >&2
+  exit 1
+fi
 echo "fuzz: no failures"
