@@ -48,25 +48,21 @@ fuzz_one() {
   fi
 }
 
-# The targets run one per core at a time (each fuzzes on one thread).
+# The targets run one per core at a time (each fuzzes on one thread), in
+# rounds of equal length.
 parallel=$(nproc)
 failed=0
-pids=()
-names=()
-for t in "${targets[@]}"; do
-  fuzz_one "$t" &
-  pids+=($!)
-  names+=("$t")
-  if [ ${#pids[@]} -ge "$parallel" ]; then
-    wait "${pids[0]}" || failed=1
-    cat "build/fuzz/findings/${names[0]}/summary.txt"
-    pids=("${pids[@]:1}")
-    names=("${names[@]:1}")
-  fi
-done
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || failed=1
-  cat "build/fuzz/findings/${names[$i]}/summary.txt"
+for ((i = 0; i < ${#targets[@]}; i += parallel)); do
+  round=("${targets[@]:i:parallel}")
+  pids=()
+  for t in "${round[@]}"; do
+    fuzz_one "$t" &
+    pids+=($!)
+  done
+  for j in "${!round[@]}"; do
+    wait "${pids[$j]}" || failed=1
+    cat "build/fuzz/findings/${round[$j]}/summary.txt"
+  done
 done
 if [ "$failed" != 0 ]; then
   echo "fuzz: a target found a failing input" >&2
