@@ -443,6 +443,13 @@ CREATE TABLE identity_checks (
 CREATE INDEX identity_checks_day ON identity_checks (day);
 )sql";
 
+// SQLite's migration 14 drops the cascade from task candidates to their
+// task; PostgreSQL's cascade costs little, so the version only keeps both
+// stores' numbering in step.
+constexpr const char* kV14 = R"sql(
+SELECT 1;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -457,6 +464,7 @@ constexpr std::array kMigrations{
     Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
     Migration{12, "when a task\'s SLA clock was paused", kV12},
     Migration{13, "the people each phone checked against the household registration today", kV13},
+    Migration{14, "task candidates removed by the store, not by a cascade (SQLite only)", kV14},
 };
 
 }  // namespace

@@ -57,6 +57,18 @@ void Statement::bind_blob(int index, const std::string& bytes) {
 
 void Statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
 
+void Statement::bind_in_place(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+void Statement::bind_blob_in_place(int index, std::string_view bytes) {
+  if (bytes.empty()) {
+    sqlite3_bind_zeroblob(stmt_, index, 0);
+  } else {
+    sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  }
+}
+
 void Statement::bind_text_or_null(int index, const std::string& text) {
   if (text.empty()) {
     bind_null(index);

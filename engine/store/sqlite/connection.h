@@ -40,6 +40,10 @@ class Statement {
   void bind_null(int index);
   // Binds text, or NULL when it is empty.
   void bind_text_or_null(int index, const std::string& text);
+  // Binding without a copy, for the write path's rows: the bytes must stay
+  // where they are until the statement is reset or goes back to the cache.
+  void bind_in_place(int index, std::string_view text);
+  void bind_blob_in_place(int index, std::string_view bytes);
 
   // Makes the statement ready to run again with new bindings.
   void reset();

@@ -482,6 +482,26 @@ CREATE TABLE identity_checks (
 CREATE INDEX identity_checks_day ON identity_checks (day);
 )sql";
 
+// Task candidates without a foreign key: the cascade that removed them with
+// their task ran as a trigger program on every task removal, even for a
+// task without candidates, and cost about as much as the removal of the
+// task's row itself. The store removes them with their task
+// (remove_task_candidates).
+constexpr const char* kV14 = R"sql(
+CREATE TABLE task_candidates_plain (
+  task_id  INTEGER NOT NULL,
+  kind     INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (task_id, kind, position)
+) WITHOUT ROWID;
+INSERT INTO task_candidates_plain (task_id, kind, position, value)
+  SELECT task_id, kind, position, value FROM task_candidates;
+DROP TABLE task_candidates;
+ALTER TABLE task_candidates_plain RENAME TO task_candidates;
+CREATE INDEX task_candidates_value ON task_candidates (kind, value, task_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "instances, definitions, work queues and history", kV1},
     Migration{2, "users, sessions, API tokens, login failures and the audit trail", kV2},
@@ -496,6 +516,7 @@ constexpr std::array kMigrations{
     Migration{11, "deployed files kept as bytes (PostgreSQL only)", kV11},
     Migration{12, "when a task\'s SLA clock was paused", kV12},
     Migration{13, "the people each phone checked against the household registration today", kV13},
+    Migration{14, "task candidates removed by the store, not by a cascade (SQLite only)", kV14},
 };
 
 }  // namespace

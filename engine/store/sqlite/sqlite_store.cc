@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <chrono>
@@ -137,6 +138,46 @@ Error too_new(int present) {
 
 // --- batch parts ----------------------------------------------------------
 
+// The text of an INSERT of 1 to kRowsPerInsert rows: `head` followed by
+// `row` (its values, with `?` placeholders) that many times. A statement
+// of several rows costs SQLite its set-up (the program, a cursor on the
+// table and on each index) once: a small row goes in in about half the time.
+constexpr size_t kRowsPerInsert = 16;
+class MultiRowInsert {
+ public:
+  MultiRowInsert(const char* head, const char* row) {
+    std::string text = head;
+    for (size_t n = 1; n <= kRowsPerInsert; ++n) {
+      text += n == 1 ? " VALUES " : ", ";
+      text += row;
+      texts_[n] = text;
+    }
+  }
+  // Stable for the process's life, so the statement cache finds it by address.
+  const char* rows(size_t n) const { return texts_[n].c_str(); }
+
+ private:
+  std::array<std::string, kRowsPerInsert + 1> texts_;
+};
+
+// Inserts `rows` by `sql`, kRowsPerInsert a statement: `bind(st, index, row)`
+// binds one row's values after `index`, which it moves on; `what(row, more)`
+// names a statement's first row and how many come after it in the same
+// statement, for the error (formatted only then).
+template <typename Row, typename Bind, typename What>
+Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::vector<Row>& rows, Bind bind, What what) {
+  for (size_t first = 0; first < rows.size(); first += kRowsPerInsert) {
+    const size_t n = std::min(kRowsPerInsert, rows.size() - first);
+    auto st = c.prepare(sql.rows(n));
+    if (!st.ok()) return st.error();
+    int index = 0;
+    for (size_t i = first; i < first + n; ++i) bind(*st, index, rows[i]);
+    const int rc = st->step();
+    if (rc != SQLITE_DONE) return store_error(c.db(), what(rows[first], n - 1));
+  }
+  return {};
+}
+
 Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   const InstanceRecord& r = w.record;
   if (w.expected_version == 0) {
@@ -147,12 +188,12 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
     if (!st.ok()) return st.error();
     st->bind(1, r.id);
     st->bind(2, r.definition_key);
-    st->bind(3, r.process_id);
+    st->bind_in_place(3, r.process_id);
     st->bind(4, int64_t{r.definition_version});
-    st->bind(5, r.business_key);
+    st->bind_in_place(5, r.business_key);
     st->bind(6, int64_t{r.status});
     st->bind(7, r.version);
-    st->bind_blob(8, r.state);
+    st->bind_blob_in_place(8, r.state);
     st->bind(9, r.started_at);
     st->bind(10, r.ended_at);
     if (r.parent_id == 0) {
@@ -161,9 +202,9 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
       st->bind(11, r.parent_id);
     }
     st->bind(12, as_int(r.parent_element));
-    st->bind(13, r.applicant_id);
-    st->bind(14, r.applicant_name);
-    st->bind(15, r.region);
+    st->bind_in_place(13, r.applicant_id);
+    st->bind_in_place(14, r.applicant_name);
+    st->bind_in_place(15, r.region);
     int rc = st->step();
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("instance {} already exists", r.id));
     if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
@@ -178,7 +219,7 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   st->bind(1, r.id);
   st->bind(2, int64_t{r.status});
   st->bind(3, r.version);
-  st->bind_blob(4, r.state);
+  st->bind_blob_in_place(4, r.state);
   st->bind(5, r.ended_at);
   st->bind(6, w.expected_version);
   if (st->step() != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot update instance {}", r.id));
@@ -188,54 +229,87 @@ Result<void> write_instance(Connection& c, const InstanceWrite& w) {
   return {};
 }
 
-// Adds `t` with its candidates; its new id goes to `ids` when that is set.
-Result<void> add_task(Connection& c, const TaskRecord& t, std::vector<int64_t>* ids) {
-  auto st = c.prepare(
-      "INSERT INTO user_tasks (instance_id, key, process_id, element_id, name, business_key, assignee, region, "
+// Adds `tasks` with their candidates, kRowsPerInsert rows a statement; their
+// new ids go to `ids` when that is set. The ids are given here, after the
+// last one AUTOINCREMENT handed out, rather than left to SQLite, so that a
+// statement's rows are known by id; SQLite's counter then moves past them.
+Result<void> add_tasks(Connection& c, const std::vector<TaskRecord>& tasks, std::vector<int64_t>* ids) {
+  if (tasks.empty()) return {};
+  int64_t first_id = 0;
+  {
+    auto last = c.prepare(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'user_tasks'), 0), "
+        "coalesce((SELECT max(id) FROM user_tasks), 0))");
+    if (!last.ok()) return last.error();
+    if (last->step() != SQLITE_ROW) return store_error(c.db(), "cannot read the last task id");
+    first_id = last->int64(0) + 1;
+  }
+  static const MultiRowInsert sql(
+      "INSERT INTO user_tasks (id, instance_id, key, process_id, element_id, name, business_key, assignee, region, "
       "form_key, priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, "
-      "escalated_region, department, sla_paused_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15, ?16, ?17, ?18, ?19, ?20)");
-  if (!st.ok()) return st.error();
-  st->bind(1, t.instance_id);
-  st->bind(2, as_int(t.key));
-  st->bind(3, t.process_id);
-  st->bind(4, t.element_id);
-  st->bind(5, t.name);
-  st->bind(6, t.business_key);
-  st->bind(7, t.assignee);
-  st->bind(8, t.region);
-  st->bind(9, t.form_key);
-  st->bind(10, int64_t{t.priority});
-  st->bind(11, t.created_at);
-  st->bind(12, t.due_at);
-  st->bind(13, t.follow_up_at);
-  st->bind(14, int64_t{t.sla_state});
-  st->bind(15, t.payload);
-  st->bind(16, int64_t{t.escalation_level});
-  st->bind(17, t.escalated_to);
-  st->bind(18, t.escalated_region);
-  st->bind(19, t.department);
-  st->bind(20, t.sla_paused_at);
-  BANSHI_STORE_TRY(st->run_or("cannot insert task {}/{}", t.instance_id, t.key));
-  int64_t task_id = sqlite3_last_insert_rowid(c.db());
-  if (ids) ids->push_back(task_id);
+      "escalated_region, department, sla_paused_at)",
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  int64_t next_id = first_id;
+  BANSHI_STORE_TRY(insert_rows(
+      c, sql, tasks,
+      [&next_id](Statement& st, int& index, const TaskRecord& t) {
+        st.bind(++index, next_id++);
+        st.bind(++index, t.instance_id);
+        st.bind(++index, as_int(t.key));
+        st.bind_in_place(++index, t.process_id);
+        st.bind_in_place(++index, t.element_id);
+        st.bind_in_place(++index, t.name);
+        st.bind_in_place(++index, t.business_key);
+        st.bind_in_place(++index, t.assignee);
+        st.bind_in_place(++index, t.region);
+        st.bind_in_place(++index, t.form_key);
+        st.bind(++index, int64_t{t.priority});
+        st.bind(++index, t.created_at);
+        st.bind(++index, t.due_at);
+        st.bind(++index, t.follow_up_at);
+        st.bind(++index, int64_t{t.sla_state});
+        st.bind_in_place(++index, t.payload);
+        st.bind(++index, int64_t{t.escalation_level});
+        st.bind_in_place(++index, t.escalated_to);
+        st.bind_in_place(++index, t.escalated_region);
+        st.bind_in_place(++index, t.department);
+        st.bind(++index, t.sla_paused_at);
+      },
+      [](const TaskRecord& t, size_t more) {
+        return fmt::format("cannot insert task {}/{}{}", t.instance_id, t.key,
+                           more ? fmt::format(" and the {} after it", more) : "");
+      }));
+  if (ids) {
+    for (size_t i = 0; i < tasks.size(); ++i) ids->push_back(first_id + static_cast<int64_t>(i));
+  }
 
-  auto cand = c.prepare("INSERT INTO task_candidates (task_id, kind, position, value) VALUES (?1, ?2, ?3, ?4)");
-  if (!cand.ok()) return cand.error();
-  auto insert_all = [&](int64_t kind, const std::vector<std::string>& values) -> Result<void> {
-    for (size_t i = 0; i < values.size(); ++i) {
-      cand->bind(1, task_id);
-      cand->bind(2, kind);
-      cand->bind(3, static_cast<int64_t>(i));
-      cand->bind(4, values[i]);
-      BANSHI_STORE_TRY(cand->run("cannot insert a task candidate"));
-      cand->reset();
-    }
-    return {};
+  // The candidates of all of them, as many rows a statement.
+  struct Candidate {
+    int64_t task_id;
+    int64_t kind;
+    int64_t position;
+    const std::string* value;
   };
-  BANSHI_STORE_TRY(insert_all(kCandidateGroup, t.candidate_groups));
-  BANSHI_STORE_TRY(insert_all(kCandidateUser, t.candidate_users));
-  return {};
+  std::vector<Candidate> candidates;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const int64_t task_id = first_id + static_cast<int64_t>(i);
+    for (size_t p = 0; p < tasks[i].candidate_groups.size(); ++p) {
+      candidates.push_back({task_id, kCandidateGroup, static_cast<int64_t>(p), &tasks[i].candidate_groups[p]});
+    }
+    for (size_t p = 0; p < tasks[i].candidate_users.size(); ++p) {
+      candidates.push_back({task_id, kCandidateUser, static_cast<int64_t>(p), &tasks[i].candidate_users[p]});
+    }
+  }
+  static const MultiRowInsert cand_sql("INSERT INTO task_candidates (task_id, kind, position, value)", "(?, ?, ?, ?)");
+  return insert_rows(
+      c, cand_sql, candidates,
+      [](Statement& st, int& index, const Candidate& k) {
+        st.bind(++index, k.task_id);
+        st.bind(++index, k.kind);
+        st.bind(++index, k.position);
+        st.bind_in_place(++index, *k.value);
+      },
+      [](const Candidate& k, size_t) { return fmt::format("cannot insert the candidates of task {}", k.task_id); });
 }
 
 // Deletes the row of (instance_id, key) from a table named by the caller from
@@ -248,25 +322,50 @@ Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, 
   return st->run(what);
 }
 
-// A task a user completes is removed only while its assignee is the one the
-// user was checked against; the check costs a second statement only when
-// the removal finds nothing.
-Result<void> remove_checked_task(Connection& c, const TaskAssigneeCheck& check) {
-  auto st = c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3");
+// Removes the open task of `k`; the id of a row removed goes to `removed`.
+// A task a user completes (`check` set) is removed only while its assignee
+// is the one the user was checked against; the check costs a second
+// statement only when the removal finds nothing.
+Result<void> remove_task(Connection& c, const InstanceKey& k, const TaskAssigneeCheck* check,
+                         std::vector<int64_t>& removed) {
+  auto st = check ? c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3 RETURNING id")
+                  : c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 RETURNING id");
   if (!st.ok()) return st.error();
-  st->bind(1, check.instance_id);
-  st->bind(2, as_int(check.key));
-  st->bind(3, check.assignee);
-  BANSHI_STORE_TRY(st->run("cannot remove a task"));
-  if (sqlite3_changes(c.db()) != 0) return {};
+  st->bind(1, k.instance_id);
+  st->bind(2, as_int(k.key));
+  if (check) st->bind_in_place(3, check->assignee);
+  int rc = 0;
+  size_t found = 0;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    removed.push_back(st->int64(0));
+    ++found;
+  }
+  if (rc != SQLITE_DONE) return store_error(c.db(), "cannot remove a task");
+  if (found != 0 || !check) return {};
   auto still = c.prepare("SELECT assignee FROM user_tasks WHERE instance_id = ?1 AND key = ?2");
   if (!still.ok()) return still.error();
-  still->bind(1, check.instance_id);
-  still->bind(2, as_int(check.key));
+  still->bind(1, k.instance_id);
+  still->bind(2, as_int(k.key));
   if (still->step() == SQLITE_ROW) {
     return Error{"rejected", fmt::format("the task was given to '{}' meanwhile", still->text(0))};
   }
   return {};
+}
+
+// Removes the candidates of the tasks `task_ids` (removed by the same
+// write), in one statement.
+Result<void> remove_task_candidates(Connection& c, const std::vector<int64_t>& task_ids) {
+  if (task_ids.empty()) return {};
+  std::string ids = "[";
+  for (int64_t id : task_ids) {
+    if (ids.size() > 1) ids += ',';
+    ids += std::to_string(id);
+  }
+  ids += ']';
+  auto st = c.prepare("DELETE FROM task_candidates WHERE task_id IN (SELECT value FROM json_each(?1))");
+  if (!st.ok()) return st.error();
+  st->bind_in_place(1, ids);
+  return st->run("cannot remove task candidates");
 }
 
 // A job a worker reports on is still leased to that worker.
@@ -405,14 +504,21 @@ Result<void> add_incident(Connection& c, const IncidentRecord& i) {
   return st->run_or("cannot insert incident {}/{}", i.instance_id, i.key);
 }
 
-Result<void> append_history(Connection& c, const HistoryRecord& h) {
-  auto st = c.prepare("INSERT INTO history (instance_id, seq, at, records) VALUES (?1, ?2, ?3, ?4)");
-  if (!st.ok()) return st.error();
-  st->bind(1, h.instance_id);
-  st->bind(2, h.seq);
-  st->bind(3, h.at);
-  st->bind_blob(4, h.records);
-  return st->run_or("cannot append history {}/{}", h.instance_id, h.seq);
+// Appends `entries` kRowsPerInsert at a time.
+Result<void> append_history(Connection& c, const std::vector<HistoryRecord>& entries) {
+  static const MultiRowInsert sql("INSERT INTO history (instance_id, seq, at, records)", "(?, ?, ?, ?)");
+  return insert_rows(
+      c, sql, entries,
+      [](Statement& st, int& index, const HistoryRecord& h) {
+        st.bind(++index, h.instance_id);
+        st.bind(++index, h.seq);
+        st.bind(++index, h.at);
+        st.bind_blob_in_place(++index, h.records);
+      },
+      [](const HistoryRecord& h, size_t more) {
+        return fmt::format("cannot append history {}/{}{}", h.instance_id, h.seq,
+                           more ? fmt::format(" and the {} entries after it", more) : "");
+      });
 }
 
 Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
@@ -514,18 +620,15 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   // same group commit ends up absent.
   for (const auto& w : b.instances) BANSHI_STORE_TRY(write_instance(c, w));
   if (b.report) *b.report = WriteReport{};
-  for (const auto& t : b.tasks_added) BANSHI_STORE_TRY(add_task(c, t, b.report ? &b.report->added_task_ids : nullptr));
+  BANSHI_STORE_TRY(add_tasks(c, b.tasks_added, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_STORE_TRY(keep_task_outcome(c, done));
   if (b.report) BANSHI_STORE_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks));
+  std::vector<int64_t> removed_task_ids;
   for (const auto& k : b.tasks_removed) {
-    if (const TaskAssigneeCheck* check = assignee_check_of(b, k)) {
-      BANSHI_STORE_TRY(remove_checked_task(c, *check));
-      continue;
-    }
-    BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2", k,
-                                  "cannot remove a task"));
+    BANSHI_STORE_TRY(remove_task(c, k, assignee_check_of(b, k), removed_task_ids));
   }
+  BANSHI_STORE_TRY(remove_task_candidates(c, removed_task_ids));
   for (const auto& check : b.job_lease_checks) BANSHI_STORE_TRY(check_job_lease(c, check));
   for (const auto& j : b.jobs_added) BANSHI_STORE_TRY(add_job(c, j));
   for (const auto& u : b.jobs_updated) BANSHI_STORE_TRY(update_job(c, u));
@@ -555,7 +658,7 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
     BANSHI_STORE_TRY(remove_keyed(c, "DELETE FROM incidents WHERE instance_id = ?1 AND key = ?2", k,
                                   "cannot remove an incident"));
   }
-  for (const auto& h : b.history) BANSHI_STORE_TRY(append_history(c, h));
+  BANSHI_STORE_TRY(append_history(c, b.history));
   for (const auto& f : b.start_timers_fired) BANSHI_STORE_TRY(fire_start_timer(c, f));
   BANSHI_STORE_TRY(chain_audit_rows(c, b.audit));
   return {};

@@ -182,20 +182,25 @@ std::vector<std::string> raw_rows(const std::string& path, const std::string& sq
   return rows;
 }
 
+// Makes `path` a database as a build that knew up to migration `last` left it.
+void migrate_up_to(const std::string& path, int last) {
+  raw_exec(path,
+           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, "
+           "description TEXT NOT NULL)");
+  for (const sqlite::Migration& m : sqlite::migrations()) {
+    if (m.version > last) break;
+    raw_exec(path, std::string(m.sql) + "; INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+                       ", 0, 'old')");
+  }
+}
+
 // A database written by a build that knew up to migration 9, with history and
 // task outcomes in it, keeps every row through migration 10 (which moves both
 // tables to ones keyed in append order) and the rules on them stay.
 TEST(SqliteStoreOpen, MigrationTenKeepsHistoryAndTaskOutcomes) {
   TempDir dir;
   const std::string path = dir.file("v9.db");
-  raw_exec(path,
-           "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, "
-           "description TEXT NOT NULL)");
-  for (const sqlite::Migration& m : sqlite::migrations()) {
-    if (m.version > 9) break;
-    raw_exec(path, std::string(m.sql) + "; INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
-                       ", 0, 'old')");
-  }
+  migrate_up_to(path, 9);
   raw_exec(path,
            "INSERT INTO definitions (key, process_id, version, name, resource, xml, checksum, deployed_at, "
            "deployed_by) VALUES (1, 'p', 1, 'p', 'p.bpmn', '<x/>', 'c', 0, 'test');"
@@ -248,6 +253,56 @@ TEST(SqliteStoreOpen, MigrationTenKeepsHistoryAndTaskOutcomes) {
   EXPECT_NE(sqlite3_exec(db, "DELETE FROM history", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   EXPECT_EQ(raw_rows(path, "SELECT count(*) FROM history"), std::vector<std::string>{"4"});
+}
+
+// A database written by a build that knew up to migration 13 keeps its task
+// candidates through migration 14, which takes away their cascade from the
+// task: the store itself now removes them with their task.
+TEST(SqliteStoreOpen, MigrationFourteenKeepsCandidatesAndStillRemovesThemWithTheirTask) {
+  TempDir dir;
+  const std::string path = dir.file("v13.db");
+  migrate_up_to(path, 13);
+  raw_exec(path,
+           "INSERT INTO definitions (key, process_id, version, name, resource, xml, checksum, deployed_at, "
+           "deployed_by) VALUES (1, 'p', 1, 'p', 'p.bpmn', '<x/>', 'c', 0, 'test');"
+           "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, "
+           "version, state, started_at, ended_at, parent_id, parent_element) VALUES "
+           "(7, 1, 'p', 1, '', 1, 1, x'00', 10, 0, NULL, 0);"
+           "INSERT INTO user_tasks (id, instance_id, key, process_id, element_id, name, business_key, assignee, "
+           "region, form_key, priority, created_at, due_at, follow_up_at, sla_state, payload) VALUES "
+           "(41, 7, 4, 'p', 'review', 'Review', '', '', '110101', '', 0, 10, 0, 0, 0, '{}'), "
+           "(42, 7, 5, 'p', 'check', 'Check', '', '', '110101', '', 0, 10, 0, 0, 0, '{}');"
+           "INSERT INTO task_candidates (task_id, kind, position, value) VALUES "
+           "(41, 1, 0, 'dpf-clerks'), (41, 2, 0, 'ana'), (42, 1, 0, 'civil-clerks')");
+
+  auto store = open_store(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schema_version().value(), store->latest_schema_version());
+  EXPECT_TRUE(raw_rows(path, "SELECT * FROM pragma_foreign_key_list('task_candidates')").empty());
+  auto task = store->task(41);
+  ASSERT_TRUE(task.ok() && task->has_value());
+  EXPECT_EQ((*task)->candidate_groups, std::vector<std::string>{"dpf-clerks"});
+  EXPECT_EQ((*task)->candidate_users, std::vector<std::string>{"ana"});
+  TaskQuery by_group;
+  by_group.candidate_groups = {"civil-clerks"};
+  auto found = store->tasks(by_group);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().id, 42);
+
+  WriteBatch done;
+  done.tasks_removed.push_back({7, 4});
+  ASSERT_TRUE(store->write(done).ok());
+  EXPECT_EQ(raw_rows(path, "SELECT task_id, value FROM task_candidates ORDER BY task_id"),
+            std::vector<std::string>{"42|civil-clerks"});
+  // Ids go on after the last one given, never again one that was.
+  WriteBatch more;
+  more.tasks_added.push_back(sample_task(7, 6));
+  WriteReport report;
+  more.report = &report;
+  ASSERT_TRUE(store->write(more).ok());
+  ASSERT_EQ(report.added_task_ids.size(), 1u);
+  EXPECT_EQ(report.added_task_ids[0], 43);
 }
 
 TEST(SqliteStoreOpen, CorruptFileIsAnError) {
@@ -755,6 +810,62 @@ TEST_P(StoreTest, RemovingMissingRowsIsNotAnError) {
 // Asked for a report, a write tells the ids of the tasks it added and hands
 // back the rows of the tasks it removed, as they were stored (the engine's
 // live events are built from it); tasks_by_keys reads a set of open tasks.
+// A write of more rows than one statement carries keeps every one, in
+// order: the tasks' ids follow the batch's order, each task keeps its own
+// candidates, and an id once given is never given again, not even that of
+// the last task after it is removed.
+TEST_P(StoreTest, AWriteOfManyRowsKeepsEachOneWithItsOwnId) {
+  constexpr int kTasks = 37;  // more than two statements' worth
+  WriteBatch first;
+  first.instances.push_back(new_instance(1, definition_key_));
+  for (int i = 0; i < kTasks; ++i) {
+    first.tasks_added.push_back(sample_task(1, 100 + static_cast<uint64_t>(i)));
+    first.tasks_added.back().candidate_groups = {"group-" + std::to_string(i)};
+    first.tasks_added.back().candidate_users = i % 3 == 0 ? std::vector<std::string>{} : std::vector<std::string>{"u" + std::to_string(i)};
+    first.history.push_back({1, i + 1, 7000 + i, "entry-" + std::to_string(i)});
+  }
+  WriteReport added;
+  first.report = &added;
+  ASSERT_TRUE(store_->write(first).ok());
+  ASSERT_EQ(added.added_task_ids.size(), static_cast<size_t>(kTasks));
+  for (int i = 1; i < kTasks; ++i) EXPECT_GT(added.added_task_ids[i], added.added_task_ids[i - 1]);
+  for (int i = 0; i < kTasks; ++i) {
+    auto t = store_->task(added.added_task_ids[static_cast<size_t>(i)]);
+    ASSERT_TRUE(t.ok() && t->has_value()) << i;
+    EXPECT_EQ((*t)->key, 100u + static_cast<uint64_t>(i));
+    EXPECT_EQ((*t)->candidate_groups, std::vector<std::string>{"group-" + std::to_string(i)});
+    EXPECT_EQ((*t)->candidate_users.size(), i % 3 == 0 ? 0u : 1u) << i;
+  }
+  auto history = store_->history(1);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), static_cast<size_t>(kTasks));
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ((*history)[static_cast<size_t>(i)].records, "entry-" + std::to_string(i));
+
+  // Remove the last task (the highest id) and two others, then add more.
+  const int64_t highest = added.added_task_ids.back();
+  WriteBatch second;
+  second.tasks_removed = {{1, 100 + kTasks - 1}, {1, 100}, {1, 105}};
+  ASSERT_TRUE(store_->write(second).ok());
+  TaskQuery by_group;
+  by_group.candidate_groups = {"group-0", "group-5", "group-" + std::to_string(kTasks - 1), "group-1"};
+  auto left = store_->tasks(by_group);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u) << "the removed tasks' candidates went with them";
+  EXPECT_EQ(left->front().key, 101u);
+  WriteBatch third;
+  third.tasks_added.push_back(sample_task(1, 200));
+  third.tasks_added.push_back(sample_task(1, 201));
+  WriteReport again;
+  third.report = &again;
+  ASSERT_TRUE(store_->write(third).ok());
+  ASSERT_EQ(again.added_task_ids.size(), 2u);
+  EXPECT_GT(again.added_task_ids[0], highest);
+  EXPECT_GT(again.added_task_ids[1], again.added_task_ids[0]);
+  auto newest = store_->task(again.added_task_ids[1]);
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((*newest)->candidate_groups, (std::vector<std::string>{"clerks", "managers"}));
+}
+
 TEST_P(StoreTest, AWriteReportsTheTasksItAddedAndRemoved) {
   WriteBatch first;
   first.instances.push_back(new_instance(1, definition_key_));
