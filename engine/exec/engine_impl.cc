@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <queue>
@@ -1365,7 +1366,8 @@ class EngineImpl final : public Engine {
       builder.add(ctx, out, now);
       run_inline_jobs(*inst, out, inline_connectors, work);
       follow_up(*inst, out, now, work, batch, &builder);
-      t->second.records.insert(t->second.records.end(), out.begin(), out.end());
+      t->second.records.insert(t->second.records.end(), std::make_move_iterator(out.begin()),
+                               std::make_move_iterator(out.end()));
       if (p.audit) batch.audit.push_back(*p.audit);
       if (p.assignee_checked) batch.task_assignee_checks.push_back({p.instance, p.command.key, *p.assignee_checked});
       if (p.lease_checked) batch.job_lease_checks.push_back({p.instance, p.command.key, *p.lease_checked});

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 
@@ -163,9 +164,11 @@ class MultiRowInsert {
 // Inserts `rows` by `sql`, kRowsPerInsert a statement: `bind(st, index, row)`
 // binds one row's values after `index`, which it moves on; `what(row, more)`
 // names a statement's first row and how many come after it in the same
-// statement, for the error (formatted only then).
-template <typename Row, typename Bind, typename What>
-Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::vector<Row>& rows, Bind bind, What what) {
+// statement, for the error (formatted only then). A row whose primary key is
+// taken fails as `duplicate(row, more)` says, when that is given.
+template <typename Row, typename Bind, typename What, typename Duplicate = std::nullptr_t>
+Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::vector<Row>& rows, Bind bind, What what,
+                         Duplicate duplicate = nullptr) {
   for (size_t first = 0; first < rows.size(); first += kRowsPerInsert) {
     const size_t n = std::min(kRowsPerInsert, rows.size() - first);
     auto st = c.prepare(sql.rows(n));
@@ -173,43 +176,60 @@ Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::ve
     int index = 0;
     for (size_t i = first; i < first + n; ++i) bind(*st, index, rows[i]);
     const int rc = st->step();
+    if constexpr (!std::is_same_v<Duplicate, std::nullptr_t>) {
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return duplicate(rows[first], n - 1);
+    }
     if (rc != SQLITE_DONE) return store_error(c.db(), what(rows[first], n - 1));
   }
   return {};
 }
 
-Result<void> write_instance(Connection& c, const InstanceWrite& w) {
-  const InstanceRecord& r = w.record;
-  if (w.expected_version == 0) {
-    auto st = c.prepare(
-        "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
-        "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region) VALUES (?1, "
-        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-    if (!st.ok()) return st.error();
-    st->bind(1, r.id);
-    st->bind(2, r.definition_key);
-    st->bind_in_place(3, r.process_id);
-    st->bind(4, int64_t{r.definition_version});
-    st->bind_in_place(5, r.business_key);
-    st->bind(6, int64_t{r.status});
-    st->bind(7, r.version);
-    st->bind_blob_in_place(8, r.state);
-    st->bind(9, r.started_at);
-    st->bind(10, r.ended_at);
-    if (r.parent_id == 0) {
-      st->bind_null(11);
-    } else {
-      st->bind(11, r.parent_id);
-    }
-    st->bind(12, as_int(r.parent_element));
-    st->bind_in_place(13, r.applicant_id);
-    st->bind_in_place(14, r.applicant_name);
-    st->bind_in_place(15, r.region);
-    int rc = st->step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(fmt::format("instance {} already exists", r.id));
-    if (rc != SQLITE_DONE) return store_error(c.db(), fmt::format("cannot insert instance {}", r.id));
-    return {};
+// Inserts the new instances of `writes` (expected version 0), kRowsPerInsert
+// rows a statement; one whose id is taken fails the write as a conflict.
+Result<void> insert_instances(Connection& c, const std::vector<InstanceWrite>& writes) {
+  std::vector<const InstanceRecord*> fresh;
+  for (const InstanceWrite& w : writes) {
+    if (w.expected_version == 0) fresh.push_back(&w.record);
   }
+  static const MultiRowInsert sql(
+      "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
+      "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region)",
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto named = [](const InstanceRecord* r, size_t more) {
+    return more ? fmt::format("{} (or one of the {} after it)", r->id, more) : std::to_string(r->id);
+  };
+  return insert_rows(
+      c, sql, fresh,
+      [](Statement& st, int& index, const InstanceRecord* r) {
+        st.bind(++index, r->id);
+        st.bind(++index, r->definition_key);
+        st.bind_in_place(++index, r->process_id);
+        st.bind(++index, int64_t{r->definition_version});
+        st.bind_in_place(++index, r->business_key);
+        st.bind(++index, int64_t{r->status});
+        st.bind(++index, r->version);
+        st.bind_blob_in_place(++index, r->state);
+        st.bind(++index, r->started_at);
+        st.bind(++index, r->ended_at);
+        if (r->parent_id == 0) {
+          st.bind_null(++index);
+        } else {
+          st.bind(++index, r->parent_id);
+        }
+        st.bind(++index, as_int(r->parent_element));
+        st.bind_in_place(++index, r->applicant_id);
+        st.bind_in_place(++index, r->applicant_name);
+        st.bind_in_place(++index, r->region);
+      },
+      [&](const InstanceRecord* r, size_t more) { return "cannot insert instance " + named(r, more); },
+      [&](const InstanceRecord* r, size_t more) -> Error {
+        return conflict(fmt::format("instance {} already exists", named(r, more)));
+      });
+}
+
+// Updates an instance written before, if it is still at the version expected.
+Result<void> update_instance(Connection& c, const InstanceWrite& w) {
+  const InstanceRecord& r = w.record;
   // Only the columns an update can change: SQLite rewrites every index that
   // covers a column named in SET, even when its value stays the same, and all
   // but one of the instance indexes cover set-once columns only.
@@ -618,7 +638,10 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
   // additions come before removals, so a row created and finished within the
   // same group commit ends up absent.
-  for (const auto& w : b.instances) BANSHI_STORE_TRY(write_instance(c, w));
+  BANSHI_STORE_TRY(insert_instances(c, b.instances));
+  for (const auto& w : b.instances) {
+    if (w.expected_version != 0) BANSHI_STORE_TRY(update_instance(c, w));
+  }
   if (b.report) *b.report = WriteReport{};
   BANSHI_STORE_TRY(add_tasks(c, b.tasks_added, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));

@@ -866,6 +866,34 @@ TEST_P(StoreTest, AWriteOfManyRowsKeepsEachOneWithItsOwnId) {
   EXPECT_EQ((*newest)->candidate_groups, (std::vector<std::string>{"clerks", "managers"}));
 }
 
+// New instances go in many to a statement; one whose id is already taken
+// still fails the whole write as a conflict (the engine then reloads and
+// applies its commands again), and none of the others is kept.
+TEST_P(StoreTest, ANewInstanceWhoseIdIsTakenFailsAWriteOfManyAsAConflict) {
+  ASSERT_TRUE(store_->write(full_batch(new_instance(30, definition_key_))).ok());
+  WriteBatch many;
+  for (InstanceId id = 11; id <= 50; ++id) {
+    many.instances.push_back(new_instance(id, definition_key_));
+    many.history.push_back({id, 1, 100, "started"});
+  }
+  auto written = store_->write(many);
+  ASSERT_FALSE(written.ok());
+  EXPECT_EQ(written.error().code, "conflict") << written.error().message;
+  EXPECT_FALSE(store_->instance(11)->has_value());
+  EXPECT_FALSE(store_->instance(50)->has_value());
+  EXPECT_TRUE(store_->history(12)->empty());
+
+  many.instances.erase(many.instances.begin() + (30 - 11));
+  many.history.erase(many.history.begin() + (30 - 11));
+  ASSERT_TRUE(store_->write(many).ok());
+  for (InstanceId id : {11, 26, 27, 29, 31, 50}) {
+    auto stored = store_->instance(id);
+    ASSERT_TRUE(stored.ok() && stored->has_value()) << id;
+    EXPECT_EQ((*stored)->id, id);
+    EXPECT_EQ(store_->history(id)->size(), 1u) << id;
+  }
+}
+
 TEST_P(StoreTest, AWriteReportsTheTasksItAddedAndRemoved) {
   WriteBatch first;
   first.instances.push_back(new_instance(1, definition_key_));
