@@ -921,11 +921,28 @@ class EngineImpl final : public Engine {
   // The command that completes a task, checked against the stored task.
   Result<Pending> complete_command(int64_t task_id, const json::object& variables, const std::string& user,
                                    const AuditNote* audit) {
-    auto task = store_->task(task_id);
-    if (!task.ok()) return task.error();
-    if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
-    if (!(*task)->assignee.empty() && !user.empty() && (*task)->assignee != user) {
-      return Error{"conflict", fmt::format("task {} is claimed by someone else", task_id)};
+    // Read without waiting for the log's sync: what the completion rests on
+    // is checked again when it is written (the step needs the task waiting,
+    // the store its assignee), and its caller hears of it only once that
+    // write is durable, with every commit before it. A refusal from this
+    // read alone is told only from durable state, so it is read again.
+    auto waiting_task = [&](bool durable) -> Result<std::optional<store::TaskRecord>> {
+      if (durable) return store_->task(task_id);
+      const store::UnsyncedReads unsynced;
+      return store_->task(task_id);
+    };
+    auto refusal = [&](const Result<std::optional<store::TaskRecord>>& task) -> std::optional<Error> {
+      if (!task.ok()) return task.error();
+      if (!*task) return Error{"not-found", fmt::format("task {} does not exist or is already completed", task_id)};
+      if (!(*task)->assignee.empty() && !user.empty() && (*task)->assignee != user) {
+        return Error{"conflict", fmt::format("task {} is claimed by someone else", task_id)};
+      }
+      return std::nullopt;
+    };
+    auto task = waiting_task(false);
+    if (refusal(task)) {
+      task = waiting_task(true);
+      if (auto why = refusal(task)) return *why;
     }
     Pending p;
     p.instance = (*task)->instance_id;

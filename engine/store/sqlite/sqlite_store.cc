@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <variant>
@@ -342,14 +343,27 @@ Result<void> remove_keyed(Connection& c, const char* sql, const InstanceKey& k, 
   return st->run(what);
 }
 
-// Removes the open task of `k`; the id of a row removed goes to `removed`.
+// The columns of a task row, in kTaskColumns' order, as DELETE ... RETURNING
+// gives them back.
+#define BANSHI_TASK_RETURNING                                                                                     \
+  " RETURNING id, instance_id, key, process_id, element_id, name, business_key, assignee, region, form_key, "     \
+  "priority, created_at, due_at, follow_up_at, sla_state, payload, escalation_level, escalated_to, escalated_region, " \
+  "department, sla_paused_at"
+
+// Removes the open task of `k`; the row removed goes to `removed`: whole
+// (as stored) when `whole_row`, for the write's report, which then needs
+// no read of its own; else only its id.
 // A task a user completes (`check` set) is removed only while its assignee
 // is the one the user was checked against; the check costs a second
 // statement only when the removal finds nothing.
-Result<void> remove_task(Connection& c, const InstanceKey& k, const TaskAssigneeCheck* check,
-                         std::vector<int64_t>& removed) {
-  auto st = check ? c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3 RETURNING id")
-                  : c.prepare("DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 RETURNING id");
+Result<void> remove_task(Connection& c, const InstanceKey& k, const TaskAssigneeCheck* check, bool whole_row,
+                         std::vector<TaskRecord>& removed) {
+  static constexpr const char* kSql[2][2] = {
+      {"DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 RETURNING id",
+       "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2" BANSHI_TASK_RETURNING},
+      {"DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3 RETURNING id",
+       "DELETE FROM user_tasks WHERE instance_id = ?1 AND key = ?2 AND assignee = ?3" BANSHI_TASK_RETURNING}};
+  auto st = c.prepare(kSql[check ? 1 : 0][whole_row ? 1 : 0]);
   if (!st.ok()) return st.error();
   st->bind(1, k.instance_id);
   st->bind(2, as_int(k.key));
@@ -357,7 +371,11 @@ Result<void> remove_task(Connection& c, const InstanceKey& k, const TaskAssignee
   int rc = 0;
   size_t found = 0;
   while ((rc = st->step()) == SQLITE_ROW) {
-    removed.push_back(st->int64(0));
+    if (whole_row) {
+      removed.push_back(read_task(*st));
+    } else {
+      removed.emplace_back().id = st->int64(0);
+    }
     ++found;
   }
   if (rc != SQLITE_DONE) return store_error(c.db(), "cannot remove a task");
@@ -371,21 +389,47 @@ Result<void> remove_task(Connection& c, const InstanceKey& k, const TaskAssignee
   }
   return {};
 }
+#undef BANSHI_TASK_RETURNING
 
-// Removes the candidates of the tasks `task_ids` (removed by the same
-// write), in one statement.
-Result<void> remove_task_candidates(Connection& c, const std::vector<int64_t>& task_ids) {
-  if (task_ids.empty()) return {};
+// Removes the candidates of the tasks `removed` (by the same write), in one
+// statement, and, when `give_back`, gives each task its own, in order.
+Result<void> remove_task_candidates(Connection& c, std::vector<TaskRecord>& removed, bool give_back) {
+  if (removed.empty()) return {};
   std::string ids = "[";
-  for (int64_t id : task_ids) {
+  for (const TaskRecord& t : removed) {
     if (ids.size() > 1) ids += ',';
-    ids += std::to_string(id);
+    ids += std::to_string(t.id);
   }
   ids += ']';
-  auto st = c.prepare("DELETE FROM task_candidates WHERE task_id IN (SELECT value FROM json_each(?1))");
+  auto st = give_back ? c.prepare("DELETE FROM task_candidates WHERE task_id IN (SELECT value FROM json_each(?1)) "
+                                  "RETURNING task_id, kind, position, value")
+                      : c.prepare("DELETE FROM task_candidates WHERE task_id IN (SELECT value FROM json_each(?1))");
   if (!st.ok()) return st.error();
   st->bind_in_place(1, ids);
-  return st->run("cannot remove task candidates");
+  if (!give_back) return st->run("cannot remove task candidates");
+  std::unordered_map<int64_t, TaskRecord*> by_id;
+  by_id.reserve(removed.size());
+  for (TaskRecord& t : removed) by_id[t.id] = &t;
+  struct Row {
+    TaskRecord* task;
+    int64_t kind;
+    int64_t position;
+    std::string value;
+  };
+  std::vector<Row> rows;  // RETURNING gives them in no promised order
+  int rc = 0;
+  while ((rc = st->step()) == SQLITE_ROW) {
+    auto it = by_id.find(st->int64(0));
+    if (it != by_id.end()) rows.push_back({it->second, st->int64(1), st->int64(2), st->text(3)});
+  }
+  if (rc != SQLITE_DONE) return store_error(c.db(), "cannot remove task candidates");
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.task, a.kind, a.position) < std::tie(b.task, b.kind, b.position);
+  });
+  for (Row& r : rows) {
+    (r.kind == kCandidateGroup ? r.task->candidate_groups : r.task->candidate_users).push_back(std::move(r.value));
+  }
+  return {};
 }
 
 // A job a worker reports on is still leased to that worker.
@@ -632,7 +676,6 @@ Result<void> fire_start_timer(Connection& c, const StartTimerFiring& f) {
   return {};
 }
 
-Result<void> read_tasks_by_keys(Connection& c, const std::vector<InstanceKey>& keys, std::vector<TaskRecord>& out);
 
 Result<void> apply(Connection& c, const WriteBatch& b) {
   // Instances first: every other row refers to one. Within each kind,
@@ -646,12 +689,12 @@ Result<void> apply(Connection& c, const WriteBatch& b) {
   BANSHI_STORE_TRY(add_tasks(c, b.tasks_added, b.report ? &b.report->added_task_ids : nullptr));
   for (const auto& u : b.task_sla_updates) BANSHI_STORE_TRY(update_task_sla(c, u));
   for (const auto& done : b.tasks_completed) BANSHI_STORE_TRY(keep_task_outcome(c, done));
-  if (b.report) BANSHI_STORE_TRY(read_tasks_by_keys(c, b.tasks_removed, b.report->removed_tasks));
-  std::vector<int64_t> removed_task_ids;
+  std::vector<TaskRecord> removed_tasks;
   for (const auto& k : b.tasks_removed) {
-    BANSHI_STORE_TRY(remove_task(c, k, assignee_check_of(b, k), removed_task_ids));
+    BANSHI_STORE_TRY(remove_task(c, k, assignee_check_of(b, k), b.report != nullptr, removed_tasks));
   }
-  BANSHI_STORE_TRY(remove_task_candidates(c, removed_task_ids));
+  BANSHI_STORE_TRY(remove_task_candidates(c, removed_tasks, b.report != nullptr));
+  if (b.report) b.report->removed_tasks = std::move(removed_tasks);
   for (const auto& check : b.job_lease_checks) BANSHI_STORE_TRY(check_job_lease(c, check));
   for (const auto& j : b.jobs_added) BANSHI_STORE_TRY(add_job(c, j));
   for (const auto& u : b.jobs_updated) BANSHI_STORE_TRY(update_job(c, u));
