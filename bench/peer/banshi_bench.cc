@@ -29,10 +29,16 @@
 // Usage: bench_peer_banshi --workload NAME --model FILE [--instances N]
 //          [--clients C] [--inflight K] [--warmup W] [--db PATH]
 //          [--connectors inline|workers] [--api async|blocking]
-//          [--drivers D] [--find query|event] [--keep-db 1]
+//          [--drivers D] [--find query|event] [--keep-db 1] [--sync-delay-us U]
 //
 // The store file is removed at the end unless --keep-db 1 is given (to look
 // at what the workload wrote).
+//
+// --sync-delay-us U (for comparing two builds, not for the table): each sync
+// of the write-ahead log that makes commits durable waits U microseconds
+// more. With --db on a memory file system (/dev/shm) that is a disk whose
+// flush always takes U, so the comparison is not at the mercy of a shared
+// disk's swings; checkpoints' syncs are then free.
 //
 // Service tasks: by default their connector is registered inline
 // (Engine::register_inline_connector), so it runs inside the batch that
@@ -57,6 +63,7 @@
 
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "banshi/engine.h"
 #include "store/sqlite/sqlite_store.h"
@@ -277,6 +284,7 @@ int main(int argc, char** argv) {
   std::string find = "query";
   int drivers = 2;
   bool keep_db = false;
+  int sync_delay_us = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--workload") workload = v;
@@ -292,6 +300,7 @@ int main(int argc, char** argv) {
     else if (k == "--api") api = v;
     else if (k == "--find") find = v;
     else if (k == "--drivers") drivers = std::atoi(v.c_str());
+    else if (k == "--sync-delay-us") sync_delay_us = std::atoi(v.c_str());
     else die("unknown option " + k);
   }
   const bool user = workload == "user-task";
@@ -313,6 +322,13 @@ int main(int argc, char** argv) {
   store::sqlite::SqliteOptions o;
   o.path = db;
   o.durable = true;  // synchronous=FULL
+  if (sync_delay_us > 0) {
+    o.sync_log = [sync_delay_us](int fd) {
+      const int r = ::fdatasync(fd);
+      std::this_thread::sleep_for(std::chrono::microseconds(sync_delay_us));
+      return r;
+    };
+  }
   auto sqlite = store::sqlite::SqliteStore::open(o);
   if (!sqlite.ok()) die(sqlite.error().message);
   Tracker tracker;
@@ -526,7 +542,7 @@ int main(int argc, char** argv) {
       "\"seconds\":{:.3f},\"per_second\":{:.1f},\"p50_ms\":{:.3f},\"p99_ms\":{:.3f},\"max_ms\":{:.3f},"
       "\"peak_rss_mb\":{:.1f},\"cpu_seconds\":{:.2f},\"clients\":{},\"inflight\":{},\"jobs_run\":{},"
       "\"commits\":{},\"instance_writes_per_commit\":{:.1f},\"commit_ms_total\":{:.0f},"
-      "\"job_acquires\":{},\"jobs_per_acquire\":{:.2f},\"acquire_ms_total\":{:.0f}}}\n",
+      "\"job_acquires\":{},\"jobs_per_acquire\":{:.2f},\"acquire_ms_total\":{:.0f},\"sync_delay_us\":{}}}\n",
       connectors != "inline" ? "banshi-workers" : user && api == "blocking" ? "banshi-blocking" : "banshi",
       user ? api : "blocking", user && api == "async" ? drivers : 0, connectors, workload, instances, lat.size(),
       failures.load(), secs, static_cast<double>(lat.size()) / secs,
@@ -535,7 +551,7 @@ int main(int argc, char** argv) {
       commits ? static_cast<double>(ts->instance_writes - writes0) / static_cast<double>(commits) : 0.0,
       static_cast<double>(ts->write_ns - write_ns0) / 1e6, acquires,
       acquires ? static_cast<double>(ts->acquired - acqd0) / static_cast<double>(acquires) : 0.0,
-      static_cast<double>(ts->acquire_ns - acq_ns0) / 1e6);
+      static_cast<double>(ts->acquire_ns - acq_ns0) / 1e6, sync_delay_us);
   if (!keep_db) {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db + suffix);
   }
