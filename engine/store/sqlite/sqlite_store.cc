@@ -143,7 +143,8 @@ Error too_new(int present) {
 // The text of an INSERT of 1 to kRowsPerInsert rows: `head` followed by
 // `row` (its values, with `?` placeholders) that many times. A statement
 // of several rows costs SQLite its set-up (the program, a cursor on the
-// table and on each index) once: a small row goes in in about half the time.
+// table and on each index) once: a small row goes in in half to two thirds
+// of the time.
 constexpr size_t kRowsPerInsert = 16;
 class MultiRowInsert {
  public:
