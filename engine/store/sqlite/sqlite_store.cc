@@ -164,10 +164,11 @@ class MultiRowInsert {
 };
 
 // Inserts `rows` by `sql`, kRowsPerInsert a statement: `bind(st, index, row)`
-// binds one row's values after `index`, which it moves on; `what(row, more)`
-// names a statement's first row and how many come after it in the same
-// statement, for the error (formatted only then). A row whose primary key is
-// taken fails as `duplicate(row, more)` says, when that is given.
+// binds one row's values after `index`, which it moves on. A failed
+// statement is named by `what(row)` of its first row (formatted only then),
+// with how many rows came after it in the same statement; one whose
+// primary key is taken fails as a conflict named by `duplicate(row)`, when
+// that is given.
 template <typename Row, typename Bind, typename What, typename Duplicate = std::nullptr_t>
 Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::vector<Row>& rows, Bind bind, What what,
                          Duplicate duplicate = nullptr) {
@@ -178,10 +179,12 @@ Result<void> insert_rows(Connection& c, const MultiRowInsert& sql, const std::ve
     int index = 0;
     for (size_t i = first; i < first + n; ++i) bind(*st, index, rows[i]);
     const int rc = st->step();
+    if (rc == SQLITE_DONE) continue;
+    const std::string more = n > 1 ? fmt::format(" (or one of the {} rows after it)", n - 1) : "";
     if constexpr (!std::is_same_v<Duplicate, std::nullptr_t>) {
-      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return duplicate(rows[first], n - 1);
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return conflict(duplicate(rows[first]) + more);
     }
-    if (rc != SQLITE_DONE) return store_error(c.db(), what(rows[first], n - 1));
+    return store_error(c.db(), what(rows[first]) + more);
   }
   return {};
 }
@@ -197,9 +200,6 @@ Result<void> insert_instances(Connection& c, const std::vector<InstanceWrite>& w
       "INSERT INTO instances (id, definition_key, process_id, definition_version, business_key, status, version, "
       "state, started_at, ended_at, parent_id, parent_element, applicant_id, applicant_name, region)",
       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto named = [](const InstanceRecord* r, size_t more) {
-    return more ? fmt::format("{} (or one of the {} after it)", r->id, more) : std::to_string(r->id);
-  };
   return insert_rows(
       c, sql, fresh,
       [](Statement& st, int& index, const InstanceRecord* r) {
@@ -223,10 +223,8 @@ Result<void> insert_instances(Connection& c, const std::vector<InstanceWrite>& w
         st.bind_in_place(++index, r->applicant_name);
         st.bind_in_place(++index, r->region);
       },
-      [&](const InstanceRecord* r, size_t more) { return "cannot insert instance " + named(r, more); },
-      [&](const InstanceRecord* r, size_t more) -> Error {
-        return conflict(fmt::format("instance {} already exists", named(r, more)));
-      });
+      [](const InstanceRecord* r) { return fmt::format("cannot insert instance {}", r->id); },
+      [](const InstanceRecord* r) { return fmt::format("instance {} already exists", r->id); });
 }
 
 // Updates an instance written before, if it is still at the version expected.
@@ -297,10 +295,7 @@ Result<void> add_tasks(Connection& c, const std::vector<TaskRecord>& tasks, std:
         st.bind_in_place(++index, t.department);
         st.bind(++index, t.sla_paused_at);
       },
-      [](const TaskRecord& t, size_t more) {
-        return fmt::format("cannot insert task {}/{}{}", t.instance_id, t.key,
-                           more ? fmt::format(" and the {} after it", more) : "");
-      }));
+      [](const TaskRecord& t) { return fmt::format("cannot insert task {}/{}", t.instance_id, t.key); }));
   if (ids) {
     for (size_t i = 0; i < tasks.size(); ++i) ids->push_back(first_id + static_cast<int64_t>(i));
   }
@@ -331,7 +326,7 @@ Result<void> add_tasks(Connection& c, const std::vector<TaskRecord>& tasks, std:
         st.bind(++index, k.position);
         st.bind_in_place(++index, *k.value);
       },
-      [](const Candidate& k, size_t) { return fmt::format("cannot insert the candidates of task {}", k.task_id); });
+      [](const Candidate& k) { return fmt::format("cannot insert a candidate of task {}", k.task_id); });
 }
 
 // Deletes the row of (instance_id, key) from a table named by the caller from
@@ -580,10 +575,7 @@ Result<void> append_history(Connection& c, const std::vector<HistoryRecord>& ent
         st.bind(++index, h.at);
         st.bind_blob_in_place(++index, h.records);
       },
-      [](const HistoryRecord& h, size_t more) {
-        return fmt::format("cannot append history {}/{}{}", h.instance_id, h.seq,
-                           more ? fmt::format(" and the {} entries after it", more) : "");
-      });
+      [](const HistoryRecord& h) { return fmt::format("cannot append history {}/{}", h.instance_id, h.seq); });
 }
 
 Result<void> update_task_sla(Connection& c, const TaskSlaUpdate& u) {
