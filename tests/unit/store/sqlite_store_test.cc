@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -1013,12 +1014,113 @@ TEST_P(StoreTest, ACompletionCheckedAgainstAnAssigneeFailsOnceTheTaskWasGivenAwa
   EXPECT_NE(refused.error().message.find("bo"), std::string::npos) << refused.error().message;
   EXPECT_EQ((*store_->instance(1))->version, 1) << "nothing of the batch is written";
   EXPECT_TRUE(store_->history(1)->empty());
-  EXPECT_TRUE(store_->task(id_of(10))->has_value());
+  auto kept = store_->task(id_of(10));
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->candidate_groups, (std::vector<std::string>{"clerks", "managers"})) << "with its candidates";
   EXPECT_FALSE(complete(10, "ana").ok()) << "nor by someone else";
   ASSERT_TRUE(complete(10, "bo").ok()) << "the assignee completes it";
   EXPECT_FALSE(store_->task(id_of(10))->has_value());
   ASSERT_TRUE(complete(11, "").ok()) << "an unclaimed task, still unclaimed";
   EXPECT_TRUE(complete(11, "").ok()) << "a task already gone is not an error here (the engine refuses the command)";
+}
+
+// The same check when the write is asked for a report (the engine's live
+// events): the task given away refuses the write, and the one removed comes
+// back whole, with its candidates.
+TEST_P(StoreTest, ACompletionCheckedAgainstAnAssigneeWithAReportGivesTheRowOrRefuses) {
+  WriteBatch setup;
+  setup.instances.push_back(new_instance(1, definition_key_));
+  setup.tasks_added = {sample_task(1, 10), sample_task(1, 11)};
+  WriteReport added;
+  setup.report = &added;
+  ASSERT_TRUE(store_->write(setup).ok());
+  ASSERT_EQ(added.added_task_ids.size(), 2u);
+  ASSERT_TRUE(store_->assign_task(added.added_task_ids[0], "", "bo").ok());
+  int version = 1;
+  auto complete = [&](std::vector<std::pair<uint64_t, std::string>> checked, WriteReport& report) {
+    WriteBatch b;
+    InstanceWrite w = new_instance(1, definition_key_);
+    w.record.version = version + 1;
+    w.expected_version = version;
+    b.instances.push_back(w);
+    for (const auto& [key, assignee] : checked) {
+      b.tasks_removed.push_back({1, key});
+      b.task_assignee_checks.push_back({1, key, assignee});
+    }
+    b.report = &report;
+    auto r = store_->write(b);
+    if (r.ok()) ++version;
+    return r;
+  };
+  WriteReport refused_report;
+  auto refused = complete({{11, ""}, {10, ""}}, refused_report);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "rejected");
+  EXPECT_NE(refused.error().message.find("bo"), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(store_->task(added.added_task_ids[1])->has_value()) << "the other task of the refused write stays";
+  auto candidates = store_->task(added.added_task_ids[1]);
+  ASSERT_TRUE(candidates.ok() && candidates->has_value());
+  EXPECT_EQ((*candidates)->candidate_groups, (std::vector<std::string>{"clerks", "managers"}))
+      << "and keeps its candidates";
+
+  WriteReport report;
+  ASSERT_TRUE(complete({{11, ""}, {10, "bo"}}, report).ok());
+  ASSERT_EQ(report.removed_tasks.size(), 2u);
+  EXPECT_EQ(report.removed_tasks[0].id, added.added_task_ids[1]);
+  EXPECT_EQ(report.removed_tasks[1].id, added.added_task_ids[0]);
+  EXPECT_EQ(report.removed_tasks[1].assignee, "bo");
+  for (const TaskRecord& t : report.removed_tasks) {
+    EXPECT_EQ(t.candidate_groups, (std::vector<std::string>{"clerks", "managers"})) << t.key;
+    EXPECT_EQ(t.candidate_users, std::vector<std::string>{"ana"}) << t.key;
+    EXPECT_FALSE(store_->task(t.id)->has_value()) << t.key;
+  }
+  TaskQuery by_group;
+  by_group.candidate_groups = {"clerks"};
+  EXPECT_TRUE(store_->tasks(by_group)->empty()) << "no candidate row is left behind";
+}
+
+// Tasks completed in one write each keep their own outcome (what the
+// monitor reports on), taken from the open row as it was stored; a
+// completion whose task is not open keeps none.
+TEST_P(StoreTest, TasksCompletedInOneWriteEachKeepTheirOwnOutcome) {
+  WriteBatch setup;
+  setup.instances.push_back(new_instance(1, definition_key_));
+  setup.instances.push_back(new_instance(2, definition_key_));
+  setup.tasks_added = {sample_task(1, 10), sample_task(1, 11), sample_task(2, 10)};
+  setup.tasks_added[1].region = "220103";
+  setup.tasks_added[1].element_id = "approve";
+  setup.tasks_added[1].candidate_groups = {"managers"};
+  setup.tasks_added[1].department = "managers";
+  setup.tasks_added[2].due_at = 0;
+  ASSERT_TRUE(store_->write(setup).ok());
+
+  WriteBatch done;
+  for (InstanceId id : {1, 2}) {
+    done.instances.push_back(new_instance(id, definition_key_));
+    done.instances.back().expected_version = 1;
+    done.instances.back().record.version = 2;
+  }
+  done.tasks_completed = {{1, 11, 20000}, {2, 10, 21000}, {1, 10, 22000}, {1, 99, 23000}};
+  done.tasks_removed = {{1, 10}, {1, 11}, {2, 10}, {1, 99}};
+  ASSERT_TRUE(store_->write(done).ok());
+  EXPECT_TRUE(store_->tasks({})->empty());
+
+  auto outcomes = store_->report_tasks({"22"}, 0, 100000);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.error().message;
+  ASSERT_EQ(outcomes->size(), 3u) << "one outcome a completed open task";
+  std::map<std::pair<InstanceId, std::string>, ReportTask> by_task;
+  for (const ReportTask& t : *outcomes) by_task[{t.instance_id, t.element_id}] = t;
+  ASSERT_EQ(by_task.size(), 3u);
+  const ReportTask& approve = by_task.at({1, "approve"});
+  EXPECT_EQ(approve.completed_at, 20000);
+  EXPECT_EQ(approve.region, "220103");
+  EXPECT_EQ(approve.department, "managers");
+  EXPECT_EQ(approve.due_at, 9000);
+  EXPECT_EQ(approve.created_at, 7000);
+  EXPECT_EQ(by_task.at({2, "review"}).completed_at, 21000);
+  EXPECT_EQ(by_task.at({2, "review"}).due_at, 0);
+  EXPECT_EQ(by_task.at({1, "review"}).completed_at, 22000);
+  EXPECT_EQ(by_task.at({1, "review"}).region, "220102");
 }
 
 // A worker's report on a job is written only while the job is still leased
