@@ -486,7 +486,7 @@ CREATE INDEX identity_checks_day ON identity_checks (day);
 // their task ran as a trigger program on every task removal, even for a
 // task without candidates, and cost about as much as the removal of the
 // task's row itself. The store removes them with their task
-// (remove_task_candidates).
+// (remove_tasks).
 constexpr const char* kV14 = R"sql(
 CREATE TABLE task_candidates_plain (
   task_id  INTEGER NOT NULL,

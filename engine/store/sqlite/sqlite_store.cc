@@ -389,7 +389,7 @@ Result<void> remove_tasks(Connection& c, const WriteBatch& b, std::vector<TaskRe
     keys += ']';
     auto cand = c.prepare(
         "DELETE FROM task_candidates WHERE task_id IN (SELECT t.id FROM json_each(?1) AS j JOIN user_tasks AS t "
-        "ON t.instance_id = j.value ->> 0 AND t.key = j.value ->> 1)");
+        "ON t.instance_id = json_extract(j.value, '$[0]') AND t.key = json_extract(j.value, '$[1]'))");
     if (!cand.ok()) return cand.error();
     cand->bind_in_place(1, keys);
     BANSHI_STORE_TRY(cand->run("cannot remove task candidates"));
@@ -616,9 +616,9 @@ Result<void> keep_task_outcomes(Connection& c, const std::vector<TaskCompletion>
   auto st = c.prepare(
       "INSERT OR REPLACE INTO task_outcomes (instance_id, key, process_id, element_id, name, department, region, "
       "created_at, due_at, completed_at, sla_state, escalation_level) SELECT t.instance_id, t.key, t.process_id, "
-      "t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, j.value ->> 2, t.sla_state, "
-      "t.escalation_level FROM json_each(?1) AS j JOIN user_tasks AS t ON t.instance_id = j.value ->> 0 AND "
-      "t.key = j.value ->> 1");
+      "t.element_id, t.name, t.department, t.region, t.created_at, t.due_at, json_extract(j.value, '$[2]'), "
+      "t.sla_state, t.escalation_level FROM json_each(?1) AS j JOIN user_tasks AS t "
+      "ON t.instance_id = json_extract(j.value, '$[0]') AND t.key = json_extract(j.value, '$[1]')");
   if (!st.ok()) return st.error();
   st->bind_in_place(1, tasks);
   return st->run("cannot keep the outcomes of completed tasks");
